@@ -1,0 +1,175 @@
+/**
+ * Code identity of stage functions: the normalized-AST hash of the function itself, of every
+ * function or class marked with {@link hashable} that it refers to (transitively, cycles
+ * cut), and of anything a library wrapper adds (a script's content, a decorator's settings).
+ */
+import stringify from "fast-json-stable-stringify";
+import { MemoriError, describe } from "../errors.js";
+import { sha256, type Sha256Hex } from "./files.js";
+import { parseSource, type ParsedSource } from "./source.js";
+
+/** Symbol under which a wrapper keeps the function it wraps (like Python's `__wrapped__`). */
+export const WRAPPED: unique symbol = Symbol.for("memori.wrapped");
+/** Symbol under which a wrapper describes what it adds to the behaviour, for the hash. */
+export const WRAPPER_ID: unique symbol = Symbol.for("memori.wrapperId");
+/**
+ * Symbol under which a function provides extra code identity computed at each run (e.g. the
+ * content hashes of a script and its dependents).
+ */
+export const CODE_EXTRA: unique symbol = Symbol.for("memori.codeExtra");
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type AnyFunction = Function;
+
+interface Wrapper {
+  [WRAPPED]?: AnyFunction;
+  [WRAPPER_ID]?: string;
+  [CODE_EXTRA]?: () => Promise<Record<string, string>>;
+}
+
+/**
+ * Mark `inner` as wrapped by `wrapper`: memori reads parameter names and code from `inner`,
+ * and hashes `id` (what the wrapper does, with its settings) with it.
+ */
+export function markWrapper<T extends AnyFunction>(wrapper: T, inner: AnyFunction, id: string): T {
+  Object.defineProperty(wrapper, WRAPPED, { value: inner });
+  Object.defineProperty(wrapper, WRAPPER_ID, { value: id });
+  Object.defineProperty(wrapper, "name", { value: inner.name, configurable: true });
+  return wrapper;
+}
+
+/** The innermost wrapped function, and the wrapper ids met on the way, outermost first. */
+export function unwrap(fn: AnyFunction): { inner: AnyFunction; wrappers: string[] } {
+  const wrappers: string[] = [];
+  let current = fn as AnyFunction & Wrapper;
+  const seen = new Set<AnyFunction>();
+  while (current[WRAPPED] !== undefined && !seen.has(current)) {
+    seen.add(current);
+    wrappers.push(current[WRAPPER_ID] ?? "wrapper");
+    current = current[WRAPPED] as AnyFunction & Wrapper;
+  }
+  return { inner: current, wrappers };
+}
+
+const parsed = new WeakMap<AnyFunction, ParsedSource>();
+
+/** {@link parseSource}, once per function object. */
+export function sourceOf(fn: AnyFunction): ParsedSource {
+  let result = parsed.get(fn);
+  if (result === undefined) {
+    result = parseSource(fn);
+    parsed.set(fn, result);
+  }
+  return result;
+}
+
+const registry = new Map<string, Set<AnyFunction>>();
+const HASHABLE_NAME: unique symbol = Symbol.for("memori.hashableName");
+
+/**
+ * Mark a function or class so that stage functions referring to it by name include its code
+ * in their hash: change it, and every stage that uses it re-runs. Works transitively, and on
+ * recursive or mutually recursive functions. Returns `fn` itself, so it is used exactly as
+ * before; call it where `fn` is defined (module level), like a decorator.
+ *
+ * @param name the name stage code refers to it by. @default fn.name
+ * @example
+ * ```ts
+ * const smooth = hashable(function smooth(x: number[]) { ... });
+ * const stage = new Stage((data: number[]) => smooth(data), { name: "smoothing" });
+ * ```
+ */
+export function hashable<T extends AnyFunction>(fn: T, name?: string): T {
+  if (typeof fn !== "function") {
+    throw new MemoriError(
+      "invalid-argument",
+      `hashable() takes a function or class, got ${describe(fn)}.`,
+    );
+  }
+  const key = name ?? fn.name;
+  if (!key) {
+    throw new MemoriError(
+      "invalid-argument",
+      'hashable() needs a named function, or the name your code calls it by: hashable(fn, "helper").',
+    );
+  }
+  const { inner } = unwrap(fn);
+  sourceOf(inner); // fail now, not when a stage is hashed, if its source cannot be read
+  let set = registry.get(key);
+  if (set === undefined) registry.set(key, (set = new Set()));
+  set.add(inner);
+  Object.defineProperty(fn, HASHABLE_NAME, { value: key, configurable: true });
+  return fn;
+}
+
+/** Whether `fn` was marked with {@link hashable}. */
+export function isHashable(fn: AnyFunction): boolean {
+  return (fn as unknown as Record<symbol, unknown>)[HASHABLE_NAME] !== undefined;
+}
+
+/** The code identity recorded in a `.stage` file. */
+export interface CodeIdentity {
+  /** Hash of everything below: equal hashes mean the same code. */
+  hash: Sha256Hex;
+  /** Hash of the stage function's own normalized AST. */
+  self: Sha256Hex;
+  /** For each hashable callee, by the name it is referred to: its hash. */
+  callees: Record<string, Sha256Hex>;
+  /** Wrappers around the function and what they add. */
+  wrappers: string[];
+  /** Extra identity a wrapper computes at run time (scripts' content hashes). */
+  extras: Record<string, string>;
+}
+
+function calleeHashes(root: ParsedSource): Record<string, Sha256Hex> {
+  const callees: Record<string, Sha256Hex> = {};
+  const seen = new Set<AnyFunction>();
+  const names = [...root.identifiers];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const fns = registry.get(name);
+    if (fns === undefined || name in callees) continue;
+    const hashes: string[] = [];
+    for (const fn of fns) {
+      const source = sourceOf(fn);
+      hashes.push(source.hash);
+      if (!seen.has(fn)) {
+        seen.add(fn);
+        for (const identifier of source.identifiers) names.push(identifier);
+      }
+    }
+    // Two hashables of the same name: both count (a change to either re-runs).
+    callees[name] =
+      hashes.length === 1 ? (hashes[0] as Sha256Hex) : sha256(hashes.sort().join(","));
+  }
+  return callees;
+}
+
+function identity(fn: AnyFunction, extras: Record<string, string>): CodeIdentity {
+  const { inner, wrappers } = unwrap(fn);
+  const source = sourceOf(inner);
+  const callees = calleeHashes(source);
+  const hash = sha256(stringify({ self: source.hash, callees, wrappers, extras }));
+  return { hash, self: source.hash, callees, wrappers, extras };
+}
+
+/** The code identity of a stage function, with what its wrappers compute at run time. */
+export async function codeIdentity(fn: AnyFunction): Promise<CodeIdentity> {
+  const extra =
+    (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
+    (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_EXTRA];
+  return identity(fn, extra ? await extra() : {});
+}
+
+/**
+ * The hash memori records for a function's code: its normalized AST plus its hashable
+ * callees. Formatting and comments do not change it; changes to what the code does do.
+ *
+ * @example
+ * ```ts
+ * hashFunction((a, b) => a + b) === hashFunction((a,b)=>a+b) // true
+ * ```
+ */
+export function hashFunction(fn: AnyFunction): string {
+  return identity(fn, {}).hash;
+}

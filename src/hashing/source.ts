@@ -1,0 +1,179 @@
+/**
+ * Reading a function's source: its parameter names and a hash of its normalized AST.
+ *
+ * The AST (acorn) is serialized without positions, raw literal text, comments or
+ * parentheses, so formatting, quote style and comments do not change the hash, while any
+ * change to what the code does changes it.
+ */
+import { parse, type Node } from "acorn";
+import { full } from "acorn-walk";
+import { MemoriError } from "../errors.js";
+import { sha256, type Sha256Hex } from "./files.js";
+
+/** A parameter of a stage function. */
+export interface Parameter {
+  /** The name arguments are matched by. */
+  name: string;
+  /** Whether the source gives it a default value. */
+  hasDefault: boolean;
+}
+
+/** What memori reads from a function's source. */
+export interface ParsedSource {
+  /**
+   * `positional`: parameters are matched by position and name, as in `(a, b = 2) => ...`.
+   * `object`: the function takes one destructured object, `({ a, b }) => ...`; its keys are
+   * the parameters and the function is called with one object.
+   */
+  mode: "positional" | "object";
+  parameters: Parameter[];
+  /** The name of a rest parameter (`...files`), if any. */
+  rest: string | undefined;
+  /** SHA-256 of the normalized AST. */
+  hash: Sha256Hex;
+  /** Every identifier the code refers to (candidates for hashable callees). */
+  identifiers: Set<string>;
+}
+
+type AnyNode = Node & Record<string, unknown>;
+
+const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
+
+function isNode(value: unknown): value is AnyNode {
+  return typeof value === "object" && value !== null && typeof (value as Node).type === "string";
+}
+
+/** A canonical string for an AST node: type and fields, no positions or raw text. */
+function normalize(node: unknown): string {
+  if (Array.isArray(node)) return `[${node.map(normalize).join(",")}]`;
+  if (node === null || node === undefined) return "null";
+  if (typeof node === "bigint") return `${node}n`;
+  if (typeof node !== "object") return JSON.stringify(node);
+  if (node instanceof RegExp) return JSON.stringify(String(node));
+  const record = node as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const key of Object.keys(record).sort()) {
+    if (SKIPPED_KEYS.has(key)) continue;
+    // A literal's `value` is enough; `regex` and `bigint` say the rest.
+    parts.push(`${JSON.stringify(key)}:${normalize(record[key])}`);
+  }
+  return `{${parts.join(",")}}`;
+}
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
+
+function parseExpression(code: string): AnyNode | undefined {
+  try {
+    const program = parse(code, {
+      ecmaVersion: "latest",
+      sourceType: "script",
+    }) as unknown as AnyNode;
+    const body = program.body as AnyNode[];
+    const statement = body[0];
+    if (body.length !== 1 || statement?.type !== "ExpressionStatement") return undefined;
+    return statement.expression as AnyNode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Find the function (or class) node for a function's `toString()`: a function or arrow
+ * expression, a class, or a method (`name(a) {...}`, `async *name() {...}`, getters).
+ */
+function functionNode(source: string): AnyNode | undefined {
+  const asExpression = parseExpression(`(${source}\n)`);
+  if (
+    asExpression?.type === "FunctionExpression" ||
+    asExpression?.type === "ArrowFunctionExpression" ||
+    asExpression?.type === "ClassExpression"
+  ) {
+    return asExpression;
+  }
+  const asMethod = parseExpression(`({${source}\n})`);
+  const property = (asMethod?.properties as AnyNode[] | undefined)?.[0];
+  if (asMethod?.type === "ObjectExpression" && isNode(property?.value)) {
+    return property.value;
+  }
+  const asClassMember = parseExpression(`(class {${source}\n})`);
+  const member = ((asClassMember?.body as AnyNode | undefined)?.body as AnyNode[] | undefined)?.[0];
+  if (member && isNode(member.value)) return member.value;
+  return undefined;
+}
+
+function parameterName(node: AnyNode, index: number, fnName: string): Parameter {
+  if (node.type === "Identifier") return { name: node.name as string, hasDefault: false };
+  if (node.type === "AssignmentPattern" && (node.left as AnyNode).type === "Identifier") {
+    return { name: (node.left as AnyNode).name as string, hasDefault: true };
+  }
+  throw new MemoriError(
+    "source-unavailable",
+    `function "${fnName}": parameter ${index + 1} is a destructuring pattern, so memori cannot match arguments to it by name. Give it a name, or make the function take a single destructured object ({ a, b }).`,
+  );
+}
+
+function objectParameters(pattern: AnyNode, fnName: string): Parameter[] | undefined {
+  const parameters: Parameter[] = [];
+  for (const property of pattern.properties as AnyNode[]) {
+    if (property.type !== "Property" || property.computed) return undefined;
+    const key = property.key as AnyNode;
+    const name = key.type === "Identifier" ? (key.name as string) : String(key.value);
+    const value = property.value as AnyNode;
+    parameters.push({ name, hasDefault: value.type === "AssignmentPattern" });
+  }
+  if (parameters.length === 0) {
+    throw new MemoriError(
+      "source-unavailable",
+      `function "${fnName}" takes an empty destructured object, so it has no named inputs.`,
+    );
+  }
+  return parameters;
+}
+
+/**
+ * Parse a function's source. Throws a {@link MemoriError} (`source-unavailable`) for native
+ * and bound functions, whose source JavaScript does not expose.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
+export function parseSource(fn: Function): ParsedSource {
+  const fnName = fn.name || "<anonymous>";
+  const source = Function.prototype.toString.call(fn);
+  if (NATIVE.test(source)) {
+    throw new MemoriError(
+      "source-unavailable",
+      `function "${fnName}" is native or bound (its source reads "[native code]"), so memori cannot hash its code. Wrap it in a function of your own: (x) => ${fn.name.replace(/^bound /, "") || "fn"}(x).`,
+    );
+  }
+  const node = functionNode(source);
+  if (node === undefined) {
+    throw new MemoriError(
+      "source-unavailable",
+      `function "${fnName}": its source could not be parsed as JavaScript, so memori cannot hash it.`,
+    );
+  }
+  const identifiers = new Set<string>();
+  full(node, (n) => {
+    if (n.type === "Identifier") identifiers.add((n as unknown as { name: string }).name);
+  });
+  const hash = sha256(normalize(node));
+  if (node.type === "ClassExpression") {
+    return { mode: "positional", parameters: [], rest: undefined, hash, identifiers };
+  }
+  const params = node.params as AnyNode[];
+  const first = params[0];
+  if (params.length === 1 && first?.type === "ObjectPattern") {
+    const parameters = objectParameters(first, fnName);
+    if (parameters !== undefined)
+      return { mode: "object", parameters, rest: undefined, hash, identifiers };
+  }
+  let rest: string | undefined;
+  const parameters: Parameter[] = [];
+  params.forEach((param, index) => {
+    if (param.type === "RestElement" && (param.argument as AnyNode).type === "Identifier") {
+      rest = (param.argument as AnyNode).name as string;
+    } else {
+      parameters.push(parameterName(param, index, fnName));
+    }
+  });
+  return { mode: "positional", parameters, rest, hash, identifiers };
+}

@@ -1,0 +1,300 @@
+/**
+ * The codec between the values stages take and return and the JSON kept in state files.
+ *
+ * - JSON values are stored as they are.
+ * - A string that names an existing regular file becomes `{"file": path, "hash": sha256}`.
+ * - Values JSON cannot carry exactly (`undefined`, `NaN`, `±Infinity`, `-0`, `BigInt`, `Date`,
+ *   `Map`, `Set`) become tagged objects `{"$memori": tag, ...}`.
+ * - A user object that could be mistaken for either (its keys are exactly `file` and `hash`,
+ *   or it has a `$memori` key) is wrapped as `{"$memori": "object", "value": {...}}`, so no
+ *   user value can ever be confused with a file entry.
+ * - Anything else (functions, symbols, class instances, typed arrays, cycles, sparse arrays)
+ *   is rejected before anything is written, with the path inside the value.
+ *
+ * Decoding never evaluates code: it only builds plain values, Dates, Maps and Sets.
+ */
+import { MemoriError, describe } from "../errors.js";
+import type { FileHasher, Sha256Hex } from "./files.js";
+
+/** A JSON value as stored in a state file. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** A file recorded by content. */
+export interface FileEntry {
+  file: string;
+  hash: Sha256Hex;
+}
+
+const TAG = "$memori";
+const MAX_PATH_LENGTH = 4096;
+
+/** Whether a stored JSON value is a file entry. */
+export function isFileEntry(value: unknown): value is FileEntry {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return (
+    keys.length === 2 &&
+    typeof (value as FileEntry).file === "string" &&
+    typeof (value as FileEntry).hash === "string"
+  );
+}
+
+function looksReserved(keys: string[]): boolean {
+  if (keys.includes(TAG)) return true;
+  return keys.length === 2 && keys.includes("file") && keys.includes("hash");
+}
+
+/** Where a value sits, for error messages: `outputs.b.some_key`, `inputs.files[2]`. */
+function child(where: string, key: string | number): string {
+  if (typeof key === "number") return `${where}[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${where}.${key}` : `${where}[${JSON.stringify(key)}]`;
+}
+
+/** Context for {@link encodeValue}. */
+export interface EncodeContext {
+  /** The stage, named in errors. */
+  stage: string;
+  /** Hashes strings that name files. */
+  hasher: FileHasher;
+}
+
+function reject(ctx: EncodeContext, where: string, what: string, advice: string): never {
+  throw new MemoriError(
+    "unserializable",
+    `stage "${ctx.stage}": ${where} is ${what}, which cannot be stored in a state file and read back as it was. ${advice}`,
+    { stage: ctx.stage },
+  );
+}
+
+const FILE_ADVICE =
+  "Write it to a file and pass the file's path instead, or convert it to plain JSON values.";
+
+/**
+ * Encode a value for a state file. `where` names it in errors (`inputs.x`). Throws a
+ * {@link MemoriError} with reason `unserializable` for anything that cannot round-trip.
+ */
+export async function encodeValue(
+  value: unknown,
+  where: string,
+  ctx: EncodeContext,
+): Promise<Json> {
+  return encode(value, where, ctx, new Set());
+}
+
+async function encode(
+  value: unknown,
+  where: string,
+  ctx: EncodeContext,
+  ancestors: Set<object>,
+): Promise<Json> {
+  switch (typeof value) {
+    case "string": {
+      if (value.length > 0 && value.length <= MAX_PATH_LENGTH && !value.includes("\0")) {
+        const hash = await ctx.hasher.hash(value);
+        if (hash !== undefined) return { file: value, hash };
+      }
+      return value;
+    }
+    case "boolean":
+      return value;
+    case "number":
+      if (Number.isNaN(value)) return { [TAG]: "number", value: "NaN" };
+      if (value === Infinity) return { [TAG]: "number", value: "Infinity" };
+      if (value === -Infinity) return { [TAG]: "number", value: "-Infinity" };
+      if (Object.is(value, -0)) return { [TAG]: "number", value: "-0" };
+      return value;
+    case "undefined":
+      return { [TAG]: "undefined" };
+    case "bigint":
+      return { [TAG]: "bigint", value: value.toString() };
+    case "function":
+      return reject(
+        ctx,
+        where,
+        describe(value),
+        "Pass data, not code; mark helpers with hashable().",
+      );
+    case "symbol":
+      return reject(ctx, where, describe(value), "Use a string instead.");
+    default:
+      break;
+  }
+  if (value === null) return null;
+  const object = value as object;
+  if (ancestors.has(object)) {
+    return reject(
+      ctx,
+      where,
+      "a circular reference",
+      "Break the cycle before returning the value.",
+    );
+  }
+  ancestors.add(object);
+  try {
+    if (Array.isArray(object)) {
+      const out: Json[] = [];
+      for (let i = 0; i < object.length; i++) {
+        if (!(i in object)) {
+          return reject(
+            ctx,
+            child(where, i),
+            "a hole in a sparse array",
+            "Fill it, e.g. with null.",
+          );
+        }
+        out.push(await encode(object[i], child(where, i), ctx, ancestors));
+      }
+      return out;
+    }
+    if (object instanceof Date) {
+      const time = object.getTime();
+      return { [TAG]: "date", value: Number.isNaN(time) ? null : object.toISOString() };
+    }
+    if (object instanceof Map) {
+      const entries: Json[] = [];
+      let i = 0;
+      for (const [k, v] of object) {
+        const at = `${where}<map entry ${i++}>`;
+        entries.push([
+          await encode(k, `${at}.key`, ctx, ancestors),
+          await encode(v, at, ctx, ancestors),
+        ]);
+      }
+      return { [TAG]: "map", entries };
+    }
+    if (object instanceof Set) {
+      const values: Json[] = [];
+      let i = 0;
+      for (const v of object)
+        values.push(await encode(v, `${where}<set value ${i++}>`, ctx, ancestors));
+      return { [TAG]: "set", values };
+    }
+    const proto = Object.getPrototypeOf(object) as unknown;
+    if (proto !== Object.prototype && proto !== null) {
+      const advice = ArrayBuffer.isView(object)
+        ? "Write binary data to a file and pass its path (memori then verifies it by hash)."
+        : FILE_ADVICE;
+      return reject(ctx, where, describe(object), advice);
+    }
+    if (Object.getOwnPropertySymbols(object).length > 0) {
+      return reject(ctx, where, "an object with symbol keys", "Use string keys.");
+    }
+    const keys = Object.keys(object);
+    const out: { [key: string]: Json } = {};
+    for (const key of keys) {
+      const item = (object as Record<string, unknown>)[key];
+      setOwn(out, key, await encode(item, child(where, key), ctx, ancestors));
+    }
+    return looksReserved(keys) ? { [TAG]: "object", value: out } : out;
+  } finally {
+    ancestors.delete(object);
+  }
+}
+
+/** Set an own enumerable property; unlike `o[k] = v`, a key named `__proto__` stays data. */
+export function setOwn<T>(object: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(object, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
+function decodeEntries(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) setOwn(out, key, decodeValue(record[key]));
+  return out;
+}
+
+/** Thrown by {@link decodeValue} for stored JSON that memori did not write. */
+export class MalformedStateError extends Error {
+  override readonly name = "MalformedStateError";
+}
+
+/**
+ * Decode a stored value back into what the stage returned. Throws
+ * {@link MalformedStateError} for anything memori would not have written.
+ */
+export function decodeValue(json: unknown): unknown {
+  if (json === null || typeof json === "string" || typeof json === "boolean") return json;
+  if (typeof json === "number") {
+    if (!Number.isFinite(json)) throw new MalformedStateError("non-finite number");
+    return json;
+  }
+  if (Array.isArray(json)) return json.map(decodeValue);
+  if (typeof json !== "object") throw new MalformedStateError(`unexpected ${typeof json}`);
+  const record = json as Record<string, unknown>;
+  if (isFileEntry(record)) return record.file;
+  if (!(TAG in record)) return decodeEntries(record);
+  const tag = record[TAG];
+  switch (tag) {
+    case "undefined":
+      return undefined;
+    case "number": {
+      const numbers: Record<string, number> = {
+        NaN: NaN,
+        Infinity: Infinity,
+        "-Infinity": -Infinity,
+        "-0": -0,
+      };
+      const v = record.value;
+      if (typeof v !== "string" || !(v in numbers)) throw new MalformedStateError("bad number tag");
+      return numbers[v];
+    }
+    case "bigint":
+      if (typeof record.value !== "string" || !/^-?\d+$/.test(record.value)) {
+        throw new MalformedStateError("bad bigint tag");
+      }
+      return BigInt(record.value);
+    case "date":
+      if (record.value === null) return new Date(NaN);
+      if (typeof record.value !== "string") throw new MalformedStateError("bad date tag");
+      return new Date(record.value);
+    case "map":
+      if (!Array.isArray(record.entries)) throw new MalformedStateError("bad map tag");
+      return new Map(
+        record.entries.map((entry: unknown) => {
+          if (!Array.isArray(entry) || entry.length !== 2)
+            throw new MalformedStateError("bad map entry");
+          return [decodeValue(entry[0]), decodeValue(entry[1])] as const;
+        }),
+      );
+    case "set":
+      if (!Array.isArray(record.values)) throw new MalformedStateError("bad set tag");
+      return new Set(record.values.map(decodeValue));
+    case "object": {
+      const inner = record.value;
+      if (typeof inner !== "object" || inner === null || Array.isArray(inner)) {
+        throw new MalformedStateError("bad object tag");
+      }
+      // The entries are a plain object, never a file entry or a tag.
+      return decodeEntries(inner as Record<string, unknown>);
+    }
+    default:
+      throw new MalformedStateError(`unknown tag ${JSON.stringify(tag)}`);
+  }
+}
+
+/** Every file entry inside a stored value, in order. */
+export function fileEntries(json: unknown, out: FileEntry[] = []): FileEntry[] {
+  if (Array.isArray(json)) {
+    for (const item of json) fileEntries(item, out);
+  } else if (typeof json === "object" && json !== null) {
+    if (isFileEntry(json)) {
+      out.push(json);
+    } else {
+      for (const value of Object.values(json)) fileEntries(value, out);
+    }
+  }
+  return out;
+}
+
+/** A deep copy of a JSON value with object keys sorted, for readable, canonical files. */
+export function sortKeys(json: Json): Json {
+  if (Array.isArray(json)) return json.map(sortKeys);
+  if (json === null || typeof json !== "object") return json;
+  const out: { [key: string]: Json } = {};
+  for (const key of Object.keys(json).sort()) setOwn(out, key, sortKeys(json[key] as Json));
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * memori: memoize the stages of file-heavy data pipelines on disk.
+ * @packageDocumentation
+ */
+export {
+  Stage,
+  type StageResults,
+  type OutputNames,
+  type Outcome,
+  type Invocation,
+} from "./stage.js";
+export { Pipeline, type PipelineDefinition, type PipelineSource } from "./pipeline.js";
+export type { StageOptions, RunOptions, Logger } from "./options.js";
+export { stderrLogger } from "./options.js";
+export { describeReason, type Decision, type Reason } from "./decision.js";
+export { MemoriError, type MemoriErrorReason } from "./errors.js";
+export { hashable, hashFunction, isHashable } from "./hashing/hashable.js";
+export { FileHasher, hashFileContent, type Sha256Hex } from "./hashing/files.js";
+export { StateStore, FORMAT_VERSION, type StageRecord } from "./state/store.js";
+export {
+  PathManager,
+  getPrefix,
+  getPathAndPrefix,
+  appendSuffix,
+  replaceSuffix,
+  deleteSuffix,
+  repath,
+} from "./path-manager.js";
+export {
+  createOutputPath,
+  useAbspaths,
+  createSymlinksToInputFiles,
+  createSymlinkToPath,
+  createSymlinkToFolder,
+  withWorkingDirectory,
+  useOutputPathWorkingDirectory,
+  redefineResultKey,
+} from "./helpers.js";
+export { runProcess, which, type RunProcessOptions } from "./process.js";
+export { scriptFunction, type ScriptFunctionOptions } from "./script.js";

@@ -1,0 +1,348 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { Graph, alg } from "@dagrejs/graphlib";
+import type { Decision } from "./decision.js";
+import { MemoriError, describe, messageOf } from "./errors.js";
+import { Stage, type Invocation, type Outcome } from "./stage.js";
+import type { RunOptions } from "./options.js";
+
+type GraphT = Graph;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStage = Stage<any, any, any>;
+
+/** Where a stage's inputs come from: the pipeline's arguments, one stage, or several. */
+export type PipelineSource = "start" | AnyStage | readonly AnyStage[];
+
+/** A pipeline definition: `[source, stage]` pairs. */
+export type PipelineDefinition = ReadonlyArray<readonly [PipelineSource, AnyStage]>;
+
+interface Node {
+  stage: AnyStage;
+  /** Index of first appearance in the definition: ties in the order are broken by it. */
+  index: number;
+  /** Whether the stage receives the pipeline's arguments. */
+  start: boolean;
+  /** Upstream stages, in definition order (right-most wins on a name clash). */
+  sources: number[];
+}
+
+function isStage(value: unknown): value is AnyStage {
+  return value instanceof Stage;
+}
+
+/** A binary min-heap of numbers, for a topological order with ties in definition order. */
+class MinHeap {
+  readonly #items: number[] = [];
+  get size(): number {
+    return this.#items.length;
+  }
+  push(value: number): void {
+    const items = this.#items;
+    items.push(value);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]! <= value) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = value;
+  }
+  pop(): number {
+    const items = this.#items;
+    const top = items[0]!;
+    const last = items.pop()!;
+    if (items.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= items.length) break;
+        const right = left + 1;
+        const child = right < items.length && items[right]! < items[left]! ? right : left;
+        if (items[child]! >= last) break;
+        items[i] = items[child]!;
+        i = child;
+      }
+      items[i] = last;
+    }
+    return top;
+  }
+}
+
+/**
+ * Stages chained into a directed acyclic graph. Each stage's parameters are filled by name
+ * from the results (aliases included) of the stages that feed it; stages fed by `"start"`
+ * receive the pipeline's arguments.
+ *
+ * @example
+ * ```ts
+ * const pipeline = new Pipeline([
+ *   ["start", skullStrip],
+ *   [skullStrip, segment],
+ *   [skullStrip, register],
+ *   [[segment, register], report],
+ * ]);
+ * const results = await pipeline.run("sub-01_T1w.nii.gz");
+ * ```
+ */
+export class Pipeline {
+  readonly #nodes: Node[] = [];
+  readonly #order: number[];
+  readonly #graph: GraphT;
+  #results: Record<string, unknown> | undefined;
+  #decisions: Decision[] = [];
+
+  constructor(definition: PipelineDefinition) {
+    if (!Array.isArray(definition) || definition.length === 0) {
+      throw new MemoriError(
+        "invalid-pipeline",
+        `a pipeline definition is a non-empty array of [source, stage] pairs, got ${describe(definition)}.`,
+      );
+    }
+    const ids = new Map<AnyStage, number>();
+    const graph: GraphT = new Graph({ directed: true });
+    const nodeOf = (stage: AnyStage): Node => {
+      let id = ids.get(stage);
+      if (id === undefined) {
+        id = this.#nodes.length;
+        ids.set(stage, id);
+        this.#nodes.push({ stage, index: id, start: false, sources: [] });
+        graph.setNode(String(id), stage.name);
+      }
+      return this.#nodes[id]!;
+    };
+    definition.forEach((entry, i) => {
+      const where = `pipeline definition entry ${i} ([source, stage])`;
+      if (!Array.isArray(entry) || entry.length !== 2) {
+        throw new MemoriError(
+          "invalid-pipeline",
+          `${where}: expected a pair, got ${describe(entry)}.`,
+        );
+      }
+      const [source, target] = entry as [unknown, unknown];
+      if (!isStage(target)) {
+        throw new MemoriError(
+          "invalid-pipeline",
+          `${where}: the second item must be a Stage, got ${describe(target)}.`,
+        );
+      }
+      const sources: unknown[] =
+        source === "start" ? [] : Array.isArray(source) ? (source as unknown[]) : [source];
+      if (Array.isArray(source) && source.length === 0) {
+        throw new MemoriError("invalid-pipeline", `${where}: the list of source stages is empty.`);
+      }
+      sources.forEach((s, j) => {
+        if (!isStage(s)) {
+          const at = Array.isArray(source) ? `source ${j}` : "the source";
+          throw new MemoriError(
+            "invalid-pipeline",
+            `${where}: ${at} must be a Stage or "start", got ${describe(s)}.`,
+          );
+        }
+      });
+      const node = nodeOf(target);
+      if (source === "start") node.start = true;
+      for (const s of sources as AnyStage[]) {
+        const from = nodeOf(s);
+        node.sources.push(from.index);
+        graph.setEdge(String(from.index), String(node.index));
+      }
+    });
+    this.#graph = graph;
+    if (!alg.isAcyclic(graph)) throw this.#cycleError();
+    this.#checkCollisions();
+    this.#order = this.#topologicalOrder();
+  }
+
+  /** The stages, in the order they run. */
+  get stages(): AnyStage[] {
+    return this.#order.map((id) => this.#nodes[id]!.stage);
+  }
+
+  /** The graph (graphlib): node ids are stage indices, labels stage names. */
+  get graph(): GraphT {
+    return this.#graph;
+  }
+
+  /** Merged results of the last run; strings that name existing files are made absolute. */
+  get results(): Record<string, unknown> | undefined {
+    return this.#results;
+  }
+
+  /** What each stage decided in the last run, in run order. */
+  get decisions(): Decision[] {
+    return [...this.#decisions];
+  }
+
+  /** Run with positional arguments for the stages fed by `"start"`. */
+  async run(...args: unknown[]): Promise<Record<string, unknown>> {
+    return this.#run({ positional: args, named: {} }, {});
+  }
+
+  /** Run with named arguments for the stages fed by `"start"`. */
+  async runNamed(
+    args: Record<string, unknown>,
+    options: RunOptions = {},
+  ): Promise<Record<string, unknown>> {
+    if (typeof args !== "object" || args === null || Array.isArray(args)) {
+      throw new MemoriError(
+        "invalid-argument",
+        `pipeline.runNamed() takes an object of arguments, got ${describe(args)}.`,
+      );
+    }
+    return this.#run({ positional: [], named: args }, options);
+  }
+
+  async #run(start: Invocation, options: RunOptions): Promise<Record<string, unknown>> {
+    this.#checkCollisions();
+    this.#decisions = [];
+    const outcomes = new Map<number, Outcome>();
+    const merged: Record<string, unknown> = {};
+    for (const id of this.#order) {
+      const node = this.#nodes[id]!;
+      const outcome = await this.#runNode(node, start, outcomes, options);
+      outcomes.set(id, outcome);
+      node.stage.remember(outcome);
+      this.#decisions.push(outcome.decision);
+      Object.assign(merged, outcome.results);
+    }
+    this.#results = await absolutize(merged);
+    return this.#results;
+  }
+
+  async #runNode(
+    node: Node,
+    start: Invocation,
+    outcomes: Map<number, Outcome>,
+    options: RunOptions,
+  ): Promise<Outcome> {
+    const { stage } = node;
+    const offered: Record<string, unknown> = node.start ? { ...start.named } : {};
+    for (const source of node.sources) Object.assign(offered, outcomes.get(source)!.results);
+    const accepted = new Set(stage.inputs);
+    const named: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(offered)) if (accepted.has(key)) named[key] = value;
+    const invocation: Invocation = { positional: node.start ? start.positional : [], named };
+    try {
+      return await stage.invoke(invocation, options);
+    } catch (error) {
+      if (error instanceof MemoriError && error.reason === "missing-argument") {
+        const names = Object.keys(offered);
+        throw new MemoriError(
+          "missing-argument",
+          `pipeline: ${error.message} The stages feeding it offered ${names.length ? names.map((n) => `"${n}"`).join(", ") : "nothing"}; rename an output, add an alias, or set a static argument.`,
+          { stage: stage.name, cause: error },
+        );
+      }
+      if (error instanceof MemoriError && error.stage === stage.name) throw error;
+      const inputs = Object.entries(named)
+        .map(([k, v]) => `${k}=${preview(v)}`)
+        .join(", ");
+      throw new MemoriError(
+        "stage-failed",
+        `pipeline: stage "${stage.name}" failed with inputs {${inputs}}: ${messageOf(error)}. Earlier stages' state is kept; a re-run resumes from this stage.`,
+        { stage: stage.name, cause: error },
+      );
+    }
+  }
+
+  #cycleError(): MemoriError {
+    const cycles = alg.findCycles(this.#graph);
+    const members = new Set(cycles[0] ?? []);
+    // Walk inside the strongly connected component until a node repeats: that is a cycle.
+    const first = [...members].sort((a, b) => Number(a) - Number(b))[0]!;
+    const walk = [first];
+    const seenAt = new Map([[first, 0]]);
+    for (;;) {
+      const current = walk[walk.length - 1]!;
+      const next = (this.#graph.successors(current) ?? []).find((n: string) => members.has(n))!;
+      const at = seenAt.get(next);
+      if (at !== undefined) {
+        const loop = [...walk.slice(at), next].map(
+          (id) => `"${this.#nodes[Number(id)]!.stage.name}"`,
+        );
+        return new MemoriError(
+          "cycle",
+          `the pipeline has a cycle: ${loop.join(" feeds ")}. A pipeline must be acyclic; remove one of these links.`,
+        );
+      }
+      seenAt.set(next, walk.length);
+      walk.push(next);
+    }
+  }
+
+  #checkCollisions(): void {
+    const owners = new Map<string, AnyStage>();
+    for (const { stage } of this.#nodes) {
+      if (stage.hashOutput === undefined) continue;
+      const key = path.join(path.resolve(stage.hashOutput), stage.name);
+      const owner = owners.get(key);
+      if (owner !== undefined && owner !== stage) {
+        throw new MemoriError(
+          "state-collision",
+          `two stages named "${stage.name}" would write the same state files in ${path.resolve(stage.hashOutput)}; give one of them another \`name\` or \`hashOutput\`.`,
+          { stage: stage.name },
+        );
+      }
+      owners.set(key, stage);
+    }
+  }
+
+  #topologicalOrder(): number[] {
+    const indegree = this.#nodes.map(() => 0);
+    const successors: number[][] = this.#nodes.map(() => []);
+    for (const node of this.#nodes) {
+      for (const source of new Set(node.sources)) {
+        indegree[node.index]! += 1;
+        successors[source]!.push(node.index);
+      }
+    }
+    const ready = new MinHeap();
+    indegree.forEach((d, i) => d === 0 && ready.push(i));
+    const order: number[] = [];
+    while (ready.size > 0) {
+      const id = ready.pop();
+      order.push(id);
+      for (const next of successors[id]!) {
+        indegree[next]! -= 1;
+        if (indegree[next] === 0) ready.push(next);
+      }
+    }
+    return order;
+  }
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = describe(value);
+  }
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** A copy of `value` in which every string that names an existing file is made absolute. */
+async function absolutize(value: unknown): Promise<never> {
+  if (typeof value === "string") {
+    if (value.length === 0 || value.includes("\0")) return value as never;
+    try {
+      if ((await stat(value)).isFile()) return path.resolve(value) as never;
+    } catch {
+      // not a file
+    }
+    return value as never;
+  }
+  if (Array.isArray(value)) return (await Promise.all(value.map(absolutize))) as never;
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = await absolutize(v);
+    return out as never;
+  }
+  return value as never;
+}

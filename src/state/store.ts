@@ -1,0 +1,308 @@
+/**
+ * Where a stage's state lives and how it is read and written.
+ *
+ * `<dir>/<name>.inputs` and `<dir>/<name>.outputs` are readable JSON with sorted keys;
+ * `<dir>/<name>.stage` is the commit record: it names the run that wrote the other two and
+ * the SHA-256 of their exact bytes. It is written last, atomically, so a crash at any moment
+ * leaves either the previous consistent triple or a mismatch, which reads as a cache miss,
+ * never as a hit pairing new inputs with old outputs. Every file carries the format version.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import lockfile from "proper-lockfile";
+import { MemoriError, codeOf, messageOf } from "../errors.js";
+import type { CodeIdentity } from "../hashing/hashable.js";
+import { sha256, type Sha256Hex } from "../hashing/files.js";
+import { sortKeys, type Json } from "../hashing/values.js";
+import { writeFileAtomic } from "./atomic.js";
+
+/** Version of the state file format; files of another version are a cache miss. */
+export const FORMAT_VERSION = 1;
+
+/** The commit record in `<name>.stage`. */
+export interface StageRecord {
+  memori: number;
+  name: string;
+  /** Unique id of the run that wrote the triple. */
+  run: string;
+  /** When the run finished (ISO 8601). */
+  time: string;
+  code: CodeIdentity;
+  /** The stage's output names. */
+  outputs: string[];
+  /** SHA-256 of the exact bytes of `.inputs` and `.outputs`. */
+  digests: { inputs: Sha256Hex; outputs: Sha256Hex };
+}
+
+/** A consistent state read back from disk. */
+export interface StoredState {
+  record: StageRecord;
+  inputs: Record<string, Json>;
+  outputs: Record<string, Json>;
+}
+
+/** The outcome of reading a stage's state. */
+export type ReadResult =
+  | { kind: "absent" }
+  | { kind: "unreadable"; file: string; detail: string }
+  | { kind: "ok"; state: StoredState };
+
+const EXTENSIONS = ["inputs", "outputs", "stage"] as const;
+
+/**
+ * Check a stage name: it must be usable as one file name inside `hashOutput`, so that no name
+ * can point outside it. Returns an error message, or `undefined` if the name is fine.
+ */
+export function checkStateName(name: unknown): string | undefined {
+  if (typeof name !== "string") return `must be a string`;
+  if (name.length === 0) return "is empty";
+  if (name.includes("\0")) return "contains a NUL character";
+  if (name.includes("/") || name.includes("\\")) return "contains a path separator";
+  if (name === "." || name === ".." || name.startsWith("..")) return "starts with ..";
+  if (name.length > 200) return "is longer than 200 characters";
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return isRecord(value) && Object.values(value).every((v) => typeof v === "string");
+}
+
+function checkRecord(value: unknown): string | undefined {
+  if (!isRecord(value)) return "is not a JSON object";
+  if (typeof value.memori !== "number") return "has no format version";
+  if (value.memori !== FORMAT_VERSION) {
+    return value.memori > FORMAT_VERSION
+      ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
+      : `has old format ${value.memori}`;
+  }
+  const code = value.code;
+  const digests = value.digests;
+  if (
+    typeof value.name !== "string" ||
+    typeof value.run !== "string" ||
+    typeof value.time !== "string" ||
+    !isRecord(code) ||
+    typeof code.hash !== "string" ||
+    typeof code.self !== "string" ||
+    !isStringRecord(code.callees) ||
+    !Array.isArray(code.wrappers) ||
+    !isStringRecord(code.extras) ||
+    !Array.isArray(value.outputs) ||
+    !value.outputs.every((o) => typeof o === "string") ||
+    !isRecord(digests) ||
+    typeof digests.inputs !== "string" ||
+    typeof digests.outputs !== "string"
+  ) {
+    return "does not have the shape of a stage record";
+  }
+  return undefined;
+}
+
+function checkValues(value: unknown, field: string, run: string): string | undefined {
+  if (!isRecord(value)) return "is not a JSON object";
+  if (value.memori !== FORMAT_VERSION)
+    return `has format ${String(value.memori)}, not ${FORMAT_VERSION}`;
+  if (value.run !== run) return "belongs to another run than the .stage record (interrupted write)";
+  if (!isRecord(value[field])) return `has no "${field}" object`;
+  return undefined;
+}
+
+/** Serialize for a state file: pretty-printed, keys sorted, newline at the end. */
+function serialize(value: Record<string, Json>): string {
+  return JSON.stringify(sortKeys(value), null, 2) + "\n";
+}
+
+/** Options for waiting on a lock held by another run. */
+export interface LockOptions {
+  /** Called once while waiting, with what is waited for. */
+  onWait?: (message: string) => void;
+  /** Called if another process took over the lock while this one held it. */
+  onCompromised?: (message: string) => void;
+}
+
+/** A lock is stale when its holder has not refreshed it for this long (the holder died). */
+const LOCK_STALE_MS = 30_000;
+
+/** The state files of one stage in one directory. */
+export class StateStore {
+  constructor(
+    readonly dir: string,
+    readonly name: string,
+  ) {}
+
+  /** The path of one of the state files. */
+  file(kind: (typeof EXTENSIONS)[number]): string {
+    return path.join(this.dir, `${this.name}.${kind}`);
+  }
+
+  /** Read and check the state. Never throws for what is on disk: bad state is "unreadable". */
+  async read(): Promise<ReadResult> {
+    const raw: Partial<Record<(typeof EXTENSIONS)[number], Buffer>> = {};
+    for (const kind of EXTENSIONS) {
+      try {
+        raw[kind] = await readFile(this.file(kind));
+      } catch (error) {
+        const code = codeOf(error);
+        if (code === "ENOENT") continue;
+        return { kind: "unreadable", file: this.file(kind), detail: messageOf(error) };
+      }
+    }
+    if (raw.stage === undefined) return { kind: "absent" };
+    const parsed: Partial<Record<(typeof EXTENSIONS)[number], unknown>> = {};
+    for (const kind of EXTENSIONS) {
+      const bytes = raw[kind];
+      if (bytes === undefined) {
+        return { kind: "unreadable", file: this.file(kind), detail: "is missing" };
+      }
+      try {
+        parsed[kind] = JSON.parse(bytes.toString("utf8"));
+      } catch (error) {
+        return {
+          kind: "unreadable",
+          file: this.file(kind),
+          detail: `is not valid JSON (${messageOf(error)})`,
+        };
+      }
+    }
+    const recordProblem = checkRecord(parsed.stage);
+    if (recordProblem !== undefined) {
+      return { kind: "unreadable", file: this.file("stage"), detail: recordProblem };
+    }
+    const record = parsed.stage as StageRecord;
+    for (const [kind, field] of [
+      ["inputs", "inputs"],
+      ["outputs", "outputs"],
+    ] as const) {
+      const problem =
+        checkValues(parsed[kind], field, record.run) ??
+        (sha256(raw[kind] as Buffer) === record.digests[kind]
+          ? undefined
+          : "does not match the digest in the .stage record (changed after it was written)");
+      if (problem !== undefined)
+        return { kind: "unreadable", file: this.file(kind), detail: problem };
+    }
+    return {
+      kind: "ok",
+      state: {
+        record,
+        inputs: (parsed.inputs as { inputs: Record<string, Json> }).inputs,
+        outputs: (parsed.outputs as { outputs: Record<string, Json> }).outputs,
+      },
+    };
+  }
+
+  /** Make sure the directory exists and is a directory. */
+  async ensureDir(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (error) {
+      throw new MemoriError(
+        "state-not-writable",
+        `stage "${this.name}": cannot create the state directory ${this.dir} (${messageOf(error)}). Choose a hashOutput directory you can write to.`,
+        { stage: this.name, cause: error },
+      );
+    }
+    const info = await stat(this.dir);
+    if (!info.isDirectory()) {
+      throw new MemoriError(
+        "state-not-writable",
+        `stage "${this.name}": hashOutput ${this.dir} is not a directory.`,
+        { stage: this.name },
+      );
+    }
+  }
+
+  /**
+   * Write a new consistent state: `.inputs`, then `.outputs`, then the `.stage` commit
+   * record, each atomically. On failure, the files already on disk still read as a
+   * consistent state or as a miss; never as a wrong hit.
+   */
+  async write(
+    inputs: Record<string, Json>,
+    outputs: Record<string, Json>,
+    code: CodeIdentity,
+    outputNames: readonly string[],
+  ): Promise<StageRecord> {
+    await this.ensureDir();
+    const run = randomUUID();
+    const inputsText = serialize({ memori: FORMAT_VERSION, run, inputs });
+    const outputsText = serialize({ memori: FORMAT_VERSION, run, outputs });
+    const record: StageRecord = {
+      memori: FORMAT_VERSION,
+      name: this.name,
+      run,
+      time: new Date().toISOString(),
+      code,
+      outputs: [...outputNames],
+      digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
+    };
+    try {
+      await writeFileAtomic(this.file("inputs"), inputsText);
+      await writeFileAtomic(this.file("outputs"), outputsText);
+      await writeFileAtomic(
+        this.file("stage"),
+        serialize(record as unknown as Record<string, Json>),
+      );
+    } catch (error) {
+      throw new MemoriError(
+        "state-not-writable",
+        `stage "${this.name}": could not write its state in ${this.dir} (${messageOf(error)}). The previous state, if any, was left as it was.`,
+        { stage: this.name, cause: error },
+      );
+    }
+    return record;
+  }
+
+  /**
+   * Run `body` holding this stage's lock, so that of several processes (or pipelines)
+   * running the same stage at once, one runs it and the others wait, then find its result.
+   * A lock whose holder died is taken over after {@link LOCK_STALE_MS}.
+   */
+  async withLock<T>(body: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+    await this.ensureDir();
+    const target = path.join(this.dir, this.name);
+    let release: (() => Promise<void>) | undefined;
+    let waited = false;
+    let delay = 50;
+    while (release === undefined) {
+      try {
+        release = await lockfile.lock(target, {
+          realpath: false,
+          lockfilePath: `${target}.lock`,
+          stale: LOCK_STALE_MS,
+          update: LOCK_STALE_MS / 6,
+          onCompromised: (error) =>
+            options.onCompromised?.(
+              `stage "${this.name}": another process took over its lock (${error.message}); state files stay consistent, but the stage may run twice.`,
+            ),
+        });
+      } catch (error) {
+        if (codeOf(error) !== "ELOCKED") {
+          throw new MemoriError(
+            "lock-failed",
+            `stage "${this.name}": cannot lock its state in ${this.dir} (${messageOf(error)}). Is the directory writable?`,
+            { stage: this.name, cause: error },
+          );
+        }
+        if (!waited) {
+          waited = true;
+          options.onWait?.(
+            `stage "${this.name}": waiting for another run of it to finish (lock ${target}.lock)`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+    try {
+      return await body();
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+}
