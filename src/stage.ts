@@ -4,7 +4,14 @@ import { MemoriError, describe } from "./errors.js";
 import { defaultHasher, type FileHasher } from "./hashing/files.js";
 import { codeIdentity, sourceOf, unwrap, type CodeIdentity } from "./hashing/hashable.js";
 import type { ParsedSource } from "./hashing/source.js";
-import { decodeValue, encodeValue, fileEntries, isFileEntry, type Json } from "./hashing/values.js";
+import {
+  decodeValue,
+  encodeValue,
+  fileEntries,
+  isFileEntry,
+  setOwn,
+  type Json,
+} from "./hashing/values.js";
 import {
   checkStageOptions,
   stderrLogger,
@@ -73,6 +80,21 @@ function shorten(json: Json | undefined): string {
   if (isFileEntry(json)) return `${json.file}@${json.hash.slice(0, 12)}`;
   const text = stringify(json);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Replace file entries that are unchanged outputs of the stage itself by their paths. */
+function ownOutputsAsPaths<T extends Json | Record<string, Json>>(
+  value: T,
+  written: Map<string, string>,
+): T {
+  if (written.size === 0) return value;
+  if (isFileEntry(value)) return (written.get(value.file) === value.hash ? value.file : value) as T;
+  if (Array.isArray(value)) return value.map((v) => ownOutputsAsPaths(v, written)) as T;
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, Json> = {};
+  for (const [key, v] of Object.entries(value))
+    setOwn(out, key, ownOutputsAsPaths(v as Json, written));
+  return out as T;
 }
 
 /**
@@ -394,11 +416,24 @@ export class Stage<
     if (stringify(record.outputs) !== stringify(this.#outputs)) {
       return { kind: "output-names-changed", old: record.outputs, new: [...this.#outputs] };
     }
-    if (stringify(state.inputs) !== stringify(inputs)) {
-      const names = [...new Set([...Object.keys(state.inputs), ...Object.keys(inputs)])].sort();
+    const outputFiles = fileEntries(state.outputs);
+    for (const entry of outputFiles) {
+      const hash = await this.#hasher.hash(entry.file);
+      if (hash === undefined) return { kind: "output-missing", path: entry.file };
+      if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
+    }
+    // A path given as an input that the stage itself wrote (an output file of the stored
+    // run, unchanged) may not have existed before that run: compare it as the path.
+    const written = new Map(outputFiles.map((e) => [e.file, e.hash]));
+    const storedInputs = ownOutputsAsPaths(state.inputs, written);
+    const currentInputs = ownOutputsAsPaths(inputs, written);
+    if (stringify(storedInputs) !== stringify(currentInputs)) {
+      const names = [
+        ...new Set([...Object.keys(storedInputs), ...Object.keys(currentInputs)]),
+      ].sort();
       for (const name of names) {
-        const old = state.inputs[name];
-        const now = inputs[name];
+        const old = storedInputs[name];
+        const now = currentInputs[name];
         if (stringify(old) !== stringify(now)) {
           return { kind: "input-changed", name, old: shorten(old), new: shorten(now) };
         }
@@ -407,11 +442,6 @@ export class Stage<
     for (const name of this.#outputs) {
       if (!(name in state.outputs))
         return { kind: "output-names-changed", old: record.outputs, new: [...this.#outputs] };
-    }
-    for (const entry of fileEntries(state.outputs)) {
-      const hash = await this.#hasher.hash(entry.file);
-      if (hash === undefined) return { kind: "output-missing", path: entry.file };
-      if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
     }
     return { kind: "cached" };
   }

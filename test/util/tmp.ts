@@ -1,0 +1,37 @@
+import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach } from "vitest";
+
+const made: string[] = [];
+
+afterEach(async () => {
+  for (const dir of made.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed after the test. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "memori-test-"));
+  made.push(dir);
+  return dir;
+}
+
+/** Write a tree of files from an object (path -> content) under `root`. */
+export async function writeTree(root: string, files: Record<string, string>): Promise<void> {
+  for (const [file, content] of Object.entries(files)) {
+    const full = path.join(root, file);
+    await mkdir(path.dirname(full), { recursive: true });
+    await writeFile(full, content);
+  }
+}
+
+/** A silent logger that keeps what it was told. */
+export function recordingLogger(): {
+  info: string[];
+  warn: string[];
+  logger: { info(m: string): void; warn(m: string): void };
+} {
+  const info: string[] = [];
+  const warn: string[] = [];
+  return { info, warn, logger: { info: (m) => info.push(m), warn: (m) => warn.push(m) } };
+}
