@@ -10,6 +10,7 @@ import {
   fileEntries,
   isFileEntry,
   setOwn,
+  type FileEntry,
   type Json,
 } from "./hashing/values.js";
 import {
@@ -82,18 +83,17 @@ function shorten(json: Json | undefined): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** Replace file entries that are unchanged outputs of the stage itself by their paths. */
-function ownOutputsAsPaths<T extends Json | Record<string, Json>>(
+/** Replace file entries for the given paths by the paths themselves. */
+function filesAsPaths<T extends Json | Record<string, Json>>(
   value: T,
-  written: Map<string, string>,
+  paths: ReadonlySet<string>,
 ): T {
-  if (written.size === 0) return value;
-  if (isFileEntry(value)) return (written.get(value.file) === value.hash ? value.file : value) as T;
-  if (Array.isArray(value)) return value.map((v) => ownOutputsAsPaths(v, written)) as T;
+  if (paths.size === 0) return value;
+  if (isFileEntry(value)) return (paths.has(value.file) ? value.file : value) as T;
+  if (Array.isArray(value)) return value.map((v) => filesAsPaths(v, paths)) as T;
   if (typeof value !== "object" || value === null) return value;
   const out: Record<string, Json> = {};
-  for (const [key, v] of Object.entries(value))
-    setOwn(out, key, ownOutputsAsPaths(v as Json, written));
+  for (const [key, v] of Object.entries(value)) setOwn(out, key, filesAsPaths(v as Json, paths));
   return out as T;
 }
 
@@ -346,7 +346,8 @@ export class Stage<
         this.#logger.info(`stage "${this.name}": running (${describeReason(reason)})`);
         const outputs = this.#split(await this.#call(inputArgs));
         const encoded = await this.#encodeAll(outputs, "outputs");
-        await store.write(inputs, encoded, code, this.#outputs);
+        const written = await this.#writtenFiles(inputs);
+        await store.write(inputs, encoded, written, code, this.#outputs);
         return this.#outcome(outputs, reason, "run", inputArgs);
       },
       {
@@ -387,7 +388,9 @@ export class Stage<
         reason: { kind: "state-unreadable", file: store.file("outputs"), detail },
       };
     }
-    if (options.forceHashWrite) await store.write(inputs, read.state.outputs, code, this.#outputs);
+    if (options.forceHashWrite) {
+      await store.write(inputs, read.state.outputs, read.state.written, code, this.#outputs);
+    }
     this.#logger.info(`stage "${this.name}": skipped (cached)`);
     return { done: true, outcome: this.#outcome(outputs, reason, "skip", inputArgs) };
   }
@@ -416,17 +419,18 @@ export class Stage<
     if (stringify(record.outputs) !== stringify(this.#outputs)) {
       return { kind: "output-names-changed", old: record.outputs, new: [...this.#outputs] };
     }
-    const outputFiles = fileEntries(state.outputs);
-    for (const entry of outputFiles) {
+    const tracked = [...fileEntries(state.outputs), ...state.written];
+    for (const entry of tracked) {
       const hash = await this.#hasher.hash(entry.file);
       if (hash === undefined) return { kind: "output-missing", path: entry.file };
       if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
     }
-    // A path given as an input that the stage itself wrote (an output file of the stored
-    // run, unchanged) may not have existed before that run: compare it as the path.
-    const written = new Map(outputFiles.map((e) => [e.file, e.hash]));
-    const storedInputs = ownOutputsAsPaths(state.inputs, written);
-    const currentInputs = ownOutputsAsPaths(inputs, written);
+    // A file the stage writes (an output, or a path argument it created or changed) is not an
+    // input by content: its content was just verified to be what the stage left. Compare
+    // such inputs by path, on both sides.
+    const writtenPaths = new Set(tracked.map((e) => e.file));
+    const storedInputs = filesAsPaths(state.inputs, writtenPaths);
+    const currentInputs = filesAsPaths(inputs, writtenPaths);
     if (stringify(storedInputs) !== stringify(currentInputs)) {
       const names = [
         ...new Set([...Object.keys(storedInputs), ...Object.keys(currentInputs)]),
@@ -471,7 +475,8 @@ export class Stage<
     const outputs = this.#decodeOutputs(read.state);
     if (options.forceHashWrite) {
       await store.withLock(async () => {
-        await store.write(inputs, await this.#encodeAll(outputs, "outputs"), code, this.#outputs);
+        const encoded = await this.#encodeAll(outputs, "outputs");
+        await store.write(inputs, encoded, read.state.written, code, this.#outputs);
       });
     }
     return this.#outcome(outputs, { kind: "forced" }, "skip", inputArgs);
@@ -510,6 +515,30 @@ export class Stage<
       out[key] = await encodeValue(value, `${where}.${key}`, context);
     }
     return out;
+  }
+
+  /**
+   * Files named by the inputs that the run created or changed: the stage wrote them, so they
+   * are tracked like outputs.
+   */
+  async #writtenFiles(inputs: Record<string, Json>): Promise<FileEntry[]> {
+    const written: FileEntry[] = [];
+    const visit = async (value: Json): Promise<void> => {
+      if (typeof value === "string") {
+        if (value.length === 0 || value.length > 4096 || value.includes("\0")) return;
+        const hash = await this.#hasher.hash(value);
+        if (hash !== undefined) written.push({ file: value, hash });
+      } else if (isFileEntry(value)) {
+        const hash = await this.#hasher.hash(value.file);
+        if (hash !== undefined && hash !== value.hash) written.push({ file: value.file, hash });
+      } else if (Array.isArray(value)) {
+        for (const item of value) await visit(item);
+      } else if (typeof value === "object" && value !== null) {
+        for (const item of Object.values(value)) await visit(item);
+      }
+    };
+    for (const value of Object.values(inputs)) await visit(value);
+    return written;
   }
 
   #accepts(name: string): boolean {

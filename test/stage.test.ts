@@ -307,6 +307,32 @@ describe("files", () => {
     expect(await readFile(output, "utf8")).toBe("WORLD");
   });
 
+  it("tracks files the run writes through path arguments, without re-running for them", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "out.txt");
+    const calls = { n: 0 };
+    const stage = new Stage(
+      async function render(text: string, dest: string) {
+        calls.n++;
+        await writeFile(dest, text);
+      },
+      { hashOutput: path.join(dir, "state"), logger: quiet },
+    );
+    await stage.run("x", out); // creates out.txt
+    await stage.run("x", out);
+    expect(calls.n).toBe(1);
+    await stage.run("y", out); // out.txt existed before this run, and the run changes it
+    await stage.run("y", out);
+    expect(calls.n).toBe(2);
+    expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
+    const state = JSON.parse(await readFile(path.join(dir, "state", "render.outputs"), "utf8"));
+    expect(state.written).toEqual([{ file: out, hash: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    await writeFile(out, "edited");
+    await stage.run("y", out);
+    expect(stage.lastDecision?.reason).toEqual({ kind: "output-modified", path: out });
+    expect(await readFile(out, "utf8")).toBe("y");
+  });
+
   it("never confuses a user value shaped like a file entry with a file", async () => {
     const dir = await tempDir();
     const real = path.join(dir, "real.txt");

@@ -155,7 +155,9 @@ export function parseSource(fn: Function): ParsedSource {
   full(node, (n) => {
     if (n.type === "Identifier") identifiers.add((n as unknown as { name: string }).name);
   });
-  const hash = sha256(normalize(node));
+  // The function's own name is left out: renaming does not change what it does (the stage
+  // name, which keys the state files, is separate).
+  const hash = sha256(normalize({ ...node, id: null }));
   if (node.type === "ClassExpression") {
     return { mode: "positional", parameters: [], rest: undefined, hash, identifiers };
   }

@@ -14,7 +14,7 @@ import lockfile from "proper-lockfile";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type Sha256Hex } from "../hashing/files.js";
-import { sortKeys, type Json } from "../hashing/values.js";
+import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { writeFileAtomic } from "./atomic.js";
 
 /** Version of the state file format; files of another version are a cache miss. */
@@ -40,6 +40,8 @@ export interface StoredState {
   record: StageRecord;
   inputs: Record<string, Json>;
   outputs: Record<string, Json>;
+  /** Files named by inputs that the run created or changed, with their content afterwards. */
+  written: FileEntry[];
 }
 
 /** The outcome of reading a stage's state. */
@@ -109,6 +111,9 @@ function checkValues(value: unknown, field: string, run: string): string | undef
     return `has format ${String(value.memori)}, not ${FORMAT_VERSION}`;
   if (value.run !== run) return "belongs to another run than the .stage record (interrupted write)";
   if (!isRecord(value[field])) return `has no "${field}" object`;
+  if (field === "outputs" && !(Array.isArray(value.written) && value.written.every(isFileEntry))) {
+    return 'has no "written" list of file entries';
+  }
   return undefined;
 }
 
@@ -192,6 +197,7 @@ export class StateStore {
         record,
         inputs: (parsed.inputs as { inputs: Record<string, Json> }).inputs,
         outputs: (parsed.outputs as { outputs: Record<string, Json> }).outputs,
+        written: (parsed.outputs as { written: FileEntry[] }).written,
       },
     };
   }
@@ -225,13 +231,22 @@ export class StateStore {
   async write(
     inputs: Record<string, Json>,
     outputs: Record<string, Json>,
+    written: readonly FileEntry[],
     code: CodeIdentity,
     outputNames: readonly string[],
   ): Promise<StageRecord> {
     await this.ensureDir();
     const run = randomUUID();
     const inputsText = serialize({ memori: FORMAT_VERSION, run, inputs });
-    const outputsText = serialize({ memori: FORMAT_VERSION, run, outputs });
+    const sortedWritten = [...written].sort((a, b) =>
+      a.file < b.file ? -1 : a.file > b.file ? 1 : 0,
+    );
+    const outputsText = serialize({
+      memori: FORMAT_VERSION,
+      run,
+      outputs,
+      written: sortedWritten as unknown as Json[],
+    });
     const record: StageRecord = {
       memori: FORMAT_VERSION,
       name: this.name,

@@ -1,0 +1,129 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { transformSync } from "esbuild";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { hashFunction, hashable, MemoriError } from "../../src/index.js";
+import { tempDir } from "../util/tmp.js";
+
+/** Load functions from real module source files, the way user code reaches memori. */
+async function load(code: string): Promise<Record<string, (...args: never[]) => unknown>> {
+  const dir = await tempDir();
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `m${Math.random().toString(36).slice(2)}.mjs`);
+  await writeFile(file, code);
+  return (await import(pathToFileURL(file).href)) as Record<string, (...args: never[]) => unknown>;
+}
+
+describe("function hashing", () => {
+  it("ignores formatting, comments, quote style and parentheses", async () => {
+    const m = await load(`
+export function a(x, y) { return x + "s" + (y * 2); }
+export function b(x,y){
+  // a comment
+  return ((x) + 's') + /* inline */ y*2;
+}
+export function c(x, y) { return x + "s" + y * 3; }
+export function d(x, y) { return x - "s" + y * 2; }
+export function e(x, z) { return x + "s" + z * 2; }
+`);
+    expect(hashFunction(m.a!)).toBe(hashFunction(m.b!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.c!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.d!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.e!));
+  });
+
+  it("distinguishes literals whose raw text differs in meaning, not in spelling", async () => {
+    const m = await load(`
+export const a = () => 0x10;
+export const b = () => 16;
+export const c = () => 17;
+export const r1 = () => /ab+/g;
+export const r2 = () => /ab+/i;
+export const t1 = () => \`x\${1}\`;
+export const t2 = () => \`y\${1}\`;
+`);
+    expect(hashFunction(m.a!)).toBe(hashFunction(m.b!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.c!));
+    expect(hashFunction(m.r1!)).not.toBe(hashFunction(m.r2!));
+    expect(hashFunction(m.t1!)).not.toBe(hashFunction(m.t2!));
+  });
+
+  it("hashes functions compiled from TypeScript by tsc and esbuild, consistently", async () => {
+    const source = `
+export function register(moving: string, fixed: string, dof: number = 12): string {
+  const out: string = moving.replace(".nii", "_reg.nii");
+  return \`\${out}:\${fixed}:\${dof}\`;
+}
+export const smooth = async (input: string, fwhm = 6): Promise<string> => input + fwhm;
+`;
+    const byTsc = await load(
+      ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText,
+    );
+    const byEsbuild = await load(transformSync(source, { loader: "ts", format: "esm" }).code);
+    const { Stage } = await import("../../src/index.js");
+    for (const m of [byTsc, byEsbuild]) {
+      expect(new Stage(m.register!).inputs).toEqual(["moving", "fixed", "dof"]);
+      expect(new Stage(m.smooth!, { name: "smooth" }).inputs).toEqual(["input", "fwhm"]);
+      expect(hashFunction(m.register!)).toMatch(/^[0-9a-f]{64}$/);
+    }
+    // the same compiler output hashes the same in a fresh module
+    const again = await load(transformSync(source, { loader: "ts", format: "esm" }).code);
+    expect(hashFunction(again.register!)).toBe(hashFunction(byEsbuild.register!));
+  });
+
+  it("includes hashable callees transitively, and terminates on recursion", async () => {
+    const helperInner = hashable(function helperInner(x: number) {
+      return x + 1;
+    });
+    const helper = hashable(function helper(x: number) {
+      return helperInner(x) * 2;
+    });
+    const even: (n: number) => boolean = hashable(function even(n: number): boolean {
+      return n === 0 ? true : odd(n - 1);
+    });
+    const odd: (n: number) => boolean = hashable(function odd(n: number): boolean {
+      return n === 0 ? false : even(n - 1);
+    });
+    const stage = function stageFn(x: number) {
+      return helper(x) + (even(x) ? 1 : 0);
+    };
+    const before = hashFunction(stage);
+    expect(hashFunction(stage)).toBe(before);
+    expect(helper(1)).toBe(4);
+    expect(even(4)).toBe(true);
+    // re-registering a changed helperInner under the same name changes every user of it
+    hashable(function helperInner(x: number) {
+      return x + 2;
+    });
+    expect(hashFunction(stage)).not.toBe(before);
+  });
+
+  it("refuses anonymous functions in hashable() and says what to do", () => {
+    const anonymous = [(x: number) => x][0]!;
+    expect(() => hashable(anonymous)).toThrow(
+      /needs a named function, or the name your code calls it by/,
+    );
+    expect(() => hashable(42 as never)).toThrow(MemoriError);
+    const named = hashable([(x: number) => x * 3][0]!, "tripler");
+    expect(named(2)).toBe(6);
+  });
+
+  it("hashes classes marked hashable", () => {
+    class Scaler {
+      factor = 2;
+      apply(x: number) {
+        return x * this.factor;
+      }
+    }
+    hashable(Scaler);
+    const user = function useScaler(x: number) {
+      return new Scaler().apply(x);
+    };
+    expect(hashFunction(user)).toMatch(/^[0-9a-f]{64}$/);
+    expect(new (hashable(Scaler))().apply(2)).toBe(4);
+  });
+});

@@ -1,0 +1,118 @@
+import { lstat, readFile, readlink, realpath, writeFile, mkdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  Stage,
+  createOutputPath,
+  createSymlinkToFolder,
+  createSymlinkToPath,
+  createSymlinksToInputFiles,
+  hashFunction,
+  redefineResultKey,
+  useAbspaths,
+  useOutputPathWorkingDirectory,
+  withWorkingDirectory,
+} from "../src/index.js";
+import { recordingLogger, tempDir } from "./util/tmp.js";
+
+describe("decorators", () => {
+  it("createOutputPath makes the directory and keeps parameter names and code reachable", async () => {
+    const dir = await tempDir();
+    const inner = async function write(text: string, outputPath: string) {
+      await writeFile(path.join(outputPath, "x.txt"), text);
+      return path.join(outputPath, "x.txt");
+    };
+    const decorated = createOutputPath(inner);
+    const stage = new Stage(decorated, {
+      hashOutput: path.join(dir, "s"),
+      logger: recordingLogger().logger,
+    });
+    expect(stage.name).toBe("write");
+    expect(stage.inputs).toEqual(["text", "outputPath"]);
+    const out = path.join(dir, "deep", "er");
+    expect(await stage.run("hi", out)).toEqual({ output: path.join(out, "x.txt") });
+    expect(await readFile(path.join(out, "x.txt"), "utf8")).toBe("hi");
+    // the decorator is part of the code identity
+    expect(hashFunction(decorated)).not.toBe(hashFunction(inner));
+    expect(() =>
+      createOutputPath(function noOut(a: number) {
+        return a;
+      }),
+    ).toThrow(/has no parameter named "outputPath" or "output_path"/);
+  });
+
+  it("useAbspaths turns file arguments absolute", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "a.txt"), "a");
+    const fn = useAbspaths(function show(file: string, other: string) {
+      return [file, other];
+    });
+    const result = await withWorkingDirectory(dir, () => fn("a.txt", "nothing.txt"));
+    expect(result).toEqual([path.join(await realpath(dir), "a.txt"), "nothing.txt"]);
+  });
+
+  it("createSymlinksToInputFiles links file arguments into a folder", async () => {
+    const dir = await tempDir();
+    const input = path.join(dir, "data", "t1.nii");
+    await mkdir(path.dirname(input));
+    await writeFile(input, "vol");
+    const links = path.join(dir, "work", "input_data");
+    const fn = createSymlinksToInputFiles(links)(async function read(file: string) {
+      return file;
+    });
+    const link = (await fn(input)) as string;
+    expect(link).toBe(path.join(links, "t1.nii"));
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(path.isAbsolute(await readlink(link))).toBe(false);
+    expect(await readFile(link, "utf8")).toBe("vol");
+    // the folder is part of the code identity
+    const other = createSymlinksToInputFiles("elsewhere")(async function read(file: string) {
+      return file;
+    });
+    expect(hashFunction(other)).not.toBe(hashFunction(fn));
+  });
+
+  it("useOutputPathWorkingDirectory runs inside outputPath and restores the cwd", async () => {
+    const dir = await tempDir();
+    const before = process.cwd();
+    const fn = useOutputPathWorkingDirectory(function where(outputPath: string) {
+      return [outputPath, process.cwd()];
+    });
+    expect(await fn(dir)).toEqual([dir, await realpath(dir)]);
+    expect(process.cwd()).toBe(before);
+  });
+});
+
+describe("symlink helpers", () => {
+  it("create relative links to a file and to a folder, replacing old ones", async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, "anat"));
+    await writeFile(path.join(dir, "anat", "t1.nii"), "1");
+    const first = await createSymlinkToPath(
+      path.join(dir, "anat", "t1.nii"),
+      path.join(dir, "links"),
+    );
+    const second = await createSymlinkToPath(
+      path.join(dir, "anat", "t1.nii"),
+      path.join(dir, "links"),
+    );
+    expect(second).toBe(first);
+    expect(await readlink(first)).toBe(path.join("..", "anat", "t1.nii"));
+    const folder = await createSymlinkToFolder(
+      path.join(dir, "anat"),
+      path.join(dir, "sub"),
+      "anat_link",
+    );
+    expect((await stat(path.join(folder, "t1.nii"))).isFile()).toBe(true);
+    expect(await readlink(folder)).toBe(path.join("..", "anat"));
+  });
+});
+
+describe("redefineResultKey", () => {
+  it("renames a key and says which keys exist when it is absent", () => {
+    expect(redefineResultKey({ a: 1, b: 2 }, "a", "c")).toEqual({ b: 2, c: 1 });
+    expect(() => redefineResultKey({ a: 1 }, "z", "c")).toThrow(
+      /there is no key "z"; the keys are "a"/,
+    );
+  });
+});
