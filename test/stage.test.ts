@@ -416,6 +416,7 @@ describe("values round-trip exactly", () => {
         { buf: new Uint8Array(3) },
         /outputs\.b\.buf is an instance of Uint8Array.*Write binary data to a file/,
       ],
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the point
       [[1, , 3], /outputs\.b\[1\] is a hole in a sparse array/],
       [{ s: Symbol("x") }, /outputs\.b\.s is a symbol/],
     ];

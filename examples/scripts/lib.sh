@@ -1,0 +1,2 @@
+# Shared helpers for the example scripts.
+log() { echo "[smooth.sh] $*" >&2; }
