@@ -22,6 +22,7 @@ export type MemoriErrorReason =
   | "state-not-writable"
   | "lock-failed"
   | "process-failed"
+  | "interrupted"
   | "not-found";
 
 /**

@@ -36,5 +36,5 @@ export {
   useOutputPathWorkingDirectory,
   redefineResultKey,
 } from "./helpers.js";
-export { runProcess, which, type RunProcessOptions } from "./process.js";
-export { scriptFunction, type ScriptFunctionOptions } from "./script.js";
+export { runProcess, which, InterruptedError, type RunProcessOptions } from "./process.js";
+export { scriptFunction, ProcessFailedError, type ScriptFunctionOptions } from "./script.js";

@@ -1,4 +1,4 @@
-import { spawn, type StdioOptions } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
@@ -16,8 +16,30 @@ export interface RunProcessOptions {
    * @default "inherit"
    */
   readonly stdio?: StdioOptions;
-  /** Signal to stop the child with. */
-  readonly signal?: AbortSignal;
+  /**
+   * While the child runs, pass SIGINT, SIGTERM and SIGHUP received by this process on to it,
+   * and reject with reason `interrupted` once it ends (so its result is never recorded).
+   * @default false
+   */
+  readonly forwardSignals?: boolean;
+}
+
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const running = new Set<ChildProcess>();
+let received: NodeJS.Signals | undefined;
+
+function forward(signal: NodeJS.Signals): void {
+  received = signal;
+  for (const child of running) child.kill(signal);
+}
+
+function track(child: ChildProcess): () => void {
+  if (running.size === 0) for (const signal of FORWARDED) process.on(signal, forward);
+  running.add(child);
+  return () => {
+    running.delete(child);
+    if (running.size === 0) for (const signal of FORWARDED) process.off(signal, forward);
+  };
 }
 
 /** The exit status a shell reports for a process: its code, or 128 + the signal number. */
@@ -56,17 +78,43 @@ export function runProcess(
       cwd: options.cwd,
       env: options.env,
       stdio: options.stdio ?? "inherit",
-      signal: options.signal,
     });
+    const untrack = options.forwardSignals ? track(child) : () => undefined;
     child.on("error", (error: NodeJS.ErrnoException) => {
+      untrack();
       if (error.code === "ENOENT" && !shell) {
         reject(new MemoriError("not-found", `command not found: ${file}`, { cause: error }));
       } else {
         reject(error);
       }
     });
-    child.on("close", (code, signal) => resolve(exitStatus(code, signal)));
+    child.on("close", (code, signal) => {
+      untrack();
+      const status = exitStatus(code, signal);
+      if (options.forwardSignals && received !== undefined) {
+        const signalName = received;
+        reject(
+          new InterruptedError(
+            `${file} was interrupted by ${signalName}; nothing was recorded.`,
+            128 + (constants.signals[signalName] ?? 0),
+          ),
+        );
+      } else {
+        resolve(status);
+      }
+    });
   });
+}
+
+/** A process ended because this process received a signal and passed it on. */
+export class InterruptedError extends MemoriError {
+  constructor(
+    message: string,
+    /** The status a shell would report: 128 + the signal number. */
+    readonly status: number,
+  ) {
+    super("interrupted", message);
+  }
 }
 
 /**

@@ -13,6 +13,13 @@ export interface ScriptFunctionOptions extends RunProcessOptions {
    * @default []
    */
   readonly dependents?: readonly string[];
+  /**
+   * Files the script must produce. The function then returns `[status, ...expectedOutputs]`
+   * (name the stage's outputs `["output", "output0", ...]`), so memori tracks them by content;
+   * a run that leaves one missing rejects and is not recorded.
+   * @default []
+   */
+  readonly expectedOutputs?: readonly string[];
 }
 
 async function resolveScript(name: string, what: string): Promise<string> {
@@ -45,15 +52,34 @@ async function resolveScript(name: string, what: string): Promise<string> {
 export function scriptFunction(
   script: string,
   options: ScriptFunctionOptions = {},
-): (...args: unknown[]) => Promise<number> {
-  const { dependents = [], ...processOptions } = options;
-  const run = async function runScript(...args: unknown[]): Promise<number> {
+): (...args: unknown[]) => Promise<number | [number, ...string[]]> {
+  const { dependents = [], expectedOutputs = [], ...processOptions } = options;
+  const run = async function runScript(
+    ...args: unknown[]
+  ): Promise<number | [number, ...string[]]> {
     const file = await resolveScript(script, "script");
     const status = await runProcess([file, ...args.map(String)], processOptions);
     if (status !== 0) {
-      throw new MemoriError("process-failed", `script ${script} exited with status ${status}.`);
+      throw new ProcessFailedError(`${script} exited with status ${status}.`, status);
     }
-    return status;
+    if (expectedOutputs.length === 0) return status;
+    const missing: string[] = [];
+    for (const output of expectedOutputs) {
+      if (
+        !(await stat(output).then(
+          (s) => s.isFile(),
+          () => false,
+        ))
+      )
+        missing.push(output);
+    }
+    if (missing.length > 0) {
+      throw new ProcessFailedError(
+        `${script} exited with status 0 but did not produce ${missing.join(", ")}.`,
+        1,
+      );
+    }
+    return [status, ...expectedOutputs];
   };
   Object.defineProperty(run, "name", {
     value: path.basename(script).replace(/\.[^.]*$/, "") || "script",
@@ -72,8 +98,21 @@ export function scriptFunction(
           throw new MemoriError("not-found", `${kind} ${name} cannot be read.`);
         extras[`${kind}:${file}`] = hash;
       }
+      // Which files are expected is part of what the stage does.
+      expectedOutputs.forEach((output, i) => (extras[`expected:${i}`] = output));
       return extras;
     },
   });
   return run;
+}
+
+/** A script or command exited non-zero, or left an expected output missing. */
+export class ProcessFailedError extends MemoriError {
+  constructor(
+    message: string,
+    /** The status to report: the process's own, or 1 for a missing output. */
+    readonly status: number,
+  ) {
+    super("process-failed", message);
+  }
 }

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/**
+ * `memori [options] command [args...]`: memoize any command. A command run is a Stage whose
+ * function runs the process (see scriptFunction). Only the argument parser is loaded up
+ * front; the SDK is imported when a command actually has to be checked or run.
+ */
+import { appendFileSync } from "node:fs";
+import { access, constants, mkdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
+
+interface Run {
+  args: string[];
+  outputs: string[];
+  hashOutput: string | undefined;
+}
+
+function say(message: string): void {
+  process.stderr.write(`memori: ${message}\n`);
+}
+
+function makeLogger(args: MemoriArgs): { info(m: string): void; warn(m: string): void } {
+  const toFile = (level: string, message: string) => {
+    if (args.logFile !== undefined) {
+      appendFileSync(args.logFile, `${new Date().toISOString()} ${level} ${message}\n`);
+    }
+  };
+  return {
+    info: (message) => {
+      if (args.verbose) say(message);
+      toFile("INFO", message);
+    },
+    warn: (message) => {
+      say(`warning: ${message}`);
+      toFile("WARN", message);
+    },
+  };
+}
+
+async function checkWritable(dir: string): Promise<string | undefined> {
+  try {
+    await mkdir(dir, { recursive: true });
+    if (!(await stat(dir)).isDirectory()) return "it is not a directory";
+    await access(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: MemoriArgs;
+  try {
+    const parsed = parseMemoriArgs(argv);
+    if (parsed.help) {
+      process.stdout.write(MEMORI_HELP);
+      return 0;
+    }
+    args = parsed.args;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    say(`${error.message} (see memori --help)`);
+    return 2;
+  }
+  const [
+    { Stage },
+    { scriptFunction, ProcessFailedError },
+    { which, InterruptedError },
+    store,
+    { MemoriError },
+  ] = await Promise.all([
+    import("../stage.js"),
+    import("../script.js"),
+    import("../process.js"),
+    import("../state/store.js"),
+    import("../errors.js"),
+  ]);
+  const logger = makeLogger(args);
+
+  const command = await which(args.command);
+  if (command === undefined) {
+    say(`command not found: ${args.command} (not an executable file, nor on PATH)`);
+    return 127;
+  }
+  for (const dependent of args.dependents) {
+    if ((await which(dependent)) === undefined) {
+      const asFile = await stat(dependent).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!asFile) {
+        say(`dependent script not found: ${dependent} (not a file, nor on PATH)`);
+        return 1;
+      }
+    }
+  }
+  const name = args.name ?? path.basename(args.command);
+  const nameProblem = store.checkStateName(name);
+  if (nameProblem !== undefined) {
+    say(`the name ${JSON.stringify(name)} ${nameProblem}; -n takes a plain file name`);
+    return 2;
+  }
+  if (args.hashOutput !== undefined) {
+    const problem = await checkWritable(args.hashOutput);
+    if (problem !== undefined) {
+      say(`cannot write state files to ${args.hashOutput}: ${problem}`);
+      return 1;
+    }
+  }
+
+  const runs: Run[] =
+    args.parallel === undefined
+      ? [{ args: args.args, outputs: args.outputs, hashOutput: args.hashOutput }]
+      : [...args.parallelArgs.keys()]
+          .sort((x, y) => x - y)
+          .map((k) => ({
+            args: [...args.args, ...args.parallelArgs.get(k)!],
+            outputs: args.parallelOutputs.get(k) ?? [],
+            hashOutput:
+              args.hashOutput === undefined
+                ? undefined
+                : path.join(args.hashOutput, `parallel${k}`),
+          }));
+
+  const runOne = async (run: Run): Promise<number> => {
+    const fn = scriptFunction(command, {
+      dependents: args.dependents,
+      expectedOutputs: run.outputs,
+      forwardSignals: true,
+    });
+    const outputs = ["output", ...run.outputs.map((_, i) => `output${i}`)];
+    try {
+      const stage = new Stage(fn, { name, hashOutput: run.hashOutput, outputs, logger });
+      await stage.run(...run.args);
+      return 0;
+    } catch (error) {
+      if (error instanceof InterruptedError) {
+        say(error.message);
+        return error.status;
+      }
+      if (error instanceof ProcessFailedError) {
+        logger.info(error.message);
+        if (error.status === 1 && /did not produce/.test(error.message)) say(error.message);
+        return error.status;
+      }
+      if (error instanceof MemoriError) {
+        say(error.message);
+        return 1;
+      }
+      throw error;
+    }
+  };
+
+  let status: number;
+  if (runs.length === 1) {
+    status = await runOne(runs[0]!);
+  } else {
+    const { default: pLimit } = await import("p-limit");
+    const limit = pLimit(args.parallel ?? 1);
+    const statuses = await Promise.all(runs.map((run) => limit(() => runOne(run))));
+    const failed = statuses.filter((s) => s !== 0).length;
+    if (failed > 0) say(`${failed} of ${runs.length} parallel runs failed`);
+    status = statuses.find((s) => s !== 0) ?? 0;
+  }
+  if (args.kill && status !== 0) {
+    logger.info(`killing the parent process ${process.ppid} because the command failed`);
+    try {
+      process.kill(process.ppid, "SIGKILL");
+    } catch (error) {
+      say(`could not kill the parent process ${process.ppid}: ${(error as Error).message}`);
+    }
+  }
+  return status;
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    say(
+      `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,257 @@
+import { chmod, readFile, readdir, writeFile, unlink, mkdir } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { bin, collect, run, start } from "../util/cli.js";
+import { tempDir } from "../util/tmp.js";
+
+/** A script that logs each execution to runs.log, so a test can count real runs. */
+async function script(dir: string, name: string, body: string): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, `#!/bin/sh\necho run >> "${path.join(dir, "runs.log")}"\n${body}\n`);
+  await chmod(file, 0o755);
+  return file;
+}
+
+async function runs(dir: string): Promise<number> {
+  try {
+    return (await readFile(path.join(dir, "runs.log"), "utf8")).split("\n").filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+describe("memori command", () => {
+  it("runs, then skips while nothing changed, passing output through live", async () => {
+    const dir = await tempDir();
+    const first = await run("memori", ["-d", "cache", "echo", "1"], dir);
+    expect(first).toMatchObject({ status: 0, stdout: "1\n", stderr: "" });
+    const second = await run("memori", ["-d", "cache", "echo", "1"], dir);
+    expect(second).toMatchObject({ status: 0, stdout: "", stderr: "" });
+    const verbose = await run("memori", ["--verbose", "-d", "cache", "echo", "1"], dir);
+    expect(verbose.stdout).toBe("");
+    expect(verbose.stderr).toMatch(/stage "echo": skipped \(cached\)/);
+    const changed = await run("memori", ["--verbose", "-d", "cache", "echo", "2"], dir);
+    expect(changed.stdout).toBe("2\n");
+    expect(changed.stderr).toMatch(/running \(input changed: args/);
+    expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
+      "echo.inputs",
+      "echo.outputs",
+      "echo.stage",
+    ]);
+    const both = await run("memori", ["-d", "c2", "sh", "-c", "echo out; echo err >&2"], dir);
+    expect(both).toMatchObject({ status: 0, stdout: "out\n", stderr: "err\n" });
+    const plain = await run("memori", ["echo", "no", "memo"], dir);
+    expect(plain.stdout).toBe("no memo\n");
+    expect((await run("memori", ["echo", "no", "memo"], dir)).stdout).toBe("no memo\n");
+  });
+
+  it("re-runs when the script, a dependent, an argument file or an expected output changes", async () => {
+    const dir = await tempDir();
+    const lib = path.join(dir, "lib.sh");
+    await writeFile(lib, "X=1\n");
+    const work = await script(dir, "work.sh", `. "${lib}"\ncat "$1" > "$2"\necho "$X" >> "$2"`);
+    const input = path.join(dir, "in.txt");
+    const output = path.join(dir, "out.txt");
+    await writeFile(input, "data\n");
+    const call = () =>
+      run("memori", ["-d", "cache", "-c", lib, "-o", output, "--", work, input, output], dir);
+    expect((await call()).status).toBe(0);
+    expect((await call()).status).toBe(0);
+    expect(await runs(dir)).toBe(1);
+    expect(await readFile(output, "utf8")).toBe("data\n1\n");
+
+    await writeFile(work, (await readFile(work, "utf8")) + "# edited\n");
+    await call();
+    expect(await runs(dir)).toBe(2);
+    await writeFile(lib, "X=2\n");
+    await call();
+    expect(await runs(dir)).toBe(3);
+    await writeFile(input, "new data\n");
+    await call();
+    expect(await runs(dir)).toBe(4);
+    await writeFile(output, "tampered");
+    await call();
+    expect(await runs(dir)).toBe(5);
+    await unlink(output);
+    await call();
+    expect(await runs(dir)).toBe(6);
+    await call();
+    expect(await runs(dir)).toBe(6);
+    expect(await readFile(output, "utf8")).toBe("new data\n2\n");
+  });
+
+  it("does not record a failure: the next call runs again", async () => {
+    const dir = await tempDir();
+    const fail = await script(dir, "fail.sh", "exit 3");
+    expect((await run("memori", ["-d", "cache", fail], dir)).status).toBe(3);
+    expect((await run("memori", ["-d", "cache", fail], dir)).status).toBe(3);
+    expect(await runs(dir)).toBe(2);
+    const noOutput = await script(dir, "lazy.sh", "true");
+    const missing = await run(
+      "memori",
+      ["-d", "cache", "-o", path.join(dir, "never.txt"), "--", noOutput],
+      dir,
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/did not produce .*never\.txt/);
+    await run("memori", ["-d", "cache", "-o", path.join(dir, "never.txt"), "--", noOutput], dir);
+    expect(await runs(dir)).toBe(4);
+  });
+
+  it("exits with the command's status, 128+N for a signal", async () => {
+    const dir = await tempDir();
+    expect((await run("memori", ["-d", "cache", "sh", "-c", "exit 7"], dir)).status).toBe(7);
+    expect((await run("memori", ["sh", "-c", "kill -TERM $$"], dir)).status).toBe(143);
+    expect((await run("memori", ["-d", "cache", "sh", "-c", "kill -KILL $$"], dir)).status).toBe(
+      137,
+    );
+  });
+
+  it("forwards SIGTERM to the command, records nothing and exits non-zero", async () => {
+    const dir = await tempDir();
+    const pidFile = path.join(dir, "child.pid");
+    const slow = await script(dir, "slow.sh", `echo $$ > "${pidFile}"\nexec sleep 30`);
+    const child = start("memori", ["-d", "cache", slow], dir);
+    const done = collect(child);
+    for (let i = 0; i < 200 && !(await readFile(pidFile, "utf8").catch(() => "")); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const childPid = Number(await readFile(pidFile, "utf8"));
+    child.kill("SIGTERM");
+    const result = await done;
+    expect(result.status).toBe(143);
+    expect(result.stderr).toMatch(/interrupted by SIGTERM; nothing was recorded/);
+    expect(() => process.kill(childPid, 0)).toThrow();
+    expect((await readdir(path.join(dir, "cache"))).filter((f) => !f.endsWith(".lock"))).toEqual(
+      [],
+    );
+  });
+
+  it("runs --argK sets in parallel, each memoized on its own", async () => {
+    const dir = await tempDir();
+    const work = await script(dir, "p.sh", `[ "$1" = bad ] && exit 5\necho "$1" > "$2"`);
+    const args = (third: string) => [
+      "-d",
+      "cache",
+      "-p",
+      "2",
+      work,
+      "--arg0",
+      "a",
+      path.join(dir, "a.txt"),
+      "--arg1",
+      "b",
+      path.join(dir, "b.txt"),
+      "--arg2",
+      third,
+      path.join(dir, "c.txt"),
+      "--arg_output0",
+      path.join(dir, "a.txt"),
+    ];
+    expect((await run("memori", args("c"), dir)).status).toBe(0);
+    expect(await runs(dir)).toBe(3);
+    expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
+      "parallel0",
+      "parallel1",
+      "parallel2",
+    ]);
+    expect(await readdir(path.join(dir, "cache", "parallel1"))).toContain("p.sh.stage");
+    expect((await run("memori", args("c"), dir)).status).toBe(0);
+    expect(await runs(dir)).toBe(3);
+    await unlink(path.join(dir, "a.txt"));
+    expect((await run("memori", args("c2"), dir)).status).toBe(0);
+    expect(await runs(dir)).toBe(5);
+    const failing = await run("memori", args("bad"), dir);
+    expect(failing.status).toBe(5);
+    expect(failing.stderr).toMatch(/1 of 3 parallel runs failed/);
+  });
+
+  it("-k kills the parent process when the command fails, not when it succeeds", async () => {
+    const dir = await tempDir();
+    const memori = `"${process.execPath}" "${bin("memori")}"`;
+    const parent = (command: string) =>
+      collect(spawn("sh", ["-c", `${memori} -k ${command}; echo parent-survived`], { cwd: dir }));
+    const failed = await parent("sh -c 'exit 2'");
+    expect(failed.signal).toBe("SIGKILL");
+    expect(failed.stdout).not.toMatch(/parent-survived/);
+    const ok = await parent("true");
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/parent-survived/);
+  });
+
+  it("logs decisions to --log-file", async () => {
+    const dir = await tempDir();
+    const log = path.join(dir, "memori.log");
+    await run("memori", ["-d", "cache", "--log_file", log, "echo", "x"], dir);
+    await run("memori", ["-d", "cache", "--log-file", log, "echo", "x"], dir);
+    const text = await readFile(log, "utf8");
+    expect(text).toMatch(/INFO stage "echo": running \(first run\)/);
+    expect(text).toMatch(/INFO stage "echo": skipped \(cached\)/);
+  });
+
+  describe("errors: one line, non-zero, nothing written", () => {
+    const cases: [string, string[], number, RegExp][] = [
+      [
+        "command not found",
+        ["-d", "cache", "no-such-command-xyz"],
+        127,
+        /command not found: no-such-command-xyz/,
+      ],
+      [
+        "missing dependent",
+        ["-d", "cache", "-c", "missing-dep.sh", "--", "echo"],
+        1,
+        /dependent script not found: missing-dep\.sh/,
+      ],
+      ["unknown option", ["-d", "cache", "--frobnicate", "echo"], 2, /unknown option --frobnicate/],
+      ["-p without --argK", ["-d", "cache", "-p", "2", "echo"], 2, /needs at least one --arg0/],
+      ["bad -p", ["-d", "cache", "-p", "zero", "echo"], 2, /whole number of processes/],
+      ["no command", ["-d", "cache"], 2, /no command given/],
+      [
+        "name escaping the directory",
+        ["-d", "cache", "-n", "../../etc/x", "echo"],
+        2,
+        /-n takes a plain file name/,
+      ],
+    ];
+    for (const [label, args, status, message] of cases) {
+      it(label, async () => {
+        const dir = await tempDir();
+        const result = await run("memori", args, dir);
+        expect(result.status).toBe(status);
+        expect(result.stderr).toMatch(message);
+        expect(result.stderr.trim().split("\n")).toHaveLength(1);
+        expect(result.stdout).toBe("");
+        expect(await readdir(dir)).toEqual([]);
+      });
+    }
+
+    it("unwritable -d directory", async () => {
+      const dir = await tempDir();
+      await writeFile(path.join(dir, "file"), "x");
+      const result = await run(
+        "memori",
+        ["-d", path.join(dir, "file", "cache"), "echo", "hi"],
+        dir,
+      );
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/cannot write state files to .*file\/cache/);
+      expect(result.stdout).toBe("");
+      expect(await readdir(dir)).toEqual(["file"]);
+    });
+  });
+
+  it("--help shows usage with examples, as in the README", async () => {
+    const dir = await tempDir();
+    await mkdir(dir, { recursive: true });
+    const help = await run("memori", ["--help"], dir);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: memori \[options\] command \[args\.\.\.\]/);
+    const readme = await readFile(
+      path.resolve(import.meta.dirname, "..", "..", "README.md"),
+      "utf8",
+    );
+    expect(readme).toContain(help.stdout.trim());
+  });
+});
