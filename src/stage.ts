@@ -20,6 +20,7 @@ import {
   type RunOptions,
   type StageOptions,
 } from "./options.js";
+import { crashPoint } from "./state/fault.js";
 import { StateStore, checkStateName, type StoredState } from "./state/store.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -339,12 +340,15 @@ export class Stage<
       async () => {
         let reason: Reason = { kind: "forced" };
         if (!options.forceRun) {
-          const again = await this.#check(store, code, inputs, inputArgs, options);
+          const again = await this.#check(store, code, inputs, inputArgs, options, true);
           if (again.done) return again.outcome;
           reason = again.reason;
         }
         this.#logger.info(`stage "${this.name}": running (${describeReason(reason)})`);
-        const outputs = this.#split(await this.#call(inputArgs));
+        crashPoint("before-function", true);
+        const returned = await this.#call(inputArgs);
+        crashPoint("after-function", true);
+        const outputs = this.#split(returned);
         const encoded = await this.#encodeAll(outputs, "outputs");
         const written = await this.#writtenFiles(inputs);
         await store.write(inputs, encoded, written, code, this.#outputs);
@@ -363,13 +367,15 @@ export class Stage<
     inputs: Record<string, Json>,
     inputArgs: Record<string, unknown>,
     options: RunOptions,
+    warned = false,
   ): Promise<{ done: true; outcome: Outcome } | { done: false; reason: Reason }> {
     const read = await store.read();
     if (read.kind === "absent") return { done: false, reason: { kind: "first-run" } };
     if (read.kind === "unreadable") {
-      this.#logger.warn(
-        `stage "${this.name}": ${read.file} ${read.detail}; treating it as a cache miss.`,
-      );
+      if (!warned)
+        this.#logger.warn(
+          `stage "${this.name}": ${read.file} ${read.detail}; treating it as a cache miss.`,
+        );
       return {
         done: false,
         reason: { kind: "state-unreadable", file: read.file, detail: read.detail },

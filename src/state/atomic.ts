@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
+import { crashPoint } from "./fault.js";
 
 let counter = 0;
 
@@ -17,25 +18,51 @@ export function tempPathFor(target: string): string {
 }
 
 /**
- * Write `data` to `target` atomically: a reader sees either the old file or the whole new one,
- * never a part. The data goes to a unique temporary file in the same directory (created with
- * `wx`, flushed with fsync), which is then renamed over the target; if anything fails the
- * temporary file is removed and the target is left as it was.
+ * Write several files so that each is replaced atomically (a reader sees the old file or the
+ * whole new one, never a part), in two phases: first every file's data goes to a unique
+ * temporary file beside it (created with `wx`, flushed with fsync); only when all are written
+ * are they renamed over their targets, in the order given. A failure while writing (a full
+ * disk, an I/O error) leaves every target as it was; temporary files are always removed.
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  const temp = tempPathFor(target);
-  let moved = false;
+export async function writeFilesAtomic(
+  files: readonly (readonly [string, string | Uint8Array])[],
+): Promise<void> {
+  const temps: string[] = [];
+  let committed = 0;
   try {
-    const handle = await open(temp, "wx", 0o666);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    for (const [target, data] of files) {
+      const temp = tempPathFor(target);
+      temps.push(temp);
+      const handle = await open(temp, "wx", 0o666);
+      try {
+        if (crashPoint("mid-temp-write")) {
+          await handle.writeFile(
+            typeof data === "string"
+              ? data.slice(0, data.length >> 1)
+              : data.subarray(0, data.length >> 1),
+          );
+          await handle.sync();
+          crashPoint("mid-temp-write", true);
+        }
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      crashPoint(`after-prepare-${path.extname(target).slice(1)}`, true);
     }
-    await rename(temp, target);
-    moved = true;
+    for (const [i, [target]] of files.entries()) {
+      await rename(temps[i]!, target);
+      committed = i + 1;
+      crashPoint(`after-commit-${path.extname(target).slice(1)}`, true);
+    }
   } finally {
-    if (!moved) await rm(temp, { force: true }).catch(() => undefined);
+    for (const temp of temps.slice(committed))
+      await rm(temp, { force: true }).catch(() => undefined);
   }
+}
+
+/** Write one file atomically (see {@link writeFilesAtomic}). */
+export function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  return writeFilesAtomic([[target, data]]);
 }

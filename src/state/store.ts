@@ -8,14 +8,15 @@
  * never as a hit pairing new inputs with old outputs. Every file carries the format version.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type Sha256Hex } from "../hashing/files.js";
 import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFilesAtomic } from "./atomic.js";
 
 /** Version of the state file format; files of another version are a cache miss. */
 export const FORMAT_VERSION = 1;
@@ -130,8 +131,20 @@ export interface LockOptions {
   onCompromised?: (message: string) => void;
 }
 
-/** A lock is stale when its holder has not refreshed it for this long (the holder died). */
-const LOCK_STALE_MS = 30_000;
+/**
+ * A lock is stale when its holder has not refreshed it for this long (the holder died):
+ * `MEMORI_LOCK_STALE_MS`, at least 5000 (proper-lockfile's minimum). Default 30000.
+ */
+const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return codeOf(error) === "EPERM";
+  }
+}
 
 /** The state files of one stage in one directory. */
 export class StateStore {
@@ -224,9 +237,10 @@ export class StateStore {
   }
 
   /**
-   * Write a new consistent state: `.inputs`, then `.outputs`, then the `.stage` commit
-   * record, each atomically. On failure, the files already on disk still read as a
-   * consistent state or as a miss; never as a wrong hit.
+   * Write a new consistent state: `.inputs`, `.outputs`, then the `.stage` commit record.
+   * All three are written to temporary files first, so a failure to write (a full disk)
+   * leaves the previous state as it was; then they are renamed into place, `.stage` last, so
+   * a crash between renames reads as a miss, never as a wrong hit.
    */
   async write(
     inputs: Record<string, Json>,
@@ -257,12 +271,11 @@ export class StateStore {
       digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
     };
     try {
-      await writeFileAtomic(this.file("inputs"), inputsText);
-      await writeFileAtomic(this.file("outputs"), outputsText);
-      await writeFileAtomic(
-        this.file("stage"),
-        serialize(record as unknown as Record<string, Json>),
-      );
+      await writeFilesAtomic([
+        [this.file("inputs"), inputsText],
+        [this.file("outputs"), outputsText],
+        [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
+      ]);
     } catch (error) {
       throw new MemoriError(
         "state-not-writable",
@@ -304,6 +317,11 @@ export class StateStore {
             { stage: this.name, cause: error },
           );
         }
+        const reaped = await this.#reapDeadOwner(`${target}.lock`);
+        if (reaped !== undefined) {
+          options.onWait?.(reaped);
+          continue;
+        }
         if (!waited) {
           waited = true;
           options.onWait?.(
@@ -314,10 +332,42 @@ export class StateStore {
         delay = Math.min(delay * 2, 1000);
       }
     }
+    // Who holds the lock, so a waiter on this host can tell when the holder has died. A torn
+    // write only reads as "owner unknown", so a plain write is enough.
+    await writeFile(
+      this.#ownerFile(),
+      JSON.stringify({ host: hostname(), pid: process.pid }),
+    ).catch(() => undefined);
     try {
       return await body();
     } finally {
       await release().catch(() => undefined);
+    }
+  }
+
+  #ownerFile(): string {
+    return path.join(this.dir, `${this.name}.owner`);
+  }
+
+  /**
+   * If the lock's holder is a process on this host that no longer exists, mark the lock stale
+   * (age its mtime) so it is taken over now rather than after the stale timeout. A lost race
+   * here can only cause a duplicate run, never a wrong result: the commit record, not the
+   * lock, keeps the state consistent.
+   */
+  async #reapDeadOwner(lockPath: string): Promise<string | undefined> {
+    try {
+      const text = await readFile(this.#ownerFile(), "utf8");
+      const owner = JSON.parse(text) as { host?: unknown; pid?: unknown };
+      if (owner.host !== hostname() || typeof owner.pid !== "number" || owner.pid === process.pid) {
+        return undefined;
+      }
+      if (isAlive(owner.pid)) return undefined;
+      if ((await readFile(this.#ownerFile(), "utf8")) !== text) return undefined;
+      await utimes(lockPath, 0, 0);
+      return `stage "${this.name}": the lock's holder (pid ${owner.pid}) is gone; taking the lock over`;
+    } catch {
+      return undefined;
     }
   }
 }
