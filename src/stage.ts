@@ -9,7 +9,7 @@ import {
   encodeValue,
   fileEntries,
   isFileEntry,
-  setOwn,
+  mapStored,
   type FileEntry,
   type Json,
 } from "./hashing/values.js";
@@ -85,17 +85,15 @@ function shorten(json: Json | undefined): string {
 }
 
 /** Replace file entries for the given paths by the paths themselves. */
-function filesAsPaths<T extends Json | Record<string, Json>>(
-  value: T,
+function filesAsPaths(
+  values: Record<string, Json>,
   paths: ReadonlySet<string>,
-): T {
-  if (paths.size === 0) return value;
-  if (isFileEntry(value)) return (paths.has(value.file) ? value.file : value) as T;
-  if (Array.isArray(value)) return value.map((v) => filesAsPaths(v, paths)) as T;
-  if (typeof value !== "object" || value === null) return value;
-  const out: Record<string, Json> = {};
-  for (const [key, v] of Object.entries(value)) setOwn(out, key, filesAsPaths(v as Json, paths));
-  return out as T;
+): Record<string, Json> {
+  if (paths.size === 0) return values;
+  return mapStored(values, (entry) => (paths.has(entry.file) ? entry.file : entry)) as Record<
+    string,
+    Json
+  >;
 }
 
 /**
@@ -528,22 +526,25 @@ export class Stage<
    * are tracked like outputs.
    */
   async #writtenFiles(inputs: Record<string, Json>): Promise<FileEntry[]> {
+    const candidates: { file: string; before: string | undefined }[] = [];
+    mapStored(
+      inputs,
+      (entry) => {
+        candidates.push({ file: entry.file, before: entry.hash });
+        return null;
+      },
+      (value) => {
+        if (value.length > 0 && value.length <= 4096 && !value.includes("\0")) {
+          candidates.push({ file: value, before: undefined });
+        }
+        return null;
+      },
+    );
     const written: FileEntry[] = [];
-    const visit = async (value: Json): Promise<void> => {
-      if (typeof value === "string") {
-        if (value.length === 0 || value.length > 4096 || value.includes("\0")) return;
-        const hash = await this.#hasher.hash(value);
-        if (hash !== undefined) written.push({ file: value, hash });
-      } else if (isFileEntry(value)) {
-        const hash = await this.#hasher.hash(value.file);
-        if (hash !== undefined && hash !== value.hash) written.push({ file: value.file, hash });
-      } else if (Array.isArray(value)) {
-        for (const item of value) await visit(item);
-      } else if (typeof value === "object" && value !== null) {
-        for (const item of Object.values(value)) await visit(item);
-      }
-    };
-    for (const value of Object.values(inputs)) await visit(value);
+    for (const { file, before } of candidates) {
+      const hash = await this.#hasher.hash(file);
+      if (hash !== undefined && hash !== before) written.push({ file, hash });
+    }
     return written;
   }
 

@@ -185,6 +185,7 @@ async function encode(
       const item = (object as Record<string, unknown>)[key];
       setOwn(out, key, await encode(item, child(where, key), ctx, ancestors));
     }
+    if (proto === null) return { [TAG]: "object", prototype: null, value: out };
     return looksReserved(keys) ? { [TAG]: "object", value: out } : out;
   } finally {
     ancestors.delete(object);
@@ -269,24 +270,71 @@ export function decodeValue(json: unknown): unknown {
         throw new MalformedStateError("bad object tag");
       }
       // The entries are a plain object, never a file entry or a tag.
-      return decodeEntries(inner as Record<string, unknown>);
+      const decoded = decodeEntries(inner as Record<string, unknown>);
+      if ("prototype" in record) {
+        if (record.prototype !== null) throw new MalformedStateError("bad object prototype");
+        return Object.assign(Object.create(null) as object, decoded);
+      }
+      return decoded;
     }
     default:
       throw new MalformedStateError(`unknown tag ${JSON.stringify(tag)}`);
   }
 }
 
-/** Every file entry inside a stored value, in order. */
-export function fileEntries(json: unknown, out: FileEntry[] = []): FileEntry[] {
-  if (Array.isArray(json)) {
-    for (const item of json) fileEntries(item, out);
-  } else if (typeof json === "object" && json !== null) {
-    if (isFileEntry(json)) {
-      out.push(json);
-    } else {
-      for (const value of Object.values(json)) fileEntries(value, out);
+/**
+ * Rebuild a stored value, replacing each file entry by `onEntry(entry)` and each plain string
+ * by `onString(string)`. The wrapper of an escaped user object (`{"$memori": "object"}`) is
+ * walked into, but never taken for an entry itself; tags keep their own fields.
+ */
+export function mapStored(
+  json: Json,
+  onEntry: (entry: FileEntry) => Json | FileEntry,
+  onString: (value: string) => Json = (value) => value,
+): Json {
+  if (typeof json === "string") return onString(json);
+  if (Array.isArray(json)) return json.map((item) => mapStored(item, onEntry, onString));
+  if (json === null || typeof json !== "object") return json;
+  if (isFileEntry(json)) return onEntry(json) as Json;
+  const out: { [key: string]: Json } = {};
+  if (TAG in json) {
+    // A tag's own fields are not user values, except the contents of maps, sets and objects.
+    for (const key of Object.keys(json)) {
+      const value = json[key] as Json;
+      const contents = key === "entries" || key === "values";
+      if (
+        key === "value" &&
+        json[TAG] === "object" &&
+        typeof value === "object" &&
+        value !== null
+      ) {
+        const inner: { [key: string]: Json } = {};
+        for (const k of Object.keys(value)) {
+          setOwn(
+            inner,
+            k,
+            mapStored((value as Record<string, Json>)[k] as Json, onEntry, onString),
+          );
+        }
+        setOwn(out, key, inner);
+      } else {
+        setOwn(out, key, contents ? mapStored(value, onEntry, onString) : value);
+      }
     }
+    return out;
   }
+  for (const key of Object.keys(json))
+    setOwn(out, key, mapStored(json[key] as Json, onEntry, onString));
+  return out;
+}
+
+/** Every file entry inside a stored value, in order. */
+export function fileEntries(json: Json): FileEntry[] {
+  const out: FileEntry[] = [];
+  mapStored(json, (entry) => {
+    out.push(entry);
+    return null;
+  });
   return out;
 }
 

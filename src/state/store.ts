@@ -8,7 +8,7 @@
  * never as a hit pairing new inputs with old outputs. Every file carries the format version.
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import lockfile from "proper-lockfile";
@@ -341,6 +341,8 @@ export class StateStore {
     try {
       return await body();
     } finally {
+      // Remove the owner record before unlocking, so it can never delete the next holder's.
+      await rm(this.#ownerFile(), { force: true }).catch(() => undefined);
       await release().catch(() => undefined);
     }
   }
