@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { Graph, alg } from "@dagrejs/graphlib";
 import type { Decision } from "./decision.js";
+import { HashScope } from "./hashing/files.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
 import { Stage, type Invocation, type Outcome } from "./stage.js";
 import type { RunOptions } from "./options.js";
@@ -199,9 +200,11 @@ export class Pipeline {
     this.#decisions = [];
     const outcomes = new Map<number, Outcome>();
     const merged: Record<string, unknown> = {};
+    // One hash scope for the whole run: a file shared by many stages is read at most once.
+    const scope = new HashScope();
     for (const id of this.#order) {
       const node = this.#nodes[id]!;
-      const outcome = await this.#runNode(node, start, outcomes, options);
+      const outcome = await this.#runNode(node, start, outcomes, options, scope);
       outcomes.set(id, outcome);
       node.stage.remember(outcome);
       this.#decisions.push(outcome.decision);
@@ -216,6 +219,7 @@ export class Pipeline {
     start: Invocation,
     outcomes: Map<number, Outcome>,
     options: RunOptions,
+    scope: HashScope,
   ): Promise<Outcome> {
     const { stage } = node;
     const offered: Record<string, unknown> = node.start ? { ...start.named } : {};
@@ -225,7 +229,7 @@ export class Pipeline {
     for (const [key, value] of Object.entries(offered)) if (accepted.has(key)) named[key] = value;
     const invocation: Invocation = { positional: node.start ? start.positional : [], named };
     try {
-      return await stage.invoke(invocation, options);
+      return await stage.invoke(invocation, options, scope);
     } catch (error) {
       if (error instanceof MemoriError && error.reason === "missing-argument") {
         const names = Object.keys(offered);

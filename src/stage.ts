@@ -1,7 +1,7 @@
 import stringify from "fast-json-stable-stringify";
 import { describeReason, type Decision, type Reason } from "./decision.js";
 import { MemoriError, describe } from "./errors.js";
-import { defaultHasher, type FileHasher } from "./hashing/files.js";
+import { HashScope, defaultHasher, type FileHasher } from "./hashing/files.js";
 import { codeIdentity, sourceOf, unwrap, type CodeIdentity } from "./hashing/hashable.js";
 import type { ParsedSource } from "./hashing/source.js";
 import {
@@ -21,7 +21,13 @@ import {
   type StageOptions,
 } from "./options.js";
 import { crashPoint } from "./state/fault.js";
-import { StateStore, checkStateName, type StoredState } from "./state/store.js";
+import {
+  StateStore,
+  checkStateName,
+  type KnownFiles,
+  type ReadResult,
+  type StoredState,
+} from "./state/store.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (...args: any[]) => unknown;
@@ -82,6 +88,23 @@ function shorten(json: Json | undefined): string {
   if (isFileEntry(json)) return `${json.file}@${json.hash.slice(0, 12)}`;
   const text = stringify(json);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Everything one memoized run of a stage works with. */
+interface Run {
+  store: StateStore;
+  code: CodeIdentity;
+  inputs: Record<string, Json>;
+  inputArgs: Record<string, unknown>;
+  options: RunOptions;
+  scope: HashScope;
+  /** The file identities recorded in `<name>.files` when the run started. */
+  known: KnownFiles;
+}
+
+/** Every file a stored state refers to: inputs, outputs and files the run wrote. */
+function stateFiles(state: StoredState): FileEntry[] {
+  return [...fileEntries(state.inputs), ...fileEntries(state.outputs), ...state.written];
 }
 
 /** Replace file entries for the given paths by the paths themselves. */
@@ -316,7 +339,11 @@ export class Stage<
    * one stage can overlap. Public for the pipeline; prefer `run()`/`runNamed()`.
    * @internal
    */
-  async invoke(invocation: Invocation, options: RunOptions = {}): Promise<Outcome> {
+  async invoke(
+    invocation: Invocation,
+    options: RunOptions = {},
+    scope: HashScope = new HashScope(),
+  ): Promise<Outcome> {
     this.#checkRunOptions(options);
     const inputArgs = this.#bind(invocation);
     const store = this.store;
@@ -325,20 +352,25 @@ export class Stage<
       return this.#outcome(outputs, { kind: "not-memoized" }, "run", inputArgs);
     }
     const code = await codeIdentity(this.#fn);
-    const inputs = await this.#encodeAll(inputArgs, "inputs");
-    if (options.forceSkip) return this.#forcedSkip(store, code, inputs, inputArgs, options);
-
+    // Read the state first (most re-runs are hits, and reading is safe without the lock: the
+    // commit record ties the files together); the file identities it recorded spare reading
+    // unchanged input files again.
+    const first = await store.read();
+    const known =
+      first.kind === "ok" && stateFiles(first.state).length > 0 ? await store.readKnownFiles() : {};
+    for (const [file, hash] of Object.entries(known)) this.#hasher.seed(file, hash);
+    const inputs = await this.#encodeAll(inputArgs, "inputs", scope);
+    const run: Run = { store, code, inputs, inputArgs, options, scope, known };
+    if (options.forceSkip) return this.#forcedSkip(run, first);
     if (!options.forceRun) {
-      // Most re-runs are hits: check without the lock first (the commit record makes
-      // reading safe while another process writes).
-      const hit = await this.#check(store, code, inputs, inputArgs, options);
+      const hit = await this.#check(run, first, false);
       if (hit.done) return hit.outcome;
     }
     return store.withLock(
       async () => {
         let reason: Reason = { kind: "forced" };
         if (!options.forceRun) {
-          const again = await this.#check(store, code, inputs, inputArgs, options, true);
+          const again = await this.#check(run, await store.read(), true);
           if (again.done) return again.outcome;
           reason = again.reason;
         }
@@ -347,9 +379,10 @@ export class Stage<
         const returned = await this.#call(inputArgs);
         crashPoint("after-function", true);
         const outputs = this.#split(returned);
-        const encoded = await this.#encodeAll(outputs, "outputs");
-        const written = await this.#writtenFiles(inputs);
+        const encoded = await this.#encodeAll(outputs, "outputs", scope);
+        const written = await this.#writtenFiles(inputs, scope);
         await store.write(inputs, encoded, written, code, this.#outputs);
+        await this.#recordKnown(run, [...fileEntries(inputs), ...fileEntries(encoded), ...written]);
         return this.#outcome(outputs, reason, "run", inputArgs);
       },
       {
@@ -360,26 +393,24 @@ export class Stage<
   }
 
   async #check(
-    store: StateStore,
-    code: CodeIdentity,
-    inputs: Record<string, Json>,
-    inputArgs: Record<string, unknown>,
-    options: RunOptions,
-    warned = false,
+    run: Run,
+    read: ReadResult,
+    warned: boolean,
   ): Promise<{ done: true; outcome: Outcome } | { done: false; reason: Reason }> {
-    const read = await store.read();
+    const { store, code, inputs, inputArgs, options } = run;
     if (read.kind === "absent") return { done: false, reason: { kind: "first-run" } };
     if (read.kind === "unreadable") {
-      if (!warned)
+      if (!warned) {
         this.#logger.warn(
           `stage "${this.name}": ${read.file} ${read.detail}; treating it as a cache miss.`,
         );
+      }
       return {
         done: false,
         reason: { kind: "state-unreadable", file: read.file, detail: read.detail },
       };
     }
-    const reason = await this.#compare(read.state, code, inputs);
+    const reason = await this.#compare(read.state, code, inputs, run.scope);
     if (reason.kind !== "cached") return { done: false, reason };
     let outputs: Record<string, unknown>;
     try {
@@ -395,8 +426,20 @@ export class Stage<
     if (options.forceHashWrite) {
       await store.write(inputs, read.state.outputs, read.state.written, code, this.#outputs);
     }
+    await this.#recordKnown(run, stateFiles(read.state));
     this.#logger.info(`stage "${this.name}": skipped (cached)`);
     return { done: true, outcome: this.#outcome(outputs, reason, "skip", inputArgs) };
+  }
+
+  /** Record the trusted identities of the stage's files, if they changed (the hash cache). */
+  async #recordKnown(run: Run, entries: readonly FileEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const files: KnownFiles = {};
+    for (const { file } of entries) {
+      const trusted = this.#hasher.trusted(file);
+      if (trusted !== undefined) files[file] = trusted;
+    }
+    if (stringify(files) !== stringify(run.known)) await run.store.writeKnownFiles(files);
   }
 
   /** Compare stored state with the current code and inputs, and check output files. */
@@ -404,6 +447,7 @@ export class Stage<
     state: StoredState,
     code: CodeIdentity,
     inputs: Record<string, Json>,
+    scope: HashScope,
   ): Promise<Reason> {
     const { record } = state;
     if (record.code.hash !== code.hash) {
@@ -425,7 +469,7 @@ export class Stage<
     }
     const tracked = [...fileEntries(state.outputs), ...state.written];
     for (const entry of tracked) {
-      const hash = await this.#hasher.hash(entry.file);
+      const hash = await this.#hasher.hash(entry.file, scope);
       if (hash === undefined) return { kind: "output-missing", path: entry.file };
       if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
     }
@@ -454,14 +498,8 @@ export class Stage<
     return { kind: "cached" };
   }
 
-  async #forcedSkip(
-    store: StateStore,
-    code: CodeIdentity,
-    inputs: Record<string, Json>,
-    inputArgs: Record<string, unknown>,
-    options: RunOptions,
-  ): Promise<Outcome> {
-    const read = await store.read();
+  async #forcedSkip(run: Run, read: ReadResult): Promise<Outcome> {
+    const { store, code, inputs, inputArgs, options } = run;
     if (read.kind !== "ok") {
       const why = read.kind === "absent" ? "nothing is stored" : `${read.file} ${read.detail}`;
       throw new MemoriError(
@@ -470,7 +508,7 @@ export class Stage<
         { stage: this.name },
       );
     }
-    const reason = await this.#compare(read.state, code, inputs);
+    const reason = await this.#compare(read.state, code, inputs, run.scope);
     if (reason.kind !== "cached") {
       this.#logger.warn(
         `stage "${this.name}": forceSkip loads stored results although ${describeReason(reason)}.`,
@@ -479,7 +517,7 @@ export class Stage<
     const outputs = this.#decodeOutputs(read.state);
     if (options.forceHashWrite) {
       await store.withLock(async () => {
-        const encoded = await this.#encodeAll(outputs, "outputs");
+        const encoded = await this.#encodeAll(outputs, "outputs", run.scope);
         await store.write(inputs, encoded, read.state.written, code, this.#outputs);
       });
     }
@@ -512,9 +550,13 @@ export class Stage<
     return { results, decision: { stage: this.name, action, reason }, inputArgs };
   }
 
-  async #encodeAll(values: Record<string, unknown>, where: string): Promise<Record<string, Json>> {
+  async #encodeAll(
+    values: Record<string, unknown>,
+    where: string,
+    scope: HashScope,
+  ): Promise<Record<string, Json>> {
     const out: Record<string, Json> = {};
-    const context = { stage: this.name, hasher: this.#hasher };
+    const context = { stage: this.name, hasher: this.#hasher, scope };
     for (const [key, value] of Object.entries(values)) {
       out[key] = await encodeValue(value, `${where}.${key}`, context);
     }
@@ -525,7 +567,7 @@ export class Stage<
    * Files named by the inputs that the run created or changed: the stage wrote them, so they
    * are tracked like outputs.
    */
-  async #writtenFiles(inputs: Record<string, Json>): Promise<FileEntry[]> {
+  async #writtenFiles(inputs: Record<string, Json>, scope: HashScope): Promise<FileEntry[]> {
     const candidates: { file: string; before: string | undefined }[] = [];
     mapStored(
       inputs,
@@ -542,7 +584,7 @@ export class Stage<
     );
     const written: FileEntry[] = [];
     for (const { file, before } of candidates) {
-      const hash = await this.#hasher.hash(file);
+      const hash = await this.#hasher.hash(file, scope);
       if (hash !== undefined && hash !== before) written.push({ file, hash });
     }
     return written;

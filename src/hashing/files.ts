@@ -1,13 +1,25 @@
+/**
+ * File hashing: streamed SHA-256 at close to raw speed, large files in a worker-thread pool so
+ * several files use several cores, and a cache of each file's hash beside its stat identity so
+ * an unchanged file is never read again.
+ */
 import { createHash } from "node:crypto";
-import { createReadStream, type BigIntStats } from "node:fs";
-import { stat } from "node:fs/promises";
+import { existsSync, type BigIntStats } from "node:fs";
+import { open, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type Tinypool from "tinypool";
+import { codeOf } from "../errors.js";
 
 /** A SHA-256 digest as 64 lowercase hex characters. */
 export type Sha256Hex = string & { readonly __brand: "Sha256Hex" };
 
 /** Read size for streamed hashing: large reads keep the hash close to raw speed. */
 const CHUNK = 4 * 1024 * 1024;
+
+/** Files at least this large are hashed in the worker pool, off the main thread. */
+const WORKER_THRESHOLD = 32 * 1024 * 1024;
 
 /**
  * How long after a file's last change its stat identity is not trusted to stand for its
@@ -16,15 +28,30 @@ const CHUNK = 4 * 1024 * 1024;
  */
 const RACY_WINDOW_NS = 2_000_000_000n;
 
-/** Hash a file's content with streamed SHA-256; memory stays bounded whatever its size. */
-export function hashFileContent(file: string): Promise<Sha256Hex> {
-  return new Promise((resolve, reject) => {
+/**
+ * Hash a file's content with SHA-256, reading 4 MiB at a time into two alternating buffers so
+ * that the next read (on the libuv thread pool) overlaps hashing the current one. Memory stays
+ * at 8 MiB whatever the file's size.
+ */
+export async function hashFileContent(file: string): Promise<Sha256Hex> {
+  const handle = await open(file, "r");
+  try {
     const hash = createHash("sha256");
-    const stream = createReadStream(file, { highWaterMark: CHUNK });
-    stream.on("data", (chunk) => hash.update(chunk));
-    stream.on("error", reject);
-    stream.on("end", () => resolve(hash.digest("hex") as Sha256Hex));
-  });
+    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+    let current = 0;
+    let pending = handle.read(buffers[0], 0, CHUNK, null);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const filled = buffers[current]!;
+      current = 1 - current;
+      pending = handle.read(buffers[current]!, 0, CHUNK, null);
+      hash.update(bytesRead === CHUNK ? filled : filled.subarray(0, bytesRead));
+    }
+    return hash.digest("hex") as Sha256Hex;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Hash a string or bytes with SHA-256. */
@@ -32,27 +59,79 @@ export function sha256(data: string | Uint8Array): Sha256Hex {
   return createHash("sha256").update(data).digest("hex") as Sha256Hex;
 }
 
-interface Known {
+let pool: Tinypool | undefined;
+let poolBroken = false;
+
+/**
+ * Hash a big file in the worker-thread pool (several big files then hash on several cores).
+ * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources).
+ */
+async function hashBigFile(file: string): Promise<Sha256Hex> {
+  if (!poolBroken && pool === undefined) {
+    const worker = new URL("./hash-worker.js", import.meta.url);
+    if (existsSync(fileURLToPath(worker))) {
+      const { default: TinypoolClass } = await import("tinypool");
+      pool ??= new TinypoolClass({
+        filename: worker.href,
+        minThreads: 0,
+        maxThreads: availableParallelism(),
+        idleTimeout: 2000,
+      });
+    } else {
+      poolBroken = true;
+    }
+  }
+  if (pool !== undefined && !poolBroken) {
+    try {
+      return (await pool.run(file)) as Sha256Hex;
+    } catch (error) {
+      if (codeOf(error) === "ENOENT") throw error;
+      poolBroken = true;
+    }
+  }
+  return hashFileContent(file);
+}
+
+/** Whether big files are being hashed in worker threads (for tests and benchmarks). */
+export function workersInUse(): boolean {
+  return pool !== undefined && !poolBroken;
+}
+
+/** A file's identity: what changes whenever its content can have changed. */
+export function identityOf(s: BigIntStats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/** A file's hash with the stat identity it was computed for. */
+export interface KnownHash {
   identity: string;
   hash: Sha256Hex;
-  /** The stat identity may stand for the content: the file was not changed just before. */
+}
+
+interface Known extends KnownHash {
+  /** The identity may stand for the content: the file had not changed just before hashing. */
   trusted: boolean;
 }
 
-function identityOf(s: BigIntStats): string {
-  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+/**
+ * Hashes remembered for the duration of one run (a pipeline run, or one stage run): a file's
+ * hash is reused while its stat identity is unchanged, even when the file is too young for its
+ * identity to be trusted across runs, so each file is read at most once per run.
+ */
+export class HashScope {
+  readonly seen = new Map<string, KnownHash>();
 }
 
 /**
  * Hashes files, remembering each file's hash beside its stat identity (device, inode, size,
- * mtime and ctime in nanoseconds) so that an unchanged file is read once per process. A file
- * changed within {@link RACY_WINDOW_NS} of being hashed is hashed again on every request,
- * so a quick rewrite that keeps size and timestamps is never missed. With `alwaysHash`, the
- * identity is never trusted.
+ * mtime and ctime in nanoseconds). An identity is trusted across runs only if the file had not
+ * changed within {@link RACY_WINDOW_NS} of being hashed, so a quick rewrite that keeps size and
+ * timestamps is never missed. With `alwaysHash`, identities are never trusted and every request
+ * reads the file (concurrent requests for one file still share one read).
  */
 export class FileHasher {
   readonly #known = new Map<string, Known>();
-  readonly #pending = new Map<string, Promise<Sha256Hex>>();
+  readonly #pending = new Map<string, Promise<Known>>();
   /** Files read and hashed so far (for tests and benchmarks). */
   reads = 0;
 
@@ -62,7 +141,7 @@ export class FileHasher {
    * The SHA-256 of a regular file's content (symlinks followed), or `undefined` when `file`
    * does not name a regular file that can be read.
    */
-  async hash(file: string): Promise<Sha256Hex | undefined> {
+  async hash(file: string, scope?: HashScope): Promise<Sha256Hex | undefined> {
     const absolute = path.resolve(file);
     let before: BigIntStats;
     try {
@@ -72,9 +151,12 @@ export class FileHasher {
     }
     if (!before.isFile()) return undefined;
     const identity = identityOf(before);
-    const known = this.#known.get(absolute);
-    if (!this.alwaysHash && known?.trusted && known.identity === identity) return known.hash;
-
+    if (!this.alwaysHash) {
+      const inScope = scope?.seen.get(absolute);
+      if (inScope?.identity === identity) return inScope.hash;
+      const known = this.#known.get(absolute);
+      if (known?.trusted && known.identity === identity) return known.hash;
+    }
     const key = `${absolute}\0${identity}`;
     let pending = this.#pending.get(key);
     if (pending === undefined) {
@@ -82,23 +164,50 @@ export class FileHasher {
       this.#pending.set(key, pending);
     }
     try {
-      return await pending;
+      const result = await pending;
+      if (result.identity === identity) scope?.seen.set(absolute, result);
+      return result.hash;
     } catch {
       return undefined;
     }
   }
 
-  async #read(absolute: string, before: BigIntStats, identity: string): Promise<Sha256Hex> {
+  async #read(absolute: string, before: BigIntStats, identity: string): Promise<Known> {
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     this.reads += 1;
-    const hash = await hashFileContent(absolute);
-    const after = await stat(absolute, { bigint: true });
-    const unchanged = identityOf(after) === identity;
+    const hash =
+      before.size >= WORKER_THRESHOLD
+        ? await hashBigFile(absolute)
+        : await hashFileContent(absolute);
+    const after = identityOf(await stat(absolute, { bigint: true }));
     const lastChange = before.mtimeNs > before.ctimeNs ? before.mtimeNs : before.ctimeNs;
-    const trusted = unchanged && startedNs - lastChange > RACY_WINDOW_NS;
-    if (unchanged) this.#known.set(absolute, { identity, hash, trusted });
+    const known: Known = {
+      // Changed while being read: the hash belongs to no identity.
+      identity: after === identity ? identity : "",
+      hash,
+      trusted: after === identity && startedNs - lastChange > RACY_WINDOW_NS,
+    };
+    if (known.identity) this.#known.set(absolute, known);
     else this.#known.delete(absolute);
-    return hash;
+    return known;
+  }
+
+  /**
+   * Learn a hash recorded earlier for a file's identity (from a stage's `.files` record). It is
+   * used only while the file keeps that identity, and was recorded only if trusted then.
+   */
+  seed(file: string, known: KnownHash): void {
+    if (this.alwaysHash) return;
+    const absolute = path.resolve(file);
+    const current = this.#known.get(absolute);
+    if (current === undefined || !current.trusted)
+      this.#known.set(absolute, { ...known, trusted: true });
+  }
+
+  /** The trusted hash of a file, if one is known, to be recorded for later runs. */
+  trusted(file: string): KnownHash | undefined {
+    const known = this.#known.get(path.resolve(file));
+    return known?.trusted ? { identity: known.identity, hash: known.hash } : undefined;
   }
 
   /** Forget everything remembered. */

@@ -14,7 +14,7 @@
  * Decoding never evaluates code: it only builds plain values, Dates, Maps and Sets.
  */
 import { MemoriError, describe } from "../errors.js";
-import type { FileHasher, Sha256Hex } from "./files.js";
+import type { FileHasher, HashScope, Sha256Hex } from "./files.js";
 
 /** A JSON value as stored in a state file. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -56,6 +56,8 @@ export interface EncodeContext {
   stage: string;
   /** Hashes strings that name files. */
   hasher: FileHasher;
+  /** Hashes already computed in this run. */
+  scope?: HashScope | undefined;
 }
 
 function reject(ctx: EncodeContext, where: string, what: string, advice: string): never {
@@ -90,7 +92,7 @@ async function encode(
   switch (typeof value) {
     case "string": {
       if (value.length > 0 && value.length <= MAX_PATH_LENGTH && !value.includes("\0")) {
-        const hash = await ctx.hasher.hash(value);
+        const hash = await ctx.hasher.hash(value, ctx.scope);
         if (hash !== undefined) return { file: value, hash };
       }
       return value;

@@ -14,7 +14,7 @@ import path from "node:path";
 import lockfile from "proper-lockfile";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
-import { sha256, type Sha256Hex } from "../hashing/files.js";
+import { sha256, type KnownHash, type Sha256Hex } from "../hashing/files.js";
 import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { writeFilesAtomic } from "./atomic.js";
 
@@ -52,6 +52,9 @@ export type ReadResult =
   | { kind: "ok"; state: StoredState };
 
 const EXTENSIONS = ["inputs", "outputs", "stage"] as const;
+
+/** Known file hashes by path, as kept in `<name>.files`. */
+export type KnownFiles = Record<string, KnownHash>;
 
 /**
  * Check a stage name: it must be usable as one file name inside `hashOutput`, so that no name
@@ -154,7 +157,7 @@ export class StateStore {
   ) {}
 
   /** The path of one of the state files. */
-  file(kind: (typeof EXTENSIONS)[number]): string {
+  file(kind: (typeof EXTENSIONS)[number] | "files"): string {
     return path.join(this.dir, `${this.name}.${kind}`);
   }
 
@@ -213,6 +216,42 @@ export class StateStore {
         written: (parsed.outputs as { written: FileEntry[] }).written,
       },
     };
+  }
+
+  /**
+   * The file hashes recorded for this stage's files with their stat identities (the
+   * persistent hash cache: a hint that spares reading unchanged files, never a source of
+   * results). Anything unreadable reads as empty.
+   */
+  async readKnownFiles(): Promise<KnownFiles> {
+    try {
+      const parsed = JSON.parse(await readFile(this.file("files"), "utf8")) as unknown;
+      if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.files))
+        return {};
+      const known: KnownFiles = {};
+      for (const [file, entry] of Object.entries(parsed.files)) {
+        if (
+          isRecord(entry) &&
+          typeof entry.identity === "string" &&
+          typeof entry.hash === "string"
+        ) {
+          known[file] = { identity: entry.identity, hash: entry.hash as Sha256Hex };
+        }
+      }
+      return known;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Record file hashes with their identities (atomically; last writer wins, it is a cache). */
+  async writeKnownFiles(files: KnownFiles): Promise<void> {
+    const text = JSON.stringify(
+      { memori: FORMAT_VERSION, files: sortKeys(files as unknown as Json) },
+      null,
+      1,
+    );
+    await writeFilesAtomic([[this.file("files"), text + "\n"]]).catch(() => undefined);
   }
 
   /** Make sure the directory exists and is a directory. */
