@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { Graph, alg } from "@dagrejs/graphlib";
+import { Graph } from "@dagrejs/graphlib";
 import type { Decision } from "./decision.js";
 import { HashScope } from "./hashing/files.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
@@ -151,9 +151,11 @@ export class Pipeline {
       }
     });
     this.#graph = graph;
-    if (!alg.isAcyclic(graph)) throw this.#cycleError();
-    this.#checkCollisions();
+    // Kahn's algorithm, iterative (graphlib's recursive topsort overflows the stack on long
+    // chains): nodes it cannot order lie on or behind a cycle.
     this.#order = this.#topologicalOrder();
+    if (this.#order.length < this.#nodes.length) throw this.#cycleError();
+    this.#checkCollisions();
   }
 
   /** The stages, in the order they run. */
@@ -252,28 +254,27 @@ export class Pipeline {
   }
 
   #cycleError(): MemoriError {
-    const cycles = alg.findCycles(this.#graph);
-    const members = new Set(cycles[0] ?? []);
-    // Walk inside the strongly connected component until a node repeats: that is a cycle.
-    const first = [...members].sort((a, b) => Number(a) - Number(b))[0]!;
-    const walk = [first];
-    const seenAt = new Map([[first, 0]]);
-    for (;;) {
-      const current = walk[walk.length - 1]!;
-      const next = (this.#graph.successors(current) ?? []).find((n: string) => members.has(n))!;
-      const at = seenAt.get(next);
-      if (at !== undefined) {
-        const loop = [...walk.slice(at), next].map(
-          (id) => `"${this.#nodes[Number(id)]!.stage.name}"`,
-        );
-        return new MemoriError(
-          "cycle",
-          `the pipeline has a cycle: ${loop.join(" feeds ")}. A pipeline must be acyclic; remove one of these links.`,
-        );
-      }
-      seenAt.set(next, walk.length);
-      walk.push(next);
+    // Every node left out of the order has a predecessor that was left out too: walking
+    // predecessors from one of them must repeat a node, and the walk between the repeats is
+    // a cycle.
+    const ordered = new Set(this.#order);
+    const left = (id: number) => !ordered.has(id);
+    let current = this.#nodes.findIndex((node) => left(node.index));
+    const seenAt = new Map<number, number>();
+    const walk: number[] = [];
+    while (!seenAt.has(current)) {
+      seenAt.set(current, walk.length);
+      walk.push(current);
+      current = this.#nodes[current]!.sources.find(left)!;
     }
+    const cycle = walk.slice(seenAt.get(current)).reverse();
+    const first = cycle.indexOf(Math.min(...cycle)); // start at the earliest-defined stage
+    const loop = [...cycle.slice(first), ...cycle.slice(0, first)];
+    const names = [...loop, loop[0]!].map((id) => `"${this.#nodes[id]!.stage.name}"`);
+    return new MemoriError(
+      "cycle",
+      `the pipeline has a cycle: ${names.join(" feeds ")}. A pipeline must be acyclic; remove one of these links.`,
+    );
   }
 
   #checkCollisions(): void {

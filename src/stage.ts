@@ -355,9 +355,9 @@ export class Stage<
     // Read the state first (most re-runs are hits, and reading is safe without the lock: the
     // commit record ties the files together); the file identities it recorded spare reading
     // unchanged input files again.
-    const first = await store.read();
+    const first = store.read();
     const known =
-      first.kind === "ok" && stateFiles(first.state).length > 0 ? await store.readKnownFiles() : {};
+      first.kind === "ok" && stateFiles(first.state).length > 0 ? store.readKnownFiles() : {};
     for (const [file, hash] of Object.entries(known)) this.#hasher.seed(file, hash);
     const inputs = await this.#encodeAll(inputArgs, "inputs", scope);
     const run: Run = { store, code, inputs, inputArgs, options, scope, known };
@@ -370,7 +370,7 @@ export class Stage<
       async () => {
         let reason: Reason = { kind: "forced" };
         if (!options.forceRun) {
-          const again = await this.#check(run, await store.read(), true);
+          const again = await this.#check(run, store.read(), true);
           if (again.done) return again.outcome;
           reason = again.reason;
         }

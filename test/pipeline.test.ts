@@ -1,7 +1,7 @@
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MemoriError, Pipeline, Stage } from "../src/index.js";
+import { MemoriError, Pipeline, Stage, type PipelineSource } from "../src/index.js";
 import { recordingLogger, tempDir } from "./util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -258,5 +258,23 @@ describe("Pipeline", () => {
     await build().run(input);
     expect(calls).toEqual({ strip: 2, mask: 1 });
     expect(await readFile(path.join(dir, "mask.txt"), "utf8")).toBe("raw-stripped-mask");
+  });
+});
+
+describe("Pipeline scale", () => {
+  it("validates and orders a 20,000-stage chain without recursion, and finds a cycle at its end", () => {
+    const n = 20_000;
+    const step = (x: number) => x + 1;
+    const stages = Array.from(
+      { length: n },
+      (_, i) => new Stage(step, { name: `s${i}`, outputs: "x" }),
+    );
+    const definition: [PipelineSource, Stage<typeof step, "x">][] = [["start", stages[0]!]];
+    for (let i = 1; i < n; i++) definition.push([stages[i - 1]!, stages[i]!]);
+    expect(new Pipeline(definition).stages).toHaveLength(n);
+    definition.push([stages[n - 1]!, stages[n - 3]!]);
+    expect(() => new Pipeline(definition)).toThrow(
+      `the pipeline has a cycle: "s${n - 3}" feeds "s${n - 2}" feeds "s${n - 1}" feeds "s${n - 3}"`,
+    );
   });
 });

@@ -7,6 +7,14 @@ import { crashPoint } from "./fault.js";
 let counter = 0;
 
 /**
+ * Flush each file to disk before renaming it (`MEMORI_FSYNC=1`). Off by default: correctness
+ * does not depend on it (a kill cannot tear a renamed file, and after a power cut a torn state
+ * file fails the digest check in `.stage` and reads as a cache miss); it only makes the cache
+ * itself survive power cuts, at the price of a disk flush per file.
+ */
+const FSYNC = process.env.MEMORI_FSYNC === "1";
+
+/**
  * The name of a temporary file beside `target`, unique across hosts sharing a network file
  * system, processes and calls: `.<base>.<host>.<pid>.<counter>.<random>.tmp`.
  */
@@ -20,7 +28,7 @@ export function tempPathFor(target: string): string {
 /**
  * Write several files so that each is replaced atomically (a reader sees the old file or the
  * whole new one, never a part), in two phases: first every file's data goes to a unique
- * temporary file beside it (created with `wx`, flushed with fsync); only when all are written
+ * temporary file beside it (created with `wx`; flushed with fsync if `MEMORI_FSYNC=1`); only when all are written
  * are they renamed over their targets, in the order given. A failure while writing (a full
  * disk, an I/O error) leaves every target as it was; temporary files are always removed.
  */
@@ -45,7 +53,7 @@ export async function writeFilesAtomic(
           crashPoint("mid-temp-write", true);
         }
         await handle.writeFile(data);
-        await handle.sync();
+        if (FSYNC) await handle.sync();
       } finally {
         await handle.close();
       }

@@ -1,0 +1,254 @@
+// memori's benchmark suite: `npm run bench` (builds first). Prints one table; each row is the
+// median of several runs with its ratio to a reference measured in the same run, on the same
+// data. Results also go to bench/results/latest.json. Data files are generated in bench/data/
+// (git-ignored) and kept between runs; delete the folder to start over.
+//
+//   node bench/run.mjs            the whole suite (about 6 GiB of data; a few minutes)
+//   node bench/run.mjs --quick    smaller data, fewer repetitions (a smoke test)
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
+import { cpus, totalmem, availableParallelism } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+const data = path.join(here, "data");
+const quick = process.argv.includes("--quick");
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const REPEAT = quick ? 3 : 5;
+mkdirSync(data, { recursive: true });
+
+function node(script, args, env = {}) {
+  const result = spawnSync(process.execPath, [path.join(here, "children", script), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 26,
+  });
+  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split("\n").pop());
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function times(n, fn) {
+  return Array.from({ length: n }, fn);
+}
+
+/** A file of `size` bytes of incompressible data, made once and aged past the racy window. */
+function dataFile(name, size) {
+  const file = path.join(data, name);
+  if (existsSync(file) && statSync(file).size === size) return file;
+  process.stderr.write(`bench: writing ${name} (${(size / MiB).toFixed(0)} MiB)\n`);
+  const block = randomBytes(64 * MiB);
+  const fd = openSync(file, "w");
+  for (let written = 0; written < size; written += block.length) {
+    const n = Math.min(block.length, size - written);
+    block.writeUInt32LE(written / block.length, 0); // blocks differ
+    writeSync(fd, block, 0, n);
+  }
+  closeSync(fd);
+  const old = new Date(Date.now() - 3600_000);
+  utimesSync(file, old, old);
+  return file;
+}
+
+const rows = [];
+function row(name, value, unit, reference, referenceValue, note = "") {
+  const ratio = referenceValue ? value / referenceValue : undefined;
+  rows.push({ name, value, unit, reference, referenceValue, ratio, note });
+  process.stderr.write(`bench: ${name}: ${value.toFixed(2)} ${unit}\n`);
+}
+
+const wait = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+// --- 1. skip-check of a stage whose input is a 1 GiB file -----------------------------------
+const big = dataFile(quick ? "one-256m.bin" : "one-1g.bin", quick ? 256 * MiB : GiB);
+const bigLabel = quick ? "256 MiB" : "1 GiB";
+const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).ms));
+{
+  const state = path.join(data, "skip-state");
+  rmSync(state, { recursive: true, force: true });
+  const first = node("skip-check.mjs", [state, big]);
+  wait(2100); // let the just-written state age past the racy window
+  node("skip-check.mjs", [state, big]); // learns the trusted identity if the first could not
+  const second = times(REPEAT * 2, () => node("skip-check.mjs", [state, big]));
+  if (!second.every((r) => r.fromCache)) throw new Error("the skip-check re-ran");
+  row(`first run, stage with a ${bigLabel} input`, first.ms, "ms", `raw hash of the file`, rawBig);
+  row(
+    `skip-check (fresh process), ${bigLabel} input`,
+    median(second.map((r) => r.ms)),
+    "ms",
+    "raw hash of the file",
+    rawBig,
+    "target < 10 ms",
+  );
+}
+
+// --- 2. cold hashing throughput --------------------------------------------------------------
+{
+  const ours = median(times(REPEAT, () => node("hash-rss.mjs", [big]).ms));
+  row(
+    `hash one ${bigLabel} file (memori)`,
+    (bigLabel === "1 GiB" ? 1024 : 256) / (ours / 1000),
+    "MiB/s",
+    "raw node:crypto, same file",
+    (bigLabel === "1 GiB" ? 1024 : 256) / (rawBig / 1000),
+    "ratio: higher is better; target >= 0.90",
+  );
+  const count = 8;
+  const size = quick ? 32 * MiB : 128 * MiB;
+  const files = times(count, (_, i) => dataFile(`eight-${size / MiB}m-${i}.bin`, size));
+  const rawMany = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", ...files]).ms));
+  const oursMany = median(times(REPEAT, () => node("hash-rss.mjs", files).ms));
+  const total = (count * size) / MiB;
+  row(
+    `hash ${count} x ${size / MiB} MiB files (memori, parallel)`,
+    total / (oursMany / 1000),
+    "MiB/s",
+    "raw node:crypto, one after another",
+    total / (rawMany / 1000),
+    `ratio: speed-up on ${availableParallelism()} cores`,
+  );
+}
+
+// --- 3. linear pipelines ---------------------------------------------------------------------
+{
+  const result = {};
+  for (const n of quick ? [1000, 5000] : [1000, 10000]) {
+    const state = path.join(data, `linear-${n}`);
+    const firsts = [];
+    const cached = [];
+    for (let i = 0; i < (quick ? 2 : 3); i++) {
+      rmSync(state, { recursive: true, force: true });
+      firsts.push(node("linear.mjs", [state, String(n)]).ms);
+      const again = node("linear.mjs", [state, String(n)]);
+      if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} stages were cached`);
+      cached.push(again.ms);
+    }
+    result[n] = { first: median(firsts), cached: median(cached) };
+  }
+  const [small, large] = Object.keys(result).map(Number);
+  row(
+    `${large}-stage linear pipeline, first run`,
+    result[large].first,
+    "ms",
+    `${small}-stage first run x ${large / small}`,
+    result[small].first * (large / small),
+    `${((result[large].first * 1000) / large).toFixed(0)} us/stage`,
+  );
+  row(
+    `${large}-stage linear pipeline, cached re-run`,
+    result[large].cached,
+    "ms",
+    `${small}-stage cached re-run x ${large / small}`,
+    result[small].cached * (large / small),
+    `${((result[large].cached * 1000) / large).toFixed(0)} us/stage; target < 2000 ms`,
+  );
+  row(
+    `${small}-stage linear pipeline, cached re-run`,
+    result[small].cached,
+    "ms",
+    "",
+    undefined,
+    `${((result[small].cached * 1000) / small).toFixed(0)} us/stage`,
+  );
+  rows.push({
+    name: `${large}/${small} cached re-run time ratio`,
+    value: result[large].cached / result[small].cached,
+    unit: "x",
+    reference: "",
+    ratio: undefined,
+    note: "target < 12 (linear: 10)",
+  });
+}
+
+// --- 4. peak memory while hashing a 4 GiB file -----------------------------------------------
+{
+  const size = quick ? GiB : 4 * GiB;
+  const huge = dataFile(quick ? "rss-1g.bin" : "rss-4g.bin", size);
+  const idle = node("hash-rss.mjs", []).maxRssMb;
+  const peak = node("hash-rss.mjs", [huge]).maxRssMb;
+  row(
+    `peak RSS hashing a ${size / GiB} GiB file`,
+    peak,
+    "MB",
+    "an idle node process",
+    idle,
+    "target < 150 MB",
+  );
+}
+
+// --- 5. a skipped `memori -d DIR echo hi`, whole process ---------------------------------------
+{
+  const memori = path.join(root, "dist", "cli", "memori.js");
+  const state = path.join(data, "cli-state");
+  rmSync(state, { recursive: true, force: true });
+  execFileSync(process.execPath, [memori, "-d", state, "echo", "hi"]);
+  const timeIt = (args) => {
+    const started = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return Number(process.hrtime.bigint() - started) / 1e6;
+  };
+  const skipped = median(times(REPEAT * 4, () => timeIt([memori, "-d", state, "echo", "hi"])));
+  const bare = median(times(REPEAT * 4, () => timeIt(["-e", ""])));
+  row("skipped `memori -d DIR echo hi` (whole process)", skipped, "ms", "bare `node -e ''`", bare);
+}
+
+// --- 6. independent process stages at concurrency 1 vs 8 (when the pipeline has it) ----------
+if (existsSync(path.join(here, "children", "concurrency.mjs"))) {
+  const serial = median(times(REPEAT, () => node("concurrency.mjs", ["1"]).ms));
+  const parallel = median(times(REPEAT, () => node("concurrency.mjs", ["8"]).ms));
+  row(
+    "8 independent process stages (300 ms each), concurrency 8",
+    parallel,
+    "ms",
+    "concurrency 1",
+    serial,
+  );
+}
+
+// --- report ----------------------------------------------------------------------------------
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}`;
+const format = (v) =>
+  v === undefined ? "" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+const lines = [
+  `| benchmark | median | reference | reference median | ratio | note |`,
+  `| --- | ---: | --- | ---: | ---: | --- |`,
+  ...rows.map(
+    (r) =>
+      `| ${r.name} | ${format(r.value)} ${r.unit} | ${r.reference} | ${r.referenceValue === undefined ? "" : `${format(r.referenceValue)} ${r.unit}`} | ${r.ratio === undefined ? "" : format(r.ratio)} | ${r.note} |`,
+  ),
+];
+const table = lines.join("\n");
+console.log(`\nmemori benchmark${quick ? " (--quick)" : ""} on ${machine}\n\n${table}\n`);
+const results = path.join(here, "results");
+mkdirSync(results, { recursive: true });
+const version = JSON.parse(
+  execFileSync("cat", [path.join(root, "package.json")], { encoding: "utf8" }),
+).version;
+writeFileSync(
+  path.join(results, quick ? "latest-quick.json" : "latest.json"),
+  JSON.stringify({ version, date: new Date().toISOString(), machine, quick, rows }, null, 2) + "\n",
+);
+writeFileSync(
+  path.join(results, quick ? "latest-quick.md" : "latest.md"),
+  `memori ${version} on ${machine}\n\n${table}\n`,
+);
