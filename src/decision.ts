@@ -9,7 +9,7 @@ export type Reason =
   | { kind: "output-missing"; path: string }
   | { kind: "output-modified"; path: string }
   | { kind: "state-unreadable"; file: string; detail: string }
-  | { kind: "cached" };
+  | { kind: "cached"; from?: string };
 
 /** What a stage did in its last run, and why. */
 export interface Decision {
@@ -42,7 +42,7 @@ export function describeReason(reason: Reason): string {
     case "state-unreadable":
       return `state unreadable: ${reason.file} ${reason.detail}`;
     case "cached":
-      return "cached";
+      return reason.from === undefined ? "cached" : `cached (from read-only cache ${reason.from})`;
     default:
       return unreachable(reason);
   }

@@ -9,13 +9,29 @@ export {
   type Outcome,
   type Invocation,
 } from "./stage.js";
-export { Pipeline, type PipelineDefinition, type PipelineSource } from "./pipeline.js";
+export {
+  Pipeline,
+  PipelineError,
+  type PipelineDefinition,
+  type PipelineSource,
+  type PipelineOptions,
+} from "./pipeline.js";
+export {
+  MappedStage,
+  MapError,
+  blocks,
+  type Block,
+  type MapOptions,
+  type ElementFailure,
+} from "./map.js";
+export { workerFunction } from "./worker.js";
+export { saveResult, loadResult, type ResultData } from "./results.js";
 export type { StageOptions, RunOptions, Logger } from "./options.js";
 export { stderrLogger } from "./options.js";
 export { describeReason, type Decision, type Reason } from "./decision.js";
 export { MemoriError, type MemoriErrorReason } from "./errors.js";
 export { hashable, hashFunction, isHashable } from "./hashing/hashable.js";
-export { FileHasher, hashFileContent, type Sha256Hex } from "./hashing/files.js";
+export { FileHasher, HashScope, hashFileContent, type Sha256Hex } from "./hashing/files.js";
 export { StateStore, FORMAT_VERSION, type StageRecord } from "./state/store.js";
 export {
   PathManager,

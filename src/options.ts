@@ -60,6 +60,14 @@ export interface StageOptions<
    */
   readonly args?: Record<string, unknown>;
   /**
+   * Read-only caches (e.g. a lab-wide cache): on a miss in `hashOutput`, a matching, still
+   * valid result of the same stage name found in one of these directories is used without
+   * running (and without writing there), and recorded in `hashOutput`.
+   * @default []
+   * @example readonlyCaches: ["/lab/shared/.memori"]
+   */
+  readonly readonlyCaches?: readonly string[];
+  /**
    * Where messages go.
    * @default warnings to stderr; decisions too when MEMORI_VERBOSE=1
    */
@@ -119,7 +127,24 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
       fail(stage, key, "an object", value);
     }
   }
-  const known = new Set(["outputs", "hashOutput", "name", "aliases", "args", "logger"]);
+  if (
+    o.readonlyCaches !== undefined &&
+    !(
+      Array.isArray(o.readonlyCaches) &&
+      o.readonlyCaches.every((d) => typeof d === "string" && d !== "")
+    )
+  ) {
+    fail(stage, "readonlyCaches", "an array of directory paths", o.readonlyCaches);
+  }
+  const known = new Set([
+    "outputs",
+    "hashOutput",
+    "name",
+    "aliases",
+    "args",
+    "logger",
+    "readonlyCaches",
+  ]);
   for (const key of Object.keys(o)) {
     if (!known.has(key)) {
       throw new MemoriError(

@@ -1,16 +1,18 @@
 import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Graph } from "@dagrejs/graphlib";
 import type { Decision } from "./decision.js";
 import { HashScope } from "./hashing/files.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
-import { Stage, type Invocation, type Outcome } from "./stage.js";
+import { MappedStage } from "./map.js";
+import { Stage, type Invocation, type InvokeContext, type Outcome } from "./stage.js";
 import type { RunOptions } from "./options.js";
 
 type GraphT = Graph;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStage = Stage<any, any, any>;
+type AnyStage = Stage<any, any, any> | MappedStage;
 
 /** Where a stage's inputs come from: the pipeline's arguments, one stage, or several. */
 export type PipelineSource = "start" | AnyStage | readonly AnyStage[];
@@ -29,7 +31,7 @@ interface Node {
 }
 
 function isStage(value: unknown): value is AnyStage {
-  return value instanceof Stage;
+  return value instanceof Stage || value instanceof MappedStage;
 }
 
 /** A binary min-heap of numbers, for a topological order with ties in definition order. */
@@ -90,11 +92,16 @@ class MinHeap {
 export class Pipeline {
   readonly #nodes: Node[] = [];
   readonly #order: number[];
+  readonly #successors: number[][];
   readonly #graph: GraphT;
+  readonly #options: Required<Omit<PipelineOptions, "readonlyCaches">> & {
+    readonlyCaches: readonly string[];
+  };
   #results: Record<string, unknown> | undefined;
   #decisions: Decision[] = [];
 
-  constructor(definition: PipelineDefinition) {
+  constructor(definition: PipelineDefinition, options: PipelineOptions = {}) {
+    this.#options = checkPipelineOptions(options);
     if (!Array.isArray(definition) || definition.length === 0) {
       throw new MemoriError(
         "invalid-pipeline",
@@ -153,6 +160,10 @@ export class Pipeline {
     this.#graph = graph;
     // Kahn's algorithm, iterative (graphlib's recursive topsort overflows the stack on long
     // chains): nodes it cannot order lie on or behind a cycle.
+    this.#successors = this.#nodes.map(() => []);
+    for (const node of this.#nodes) {
+      for (const source of new Set(node.sources)) this.#successors[source]!.push(node.index);
+    }
     this.#order = this.#topologicalOrder();
     if (this.#order.length < this.#nodes.length) throw this.#cycleError();
     this.#checkCollisions();
@@ -197,21 +208,76 @@ export class Pipeline {
     return this.#run({ positional: [], named: args }, options);
   }
 
+  /**
+   * Run every stage whose inputs are ready, up to `concurrency` at a time (ties started in
+   * definition order). Results are merged in topological order, so they never depend on
+   * which stage finished first.
+   */
   async #run(start: Invocation, options: RunOptions): Promise<Record<string, unknown>> {
     this.#checkCollisions();
-    this.#decisions = [];
+    const { concurrency, keepGoing } = this.#options;
+    const nodes = this.#nodes;
     const outcomes = new Map<number, Outcome>();
-    const merged: Record<string, unknown> = {};
+    const failures = new Map<number, MemoriError>();
+    const blocked = new Set<number>(); // downstream of a failure
     // One hash scope for the whole run: a file shared by many stages is read at most once.
-    const scope = new HashScope();
-    for (const id of this.#order) {
-      const node = this.#nodes[id]!;
-      const outcome = await this.#runNode(node, start, outcomes, options, scope);
-      outcomes.set(id, outcome);
-      node.stage.remember(outcome);
-      this.#decisions.push(outcome.decision);
-      Object.assign(merged, outcome.results);
+    const context = { scope: new HashScope(), readonlyCaches: this.#options.readonlyCaches };
+    const waitingOn = nodes.map((node) => new Set(node.sources).size);
+    const ready = new MinHeap();
+    waitingOn.forEach((count, id) => count === 0 && ready.push(id));
+    let running = 0;
+    let stopping = false;
+
+    await new Promise<void>((resolve) => {
+      const settle = (id: number) => {
+        for (const next of this.#successors[id]!) {
+          if (failures.has(id) || blocked.has(id)) blocked.add(next);
+          waitingOn[next]! -= 1;
+          if (waitingOn[next] === 0) {
+            if (blocked.has(next)) settle(next);
+            else ready.push(next);
+          }
+        }
+      };
+      const pump = () => {
+        while (!stopping && running < concurrency && ready.size > 0) {
+          const id = ready.pop();
+          running++;
+          this.#runNode(nodes[id]!, start, outcomes, options, context)
+            .then(
+              (outcome) => {
+                outcomes.set(id, outcome);
+                nodes[id]!.stage.remember(outcome);
+              },
+              (error: unknown) => {
+                failures.set(id, error as MemoriError);
+                if (!keepGoing) stopping = true;
+              },
+            )
+            .finally(() => {
+              running--;
+              settle(id);
+              pump();
+            });
+        }
+        if (running === 0 && (stopping || ready.size === 0)) resolve();
+      };
+      pump();
+    });
+
+    this.#decisions = this.#order
+      .filter((id) => outcomes.has(id))
+      .map((id) => outcomes.get(id)!.decision);
+    if (failures.size > 0) {
+      const ordered = this.#order.filter((id) => failures.has(id)).map((id) => failures.get(id)!);
+      if (!keepGoing || ordered.length === 1) throw ordered[0]!;
+      throw new PipelineError(
+        ordered,
+        [...blocked].map((id) => nodes[id]!.stage.name),
+      );
     }
+    const merged: Record<string, unknown> = {};
+    for (const id of this.#order) Object.assign(merged, outcomes.get(id)!.results);
     this.#results = await absolutize(merged);
     return this.#results;
   }
@@ -221,7 +287,7 @@ export class Pipeline {
     start: Invocation,
     outcomes: Map<number, Outcome>,
     options: RunOptions,
-    scope: HashScope,
+    context: InvokeContext,
   ): Promise<Outcome> {
     const { stage } = node;
     const offered: Record<string, unknown> = node.start ? { ...start.named } : {};
@@ -231,7 +297,7 @@ export class Pipeline {
     for (const [key, value] of Object.entries(offered)) if (accepted.has(key)) named[key] = value;
     const invocation: Invocation = { positional: node.start ? start.positional : [], named };
     try {
-      return await stage.invoke(invocation, options, scope);
+      return await stage.invoke(invocation, options, context);
     } catch (error) {
       if (error instanceof MemoriError && error.reason === "missing-argument") {
         const names = Object.keys(offered);
@@ -241,7 +307,13 @@ export class Pipeline {
           { stage: stage.name, cause: error },
         );
       }
-      if (error instanceof MemoriError && error.stage === stage.name) throw error;
+      if (
+        error instanceof MemoriError &&
+        error.stage === stage.name &&
+        error.reason !== "process-failed"
+      ) {
+        throw error;
+      }
       const inputs = Object.entries(named)
         .map(([k, v]) => `${k}=${preview(v)}`)
         .join(", ");
@@ -295,27 +367,103 @@ export class Pipeline {
   }
 
   #topologicalOrder(): number[] {
-    const indegree = this.#nodes.map(() => 0);
-    const successors: number[][] = this.#nodes.map(() => []);
-    for (const node of this.#nodes) {
-      for (const source of new Set(node.sources)) {
-        indegree[node.index]! += 1;
-        successors[source]!.push(node.index);
-      }
-    }
+    const indegree = this.#nodes.map((node) => new Set(node.sources).size);
     const ready = new MinHeap();
     indegree.forEach((d, i) => d === 0 && ready.push(i));
     const order: number[] = [];
     while (ready.size > 0) {
       const id = ready.pop();
       order.push(id);
-      for (const next of successors[id]!) {
+      for (const next of this.#successors[id]!) {
         indegree[next]! -= 1;
         if (indegree[next] === 0) ready.push(next);
       }
     }
     return order;
   }
+}
+
+/**
+ * Several stages of a pipeline failed (with `keepGoing`). `failures` holds each stage's error,
+ * in topological order; `blocked` names the stages that did not run because they depend on a
+ * failed one. A re-run resumes from the failed stages.
+ */
+export class PipelineError extends MemoriError {
+  constructor(
+    readonly failures: readonly MemoriError[],
+    readonly blocked: readonly string[],
+  ) {
+    super(
+      "stage-failed",
+      `pipeline: ${failures.length} stages failed (${failures.map((f) => `"${f.stage}"`).join(", ")})${blocked.length ? `; not run because they depend on them: ${blocked.map((b) => `"${b}"`).join(", ")}` : ""}:\n${failures.map((f) => `  - ${f.message}`).join("\n")}`,
+      { cause: failures[0] },
+    );
+  }
+}
+
+/** Options of a {@link Pipeline}. */
+export interface PipelineOptions {
+  /**
+   * How many stages may run at once.
+   * @default the number of available CPUs
+   */
+  readonly concurrency?: number;
+  /**
+   * On a failure, go on with every stage that does not depend on a failed one, then report all
+   * failures together (a {@link PipelineError}). Without it, no new stage starts after the
+   * first failure; running ones finish (and are cached), and that failure is thrown.
+   * @default false
+   */
+  readonly keepGoing?: boolean;
+  /**
+   * Read-only caches every stage may take valid results from on a miss (see the stage option).
+   * @default []
+   */
+  readonly readonlyCaches?: readonly string[];
+}
+
+function checkPipelineOptions(options: PipelineOptions): Required<
+  Omit<PipelineOptions, "readonlyCaches">
+> & {
+  readonlyCaches: readonly string[];
+} {
+  if (typeof options !== "object" || options === null) {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline options must be an object, got ${describe(options)}.`,
+    );
+  }
+  const { concurrency = availableParallelism(), keepGoing = false, readonlyCaches = [] } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline: expected \`concurrency\` to be a whole number >= 1, got ${describe(concurrency)}.`,
+    );
+  }
+  if (typeof keepGoing !== "boolean") {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline: expected \`keepGoing\` to be a boolean, got ${describe(keepGoing)}.`,
+    );
+  }
+  if (
+    !Array.isArray(readonlyCaches) ||
+    !readonlyCaches.every((d) => typeof d === "string" && d !== "")
+  ) {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline: expected \`readonlyCaches\` to be an array of directory paths, got ${describe(readonlyCaches)}.`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!["concurrency", "keepGoing", "readonlyCaches"].includes(key)) {
+      throw new MemoriError(
+        "invalid-option",
+        `pipeline: unknown option \`${key}\`; the options are concurrency, keepGoing, readonlyCaches.`,
+      );
+    }
+  }
+  return { concurrency, keepGoing, readonlyCaches };
 }
 
 function preview(value: unknown): string {

@@ -1,5 +1,7 @@
+import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import { describeReason, type Decision, type Reason } from "./decision.js";
+import { MappedStage, type MapOptions } from "./map.js";
 import { MemoriError, describe } from "./errors.js";
 import { HashScope, defaultHasher, type FileHasher } from "./hashing/files.js";
 import { codeIdentity, sourceOf, unwrap, type CodeIdentity } from "./hashing/hashable.js";
@@ -90,6 +92,16 @@ function shorten(json: Json | undefined): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** How a pipeline (or a map) runs a stage. @internal */
+export interface InvokeContext {
+  /** Hashes already computed in this run. */
+  scope?: HashScope;
+  /** Read-only caches to consult on a miss, before the stage's own. */
+  readonlyCaches?: readonly string[];
+  /** Where this run's state lives, instead of the stage's own files (a map element's). */
+  store?: StateStore;
+}
+
 /** Everything one memoized run of a stage works with. */
 interface Run {
   store: StateStore;
@@ -146,6 +158,7 @@ export class Stage<
   readonly #args: Record<string, unknown>;
   readonly #logger: Logger;
   readonly #hasher: FileHasher;
+  readonly #readonlyCaches: readonly string[];
   #hashOutput: string | undefined;
   #aliases: Record<string, string>;
   #last: Outcome | undefined;
@@ -181,6 +194,7 @@ export class Stage<
     this.#hashOutput = options?.hashOutput;
     this.#logger = options?.logger ?? stderrLogger();
     this.#hasher = defaultHasher;
+    this.#readonlyCaches = [...(options?.readonlyCaches ?? [])];
     this.#aliases = {};
     for (const [alias, target] of Object.entries(options?.aliases ?? {})) {
       this.#setAlias(alias, target);
@@ -326,6 +340,35 @@ export class Stage<
   }
 
   /**
+   * Run the stage once per element of the given lists, each element memoized on its own
+   * (in `<hashOutput>/<name>.map/`): adding, changing or reordering elements re-runs only the
+   * new or changed ones. Results come back as one array per output, in input order. Elements
+   * run concurrently; if some fail, the others still complete and a {@link MapError} says which.
+   *
+   * @example
+   * ```ts
+   * const { brain } = await skullStrip.map({ t1w: files });
+   * await register.map({ moving: files, dof: [6, 12] }, { mode: "cross" }); // 2 x files.length runs
+   * await smooth.map({ inFile: files, fwhm: sizes }, { mode: "zip" });
+   * ```
+   */
+  async map(
+    lists: Record<string, readonly unknown[]>,
+    options: MapOptions & RunOptions & { readonly args?: Record<string, unknown> } = {},
+  ): Promise<{ [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] }> {
+    const { mode, concurrency, args = {}, ...runOptions } = options;
+    const mapped = new MappedStage(this, Object.keys(lists), {
+      ...(mode ? { mode } : {}),
+      ...(concurrency ? { concurrency } : {}),
+    });
+    const outcome = await mapped.invoke(
+      { positional: [], named: { ...args, ...lists } },
+      runOptions,
+    );
+    return outcome.results as { [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] };
+  }
+
+  /**
    * Make `outcome` this stage's last run (what `results`, `hasRun`, `lastDecision` show).
    * @internal
    */
@@ -342,11 +385,12 @@ export class Stage<
   async invoke(
     invocation: Invocation,
     options: RunOptions = {},
-    scope: HashScope = new HashScope(),
+    context: InvokeContext = {},
   ): Promise<Outcome> {
     this.#checkRunOptions(options);
     const inputArgs = this.#bind(invocation);
-    const store = this.store;
+    const scope = context.scope ?? new HashScope();
+    const store = context.store ?? this.store;
     if (store === undefined) {
       const outputs = this.#split(await this.#call(inputArgs));
       return this.#outcome(outputs, { kind: "not-memoized" }, "run", inputArgs);
@@ -365,6 +409,11 @@ export class Stage<
     if (!options.forceRun) {
       const hit = await this.#check(run, first, false);
       if (hit.done) return hit.outcome;
+      const borrowed = await this.#fromReadonlyCaches(run, [
+        ...(context.readonlyCaches ?? []),
+        ...this.#readonlyCaches,
+      ]);
+      if (borrowed !== undefined) return borrowed;
     }
     return store.withLock(
       async () => {
@@ -429,6 +478,46 @@ export class Stage<
     await this.#recordKnown(run, stateFiles(read.state));
     this.#logger.info(`stage "${this.name}": skipped (cached)`);
     return { done: true, outcome: this.#outcome(outputs, reason, "skip", inputArgs) };
+  }
+
+  /**
+   * On a miss, take a still-valid result from a read-only cache (same stage name, same code,
+   * inputs and output names, output files intact) without running and without writing there;
+   * record it in this stage's own state.
+   */
+  async #fromReadonlyCaches(run: Run, dirs: readonly string[]): Promise<Outcome | undefined> {
+    for (const dir of dirs) {
+      // The same place relative to the cache root as this run's state is to hashOutput.
+      const relative = path.relative(this.#hashOutput ?? run.store.dir, run.store.dir);
+      const foreign = new StateStore(path.join(dir, relative), run.store.name);
+      const read = foreign.read();
+      if (read.kind !== "ok") continue;
+      const reason = await this.#compare(read.state, run.code, run.inputs, run.scope);
+      if (reason.kind !== "cached") {
+        this.#logger.info(
+          `stage "${this.name}": read-only cache ${dir} does not match (${describeReason(reason)})`,
+        );
+        continue;
+      }
+      let outputs: Record<string, unknown>;
+      try {
+        outputs = this.#decodeOutputs(read.state);
+      } catch {
+        continue;
+      }
+      await run.store.withLock(() =>
+        run.store.write(
+          run.inputs,
+          read.state.outputs,
+          read.state.written,
+          run.code,
+          this.#outputs,
+        ),
+      );
+      this.#logger.info(`stage "${this.name}": taken from read-only cache ${dir}`);
+      return this.#outcome(outputs, { kind: "cached", from: dir }, "skip", run.inputArgs);
+    }
+    return undefined;
   }
 
   /** Record the trusted identities of the stage's files, if they changed (the hash cache). */

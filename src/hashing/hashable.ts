@@ -29,7 +29,7 @@ interface Wrapper {
 
 /**
  * Mark `inner` as wrapped by `wrapper`: memori reads parameter names and code from `inner`,
- * and hashes `id` (what the wrapper does, with its settings) with it.
+ * and hashes `id` (what the wrapper does, with its settings) with it; an empty `id` adds nothing.
  */
 export function markWrapper<T extends AnyFunction>(wrapper: T, inner: AnyFunction, id: string): T {
   Object.defineProperty(wrapper, WRAPPED, { value: inner });
@@ -45,7 +45,8 @@ export function unwrap(fn: AnyFunction): { inner: AnyFunction; wrappers: string[
   const seen = new Set<AnyFunction>();
   while (current[WRAPPED] !== undefined && !seen.has(current)) {
     seen.add(current);
-    wrappers.push(current[WRAPPER_ID] ?? "wrapper");
+    const id = current[WRAPPER_ID] ?? "wrapper";
+    if (id !== "") wrappers.push(id);
     current = current[WRAPPED] as AnyFunction & Wrapper;
   }
   return { inner: current, wrappers };

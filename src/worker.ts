@@ -1,0 +1,81 @@
+/**
+ * CPU-bound JavaScript stages in a worker-thread pool (tinypool): the function runs off the
+ * main thread, so several such stages use several cores; it is hashed and memoized exactly
+ * like an in-process stage.
+ */
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import path from "node:path";
+import type Tinypool from "tinypool";
+import { MemoriError, describe } from "./errors.js";
+import { markWrapper } from "./hashing/hashable.js";
+
+const pools = new Map<string, Tinypool>();
+
+async function poolFor(maxThreads: number): Promise<Tinypool> {
+  const key = String(maxThreads);
+  let pool = pools.get(key);
+  if (pool === undefined) {
+    const { default: TinypoolClass } = await import("tinypool");
+    pool = new TinypoolClass({
+      filename: new URL("./worker-entry.js", import.meta.url).href,
+      minThreads: 0,
+      maxThreads,
+      idleTimeout: 2000,
+    });
+    pools.set(key, pool);
+  }
+  return pool;
+}
+
+/**
+ * A function exported from a module, to be run in a worker thread. Parameter names and the
+ * code hash come from the exported function itself (it is imported here too), so a stage made
+ * from it behaves exactly like one made from the function; calls go to a pool of worker threads.
+ * Arguments and results cross threads by structured clone.
+ *
+ * @param module the module's path or URL (a JavaScript file: workers cannot load TypeScript)
+ * @param exportName the export to call. @default "default"
+ * @example
+ * ```ts
+ * const denoise = new Stage(await workerFunction(new URL("./denoise.js", import.meta.url), "denoise"), {
+ *   hashOutput: ".memori",
+ * });
+ * await denoise.map({ slice: slices }); // runs on all cores
+ * ```
+ */
+export async function workerFunction(
+  module: string | URL,
+  exportName = "default",
+  options: { maxThreads?: number } = {},
+): Promise<(...args: unknown[]) => Promise<unknown>> {
+  const url =
+    module instanceof URL
+      ? module.href
+      : /^[a-z]+:/i.test(module)
+        ? module
+        : pathToFileURL(path.resolve(module)).href;
+  const loaded = (await import(url)) as Record<string, unknown>;
+  const fn = loaded[exportName];
+  if (typeof fn !== "function") {
+    throw new MemoriError(
+      "invalid-argument",
+      `workerFunction: ${url} has no exported function "${exportName}" (got ${describe(fn)}).`,
+    );
+  }
+  const entry = new URL("./worker-entry.js", import.meta.url);
+  if (!existsSync(fileURLToPath(entry))) {
+    throw new MemoriError(
+      "not-found",
+      `workerFunction: the worker entry ${fileURLToPath(entry)} is missing; use memori's built package (dist/), not its TypeScript sources.`,
+    );
+  }
+  const maxThreads = options.maxThreads ?? availableParallelism();
+  const wrapper = async function (...args: unknown[]): Promise<unknown> {
+    const pool = await poolFor(maxThreads);
+    return pool.run({ url, exportName, args });
+  };
+  // Where the function runs does not change its result: no wrapper id in the code hash.
+  return markWrapper(wrapper, fn, "");
+}
