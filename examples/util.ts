@@ -11,14 +11,21 @@ export async function workDir(name: string): Promise<string> {
   return dir;
 }
 
-/** Print what each stage did and why; return how many ran. */
+/** Print what each stage did and why; return how many memoized stages ran. */
 export function report(label: string, pipeline: Pipeline): number {
   console.log(`${label}:`);
   for (const d of pipeline.decisions) {
-    const what = d.action === "run" ? "ran        " : "from cache ";
+    const what =
+      d.reason.kind === "not-memoized"
+        ? "ran (memo off)"
+        : d.action === "run"
+          ? "ran        "
+          : "from cache ";
     console.log(`  ${what} ${d.stage.padEnd(14)} (${describeReason(d.reason)})`);
   }
-  return pipeline.decisions.filter((d) => d.action === "run").length;
+  // Stages without hashOutput always run, by design: they do not count.
+  return pipeline.decisions.filter((d) => d.action === "run" && d.reason.kind !== "not-memoized")
+    .length;
 }
 
 /** Fail the example if the second run executed anything. */
