@@ -9,7 +9,8 @@ export type Reason =
   | { kind: "output-missing"; path: string }
   | { kind: "output-modified"; path: string }
   | { kind: "state-unreadable"; file: string; detail: string }
-  | { kind: "cached"; from?: string };
+  | { kind: "cached"; from?: string }
+  | { kind: "upstream-would-run"; upstream: string[] };
 
 /** What a stage did in its last run, and why. */
 export interface Decision {
@@ -17,6 +18,16 @@ export interface Decision {
   stage: string;
   /** `run`: the function executed; `skip`: the results came from the state files. */
   action: "run" | "skip";
+  reason: Reason;
+}
+
+/**
+ * What a dry run (`explain()`) says of a stage: it would `run`, be skipped (`skip`), or run
+ * only if what the stages before it produce differs from last time (`run-if-upstream-changes`).
+ */
+export interface Explanation {
+  stage: string;
+  action: "run" | "skip" | "run-if-upstream-changes";
   reason: Reason;
 }
 
@@ -41,6 +52,8 @@ export function describeReason(reason: Reason): string {
       return `output modified: ${reason.path}`;
     case "state-unreadable":
       return `state unreadable: ${reason.file} ${reason.detail}`;
+    case "upstream-would-run":
+      return `would run if upstream outputs change (${reason.upstream.join(", ")} would run)`;
     case "cached":
       return reason.from === undefined ? "cached" : `cached (from read-only cache ${reason.from})`;
     default:

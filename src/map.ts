@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import pLimit from "p-limit";
-import type { Decision } from "./decision.js";
+import type { Decision, Explanation } from "./decision.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
 import { HashScope, sha256 } from "./hashing/files.js";
 import type { RunOptions } from "./options.js";
@@ -178,6 +178,15 @@ export class MappedStage {
   }
 
   /** @internal */
+  explainInvocation(
+    invocation: Invocation,
+    options: RunOptions = {},
+    context: InvokeContext = {},
+  ): Promise<{ explanation: Explanation; results?: Record<string, unknown> }> {
+    return explainMapped(this, invocation, options, context);
+  }
+
+  /** @internal */
   remember(outcome: Outcome): void {
     this.#last = outcome;
   }
@@ -276,6 +285,41 @@ export class MappedStage {
         : { stage: this.name, action: "skip", reason: { kind: "cached" } };
     return { results, decision, inputArgs: { ...invocation.named } };
   }
+}
+
+/** @internal The dry run of every element (see Stage.explainInvocation). */
+export async function explainMapped(
+  mapped: MappedStage,
+  invocation: Invocation,
+  options: RunOptions,
+  context: InvokeContext,
+): Promise<{ explanation: Explanation; results?: Record<string, unknown> }> {
+  const elements = mapped.elements(invocation.named);
+  const dir =
+    mapped.hashOutput === undefined
+      ? undefined
+      : path.join(mapped.hashOutput, `${mapped.name}.map`);
+  const names = [...mapped.outputs, ...Object.keys(mapped.stage.aliases)];
+  const results: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (const [i, values] of elements.entries()) {
+    const key = sha256(stringify(values)).slice(0, 20);
+    const store = dir === undefined ? undefined : new StateStore(dir, key);
+    const element = await mapped.stage.explainInvocation(
+      { positional: [], named: { ...invocation.named, ...values } },
+      options,
+      { ...context, ...(store ? { store } : {}) },
+    );
+    if (element.explanation.action !== "skip" || element.results === undefined) {
+      return {
+        explanation: { stage: mapped.name, action: "run", reason: element.explanation.reason },
+      };
+    }
+    for (const n of names) results[n]![i] = element.results[n];
+  }
+  return {
+    explanation: { stage: mapped.name, action: "skip", reason: { kind: "cached" } },
+    results,
+  };
 }
 
 /** A block of an N-D extent. */

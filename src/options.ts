@@ -60,6 +60,13 @@ export interface StageOptions<
    */
   readonly args?: Record<string, unknown>;
   /**
+   * Environment variables whose values are part of the stage's inputs (tools such as FSL
+   * change behaviour with `FSLOUTPUTTYPE`). They are recorded as inputs named `env:NAME`.
+   * @default []
+   * @example env: ["FSLOUTPUTTYPE", "OMP_NUM_THREADS"]
+   */
+  readonly env?: readonly string[];
+  /**
    * Read-only caches (e.g. a lab-wide cache): on a miss in `hashOutput`, a matching, still
    * valid result of the same stage name found in one of these directories is used without
    * running (and without writing there), and recorded in `hashOutput`.
@@ -74,9 +81,20 @@ export interface StageOptions<
   readonly logger?: Logger;
 }
 
+/**
+ * Whether `MEMORI_REFRESH` asks every stage to run again (as if given `forceRun`).
+ */
+export function refreshFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.MEMORI_REFRESH;
+  return value !== undefined && value !== "" && value !== "0" && value !== "false";
+}
+
 /** Options of one run of a stage. */
 export interface RunOptions {
-  /** Run the function even if its state says the result is cached. @default false */
+  /**
+   * Run the function even if its state says the result is cached (`MEMORI_REFRESH=1` does this
+   * for every stage). @default false
+   */
   readonly forceRun?: boolean;
   /**
    * Load the stored results even if the code, inputs or output files changed (memori warns
@@ -136,7 +154,17 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   ) {
     fail(stage, "readonlyCaches", "an array of directory paths", o.readonlyCaches);
   }
+  if (
+    o.env !== undefined &&
+    !(
+      Array.isArray(o.env) &&
+      o.env.every((v) => typeof v === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v))
+    )
+  ) {
+    fail(stage, "env", "an array of environment variable names", o.env);
+  }
   const known = new Set([
+    "env",
     "outputs",
     "hashOutput",
     "name",

@@ -2,7 +2,9 @@ import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { Graph } from "@dagrejs/graphlib";
-import type { Decision } from "./decision.js";
+import type { Decision, Explanation } from "./decision.js";
+import { toDot, toMermaid, type DiagramEdge, type DiagramNode, type NodeState } from "./diagram.js";
+import { emit, type EventListener } from "./events.js";
 import { HashScope } from "./hashing/files.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
 import { MappedStage } from "./map.js";
@@ -94,9 +96,9 @@ export class Pipeline {
   readonly #order: number[];
   readonly #successors: number[][];
   readonly #graph: GraphT;
-  readonly #options: Required<Omit<PipelineOptions, "readonlyCaches">> & {
-    readonlyCaches: readonly string[];
-  };
+  readonly #options: CheckedOptions;
+  /** What each stage last did (a run) or would do (a dry run), for the diagrams. */
+  #states = new Map<number, NodeState>();
   #results: Record<string, unknown> | undefined;
   #decisions: Decision[] = [];
 
@@ -221,7 +223,19 @@ export class Pipeline {
     const failures = new Map<number, MemoriError>();
     const blocked = new Set<number>(); // downstream of a failure
     // One hash scope for the whole run: a file shared by many stages is read at most once.
-    const context = { scope: new HashScope(), readonlyCaches: this.#options.readonlyCaches };
+    const { onEvent } = this.#options;
+    const context: InvokeContext = {
+      scope: new HashScope(
+        onEvent &&
+          ((file, bytes, total) =>
+            emit(onEvent, { type: "hash:progress", file, bytes, total, time: Date.now() })),
+      ),
+      readonlyCaches: this.#options.readonlyCaches,
+      ...(onEvent ? { onEvent } : {}),
+    };
+    const runStarted = Date.now();
+    this.#states = new Map();
+    emit(onEvent, { type: "pipeline:start", stages: nodes.length, time: runStarted });
     const waitingOn = nodes.map((node) => new Set(node.sources).size);
     const ready = new MinHeap();
     waitingOn.forEach((count, id) => count === 0 && ready.push(id));
@@ -242,16 +256,39 @@ export class Pipeline {
       const pump = () => {
         while (!stopping && running < concurrency && ready.size > 0) {
           const id = ready.pop();
+          const name = nodes[id]!.stage.name;
+          const began = Date.now();
           running++;
+          emit(onEvent, { type: "stage:start", stage: name, time: began });
           this.#runNode(nodes[id]!, start, outcomes, options, context)
             .then(
               (outcome) => {
                 outcomes.set(id, outcome);
                 nodes[id]!.stage.remember(outcome);
+                const cached = outcome.decision.action === "skip";
+                this.#states.set(id, cached ? "cached" : "ran");
+                const now = Date.now();
+                const { reason } = outcome.decision;
+                emit(onEvent, {
+                  type: cached ? "stage:cached" : "stage:done",
+                  stage: name,
+                  reason,
+                  ms: now - began,
+                  time: now,
+                });
               },
               (error: unknown) => {
                 failures.set(id, error as MemoriError);
+                this.#states.set(id, "failed");
                 if (!keepGoing) stopping = true;
+                const now = Date.now();
+                emit(onEvent, {
+                  type: "stage:error",
+                  stage: name,
+                  error,
+                  ms: now - began,
+                  time: now,
+                });
               },
             )
             .finally(() => {
@@ -268,6 +305,15 @@ export class Pipeline {
     this.#decisions = this.#order
       .filter((id) => outcomes.has(id))
       .map((id) => outcomes.get(id)!.decision);
+    for (const id of blocked) this.#states.set(id, "blocked");
+    emit(onEvent, {
+      type: "pipeline:done",
+      ms: Date.now() - runStarted,
+      ran: this.#decisions.filter((d) => d.action === "run").length,
+      cached: this.#decisions.filter((d) => d.action === "skip").length,
+      failed: failures.size,
+      time: Date.now(),
+    });
     if (failures.size > 0) {
       const ordered = this.#order.filter((id) => failures.has(id)).map((id) => failures.get(id)!);
       if (!keepGoing || ordered.length === 1) throw ordered[0]!;
@@ -282,6 +328,142 @@ export class Pipeline {
     return this.#results;
   }
 
+  /**
+   * A dry run: for every stage, in order, whether it would run and why, without running or
+   * writing anything. A stage after one that would run is reported as
+   * `run-if-upstream-changes` (its inputs are not known until then), not guessed.
+   *
+   * @example
+   * ```ts
+   * for (const e of await pipeline.explain("sub-01_T1w.nii.gz")) console.log(e.stage, e.action, describeReason(e.reason));
+   * ```
+   */
+  async explain(...args: unknown[]): Promise<Explanation[]> {
+    return this.#explain({ positional: args, named: {} }, {});
+  }
+
+  /** {@link explain} with named arguments. */
+  async explainNamed(
+    args: Record<string, unknown>,
+    options: RunOptions = {},
+  ): Promise<Explanation[]> {
+    return this.#explain({ positional: [], named: args }, options);
+  }
+
+  async #explain(start: Invocation, options: RunOptions): Promise<Explanation[]> {
+    const known = new Map<number, Outcome>();
+    const explanations: Explanation[] = [];
+    const context: InvokeContext = {
+      scope: new HashScope(),
+      readonlyCaches: this.#options.readonlyCaches,
+    };
+    this.#states = new Map();
+    for (const id of this.#order) {
+      const node = this.#nodes[id]!;
+      const upstream = [...new Set(node.sources.filter((s) => !known.has(s)))];
+      let explanation: Explanation;
+      if (upstream.length > 0) {
+        const names = upstream.map((s) => this.#nodes[s]!.stage.name);
+        explanation = {
+          stage: node.stage.name,
+          action: "run-if-upstream-changes",
+          reason: { kind: "upstream-would-run", upstream: names },
+        };
+      } else {
+        try {
+          const result = await node.stage.explainInvocation(
+            this.#inputsOf(node, start, known).invocation,
+            options,
+            context,
+          );
+          explanation = result.explanation;
+          if (result.results !== undefined) {
+            const decision: Decision = {
+              stage: node.stage.name,
+              action: "skip",
+              reason: explanation.reason,
+            };
+            known.set(id, { results: result.results, decision, inputArgs: {} });
+          }
+        } catch (error) {
+          explanation = {
+            stage: node.stage.name,
+            action: "run",
+            reason: {
+              kind: "state-unreadable",
+              file: "",
+              detail: `cannot be checked: ${messageOf(error)}`,
+            },
+          };
+        }
+      }
+      const state: NodeState =
+        explanation.action === "skip"
+          ? "cached"
+          : explanation.action === "run"
+            ? "would-run"
+            : "run-if-upstream-changes";
+      this.#states.set(id, state);
+      explanations.push(explanation);
+    }
+    return explanations;
+  }
+
+  /** The DAG as a Mermaid flowchart, coloured by the last run or dry run. */
+  toMermaid(): string {
+    return toMermaid(...this.#diagram());
+  }
+
+  /** The DAG as a Graphviz DOT graph, coloured by the last run or dry run. */
+  toDot(): string {
+    return toDot(...this.#diagram());
+  }
+
+  #diagram(): [DiagramNode[], DiagramEdge[]] {
+    const nodes = this.#nodes.map((node): DiagramNode => ({
+      id: `s${node.index}`,
+      label: node.stage.name,
+      state: this.#states.get(node.index) ?? "unknown",
+    }));
+    const edges: DiagramEdge[] = [];
+    for (const node of this.#nodes) {
+      const inputs = new Set(node.stage.inputs);
+      const fed = new Set<string>();
+      for (const source of new Set(node.sources)) {
+        const stage = this.#nodes[source]!.stage;
+        const aliases = stage instanceof Stage ? stage.aliases : stage.stage.aliases;
+        const passed = [...stage.outputs, ...Object.keys(aliases)].filter((name) =>
+          inputs.has(name),
+        );
+        passed.forEach((name) => fed.add(name));
+        edges.push({ from: `s${source}`, to: `s${node.index}`, label: passed.join(", ") });
+      }
+      if (node.start) {
+        const rest = node.stage.inputs.filter((name) => !fed.has(name));
+        edges.push({ from: "start", to: `s${node.index}`, label: rest.join(", ") });
+      }
+    }
+    return [nodes, edges];
+  }
+
+  /** The arguments a node receives, and every name its sources offered. */
+  #inputsOf(
+    node: Node,
+    start: Invocation,
+    outcomes: Map<number, Outcome>,
+  ): { invocation: Invocation; offered: Record<string, unknown>; named: Record<string, unknown> } {
+    const offered: Record<string, unknown> = node.start ? { ...start.named } : {};
+    for (const source of node.sources) Object.assign(offered, outcomes.get(source)!.results);
+    const accepted = new Set(node.stage.inputs);
+    const named: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(offered)) if (accepted.has(key)) named[key] = value;
+    return {
+      invocation: { positional: node.start ? start.positional : [], named },
+      offered,
+      named,
+    };
+  }
+
   async #runNode(
     node: Node,
     start: Invocation,
@@ -290,12 +472,7 @@ export class Pipeline {
     context: InvokeContext,
   ): Promise<Outcome> {
     const { stage } = node;
-    const offered: Record<string, unknown> = node.start ? { ...start.named } : {};
-    for (const source of node.sources) Object.assign(offered, outcomes.get(source)!.results);
-    const accepted = new Set(stage.inputs);
-    const named: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(offered)) if (accepted.has(key)) named[key] = value;
-    const invocation: Invocation = { positional: node.start ? start.positional : [], named };
+    const { invocation, offered, named } = this.#inputsOf(node, start, outcomes);
     try {
       return await stage.invoke(invocation, options, context);
     } catch (error) {
@@ -420,20 +597,35 @@ export interface PipelineOptions {
    * @default []
    */
   readonly readonlyCaches?: readonly string[];
+  /**
+   * Told what happens as the pipeline runs: stages starting, running (and why), cached, done
+   * or failed, with timings, and the progress of long file hashes. `terminalReporter()` is a
+   * ready-made listener.
+   * @default undefined
+   * @example onEvent: terminalReporter()
+   */
+  readonly onEvent?: EventListener;
 }
 
-function checkPipelineOptions(options: PipelineOptions): Required<
-  Omit<PipelineOptions, "readonlyCaches">
-> & {
-  readonlyCaches: readonly string[];
-} {
+function checkPipelineOptions(options: PipelineOptions): CheckedOptions {
   if (typeof options !== "object" || options === null) {
     throw new MemoriError(
       "invalid-option",
       `pipeline options must be an object, got ${describe(options)}.`,
     );
   }
-  const { concurrency = availableParallelism(), keepGoing = false, readonlyCaches = [] } = options;
+  const {
+    concurrency = availableParallelism(),
+    keepGoing = false,
+    readonlyCaches = [],
+    onEvent,
+  } = options;
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline: expected \`onEvent\` to be a function, got ${describe(onEvent)}.`,
+    );
+  }
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new MemoriError(
       "invalid-option",
@@ -456,14 +648,21 @@ function checkPipelineOptions(options: PipelineOptions): Required<
     );
   }
   for (const key of Object.keys(options)) {
-    if (!["concurrency", "keepGoing", "readonlyCaches"].includes(key)) {
+    if (!["concurrency", "keepGoing", "readonlyCaches", "onEvent"].includes(key)) {
       throw new MemoriError(
         "invalid-option",
-        `pipeline: unknown option \`${key}\`; the options are concurrency, keepGoing, readonlyCaches.`,
+        `pipeline: unknown option \`${key}\`; the options are concurrency, keepGoing, readonlyCaches, onEvent.`,
       );
     }
   }
-  return { concurrency, keepGoing, readonlyCaches };
+  return { concurrency, keepGoing, readonlyCaches, onEvent };
+}
+
+interface CheckedOptions {
+  concurrency: number;
+  keepGoing: boolean;
+  readonlyCaches: readonly string[];
+  onEvent: EventListener | undefined;
 }
 
 function preview(value: unknown): string {

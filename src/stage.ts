@@ -1,6 +1,7 @@
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
-import { describeReason, type Decision, type Reason } from "./decision.js";
+import { describeReason, type Decision, type Explanation, type Reason } from "./decision.js";
+import { emit, type EventListener } from "./events.js";
 import { MappedStage, type MapOptions } from "./map.js";
 import { MemoriError, describe } from "./errors.js";
 import { HashScope, defaultHasher, type FileHasher } from "./hashing/files.js";
@@ -17,6 +18,7 @@ import {
 } from "./hashing/values.js";
 import {
   checkStageOptions,
+  refreshFromEnv,
   stderrLogger,
   type Logger,
   type RunOptions,
@@ -100,6 +102,8 @@ export interface InvokeContext {
   readonlyCaches?: readonly string[];
   /** Where this run's state lives, instead of the stage's own files (a map element's). */
   store?: StateStore;
+  /** Told when the function starts. */
+  onEvent?: EventListener;
 }
 
 /** Everything one memoized run of a stage works with. */
@@ -159,6 +163,7 @@ export class Stage<
   readonly #logger: Logger;
   readonly #hasher: FileHasher;
   readonly #readonlyCaches: readonly string[];
+  readonly #env: readonly string[];
   #hashOutput: string | undefined;
   #aliases: Record<string, string>;
   #last: Outcome | undefined;
@@ -195,6 +200,7 @@ export class Stage<
     this.#logger = options?.logger ?? stderrLogger();
     this.#hasher = defaultHasher;
     this.#readonlyCaches = [...(options?.readonlyCaches ?? [])];
+    this.#env = [...(options?.env ?? [])];
     this.#aliases = {};
     for (const [alias, target] of Object.entries(options?.aliases ?? {})) {
       this.#setAlias(alias, target);
@@ -369,6 +375,97 @@ export class Stage<
   }
 
   /**
+   * Say whether `run(...args)` would run the function or load the results, and why, without
+   * running anything or writing anything.
+   * @example (await stage.explain("t1.nii")).reason // { kind: "input-changed", name: "t1w", ... }
+   */
+  async explain(...args: unknown[]): Promise<Explanation> {
+    return (await this.explainInvocation({ positional: args, named: {} })).explanation;
+  }
+
+  /**
+   * The dry run behind `explain()`; also returns the stored results when the stage would be
+   * skipped, so a pipeline can explain the stages after it. Reads files, writes nothing.
+   * @internal
+   */
+  async explainInvocation(
+    invocation: Invocation,
+    options: RunOptions = {},
+    context: InvokeContext = {},
+  ): Promise<{ explanation: Explanation; results?: Record<string, unknown> }> {
+    const inputArgs = this.#bind(invocation);
+    const store = context.store ?? this.store;
+    const explanation = (
+      action: Explanation["action"],
+      reason: Explanation["reason"],
+    ): Explanation => ({
+      stage: this.name,
+      action,
+      reason,
+    });
+    if (store === undefined) return { explanation: explanation("run", { kind: "not-memoized" }) };
+    if (options.forceRun || (refreshFromEnv() && !options.forceSkip)) {
+      return { explanation: explanation("run", { kind: "forced" }) };
+    }
+    const scope = context.scope ?? new HashScope();
+    const code = await codeIdentity(this.#fn);
+    const read = store.read();
+    if (read.kind === "ok") {
+      for (const [file, hash] of Object.entries(store.readKnownFiles()))
+        this.#hasher.seed(file, hash);
+    }
+    const inputs = await this.#encodeAll({ ...inputArgs, ...this.#environment() }, "inputs", scope);
+    const candidates: { state: StoredState; from?: string }[] = [];
+    let reason: Reason =
+      read.kind === "absent"
+        ? { kind: "first-run" }
+        : read.kind === "unreadable"
+          ? { kind: "state-unreadable", file: read.file, detail: read.detail }
+          : { kind: "cached" };
+    if (read.kind === "ok") candidates.push({ state: read.state });
+    for (const dir of [...(context.readonlyCaches ?? []), ...this.#readonlyCaches]) {
+      const relative = path.relative(this.#hashOutput ?? store.dir, store.dir);
+      const foreign = new StateStore(path.join(dir, relative), store.name).read();
+      if (foreign.kind === "ok") candidates.push({ state: foreign.state, from: dir });
+    }
+    for (const [i, candidate] of candidates.entries()) {
+      const compared = await this.#compare(candidate.state, code, inputs, scope);
+      if (compared.kind === "cached") {
+        try {
+          const results = this.#outcome(
+            this.#decodeOutputs(candidate.state),
+            compared,
+            "skip",
+            inputArgs,
+          ).results;
+          const cachedReason: Reason = candidate.from
+            ? { kind: "cached", from: candidate.from }
+            : compared;
+          return {
+            explanation: explanation(options.forceSkip ? "skip" : "skip", cachedReason),
+            results,
+          };
+        } catch {
+          continue;
+        }
+      }
+      if (i === 0 && read.kind === "ok") reason = compared;
+    }
+    if (options.forceSkip && read.kind === "ok") {
+      return {
+        explanation: explanation("skip", { kind: "forced" }),
+        results: this.#outcome(
+          this.#decodeOutputs(read.state),
+          { kind: "forced" },
+          "skip",
+          inputArgs,
+        ).results,
+      };
+    }
+    return { explanation: explanation("run", reason) };
+  }
+
+  /**
    * Make `outcome` this stage's last run (what `results`, `hasRun`, `lastDecision` show).
    * @internal
    */
@@ -395,6 +492,7 @@ export class Stage<
       const outputs = this.#split(await this.#call(inputArgs));
       return this.#outcome(outputs, { kind: "not-memoized" }, "run", inputArgs);
     }
+    if (refreshFromEnv() && !options.forceSkip) options = { ...options, forceRun: true };
     const code = await codeIdentity(this.#fn);
     // Read the state first (most re-runs are hits, and reading is safe without the lock: the
     // commit record ties the files together); the file identities it recorded spare reading
@@ -403,7 +501,7 @@ export class Stage<
     const known =
       first.kind === "ok" && stateFiles(first.state).length > 0 ? store.readKnownFiles() : {};
     for (const [file, hash] of Object.entries(known)) this.#hasher.seed(file, hash);
-    const inputs = await this.#encodeAll(inputArgs, "inputs", scope);
+    const inputs = await this.#encodeAll({ ...inputArgs, ...this.#environment() }, "inputs", scope);
     const run: Run = { store, code, inputs, inputArgs, options, scope, known };
     if (options.forceSkip) return this.#forcedSkip(run, first);
     if (!options.forceRun) {
@@ -424,6 +522,7 @@ export class Stage<
           reason = again.reason;
         }
         this.#logger.info(`stage "${this.name}": running (${describeReason(reason)})`);
+        emit(context.onEvent, { type: "stage:run", stage: this.name, reason, time: Date.now() });
         crashPoint("before-function", true);
         const returned = await this.#call(inputArgs);
         crashPoint("after-function", true);
@@ -677,6 +776,13 @@ export class Stage<
       if (hash !== undefined && hash !== before) written.push({ file, hash });
     }
     return written;
+  }
+
+  /** The watched environment variables, as inputs named `env:NAME` (unset: undefined). */
+  #environment(): Record<string, string | undefined> {
+    const values: Record<string, string | undefined> = {};
+    for (const name of this.#env) values[`env:${name}`] = process.env[name];
+    return values;
   }
 
   #accepts(name: string): boolean {

@@ -205,6 +205,9 @@ options:
       --log-file FILE       also write that to FILE
   -h, --help                this help
 
+  memori cache ls|show|why|gc|clear|accept DIR ...   inspect and manage a state directory
+                            (memori cache --help)
+
 Options end at the command: everything after it is passed to the command. If the command
 follows -c or -o, separate it with --. Python memori's spellings (--hash_output, --log_file,
 --arg_output0) work too.

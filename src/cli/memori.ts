@@ -49,6 +49,14 @@ async function checkWritable(dir: string): Promise<string | undefined> {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === "cache") {
+    const { runCache } = await import("./cache.js");
+    return runCache(
+      argv.slice(1),
+      (text) => process.stdout.write(text),
+      (text) => process.stderr.write(text),
+    );
+  }
   let args: MemoriArgs;
   try {
     const parsed = parseMemoriArgs(argv);

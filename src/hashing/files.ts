@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync, type BigIntStats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
+import { MessageChannel } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
@@ -17,6 +18,9 @@ export type Sha256Hex = string & { readonly __brand: "Sha256Hex" };
 
 /** Read size for streamed hashing: large reads keep the hash close to raw speed. */
 const CHUNK = 4 * 1024 * 1024;
+
+/** Long hashes report their progress every this many bytes. */
+const PROGRESS_EVERY = 64 * 1024 * 1024;
 
 /** Files at least this large are hashed in the worker pool, off the main thread. */
 const WORKER_THRESHOLD = 32 * 1024 * 1024;
@@ -33,16 +37,26 @@ const RACY_WINDOW_NS = 2_000_000_000n;
  * that the next read (on the libuv thread pool) overlaps hashing the current one. Memory stays
  * at 8 MiB whatever the file's size.
  */
-export async function hashFileContent(file: string): Promise<Sha256Hex> {
+export async function hashFileContent(
+  file: string,
+  onProgress?: (bytes: number) => void,
+): Promise<Sha256Hex> {
   const handle = await open(file, "r");
   try {
     const hash = createHash("sha256");
     const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
     let current = 0;
+    let done = 0;
+    let reported = 0;
     let pending = handle.read(buffers[0], 0, CHUNK, null);
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
+      done += bytesRead;
+      if (onProgress !== undefined && done - reported >= PROGRESS_EVERY) {
+        reported = done;
+        onProgress(done);
+      }
       const filled = buffers[current]!;
       current = 1 - current;
       pending = handle.read(buffers[current]!, 0, CHUNK, null);
@@ -66,7 +80,7 @@ let poolBroken = false;
  * Hash a big file in the worker-thread pool (several big files then hash on several cores).
  * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources).
  */
-async function hashBigFile(file: string): Promise<Sha256Hex> {
+async function hashBigFile(file: string, onProgress?: (bytes: number) => void): Promise<Sha256Hex> {
   if (!poolBroken && pool === undefined) {
     const worker = new URL("./hash-worker.js", import.meta.url);
     if (existsSync(fileURLToPath(worker))) {
@@ -82,14 +96,22 @@ async function hashBigFile(file: string): Promise<Sha256Hex> {
     }
   }
   if (pool !== undefined && !poolBroken) {
+    // The worker reports progress over a port of its own.
+    const channel = onProgress === undefined ? undefined : new MessageChannel();
+    channel?.port1.on("message", (bytes: number) => onProgress?.(bytes));
     try {
-      return (await pool.run(file)) as Sha256Hex;
+      return (await pool.run(
+        { file, port: channel?.port2 },
+        channel ? { transferList: [channel.port2] } : {},
+      )) as Sha256Hex;
     } catch (error) {
       if (codeOf(error) === "ENOENT") throw error;
       poolBroken = true;
+    } finally {
+      channel?.port1.close();
     }
   }
-  return hashFileContent(file);
+  return hashFileContent(file, onProgress);
 }
 
 /** Whether big files are being hashed in worker threads (for tests and benchmarks). */
@@ -120,6 +142,8 @@ interface Known extends KnownHash {
  */
 export class HashScope {
   readonly seen = new Map<string, KnownHash>();
+  /** Told how far long hashes have got. */
+  constructor(readonly onProgress?: (file: string, bytes: number, total: number) => void) {}
 }
 
 /**
@@ -160,7 +184,14 @@ export class FileHasher {
     const key = `${absolute}\0${identity}`;
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = this.#read(absolute, before, identity).finally(() => this.#pending.delete(key));
+      const report = scope?.onProgress;
+      const onProgress =
+        report === undefined
+          ? undefined
+          : (bytes: number) => report(absolute, bytes, Number(before.size));
+      pending = this.#read(absolute, before, identity, onProgress).finally(() =>
+        this.#pending.delete(key),
+      );
       this.#pending.set(key, pending);
     }
     try {
@@ -172,13 +203,18 @@ export class FileHasher {
     }
   }
 
-  async #read(absolute: string, before: BigIntStats, identity: string): Promise<Known> {
+  async #read(
+    absolute: string,
+    before: BigIntStats,
+    identity: string,
+    onProgress?: (bytes: number) => void,
+  ): Promise<Known> {
     const startedNs = BigInt(Date.now()) * 1_000_000n;
     this.reads += 1;
     const hash =
       before.size >= WORKER_THRESHOLD
-        ? await hashBigFile(absolute)
-        : await hashFileContent(absolute);
+        ? await hashBigFile(absolute, onProgress)
+        : await hashFileContent(absolute, onProgress);
     const after = identityOf(await stat(absolute, { bigint: true }));
     const lastChange = before.mtimeNs > before.ctimeNs ? before.mtimeNs : before.ctimeNs;
     const known: Known = {

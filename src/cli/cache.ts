@@ -1,0 +1,262 @@
+/**
+ * `memori cache ls|show|why|gc|clear|accept DIR ...`: inspect and manage a state directory.
+ */
+import path from "node:path";
+import { describeReason, type Reason } from "../decision.js";
+import { defaultHasher } from "../hashing/files.js";
+import { fileEntries } from "../hashing/values.js";
+import {
+  acceptEntry,
+  findEntries,
+  listEntries,
+  parseDuration,
+  removeEntry,
+  strayTempFiles,
+  type CacheEntry,
+  type EntryStatus,
+} from "../state/cache-dir.js";
+
+export const CACHE_HELP = `usage: memori cache COMMAND DIR [ARGS]
+
+Inspect and manage a state directory (what memori -d DIR or a Stage's hashOutput wrote).
+
+commands:
+  ls DIR                          each stage: name, last run, size of tracked outputs, status
+  show DIR NAME                   a stage's recorded inputs, outputs and code identity
+  why DIR NAME                    what would make the stage run again, as far as its files show
+  gc DIR --older-than DURATION    remove the state of stages last run before DURATION ago
+                                  (30d, 12h, 90m, 2w) and temporary files left by killed runs
+  clear DIR [NAME]                remove the state of one stage, or of all
+  accept DIR NAME                 record the stage's current output files as valid, without
+                                  running it
+
+State files only are removed; outputs are never touched. To wrap a program called "cache",
+write memori -- cache ...
+`;
+
+type Write = (text: string) => void;
+
+function statusText(status: EntryStatus): string {
+  switch (status.kind) {
+    case "valid":
+      return "valid";
+    case "unreadable":
+      return `unreadable: ${status.detail}`;
+    case "output-missing":
+      return `output missing: ${status.path}`;
+    case "output-modified":
+      return `output modified: ${status.path}`;
+  }
+}
+
+function size(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "),
+      )
+      .join("\n") + "\n"
+  );
+}
+
+async function whyReasons(entry: CacheEntry): Promise<Reason[]> {
+  const reasons: Reason[] = [];
+  if (entry.state === undefined) {
+    return [
+      {
+        kind: "state-unreadable",
+        file: entry.store.file("stage"),
+        detail: statusText(entry.status),
+      },
+    ];
+  }
+  const { record, inputs } = entry.state;
+  const changedCode: string[] = [];
+  for (const [key, recorded] of Object.entries(record.code.extras)) {
+    const file = /^(script|dependent):(.*)$/.exec(key)?.[2];
+    if (file === undefined) continue;
+    if ((await defaultHasher.hash(file)) !== recorded) changedCode.push(key);
+  }
+  if (changedCode.length > 0) reasons.push({ kind: "function-changed", changed: changedCode });
+  for (const [name, value] of Object.entries(inputs)) {
+    for (const file of fileEntries(value)) {
+      const now = await defaultHasher.hash(file.file);
+      if (now !== file.hash) {
+        reasons.push({
+          kind: "input-changed",
+          name,
+          old: `${file.file}@${file.hash.slice(0, 12)}`,
+          new: now === undefined ? "(missing)" : `${file.file}@${now.slice(0, 12)}`,
+        });
+      }
+    }
+  }
+  if (entry.status.kind === "output-missing" || entry.status.kind === "output-modified")
+    reasons.push(entry.status);
+  return reasons;
+}
+
+/** Run a `memori cache` command; returns the exit status. */
+export async function runCache(argv: readonly string[], out: Write, err: Write): Promise<number> {
+  const [command, dir, ...rest] = argv;
+  const usage = (message: string) => {
+    err(`memori cache: ${message} (see memori cache --help)\n`);
+    return 2;
+  };
+  if (command === undefined || command === "-h" || command === "--help") {
+    out(CACHE_HELP);
+    return command === undefined ? 2 : 0;
+  }
+  if (!["ls", "show", "why", "gc", "clear", "accept"].includes(command)) {
+    return usage(`unknown command "${command}"; the commands are ls, show, why, gc, clear, accept`);
+  }
+  if (dir === undefined) return usage(`${command} needs a state directory`);
+  const one = async (name: string | undefined): Promise<CacheEntry[] | number> => {
+    if (name === undefined)
+      return usage(`${command} needs a stage name (see memori cache ls ${dir})`);
+    const found = await findEntries(dir, name);
+    if (found.length === 0) {
+      err(`memori cache: no stage "${name}" in ${dir} (see memori cache ls ${dir})\n`);
+      return 1;
+    }
+    return found;
+  };
+
+  switch (command) {
+    case "ls": {
+      const entries = await listEntries(dir);
+      if (entries.length === 0) {
+        out(`no memori state in ${dir}\n`);
+        return 0;
+      }
+      out(
+        table([
+          ["NAME", "LAST RUN", "OUTPUTS", "STATUS"],
+          ...entries.map((e) => [
+            e.name,
+            e.time.toISOString().replace("T", " ").slice(0, 19),
+            size(e.bytes),
+            statusText(e.status),
+          ]),
+        ]),
+      );
+      return 0;
+    }
+    case "show": {
+      const found = await one(rest[0]);
+      if (typeof found === "number") return found;
+      for (const entry of found) {
+        out(`${entry.name}  (${statusText(entry.status)})\n`);
+        if (entry.state === undefined) continue;
+        const { record, inputs, outputs, written } = entry.state;
+        out(
+          `  last run:  ${record.time}\n  run id:    ${record.run}\n  code hash: ${record.code.hash}\n`,
+        );
+        for (const [name, hash] of Object.entries(record.code.callees))
+          out(`    hashable ${name}: ${hash}\n`);
+        for (const [name, value] of Object.entries(record.code.extras))
+          out(`    ${name}: ${value}\n`);
+        out(`  outputs:   ${record.outputs.join(", ")}\n`);
+        out(
+          `  inputs:\n${indent(JSON.stringify(inputs, null, 2))}\n  outputs:\n${indent(JSON.stringify(outputs, null, 2))}\n`,
+        );
+        if (written.length > 0)
+          out(
+            `  files written through arguments:\n${written.map((w) => `    ${w.file}\n`).join("")}`,
+          );
+      }
+      return 0;
+    }
+    case "why": {
+      const found = await one(rest[0]);
+      if (typeof found === "number") return found;
+      for (const entry of found) {
+        const reasons = await whyReasons(entry);
+        if (reasons.length === 0) {
+          out(
+            `${entry.name}: up to date as far as its files show (it still runs again if its arguments or code change)\n`,
+          );
+        } else {
+          out(
+            `${entry.name} would run again:\n${reasons.map((r) => `  - ${describeReason(r)}\n`).join("")}`,
+          );
+        }
+      }
+      return 0;
+    }
+    case "gc": {
+      const flag = rest.findIndex((a) => a === "--older-than" || a === "--older_than");
+      const text = flag === -1 ? undefined : rest[flag + 1];
+      if (text === undefined) return usage("gc needs --older-than DURATION (e.g. 30d)");
+      const age = parseDuration(text);
+      if (age === undefined)
+        return usage(`"${text}" is not a duration such as 30d, 12h, 90m, 45s or 2w`);
+      const cutoff = Date.now() - age;
+      let count = 0;
+      for (const entry of await listEntries(dir)) {
+        if (entry.time.getTime() >= cutoff) continue;
+        const removed = await removeEntry(entry);
+        count++;
+        out(
+          `removed ${entry.name} (last run ${entry.time.toISOString()}): ${removed.map((f) => path.basename(f)).join(", ")}\n`,
+        );
+      }
+      for (const temp of await strayTempFiles(dir, Math.min(age, 3600_000))) {
+        const { default: fsExtra } = await import("fs-extra");
+        await fsExtra.remove(temp);
+        out(`removed temporary file ${temp}\n`);
+      }
+      out(`gc: removed the state of ${count} stage(s) last run more than ${text} ago\n`);
+      return 0;
+    }
+    case "clear": {
+      const name = rest[0];
+      const entries = name === undefined ? await listEntries(dir) : await one(name);
+      if (typeof entries === "number") return entries;
+      for (const entry of entries) {
+        await removeEntry(entry);
+        out(`removed ${entry.name}\n`);
+      }
+      out(`clear: removed the state of ${entries.length} stage(s)\n`);
+      return 0;
+    }
+    case "accept": {
+      const found = await one(rest[0]);
+      if (typeof found === "number") return found;
+      for (const entry of found) {
+        try {
+          const changed = await acceptEntry(entry);
+          out(
+            changed.length === 0
+              ? `${entry.name}: outputs unchanged; state rewritten\n`
+              : `${entry.name}: accepted the current ${changed.join(", ")}\n`,
+          );
+        } catch (error) {
+          err(`memori cache: cannot accept ${entry.name}: ${(error as Error).message}\n`);
+          return 1;
+        }
+      }
+      return 0;
+    }
+  }
+  return 2;
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => `    ${line}`)
+    .join("\n");
+}

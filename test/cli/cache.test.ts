@@ -1,0 +1,146 @@
+import { readFile, readdir, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Stage } from "../../src/index.js";
+import { run } from "../util/cli.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+/** A state directory with two command stages and an SDK stage. */
+async function populate(dir: string): Promise<{ state: string; out: string; input: string }> {
+  const state = path.join(dir, "state");
+  const input = path.join(dir, "in.txt");
+  const out = path.join(dir, "out.txt");
+  await writeFile(input, "data\n");
+  expect((await run("memori", ["-d", state, "-o", out, "--", "cp", input, out], dir)).status).toBe(
+    0,
+  );
+  expect((await run("memori", ["-d", state, "echo", "hi"], dir)).status).toBe(0);
+  await new Stage((x: number) => x * 2, {
+    name: "double",
+    hashOutput: state,
+    logger: recordingLogger().logger,
+  }).run(4);
+  return { state, out, input };
+}
+
+describe("memori cache", () => {
+  it("ls shows each stage's name, last run, size of tracked outputs and status", async () => {
+    const dir = await tempDir();
+    const { state, out } = await populate(dir);
+    await writeFile(out, "tampered, and longer\n");
+    const ls = await run("memori", ["cache", "ls", state], dir);
+    expect(ls.status).toBe(0);
+    const lines = ls.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(/^NAME\s+LAST RUN\s+OUTPUTS\s+STATUS$/);
+    expect(lines.find((l) => l.startsWith("double"))).toMatch(
+      /^double\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+0 B\s+valid$/,
+    );
+    expect(lines.find((l) => l.startsWith("echo"))).toMatch(/valid$/);
+    expect(lines.find((l) => l.startsWith("cp"))).toMatch(/\s21 B\s+output modified: .*out\.txt$/);
+    expect((await run("memori", ["cache", "ls", path.join(dir, "empty")], dir)).stdout).toMatch(
+      /^no memori state in/,
+    );
+  });
+
+  it("show prints the recorded inputs, outputs and code identity", async () => {
+    const dir = await tempDir();
+    const { state } = await populate(dir);
+    const show = await run("memori", ["cache", "show", state, "echo"], dir);
+    expect(show.status).toBe(0);
+    expect(show.stdout).toMatch(/^echo {2}\(valid\)/);
+    expect(show.stdout).toMatch(/code hash: [0-9a-f]{64}/);
+    expect(show.stdout).toMatch(/script:\/.*echo: [0-9a-f]{64}/);
+    expect(show.stdout).toContain('"hi"');
+    const missing = await run("memori", ["cache", "show", state, "nope"], dir);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no stage "nope" in .*state/);
+  });
+
+  it("why says what would make a stage run again", async () => {
+    const dir = await tempDir();
+    const { state, out, input } = await populate(dir);
+    expect((await run("memori", ["cache", "why", state, "cp"], dir)).stdout).toMatch(
+      /^cp: up to date as far as its files show/,
+    );
+    await writeFile(input, "new data\n");
+    await writeFile(out, "edited\n");
+    const why = await run("memori", ["cache", "why", state, "cp"], dir);
+    expect(why.stdout).toMatch(/^cp would run again:/);
+    expect(why.stdout).toMatch(
+      /- input changed: args \(.*in\.txt@[0-9a-f]{12} -> .*in\.txt@[0-9a-f]{12}\)/,
+    );
+    expect(why.stdout).toMatch(/- output modified: .*out\.txt/);
+  });
+
+  it("accept records the current outputs as valid, so the next call is skipped", async () => {
+    const dir = await tempDir();
+    const { state, out, input } = await populate(dir);
+    await writeFile(out, "fixed by hand\n");
+    const accept = await run("memori", ["cache", "accept", state, "cp"], dir);
+    expect(accept.stdout).toMatch(/cp: accepted the current .*out\.txt/);
+    const next = await run(
+      "memori",
+      ["--verbose", "-d", state, "-o", out, "--", "cp", input, out],
+      dir,
+    );
+    expect(next.stderr).toMatch(/skipped \(cached\)/);
+    expect(await readFile(out, "utf8")).toBe("fixed by hand\n");
+    await writeFile(out, "");
+    const { rm } = await import("node:fs/promises");
+    await rm(out);
+    const cannot = await run("memori", ["cache", "accept", state, "cp"], dir);
+    expect(cannot.status).toBe(1);
+    expect(cannot.stderr).toMatch(/cannot accept cp: .*out\.txt is missing/);
+  });
+
+  it("gc removes the state of stages last run before a duration ago, and says what it removed", async () => {
+    const dir = await tempDir();
+    const { state } = await populate(dir);
+    // age one stage's record: rewrite its time field
+    const stage = JSON.parse(await readFile(path.join(state, "echo.stage"), "utf8"));
+    stage.time = new Date(Date.now() - 40 * 86400e3).toISOString();
+    await writeFile(path.join(state, "echo.stage"), JSON.stringify(stage, null, 2) + "\n");
+    // a leftover temporary file of a killed run
+    const temp = path.join(state, ".cp.inputs.host.123.1.abcd.tmp");
+    await writeFile(temp, "partial");
+    const old = new Date(Date.now() - 2 * 3600e3);
+    await utimes(temp, old, old);
+    const gc = await run("memori", ["cache", "gc", state, "--older-than", "30d"], dir);
+    expect(gc.status).toBe(0);
+    expect(gc.stdout).toMatch(/removed echo \(last run/); // a hand-edited .stage is unreadable: judged by mtime
+    expect(gc.stdout).toMatch(/removed temporary file .*\.tmp/);
+    expect(gc.stdout).toMatch(/gc: removed the state of 1 stage\(s\) last run more than 30d ago/);
+    expect((await readdir(state)).sort()).toEqual([
+      "cp.inputs",
+      "cp.outputs",
+      "cp.stage",
+      "double.inputs",
+      "double.outputs",
+      "double.stage",
+    ]);
+    expect((await run("memori", ["cache", "gc", state, "--older-than", "soon"], dir)).status).toBe(
+      2,
+    );
+  });
+
+  it("clear removes one stage's state or all, never the outputs", async () => {
+    const dir = await tempDir();
+    const { state, out } = await populate(dir);
+    const one = await run("memori", ["cache", "clear", state, "echo"], dir);
+    expect(one.stdout).toMatch(/removed echo\nclear: removed the state of 1 stage\(s\)/);
+    expect((await readdir(state)).some((f) => f.startsWith("echo."))).toBe(false);
+    const all = await run("memori", ["cache", "clear", state], dir);
+    expect(all.stdout).toMatch(/clear: removed the state of 2 stage\(s\)/);
+    expect(await readdir(state)).toEqual([]);
+    expect(await readFile(out, "utf8")).toBe("data\n");
+  });
+
+  it("rejects unknown commands with usage", async () => {
+    const dir = await tempDir();
+    const bad = await run("memori", ["cache", "frob", dir], dir);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command "frob"/);
+    const help = await run("memori", ["cache", "--help"], dir);
+    expect(help.stdout).toMatch(/^usage: memori cache COMMAND DIR/);
+  });
+});
