@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError } from "./errors.js";
-import { defaultHasher } from "./hashing/files.js";
-import { CODE_EXTRA } from "./hashing/hashable.js";
+import { defaultHasher, sha256 } from "./hashing/files.js";
+import { CODE_EXTRA, PARSED } from "./hashing/hashable.js";
+import type { ParsedSource } from "./hashing/source.js";
 import { runProcess, which, type RunProcessOptions } from "./process.js";
 
 /** Options of {@link scriptFunction}. */
@@ -84,6 +85,16 @@ export function scriptFunction(
   Object.defineProperty(run, "name", {
     value: path.basename(script).replace(/\.[^.]*$/, "") || "script",
   });
+  // What the wrapper does is fixed (run the script with its arguments): its identity is this
+  // constant plus the script's content, so no parsing is needed.
+  const parsedSource: ParsedSource = {
+    mode: "positional",
+    parameters: [],
+    rest: "args",
+    hash: sha256("memori.scriptFunction/1"),
+    identifiers: new Set(),
+  };
+  Object.defineProperty(run, PARSED, { value: parsedSource });
   Object.defineProperty(run, CODE_EXTRA, {
     value: async (): Promise<Record<string, string>> => {
       const extras: Record<string, string> = {};

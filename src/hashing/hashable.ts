@@ -54,8 +54,16 @@ export function unwrap(fn: AnyFunction): { inner: AnyFunction; wrappers: string[
 
 const parsed = new WeakMap<AnyFunction, ParsedSource>();
 
+/**
+ * Symbol under which a library function carries its source already parsed (parameters and
+ * hash), so that acorn need not be loaded for it (the command line's script functions).
+ */
+export const PARSED: unique symbol = Symbol.for("memori.parsedSource");
+
 /** {@link parseSource}, once per function object. */
 export function sourceOf(fn: AnyFunction): ParsedSource {
+  const given = (fn as unknown as Record<symbol, ParsedSource | undefined>)[PARSED];
+  if (given !== undefined) return given;
   let result = parsed.get(fn);
   if (result === undefined) {
     result = parseSource(fn);

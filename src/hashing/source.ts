@@ -5,8 +5,8 @@
  * parentheses, so formatting, quote style and comments do not change the hash, while any
  * change to what the code does changes it.
  */
-import { parse, type Node } from "acorn";
-import { full } from "acorn-walk";
+import { createRequire } from "node:module";
+import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
 
@@ -37,6 +37,16 @@ export interface ParsedSource {
 
 type AnyNode = Node & Record<string, unknown>;
 
+// acorn is loaded on first use: the command line often needs no parsing at all.
+const require = createRequire(import.meta.url);
+let acorn: typeof import("acorn") | undefined;
+let walk: typeof import("acorn-walk") | undefined;
+function parser(): { parse: typeof import("acorn").parse; full: typeof import("acorn-walk").full } {
+  acorn ??= require("acorn") as typeof import("acorn");
+  walk ??= require("acorn-walk") as typeof import("acorn-walk");
+  return { parse: acorn.parse, full: walk.full };
+}
+
 const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
 
 function isNode(value: unknown): value is AnyNode {
@@ -64,7 +74,7 @@ const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
 function parseExpression(code: string): AnyNode | undefined {
   try {
-    const program = parse(code, {
+    const program = parser().parse(code, {
       ecmaVersion: "latest",
       sourceType: "script",
     }) as unknown as AnyNode;
@@ -152,7 +162,7 @@ export function parseSource(fn: Function): ParsedSource {
     );
   }
   const identifiers = new Set<string>();
-  full(node, (n) => {
+  parser().full(node, (n) => {
     if (n.type === "Identifier") identifiers.add((n as unknown as { name: string }).name);
   });
   // The function's own name is left out: renaming does not change what it does (the stage

@@ -12,7 +12,6 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import lockfile from "proper-lockfile";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type Sha256Hex } from "../hashing/files.js";
@@ -336,6 +335,7 @@ export class StateStore {
   async withLock<T>(body: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     await this.ensureDir();
     const target = path.join(this.dir, this.name);
+    const { default: lockfile } = await import("proper-lockfile"); // only runs that miss lock
     let release: (() => Promise<void>) | undefined;
     let waited = false;
     let delay = 50;
