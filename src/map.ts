@@ -270,11 +270,13 @@ export class MappedStage {
     this.#elements = [];
     settled.forEach((s, i) => {
       for (const n of names) results[n]![i] = s.ok ? s.outcome.results[n] : undefined;
-      if (s.ok)
+      if (s.ok) {
+        const label = labelOf(elements[i]!, i);
         this.#elements.push({
           ...s.outcome.decision,
-          stage: `${this.name}${labelOf(elements[i]!, i) === `#${i}` ? `[${i}]` : `[${labelOf(elements[i]!, i)}]`}`,
+          stage: `${this.name}[${label.startsWith("#") ? i : label}]`,
         });
+      }
     });
     const failures = settled.flatMap((s) => (s.ok ? [] : [s.failure]));
     if (failures.length > 0) throw new MapError(this.name, failures, results, elements.length);

@@ -484,13 +484,7 @@ export class Pipeline {
           { stage: stage.name, cause: error },
         );
       }
-      if (
-        error instanceof MemoriError &&
-        error.stage === stage.name &&
-        error.reason !== "process-failed"
-      ) {
-        throw error;
-      }
+      if (error instanceof MemoriError && error.stage === stage.name) throw error;
       const inputs = Object.entries(named)
         .map(([k, v]) => `${k}=${preview(v)}`)
         .join(", ");

@@ -28,6 +28,8 @@ import { crashPoint } from "./state/fault.js";
 import {
   StateStore,
   checkStateName,
+  referencedFiles,
+  trackedFiles,
   type KnownFiles,
   type ReadResult,
   type StoredState,
@@ -116,11 +118,6 @@ interface Run {
   scope: HashScope;
   /** The file identities recorded in `<name>.files` when the run started. */
   known: KnownFiles;
-}
-
-/** Every file a stored state refers to: inputs, outputs and files the run wrote. */
-function stateFiles(state: StoredState): FileEntry[] {
-  return [...fileEntries(state.inputs), ...fileEntries(state.outputs), ...state.written];
 }
 
 /** Replace file entries for the given paths by the paths themselves. */
@@ -408,13 +405,8 @@ export class Stage<
       return { explanation: explanation("run", { kind: "forced" }) };
     }
     const scope = context.scope ?? new HashScope();
-    const code = await codeIdentity(this.#fn);
-    const read = store.read();
-    if (read.kind === "ok") {
-      for (const [file, hash] of Object.entries(store.readKnownFiles()))
-        this.#hasher.seed(file, hash);
-    }
-    const inputs = await this.#encodeAll({ ...inputArgs, ...this.#environment() }, "inputs", scope);
+    const { run, first: read } = await this.#prepare(store, inputArgs, options, scope);
+    const { code, inputs } = run;
     const candidates: { state: StoredState; from?: string }[] = [];
     let reason: Reason =
       read.kind === "absent"
@@ -423,9 +415,11 @@ export class Stage<
           ? { kind: "state-unreadable", file: read.file, detail: read.detail }
           : { kind: "cached" };
     if (read.kind === "ok") candidates.push({ state: read.state });
-    for (const dir of [...(context.readonlyCaches ?? []), ...this.#readonlyCaches]) {
-      const relative = path.relative(this.#hashOutput ?? store.dir, store.dir);
-      const foreign = new StateStore(path.join(dir, relative), store.name).read();
+    for (const { dir, store: foreignStore } of this.#readonlyStores(
+      store,
+      context.readonlyCaches ?? [],
+    )) {
+      const foreign = foreignStore.read();
       if (foreign.kind === "ok") candidates.push({ state: foreign.state, from: dir });
     }
     for (const [i, candidate] of candidates.entries()) {
@@ -493,24 +487,13 @@ export class Stage<
       return this.#outcome(outputs, { kind: "not-memoized" }, "run", inputArgs);
     }
     if (refreshFromEnv() && !options.forceSkip) options = { ...options, forceRun: true };
-    const code = await codeIdentity(this.#fn);
-    // Read the state first (most re-runs are hits, and reading is safe without the lock: the
-    // commit record ties the files together); the file identities it recorded spare reading
-    // unchanged input files again.
-    const first = store.read();
-    const known =
-      first.kind === "ok" && stateFiles(first.state).length > 0 ? store.readKnownFiles() : {};
-    for (const [file, hash] of Object.entries(known)) this.#hasher.seed(file, hash);
-    const inputs = await this.#encodeAll({ ...inputArgs, ...this.#environment() }, "inputs", scope);
-    const run: Run = { store, code, inputs, inputArgs, options, scope, known };
+    const { run, first } = await this.#prepare(store, inputArgs, options, scope);
+    const { code, inputs } = run;
     if (options.forceSkip) return this.#forcedSkip(run, first);
     if (!options.forceRun) {
       const hit = await this.#check(run, first, false);
       if (hit.done) return hit.outcome;
-      const borrowed = await this.#fromReadonlyCaches(run, [
-        ...(context.readonlyCaches ?? []),
-        ...this.#readonlyCaches,
-      ]);
+      const borrowed = await this.#fromReadonlyCaches(run, context.readonlyCaches ?? []);
       if (borrowed !== undefined) return borrowed;
     }
     return store.withLock(
@@ -538,6 +521,39 @@ export class Stage<
         onCompromised: (message) => this.#logger.warn(message),
       },
     );
+  }
+
+  /**
+   * What every memoized run (or dry run) starts from: the code identity, the stored state
+   * (read first: most re-runs are hits, and reading is safe without the lock since the commit
+   * record ties the files together), and the inputs, encoded with the file identities the state
+   * recorded so that unchanged input files are not read again.
+   */
+  async #prepare(
+    store: StateStore,
+    inputArgs: Record<string, unknown>,
+    options: RunOptions,
+    scope: HashScope,
+  ): Promise<{ run: Run; first: ReadResult }> {
+    const code = await codeIdentity(this.#fn);
+    const first = store.read();
+    const known =
+      first.kind === "ok" && referencedFiles(first.state).length > 0 ? store.readKnownFiles() : {};
+    for (const [file, hash] of Object.entries(known)) this.#hasher.seed(file, hash);
+    const inputs = await this.#encodeAll({ ...inputArgs, ...this.#environment() }, "inputs", scope);
+    return { run: { store, code, inputs, inputArgs, options, scope, known }, first };
+  }
+
+  /** The same stage's state in each read-only cache (same place relative to the cache root). */
+  #readonlyStores(
+    store: StateStore,
+    dirs: readonly string[],
+  ): { dir: string; store: StateStore }[] {
+    const relative = path.relative(this.#hashOutput ?? store.dir, store.dir);
+    return [...dirs, ...this.#readonlyCaches].map((dir) => ({
+      dir,
+      store: new StateStore(path.join(dir, relative), store.name),
+    }));
   }
 
   async #check(
@@ -574,7 +590,7 @@ export class Stage<
     if (options.forceHashWrite) {
       await store.write(inputs, read.state.outputs, read.state.written, code, this.#outputs);
     }
-    await this.#recordKnown(run, stateFiles(read.state));
+    await this.#recordKnown(run, referencedFiles(read.state));
     this.#logger.info(`stage "${this.name}": skipped (cached)`);
     return { done: true, outcome: this.#outcome(outputs, reason, "skip", inputArgs) };
   }
@@ -585,10 +601,7 @@ export class Stage<
    * record it in this stage's own state.
    */
   async #fromReadonlyCaches(run: Run, dirs: readonly string[]): Promise<Outcome | undefined> {
-    for (const dir of dirs) {
-      // The same place relative to the cache root as this run's state is to hashOutput.
-      const relative = path.relative(this.#hashOutput ?? run.store.dir, run.store.dir);
-      const foreign = new StateStore(path.join(dir, relative), run.store.name);
+    for (const { dir, store: foreign } of this.#readonlyStores(run.store, dirs)) {
       const read = foreign.read();
       if (read.kind !== "ok") continue;
       const reason = await this.#compare(read.state, run.code, run.inputs, run.scope);
@@ -655,7 +668,7 @@ export class Stage<
     if (stringify(record.outputs) !== stringify(this.#outputs)) {
       return { kind: "output-names-changed", old: record.outputs, new: [...this.#outputs] };
     }
-    const tracked = [...fileEntries(state.outputs), ...state.written];
+    const tracked = trackedFiles(state);
     for (const entry of tracked) {
       const hash = await this.#hasher.hash(entry.file, scope);
       if (hash === undefined) return { kind: "output-missing", path: entry.file };

@@ -7,8 +7,8 @@ import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import fsExtra from "fs-extra";
 import { defaultHasher } from "../hashing/files.js";
-import { fileEntries, type FileEntry } from "../hashing/values.js";
-import { StateStore, type StoredState } from "./store.js";
+import type { FileEntry } from "../hashing/values.js";
+import { StateStore, trackedFiles, type StoredState } from "./store.js";
 
 /** What the files say of an entry. */
 export type EntryStatus =
@@ -31,14 +31,6 @@ export interface CacheEntry {
 }
 
 const STATE_SUFFIXES = [".inputs", ".outputs", ".stage", ".files", ".owner"];
-
-/** Every file the state lists as written by the stage: its outputs and written files. */
-export function trackedFiles(state: StoredState): FileEntry[] {
-  const byPath = new Map<string, FileEntry>();
-  for (const entry of [...fileEntries(state.outputs), ...state.written])
-    byPath.set(entry.file, entry);
-  return [...byPath.values()];
-}
 
 async function statusOf(state: StoredState): Promise<EntryStatus> {
   for (const entry of trackedFiles(state)) {

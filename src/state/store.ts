@@ -15,7 +15,13 @@ import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type Sha256Hex } from "../hashing/files.js";
-import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+import {
+  fileEntries,
+  isFileEntry,
+  sortKeys,
+  type FileEntry,
+  type Json,
+} from "../hashing/values.js";
 import { writeFilesAtomic } from "./atomic.js";
 
 /** Version of the state file format; files of another version are a cache miss. */
@@ -43,6 +49,19 @@ export interface StoredState {
   outputs: Record<string, Json>;
   /** Files named by inputs that the run created or changed, with their content afterwards. */
   written: FileEntry[];
+}
+
+/** The files a state says the stage wrote (its outputs, and files written through arguments), once each. */
+export function trackedFiles(state: StoredState): FileEntry[] {
+  const byPath = new Map<string, FileEntry>();
+  for (const entry of [...fileEntries(state.outputs), ...state.written])
+    byPath.set(entry.file, entry);
+  return [...byPath.values()];
+}
+
+/** Every file a state refers to: its inputs' files and the files the stage wrote. */
+export function referencedFiles(state: StoredState): FileEntry[] {
+  return [...fileEntries(state.inputs), ...trackedFiles(state)];
 }
 
 /** The outcome of reading a stage's state. */
