@@ -511,7 +511,7 @@ export class Stage<
         crashPoint("after-function", true);
         const outputs = this.#split(returned);
         const encoded = await this.#encodeAll(outputs, "outputs", scope);
-        const written = await this.#writtenFiles(inputs, scope);
+        const written = await this.#writtenFiles(inputs, scope, first);
         await store.write(inputs, encoded, written, code, this.#outputs);
         await this.#recordKnown(run, [...fileEntries(inputs), ...fileEntries(encoded), ...written]);
         return this.#outcome(outputs, reason, "run", inputArgs);
@@ -765,10 +765,21 @@ export class Stage<
   }
 
   /**
-   * Files named by the inputs that the run created or changed: the stage wrote them, so they
-   * are tracked like outputs.
+   * Files named by the inputs that the run created (or changed, where the stage wrote them
+   * before): the stage wrote them, so they are tracked like outputs.
    */
-  async #writtenFiles(inputs: Record<string, Json>, scope: HashScope): Promise<FileEntry[]> {
+  async #writtenFiles(
+    inputs: Record<string, Json>,
+    scope: HashScope,
+    previous: ReadResult,
+  ): Promise<FileEntry[]> {
+    // A file that existed before the run and changed during it is the stage's own only if the
+    // stage's previous state already tracked that path as something it writes; otherwise
+    // another process may have changed it (an unordered stage), and it stays an input,
+    // compared by content, so the next run re-runs rather than trusting it.
+    const ownPaths = new Set(
+      previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : [],
+    );
     const candidates: { file: string; before: string | undefined }[] = [];
     mapStored(
       inputs,
@@ -786,7 +797,8 @@ export class Stage<
     const written: FileEntry[] = [];
     for (const { file, before } of candidates) {
       const hash = await this.#hasher.hash(file, scope);
-      if (hash !== undefined && hash !== before) written.push({ file, hash });
+      if (hash === undefined || hash === before) continue;
+      if (before === undefined || ownPaths.has(file)) written.push({ file, hash });
     }
     return written;
   }

@@ -333,6 +333,29 @@ describe("files", () => {
     expect(await readFile(out, "utf8")).toBe("y");
   });
 
+  it("does not take an input file changed by someone else during the run for its own output", async () => {
+    const dir = await tempDir();
+    const shared = path.join(dir, "shared.txt");
+    await writeFile(shared, "old");
+    const calls = { n: 0 };
+    const stage = new Stage(
+      async function reader(file: string) {
+        calls.n++;
+        const content = await readFile(file, "utf8");
+        await writeFile(file, "rewritten by an unordered stage"); // a race in the user's DAG
+        return content;
+      },
+      { hashOutput: path.join(dir, "state"), logger: quiet },
+    );
+    expect(await stage.run(shared)).toEqual({ output: "old" });
+    const state = JSON.parse(await readFile(path.join(dir, "state", "reader.outputs"), "utf8"));
+    expect(state.written).toEqual([]);
+    // the result belongs to "old"; the file now holds something else: run again
+    expect(await stage.run(shared)).toEqual({ output: "rewritten by an unordered stage" });
+    expect(stage.lastDecision?.reason).toMatchObject({ kind: "input-changed", name: "file" });
+    expect(calls.n).toBe(2);
+  });
+
   it("never confuses a user value shaped like a file entry with a file", async () => {
     const dir = await tempDir();
     const real = path.join(dir, "real.txt");
