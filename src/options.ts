@@ -67,6 +67,13 @@ export interface StageOptions<
    */
   readonly env?: readonly string[];
   /**
+   * Always hash file contents, never trusting a file's stat identity (size, timestamps,
+   * inode) to stand for its content: for file systems whose timestamps cannot be trusted.
+   * `MEMORI_ALWAYS_HASH=1` does this for every stage.
+   * @default false
+   */
+  readonly alwaysHash?: boolean;
+  /**
    * Read-only caches (e.g. a lab-wide cache): on a miss in `hashOutput`, a matching, still
    * valid result of the same stage name found in one of these directories is used without
    * running (and without writing there), and recorded in `hashOutput`.
@@ -163,8 +170,12 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   ) {
     fail(stage, "env", "an array of environment variable names", o.env);
   }
+  if (o.alwaysHash !== undefined && typeof o.alwaysHash !== "boolean") {
+    fail(stage, "alwaysHash", "a boolean", o.alwaysHash);
+  }
   const known = new Set([
     "env",
+    "alwaysHash",
     "outputs",
     "hashOutput",
     "name",

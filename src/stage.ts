@@ -4,7 +4,7 @@ import { describeReason, type Decision, type Explanation, type Reason } from "./
 import { emit, type EventListener } from "./events.js";
 import { MappedStage, type MapOptions } from "./map.js";
 import { MemoriError, describe } from "./errors.js";
-import { HashScope, defaultHasher, type FileHasher } from "./hashing/files.js";
+import { HashScope, alwaysHasher, defaultHasher, type FileHasher } from "./hashing/files.js";
 import { codeIdentity, sourceOf, unwrap, type CodeIdentity } from "./hashing/hashable.js";
 import type { ParsedSource } from "./hashing/source.js";
 import {
@@ -91,6 +91,9 @@ const RUN_OPTION_KEYS = new Set(["forceRun", "forceSkip", "forceHashWrite"]);
 
 function shorten(json: Json | undefined): string {
   if (json === undefined) return "(absent)";
+  const tag =
+    typeof json === "object" && json !== null && !Array.isArray(json) ? json.$memori : undefined;
+  if (tag === "undefined") return "undefined";
   if (isFileEntry(json)) return `${json.file}@${json.hash.slice(0, 12)}`;
   const text = stringify(json);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -195,7 +198,7 @@ export class Stage<
     this.#source = sourceOf(unwrap(fn).inner);
     this.#hashOutput = options?.hashOutput;
     this.#logger = options?.logger ?? stderrLogger();
-    this.#hasher = defaultHasher;
+    this.#hasher = options?.alwaysHash ? alwaysHasher : defaultHasher;
     this.#readonlyCaches = [...(options?.readonlyCaches ?? [])];
     this.#env = [...(options?.env ?? [])];
     this.#aliases = {};

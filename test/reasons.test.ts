@@ -187,7 +187,7 @@ describe("reasons", () => {
     const stage = make();
     expect(await stage.run()).toEqual({ output: "NIFTI_GZ" });
     expect(describeReason(stage.lastDecision!.reason)).toBe(
-      'input changed: env:MEMORI_TEST_TOOL_MODE ({"$memori":"undefined"} -> "NIFTI_GZ")',
+      'input changed: env:MEMORI_TEST_TOOL_MODE (undefined -> "NIFTI_GZ")',
     );
     const again = make();
     await again.run();

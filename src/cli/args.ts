@@ -15,6 +15,7 @@ export interface MemoriArgs {
   parallel: number | undefined;
   kill: boolean;
   verbose: boolean;
+  alwaysHash: boolean;
   logFile: string | undefined;
   command: string;
   args: string[];
@@ -42,7 +43,7 @@ const SHORT: Record<string, string> = {
 };
 const VALUE = new Set(["hash-output", "name", "parallel", "log-file"]);
 const LIST = new Set(["dependents", "outputs"]);
-const FLAG = new Set(["kill", "verbose", "help"]);
+const FLAG = new Set(["kill", "verbose", "help", "always-hash"]);
 
 const PARALLEL_OPTION = /^--arg(_output|-output)?(\d+)$/;
 
@@ -60,6 +61,7 @@ export function parseMemoriArgs(argv: readonly string[]): Parsed {
     parallel: undefined,
     kill: false,
     verbose: false,
+    alwaysHash: false,
     logFile: undefined,
     command: "",
     args: [],
@@ -112,6 +114,7 @@ export function parseMemoriArgs(argv: readonly string[]): Parsed {
       if (inline !== undefined) throw new UsageError(`${token} takes no value`);
       if (key === "help") return { help: true };
       if (key === "kill") a.kill = true;
+      else if (key === "always-hash") a.alwaysHash = true;
       else a.verbose = true;
       continue;
     }
@@ -203,6 +206,8 @@ options:
   -k, --kill                if the command fails, kill the parent process
       --verbose             say what was decided and why, on stderr
       --log-file FILE       also write that to FILE
+      --always-hash         hash file contents every time, never trusting timestamps
+                            (for file systems whose timestamps cannot be trusted)
   -h, --help                this help
 
   memori cache ls|show|why|gc|clear|accept DIR ...   inspect and manage a state directory

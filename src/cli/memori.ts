@@ -138,7 +138,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const outputs = ["output", ...run.outputs.map((_, i) => `output${i}`)];
     try {
-      const stage = new Stage(fn, { name, hashOutput: run.hashOutput, outputs, logger });
+      const stage = new Stage(fn, {
+        name,
+        hashOutput: run.hashOutput,
+        outputs,
+        logger,
+        alwaysHash: args.alwaysHash,
+      });
       await stage.run(...run.args);
       return 0;
     } catch (error) {

@@ -19,6 +19,9 @@ export type Sha256Hex = string & { readonly __brand: "Sha256Hex" };
 /** Read size for streamed hashing: large reads keep the hash close to raw speed. */
 const CHUNK = 4 * 1024 * 1024;
 
+/** How many files' hashes a process remembers (the least recently hashed are forgotten). */
+const MAX_REMEMBERED = 200_000;
+
 /** Long hashes report their progress every this many bytes. */
 const PROGRESS_EVERY = 64 * 1024 * 1024;
 
@@ -223,8 +226,9 @@ export class FileHasher {
       hash,
       trusted: after === identity && startedNs - lastChange > RACY_WINDOW_NS,
     };
+    this.#known.delete(absolute); // re-inserted last: the map's order is least recently hashed first
     if (known.identity) this.#known.set(absolute, known);
-    else this.#known.delete(absolute);
+    if (this.#known.size > MAX_REMEMBERED) this.#known.delete(this.#known.keys().next().value!);
     return known;
   }
 
@@ -260,3 +264,6 @@ export function alwaysHashFromEnv(env: NodeJS.ProcessEnv = process.env): boolean
 
 /** The process-wide hasher, shared by all stages so a shared file is read once per run. */
 export const defaultHasher = new FileHasher(alwaysHashFromEnv());
+
+/** The hasher of stages with `alwaysHash`: it never trusts a stat identity. */
+export const alwaysHasher = new FileHasher(true);

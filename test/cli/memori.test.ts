@@ -180,6 +180,21 @@ describe("memori command", () => {
     expect(ok.stdout).toMatch(/parent-survived/);
   });
 
+  it("--always-hash is accepted and still skips an unchanged call", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "in.txt"), "x");
+    expect(
+      (await run("memori", ["--always-hash", "-d", "cache", "cat", "in.txt"], dir)).stdout,
+    ).toBe("x");
+    expect(
+      (await run("memori", ["--always_hash", "-d", "cache", "cat", "in.txt"], dir)).stdout,
+    ).toBe("");
+    await writeFile(path.join(dir, "in.txt"), "y");
+    expect(
+      (await run("memori", ["--always-hash", "-d", "cache", "cat", "in.txt"], dir)).stdout,
+    ).toBe("y");
+  });
+
   it("logs decisions to --log-file", async () => {
     const dir = await tempDir();
     const log = path.join(dir, "memori.log");

@@ -1,10 +1,17 @@
 import { readFile, rename, stat, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { FileHasher, HashScope, hashFileContent, identityOf } from "../../src/hashing/files.js";
+import { Stage } from "../../src/index.js";
+import {
+  FileHasher,
+  HashScope,
+  alwaysHasher,
+  hashFileContent,
+  identityOf,
+} from "../../src/hashing/files.js";
 import { sha256 } from "../../src/hashing/files.js";
 import { runChild } from "../util/child.js";
-import { tempDir } from "../util/tmp.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -139,6 +146,31 @@ describe("the hash cache is never wrong", () => {
     expect(hasher.reads).toBe(1);
     await hasher.hash(file);
     expect(hasher.reads).toBe(2); // outside the scope, a young file's identity is not trusted
+  });
+});
+
+describe("the alwaysHash option", () => {
+  it("makes a stage read its input files every run, even old unchanged ones", async () => {
+    const dir = await tempDir();
+    const input = path.join(dir, "old.nii");
+    await writeFile(input, "volume");
+    await age(input);
+    const make = () =>
+      new Stage(async (file: string) => (await readFile(file, "utf8")).length, {
+        name: "measure",
+        alwaysHash: true,
+        hashOutput: path.join(dir, "state"),
+        logger: recordingLogger().logger,
+      });
+    await make().run(input);
+    const before = alwaysHasher.reads;
+    const again = make();
+    await again.run(input);
+    expect(again.fromCache).toBe(true);
+    expect(alwaysHasher.reads).toBe(before + 1);
+    expect(() => new Stage(() => 1, { name: "x", alwaysHash: "yes" as never })).toThrow(
+      /`alwaysHash` to be a boolean/,
+    );
   });
 });
 
