@@ -61,24 +61,28 @@ describe("crash consistency (SIGKILL at every write boundary and at random momen
     expect(stale).toBe(0);
   });
 
-  it("never serves a stale result after kills at random moments", async () => {
-    const work = await tempDir();
-    const state = path.join(work, "state");
-    let landed = 0;
-    let stale = 0;
-    for (let i = 0; i < RANDOM_KILLS; i++) {
-      const x = i % 3;
-      const killAfterMs = 60 + Math.floor(Math.random() * 180);
-      const killed = await runChild("square-child.mjs", [state, work, String(x), "80"], {
-        killAfterMs,
-      });
-      if (killed.signal === "SIGKILL") landed++;
-      if (!(await verify(state, work, (i + 1) % 3))) stale++;
-      if (!(await verify(state, work, x))) stale++;
-    }
-    console.log(
-      `crash harness: ${RANDOM_KILLS} random kills tried (${landed} landed mid-run), ${stale} stale results${exhaustive ? " [exhaustive]" : " (MEMORI_EXHAUSTIVE=1 for 200)"}`,
-    );
-    expect(stale).toBe(0);
-  });
+  it(
+    "never serves a stale result after kills at random moments",
+    async () => {
+      const work = await tempDir();
+      const state = path.join(work, "state");
+      let landed = 0;
+      let stale = 0;
+      for (let i = 0; i < RANDOM_KILLS; i++) {
+        const x = i % 3;
+        const killAfterMs = 60 + Math.floor(Math.random() * 180);
+        const killed = await runChild("square-child.mjs", [state, work, String(x), "80"], {
+          killAfterMs,
+        });
+        if (killed.signal === "SIGKILL") landed++;
+        if (!(await verify(state, work, (i + 1) % 3))) stale++;
+        if (!(await verify(state, work, x))) stale++;
+      }
+      console.log(
+        `crash harness: ${RANDOM_KILLS} random kills tried (${landed} landed mid-run), ${stale} stale results${exhaustive ? " [exhaustive]" : " (MEMORI_EXHAUSTIVE=1 for 200)"}`,
+      );
+      expect(stale).toBe(0);
+    },
+    exhaustive ? 900_000 : undefined,
+  );
 });
