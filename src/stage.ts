@@ -395,71 +395,56 @@ export class Stage<
   ): Promise<{ explanation: Explanation; results?: Record<string, unknown> }> {
     const inputArgs = this.#bind(invocation);
     const store = context.store ?? this.store;
-    const explanation = (
-      action: Explanation["action"],
-      reason: Explanation["reason"],
-    ): Explanation => ({
+    const say = (action: Explanation["action"], reason: Reason): Explanation => ({
       stage: this.name,
       action,
       reason,
     });
-    if (store === undefined) return { explanation: explanation("run", { kind: "not-memoized" }) };
+    if (store === undefined) return { explanation: say("run", { kind: "not-memoized" }) };
     if (options.forceRun || (refreshFromEnv() && !options.forceSkip)) {
-      return { explanation: explanation("run", { kind: "forced" }) };
+      return { explanation: say("run", { kind: "forced" }) };
     }
-    const scope = context.scope ?? new HashScope();
-    const { run, first: read } = await this.#prepare(store, inputArgs, options, scope);
-    const { code, inputs } = run;
-    const candidates: { state: StoredState; from?: string }[] = [];
-    let reason: Reason =
-      read.kind === "absent"
-        ? { kind: "first-run" }
-        : read.kind === "unreadable"
-          ? { kind: "state-unreadable", file: read.file, detail: read.detail }
-          : { kind: "cached" };
-    if (read.kind === "ok") candidates.push({ state: read.state });
-    for (const { dir, store: foreignStore } of this.#readonlyStores(
+    const { run, first } = await this.#prepare(
+      store,
+      inputArgs,
+      options,
+      context.scope ?? new HashScope(),
+    );
+    const resultsOf = (outputs: Record<string, unknown>) =>
+      this.#outcome(outputs, { kind: "cached" }, "skip", inputArgs).results;
+    if (options.forceSkip && first.kind === "ok") {
+      return {
+        explanation: say("skip", { kind: "forced" }),
+        results: resultsOf(this.#decodeOutputs(first.state)),
+      };
+    }
+    // This stage's own state first, then the read-only caches, as a run would.
+    const candidates: { state: StoredState; store: StateStore; from?: string }[] = [];
+    if (first.kind === "ok") candidates.push({ state: first.state, store });
+    for (const { dir, store: foreign } of this.#readonlyStores(
       store,
       context.readonlyCaches ?? [],
     )) {
-      const foreign = foreignStore.read();
-      if (foreign.kind === "ok") candidates.push({ state: foreign.state, from: dir });
+      const read = foreign.read();
+      if (read.kind === "ok") candidates.push({ state: read.state, store: foreign, from: dir });
     }
-    for (const [i, candidate] of candidates.entries()) {
-      const compared = await this.#compare(candidate.state, code, inputs, scope);
-      if (compared.kind === "cached") {
-        try {
-          const results = this.#outcome(
-            this.#decodeOutputs(candidate.state),
-            compared,
-            "skip",
-            inputArgs,
-          ).results;
-          const cachedReason: Reason = candidate.from
-            ? { kind: "cached", from: candidate.from }
-            : compared;
-          return {
-            explanation: explanation(options.forceSkip ? "skip" : "skip", cachedReason),
-            results,
-          };
-        } catch {
-          continue;
-        }
+    let reason: Reason =
+      first.kind === "absent"
+        ? { kind: "first-run" }
+        : first.kind === "unreadable"
+          ? { kind: "state-unreadable", file: first.file, detail: first.detail }
+          : { kind: "cached" };
+    for (const candidate of candidates) {
+      const valid = await this.#validResult(run, candidate.state, candidate.store);
+      if (valid.ok) {
+        const cached: Reason = candidate.from
+          ? { kind: "cached", from: candidate.from }
+          : { kind: "cached" };
+        return { explanation: say("skip", cached), results: resultsOf(valid.outputs) };
       }
-      if (i === 0 && read.kind === "ok") reason = compared;
+      if (candidate.from === undefined) reason = valid.reason;
     }
-    if (options.forceSkip && read.kind === "ok") {
-      return {
-        explanation: explanation("skip", { kind: "forced" }),
-        results: this.#outcome(
-          this.#decodeOutputs(read.state),
-          { kind: "forced" },
-          "skip",
-          inputArgs,
-        ).results,
-      };
-    }
-    return { explanation: explanation("run", reason) };
+    return { explanation: say("run", reason) };
   }
 
   /**
@@ -559,6 +544,28 @@ export class Stage<
     }));
   }
 
+  /**
+   * Whether a stored state (this stage's, or a read-only cache's) is a valid result for this
+   * run: its decoded outputs, or the reason it is not.
+   */
+  async #validResult(
+    run: Run,
+    state: StoredState,
+    store: StateStore,
+  ): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason }> {
+    const reason = await this.#compare(state, run.code, run.inputs, run.scope);
+    if (reason.kind !== "cached") return { ok: false, reason };
+    try {
+      return { ok: true, outputs: this.#decodeOutputs(state) };
+    } catch (error) {
+      const detail = `holds a value memori did not write (${(error as Error).message})`;
+      return {
+        ok: false,
+        reason: { kind: "state-unreadable", file: store.file("outputs"), detail },
+      };
+    }
+  }
+
   async #check(
     run: Run,
     read: ReadResult,
@@ -577,25 +584,24 @@ export class Stage<
         reason: { kind: "state-unreadable", file: read.file, detail: read.detail },
       };
     }
-    const reason = await this.#compare(read.state, code, inputs, run.scope);
-    if (reason.kind !== "cached") return { done: false, reason };
-    let outputs: Record<string, unknown>;
-    try {
-      outputs = this.#decodeOutputs(read.state);
-    } catch (error) {
-      const detail = `holds a value memori did not write (${(error as Error).message})`;
-      this.#logger.warn(`stage "${this.name}": ${store.file("outputs")} ${detail}; running again.`);
-      return {
-        done: false,
-        reason: { kind: "state-unreadable", file: store.file("outputs"), detail },
-      };
+    const valid = await this.#validResult(run, read.state, store);
+    if (!valid.ok) {
+      if (valid.reason.kind === "state-unreadable") {
+        this.#logger.warn(
+          `stage "${this.name}": ${valid.reason.file} ${valid.reason.detail}; running again.`,
+        );
+      }
+      return { done: false, reason: valid.reason };
     }
     if (options.forceHashWrite) {
       await store.write(inputs, read.state.outputs, read.state.written, code, this.#outputs);
     }
     await this.#recordKnown(run, referencedFiles(read.state));
     this.#logger.info(`stage "${this.name}": skipped (cached)`);
-    return { done: true, outcome: this.#outcome(outputs, reason, "skip", inputArgs) };
+    return {
+      done: true,
+      outcome: this.#outcome(valid.outputs, { kind: "cached" }, "skip", inputArgs),
+    };
   }
 
   /**
@@ -607,17 +613,11 @@ export class Stage<
     for (const { dir, store: foreign } of this.#readonlyStores(run.store, dirs)) {
       const read = foreign.read();
       if (read.kind !== "ok") continue;
-      const reason = await this.#compare(read.state, run.code, run.inputs, run.scope);
-      if (reason.kind !== "cached") {
+      const valid = await this.#validResult(run, read.state, foreign);
+      if (!valid.ok) {
         this.#logger.info(
-          `stage "${this.name}": read-only cache ${dir} does not match (${describeReason(reason)})`,
+          `stage "${this.name}": read-only cache ${dir} does not match (${describeReason(valid.reason)})`,
         );
-        continue;
-      }
-      let outputs: Record<string, unknown>;
-      try {
-        outputs = this.#decodeOutputs(read.state);
-      } catch {
         continue;
       }
       await run.store.withLock(() =>
@@ -630,7 +630,7 @@ export class Stage<
         ),
       );
       this.#logger.info(`stage "${this.name}": taken from read-only cache ${dir}`);
-      return this.#outcome(outputs, { kind: "cached", from: dir }, "skip", run.inputArgs);
+      return this.#outcome(valid.outputs, { kind: "cached", from: dir }, "skip", run.inputArgs);
     }
     return undefined;
   }
