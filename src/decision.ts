@@ -1,4 +1,6 @@
-/** Why a stage ran or was skipped. */
+import type { MemoriErrorReason } from "./errors.js";
+
+/** Why a stage ran or was skipped (or, in a dry run, would be). */
 export type Reason =
   | { kind: "not-memoized" }
   | { kind: "first-run" }
@@ -10,7 +12,9 @@ export type Reason =
   | { kind: "output-modified"; path: string }
   | { kind: "state-unreadable"; file: string; detail: string }
   | { kind: "cached"; from?: string }
-  | { kind: "upstream-would-run"; upstream: string[] };
+  | { kind: "upstream-would-run"; upstream: string[] }
+  | { kind: "upstream-failed"; upstream: string[] }
+  | { kind: "invalid-call"; error: MemoriErrorReason; message: string };
 
 /** What a stage did in its last run, and why. */
 export interface Decision {
@@ -19,16 +23,26 @@ export interface Decision {
   /** `run`: the function executed; `skip`: the results came from the state files. */
   action: "run" | "skip";
   reason: Reason;
+  /** The label of the map element, for one element of a map. */
+  element?: string;
+  /** Which attempt succeeded, when the stage has `retries` and the first attempt failed. */
+  attempt?: number;
 }
 
 /**
- * What a dry run (`explain()`) says of a stage: it would `run`, be skipped (`skip`), or run
- * only if what the stages before it produce differs from last time (`run-if-upstream-changes`).
+ * What a dry run (`explain()`) says of a stage: it would `run`, be skipped (`skip`), run only
+ * if what the stages before it produce differs from last time (`run-if-upstream-changes`),
+ * `fail` before running (a missing argument, say: `reason` says what), or not run because a
+ * stage before it would fail (`blocked`).
  */
 export interface Explanation {
   stage: string;
-  action: "run" | "skip" | "run-if-upstream-changes";
+  action: "run" | "skip" | "run-if-upstream-changes" | "fail" | "blocked";
   reason: Reason;
+  /** The label of the map element, for one element of a map. */
+  element?: string;
+  /** For a map: what each element would do, in input order (when the elements are known). */
+  elements?: Explanation[];
 }
 
 /** One line for a reason: `input changed: a (1 -> 2)`. */
@@ -54,6 +68,10 @@ export function describeReason(reason: Reason): string {
       return `state unreadable: ${reason.file} ${reason.detail}`;
     case "upstream-would-run":
       return `would run if upstream outputs change (${reason.upstream.join(", ")} would run)`;
+    case "upstream-failed":
+      return `not run: ${reason.upstream.join(", ")} failed`;
+    case "invalid-call":
+      return `cannot run: ${reason.message}`;
     case "cached":
       return reason.from === undefined ? "cached" : `cached (from read-only cache ${reason.from})`;
     default:

@@ -23,6 +23,7 @@ export type MemoriErrorReason =
   | "lock-failed"
   | "process-failed"
   | "interrupted"
+  | "timeout"
   | "not-found";
 
 /**
@@ -45,16 +46,30 @@ export class MemoriError extends Error {
   readonly reason: MemoriErrorReason;
   /** The name of the stage concerned, if any. */
   readonly stage: string | undefined;
+  /** The label of the map element concerned, if any (`sub-07`, a block's key). */
+  readonly element: string | undefined;
 
   constructor(
     reason: MemoriErrorReason,
     message: string,
-    options: { stage?: string | undefined; cause?: unknown } = {},
+    options: { stage?: string | undefined; element?: string | undefined; cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
     this.stage = options.stage;
+    this.element = options.element;
   }
+}
+
+/**
+ * Name the stage (and element) an error concerns, where it does not say: an error a stage's
+ * own function raised (a failed script) is about that stage.
+ */
+export function attribute<E extends MemoriError>(error: E, stage: string, element?: string): E {
+  const writable = error as { stage: string | undefined; element: string | undefined };
+  writable.stage ??= stage;
+  if (element !== undefined && writable.stage === stage) writable.element ??= element;
+  return error;
 }
 
 /** Describe a value's type for error messages: `5 (number)`, `a Map`, `an instance of Foo`. */

@@ -16,14 +16,11 @@ export {
   type PipelineSource,
   type PipelineOptions,
 } from "./pipeline.js";
-export {
-  MappedStage,
-  MapError,
-  blocks,
-  type Block,
-  type MapOptions,
-  type ElementFailure,
-} from "./map.js";
+export { MappedStage, MapError, type MapOptions, type ElementFailure } from "./map.js";
+export { blocks, type Block } from "./blocks.js";
+export type { Executor, Execution, Executed } from "./engine/executor.js";
+export { inProcessExecutor } from "./engine/executor.js";
+export { callSignal } from "./engine/context.js";
 export { workerFunction } from "./worker.js";
 export { saveResult, loadResult, type ResultData } from "./results.js";
 export type { StageOptions, RunOptions, Logger } from "./options.js";

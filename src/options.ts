@@ -1,4 +1,7 @@
+import { availableParallelism } from "node:os";
 import { MemoriError, describe } from "./errors.js";
+import type { EventListener } from "./events.js";
+import type { Executor } from "./engine/executor.js";
 
 /** Where memori's messages go. */
 export interface Logger {
@@ -86,6 +89,172 @@ export interface StageOptions<
    * @default warnings to stderr; decisions too when MEMORI_VERBOSE=1
    */
   readonly logger?: Logger;
+  /**
+   * How long one attempt of the function may run, in milliseconds. When it is over, the call's
+   * abort signal fires (processes started with `runProcess` or `scriptFunction` are killed), the
+   * attempt fails with reason `timeout` and nothing is recorded. Hashing and waiting for the
+   * lock do not count.
+   * @default no limit
+   * @example timeout: 2 * 60 * 60 * 1000 // FreeSurfer's recon-all, at most 2 hours
+   */
+  readonly timeout?: number;
+  /**
+   * How many times a failed attempt (the function threw, or timed out) is tried again before the
+   * stage is called failed. Each attempt is reported with its number.
+   * @default 0
+   */
+  readonly retries?: number;
+  /**
+   * The function is cheap and free of side effects (listing the files a map runs over, say):
+   * `explain()` may call it when it would run, so what follows it is explained too instead of
+   * being "run if upstream changes". Its state is not written by a dry run.
+   * @default false
+   */
+  readonly cheap?: boolean;
+  /**
+   * Told what happens when this stage runs (alone, in a map, or in a pipeline, beside the
+   * pipeline's listener): `stage:*` events.
+   * @default undefined
+   */
+  readonly onEvent?: EventListener;
+  /**
+   * Where the function runs. In-process by default; a `workerFunction` runs on worker threads.
+   * @default the function's own (in-process)
+   */
+  readonly executor?: Executor;
+}
+
+/** Options of {@link Stage.map} and {@link MappedStage}. */
+export interface MapOptions {
+  /**
+   * `"cross"`: every combination of the mapped lists (pydra's list splitter); `"zip"`: element
+   * i of each list together (pydra's tuple splitter; the lists must have equal lengths).
+   * @default "cross"
+   */
+  readonly mode?: "cross" | "zip";
+  /**
+   * How many elements may run at once. In a pipeline the pipeline's `concurrency` bounds them
+   * too (and stages and elements share it); run alone, this is the only bound.
+   * @default the number of available CPUs (alone), no limit of its own (in a pipeline)
+   */
+  readonly concurrency?: number;
+  /**
+   * Names an element in logs, errors, events and summaries, from its mapped values. Labels
+   * that repeat get `#index` appended.
+   * @default the element's values: a block's key, a file path's tail, `a=1,b=x`; an element
+   * streamed from an upstream map keeps that element's label
+   * @example label: ({ t1w }) => path.basename(t1w).split("_")[0] // "sub-07"
+   */
+  readonly label?: (values: Record<string, unknown>) => string;
+}
+
+/** Check a map's options (`mode`, `concurrency`, `label`). */
+export function checkMapOptions(stage: string, options: MapOptions): void {
+  const { mode = "cross", concurrency, label } = options;
+  if (mode !== "cross" && mode !== "zip") fail(stage, "mode", '"cross" or "zip"', mode);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    fail(stage, "concurrency", "a whole number >= 1", concurrency);
+  }
+  if (label !== undefined && typeof label !== "function") fail(stage, "label", "a function", label);
+}
+
+/** Options of a {@link Pipeline}. */
+export interface PipelineOptions {
+  /**
+   * How many calls (stages and map elements together) may run at once.
+   * @default the number of available CPUs
+   */
+  readonly concurrency?: number;
+  /**
+   * On a failure, go on with every stage (and map element) that does not depend on a failed
+   * one, then report all failures together (a {@link PipelineError}, with what was blocked).
+   * Without it, nothing new starts after the first failure; running calls finish (and are
+   * cached), and that failure is thrown.
+   * @default false
+   */
+  readonly keepGoing?: boolean;
+  /**
+   * Read-only caches every stage may take valid results from on a miss (see the stage option).
+   * @default []
+   */
+  readonly readonlyCaches?: readonly string[];
+  /**
+   * Told what happens as the pipeline runs: stages and map elements starting, running (and
+   * why), cached, done, retried or failed, with timings, and the progress of long file hashes.
+   * `terminalReporter()` is a ready-made listener.
+   * @default undefined
+   * @example onEvent: terminalReporter()
+   */
+  readonly onEvent?: EventListener;
+  /**
+   * Interrupts a run when aborted: nothing new starts, running calls are cancelled (their
+   * processes killed), finished ones keep their state, and `run()` rejects with reason
+   * `interrupted` saying what finished and what did not. Without it, Ctrl-C, SIGTERM and SIGHUP
+   * do the same while a run is in progress (unless the program listens to them itself), then
+   * end the process with the signal as before.
+   * @default undefined
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Pipeline options, checked, with their defaults. */
+export interface CheckedPipelineOptions {
+  concurrency: number;
+  keepGoing: boolean;
+  readonlyCaches: readonly string[];
+  onEvent: EventListener | undefined;
+  signal: AbortSignal | undefined;
+}
+
+const PIPELINE_OPTIONS = ["concurrency", "keepGoing", "readonlyCaches", "onEvent", "signal"];
+
+function pipelineFail(option: string, expected: string, value: unknown): never {
+  throw new MemoriError(
+    "invalid-option",
+    `pipeline: expected \`${option}\` to be ${expected}, got ${describe(value)}.`,
+  );
+}
+
+/** Check a pipeline's options. */
+export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new MemoriError(
+      "invalid-option",
+      `pipeline options must be an object, got ${describe(options)}.`,
+    );
+  }
+  const {
+    concurrency = availableParallelism(),
+    keepGoing = false,
+    readonlyCaches = [],
+    onEvent,
+    signal,
+  } = options;
+  if (onEvent !== undefined && typeof onEvent !== "function") {
+    pipelineFail("onEvent", "a function", onEvent);
+  }
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    pipelineFail("concurrency", "a whole number >= 1", concurrency);
+  }
+  if (typeof keepGoing !== "boolean") pipelineFail("keepGoing", "a boolean", keepGoing);
+  if (
+    !Array.isArray(readonlyCaches) ||
+    !readonlyCaches.every((d) => typeof d === "string" && d !== "")
+  ) {
+    pipelineFail("readonlyCaches", "an array of directory paths", readonlyCaches);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    pipelineFail("signal", "an AbortSignal", signal);
+  }
+  for (const key of Object.keys(options)) {
+    if (!PIPELINE_OPTIONS.includes(key)) {
+      throw new MemoriError(
+        "invalid-option",
+        `pipeline: unknown option \`${key}\`; the options are ${PIPELINE_OPTIONS.join(", ")}.`,
+      );
+    }
+  }
+  return { concurrency, keepGoing, readonlyCaches, onEvent, signal };
 }
 
 /**
@@ -173,6 +342,29 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   if (o.alwaysHash !== undefined && typeof o.alwaysHash !== "boolean") {
     fail(stage, "alwaysHash", "a boolean", o.alwaysHash);
   }
+  if (
+    o.timeout !== undefined &&
+    !(typeof o.timeout === "number" && o.timeout > 0 && o.timeout < 2 ** 31)
+  ) {
+    fail(stage, "timeout", "a number of milliseconds > 0 (below 2^31)", o.timeout);
+  }
+  if (o.retries !== undefined && !(Number.isInteger(o.retries) && (o.retries as number) >= 0)) {
+    fail(stage, "retries", "a whole number >= 0", o.retries);
+  }
+  for (const key of ["cheap"] as const) {
+    if (o[key] !== undefined && typeof o[key] !== "boolean") fail(stage, key, "a boolean", o[key]);
+  }
+  if (o.onEvent !== undefined && typeof o.onEvent !== "function") {
+    fail(stage, "onEvent", "a function", o.onEvent);
+  }
+  if (
+    o.executor !== undefined &&
+    (typeof o.executor !== "object" ||
+      o.executor === null ||
+      typeof (o.executor as Executor).execute !== "function")
+  ) {
+    fail(stage, "executor", "an executor (an object with an execute() method)", o.executor);
+  }
   const known = new Set([
     "env",
     "alwaysHash",
@@ -183,6 +375,11 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
     "args",
     "logger",
     "readonlyCaches",
+    "timeout",
+    "retries",
+    "cheap",
+    "onEvent",
+    "executor",
   ]);
   for (const key of Object.keys(o)) {
     if (!known.has(key)) {

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
-import { MemoriError } from "./errors.js";
+import { callSignal } from "./engine/context.js";
+import { MemoriError, messageOf } from "./errors.js";
 
 /** Options of {@link runProcess}. */
 export interface RunProcessOptions {
@@ -22,6 +24,61 @@ export interface RunProcessOptions {
    * @default false
    */
   readonly forwardSignals?: boolean;
+  /**
+   * Stops the process when aborted: SIGTERM to it and the processes it started, then SIGKILL to
+   * those still running 3 s later;
+   * the promise rejects with reason `interrupted`. Inside a stage, the stage call's own signal
+   * (fired by its `timeout` or an interrupted pipeline) is used when this is not given.
+   * @default the current stage call's signal
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** How long a process has to end after SIGTERM before it gets SIGKILL. */
+const KILL_GRACE_MS = 3000;
+
+/**
+ * The processes below `pid` (children first found, then theirs), read from /proc where there
+ * is one: a shell script's own children die with it, not after it.
+ */
+function descendants(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses; it ends at the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const found: number[] = [];
+  for (let i = -1; i < found.length; i++) {
+    for (const child of children.get(i < 0 ? pid : found[i]!) ?? []) found.push(child);
+  }
+  return found;
+}
+
+/** Signal a process and everything it started. */
+function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  for (const pid of descendants(child.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+  child.kill(signal);
 }
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -80,18 +137,39 @@ export function runProcess(
       stdio: options.stdio ?? "inherit",
     });
     const untrack = options.forwardSignals ? track(child) : () => undefined;
-    child.on("error", (error: NodeJS.ErrnoException) => {
+    const signal = options.signal ?? callSignal();
+    let killer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      killTree(child, "SIGTERM");
+      killer = setTimeout(() => killTree(child, "SIGKILL"), KILL_GRACE_MS);
+      killer.unref();
+    };
+    if (signal?.aborted) stop();
+    else signal?.addEventListener("abort", stop, { once: true });
+    const done = () => {
       untrack();
+      clearTimeout(killer);
+      signal?.removeEventListener("abort", stop);
+    };
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      done();
       if (error.code === "ENOENT" && !shell) {
         reject(new MemoriError("not-found", `command not found: ${file}`, { cause: error }));
       } else {
         reject(error);
       }
     });
-    child.on("close", (code, signal) => {
-      untrack();
-      const status = exitStatus(code, signal);
-      if (options.forwardSignals && received !== undefined) {
+    child.on("close", (code, killedBy) => {
+      done();
+      const status = exitStatus(code, killedBy);
+      if (signal?.aborted) {
+        reject(
+          new InterruptedError(
+            `${file} was stopped (${messageOf(signal.reason)}); nothing was recorded.`,
+            status,
+          ),
+        );
+      } else if (options.forwardSignals && received !== undefined) {
         const signalName = received;
         reject(
           new InterruptedError(

@@ -1,7 +1,8 @@
 /**
- * CPU-bound JavaScript stages in a worker-thread pool (tinypool): the function runs off the
- * main thread, so several such stages use several cores; it is hashed and memoized exactly
- * like an in-process stage.
+ * CPU-bound JavaScript stages in a worker-thread pool (tinypool): the worker-thread executor.
+ * The function runs off the main thread, so several such stages use several cores; it is
+ * hashed and memoized exactly like an in-process stage (the engine holds the lock and commits;
+ * the worker only calls the function).
  */
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
@@ -10,6 +11,7 @@ import path from "node:path";
 import type Tinypool from "tinypool";
 import { MemoriError, describe } from "./errors.js";
 import { markWrapper } from "./hashing/hashable.js";
+import { EXECUTOR, type Executor } from "./engine/executor.js";
 
 const pools = new Map<string, Tinypool>();
 
@@ -76,6 +78,20 @@ export async function workerFunction(
     const pool = await poolFor(maxThreads);
     return pool.run({ url, exportName, args });
   };
+  const executor: Executor = {
+    name: "worker-threads",
+    async execute({ def, inputArgs, signal }) {
+      try {
+        const pool = await poolFor(maxThreads);
+        const args = def.signature.argumentsFor(inputArgs);
+        // Aborting (a timeout, an interrupt) terminates the worker thread: the work stops.
+        return { ok: true, returned: await pool.run({ url, exportName, args }, { signal }) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    },
+  };
+  Object.defineProperty(wrapper, EXECUTOR, { value: executor });
   // Where the function runs does not change its result: no wrapper id in the code hash.
   return markWrapper(wrapper, fn, "");
 }

@@ -5,6 +5,8 @@ import { MemoriError, Pipeline, Stage, type PipelineSource } from "../src/index.
 import { recordingLogger, tempDir } from "./util/tmp.js";
 
 const quiet = recordingLogger().logger;
+/** Any node a pipeline definition takes. */
+type Node = ConstructorParameters<typeof Pipeline>[0][number][1];
 
 function counter() {
   return { n: 0 } as { n: number };
@@ -155,11 +157,26 @@ describe("Pipeline", () => {
   it("names the stage, the argument and the names available when an argument is missing", async () => {
     const a = new Stage(() => 1, { name: "first", outputs: "x" });
     const b = new Stage((y: number) => y, { name: "second" });
-    const p = new Pipeline([
+    // Knowable from the definition: the constructor says so, before any upstream work.
+    const definition: [PipelineSource, Node][] = [
       ["start", a],
       [a, b],
-    ]);
-    const error = (await p.run().catch((e: unknown) => e)) as MemoriError;
+    ];
+    let error = (() => {
+      try {
+        new Pipeline(definition);
+      } catch (e: unknown) {
+        return e;
+      }
+    })() as MemoriError;
+    expect(error.reason).toBe("missing-argument");
+    expect(error.stage).toBe("second");
+    expect(error.message).toMatch(/stage "second" is missing argument "y".*offered "x"/);
+    // Wiring changed after construction (a static argument deleted): the run says the same.
+    b.setArg("y", 2);
+    const p = new Pipeline(definition);
+    b.deleteArg("y");
+    error = (await p.run().catch((e: unknown) => e)) as MemoriError;
     expect(error.reason).toBe("missing-argument");
     expect(error.stage).toBe("second");
     expect(error.message).toMatch(/stage "second" is missing argument "y".*offered "x"/);

@@ -19,7 +19,11 @@ function say(message: string): void {
   process.stderr.write(`memori: ${message}\n`);
 }
 
-function makeLogger(args: MemoriArgs): { info(m: string): void; warn(m: string): void } {
+function makeLogger(args: MemoriArgs): {
+  info(m: string): void;
+  warn(m: string): void;
+  error(m: string): void;
+} {
   const toFile = (level: string, message: string) => {
     if (args.logFile !== undefined) {
       appendFileSync(args.logFile, `${new Date().toISOString()} ${level} ${message}\n`);
@@ -33,6 +37,10 @@ function makeLogger(args: MemoriArgs): { info(m: string): void; warn(m: string):
     warn: (message) => {
       say(`warning: ${message}`);
       toFile("WARN", message);
+    },
+    error: (message) => {
+      say(message);
+      toFile("ERROR", message);
     },
   };
 }
@@ -76,12 +84,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     { which, InterruptedError },
     store,
     { MemoriError },
+    { parallelRoot },
   ] = await Promise.all([
     import("../stage.js"),
     import("../script.js"),
     import("../process.js"),
     import("../state/store.js"),
     import("../errors.js"),
+    import("../state/location.js"),
   ]);
   const logger = makeLogger(args);
 
@@ -125,9 +135,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             args: [...args.args, ...args.parallelArgs.get(k)!],
             outputs: args.parallelOutputs.get(k) ?? [],
             hashOutput:
-              args.hashOutput === undefined
-                ? undefined
-                : path.join(args.hashOutput, `parallel${k}`),
+              args.hashOutput === undefined ? undefined : parallelRoot(args.hashOutput, k),
           }));
 
   const runOne = async (run: Run): Promise<number> => {
@@ -153,8 +161,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         return error.status;
       }
       if (error instanceof ProcessFailedError) {
-        logger.info(error.message);
-        if (error.status === 1 && /did not produce/.test(error.message)) say(error.message);
+        // A missing expected output is always said; a failing command has said why itself.
+        if (error.status === 1 && /did not produce/.test(error.message))
+          logger.error(error.message);
+        else logger.info(error.message);
         return error.status;
       }
       if (error instanceof MemoriError) {
@@ -169,9 +179,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (runs.length === 1) {
     status = await runOne(runs[0]!);
   } else {
-    const { default: pLimit } = await import("p-limit");
-    const limit = pLimit(args.parallel ?? 1);
-    const statuses = await Promise.all(runs.map((run) => limit(() => runOne(run))));
+    const { TaskQueue } = await import("../engine/queue.js");
+    const queue = new TaskQueue<number>(args.parallel ?? 1);
+    const settled = await Promise.all(
+      runs.map((run, priority) => queue.add({ priority, run: () => runOne(run) })),
+    );
+    const statuses = settled.map((s) => (s.kind === "done" ? s.value : 1));
     const failed = statuses.filter((s) => s !== 0).length;
     if (failed > 0) say(`${failed} of ${runs.length} parallel runs failed`);
     status = statuses.find((s) => s !== 0) ?? 0;

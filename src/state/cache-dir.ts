@@ -8,6 +8,8 @@ import path from "node:path";
 import fsExtra from "fs-extra";
 import { defaultHasher } from "../hashing/files.js";
 import type { FileEntry } from "../hashing/values.js";
+import { STATE_FILE_SUFFIXES, isNestedStateFolder } from "./location.js";
+import { withLock } from "./lock.js";
 import { StateStore, trackedFiles, type StoredState } from "./store.js";
 
 /** What the files say of an entry. */
@@ -29,8 +31,6 @@ export interface CacheEntry {
   bytes: number;
   status: EntryStatus;
 }
-
-const STATE_SUFFIXES = [".inputs", ".outputs", ".stage", ".files", ".owner"];
 
 async function statusOf(state: StoredState): Promise<EntryStatus> {
   for (const entry of trackedFiles(state)) {
@@ -95,7 +95,7 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
     }
     if (depth > 0) {
       for (const name of names) {
-        if (!/^parallel\d+$/.test(name) && !name.endsWith(".map")) continue;
+        if (!isNestedStateFolder(name)) continue;
         if ((await stat(path.join(folder, name)).catch(() => undefined))?.isDirectory()) {
           await visit(path.join(folder, name), `${prefix}${name}/`, depth - 1);
         }
@@ -115,7 +115,7 @@ export async function findEntries(dir: string, name: string): Promise<CacheEntry
 /** Remove an entry's state files (never its outputs). Returns the files removed. */
 export async function removeEntry(entry: CacheEntry): Promise<string[]> {
   const removed: string[] = [];
-  for (const suffix of STATE_SUFFIXES) {
+  for (const suffix of STATE_FILE_SUFFIXES) {
     const file = path.join(entry.store.dir, entry.store.name + suffix);
     if (await fsExtra.pathExists(file)) {
       await fsExtra.remove(file);
@@ -173,7 +173,7 @@ export async function acceptEntry(entry: CacheEntry): Promise<string[]> {
   for (const e of trackedFiles(state)) fresh.set(e.file, await rehash(e));
   const outputs = mapStored(state.outputs, (e) => fresh.get(e.file) ?? e) as StoredState["outputs"];
   const written = state.written.map((e) => fresh.get(e.file) ?? e);
-  await entry.store.withLock(() =>
+  await withLock(entry.store, () =>
     entry.store.write(state.inputs, outputs, written, state.record.code, state.record.outputs),
   );
   return [...new Set(changed)];

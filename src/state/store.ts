@@ -9,8 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
@@ -143,29 +142,6 @@ function checkValues(value: unknown, field: string, run: string): string | undef
 /** Serialize for a state file: pretty-printed, keys sorted, newline at the end. */
 function serialize(value: Record<string, Json>): string {
   return JSON.stringify(sortKeys(value), null, 2) + "\n";
-}
-
-/** Options for waiting on a lock held by another run. */
-export interface LockOptions {
-  /** Called once while waiting, with what is waited for. */
-  onWait?: (message: string) => void;
-  /** Called if another process took over the lock while this one held it. */
-  onCompromised?: (message: string) => void;
-}
-
-/**
- * A lock is stale when its holder has not refreshed it for this long (the holder died):
- * `MEMORI_LOCK_STALE_MS`, at least 5000 (proper-lockfile's minimum). Default 30000.
- */
-const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return codeOf(error) === "EPERM";
-  }
 }
 
 /** The state files of one stage in one directory. */
@@ -344,93 +320,5 @@ export class StateStore {
       );
     }
     return record;
-  }
-
-  /**
-   * Run `body` holding this stage's lock, so that of several processes (or pipelines)
-   * running the same stage at once, one runs it and the others wait, then find its result.
-   * A lock whose holder died is taken over after {@link LOCK_STALE_MS}.
-   */
-  async withLock<T>(body: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-    await this.ensureDir();
-    const target = path.join(this.dir, this.name);
-    const { default: lockfile } = await import("proper-lockfile"); // only runs that miss lock
-    let release: (() => Promise<void>) | undefined;
-    let waited = false;
-    let delay = 50;
-    while (release === undefined) {
-      try {
-        release = await lockfile.lock(target, {
-          realpath: false,
-          lockfilePath: `${target}.lock`,
-          stale: LOCK_STALE_MS,
-          update: LOCK_STALE_MS / 6,
-          onCompromised: (error) =>
-            options.onCompromised?.(
-              `stage "${this.name}": another process took over its lock (${error.message}); state files stay consistent, but the stage may run twice.`,
-            ),
-        });
-      } catch (error) {
-        if (codeOf(error) !== "ELOCKED") {
-          throw new MemoriError(
-            "lock-failed",
-            `stage "${this.name}": cannot lock its state in ${this.dir} (${messageOf(error)}). Is the directory writable?`,
-            { stage: this.name, cause: error },
-          );
-        }
-        const reaped = await this.#reapDeadOwner(`${target}.lock`);
-        if (reaped !== undefined) {
-          options.onWait?.(reaped);
-          continue;
-        }
-        if (!waited) {
-          waited = true;
-          options.onWait?.(
-            `stage "${this.name}": waiting for another run of it to finish (lock ${target}.lock)`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, 1000);
-      }
-    }
-    // Who holds the lock, so a waiter on this host can tell when the holder has died. A torn
-    // write only reads as "owner unknown", so a plain write is enough.
-    await writeFile(
-      this.#ownerFile(),
-      JSON.stringify({ host: hostname(), pid: process.pid }),
-    ).catch(() => undefined);
-    try {
-      return await body();
-    } finally {
-      // Remove the owner record before unlocking, so it can never delete the next holder's.
-      await rm(this.#ownerFile(), { force: true }).catch(() => undefined);
-      await release().catch(() => undefined);
-    }
-  }
-
-  #ownerFile(): string {
-    return path.join(this.dir, `${this.name}.owner`);
-  }
-
-  /**
-   * If the lock's holder is a process on this host that no longer exists, mark the lock stale
-   * (age its mtime) so it is taken over now rather than after the stale timeout. A lost race
-   * here can only cause a duplicate run, never a wrong result: the commit record, not the
-   * lock, keeps the state consistent.
-   */
-  async #reapDeadOwner(lockPath: string): Promise<string | undefined> {
-    try {
-      const text = await readFile(this.#ownerFile(), "utf8");
-      const owner = JSON.parse(text) as { host?: unknown; pid?: unknown };
-      if (owner.host !== hostname() || typeof owner.pid !== "number" || owner.pid === process.pid) {
-        return undefined;
-      }
-      if (isAlive(owner.pid)) return undefined;
-      if ((await readFile(this.#ownerFile(), "utf8")) !== text) return undefined;
-      await utimes(lockPath, 0, 0);
-      return `stage "${this.name}": the lock's holder (pid ${owner.pid}) is gone; taking the lock over`;
-    } catch {
-      return undefined;
-    }
   }
 }

@@ -1,0 +1,141 @@
+/**
+ * A call's identity as a value: the code (normalized AST, hashable callees, what wrappers add),
+ * the encoded inputs (files by content, watched environment variables as `env:NAME`) and the
+ * output names. It is computed once per call; comparing it with a stored state is pure and
+ * gives the {@link Reason} for the first difference. Whether the files a state recorded are
+ * still intact is a separate step, {@link verifyFiles}, since it reads files.
+ */
+import stringify from "fast-json-stable-stringify";
+import type { Reason } from "../decision.js";
+import type { HashScope } from "../hashing/files.js";
+import { codeIdentity, type CodeIdentity } from "../hashing/hashable.js";
+import { encodeValue, isFileEntry, mapStored, type Json } from "../hashing/values.js";
+import { trackedFiles, type StoredState } from "../state/store.js";
+import type { StageDef } from "./node.js";
+
+/** What identifies a call. */
+export interface Fingerprint {
+  readonly code: CodeIdentity;
+  /** Inputs as they are recorded in `.inputs`: bound arguments, then `env:NAME` entries. */
+  readonly inputs: Record<string, Json>;
+  readonly outputs: readonly string[];
+}
+
+/** Encode named values for a state file (`where.key` names each in errors). */
+export async function encodeAll(
+  def: StageDef,
+  values: Readonly<Record<string, unknown>>,
+  where: string,
+  scope: HashScope,
+): Promise<Record<string, Json>> {
+  const out: Record<string, Json> = {};
+  const context = { stage: def.name, hasher: def.hasher, scope };
+  for (const [key, value] of Object.entries(values)) {
+    out[key] = await encodeValue(value, `${where}.${key}`, context);
+  }
+  return out;
+}
+
+/** The fingerprint of calling `def` with `inputArgs`. */
+export async function takeFingerprint(
+  def: StageDef,
+  inputArgs: Readonly<Record<string, unknown>>,
+  scope: HashScope,
+): Promise<Fingerprint> {
+  const code = await codeIdentity(def.fn);
+  const environment: Record<string, string | undefined> = {};
+  for (const name of def.env) environment[`env:${name}`] = process.env[name];
+  const inputs = await encodeAll(def, { ...inputArgs, ...environment }, "inputs", scope);
+  return { code, inputs, outputs: def.outputs };
+}
+
+/** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */
+export function shorten(json: Json | undefined): string {
+  if (json === undefined) return "(absent)";
+  const tag =
+    typeof json === "object" && json !== null && !Array.isArray(json) ? json.$memori : undefined;
+  if (tag === "undefined") return "undefined";
+  if (isFileEntry(json)) return `${json.file}@${json.hash.slice(0, 12)}`;
+  const text = stringify(json);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Replace file entries for the given paths by the paths themselves. */
+function filesAsPaths(
+  values: Record<string, Json>,
+  paths: ReadonlySet<string>,
+): Record<string, Json> {
+  if (paths.size === 0) return values;
+  return mapStored(values, (entry) => (paths.has(entry.file) ? entry.file : entry)) as Record<
+    string,
+    Json
+  >;
+}
+
+/**
+ * How a stored state differs from the fingerprint, in order: code, output names, inputs,
+ * outputs present. `cached` when it does not (its files still have to be verified).
+ */
+export function compare(fingerprint: Fingerprint, state: StoredState, stage: string): Reason {
+  const { record } = state;
+  const { code } = fingerprint;
+  if (record.code.hash !== code.hash) {
+    const changed: string[] = [];
+    if (record.code.self !== code.self) changed.push(stage);
+    const names = new Set([...Object.keys(record.code.callees), ...Object.keys(code.callees)]);
+    for (const name of [...names].sort()) {
+      if (record.code.callees[name] !== code.callees[name]) changed.push(name);
+    }
+    const extras = new Set([...Object.keys(record.code.extras), ...Object.keys(code.extras)]);
+    for (const name of [...extras].sort()) {
+      if (record.code.extras[name] !== code.extras[name]) changed.push(name);
+    }
+    if (stringify(record.code.wrappers) !== stringify(code.wrappers)) changed.push("wrappers");
+    return { kind: "function-changed", changed };
+  }
+  const outputNamesChanged: Reason = {
+    kind: "output-names-changed",
+    old: record.outputs,
+    new: [...fingerprint.outputs],
+  };
+  if (stringify(record.outputs) !== stringify(fingerprint.outputs)) return outputNamesChanged;
+  // A file the stage writes (an output, or a path argument it created or changed) is not an
+  // input by content: its content is verified to be what the stage left (verifyFiles). Compare
+  // such inputs by path, on both sides.
+  const writtenPaths = new Set(trackedFiles(state).map((e) => e.file));
+  const storedInputs = filesAsPaths(state.inputs, writtenPaths);
+  const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
+  if (stringify(storedInputs) !== stringify(currentInputs)) {
+    const names = [
+      ...new Set([...Object.keys(storedInputs), ...Object.keys(currentInputs)]),
+    ].sort();
+    for (const name of names) {
+      const old = storedInputs[name];
+      const now = currentInputs[name];
+      if (stringify(old) !== stringify(now)) {
+        return { kind: "input-changed", name, old: shorten(old), new: shorten(now) };
+      }
+    }
+  }
+  for (const name of fingerprint.outputs) {
+    if (!(name in state.outputs)) return outputNamesChanged;
+  }
+  return { kind: "cached" };
+}
+
+/**
+ * Whether every file the state says the stage wrote (outputs, files written through
+ * arguments) still has the content it left: the reason if not.
+ */
+export async function verifyFiles(
+  state: StoredState,
+  def: StageDef,
+  scope: HashScope,
+): Promise<Reason | undefined> {
+  for (const entry of trackedFiles(state)) {
+    const hash = await def.hasher.hash(entry.file, scope);
+    if (hash === undefined) return { kind: "output-missing", path: entry.file };
+    if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
+  }
+  return undefined;
+}

@@ -1,0 +1,155 @@
+/**
+ * The one decision ladder: is there a valid result for this call, and if not, why? In order:
+ * not memoized; forced to run (`forceRun`, `MEMORI_REFRESH`); forced to skip (`forceSkip`);
+ * the call's own state; the read-only caches. A real run and a dry run both ask here, so a
+ * dry run is the run stopped after this step. Reading only: nothing is logged or written.
+ */
+import type { Reason } from "../decision.js";
+import { MemoriError } from "../errors.js";
+import type { HashScope } from "../hashing/files.js";
+import { decodeValue } from "../hashing/values.js";
+import type { RunOptions } from "../options.js";
+import type { StateLocation } from "../state/location.js";
+import type { ReadResult, StateStore, StoredState } from "../state/store.js";
+import { compare, verifyFiles, type Fingerprint } from "./fingerprint.js";
+import type { StageDef } from "./node.js";
+
+/** A state found valid for the call. */
+export interface Hit {
+  hit: true;
+  /** `cached` (from a read-only cache: with `from`), or `forced` for `forceSkip`. */
+  reason: Reason;
+  /** The decoded outputs (without aliases). */
+  outputs: Record<string, unknown>;
+  state: StoredState;
+  /** The read-only cache it came from: record it in the call's own state. */
+  from?: string;
+  /** With `forceSkip`: how the state differs from the call, if it does (a warning). */
+  mismatch?: Reason;
+}
+
+/** No valid state: the call has to run. */
+export interface Miss {
+  hit: false;
+  reason: Reason;
+  /** Read-only caches that had a state of this call, and why it did not fit. */
+  rejected: { dir: string; reason: Reason }[];
+}
+
+export type Lookup = Hit | Miss;
+
+/** What a lookup works from. */
+export interface LookupInput {
+  readonly def: StageDef;
+  /** Where the call's state lives; `undefined`: not memoized. */
+  readonly location: StateLocation | undefined;
+  /** The call's own state, as read when the call started. */
+  readonly previous: ReadResult;
+  readonly fingerprint: Fingerprint | undefined;
+  readonly options: RunOptions;
+  /** The pipeline's read-only caches (the stage's own come after them). */
+  readonly readonlyCaches: readonly string[];
+  readonly scope: HashScope;
+  /** `MEMORI_REFRESH`: every call runs again, unless it is told to skip. */
+  readonly refresh: boolean;
+  /** Consult the call's own state only (the second look, under the lock). */
+  readonly ownOnly?: boolean;
+}
+
+function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const name of def.outputs) outputs[name] = decodeValue(state.outputs[name]);
+  return outputs;
+}
+
+/**
+ * Whether a stored state (the call's own, or a read-only cache's) is a valid result for the
+ * call: its decoded outputs, or the reason it is not.
+ */
+export async function validResult(
+  input: LookupInput,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  store: StateStore,
+): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason }> {
+  const reason = compare(fingerprint, state, input.def.name);
+  if (reason.kind !== "cached") return { ok: false, reason };
+  const tampered = await verifyFiles(state, input.def, input.scope);
+  if (tampered !== undefined) return { ok: false, reason: tampered };
+  try {
+    return { ok: true, outputs: decodeOutputs(input.def, state) };
+  } catch (error) {
+    const detail = `holds a value memori did not write (${(error as Error).message})`;
+    return { ok: false, reason: { kind: "state-unreadable", file: store.file("outputs"), detail } };
+  }
+}
+
+/** Why the call's own state gives no result, before comparing anything. */
+function ownStateReason(previous: ReadResult): Reason {
+  if (previous.kind === "absent") return { kind: "first-run" };
+  if (previous.kind === "unreadable") {
+    return { kind: "state-unreadable", file: previous.file, detail: previous.detail };
+  }
+  return { kind: "cached" };
+}
+
+/** Decide hit or miss for a call. Throws only for `forceSkip` with nothing valid to load. */
+export async function lookup(input: LookupInput): Promise<Lookup> {
+  const { def, location, previous, fingerprint, options } = input;
+  const miss = (reason: Reason): Miss => ({ hit: false, reason, rejected: [] });
+  if (location === undefined || fingerprint === undefined) return miss({ kind: "not-memoized" });
+  if (options.forceRun || (input.refresh && !options.forceSkip)) return miss({ kind: "forced" });
+  if (options.forceSkip) {
+    if (previous.kind !== "ok") {
+      const why =
+        previous.kind === "absent" ? "nothing is stored" : `${previous.file} ${previous.detail}`;
+      throw new MemoriError(
+        "no-state",
+        `stage "${def.name}": forceSkip was given but ${why} in ${location.dir}; run it without forceSkip first.`,
+        { stage: def.name },
+      );
+    }
+    const reason = compare(fingerprint, previous.state, def.name);
+    const mismatch =
+      reason.kind === "cached" ? await verifyFiles(previous.state, def, input.scope) : reason;
+    return {
+      hit: true,
+      reason: { kind: "forced" },
+      outputs: decodeOutputs(def, previous.state),
+      state: previous.state,
+      ...(mismatch ? { mismatch } : {}),
+    };
+  }
+  let reason = ownStateReason(previous);
+  if (previous.kind === "ok") {
+    const valid = await validResult(input, fingerprint, previous.state, location.store);
+    if (valid.ok) {
+      return {
+        hit: true,
+        reason: { kind: "cached" },
+        outputs: valid.outputs,
+        state: previous.state,
+      };
+    }
+    reason = valid.reason;
+  }
+  const rejected: Miss["rejected"] = [];
+  const caches = input.ownOnly ? [] : [...input.readonlyCaches, ...def.readonlyCaches];
+  for (const dir of caches) {
+    const foreign = location.under(dir).store;
+    const read = foreign.read();
+    if (read.kind !== "ok") continue;
+    const valid = await validResult(input, fingerprint, read.state, foreign);
+    if (valid.ok) {
+      return {
+        hit: true,
+        reason: { kind: "cached", from: dir },
+        outputs: valid.outputs,
+        state: read.state,
+        from: dir,
+      };
+    }
+    rejected.push({ dir, reason: valid.reason });
+  }
+  return { hit: false, reason, rejected };
+}

@@ -1,0 +1,119 @@
+/**
+ * Ready tasks waiting for a slot: at most `concurrency` run at once (and at most a group's own
+ * limit of one group), the lowest priority number first; a task whose attempt asks for it is
+ * queued again for another attempt. `halt()` starts nothing more. Knows nothing of stages.
+ */
+import { MinHeap } from "./heap.js";
+
+/** A unit of work. */
+export interface QueueTask<T> {
+  /** Lower runs first (definition order, then element order). */
+  readonly priority: number;
+  /** Tasks of a group share the group's limit, if it has one. */
+  readonly group?: number | undefined;
+  /** One attempt (1 for the first). Must not throw. */
+  run(attempt: number): Promise<T>;
+  /** Whether the attempt's result asks for another attempt. */
+  again?(value: T, attempt: number): boolean;
+  /** Told when another attempt is queued. */
+  onRetry?(value: T, attempt: number): void;
+}
+
+/** How a task ended: its last attempt's value, or dropped (halted before it started). */
+export type Settled<T> = { kind: "done"; value: T; attempt: number } | { kind: "dropped" };
+
+interface Entry<T> {
+  task: QueueTask<T>;
+  attempt: number;
+  resolve: (settled: Settled<T>) => void;
+}
+
+export class TaskQueue<T> {
+  readonly #ready = new MinHeap<Entry<T>>((e) => e.task.priority);
+  /** Tasks whose group is at its limit, by group. */
+  readonly #parked = new Map<number, Entry<T>[]>();
+  readonly #runningByGroup = new Map<number, number>();
+  readonly #concurrency: number;
+  readonly #groupLimits: ReadonlyMap<number, number>;
+  #running = 0;
+  #halted = false;
+
+  constructor(concurrency: number, groupLimits: ReadonlyMap<number, number> = new Map()) {
+    this.#concurrency = concurrency;
+    this.#groupLimits = groupLimits;
+  }
+
+  /** How many tasks are running now. */
+  get running(): number {
+    return this.#running;
+  }
+
+  get halted(): boolean {
+    return this.#halted;
+  }
+
+  /** Queue a task; resolves when its last attempt ends, or when it is dropped. */
+  add(task: QueueTask<T>): Promise<Settled<T>> {
+    if (this.#halted) return Promise.resolve({ kind: "dropped" });
+    return new Promise((resolve) => {
+      this.#ready.push({ task, attempt: 1, resolve });
+      this.#pump();
+    });
+  }
+
+  /** Start nothing more: queued tasks are dropped; running ones finish (without retries). */
+  halt(): void {
+    this.#halted = true;
+    const dropped = [...this.#ready.drain(), ...[...this.#parked.values()].flat()];
+    this.#parked.clear();
+    for (const entry of dropped) entry.resolve({ kind: "dropped" });
+  }
+
+  #full(group: number | undefined): boolean {
+    if (group === undefined) return false;
+    const limit = this.#groupLimits.get(group);
+    return limit !== undefined && (this.#runningByGroup.get(group) ?? 0) >= limit;
+  }
+
+  #pump(): void {
+    while (!this.#halted && this.#running < this.#concurrency) {
+      const entry = this.#ready.pop();
+      if (entry === undefined) return;
+      const { group } = entry.task;
+      if (this.#full(group)) {
+        const parked = this.#parked.get(group!) ?? [];
+        parked.push(entry);
+        this.#parked.set(group!, parked);
+        continue;
+      }
+      this.#start(entry);
+    }
+  }
+
+  #start(entry: Entry<T>): void {
+    const { task, attempt } = entry;
+    const { group } = task;
+    this.#running++;
+    if (group !== undefined)
+      this.#runningByGroup.set(group, (this.#runningByGroup.get(group) ?? 0) + 1);
+    void task.run(attempt).then((value) => {
+      this.#running--;
+      if (group !== undefined) {
+        this.#runningByGroup.set(group, this.#runningByGroup.get(group)! - 1);
+        const parked = this.#parked.get(group);
+        const next = parked?.shift();
+        if (next !== undefined) this.#ready.push(next);
+        if (parked?.length === 0) this.#parked.delete(group);
+      }
+      if (!this.#halted && task.again?.(value, attempt)) {
+        task.onRetry?.(value, attempt);
+        this.#ready.push({ ...entry, attempt: attempt + 1 });
+      } else {
+        entry.resolve({ kind: "done", value, attempt });
+      }
+      // Fill the slot after whoever awaits the task has reacted (queued what became ready, or
+      // halted): ties go to the lowest priority, and nothing starts after a halt.
+      queueMicrotask(() => this.#pump());
+    });
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * What a scheduled run (or dry run) gives back, node by node and element by element, and how
+ * a map's elements add up to its node: results as one array per output, one decision, one
+ * explanation.
+ */
+import type { Decision, Explanation } from "../decision.js";
+import type { CallFailure } from "./failure.js";
+import type { Outcome, PipelineNode } from "./node.js";
+
+/** Where a call or a node ended up. */
+export type Status =
+  /** Waiting for its inputs (at the end of a run: it was never started). */
+  | "waiting"
+  | "running"
+  /** Ran or was cached (a dry run: its results are known). */
+  | "done"
+  | "failed"
+  /** Not run: something it needs failed (a dry run: would fail). */
+  | "blocked"
+  /** A dry run only: it, or something it needs, would run, so its results are not known. */
+  | "unknown"
+  /** Interrupted while running, or dropped from the queue by an interrupt. */
+  | "cancelled";
+
+/** One element of a map. */
+export interface ElementReport {
+  readonly index: number;
+  /** Known once the element's values are (a streamed element: when its upstream element is done). */
+  label: string | undefined;
+  values: Record<string, unknown> | undefined;
+  status: Status;
+  outcome?: Outcome;
+  failure?: CallFailure;
+  explanation?: Explanation;
+  /** A dry run: the results, when known. */
+  results?: Record<string, unknown>;
+  /** What kept it from running: `name[label]` of the upstream element. */
+  blockedBy?: string;
+}
+
+/** One node of the plan. */
+export interface NodeReport {
+  readonly node: PipelineNode;
+  status: Status;
+  /** A run: the node's outcome (a map: one array per output); a dry run: `results` only. */
+  outcome?: Outcome;
+  results?: Record<string, unknown>;
+  explanation?: Explanation;
+  /** The node's own failed calls (a map: its elements'), in order. */
+  failures: CallFailure[];
+  /** For a map, once its elements are known. */
+  elements?: ElementReport[];
+  /** The names the stages feeding it offered (for a missing argument's message). */
+  offered: string[];
+  /** Upstream nodes that failed (or were blocked), and that would run (a dry run). */
+  failedUpstream: string[];
+  unknownUpstream: string[];
+}
+
+/** Calls counted by what they did. */
+export interface Counts {
+  ran: number;
+  cached: number;
+  failed: number;
+  blocked: number;
+  cancelled: number;
+}
+
+export interface ScheduleReport {
+  readonly nodes: NodeReport[];
+  readonly counts: Counts;
+  /** The abort reason, when the run was interrupted. */
+  readonly interrupted: unknown;
+  readonly ms: number;
+}
+
+/** The result names of a node: outputs, then aliases. */
+export function resultNames(node: PipelineNode): string[] {
+  return [...node.outputs, ...Object.keys(node.aliases)];
+}
+
+/** A map's results: one array per output and alias, `undefined` where an element has none. */
+export function mapResults(
+  node: PipelineNode,
+  elements: readonly ElementReport[],
+): Record<string, unknown[]> {
+  const names = resultNames(node);
+  const results: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+  elements.forEach((e, i) => {
+    const values = e.outcome?.results ?? e.results;
+    for (const n of names) results[n]![i] = values?.[n];
+  });
+  return results;
+}
+
+/** A map's decision: it ran if any element ran (the first one's reason), else it was cached. */
+export function mapDecision(name: string, elements: readonly ElementReport[]): Decision {
+  const ran = elements.find((e) => e.outcome?.decision.action === "run");
+  return ran?.outcome !== undefined
+    ? { stage: name, action: "run", reason: ran.outcome.decision.reason }
+    : { stage: name, action: "skip", reason: { kind: "cached" } };
+}
+
+const PRECEDENCE: Explanation["action"][] = [
+  "fail",
+  "run",
+  "run-if-upstream-changes",
+  "blocked",
+  "skip",
+];
+
+/**
+ * A map's explanation: what its most telling element would do (fail, then run, then wait on
+ * upstream, then blocked; the first such element in order), with every element's.
+ */
+export function mapExplanation(name: string, elements: readonly Explanation[]): Explanation {
+  for (const action of PRECEDENCE) {
+    const first = elements.find((e) => e.action === action);
+    if (first !== undefined && action !== "skip") {
+      return { stage: name, action, reason: first.reason, elements: [...elements] };
+    }
+  }
+  return { stage: name, action: "skip", reason: { kind: "cached" }, elements: [...elements] };
+}

@@ -1,0 +1,201 @@
+/**
+ * A pipeline's definition as a graph: parsing and checking `[source, stage]` pairs, the
+ * topological order (ties in definition order, no recursion), the cycle error with its path,
+ * state-file collisions, wiring (a parameter nothing provides), and the diagram's edges.
+ */
+import path from "node:path";
+import { Graph } from "@dagrejs/graphlib";
+import type { DiagramEdge } from "../diagram.js";
+import { MemoriError, describe } from "../errors.js";
+import { DEFINITION, MAPPING, isNode, type PipelineNode } from "../engine/node.js";
+import { MinHeap } from "../engine/heap.js";
+import { missingInPipeline } from "../engine/failure.js";
+import type { PlanNode } from "../engine/schedule.js";
+import { nodeStateKey } from "../state/location.js";
+
+/** The checked graph of a pipeline. */
+export interface PipelineGraph {
+  /** By id: the order of first appearance in the definition. */
+  readonly nodes: readonly PlanNode[];
+  /** Topological order, ties in definition order. */
+  readonly order: readonly number[];
+  /** The graph as graphlib sees it: node ids are indices, labels stage names. */
+  readonly graph: Graph;
+}
+
+/** Parse and check a definition; throws `invalid-pipeline`, `cycle`, `state-collision` or `missing-argument`. */
+export function buildGraph(definition: unknown): PipelineGraph {
+  if (!Array.isArray(definition) || definition.length === 0) {
+    throw new MemoriError(
+      "invalid-pipeline",
+      `a pipeline definition is a non-empty array of [source, stage] pairs, got ${describe(definition)}.`,
+    );
+  }
+  const ids = new Map<PipelineNode, number>();
+  const nodes: { node: PipelineNode; start: boolean; sources: number[] }[] = [];
+  const graph = new Graph({ directed: true });
+  const idOf = (node: PipelineNode): number => {
+    let id = ids.get(node);
+    if (id === undefined) {
+      id = nodes.length;
+      ids.set(node, id);
+      nodes.push({ node, start: false, sources: [] });
+      graph.setNode(String(id), node.name);
+    }
+    return id;
+  };
+  definition.forEach((entry: unknown, i) => {
+    const where = `pipeline definition entry ${i} ([source, stage])`;
+    if (!Array.isArray(entry) || entry.length !== 2) {
+      throw new MemoriError(
+        "invalid-pipeline",
+        `${where}: expected a pair, got ${describe(entry)}.`,
+      );
+    }
+    const [source, target] = entry as [unknown, unknown];
+    if (!isNode(target)) {
+      throw new MemoriError(
+        "invalid-pipeline",
+        `${where}: the second item must be a Stage, got ${describe(target)}.`,
+      );
+    }
+    const sources: unknown[] =
+      source === "start" ? [] : Array.isArray(source) ? (source as unknown[]) : [source];
+    if (Array.isArray(source) && source.length === 0) {
+      throw new MemoriError("invalid-pipeline", `${where}: the list of source stages is empty.`);
+    }
+    sources.forEach((s, j) => {
+      if (!isNode(s)) {
+        const at = Array.isArray(source) ? `source ${j}` : "the source";
+        throw new MemoriError(
+          "invalid-pipeline",
+          `${where}: ${at} must be a Stage or "start", got ${describe(s)}.`,
+        );
+      }
+    });
+    const to = idOf(target);
+    if (source === "start") nodes[to]!.start = true;
+    for (const s of sources as PipelineNode[]) {
+      const from = idOf(s);
+      nodes[to]!.sources.push(from);
+      graph.setEdge(String(from), String(to));
+    }
+  });
+  const successors: number[][] = nodes.map(() => []);
+  nodes.forEach((node, id) => {
+    for (const source of new Set(node.sources)) successors[source]!.push(id);
+  });
+  const plan: PlanNode[] = nodes.map((n, id) => ({ ...n, successors: successors[id]! }));
+  const order = topologicalOrder(plan);
+  if (order.length < plan.length) throw cycleError(plan, order);
+  checkCollisions(plan);
+  checkWiring(plan);
+  return { nodes: plan, order, graph };
+}
+
+/** Kahn's algorithm, iterative: nodes it cannot order lie on or behind a cycle. */
+function topologicalOrder(nodes: readonly PlanNode[]): number[] {
+  const indegree = nodes.map((node) => new Set(node.sources).size);
+  const ready = new MinHeap<number>((id) => id);
+  indegree.forEach((d, id) => d === 0 && ready.push(id));
+  const order: number[] = [];
+  for (let id = ready.pop(); id !== undefined; id = ready.pop()) {
+    order.push(id);
+    for (const next of nodes[id]!.successors) {
+      indegree[next]! -= 1;
+      if (indegree[next] === 0) ready.push(next);
+    }
+  }
+  return order;
+}
+
+function cycleError(nodes: readonly PlanNode[], order: readonly number[]): MemoriError {
+  // Every node left out of the order has a predecessor that was left out too: walking
+  // predecessors from one of them must repeat a node, and the walk between the repeats is a cycle.
+  const ordered = new Set(order);
+  const left = (id: number) => !ordered.has(id);
+  let current = nodes.findIndex((_, id) => left(id));
+  const seenAt = new Map<number, number>();
+  const walk: number[] = [];
+  while (!seenAt.has(current)) {
+    seenAt.set(current, walk.length);
+    walk.push(current);
+    current = nodes[current]!.sources.find(left)!;
+  }
+  const cycle = walk.slice(seenAt.get(current)).reverse();
+  const first = cycle.indexOf(Math.min(...cycle)); // start at the earliest-defined stage
+  const loop = [...cycle.slice(first), ...cycle.slice(0, first)];
+  const names = [...loop, loop[0]!].map((id) => `"${nodes[id]!.node.name}"`);
+  return new MemoriError(
+    "cycle",
+    `the pipeline has a cycle: ${names.join(" feeds ")}. A pipeline must be acyclic; remove one of these links.`,
+  );
+}
+
+/** Two nodes that would write the same state files are an error. */
+export function checkCollisions(nodes: readonly PlanNode[]): void {
+  const owners = new Map<string, PipelineNode>();
+  for (const { node } of nodes) {
+    if (node.hashOutput === undefined) continue;
+    const key = nodeStateKey(node.hashOutput, node.name, node[MAPPING] !== undefined);
+    const owner = owners.get(key);
+    if (owner !== undefined && owner !== node) {
+      throw new MemoriError(
+        "state-collision",
+        `two stages named "${node.name}" would write the same state files in ${path.resolve(node.hashOutput)}; give one of them another \`name\` or \`hashOutput\`.`,
+        { stage: node.name },
+      );
+    }
+    owners.set(key, node);
+  }
+}
+
+/** The names a node's sources offer it: outputs and aliases, in definition order. */
+function offeredBy(nodes: readonly PlanNode[], id: number): string[] {
+  const offered = new Set<string>();
+  for (const source of nodes[id]!.sources) {
+    const { node } = nodes[source]!;
+    for (const name of [...node.outputs, ...Object.keys(node.aliases)]) offered.add(name);
+  }
+  return [...offered];
+}
+
+/**
+ * A required parameter (no default) of a node not fed by `"start"` that no source's output or
+ * alias and no static argument provides is a mistake knowable now, not after hours of upstream
+ * work.
+ */
+function checkWiring(nodes: readonly PlanNode[]): void {
+  nodes.forEach(({ node, start }, id) => {
+    if (start) return;
+    const def = node[DEFINITION];
+    const offered = offeredBy(nodes, id);
+    const provided = new Set([...offered, ...Object.keys(def.args)]);
+    const missing = def.signature.required.filter((name) => !provided.has(name));
+    if (missing.length === 0) return;
+    const given = node.inputs.filter((name) => provided.has(name));
+    throw missingInPipeline(def.signature.missing(missing, given), offered);
+  });
+}
+
+/** The diagram's edges, labelled with the names passed along (and what `"start"` gives). */
+export function diagramEdges(nodes: readonly PlanNode[]): DiagramEdge[] {
+  const edges: DiagramEdge[] = [];
+  nodes.forEach(({ node, start, sources }, id) => {
+    const inputs = new Set(node.inputs);
+    const fed = new Set<string>();
+    for (const source of new Set(sources)) {
+      const upstream = nodes[source]!.node;
+      const passed = [...upstream.outputs, ...Object.keys(upstream.aliases)].filter((name) =>
+        inputs.has(name),
+      );
+      passed.forEach((name) => fed.add(name));
+      edges.push({ from: `s${source}`, to: `s${id}`, label: passed.join(", ") });
+    }
+    if (start) {
+      const rest = node.inputs.filter((name) => !fed.has(name));
+      edges.push({ from: "start", to: `s${id}`, label: rest.join(", ") });
+    }
+  });
+  return edges;
+}
