@@ -120,6 +120,7 @@ export class Pipeline {
         readonlyCaches,
         onEvent,
         signal: trap.signal,
+        attribute: signal !== undefined,
         where: "pipeline",
       });
     } finally {
@@ -147,7 +148,7 @@ export class Pipeline {
     }
     const failures = order.flatMap((id) => {
       const r = report.nodes[id]!;
-      return r.failures.map((f) => errorOf(f, "pipeline", r.offered));
+      return r.failures.map((f) => errorOf(f, "pipeline", Object.keys(r.offered)));
     });
     if (failures.length > 0) {
       if (!keepGoing) throw failures[0]!;
@@ -197,6 +198,7 @@ export class Pipeline {
       readonlyCaches: this.#options.readonlyCaches,
       onEvent: undefined,
       signal: this.#options.signal,
+      attribute: this.#options.signal !== undefined,
       where: "pipeline",
     });
     this.#states = new Map();

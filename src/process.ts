@@ -68,6 +68,21 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+/**
+ * Stop every process started by `runProcess` that is still running, and what each started:
+ * SIGTERM, then SIGKILL 3 s later. An interrupted pipeline does this: its stages' processes
+ * must not outlive the run.
+ */
+export function stopProcesses(): void {
+  for (const child of live) {
+    killTree(child, "SIGTERM");
+    setTimeout(
+      () => child.exitCode === null && child.signalCode === null && killTree(child, "SIGKILL"),
+      KILL_GRACE_MS,
+    ).unref();
+  }
+}
+
 /** Signal a process and everything it started. */
 function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -83,6 +98,8 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 const running = new Set<ChildProcess>();
+/** Every process `runProcess` started that has not ended. */
+const live = new Set<ChildProcess>();
 let received: NodeJS.Signals | undefined;
 
 function forward(signal: NodeJS.Signals): void {
@@ -137,6 +154,7 @@ export function runProcess(
       stdio: options.stdio ?? "inherit",
     });
     const untrack = options.forwardSignals ? track(child) : () => undefined;
+    live.add(child);
     const signal = options.signal ?? callSignal();
     let killer: NodeJS.Timeout | undefined;
     const stop = () => {
@@ -147,6 +165,7 @@ export function runProcess(
     if (signal?.aborted) stop();
     else signal?.addEventListener("abort", stop, { once: true });
     const done = () => {
+      live.delete(child);
       untrack();
       clearTimeout(killer);
       signal?.removeEventListener("abort", stop);

@@ -8,6 +8,7 @@ import { appendFileSync } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
+import type { Settled } from "../engine/queue.js";
 
 interface Run {
   args: string[];
@@ -182,7 +183,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { TaskQueue } = await import("../engine/queue.js");
     const queue = new TaskQueue<number>(args.parallel ?? 1);
     const settled = await Promise.all(
-      runs.map((run, priority) => queue.add({ priority, run: () => runOne(run) })),
+      runs.map(
+        (run, priority) =>
+          new Promise<Settled<number>>((done) =>
+            queue.add({ priority, run: () => runOne(run) }, done),
+          ),
+      ),
     );
     const statuses = settled.map((s) => (s.kind === "done" ? s.value : 1));
     const failed = statuses.filter((s) => s !== 0).length;

@@ -5,7 +5,7 @@
  */
 import stringify from "fast-json-stable-stringify";
 import type { HashScope } from "../hashing/files.js";
-import { fileEntries, mapStored, type FileEntry, type Json } from "../hashing/values.js";
+import { fileEntries, walkStored, type FileEntry, type Json } from "../hashing/values.js";
 import {
   referencedFiles,
   trackedFiles,
@@ -63,17 +63,13 @@ async function writtenFiles(
     previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : [],
   );
   const candidates: { file: string; before: string | undefined }[] = [];
-  mapStored(
+  walkStored(
     inputs,
-    (entry) => {
-      candidates.push({ file: entry.file, before: entry.hash });
-      return null;
-    },
+    (entry) => candidates.push({ file: entry.file, before: entry.hash }),
     (value) => {
       if (value.length > 0 && value.length <= 4096 && !value.includes("\0")) {
         candidates.push({ file: value, before: undefined });
       }
-      return null;
     },
   );
   const written: FileEntry[] = [];

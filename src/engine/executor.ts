@@ -35,16 +35,26 @@ export interface Executor {
   execute(execution: Execution): Promise<Executed>;
 }
 
+/** The signal of an execution that nothing stops but the end of the run (see executeBounded). */
+const NEVER = new AbortController().signal;
+
 /** A function may name the executor it needs (a worker-thread function does). */
 export const EXECUTOR: unique symbol = Symbol.for("memori.executor");
 
-/** Calls the function in this thread (the default). */
+/**
+ * Calls the function in this thread (the default). When the call's signal can fire, it is the
+ * current call signal while the function runs (`callSignal()`, which `runProcess` obeys).
+ */
 export const inProcessExecutor: Executor = {
   name: "in-process",
   async execute({ def, inputArgs, signal }) {
     try {
       const args = def.signature.argumentsFor(inputArgs);
-      return { ok: true, returned: await withCallSignal(signal, () => def.fn(...args)) };
+      const call = () => def.fn(...args);
+      return {
+        ok: true,
+        returned: await (signal === NEVER ? call() : withCallSignal(signal, call)),
+      };
     } catch (error) {
       return { ok: false, error };
     }
@@ -58,4 +68,74 @@ export function executorOf(def: StageDef): Executor {
     (def.fn as unknown as Partial<Record<typeof EXECUTOR, Executor>>)[EXECUTOR] ??
     inProcessExecutor
   );
+}
+
+/** How long a function may take to stop after its signal is aborted, before it is abandoned. */
+const STOP_GRACE_MS = 5000;
+
+/** What a bounded execution gives back: the executor's answer, or why it was stopped. */
+export type Bounded =
+  | Executed
+  | { ok: false; stopped: { kind: "timeout"; ms: number } | { kind: "cancelled"; cause: unknown } };
+
+/**
+ * Execute on the call's executor, bounded by the stage's `timeout` and the run's `signal`.
+ * When either fires, the result is abandoned (never committed), whatever comes back later.
+ * The execution's own signal fires on a timeout, and on the run's signal when `attribute` is
+ * set (the caller gave an abort signal): then `runProcess` kills what the call started. An
+ * interrupt by a process signal stops every process instead (see interrupt.ts), so a call
+ * needs no context of its own for it: keeping one costs every promise of the process time
+ * (Node 20's AsyncLocalStorage), so it is only kept when it is needed.
+ */
+export async function executeBounded(
+  execution: Omit<Execution, "signal">,
+  signal: AbortSignal | undefined,
+  attribute: boolean,
+): Promise<Bounded> {
+  const { def } = execution;
+  if (signal?.aborted) return { ok: false, stopped: { kind: "cancelled", cause: signal.reason } };
+  const executor = executorOf(def);
+  if (def.timeout === undefined && signal === undefined) {
+    return executor.execute({ ...execution, signal: NEVER });
+  }
+  const controller = def.timeout !== undefined || attribute ? new AbortController() : undefined;
+  let timedOut = false;
+  const stop = new AbortController();
+  const stopped = new Promise<"stopped">((resolve) =>
+    stop.signal.addEventListener("abort", () => resolve("stopped"), { once: true }),
+  );
+  const forward = () => {
+    controller?.abort(signal?.reason);
+    stop.abort();
+  };
+  signal?.addEventListener("abort", forward, { once: true });
+  const timer =
+    def.timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          controller?.abort(new Error(`timed out after ${def.timeout} ms`));
+          stop.abort();
+        }, def.timeout);
+  try {
+    const running = executor.execute({ ...execution, signal: controller?.signal ?? NEVER });
+    const first = await Promise.race([running, stopped]);
+    if (first !== "stopped") return first;
+    // Give the function a moment to stop (the processes it started are being killed).
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      running,
+      new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(grace);
+    return {
+      ok: false,
+      stopped: timedOut
+        ? { kind: "timeout", ms: def.timeout ?? 0 }
+        : { kind: "cancelled", cause: signal?.reason },
+    };
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", forward);
+  }
 }

@@ -9,7 +9,13 @@ import stringify from "fast-json-stable-stringify";
 import type { Reason } from "../decision.js";
 import type { HashScope } from "../hashing/files.js";
 import { codeIdentity, type CodeIdentity } from "../hashing/hashable.js";
-import { encodeValue, isFileEntry, mapStored, type Json } from "../hashing/values.js";
+import {
+  encodeValue,
+  isFileEntry,
+  mapStored,
+  type FileEntry,
+  type Json,
+} from "../hashing/values.js";
 import { trackedFiles, type StoredState } from "../state/store.js";
 import type { StageDef } from "./node.js";
 
@@ -76,7 +82,12 @@ function filesAsPaths(
  * How a stored state differs from the fingerprint, in order: code, output names, inputs,
  * outputs present. `cached` when it does not (its files still have to be verified).
  */
-export function compare(fingerprint: Fingerprint, state: StoredState, stage: string): Reason {
+export function compare(
+  fingerprint: Fingerprint,
+  state: StoredState,
+  stage: string,
+  tracked: readonly FileEntry[] = trackedFiles(state),
+): Reason {
   const { record } = state;
   const { code } = fingerprint;
   if (record.code.hash !== code.hash) {
@@ -102,7 +113,7 @@ export function compare(fingerprint: Fingerprint, state: StoredState, stage: str
   // A file the stage writes (an output, or a path argument it created or changed) is not an
   // input by content: its content is verified to be what the stage left (verifyFiles). Compare
   // such inputs by path, on both sides.
-  const writtenPaths = new Set(trackedFiles(state).map((e) => e.file));
+  const writtenPaths = new Set(tracked.map((e) => e.file));
   const storedInputs = filesAsPaths(state.inputs, writtenPaths);
   const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
   if (stringify(storedInputs) !== stringify(currentInputs)) {
@@ -124,15 +135,15 @@ export function compare(fingerprint: Fingerprint, state: StoredState, stage: str
 }
 
 /**
- * Whether every file the state says the stage wrote (outputs, files written through
- * arguments) still has the content it left: the reason if not.
+ * Whether every file a state says the stage wrote (outputs, files written through arguments:
+ * `trackedFiles(state)`) still has the content it left: the reason if not.
  */
 export async function verifyFiles(
-  state: StoredState,
+  tracked: readonly FileEntry[],
   def: StageDef,
   scope: HashScope,
 ): Promise<Reason | undefined> {
-  for (const entry of trackedFiles(state)) {
+  for (const entry of tracked) {
     const hash = await def.hasher.hash(entry.file, scope);
     if (hash === undefined) return { kind: "output-missing", path: entry.file };
     if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };

@@ -4,7 +4,7 @@
  * says what finished and what did not, and a signal ends the process as it would have.
  */
 import { constants } from "node:os";
-import { InterruptedError } from "../process.js";
+import { InterruptedError, stopProcesses } from "../process.js";
 import type { NodeReport, ScheduleReport } from "./report.js";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -43,6 +43,8 @@ export function trapInterrupts(external: AbortSignal | undefined): Trap {
       controller.abort(
         new InterruptedError(`interrupted by ${signal}`, 128 + (constants.signals[signal] ?? 0)),
       );
+      // The process is going down: no stage's process may outlive it.
+      stopProcesses();
     };
     handlers.set(signal, handler);
     process.on(signal, handler);

@@ -10,7 +10,12 @@ import type { HashScope } from "../hashing/files.js";
 import { decodeValue } from "../hashing/values.js";
 import type { RunOptions } from "../options.js";
 import type { StateLocation } from "../state/location.js";
-import type { ReadResult, StateStore, StoredState } from "../state/store.js";
+import {
+  trackedFiles,
+  type ReadResult,
+  type StateStore,
+  type StoredState,
+} from "../state/store.js";
 import { compare, verifyFiles, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 
@@ -72,9 +77,10 @@ export async function validResult(
   state: StoredState,
   store: StateStore,
 ): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason }> {
-  const reason = compare(fingerprint, state, input.def.name);
+  const tracked = trackedFiles(state);
+  const reason = compare(fingerprint, state, input.def.name, tracked);
   if (reason.kind !== "cached") return { ok: false, reason };
-  const tampered = await verifyFiles(state, input.def, input.scope);
+  const tampered = await verifyFiles(tracked, input.def, input.scope);
   if (tampered !== undefined) return { ok: false, reason: tampered };
   try {
     return { ok: true, outputs: decodeOutputs(input.def, state) };
@@ -109,9 +115,10 @@ export async function lookup(input: LookupInput): Promise<Lookup> {
         { stage: def.name },
       );
     }
-    const reason = compare(fingerprint, previous.state, def.name);
+    const tracked = trackedFiles(previous.state);
+    const reason = compare(fingerprint, previous.state, def.name, tracked);
     const mismatch =
-      reason.kind === "cached" ? await verifyFiles(previous.state, def, input.scope) : reason;
+      reason.kind === "cached" ? await verifyFiles(tracked, def, input.scope) : reason;
     return {
       hit: true,
       reason: { kind: "forced" },

@@ -2,6 +2,8 @@
  * Ready tasks waiting for a slot: at most `concurrency` run at once (and at most a group's own
  * limit of one group), the lowest priority number first; a task whose attempt asks for it is
  * queued again for another attempt. `halt()` starts nothing more. Knows nothing of stages.
+ * Completion is told by callback, synchronously, before the freed slot is filled: what became
+ * ready meanwhile competes for it by priority, and a halt is seen before anything starts.
  */
 import { MinHeap } from "./heap.js";
 
@@ -25,7 +27,7 @@ export type Settled<T> = { kind: "done"; value: T; attempt: number } | { kind: "
 interface Entry<T> {
   task: QueueTask<T>;
   attempt: number;
-  resolve: (settled: Settled<T>) => void;
+  done: (settled: Settled<T>) => void;
 }
 
 export class TaskQueue<T> {
@@ -52,13 +54,14 @@ export class TaskQueue<T> {
     return this.#halted;
   }
 
-  /** Queue a task; resolves when its last attempt ends, or when it is dropped. */
-  add(task: QueueTask<T>): Promise<Settled<T>> {
-    if (this.#halted) return Promise.resolve({ kind: "dropped" });
-    return new Promise((resolve) => {
-      this.#ready.push({ task, attempt: 1, resolve });
-      this.#pump();
-    });
+  /**
+   * Queue a task; `done` is called when its last attempt ends, or when it is dropped. It is
+   * called before the freed slot is filled, so that what it queues (or a halt) counts.
+   */
+  add(task: QueueTask<T>, done: (settled: Settled<T>) => void): void {
+    if (this.#halted) return done({ kind: "dropped" });
+    this.#ready.push({ task, attempt: 1, done });
+    this.#pump();
   }
 
   /** Start nothing more: queued tasks are dropped; running ones finish (without retries). */
@@ -66,7 +69,7 @@ export class TaskQueue<T> {
     this.#halted = true;
     const dropped = [...this.#ready.drain(), ...[...this.#parked.values()].flat()];
     this.#parked.clear();
-    for (const entry of dropped) entry.resolve({ kind: "dropped" });
+    for (const entry of dropped) entry.done({ kind: "dropped" });
   }
 
   #full(group: number | undefined): boolean {
@@ -109,11 +112,9 @@ export class TaskQueue<T> {
         task.onRetry?.(value, attempt);
         this.#ready.push({ ...entry, attempt: attempt + 1 });
       } else {
-        entry.resolve({ kind: "done", value, attempt });
+        entry.done({ kind: "done", value, attempt });
       }
-      // Fill the slot after whoever awaits the task has reacted (queued what became ready, or
-      // halted): ties go to the lowest priority, and nothing starts after a halt.
-      queueMicrotask(() => this.#pump());
+      this.#pump();
     });
   }
 }

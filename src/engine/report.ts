@@ -3,7 +3,8 @@
  * a map's elements add up to its node: results as one array per output, one decision, one
  * explanation.
  */
-import type { Decision, Explanation } from "../decision.js";
+import type { Decision, Explanation, Reason } from "../decision.js";
+import type { MemoriError } from "../errors.js";
 import type { CallFailure } from "./failure.js";
 import type { Outcome, PipelineNode } from "./node.js";
 
@@ -50,8 +51,8 @@ export interface NodeReport {
   failures: CallFailure[];
   /** For a map, once its elements are known. */
   elements?: ElementReport[];
-  /** The names the stages feeding it offered (for a missing argument's message). */
-  offered: string[];
+  /** What the run's arguments and the stages feeding it offered (named in a missing argument's message). */
+  offered: Readonly<Record<string, unknown>>;
   /** Upstream nodes that failed (or were blocked), and that would run (a dry run). */
   failedUpstream: string[];
   unknownUpstream: string[];
@@ -121,4 +122,56 @@ export function mapExplanation(name: string, elements: readonly Explanation[]): 
     }
   }
   return { stage: name, action: "skip", reason: { kind: "cached" }, elements: [...elements] };
+}
+
+/** Count the calls of a run by what they did; with an interrupt, what did not end is cancelled. */
+export function countCalls(nodes: readonly NodeReport[], interrupted: boolean): Counts {
+  const counts: Counts = { ran: 0, cached: 0, failed: 0, blocked: 0, cancelled: 0 };
+  const add = (status: Status, action: string | undefined) => {
+    if (status === "done") counts[action === "skip" ? "cached" : "ran"]++;
+    else if (status === "failed") counts.failed++;
+    else if (status === "blocked") counts.blocked++;
+    else if (interrupted) counts.cancelled++;
+  };
+  for (const r of nodes) {
+    if (r.elements === undefined) add(r.status, r.outcome?.decision.action);
+    else for (const e of r.elements) add(e.status, e.outcome?.decision.action);
+  }
+  return counts;
+}
+
+/** Put a node's failures in input order (elements settle in any order). */
+export function sortFailures(r: NodeReport): void {
+  const elements = r.elements;
+  if (elements === undefined) return;
+  const position = (f: CallFailure) => elements.findIndex((e) => e.failure === f);
+  r.failures.sort((a, b) => position(a) - position(b));
+}
+
+/** The reason a dry run gives for a call that would fail before running. */
+export function invalidCall(error: MemoriError): Reason {
+  return { kind: "invalid-call", error: error.reason, message: error.message };
+}
+
+/** A dry run's word for what cannot be explained: blocked by a failure, or waiting on a change. */
+export function waitingExplanation(
+  stage: string,
+  status: "blocked" | "unknown",
+  upstream: readonly string[],
+  element?: string,
+): Explanation {
+  const explanation: Explanation =
+    status === "blocked"
+      ? {
+          stage,
+          action: "blocked",
+          reason: { kind: "upstream-failed", upstream: [...new Set(upstream)] },
+        }
+      : {
+          stage,
+          action: "run-if-upstream-changes",
+          reason: { kind: "upstream-would-run", upstream: [...new Set(upstream)] },
+        };
+  if (element !== undefined) explanation.element = element;
+  return explanation;
 }

@@ -4,177 +4,84 @@
  *
  *   bind -> fingerprint -> lookup -> (miss) lock -> look again -> execute -> commit -> events
  *
- * A dry run ({@link explainCall}) is the same path stopped after the lookup. Failures come
- * back as values; this module emits every `stage:*` event and writes every decision to the
- * stage's logger.
+ * A dry run (explain.ts) is the same path stopped after the lookup. Failures come back as
+ * values. This module and call.ts emit every `stage:*` event; decisions go to the stage's
+ * logger from here.
  */
-import { describeReason, type Decision, type Explanation, type Reason } from "../decision.js";
-import { emit, type MemoriEvent } from "../events.js";
-import { MemoriError } from "../errors.js";
-import type { HashScope } from "../hashing/files.js";
-import { referencedFiles, type ReadResult } from "../state/store.js";
-import { fileLocker, withLock, type Locker } from "../state/lock.js";
-import type { StateLocation } from "../state/location.js";
+import { describeReason, type Reason } from "../decision.js";
+import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
+import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
 import { crashPoint } from "../state/fault.js";
-import { refreshFromEnv, type RunOptions } from "../options.js";
+import { refreshFromEnv } from "../options.js";
+import {
+  callName,
+  decisionOf,
+  failureOf,
+  tell,
+  type Call,
+  type CallContext,
+  type CallResult,
+} from "./call.js";
 import { commitRun, recordKnownFiles, recordResult, seedKnownFiles } from "./commit.js";
 import { encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
-import { executorOf, type Executed } from "./executor.js";
-import { retryable, type CallFailure, type Failure } from "./failure.js";
+import { executeBounded } from "./executor.js";
+import { failureMessage, retryable, type CallFailure, type Failure } from "./failure.js";
 import { lookup, type Hit, type LookupInput } from "./lookup.js";
 import type { Outcome, StageDef } from "./node.js";
-import { checkRunOptions, nameOutputs, withAliases, type Invocation } from "./signature.js";
+import { checkRunOptions, nameOutputs, withAliases } from "./signature.js";
 
-/** One call of a stage. */
-export interface Call {
-  readonly def: StageDef;
-  readonly invocation: Invocation;
-  /** Where its state lives; `undefined`: not memoized. */
-  readonly location: StateLocation | undefined;
-  /** The map element's label, for one element of a map. */
-  readonly element: string | undefined;
-  readonly options: RunOptions;
-}
-
-/** What a call runs with. */
-export interface CallContext {
-  /** Hashes already computed in this run. */
-  readonly scope: HashScope;
-  /** The pipeline's read-only caches. */
-  readonly readonlyCaches: readonly string[];
-  /** The pipeline's listener (the stage's own `onEvent` is told too). */
-  readonly onEvent: ((event: MemoriEvent) => void) | undefined;
-  /** Aborted when the run is interrupted. */
-  readonly signal: AbortSignal | undefined;
-  readonly attempt: number;
-  readonly attempts: number;
-  readonly locker?: Locker;
-}
-
-export type CallResult = { ok: true; outcome: Outcome } | { ok: false; failure: CallFailure };
-
-/** How long a function may take to stop after its signal is aborted, before it is abandoned. */
-const STOP_GRACE_MS = 5000;
-
-/** `name`, or `name[label]` for an element. */
-export function callName(def: StageDef, element: string | undefined): string {
-  return element === undefined ? def.name : `${def.name}[${element}]`;
-}
-
-function tell(call: Call, ctx: CallContext, event: MemoriEvent): void {
-  emit(ctx.onEvent, event);
-  if (call.def.onEvent !== ctx.onEvent) emit(call.def.onEvent, event);
-}
-
-/** The fields every `stage:*` event of a call carries. */
-function about(call: Call, ctx: CallContext) {
-  return {
-    stage: callName(call.def, call.element),
-    ...(call.element === undefined ? {} : { element: call.element }),
-    ...(ctx.attempt > 1 ? { attempt: ctx.attempt } : {}),
-  };
-}
-
-function decision(call: Call, ctx: CallContext, action: "run" | "skip", reason: Reason): Decision {
-  return {
-    stage: callName(call.def, call.element),
-    action,
-    reason,
-    ...(call.element === undefined ? {} : { element: call.element }),
-    ...(ctx.attempt > 1 ? { attempt: ctx.attempt } : {}),
-  };
-}
-
-/**
- * Execute the function on its executor, bounded by the stage's `timeout` and the run's signal.
- * Once either fires, the result is abandoned (never committed), whatever comes back later.
- */
-async function execute(
+/** Execute a bound call: its named outputs, or why not. */
+export async function execute(
   call: Call,
   ctx: CallContext,
   inputArgs: Record<string, unknown>,
   fingerprint: Fingerprint | undefined,
-): Promise<Executed | { ok: false; failure: Failure }> {
+): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; failure: Failure }> {
   const { def } = call;
-  if (ctx.signal?.aborted)
-    return { ok: false, failure: { kind: "cancelled", cause: ctx.signal.reason } };
-  const controller = new AbortController();
-  let timedOut = false;
-  const stopped = new Promise<"stopped">((resolve) =>
-    controller.signal.addEventListener("abort", () => resolve("stopped"), { once: true }),
+  const executed = await executeBounded(
+    { def, element: call.element, inputArgs, fingerprint, attempt: ctx.attempt },
+    ctx.signal,
+    ctx.attribute ?? false,
   );
-  const forward = () => controller.abort(ctx.signal?.reason);
-  ctx.signal?.addEventListener("abort", forward, { once: true });
-  const timer =
-    def.timeout === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          controller.abort(new MemoriError("timeout", `stage "${def.name}" timed out`));
-        }, def.timeout);
-  try {
-    const running = executorOf(def).execute({
-      def,
-      element: call.element,
-      inputArgs,
-      fingerprint,
-      signal: controller.signal,
-      attempt: ctx.attempt,
-    });
-    const first = await Promise.race([running, stopped]);
-    if (first !== "stopped") return first;
-    // Give the function a moment to stop (processes it started are being killed).
-    let grace: NodeJS.Timeout | undefined;
-    await Promise.race([
-      running,
-      new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS))),
-    ]);
-    clearTimeout(grace);
-    return {
-      ok: false,
-      failure: timedOut
-        ? { kind: "timeout", ms: def.timeout ?? 0 }
-        : { kind: "cancelled", cause: ctx.signal?.reason },
-    };
-  } finally {
-    clearTimeout(timer);
-    ctx.signal?.removeEventListener("abort", forward);
-  }
+  if (executed.ok)
+    return { ok: true, outputs: nameOutputs(def.name, def.outputs, executed.returned) };
+  return {
+    ok: false,
+    failure: "stopped" in executed ? executed.stopped : { kind: "threw", error: executed.error },
+  };
+}
+
+function lockOptions(def: StageDef): LockOptions {
+  return {
+    onWait: (message) => def.logger.info(message),
+    onCompromised: (message) => def.logger.warn(message),
+  };
 }
 
 /** Run one call: its outcome, or why it failed. Never throws. */
 export async function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
   const { def } = call;
   const began = Date.now();
-  tell(call, ctx, { type: "stage:start", ...about(call, ctx), time: began });
+  tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: began }));
   let inputArgs: Record<string, unknown> | undefined;
   const failed = (failure: Failure): CallResult => ({
     ok: false,
-    failure: {
-      stage: def.name,
-      element: call.element,
-      inputArgs,
-      attempt: ctx.attempt,
-      attempts: ctx.attempts,
-      failure,
-    },
+    failure: failureOf(call, ctx, inputArgs, failure),
   });
   const finish = (action: "run" | "skip", reason: Reason, outputs: Record<string, unknown>) => {
     const outcome: Outcome = {
       results: withAliases(def.name, def.outputs, def.aliases, outputs),
-      decision: decision(call, ctx, action, reason),
+      decision: decisionOf(call, ctx, action, reason),
       inputArgs: inputArgs!,
     };
-    const now = Date.now();
-    if (action === "skip")
+    if (action === "skip") {
       def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
-    tell(call, ctx, {
-      type: action === "skip" ? "stage:cached" : "stage:done",
-      ...about(call, ctx),
-      reason,
-      ms: now - began,
-      time: now,
-    } as MemoriEvent);
+    }
+    tell(call, ctx, (about) => {
+      const now = Date.now();
+      const type = action === "skip" ? "stage:cached" : "stage:done";
+      return { type, ...about, reason, ms: now - began, time: now };
+    });
     return { ok: true as const, outcome };
   };
   try {
@@ -183,13 +90,9 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
     const { location } = call;
     if (location === undefined) {
       const reason: Reason = { kind: "not-memoized" };
-      tell(call, ctx, { type: "stage:run", ...about(call, ctx), reason, time: Date.now() });
+      tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
       const executed = await execute(call, ctx, inputArgs, undefined);
-      if (!executed.ok)
-        return failed(
-          "failure" in executed ? executed.failure : { kind: "threw", error: executed.error },
-        );
-      return finish("run", reason, nameOutputs(def.name, def.outputs, executed.returned));
+      return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
     }
     const store = location.store;
     const previous = store.read();
@@ -206,13 +109,8 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       refresh: refreshFromEnv(),
     };
     const found = await lookup(input);
-    const lockOptions = {
-      onWait: (message: string) => def.logger.info(message),
-      onCompromised: (message: string) => def.logger.warn(message),
-    };
-    const locker = ctx.locker ?? fileLocker;
     if (found.hit) {
-      await settleHit(call, found, fingerprint, previous, known, ctx);
+      await settleHit(call, ctx, found, fingerprint, known);
       return finish("skip", found.reason, found.outputs);
     }
     const name = callName(def, call.element);
@@ -231,6 +129,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
         let reason = found.reason;
         let current: ReadResult = previous;
         if (reason.kind !== "forced") {
+          // Another run may have committed while this one waited for the lock.
           current = store.read();
           const again = await lookup({ ...input, previous: current, ownOnly: true });
           if (again.hit) {
@@ -240,20 +139,16 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
           reason = again.reason;
         }
         def.logger.info(`stage "${name}": running (${describeReason(reason)})`);
-        tell(call, ctx, { type: "stage:run", ...about(call, ctx), reason, time: Date.now() });
+        tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
         crashPoint("before-function", true);
         const executed = await execute(call, ctx, inputArgs!, fingerprint);
         crashPoint("after-function", true);
-        if (!executed.ok)
-          return failed(
-            "failure" in executed ? executed.failure : { kind: "threw", error: executed.error },
-          );
-        const outputs = nameOutputs(def.name, def.outputs, executed.returned);
-        await commitRun(def, store, fingerprint, outputs, current, known, ctx.scope);
-        return finish("run", reason, outputs);
+        if (!executed.ok) return failed(executed.failure);
+        await commitRun(def, store, fingerprint, executed.outputs, current, known, ctx.scope);
+        return finish("run", reason, executed.outputs);
       },
-      lockOptions,
-      locker,
+      lockOptions(def),
+      ctx.locker ?? fileLocker,
     );
   } catch (error) {
     if (ctx.signal?.aborted) return failed({ kind: "cancelled", cause: ctx.signal.reason });
@@ -264,27 +159,23 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
 /** What a hit still has to do: warn, record a borrowed or forced result, remember file hashes. */
 async function settleHit(
   call: Call,
+  ctx: CallContext,
   found: Hit,
   fingerprint: Fingerprint,
-  previous: ReadResult,
-  known: Record<string, never> | ReturnType<typeof seedKnownFiles>,
-  ctx: CallContext,
+  known: KnownFiles,
 ): Promise<void> {
   const { def, options } = call;
   const store = call.location!.store;
   const name = callName(def, call.element);
-  const lockOptions = {
-    onWait: (message: string) => def.logger.info(message),
-    onCompromised: (message: string) => def.logger.warn(message),
-  };
-  const locker = ctx.locker ?? fileLocker;
-  if (found.from !== undefined) {
-    await withLock(
+  const record = (outputs: () => Promise<Parameters<typeof recordResult>[3]>) =>
+    withLock(
       store,
-      () => recordResult(def, store, fingerprint, found.state.outputs, found.state.written),
-      lockOptions,
-      locker,
+      async () => recordResult(def, store, fingerprint, await outputs(), found.state.written),
+      lockOptions(def),
+      ctx.locker ?? fileLocker,
     );
+  if (found.from !== undefined) {
+    await record(async () => found.state.outputs);
     def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);
     return;
   }
@@ -294,50 +185,13 @@ async function settleHit(
         `stage "${name}": forceSkip loads stored results although ${describeReason(found.mismatch)}.`,
       );
     }
-    if (options.forceHashWrite) {
-      await withLock(
-        store,
-        async () => {
-          const encoded = await encodeAll(def, found.outputs, "outputs", ctx.scope);
-          await recordResult(def, store, fingerprint, encoded, found.state.written);
-        },
-        lockOptions,
-        locker,
-      );
-    }
+    // The outputs as they are now (their files re-hashed), with the current inputs.
+    if (options.forceHashWrite)
+      await record(() => encodeAll(def, found.outputs, "outputs", ctx.scope));
     return;
   }
-  if (options.forceHashWrite) {
-    await withLock(
-      store,
-      () => recordResult(def, store, fingerprint, found.state.outputs, found.state.written),
-      lockOptions,
-      locker,
-    );
-  }
+  if (options.forceHashWrite) await record(async () => found.state.outputs);
   await recordKnownFiles(def, store, referencedFiles(found.state), known);
-  void previous;
-}
-
-/** Say that a failed attempt will be tried again. */
-export function announceRetry(call: Call, ctx: CallContext, f: CallFailure, ms: number): void {
-  call.def.logger.warn(
-    `stage "${callName(call.def, call.element)}": attempt ${f.attempt} of ${f.attempts} failed; trying again.`,
-  );
-  tell(call, ctx, {
-    type: "stage:retry",
-    ...about(call, ctx),
-    attempt: f.attempt,
-    attempts: f.attempts,
-    error: f.failure.kind === "threw" || f.failure.kind === "error" ? f.failure.error : f.failure,
-    ms,
-    time: Date.now(),
-  });
-}
-
-/** Say that a call failed for good. */
-export function announceFailure(call: Call, ctx: CallContext, error: unknown, ms: number): void {
-  tell(call, ctx, { type: "stage:error", ...about(call, ctx), error, ms, time: Date.now() });
 }
 
 /** Whether a failed attempt gets another one. */
@@ -345,75 +199,25 @@ export function willRetry(f: CallFailure): boolean {
   return f.attempt < f.attempts && retryable(f.failure);
 }
 
-/** A dry run of one call: what it would do, with its results when they are known. */
-export type ExplainResult =
-  | { ok: true; explanation: Explanation; results?: Record<string, unknown> }
-  | { ok: false; failure: CallFailure };
+/** Say that a failed attempt will be tried again. */
+export function announceRetry(call: Call, ctx: CallContext, f: CallFailure, ms: number): void {
+  call.def.logger.warn(
+    `stage "${callName(call.def, call.element)}": attempt ${f.attempt} of ${f.attempts} failed (${failureMessage(f)}); trying again.`,
+  );
+  const error =
+    f.failure.kind === "threw" || f.failure.kind === "error" ? f.failure.error : f.failure;
+  tell(call, ctx, (about) => ({
+    type: "stage:retry",
+    ...about,
+    attempt: f.attempt,
+    attempts: f.attempts,
+    error,
+    ms,
+    time: Date.now(),
+  }));
+}
 
-/**
- * Explain one call: the runner's path stopped after the lookup. Reads files, writes nothing.
- * A `cheap` stage that would run is called (without its state being written), so that what
- * follows it can be explained too.
- */
-export async function explainCall(call: Call, ctx: CallContext): Promise<ExplainResult> {
-  const { def } = call;
-  let inputArgs: Record<string, unknown> | undefined;
-  const explanation = (action: Explanation["action"], reason: Reason): Explanation => ({
-    stage: callName(def, call.element),
-    action,
-    reason,
-    ...(call.element === undefined ? {} : { element: call.element }),
-  });
-  const failed = (failure: Failure): ExplainResult => ({
-    ok: false,
-    failure: {
-      stage: def.name,
-      element: call.element,
-      inputArgs,
-      attempt: 1,
-      attempts: 1,
-      failure,
-    },
-  });
-  try {
-    checkRunOptions(def.name, call.options);
-    inputArgs = def.signature.bind(call.invocation, def.args);
-    let reason: Reason = { kind: "not-memoized" };
-    let fingerprint: Fingerprint | undefined;
-    if (call.location !== undefined) {
-      const store = call.location.store;
-      const previous = store.read();
-      seedKnownFiles(def, store, previous);
-      fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
-      const found = await lookup({
-        def,
-        location: call.location,
-        previous,
-        fingerprint,
-        options: call.options,
-        readonlyCaches: ctx.readonlyCaches,
-        scope: ctx.scope,
-        refresh: refreshFromEnv(),
-      });
-      if (found.hit) {
-        const results = withAliases(def.name, def.outputs, def.aliases, found.outputs);
-        return { ok: true, explanation: explanation("skip", found.reason), results };
-      }
-      reason = found.reason;
-    }
-    if (!def.cheap) return { ok: true, explanation: explanation("run", reason) };
-    const executed = await execute(call, ctx, inputArgs, fingerprint);
-    if (!executed.ok)
-      return failed(
-        "failure" in executed ? executed.failure : { kind: "threw", error: executed.error },
-      );
-    const outputs = nameOutputs(def.name, def.outputs, executed.returned);
-    return {
-      ok: true,
-      explanation: explanation("run", reason),
-      results: withAliases(def.name, def.outputs, def.aliases, outputs),
-    };
-  } catch (error) {
-    return failed({ kind: "error", error });
-  }
+/** Say that a call failed for good. */
+export function announceFailure(call: Call, ctx: CallContext, error: unknown, ms: number): void {
+  tell(call, ctx, (about) => ({ type: "stage:error", ...about, error, ms, time: Date.now() }));
 }

@@ -330,13 +330,52 @@ export function mapStored(
   return out;
 }
 
+/**
+ * Visit a stored value like {@link mapStored} does, without rebuilding it: each file entry,
+ * and each plain string that is not part of one.
+ */
+export function walkStored(
+  json: Json,
+  onEntry: (entry: FileEntry) => void,
+  onString?: (value: string) => void,
+): void {
+  if (typeof json === "string") {
+    onString?.(json);
+    return;
+  }
+  if (Array.isArray(json)) {
+    for (const item of json) walkStored(item, onEntry, onString);
+    return;
+  }
+  if (json === null || typeof json !== "object") return;
+  if (isFileEntry(json)) {
+    onEntry(json);
+    return;
+  }
+  if (TAG in json) {
+    // A tag's own fields are not user values, except the contents of maps, sets and objects.
+    for (const key of Object.keys(json)) {
+      const value = json[key] as Json;
+      if (
+        key === "value" &&
+        json[TAG] === "object" &&
+        typeof value === "object" &&
+        value !== null
+      ) {
+        for (const inner of Object.values(value)) walkStored(inner as Json, onEntry, onString);
+      } else if (key === "entries" || key === "values") {
+        walkStored(value, onEntry, onString);
+      }
+    }
+    return;
+  }
+  for (const value of Object.values(json)) walkStored(value, onEntry, onString);
+}
+
 /** Every file entry inside a stored value, in order. */
 export function fileEntries(json: Json): FileEntry[] {
   const out: FileEntry[] = [];
-  mapStored(json, (entry) => {
-    out.push(entry);
-    return null;
-  });
+  walkStored(json, (entry) => out.push(entry));
   return out;
 }
 

@@ -1,0 +1,109 @@
+/**
+ * One call of a stage (a stage run alone, a pipeline node, one element of a map) and how it is
+ * reported: its name in messages, its `stage:*` events, its decision.
+ */
+import type { Decision, Reason } from "../decision.js";
+import { emit, type EventListener, type MemoriEvent } from "../events.js";
+import type { HashScope } from "../hashing/files.js";
+import type { RunOptions } from "../options.js";
+import type { Locker } from "../state/lock.js";
+import type { StateLocation } from "../state/location.js";
+import type { CallFailure } from "./failure.js";
+import type { Outcome, StageDef } from "./node.js";
+import type { Invocation } from "./signature.js";
+
+/** One call of a stage. */
+export interface Call {
+  readonly def: StageDef;
+  readonly invocation: Invocation;
+  /** Where its state lives; `undefined`: not memoized. */
+  readonly location: StateLocation | undefined;
+  /** The map element's label, for one element of a map. */
+  readonly element: string | undefined;
+  readonly options: RunOptions;
+}
+
+/** What a call runs with. */
+export interface CallContext {
+  /** Hashes already computed in this run. */
+  readonly scope: HashScope;
+  /** The pipeline's read-only caches. */
+  readonly readonlyCaches: readonly string[];
+  /** The pipeline's listener (the stage's own `onEvent` is told too). */
+  readonly onEvent: EventListener | undefined;
+  /** Aborted when the run is interrupted. */
+  readonly signal: AbortSignal | undefined;
+  /**
+   * The signal is the caller's: stop what the call started when it fires, not every process
+   * (a process signal stops every process anyway). See `executeBounded`.
+   */
+  readonly attribute?: boolean | undefined;
+  readonly attempt: number;
+  readonly attempts: number;
+  /** The lock between runs of the same state. @default fileLocker */
+  readonly locker?: Locker | undefined;
+}
+
+/** How a call ended: its outcome, or why it failed. */
+export type CallResult = { ok: true; outcome: Outcome } | { ok: false; failure: CallFailure };
+
+/** `name`, or `name[label]` for an element. */
+export function callName(def: StageDef, element: string | undefined): string {
+  return element === undefined ? def.name : `${def.name}[${element}]`;
+}
+
+/** The fields every `stage:*` event of a call carries. */
+export interface About {
+  stage: string;
+  element?: string;
+  attempt?: number;
+}
+
+function about(call: Call, ctx: CallContext): About {
+  const fields: About = { stage: callName(call.def, call.element) };
+  if (call.element !== undefined) fields.element = call.element;
+  if (ctx.attempt > 1) fields.attempt = ctx.attempt;
+  return fields;
+}
+
+/**
+ * Tell the run's listener and the stage's own about a call; the event is only made when
+ * someone listens.
+ */
+export function tell(call: Call, ctx: CallContext, make: (about: About) => MemoriEvent): void {
+  const own = call.def.onEvent === ctx.onEvent ? undefined : call.def.onEvent;
+  if (ctx.onEvent === undefined && own === undefined) return;
+  const event = make(about(call, ctx));
+  emit(ctx.onEvent, event);
+  emit(own, event);
+}
+
+/** The decision a call made. */
+export function decisionOf(
+  call: Call,
+  ctx: CallContext,
+  action: "run" | "skip",
+  reason: Reason,
+): Decision {
+  const decision: Decision = { stage: callName(call.def, call.element), action, reason };
+  if (call.element !== undefined) decision.element = call.element;
+  if (ctx.attempt > 1) decision.attempt = ctx.attempt;
+  return decision;
+}
+
+/** The failure of a call, with what names it. */
+export function failureOf(
+  call: Call,
+  ctx: CallContext,
+  inputArgs: Record<string, unknown> | undefined,
+  failure: CallFailure["failure"],
+): CallFailure {
+  return {
+    stage: call.def.name,
+    element: call.element,
+    inputArgs,
+    attempt: ctx.attempt,
+    attempts: ctx.attempts,
+    failure,
+  };
+}

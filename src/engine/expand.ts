@@ -1,0 +1,103 @@
+/**
+ * A mapped node's elements as the scheduler tracks them: made from lists, or streamed from an
+ * upstream map; and how a map's node settles once every element has.
+ */
+import { MemoriError } from "../errors.js";
+import { elementsOf, labelsOf } from "./elements.js";
+import type { Mapping, PipelineNode } from "./node.js";
+import {
+  mapDecision,
+  mapExplanation,
+  mapResults,
+  type ElementReport,
+  type NodeReport,
+  type Status,
+} from "./report.js";
+
+/**
+ * The elements of a map: from its lists, or, streamed, one per element of `from` (named like
+ * them unless the map names its own). Throws for lists that are not lists.
+ */
+export function expandElements(
+  node: PipelineNode,
+  mapping: Mapping,
+  named: Readonly<Record<string, unknown>>,
+  positional: readonly unknown[],
+  from: NodeReport | undefined,
+): ElementReport[] {
+  if (positional.length > 0) {
+    throw new MemoriError(
+      "invalid-argument",
+      `stage "${node.name}": a mapped stage takes its arguments by name.`,
+      { stage: node.name },
+    );
+  }
+  if (from !== undefined) {
+    return from.elements!.map((source, index) => ({
+      index,
+      label: mapping.label === undefined ? source.label : undefined,
+      values: undefined,
+      status: "waiting",
+    }));
+  }
+  const elements = elementsOf(node.name, mapping, named);
+  const labels = labelsOf(node.name, mapping, elements);
+  return elements.map((values, index) => ({
+    index,
+    label: labels[index],
+    values,
+    status: "waiting",
+  }));
+}
+
+/**
+ * Give a streamed element its values from its upstream element's results, and its label if it
+ * names its own (a label already used gets `#index`). Throws if the label function does.
+ */
+export function fillStreamed(
+  node: PipelineNode,
+  mapping: Mapping,
+  element: ElementReport,
+  source: ElementReport,
+  used: Set<string>,
+): void {
+  const results = source.outcome?.results ?? source.results ?? {};
+  element.values = Object.fromEntries(mapping.over.map((name) => [name, results[name]]));
+  if (element.label !== undefined) return;
+  element.label = source.label;
+  const label = labelsOf(node.name, mapping, [element.values])[0]!;
+  element.label = used.has(label) ? `${label}#${element.index}` : label;
+  used.add(element.label);
+}
+
+/** A map's status from its elements': a failure first, then cancelled, blocked, unknown. */
+function mapStatus(elements: readonly ElementReport[]): Status {
+  for (const status of ["failed", "cancelled", "blocked", "unknown"] as const) {
+    if (elements.some((e) => e.status === status)) return status;
+  }
+  return "done";
+}
+
+/** Every element of a map settled: the node's status, outcome (a run) or explanation. */
+export function settleMap(
+  r: NodeReport,
+  mode: "run" | "explain",
+  named: Record<string, unknown>,
+): void {
+  const elements = r.elements!;
+  const name = r.node.name;
+  r.status = mapStatus(elements);
+  if (mode === "explain") {
+    if (r.status === "done") r.results = mapResults(r.node, elements);
+    r.explanation = mapExplanation(
+      name,
+      elements.map((e) => e.explanation!),
+    );
+  } else if (r.status === "done") {
+    r.outcome = {
+      results: mapResults(r.node, elements),
+      decision: mapDecision(name, elements),
+      inputArgs: { ...named },
+    };
+  }
+}

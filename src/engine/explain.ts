@@ -1,0 +1,68 @@
+/**
+ * The dry run of one call: the runner's path stopped after the lookup. It reads files and
+ * writes nothing. A `cheap` stage that would run is called (its state is not written), so what
+ * follows it can be explained too.
+ */
+import type { Explanation, Reason } from "../decision.js";
+import { refreshFromEnv } from "../options.js";
+import { callName, failureOf, type Call, type CallContext } from "./call.js";
+import { seedKnownFiles } from "./commit.js";
+import type { CallFailure, Failure } from "./failure.js";
+import { takeFingerprint, type Fingerprint } from "./fingerprint.js";
+import { lookup } from "./lookup.js";
+import { execute } from "./run.js";
+import { checkRunOptions, withAliases } from "./signature.js";
+
+/** What a call would do, with its results when they are known. */
+export type ExplainResult =
+  | { ok: true; explanation: Explanation; results?: Record<string, unknown> }
+  | { ok: false; failure: CallFailure };
+
+/** Explain one call. Never throws: a call that would fail before running is a failure. */
+export async function explainCall(call: Call, ctx: CallContext): Promise<ExplainResult> {
+  const { def } = call;
+  let inputArgs: Record<string, unknown> | undefined;
+  const explanation = (action: Explanation["action"], reason: Reason): Explanation => {
+    const explained: Explanation = { stage: callName(def, call.element), action, reason };
+    if (call.element !== undefined) explained.element = call.element;
+    return explained;
+  };
+  const failed = (failure: Failure): ExplainResult => ({
+    ok: false,
+    failure: failureOf(call, ctx, inputArgs, failure),
+  });
+  try {
+    checkRunOptions(def.name, call.options);
+    inputArgs = def.signature.bind(call.invocation, def.args);
+    let reason: Reason = { kind: "not-memoized" };
+    let fingerprint: Fingerprint | undefined;
+    if (call.location !== undefined) {
+      const store = call.location.store;
+      const previous = store.read();
+      seedKnownFiles(def, store, previous);
+      fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
+      const found = await lookup({
+        def,
+        location: call.location,
+        previous,
+        fingerprint,
+        options: call.options,
+        readonlyCaches: ctx.readonlyCaches,
+        scope: ctx.scope,
+        refresh: refreshFromEnv(),
+      });
+      if (found.hit) {
+        const results = withAliases(def.name, def.outputs, def.aliases, found.outputs);
+        return { ok: true, explanation: explanation("skip", found.reason), results };
+      }
+      reason = found.reason;
+    }
+    if (!def.cheap) return { ok: true, explanation: explanation("run", reason) };
+    const executed = await execute(call, ctx, inputArgs, fingerprint);
+    if (!executed.ok) return failed(executed.failure);
+    const results = withAliases(def.name, def.outputs, def.aliases, executed.outputs);
+    return { ok: true, explanation: explanation("run", reason), results };
+  } catch (error) {
+    return failed({ kind: "error", error });
+  }
+}

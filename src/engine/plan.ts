@@ -1,0 +1,89 @@
+/**
+ * The plan a scheduler runs: nodes with their edges, which map streams from which, and what
+ * each node is offered by the nodes before it.
+ */
+import { DEFINITION, MAPPING, type PipelineNode } from "./node.js";
+import type { NodeReport } from "./report.js";
+
+/** A node of the plan, with its edges (node ids are definition order). */
+export interface PlanNode {
+  readonly node: PipelineNode;
+  /** Whether it receives the run's arguments. */
+  readonly start: boolean;
+  /** Upstream nodes, in definition order (the right-most wins a name clash). */
+  readonly sources: readonly number[];
+  /** Downstream nodes, each once. */
+  readonly successors: readonly number[];
+}
+
+/** Where a parameter of a node gets its value: a static argument, a source, the run's arguments. */
+function providerOf(
+  plan: readonly PlanNode[],
+  id: number,
+  name: string,
+): number | "static" | "start" | undefined {
+  const { node, sources, start } = plan[id]!;
+  if (name in node[DEFINITION].args) return "static";
+  for (let j = sources.length - 1; j >= 0; j--) {
+    const source = plan[sources[j]!]!.node;
+    if (source.outputs.includes(name) || name in source.aliases) return sources[j];
+  }
+  return start ? "start" : undefined;
+}
+
+/**
+ * The upstream map a mapped node streams from, if any: every mapped parameter comes from that
+ * one map (so element k needs only its element k: one parameter, or `zip`), and no other
+ * parameter does (that would need all of its elements).
+ */
+export function streamSource(plan: readonly PlanNode[], id: number): number | undefined {
+  const { node } = plan[id]!;
+  const mapping = node[MAPPING];
+  if (mapping === undefined || (mapping.over.length > 1 && mapping.mode !== "zip"))
+    return undefined;
+  const source = providerOf(plan, id, mapping.over[0]!);
+  if (typeof source !== "number" || plan[source]!.node[MAPPING] === undefined) return undefined;
+  if (!mapping.over.every((name) => providerOf(plan, id, name) === source)) return undefined;
+  const others = node.inputs.filter((name) => !mapping.over.includes(name));
+  return others.some((name) => providerOf(plan, id, name) === source) ? undefined : source;
+}
+
+/** Task priorities: node id first, then element index (both in definition order). */
+export function priorityOf(id: number, element: number | undefined): number {
+  return id * 2 ** 21 + (element === undefined ? 0 : element + 1);
+}
+
+/**
+ * What a node is offered: the run's named arguments (if fed by "start"), then each source's
+ * results in definition order (the right-most wins); `upstream` gives a source's report, or
+ * nothing for a source whose results come element by element.
+ */
+export function offeredTo(
+  plan: readonly PlanNode[],
+  id: number,
+  start: Readonly<Record<string, unknown>>,
+  upstream: (source: number) => NodeReport | undefined,
+): Record<string, unknown> {
+  const { start: fedByStart, sources } = plan[id]!;
+  const offered: Record<string, unknown> = fedByStart ? { ...start } : {};
+  for (const source of sources) {
+    const report = upstream(source);
+    if (report !== undefined) Object.assign(offered, report.outcome?.results ?? report.results);
+  }
+  return offered;
+}
+
+/**
+ * The arguments a node is called with: in a pipeline, the offered names it takes; run alone,
+ * everything it is given (so a name it has no parameter for is an error).
+ */
+export function namedFor(
+  node: PipelineNode,
+  offered: Record<string, unknown>,
+  where: "pipeline" | "stage",
+): Record<string, unknown> {
+  if (where !== "pipeline") return offered;
+  const named: Record<string, unknown> = {};
+  for (const name of node.inputs) if (name in offered) named[name] = offered[name];
+  return named;
+}
