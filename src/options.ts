@@ -189,9 +189,9 @@ export interface PipelineOptions {
   /**
    * Interrupts a run when aborted: nothing new starts, running calls are cancelled (their
    * processes killed), finished ones keep their state, and `run()` rejects with reason
-   * `interrupted` saying what finished and what did not. Without it, Ctrl-C, SIGTERM and SIGHUP
+   * `interrupted` saying what finished and what did not. Without it, Ctrl-C (SIGINT) and SIGTERM
    * do the same while a run is in progress (unless the program listens to them itself), then
-   * end the process with the signal as before.
+   * end the process with the signal as before, after saying on stderr what finished.
    * @default undefined
    */
   readonly signal?: AbortSignal;

@@ -142,7 +142,7 @@ export class Pipeline {
       const summary = interruptSummary(report, why);
       if (trap.received !== undefined) {
         stderrLogger().warn(summary);
-        reraise(trap);
+        await reraise(trap);
       }
       throw new MemoriError("interrupted", `pipeline: ${summary}`, { cause: report.interrupted });
     }

@@ -38,6 +38,8 @@ export interface CallContext {
    * (a process signal stops every process anyway). See `executeBounded`.
    */
   readonly attribute?: boolean | undefined;
+  /** `MEMORI_REFRESH`, read once per run: every call runs again unless told to skip. */
+  readonly refresh: boolean;
   readonly attempt: number;
   readonly attempts: number;
   /** The lock between runs of the same state. @default fileLocker */

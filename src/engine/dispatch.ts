@@ -31,7 +31,17 @@ export function dispatch(
   done: (settled: Settled<CallResult | ExplainResult>) => void,
 ): void {
   const attempts = how.mode === "run" ? call.def.retries + 1 : 1;
-  const context = (attempt: number): CallContext => ({ ...base, attempt, attempts });
+  const context = (attempt: number): CallContext => ({
+    scope: base.scope,
+    readonlyCaches: base.readonlyCaches,
+    onEvent: base.onEvent,
+    signal: base.signal,
+    attribute: base.attribute,
+    refresh: base.refresh,
+    locker: base.locker,
+    attempt,
+    attempts,
+  });
   let began = Date.now();
   queue.add(
     {

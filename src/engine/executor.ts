@@ -81,11 +81,13 @@ export type Bounded =
 /**
  * Execute on the call's executor, bounded by the stage's `timeout` and the run's `signal`.
  * When either fires, the result is abandoned (never committed), whatever comes back later.
+ *
  * The execution's own signal fires on a timeout, and on the run's signal when `attribute` is
- * set (the caller gave an abort signal): then `runProcess` kills what the call started. An
- * interrupt by a process signal stops every process instead (see interrupt.ts), so a call
- * needs no context of its own for it: keeping one costs every promise of the process time
- * (Node 20's AsyncLocalStorage), so it is only kept when it is needed.
+ * set (the caller gave an abort signal): `runProcess` then kills what this call started, and
+ * the call stops being waited for after a grace period. An interrupt by a process signal
+ * stops every process instead (interrupt.ts), so for it a call needs no context of its own:
+ * one costs every promise of the process time (Node 20's AsyncLocalStorage), so it is only
+ * made when needed; the call is waited for, and its result dropped.
  */
 export async function executeBounded(
   execution: Omit<Execution, "signal">,
@@ -93,34 +95,35 @@ export async function executeBounded(
   attribute: boolean,
 ): Promise<Bounded> {
   const { def } = execution;
-  if (signal?.aborted) return { ok: false, stopped: { kind: "cancelled", cause: signal.reason } };
+  const cancelled = (): Bounded => ({
+    ok: false,
+    stopped: { kind: "cancelled", cause: signal?.reason },
+  });
+  if (signal?.aborted) return cancelled();
   const executor = executorOf(def);
-  if (def.timeout === undefined && signal === undefined) {
-    return executor.execute({ ...execution, signal: NEVER });
+  const { timeout } = def;
+  if (timeout === undefined && !(attribute && signal !== undefined)) {
+    const executed = await executor.execute({ ...execution, signal: NEVER });
+    return signal?.aborted ? cancelled() : executed;
   }
-  const controller = def.timeout !== undefined || attribute ? new AbortController() : undefined;
+  const own = new AbortController();
   let timedOut = false;
-  const stop = new AbortController();
-  const stopped = new Promise<"stopped">((resolve) =>
-    stop.signal.addEventListener("abort", () => resolve("stopped"), { once: true }),
-  );
-  const forward = () => {
-    controller?.abort(signal?.reason);
-    stop.abort();
-  };
-  signal?.addEventListener("abort", forward, { once: true });
-  const timer =
-    def.timeout === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          controller?.abort(new Error(`timed out after ${def.timeout} ms`));
-          stop.abort();
-        }, def.timeout);
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = new Promise<"stopped">((resolve) => {
+    own.signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+  const forward = () => own.abort(signal?.reason);
+  if (attribute) signal?.addEventListener("abort", forward, { once: true });
+  if (timeout !== undefined) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      own.abort(new Error(`timed out after ${timeout} ms`));
+    }, timeout);
+  }
   try {
-    const running = executor.execute({ ...execution, signal: controller?.signal ?? NEVER });
+    const running = executor.execute({ ...execution, signal: own.signal });
     const first = await Promise.race([running, stopped]);
-    if (first !== "stopped") return first;
+    if (first !== "stopped") return signal?.aborted ? cancelled() : first;
     // Give the function a moment to stop (the processes it started are being killed).
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -128,12 +131,7 @@ export async function executeBounded(
       new Promise((resolve) => (grace = setTimeout(resolve, STOP_GRACE_MS))),
     ]);
     clearTimeout(grace);
-    return {
-      ok: false,
-      stopped: timedOut
-        ? { kind: "timeout", ms: def.timeout ?? 0 }
-        : { kind: "cancelled", cause: signal?.reason },
-    };
+    return timedOut ? { ok: false, stopped: { kind: "timeout", ms: timeout ?? 0 } } : cancelled();
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", forward);

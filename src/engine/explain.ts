@@ -4,7 +4,6 @@
  * follows it can be explained too.
  */
 import type { Explanation, Reason } from "../decision.js";
-import { refreshFromEnv } from "../options.js";
 import { callName, failureOf, type Call, type CallContext } from "./call.js";
 import { seedKnownFiles } from "./commit.js";
 import type { CallFailure, Failure } from "./failure.js";
@@ -49,7 +48,7 @@ export async function explainCall(call: Call, ctx: CallContext): Promise<Explain
         options: call.options,
         readonlyCaches: ctx.readonlyCaches,
         scope: ctx.scope,
-        refresh: refreshFromEnv(),
+        refresh: ctx.refresh,
       });
       if (found.hit) {
         const results = withAliases(def.name, def.outputs, def.aliases, found.outputs);

@@ -1,13 +1,16 @@
 /**
- * Interrupts of a run: Ctrl-C (SIGINT), SIGTERM and SIGHUP while a pipeline runs, or an abort
- * signal of the caller's. The run stops starting work and cancels what runs; then the pipeline
- * says what finished and what did not, and a signal ends the process as it would have.
+ * Interrupts of a run: Ctrl-C (SIGINT) or SIGTERM (`kill`, a cluster's `scancel`) while a
+ * pipeline runs, or an abort signal of the caller's. The run stops starting work and cancels
+ * what runs; then the pipeline says what finished and what did not, and a signal ends the
+ * process as it would have. SIGHUP is left alone: `nohup` relies on it being ignored, and Node
+ * cannot tell whether it is.
  */
 import { constants } from "node:os";
 import { InterruptedError, stopProcesses } from "../process.js";
+import { lockSignalListeners } from "../state/lock.js";
 import type { NodeReport, ScheduleReport } from "./report.js";
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
 /** Signals caught for one run. */
 export interface Trap {
@@ -32,7 +35,9 @@ export function trapInterrupts(external: AbortSignal | undefined): Trap {
     handlers.clear();
   };
   for (const signal of SIGNALS) {
-    if (process.listenerCount(signal) > 0) continue;
+    const own = process.listeners(signal).filter((l) => !lockSignalListeners.has(l));
+    if (own.length > 0) continue; // the program handles it
+
     const handler = () => {
       if (received !== undefined) {
         release();
@@ -59,10 +64,17 @@ export function trapInterrupts(external: AbortSignal | undefined): Trap {
   };
 }
 
-/** End the process with the signal that interrupted the run, as if memori had not caught it. */
-export function reraise(trap: Trap): void {
+/**
+ * End the process with the signal that interrupted the run, as if memori had not caught it.
+ * Resolves only if the signal does not end the process (it was ignored before memori caught
+ * it): then the run's promise rejects instead.
+ */
+export async function reraise(trap: Trap): Promise<void> {
   trap.release();
-  if (trap.received !== undefined) process.kill(process.pid, trap.received);
+  if (trap.received === undefined) return;
+  process.kill(process.pid, trap.received);
+  // The signal is delivered on the next turns of the event loop: wait for it.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
 }
 
 function names(list: readonly string[], max = 8): string {

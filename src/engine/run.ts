@@ -12,7 +12,6 @@ import { describeReason, type Reason } from "../decision.js";
 import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
 import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
 import { crashPoint } from "../state/fault.js";
-import { refreshFromEnv } from "../options.js";
 import {
   callName,
   decisionOf,
@@ -62,7 +61,8 @@ function lockOptions(def: StageDef): LockOptions {
 export async function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
   const { def } = call;
   const began = Date.now();
-  tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: began }));
+  const heard = ctx.onEvent !== undefined || def.onEvent !== undefined;
+  if (heard) tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: began }));
   let inputArgs: Record<string, unknown> | undefined;
   const failed = (failure: Failure): CallResult => ({
     ok: false,
@@ -77,11 +77,13 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
     if (action === "skip") {
       def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
     }
-    tell(call, ctx, (about) => {
-      const now = Date.now();
-      const type = action === "skip" ? "stage:cached" : "stage:done";
-      return { type, ...about, reason, ms: now - began, time: now };
-    });
+    if (heard) {
+      tell(call, ctx, (about) => {
+        const now = Date.now();
+        const type = action === "skip" ? "stage:cached" : "stage:done";
+        return { type, ...about, reason, ms: now - began, time: now };
+      });
+    }
     return { ok: true as const, outcome };
   };
   try {
@@ -106,7 +108,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       options: call.options,
       readonlyCaches: ctx.readonlyCaches,
       scope: ctx.scope,
-      refresh: refreshFromEnv(),
+      refresh: ctx.refresh,
     };
     const found = await lookup(input);
     if (found.hit) {

@@ -12,7 +12,7 @@
  */
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import { HashScope } from "../hashing/files.js";
-import type { RunOptions } from "../options.js";
+import { refreshFromEnv, type RunOptions } from "../options.js";
 import { elementLocation, stageLocation } from "../state/location.js";
 import { callName, type Call, type CallResult } from "./call.js";
 import { dispatch, type CallBase } from "./dispatch.js";
@@ -117,7 +117,7 @@ class Scheduling {
         ((file, bytes, total) =>
           emit(onEvent, { type: "hash:progress", file, bytes, total, time: Date.now() })),
     );
-    this.#base = { scope, readonlyCaches, onEvent, signal, attribute };
+    this.#base = { scope, readonlyCaches, onEvent, signal, attribute, refresh: refreshFromEnv() };
   }
 
   async run(): Promise<ScheduleReport> {

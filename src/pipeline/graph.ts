@@ -135,14 +135,18 @@ function cycleError(nodes: readonly PlanNode[], order: readonly number[]): Memor
 /** Two nodes that would write the same state files are an error. */
 export function checkCollisions(nodes: readonly PlanNode[]): void {
   const owners = new Map<string, PipelineNode>();
+  const resolved = new Map<string, string>(); // most stages share a few directories
   for (const { node } of nodes) {
-    if (node.hashOutput === undefined) continue;
-    const key = nodeStateKey(node.hashOutput, node.name, node[MAPPING] !== undefined);
+    const dir = node.hashOutput;
+    if (dir === undefined) continue;
+    let root = resolved.get(dir);
+    if (root === undefined) resolved.set(dir, (root = path.resolve(dir)));
+    const key = nodeStateKey(root, node.name, node[MAPPING] !== undefined);
     const owner = owners.get(key);
     if (owner !== undefined && owner !== node) {
       throw new MemoriError(
         "state-collision",
-        `two stages named "${node.name}" would write the same state files in ${path.resolve(node.hashOutput)}; give one of them another \`name\` or \`hashOutput\`.`,
+        `two stages named "${node.name}" would write the same state files in ${root}; give one of them another \`name\` or \`hashOutput\`.`,
         { stage: node.name },
       );
     }

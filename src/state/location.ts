@@ -72,7 +72,8 @@ export function elementLocation(
  * write the same state files. A stage's is its own files; a map's, its `<name>.map` folder.
  */
 export function nodeStateKey(hashOutput: string, name: string, mapped: boolean): string {
-  return path.join(path.resolve(hashOutput), mapped ? `${name}.map/` : name);
+  const root = path.isAbsolute(hashOutput) ? hashOutput : path.resolve(hashOutput);
+  return `${root}${path.sep}${mapped ? `${name}.map${path.sep}` : name}`;
 }
 
 /** The `hashOutput` of run K of `memori -p`. */

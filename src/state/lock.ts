@@ -30,6 +30,25 @@ export interface Locker {
 }
 
 /**
+ * Signal listeners that proper-lockfile's `signal-exit` installs when it is loaded: they
+ * re-raise a signal when they are its only listeners, so they do not stand for a program that
+ * handles interrupts itself (see engine/interrupt.ts).
+ */
+export const lockSignalListeners = new Set<NodeJS.SignalsListener>();
+
+async function loadLockfile(): Promise<{ default: typeof import("proper-lockfile") }> {
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const before = new Set(signals.flatMap((s) => process.listeners(s)));
+  const loaded = await import("proper-lockfile");
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.has(listener)) lockSignalListeners.add(listener);
+    }
+  }
+  return loaded;
+}
+
+/**
  * A lock is stale when its holder has not refreshed it for this long (the holder died):
  * `MEMORI_LOCK_STALE_MS`, at least 5000 (proper-lockfile's minimum). Default 30000.
  */
@@ -78,7 +97,7 @@ export const fileLocker: Locker = {
   async acquire(store, options = {}) {
     await store.ensureDir();
     const target = path.join(store.dir, store.name);
-    const { default: lockfile } = await import("proper-lockfile"); // only runs that miss lock
+    const { default: lockfile } = await loadLockfile(); // only runs that miss lock
     let release: (() => Promise<void>) | undefined;
     let waited = false;
     let delay = 50;
