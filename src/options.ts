@@ -2,27 +2,12 @@ import { availableParallelism } from "node:os";
 import { MemoriError, describe } from "./errors.js";
 import type { EventListener } from "./events.js";
 import type { Executor } from "./engine/executor.js";
+import type { Logger } from "./logger.js";
 
-/** Where memori's messages go. */
-export interface Logger {
-  /** Decisions and what is waited for; printed with `verbose`. */
-  info(message: string): void;
-  /** Problems that do not stop the run (unreadable state, tampered outputs under forceSkip). */
-  warn(message: string): void;
-}
-
-/** A logger that prints warnings to stderr, and decisions too when `verbose` is on. */
-export function stderrLogger(verbose = isVerboseFromEnv()): Logger {
-  return {
-    info: verbose ? (message) => process.stderr.write(`memori: ${message}\n`) : () => undefined,
-    warn: (message) => process.stderr.write(`memori: warning: ${message}\n`),
-  };
-}
-
-function isVerboseFromEnv(): boolean {
-  const value = process.env.MEMORI_VERBOSE;
-  return value !== undefined && value !== "" && value !== "0" && value !== "false";
-}
+export type { Logger } from "./logger.js";
+export { stderrLogger } from "./logger.js";
+export type { RunOptions } from "./engine/run-options.js";
+export { refreshFromEnv } from "./engine/run-options.js";
 
 /** Options of a {@link Stage}. */
 export interface StageOptions<
@@ -255,31 +240,6 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     }
   }
   return { concurrency, keepGoing, readonlyCaches, onEvent, signal };
-}
-
-/**
- * Whether `MEMORI_REFRESH` asks every stage to run again (as if given `forceRun`).
- */
-export function refreshFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const value = env.MEMORI_REFRESH;
-  return value !== undefined && value !== "" && value !== "0" && value !== "false";
-}
-
-/** Options of one run of a stage. */
-export interface RunOptions {
-  /**
-   * Run the function even if its state says the result is cached (`MEMORI_REFRESH=1` does this
-   * for every stage). @default false
-   */
-  readonly forceRun?: boolean;
-  /**
-   * Load the stored results even if the code, inputs or output files changed (memori warns
-   * about changed output files). It is an error if nothing is stored.
-   * @default false
-   */
-  readonly forceSkip?: boolean;
-  /** Write the state even when the stage was skipped (records the current inputs). @default false */
-  readonly forceHashWrite?: boolean;
 }
 
 function fail(stage: string, option: string, expected: string, value: unknown): never {

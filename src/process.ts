@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
-import { callSignal } from "./engine/context.js";
+import { callSignal } from "./call-signal.js";
 import { MemoriError, messageOf } from "./errors.js";
 
 /** Options of {@link runProcess}. */

@@ -42,6 +42,12 @@ function plainReporter(stream: NodeJS.WritableStream): EventListener {
         return line(`pipeline of ${event.stages} stages started`);
       case "stage:start":
         return undefined;
+      case "map:start":
+        return line(`${event.stage}: ${event.elements} elements`);
+      case "stage:retry":
+        return line(
+          `${event.stage}: attempt ${event.attempt} of ${event.attempts} failed (${messageOf(event.error)}); trying again`,
+        );
       case "stage:run":
         return line(`${event.stage}: running (${describeReason(event.reason)})`);
       case "stage:cached":
@@ -57,16 +63,23 @@ function plainReporter(stream: NodeJS.WritableStream): EventListener {
         return line(`hashing ${event.file}: ${mib(event.bytes)} of ${mib(event.total)}`);
       }
       case "pipeline:done":
-        return line(
-          `pipeline done in ${seconds(event.ms)}: ${event.ran} ran, ${event.cached} cached, ${event.failed} failed`,
-        );
+        return line(`pipeline done in ${seconds(event.ms)}: ${summary(event)}`);
     }
   };
+}
+
+/** `3 ran, 27 cached, 0 failed` (and what was blocked or cancelled, if anything was). */
+function summary(event: Extract<MemoriEvent, { type: "pipeline:done" }>): string {
+  const parts = [`${event.ran} ran`, `${event.cached} cached`, `${event.failed} failed`];
+  if (event.blocked) parts.push(`${event.blocked} blocked`);
+  if (event.cancelled) parts.push(`${event.cancelled} cancelled`);
+  return parts.join(", ");
 }
 
 function liveReporter(stream: NodeJS.WritableStream & { columns?: number }): EventListener {
   const running = new Map<string, { since: number; what: string }>();
   let total = 0;
+  let stages = 0;
   let finished = 0;
   let cached = 0;
   let failed = 0;
@@ -85,7 +98,7 @@ function liveReporter(stream: NodeJS.WritableStream & { columns?: number }): Eve
     const barWidth = 24;
     const filled = Math.round(ratio * barWidth);
     lines.push(
-      `  [${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] ${finished}/${total} stages, ${cached} cached, ${failed} failed, ${seconds(now - started)}`.slice(
+      `  [${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] ${finished}/${total} ${total === stages ? "stages" : "calls"}, ${cached} cached, ${failed} failed, ${seconds(now - started)}`.slice(
         0,
         width,
       ),
@@ -104,11 +117,19 @@ function liveReporter(stream: NodeJS.WritableStream & { columns?: number }): Eve
   return (event: MemoriEvent) => {
     switch (event.type) {
       case "pipeline:start":
-        total = event.stages;
+        total = stages = event.stages;
         started = event.time;
         timer = setInterval(draw, 250);
         timer.unref();
         break;
+      case "map:start":
+        total += event.elements - 1; // the map counts as its elements
+        break;
+      case "stage:retry":
+        print(
+          `  \u21bb ${event.stage} attempt ${event.attempt} of ${event.attempts} failed: ${messageOf(event.error)}`,
+        );
+        return;
       case "stage:start":
         running.set(event.stage, { since: event.time, what: "checking" });
         break;

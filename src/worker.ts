@@ -80,10 +80,10 @@ export async function workerFunction(
   };
   const executor: Executor = {
     name: "worker-threads",
-    async execute({ def, inputArgs, signal }) {
+    async execute({ signature, inputArgs, signal }) {
       try {
         const pool = await poolFor(maxThreads);
-        const args = def.signature.argumentsFor(inputArgs);
+        const args = signature.argumentsFor(inputArgs);
         // Aborting (a timeout, an interrupt) terminates the worker thread: the work stops.
         return { ok: true, returned: await pool.run({ url, exportName, args }, { signal }) };
       } catch (error) {

@@ -3,7 +3,7 @@
  * the failures turned into the exceptions `run()`, `runNamed()` and `map()` document.
  */
 import type { Decision, Explanation } from "../decision.js";
-import type { RunOptions } from "../options.js";
+import type { RunOptions } from "./run-options.js";
 import { MapError, errorOf, failureCause } from "./failure.js";
 import { DEFINITION, MAPPING, REMEMBER, type Outcome, type PipelineNode } from "./node.js";
 import { mapResults, type NodeReport, type ScheduleReport } from "./report.js";

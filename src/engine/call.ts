@@ -5,7 +5,7 @@
 import type { Decision, Reason } from "../decision.js";
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { HashScope } from "../hashing/files.js";
-import type { RunOptions } from "../options.js";
+import type { RunOptions } from "./run-options.js";
 import type { Locker } from "../state/lock.js";
 import type { StateLocation } from "../state/location.js";
 import type { CallFailure } from "./failure.js";

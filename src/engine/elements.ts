@@ -2,6 +2,7 @@
  * The elements of a map: the mapped lists combined (every combination, or element-wise), and
  * the label each element is named by in logs, errors and summaries.
  */
+import path from "node:path";
 import { MemoriError, describe } from "../errors.js";
 import type { Mapping } from "./node.js";
 
@@ -55,7 +56,8 @@ function valueLabel(value: unknown): string {
     return (value as { key: string }).key;
   }
   let text: string;
-  if (typeof value === "string") text = value;
+  // A path is named by its file name: `sub-03_T1w.nii.gz`.
+  if (typeof value === "string") text = value.includes("/") ? path.basename(value) || value : value;
   else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") {
     text = String(value);
   } else {
@@ -69,7 +71,10 @@ function valueLabel(value: unknown): string {
   return text.length > MAX_LABEL ? `…${text.slice(text.length - MAX_LABEL + 1)}` : text;
 }
 
-/** The default label of an element: its values (`sub-01_T1w.nii.gz`, `a=1,b=x`, a block's key). */
+/**
+ * The default label of an element: its values (a path's file name `sub-01_T1w.nii.gz`,
+ * `a=1,b=x`, a block's key).
+ */
 export function defaultLabel(values: Readonly<Record<string, unknown>>): string {
   const entries = Object.entries(values);
   if (entries.length === 1) return valueLabel(entries[0]![1]);

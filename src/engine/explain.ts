@@ -10,7 +10,8 @@ import type { CallFailure, Failure } from "./failure.js";
 import { takeFingerprint, type Fingerprint } from "./fingerprint.js";
 import { lookup } from "./lookup.js";
 import { execute } from "./run.js";
-import { checkRunOptions, withAliases } from "./signature.js";
+import { checkRunOptions } from "./run-options.js";
+import { withAliases } from "./signature.js";
 
 /** What a call would do, with its results when they are known. */
 export type ExplainResult =

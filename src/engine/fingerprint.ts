@@ -17,7 +17,18 @@ import {
   type Json,
 } from "../hashing/values.js";
 import { trackedFiles, type StoredState } from "../state/store.js";
-import type { StageDef } from "./node.js";
+import type { FileHasher } from "../hashing/files.js";
+import type { AnyFn } from "./signature.js";
+
+/** What a fingerprint is taken of (a stage's definition has all of it). */
+export interface Fingerprinted {
+  readonly name: string;
+  readonly fn: AnyFn;
+  /** Watched environment variables. */
+  readonly env: readonly string[];
+  readonly hasher: FileHasher;
+  readonly outputs: readonly string[];
+}
 
 /** What identifies a call. */
 export interface Fingerprint {
@@ -29,7 +40,7 @@ export interface Fingerprint {
 
 /** Encode named values for a state file (`where.key` names each in errors). */
 export async function encodeAll(
-  def: StageDef,
+  def: Pick<Fingerprinted, "name" | "hasher">,
   values: Readonly<Record<string, unknown>>,
   where: string,
   scope: HashScope,
@@ -44,7 +55,7 @@ export async function encodeAll(
 
 /** The fingerprint of calling `def` with `inputArgs`. */
 export async function takeFingerprint(
-  def: StageDef,
+  def: Fingerprinted,
   inputArgs: Readonly<Record<string, unknown>>,
   scope: HashScope,
 ): Promise<Fingerprint> {
@@ -140,7 +151,7 @@ export function compare(
  */
 export async function verifyFiles(
   tracked: readonly FileEntry[],
-  def: StageDef,
+  def: Pick<Fingerprinted, "hasher">,
   scope: HashScope,
 ): Promise<Reason | undefined> {
   for (const entry of tracked) {

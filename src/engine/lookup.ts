@@ -8,7 +8,7 @@ import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import type { HashScope } from "../hashing/files.js";
 import { decodeValue } from "../hashing/values.js";
-import type { RunOptions } from "../options.js";
+import type { RunOptions } from "./run-options.js";
 import type { StateLocation } from "../state/location.js";
 import {
   trackedFiles,

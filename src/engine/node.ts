@@ -7,7 +7,7 @@ import { MemoriError, describe } from "../errors.js";
 import type { Decision } from "../decision.js";
 import type { EventListener } from "../events.js";
 import type { FileHasher } from "../hashing/files.js";
-import type { Logger } from "../options.js";
+import type { Logger } from "../logger.js";
 import type { Executor } from "./executor.js";
 import { checkAlias, type AnyFn, type Signature } from "./signature.js";
 

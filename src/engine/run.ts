@@ -23,11 +23,12 @@ import {
 } from "./call.js";
 import { commitRun, recordKnownFiles, recordResult, seedKnownFiles } from "./commit.js";
 import { encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
-import { executeBounded } from "./executor.js";
+import { executeBounded } from "./execute.js";
 import { failureMessage, retryable, type CallFailure, type Failure } from "./failure.js";
 import { lookup, type Hit, type LookupInput } from "./lookup.js";
 import type { Outcome, StageDef } from "./node.js";
-import { checkRunOptions, nameOutputs, withAliases } from "./signature.js";
+import { checkRunOptions } from "./run-options.js";
+import { nameOutputs, withAliases } from "./signature.js";
 
 /** Execute a bound call: its named outputs, or why not. */
 export async function execute(
@@ -38,7 +39,8 @@ export async function execute(
 ): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; failure: Failure }> {
   const { def } = call;
   const executed = await executeBounded(
-    { def, element: call.element, inputArgs, fingerprint, attempt: ctx.attempt },
+    def,
+    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt },
     ctx.signal,
     ctx.attribute ?? false,
   );

@@ -12,7 +12,7 @@
  */
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import { HashScope } from "../hashing/files.js";
-import { refreshFromEnv, type RunOptions } from "../options.js";
+import { refreshFromEnv, type RunOptions } from "./run-options.js";
 import { elementLocation, stageLocation } from "../state/location.js";
 import { callName, type Call, type CallResult } from "./call.js";
 import { dispatch, type CallBase } from "./dispatch.js";

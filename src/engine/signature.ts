@@ -4,7 +4,6 @@
  */
 import { MemoriError, describe } from "../errors.js";
 import type { ParsedSource } from "../hashing/source.js";
-import type { RunOptions } from "../options.js";
 
 /** Arguments of one run, before binding: positional and by name. */
 export interface Invocation {
@@ -14,8 +13,6 @@ export interface Invocation {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFn = (...args: any[]) => unknown;
-
-const RUN_OPTION_KEYS = new Set(["forceRun", "forceSkip", "forceHashWrite"]);
 
 function quoted(names: readonly string[]): string {
   return names.map((n) => `"${n}"`).join(", ");
@@ -210,38 +207,4 @@ export function withAliases(
     results[alias] = values[target];
   }
   return results;
-}
-
-/** Check the options of one run (`forceRun`, `forceSkip`, `forceHashWrite`). */
-export function checkRunOptions(stage: string, options: RunOptions): void {
-  if (typeof options !== "object" || options === null) {
-    throw new MemoriError(
-      "invalid-option",
-      `stage "${stage}": run options must be an object, got ${describe(options)}.`,
-      { stage },
-    );
-  }
-  for (const [key, value] of Object.entries(options)) {
-    if (!RUN_OPTION_KEYS.has(key)) {
-      throw new MemoriError(
-        "invalid-option",
-        `stage "${stage}": unknown run option \`${key}\`; the options are ${[...RUN_OPTION_KEYS].join(", ")}.`,
-        { stage },
-      );
-    }
-    if (value !== undefined && typeof value !== "boolean") {
-      throw new MemoriError(
-        "invalid-option",
-        `stage "${stage}": expected \`${key}\` to be a boolean, got ${describe(value)}.`,
-        { stage },
-      );
-    }
-  }
-  if (options.forceRun && options.forceSkip) {
-    throw new MemoriError(
-      "invalid-option",
-      `stage "${stage}": forceRun and forceSkip exclude each other.`,
-      { stage },
-    );
-  }
 }
