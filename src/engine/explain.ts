@@ -5,11 +5,10 @@
  */
 import type { Explanation, Reason } from "../decision.js";
 import { callName, failureOf, type Call, type CallContext } from "./call.js";
-import { seedKnownFiles } from "./commit.js";
 import type { CallFailure, Failure } from "./failure.js";
-import { takeFingerprint, type Fingerprint } from "./fingerprint.js";
+import type { Fingerprint } from "./fingerprint.js";
 import { lookup } from "./lookup.js";
-import { execute } from "./run.js";
+import { execute, prepare } from "./run.js";
 import { checkRunOptions } from "./run-options.js";
 import { withAliases } from "./signature.js";
 
@@ -37,20 +36,9 @@ export async function explainCall(call: Call, ctx: CallContext): Promise<Explain
     let reason: Reason = { kind: "not-memoized" };
     let fingerprint: Fingerprint | undefined;
     if (call.location !== undefined) {
-      const store = call.location.store;
-      const previous = store.read();
-      seedKnownFiles(def, store, previous);
-      fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
-      const found = await lookup({
-        def,
-        location: call.location,
-        previous,
-        fingerprint,
-        options: call.options,
-        readonlyCaches: ctx.readonlyCaches,
-        scope: ctx.scope,
-        refresh: ctx.refresh,
-      });
+      const { input } = await prepare(call, ctx, call.location, inputArgs);
+      fingerprint = input.fingerprint;
+      const found = await lookup(input);
       if (found.hit) {
         const results = withAliases(def.name, def.outputs, def.aliases, found.outputs);
         return { ok: true, explanation: explanation("skip", found.reason), results };

@@ -2,7 +2,10 @@
  * The plan a scheduler runs: nodes with their edges, which map streams from which, and what
  * each node is offered by the nodes before it.
  */
+import type { EventListener } from "../events.js";
 import { DEFINITION, MAPPING, type PipelineNode } from "./node.js";
+import type { RunOptions } from "./run-options.js";
+import type { Invocation } from "./signature.js";
 import type { NodeReport } from "./report.js";
 
 /** A node of the plan, with its edges (node ids are definition order). */
@@ -14,6 +17,24 @@ export interface PlanNode {
   readonly sources: readonly number[];
   /** Downstream nodes, each once. */
   readonly successors: readonly number[];
+}
+
+/** How a plan is run (or explained). */
+export interface ScheduleOptions {
+  readonly mode: "run" | "explain";
+  /** The arguments of the nodes fed by `"start"`. */
+  readonly start: Invocation;
+  readonly runOptions: RunOptions;
+  readonly concurrency: number;
+  readonly keepGoing: boolean;
+  readonly readonlyCaches: readonly string[];
+  readonly onEvent: EventListener | undefined;
+  /** Aborting it interrupts the run: nothing new starts, running calls are cancelled. */
+  readonly signal: AbortSignal | undefined;
+  /** The signal is (or includes) the caller's own: see `CallContext.attribute`. */
+  readonly attribute?: boolean;
+  /** A pipeline (pipeline:* events, its error wording), or a stage or map run alone. */
+  readonly where: "pipeline" | "stage";
 }
 
 /** Where a parameter of a node gets its value: a static argument, a source, the run's arguments. */

@@ -5,7 +5,9 @@
  */
 import type { Decision, Explanation, Reason } from "../decision.js";
 import type { MemoriError } from "../errors.js";
-import type { CallFailure } from "./failure.js";
+import type { CallResult } from "./call.js";
+import type { ExplainResult } from "./explain.js";
+import { errorOf, type CallFailure } from "./failure.js";
 import type { Outcome, PipelineNode } from "./node.js";
 
 /** Where a call or a node ended up. */
@@ -174,4 +176,44 @@ export function waitingExplanation(
         };
   if (element !== undefined) explanation.element = element;
   return explanation;
+}
+
+/** A dry run's word for a call that would fail before running. */
+export function failedExplanation(stage: string, f: CallFailure): Explanation {
+  const explanation: Explanation = {
+    stage: f.element === undefined ? stage : `${stage}[${f.element}]`,
+    action: "fail",
+    reason: invalidCall(errorOf(f, "stage")),
+  };
+  if (f.element !== undefined) explanation.element = f.element;
+  return explanation;
+}
+
+/**
+ * Record how a call ended in its node's (or element's) report: its outcome (a run), its
+ * explanation and results (a dry run), or its failure, which is returned.
+ */
+export function recordCall(
+  r: NodeReport,
+  element: ElementReport | undefined,
+  result: CallResult | ExplainResult,
+): CallFailure | undefined {
+  const target = element ?? r;
+  if (result.ok && "outcome" in result) {
+    target.outcome = result.outcome;
+    target.status = "done";
+    return undefined;
+  }
+  if (result.ok) {
+    target.explanation = result.explanation;
+    target.results = result.results;
+    target.status = result.results === undefined ? "unknown" : "done";
+    return undefined;
+  }
+  const f = result.failure;
+  r.failures.push(f);
+  if (element !== undefined) element.failure = f;
+  target.status = f.failure.kind === "cancelled" ? "cancelled" : "failed";
+  target.explanation = failedExplanation(r.node.name, f);
+  return f;
 }

@@ -10,6 +10,7 @@
  */
 import { describeReason, type Reason } from "../decision.js";
 import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
+import type { StateLocation } from "../state/location.js";
 import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
 import { crashPoint } from "../state/fault.js";
 import {
@@ -59,6 +60,34 @@ function lockOptions(def: StageDef): LockOptions {
   };
 }
 
+/**
+ * What a memoized call's lookup works from: its state as stored now (read first: most re-runs
+ * are hits, and reading is safe without the lock since the commit record ties the files
+ * together), the file-hash hints recorded beside it, and its fingerprint.
+ */
+export async function prepare(
+  call: Call,
+  ctx: CallContext,
+  location: StateLocation,
+  inputArgs: Record<string, unknown>,
+): Promise<{ input: LookupInput & { fingerprint: Fingerprint }; known: KnownFiles }> {
+  const { def } = call;
+  const previous = location.store.read();
+  const known = seedKnownFiles(def, location.store, previous);
+  const fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
+  const input = {
+    def,
+    location,
+    previous,
+    fingerprint,
+    options: call.options,
+    readonlyCaches: ctx.readonlyCaches,
+    scope: ctx.scope,
+    refresh: ctx.refresh,
+  };
+  return { input, known };
+}
+
 /** Run one call: its outcome, or why it failed. Never throws. */
 export async function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
   const { def } = call;
@@ -99,19 +128,8 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
     }
     const store = location.store;
-    const previous = store.read();
-    const known = seedKnownFiles(def, store, previous);
-    const fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
-    const input: LookupInput = {
-      def,
-      location,
-      previous,
-      fingerprint,
-      options: call.options,
-      readonlyCaches: ctx.readonlyCaches,
-      scope: ctx.scope,
-      refresh: ctx.refresh,
-    };
+    const { input, known } = await prepare(call, ctx, location, inputArgs);
+    const { previous, fingerprint } = input;
     const found = await lookup(input);
     if (found.hit) {
       await settleHit(call, ctx, found, fingerprint, known);

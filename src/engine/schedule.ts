@@ -20,11 +20,19 @@ import { expandElements, fillStreamed, settleMap } from "./expand.js";
 import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type StageDef } from "./node.js";
-import { namedFor, offeredTo, priorityOf, streamSource, type PlanNode } from "./plan.js";
+import {
+  namedFor,
+  offeredTo,
+  priorityOf,
+  streamSource,
+  type PlanNode,
+  type ScheduleOptions,
+} from "./plan.js";
 import { TaskQueue, type Settled } from "./queue.js";
 import {
   countCalls,
-  invalidCall,
+  failedExplanation,
+  recordCall,
   sortFailures,
   waitingExplanation,
   type ElementReport,
@@ -33,24 +41,7 @@ import {
 } from "./report.js";
 import type { Invocation } from "./signature.js";
 
-export type { PlanNode } from "./plan.js";
-
-export interface ScheduleOptions {
-  readonly mode: "run" | "explain";
-  /** The arguments of the nodes fed by `"start"`. */
-  readonly start: Invocation;
-  readonly runOptions: RunOptions;
-  readonly concurrency: number;
-  readonly keepGoing: boolean;
-  readonly readonlyCaches: readonly string[];
-  readonly onEvent: EventListener | undefined;
-  /** Aborting it interrupts the run: nothing new starts, running calls are cancelled. */
-  readonly signal: AbortSignal | undefined;
-  /** The signal is (or includes) the caller's own: see `CallContext.attribute`. */
-  readonly attribute?: boolean;
-  /** A pipeline (pipeline:* events, its error wording), or a stage or map run alone. */
-  readonly where: "pipeline" | "stage";
-}
+export type { PlanNode, ScheduleOptions } from "./plan.js";
 
 type Work =
   | readonly ["activate", number]
@@ -261,7 +252,7 @@ class Scheduling {
     } catch (error) {
       const failure = this.#invalid(id, error, element.label);
       const settled = { kind: "done", attempt: 1, value: { ok: false, failure } } as const;
-      return this.#settled(id, element, undefined, settled);
+      return this.#settled(id, element, settled);
     }
     const values = element.values!;
     this.#submit(id, element, { positional: [], named: { ...this.#named[id], ...values } });
@@ -294,7 +285,7 @@ class Scheduling {
     };
     dispatch(this.#queue, call, this.#base, how, (settled) => {
       this.#outstanding--;
-      this.#settled(id, element, call, settled);
+      this.#settled(id, element, settled);
       this.#drain();
     });
   }
@@ -315,7 +306,6 @@ class Scheduling {
   #settled(
     id: number,
     element: ElementReport | undefined,
-    call: Call | undefined,
     settled: Settled<CallResult | ExplainResult>,
   ): void {
     const r = this.#reports[id]!;
@@ -324,26 +314,9 @@ class Scheduling {
       target.status = "waiting"; // never started
       return;
     }
-    const result = settled.value;
-    if (result.ok && "outcome" in result) {
-      target.outcome = result.outcome;
-      target.status = "done";
-    } else if (result.ok) {
-      target.explanation = result.explanation;
-      target.results = result.results;
-      target.status = result.results === undefined ? "unknown" : "done";
-    } else {
-      const f = result.failure;
-      r.failures.push(f);
-      if (element !== undefined) element.failure = f;
-      target.status = f.failure.kind === "cancelled" ? "cancelled" : "failed";
-      if (this.#options.mode === "explain") {
-        const stage = callName(r.node[DEFINITION], call?.element ?? element?.label);
-        target.explanation = { stage, action: "fail", reason: invalidCall(errorOf(f, "stage")) };
-        if (element?.label !== undefined) target.explanation.element = element.label;
-      } else if (!this.#options.keepGoing && f.failure.kind !== "cancelled") {
-        this.#halt();
-      }
+    const failure = recordCall(r, element, settled.value);
+    if (failure !== undefined && this.#options.mode === "run" && !this.#options.keepGoing) {
+      if (failure.failure.kind !== "cancelled") this.#halt();
     }
     if (element === undefined) {
       this.#work.push(["settled", id]);
@@ -386,8 +359,7 @@ class Scheduling {
     r.failures.push(failure);
     r.status = "failed";
     if (this.#options.mode === "explain") {
-      const reason = invalidCall(errorOf(failure, "stage"));
-      r.explanation = { stage: this.#name(id), action: "fail", reason };
+      r.explanation = failedExplanation(this.#name(id), failure);
     } else {
       const error = errorOf(failure, this.#options.where, Object.keys(r.offered));
       const event = { stage: this.#name(id), error, ms: 0, time: Date.now() };
