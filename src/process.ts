@@ -68,12 +68,17 @@ function descendants(pid: number): number[] {
   return found;
 }
 
+/** Set while an interrupted process winds down: no new process may start. */
+let stopping = false;
+
 /**
  * Stop every process started by `runProcess` that is still running, and what each started:
- * SIGTERM, then SIGKILL 3 s later. An interrupted pipeline does this: its stages' processes
- * must not outlive the run.
+ * SIGTERM, then SIGKILL 3 s later; until {@link resumeProcesses}, `runProcess` starts nothing
+ * (it rejects with reason `interrupted`). A pipeline interrupted by a signal does this: its
+ * stages' processes must not outlive the run, nor start while it winds down.
  */
 export function stopProcesses(): void {
+  stopping = true;
   for (const child of live) {
     killTree(child, "SIGTERM");
     setTimeout(
@@ -81,6 +86,11 @@ export function stopProcesses(): void {
       KILL_GRACE_MS,
     ).unref();
   }
+}
+
+/** Let `runProcess` start processes again (after {@link stopProcesses}). */
+export function resumeProcesses(): void {
+  stopping = false;
 }
 
 /** Signal a process and everything it started. */
@@ -145,6 +155,11 @@ export function runProcess(
   if (file === undefined || file === "") {
     return Promise.reject(
       new MemoriError("invalid-argument", "runProcess() was given an empty command."),
+    );
+  }
+  if (stopping) {
+    return Promise.reject(
+      new InterruptedError(`${file} was not started: the run was interrupted.`, 130),
     );
   }
   return new Promise((resolve, reject) => {

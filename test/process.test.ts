@@ -82,6 +82,8 @@ describe("scriptFunction", () => {
     });
     await expect(stage.run()).rejects.toThrow(/exited with status 4/);
     await expect(stage.run()).rejects.toThrow(/exited with status 4/);
+    // the script's own error, naming the stage it failed in
+    await expect(stage.run()).rejects.toMatchObject({ reason: "process-failed", stage: "fail" });
     const missing = new Stage(scriptFunction(path.join(dir, "nope.sh")), {
       hashOutput: path.join(dir, "state"),
     });

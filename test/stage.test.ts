@@ -89,6 +89,28 @@ describe("calling", () => {
   });
 });
 
+describe("failures", () => {
+  it("reject with a MemoriError naming the stage and its inputs, the function's error as cause", async () => {
+    const boom = new Error("negative volume");
+    const stage = new Stage(
+      function check(v: number) {
+        if (v < 0) throw boom;
+        return v;
+      },
+      { hashOutput: await tempDir(), logger: quiet },
+    );
+    const error = (await stage.run(-1).catch((e: unknown) => e)) as MemoriError;
+    expect(error).toBeInstanceOf(MemoriError);
+    expect(error.reason).toBe("stage-failed");
+    expect(error.stage).toBe("check");
+    expect(error.message).toBe(
+      'stage "check" failed with inputs {v=-1}: negative volume. Nothing was recorded.',
+    );
+    expect(error.cause).toBe(boom);
+    expect(stage.lastDecision).toBeUndefined(); // a failed run is not a last run
+  });
+});
+
 describe("outputs", () => {
   it("returns a single output whole, even when it is an array", async () => {
     const stage = new Stage(() => [1, 2, 3], { name: "list", outputs: "values" });

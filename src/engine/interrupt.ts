@@ -6,7 +6,7 @@
  * cannot tell whether it is.
  */
 import { constants } from "node:os";
-import { InterruptedError, stopProcesses } from "../process.js";
+import { InterruptedError, resumeProcesses, stopProcesses } from "../process.js";
 import { lockSignalListeners } from "../state/lock.js";
 import type { NodeReport, ScheduleReport } from "./report.js";
 
@@ -16,62 +16,86 @@ const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 export interface Trap {
   /** Aborted by a caught signal, or by the caller's signal. */
   readonly signal: AbortSignal;
-  /** The signal that was caught, if one was. */
+  /** The signal that interrupted this run, if one did. */
   readonly received: NodeJS.Signals | undefined;
-  /** Stop catching signals. */
+  /** This run is over: stop catching signals for it. */
   release(): void;
 }
 
+/** The runs in progress in this process, each with what interrupts it and what did. */
+const runs = new Map<AbortController, { received?: NodeJS.Signals }>();
+/** The handler memori installed, by signal (none for a signal the program handles itself). */
+const installed = new Map<NodeJS.Signals, () => void>();
+let caught: NodeJS.Signals | undefined;
+
+function uninstall(): void {
+  for (const [signal, handler] of installed) process.off(signal, handler);
+  installed.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (caught !== undefined) {
+    // A second signal: stop waiting for the runs to wind down.
+    uninstall();
+    process.kill(process.pid, signal);
+    return;
+  }
+  caught = signal;
+  const reason = new InterruptedError(
+    `interrupted by ${signal}`,
+    128 + (constants.signals[signal] ?? 0),
+  );
+  for (const [controller, run] of runs) {
+    run.received = signal;
+    controller.abort(reason);
+  }
+  // The process is going down: no stage's process may outlive it, nor start now.
+  stopProcesses();
+}
+
 /**
- * Catch interrupt signals for the length of a run, for those signals the program does not
- * listen to itself. A second signal ends the process at once. `external` aborts the run too.
+ * Catch interrupt signals while runs are in progress (one handler for all of them, for the
+ * signals the program does not listen to itself). A second signal ends the process at once.
+ * `external` aborts the run too.
  */
 export function trapInterrupts(external: AbortSignal | undefined): Trap {
   const controller = new AbortController();
-  let received: NodeJS.Signals | undefined;
-  const handlers = new Map<NodeJS.Signals, () => void>();
-  const release = () => {
-    for (const [signal, handler] of handlers) process.off(signal, handler);
-    handlers.clear();
-  };
+  const run: { received?: NodeJS.Signals } = {};
+  runs.set(controller, run);
   for (const signal of SIGNALS) {
-    const own = process.listeners(signal).filter((l) => !lockSignalListeners.has(l));
-    if (own.length > 0) continue; // the program handles it
-
-    const handler = () => {
-      if (received !== undefined) {
-        release();
-        process.kill(process.pid, signal);
-        return;
-      }
-      received = signal;
-      controller.abort(
-        new InterruptedError(`interrupted by ${signal}`, 128 + (constants.signals[signal] ?? 0)),
-      );
-      // The process is going down: no stage's process may outlive it.
-      stopProcesses();
-    };
-    handlers.set(signal, handler);
+    if (installed.has(signal)) continue;
+    const foreign = process.listeners(signal).filter((l) => !lockSignalListeners.has(l));
+    if (foreign.length > 0) continue; // the program handles it
+    const handler = () => onSignal(signal);
+    installed.set(signal, handler);
     process.on(signal, handler);
   }
   return {
     signal:
       external === undefined ? controller.signal : AbortSignal.any([external, controller.signal]),
     get received() {
-      return received;
+      return run.received;
     },
-    release,
+    release() {
+      runs.delete(controller);
+      if (runs.size > 0) return;
+      uninstall();
+      if (caught === undefined) return;
+      caught = undefined;
+      resumeProcesses();
+    },
   };
 }
 
 /**
- * End the process with the signal that interrupted the run, as if memori had not caught it.
- * Resolves only if the signal does not end the process (it was ignored before memori caught
- * it): then the run's promise rejects instead.
+ * End the process with the signal that interrupted the run, as if memori had not caught it,
+ * once no other run is in progress (the last one to end does it). Resolves only if the signal
+ * does not end the process (it was ignored before memori caught it): then the run's promise
+ * rejects instead.
  */
 export async function reraise(trap: Trap): Promise<void> {
   trap.release();
-  if (trap.received === undefined) return;
+  if (trap.received === undefined || runs.size > 0) return;
   process.kill(process.pid, trap.received);
   // The signal is delivered on the next turns of the event loop: wait for it.
   await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -25,7 +25,13 @@ import {
 import { commitRun, recordKnownFiles, recordResult, seedKnownFiles } from "./commit.js";
 import { encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
 import { executeBounded } from "./execute.js";
-import { failureMessage, retryable, type CallFailure, type Failure } from "./failure.js";
+import {
+  failureCause,
+  failureMessage,
+  retryable,
+  type CallFailure,
+  type Failure,
+} from "./failure.js";
 import { lookup, type Hit, type LookupInput } from "./lookup.js";
 import type { Outcome, StageDef } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
@@ -226,8 +232,7 @@ export function announceRetry(call: Call, ctx: CallContext, f: CallFailure, ms: 
   call.def.logger.warn(
     `stage "${callName(call.def, call.element)}": attempt ${f.attempt} of ${f.attempts} failed (${failureMessage(f)}); trying again.`,
   );
-  const error =
-    f.failure.kind === "threw" || f.failure.kind === "error" ? f.failure.error : f.failure;
+  const error = failureCause(f);
   tell(call, ctx, (about) => ({
     type: "stage:retry",
     ...about,

@@ -10,11 +10,11 @@
  * any length settle in constant stack. Reports pipeline:* and map:start; the stage runner
  * reports stage:*.
  */
-import { emit, type EventListener, type MemoriEvent } from "../events.js";
+import { emit, type MemoriEvent } from "../events.js";
 import { HashScope } from "../hashing/files.js";
-import { refreshFromEnv, type RunOptions } from "./run-options.js";
+import { refreshFromEnv } from "./run-options.js";
 import { elementLocation, stageLocation } from "../state/location.js";
-import { callName, type Call, type CallResult } from "./call.js";
+import type { Call, CallResult } from "./call.js";
 import { dispatch, type CallBase } from "./dispatch.js";
 import { expandElements, fillStreamed, settleMap } from "./expand.js";
 import type { ExplainResult } from "./explain.js";

@@ -165,9 +165,9 @@ function offeredBy(nodes: readonly PlanNode[], id: number): string[] {
 }
 
 /**
- * A required parameter (no default) of a node not fed by `"start"` that no source's output or
- * alias and no static argument provides is a mistake knowable now, not after hours of upstream
- * work.
+ * A required parameter (no default, or mapped over) of a node not fed by `"start"` that no
+ * source's output or alias and no static argument provides is a mistake knowable now, not after
+ * hours of upstream work.
  */
 function checkWiring(nodes: readonly PlanNode[]): void {
   nodes.forEach(({ node, start }, id) => {
@@ -175,7 +175,9 @@ function checkWiring(nodes: readonly PlanNode[]): void {
     const def = node[DEFINITION];
     const offered = offeredBy(nodes, id);
     const provided = new Set([...offered, ...Object.keys(def.args)]);
-    const missing = def.signature.required.filter((name) => !provided.has(name));
+    // A map's mapped parameters need lists from somewhere, defaults or not.
+    const required = new Set([...def.signature.required, ...(node[MAPPING]?.over ?? [])]);
+    const missing = [...required].filter((name) => !provided.has(name));
     if (missing.length === 0) return;
     const given = node.inputs.filter((name) => provided.has(name));
     throw missingInPipeline(def.signature.missing(missing, given), offered);

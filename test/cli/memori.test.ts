@@ -97,6 +97,14 @@ describe("memori command", () => {
     expect(missing.stderr).toMatch(/did not produce .*never\.txt/);
     await run("memori", ["-d", "cache", "-o", path.join(dir, "never.txt"), "--", noOutput], dir);
     expect(await runs(dir)).toBe(4);
+    // said once, also with --verbose
+    const verbose = await run(
+      "memori",
+      ["-d", "cache", "--verbose", "-o", path.join(dir, "never.txt"), "--", noOutput],
+      dir,
+    );
+    expect(verbose.status).toBe(1);
+    expect(verbose.stderr.match(/did not produce/g)).toHaveLength(1);
   });
 
   it("exits with the command's status, 128+N for a signal", async () => {
