@@ -153,16 +153,30 @@ export function createSymlinksToInputFiles(dir = "input_data"): <F extends AnyFn
   };
 }
 
+/** The directory a `withWorkingDirectory` body runs in now, if one runs. */
+let changedTo: string | undefined;
+
 /**
  * Run `body` with the working directory changed to `dir`, and change it back afterwards.
- * The working directory belongs to the whole process: do not overlap such calls.
+ * The working directory belongs to the whole process, so such calls must not overlap (map
+ * elements or stages running at once would run in each other's directories): one that starts
+ * while another runs is an error, never a wrong result. Run such a stage with `concurrency: 1`,
+ * or pass `cwd` to `runProcess` instead.
  */
 export async function withWorkingDirectory<T>(dir: string, body: () => T | Promise<T>): Promise<T> {
+  if (changedTo !== undefined) {
+    throw new MemoriError(
+      "invalid-argument",
+      `withWorkingDirectory(${JSON.stringify(dir)}): another call runs in ${changedTo} now, and the working directory belongs to the whole process. Run such stages one at a time (a map's \`concurrency: 1\`), or pass \`cwd\` to runProcess instead.`,
+    );
+  }
   const previous = process.cwd();
   process.chdir(dir);
+  changedTo = dir;
   try {
     return await body();
   } finally {
+    changedTo = undefined;
     process.chdir(previous);
   }
 }

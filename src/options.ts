@@ -130,7 +130,8 @@ export interface MapOptions {
    * streamed from an upstream map keeps that element's label
    * @example label: ({ t1w }) => path.basename(t1w).split("_")[0] // "sub-07"
    */
-  readonly label?: (values: Record<string, unknown>) => string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- so `({ t1w }: { t1w: string }) => ...` fits
+  readonly label?: (values: Record<string, any>) => string;
 }
 
 /** Check a map's options (`mode`, `concurrency`, `label`). */

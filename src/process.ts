@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import { callSignal } from "./call-signal.js";
+import { stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
 
 /** Options of {@link runProcess}. */
@@ -34,76 +34,36 @@ export interface RunProcessOptions {
   readonly signal?: AbortSignal;
 }
 
-/** How long a process has to end after SIGTERM before it gets SIGKILL. */
-const KILL_GRACE_MS = 3000;
-
-/**
- * The processes below `pid` (children first found, then theirs), read from /proc where there
- * is one: a shell script's own children die with it, not after it.
- */
-function descendants(pid: number): number[] {
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
-  } catch {
-    return [];
-  }
-  const children = new Map<number, number[]>();
-  for (const entry of entries) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses; it ends at the last ")".
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(entry));
-      children.set(ppid, list);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const found: number[] = [];
-  for (let i = -1; i < found.length; i++) {
-    for (const child of children.get(i < 0 ? pid : found[i]!) ?? []) found.push(child);
-  }
-  return found;
-}
-
 /** Set while an interrupted process winds down: no new process may start. */
 let stopping = false;
 
+/** The stops in progress, by process: its promise settles once the stop is complete. */
+const stops = new Map<ChildProcess, Promise<void>>();
+
+/** Stop a process and what it started (once, however often asked). */
+function stop(child: ChildProcess): Promise<void> {
+  let stopped = stops.get(child);
+  if (stopped === undefined && child.pid !== undefined) {
+    stopped = stopTree(child.pid);
+    stops.set(child, stopped);
+  }
+  return stopped ?? Promise.resolve();
+}
+
 /**
- * Stop every process started by `runProcess` that is still running, and what each started:
- * SIGTERM, then SIGKILL 3 s later; until {@link resumeProcesses}, `runProcess` starts nothing
+ * Stop every process started by `runProcess` that is still running, and what each started
+ * (SIGTERM, then SIGKILL after 3 s); until {@link resumeProcesses}, `runProcess` starts nothing
  * (it rejects with reason `interrupted`). A pipeline interrupted by a signal does this: its
  * stages' processes must not outlive the run, nor start while it winds down.
  */
 export function stopProcesses(): void {
   stopping = true;
-  for (const child of live) {
-    killTree(child, "SIGTERM");
-    setTimeout(
-      () => child.exitCode === null && child.signalCode === null && killTree(child, "SIGKILL"),
-      KILL_GRACE_MS,
-    ).unref();
-  }
+  for (const child of live) void stop(child);
 }
 
 /** Let `runProcess` start processes again (after {@link stopProcesses}). */
 export function resumeProcesses(): void {
   stopping = false;
-}
-
-/** Signal a process and everything it started. */
-function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  for (const pid of descendants(child.pid)) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
-  child.kill(signal);
 }
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -171,19 +131,13 @@ export function runProcess(
     const untrack = options.forwardSignals ? track(child) : () => undefined;
     live.add(child);
     const signal = options.signal ?? callSignal();
-    let killer: NodeJS.Timeout | undefined;
-    const stop = () => {
-      killTree(child, "SIGTERM");
-      killer = setTimeout(() => killTree(child, "SIGKILL"), KILL_GRACE_MS);
-      killer.unref();
-    };
-    if (signal?.aborted) stop();
-    else signal?.addEventListener("abort", stop, { once: true });
+    const onAbort = () => void stop(child);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     const done = () => {
       live.delete(child);
       untrack();
-      clearTimeout(killer);
-      signal?.removeEventListener("abort", stop);
+      signal?.removeEventListener("abort", onAbort);
     };
     child.on("error", (error: NodeJS.ErrnoException) => {
       done();
@@ -194,12 +148,20 @@ export function runProcess(
       }
     });
     child.on("close", (code, killedBy) => {
-      done();
-      const status = exitStatus(code, killedBy);
-      if (signal?.aborted) {
+      const stopped = stops.get(child);
+      void (stopped ?? Promise.resolve()).then(() => {
+        // Settled only when nothing the process started runs any more.
+        stops.delete(child);
+        done();
+        settle(exitStatus(code, killedBy), stopped !== undefined);
+      });
+    });
+    const settle = (status: number, stopped: boolean) => {
+      if (stopped || signal?.aborted) {
+        const why = signal?.aborted ? messageOf(signal.reason) : "the run was interrupted";
         reject(
           new InterruptedError(
-            `${file} was stopped (${messageOf(signal.reason)}); nothing was recorded.`,
+            `${file} was stopped (${why}), with what it started; nothing was recorded.`,
             status,
           ),
         );
@@ -214,7 +176,7 @@ export function runProcess(
       } else {
         resolve(status);
       }
-    });
+    };
   });
 }
 

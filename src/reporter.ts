@@ -15,6 +15,11 @@ export interface ReporterOptions {
   readonly live?: boolean;
 }
 
+/** Whether a call's error says it was cancelled by an interrupt, not that it failed. */
+function cancelled(error: unknown): boolean {
+  return (error as { reason?: unknown } | null)?.reason === "interrupted";
+}
+
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -55,7 +60,11 @@ function plainReporter(stream: NodeJS.WritableStream): EventListener {
       case "stage:done":
         return line(`${event.stage}: done in ${seconds(event.ms)}`);
       case "stage:error":
-        return line(`${event.stage}: FAILED after ${seconds(event.ms)}: ${messageOf(event.error)}`);
+        return line(
+          cancelled(event.error)
+            ? `${event.stage}: cancelled after ${seconds(event.ms)}`
+            : `${event.stage}: FAILED after ${seconds(event.ms)}: ${messageOf(event.error)}`,
+        );
       case "hash:progress": {
         const quarter = Math.floor((4 * event.bytes) / Math.max(event.total, 1));
         if ((lastQuarter.get(event.file) ?? 0) >= quarter) return undefined;
@@ -162,6 +171,10 @@ function liveReporter(stream: NodeJS.WritableStream & { columns?: number }): Eve
       case "stage:error":
         running.delete(event.stage);
         finished++;
+        if (cancelled(event.error)) {
+          print(`  - ${event.stage} cancelled`);
+          return;
+        }
         failed++;
         print(`  \u2717 ${event.stage} failed: ${messageOf(event.error)}`);
         return;

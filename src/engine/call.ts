@@ -7,7 +7,7 @@ import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { HashScope } from "../hashing/files.js";
 import type { RunOptions } from "./run-options.js";
 import type { Locker } from "../state/lock.js";
-import type { StateLocation } from "../state/location.js";
+import { elementLocation, stageLocation, type StateLocation } from "../state/location.js";
 import type { CallFailure } from "./failure.js";
 import type { Outcome, StageDef } from "./node.js";
 import type { Invocation } from "./signature.js";
@@ -16,11 +16,13 @@ import type { Invocation } from "./signature.js";
 export interface Call {
   readonly def: StageDef;
   readonly invocation: Invocation;
-  /** Where its state lives; `undefined`: not memoized. */
-  readonly location: StateLocation | undefined;
+  /** A map element's mapped values (they key its state), for one element of a map. */
+  readonly values?: Readonly<Record<string, unknown>> | undefined;
   /** The map element's label, for one element of a map. */
   readonly element: string | undefined;
   readonly options: RunOptions;
+  /** What the first attempt saw, for the later ones: path arguments that named no file. */
+  readonly memo?: { absent?: Set<string> };
 }
 
 /** What a call runs with. */
@@ -48,6 +50,19 @@ export interface CallContext {
 
 /** How a call ended: its outcome, or why it failed. */
 export type CallResult = { ok: true; outcome: Outcome } | { ok: false; failure: CallFailure };
+
+/**
+ * Where a call's state lives: the stage's, or its map element's (keyed by its values);
+ * `undefined` when the stage is not memoized. Throws for element values that cannot key a
+ * state (a cycle).
+ */
+export function locationOf(call: Call): StateLocation | undefined {
+  const { hashOutput, name } = call.def;
+  if (hashOutput === undefined) return undefined;
+  return call.values === undefined
+    ? stageLocation(hashOutput, name)
+    : elementLocation(hashOutput, name, call.values);
+}
 
 /** `name`, or `name[label]` for an element. */
 export function callName(def: StageDef, element: string | undefined): string {

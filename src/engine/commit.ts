@@ -4,8 +4,20 @@
  * remembering trusted file hashes for later runs (`<name>.files`, a hint only).
  */
 import stringify from "fast-json-stable-stringify";
-import type { HashScope } from "../hashing/files.js";
-import { fileEntries, walkStored, type FileEntry, type Json } from "../hashing/values.js";
+import type { HashScope, Sha256Hex } from "../hashing/files.js";
+import {
+  fileEntries,
+  mapStored,
+  walkStored,
+  type FileEntry,
+  type Json,
+} from "../hashing/values.js";
+
+/**
+ * The hash recorded for an input file that changed while the stage ran: not a SHA-256, so no
+ * content ever matches it.
+ */
+export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
 import {
   referencedFiles,
   trackedFiles,
@@ -45,43 +57,62 @@ export async function recordKnownFiles(
   if (stringify(files) !== stringify(known)) await store.writeKnownFiles(files);
 }
 
-/**
- * Files named by the inputs that the run created (or changed, where the stage wrote them
- * before): the stage wrote them, so they are tracked like outputs.
- */
-async function writtenFiles(
-  def: StageDef,
-  inputs: Record<string, Json>,
-  scope: HashScope,
-  previous: ReadResult,
-): Promise<FileEntry[]> {
-  // A file that existed before the run and changed during it is the stage's own only if the
-  // stage's previous state already tracked that path as something it writes; otherwise
-  // another process may have changed it (an unordered stage), and it stays an input,
-  // compared by content, so the next run re-runs rather than trusting it.
-  const ownPaths = new Set(
-    previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : [],
-  );
-  const candidates: { file: string; before: string | undefined }[] = [];
+/** Strings among the inputs that could name a file, and the files named, with their hashes. */
+function pathCandidates(inputs: Record<string, Json>): { file: string; before?: string }[] {
+  const candidates: { file: string; before?: string }[] = [];
   walkStored(
     inputs,
     (entry) => candidates.push({ file: entry.file, before: entry.hash }),
     (value) => {
       if (value.length > 0 && value.length <= 4096 && !value.includes("\0")) {
-        candidates.push({ file: value, before: undefined });
+        candidates.push({ file: value });
       }
     },
   );
-  const written: FileEntry[] = [];
-  for (const { file, before } of candidates) {
-    const hash = await def.hasher.hash(file, scope);
-    if (hash === undefined || hash === before) continue;
-    if (before === undefined || ownPaths.has(file)) written.push({ file, hash });
-  }
-  return written;
+  return candidates;
 }
 
-/** Write the state of a call that ran: its inputs, its outputs, the files it wrote. */
+/** The strings among the inputs that could name a file but name none (yet). */
+export function absentPaths(inputs: Record<string, Json>): Set<string> {
+  return new Set(pathCandidates(inputs).flatMap((c) => (c.before === undefined ? [c.file] : [])));
+}
+
+/**
+ * How the files named by the inputs fared during the run. Those the run created, or changed
+ * where they are the stage's own (it returns them, its previous state tracked them as written,
+ * or an earlier attempt of this call created them), are files it wrote: tracked like outputs.
+ * Any other input
+ * file that changed was changed by someone else, or read while it changed: the result does
+ * not belong to the recorded inputs.
+ */
+async function filesAfterRun(
+  def: StageDef,
+  inputs: Record<string, Json>,
+  outputs: Record<string, Json>,
+  scope: HashScope,
+  previous: ReadResult,
+  created: ReadonlySet<string>,
+): Promise<{ written: FileEntry[]; changed: string[] }> {
+  const returned = new Set(fileEntries(outputs).map((e) => e.file));
+  const own = new Set([
+    ...(previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : []),
+    ...created,
+  ]);
+  const written: FileEntry[] = [];
+  const changed: string[] = [];
+  for (const { file, before } of pathCandidates(inputs)) {
+    const hash = await def.hasher.hash(file, scope);
+    if (hash === undefined || hash === before) continue;
+    if (before === undefined || own.has(file) || returned.has(file)) written.push({ file, hash });
+    else changed.push(file);
+  }
+  return { written, changed };
+}
+
+/**
+ * Write the state of a call that ran: its inputs, its outputs, the files it wrote. Returns the
+ * input files that changed while it ran (recorded so that the next run runs it again).
+ */
 export async function commitRun(
   def: StageDef,
   store: StateStore,
@@ -90,16 +121,35 @@ export async function commitRun(
   previous: ReadResult,
   known: KnownFiles,
   scope: HashScope,
-): Promise<void> {
+  created: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const encoded = await encodeAll(def, outputs, "outputs", scope);
-  const written = await writtenFiles(def, fingerprint.inputs, scope, previous);
-  await store.write(fingerprint.inputs, encoded, written, fingerprint.code, def.outputs);
+  const { written, changed } = await filesAfterRun(
+    def,
+    fingerprint.inputs,
+    encoded,
+    scope,
+    previous,
+    created,
+  );
+  // An input file that changed while the stage ran (and that it does not write itself) is
+  // recorded as changed: no content matches that, so the next run runs it again, whatever the
+  // file holds then. The result belongs to no known content of it.
+  const changedSet = new Set(changed);
+  const inputs =
+    changed.length === 0
+      ? fingerprint.inputs
+      : (mapStored(fingerprint.inputs, (entry) =>
+          changedSet.has(entry.file) ? { file: entry.file, hash: CHANGED_DURING_RUN } : entry,
+        ) as Record<string, Json>);
+  await store.write(inputs, encoded, written, fingerprint.code, def.outputs);
   await recordKnownFiles(
     def,
     store,
     [...fileEntries(fingerprint.inputs), ...fileEntries(encoded), ...written],
     known,
   );
+  return changed;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type Execution,
   type Executor,
 } from "./executor.js";
+import { KILL_GRACE_MS } from "../process-tree.js";
 import type { StageDef } from "./node.js";
 
 /** The executor a call runs on: the stage's option, else its function's own, else in-process. */
@@ -21,8 +22,11 @@ export function executorOf(def: StageDef): Executor {
   );
 }
 
-/** How long a function may take to stop after its signal is aborted, before it is abandoned. */
-const STOP_GRACE_MS = 5000;
+/**
+ * How long a stopped function may take to end before it is abandoned: enough for the
+ * processes it started to be stopped for good (SIGTERM, then SIGKILL after 3 s).
+ */
+const STOP_GRACE_MS = 2 * KILL_GRACE_MS + 1000;
 
 /** What a bounded execution gives back: the executor's answer, or why it was stopped. */
 export type Bounded =
@@ -31,18 +35,19 @@ export type Bounded =
 
 /**
  * Execute on the call's executor, bounded by the stage's `timeout` and the run's `signal`.
- * When either fires, the result is abandoned (never committed), whatever comes back later.
+ * When either fires, the execution's own signal is aborted (a worker thread is terminated, a
+ * remote job cancelled), the function is given a grace period to end, and whatever it returns
+ * is dropped: never committed.
  *
- * The execution's own signal fires on a timeout, and on the run's signal when `attribute` is
- * set (the caller gave an abort signal): `runProcess` then kills what this call started, and
- * the call stops being waited for after a grace period. An interrupt by a process signal
- * stops every process instead (interrupt.ts), so for it a call needs no context of its own:
- * one costs every promise of the process time (Node 20's AsyncLocalStorage), so it is only
- * made when needed; the call is waited for, and its result dropped.
+ * Code in this thread sees the signal as `callSignal()` (and `runProcess` stops what the call
+ * started) only when it is the call's own: a timeout, or `attribute` (the caller gave the run
+ * an abort signal). Keeping that context costs every promise of the process time (Node 20's
+ * AsyncLocalStorage), and an interrupt by a process signal stops every process anyway
+ * (interrupt.ts).
  */
 export async function executeBounded(
   def: StageDef,
-  call: Omit<Execution, "signal" | "stage" | "fn" | "signature">,
+  call: Omit<Execution, "signal" | "stage" | "fn" | "signature" | "attributed">,
   signal: AbortSignal | undefined,
   attribute: boolean,
 ): Promise<Bounded> {
@@ -54,29 +59,28 @@ export async function executeBounded(
   if (signal?.aborted) return cancelled();
   const executor = executorOf(def);
   const { timeout } = def;
-  if (timeout === undefined && !(attribute && signal !== undefined)) {
-    const executed = await executor.execute({ ...execution, signal: NEVER });
-    return signal?.aborted ? cancelled() : executed;
+  if (timeout === undefined && signal === undefined) {
+    return executor.execute({ ...execution, signal: NEVER, attributed: false });
   }
   const own = new AbortController();
   let timedOut = false;
-  let timer: NodeJS.Timeout | undefined;
   const stopped = new Promise<"stopped">((resolve) => {
     own.signal.addEventListener("abort", () => resolve("stopped"), { once: true });
   });
   const forward = () => own.abort(signal?.reason);
-  if (attribute) signal?.addEventListener("abort", forward, { once: true });
-  if (timeout !== undefined) {
-    timer = setTimeout(() => {
-      timedOut = true;
-      own.abort(new Error(`timed out after ${timeout} ms`));
-    }, timeout);
-  }
+  signal?.addEventListener("abort", forward, { once: true });
+  const timer =
+    timeout === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          own.abort(new Error(`timed out after ${timeout} ms`));
+        }, timeout);
   try {
-    const running = executor.execute({ ...execution, signal: own.signal });
+    const attributed = timeout !== undefined || attribute;
+    const running = executor.execute({ ...execution, signal: own.signal, attributed });
     const first = await Promise.race([running, stopped]);
     if (first !== "stopped") return signal?.aborted ? cancelled() : first;
-    // Give the function a moment to stop (the processes it started are being killed).
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([
       running,

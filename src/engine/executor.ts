@@ -24,6 +24,11 @@ export interface Execution {
   readonly fingerprint: Fingerprint | undefined;
   /** Aborted on a timeout or an interrupt: stop the work. */
   readonly signal: AbortSignal;
+  /**
+   * The signal is the call's own (a timeout, or the caller's abort signal): code that runs in
+   * this process for the call sees it as `callSignal()`.
+   */
+  readonly attributed: boolean;
   /** 1 for the first attempt. */
   readonly attempt: number;
 }
@@ -45,18 +50,18 @@ export const NEVER: AbortSignal = new AbortController().signal;
 export const EXECUTOR: unique symbol = Symbol.for("memori.executor");
 
 /**
- * Calls the function in this thread (the default). When the call's signal can fire, it is the
+ * Calls the function in this thread (the default). When the call's signal is its own, it is the
  * current call signal while the function runs (`callSignal()`, which `runProcess` obeys).
  */
 export const inProcessExecutor: Executor = {
   name: "in-process",
-  async execute({ fn, signature, inputArgs, signal }) {
+  async execute({ fn, signature, inputArgs, signal, attributed }) {
     try {
       const args = signature.argumentsFor(inputArgs);
       const call = () => fn(...args);
       return {
         ok: true,
-        returned: await (signal === NEVER ? call() : withCallSignal(signal, call)),
+        returned: await (attributed ? withCallSignal(signal, call) : call()),
       };
     } catch (error) {
       return { ok: false, error };

@@ -28,7 +28,7 @@ export function expandElements(
   if (positional.length > 0) {
     throw new MemoriError(
       "invalid-argument",
-      `stage "${node.name}": a mapped stage takes its arguments by name.`,
+      `stage "${node.name}": a mapped stage takes its arguments by name: give them with runNamed({ ... }), not run(...).`,
       { stage: node.name },
     );
   }

@@ -4,7 +4,7 @@
  * follows it can be explained too.
  */
 import type { Explanation, Reason } from "../decision.js";
-import { callName, failureOf, type Call, type CallContext } from "./call.js";
+import { callName, failureOf, locationOf, type Call, type CallContext } from "./call.js";
 import type { CallFailure, Failure } from "./failure.js";
 import type { Fingerprint } from "./fingerprint.js";
 import { lookup } from "./lookup.js";
@@ -35,8 +35,9 @@ export async function explainCall(call: Call, ctx: CallContext): Promise<Explain
     inputArgs = def.signature.bind(call.invocation, def.args);
     let reason: Reason = { kind: "not-memoized" };
     let fingerprint: Fingerprint | undefined;
-    if (call.location !== undefined) {
-      const { input } = await prepare(call, ctx, call.location, inputArgs);
+    const location = locationOf(call);
+    if (location !== undefined) {
+      const { input } = await prepare(call, ctx, location, inputArgs);
       fingerprint = input.fingerprint;
       const found = await lookup(input);
       if (found.hit) {

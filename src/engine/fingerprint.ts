@@ -72,7 +72,11 @@ export function shorten(json: Json | undefined): string {
   const tag =
     typeof json === "object" && json !== null && !Array.isArray(json) ? json.$memori : undefined;
   if (tag === "undefined") return "undefined";
-  if (isFileEntry(json)) return `${json.file}@${json.hash.slice(0, 12)}`;
+  if (isFileEntry(json)) {
+    return /^[0-9a-f]{64}$/.test(json.hash)
+      ? `${json.file}@${json.hash.slice(0, 12)}`
+      : `${json.file} (${json.hash})`;
+  }
   const text = stringify(json);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

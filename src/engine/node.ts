@@ -50,7 +50,8 @@ export interface Mapping {
   readonly over: readonly string[];
   readonly mode: "cross" | "zip";
   /** Names an element in logs, errors and summaries. */
-  readonly label: ((values: Record<string, unknown>) => string) | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see MapOptions.label
+  readonly label: ((values: Record<string, any>) => string) | undefined;
   /** At most this many elements at once (the pipeline's `concurrency` bounds them too). */
   readonly concurrency: number | undefined;
 }

@@ -69,9 +69,14 @@ export function streamSource(plan: readonly PlanNode[], id: number): number | un
   return others.some((name) => providerOf(plan, id, name) === source) ? undefined : source;
 }
 
-/** Task priorities: node id first, then element index (both in definition order). */
+/**
+ * Task priorities, lowest first: stages in definition order, then map elements by index, and
+ * for one index, the maps in definition order. Depth first: once element k of a map is done,
+ * element k of the map streaming from it goes before element k + 1 of the first, so a subject
+ * moves through the pipeline instead of waiting for every subject's first step.
+ */
 export function priorityOf(id: number, element: number | undefined): number {
-  return id * 2 ** 21 + (element === undefined ? 0 : element + 1);
+  return (element === undefined ? 0 : element + 1) * 2 ** 24 + id;
 }
 
 /**

@@ -16,13 +16,20 @@ import { crashPoint } from "../state/fault.js";
 import {
   callName,
   decisionOf,
+  locationOf,
   failureOf,
   tell,
   type Call,
   type CallContext,
   type CallResult,
 } from "./call.js";
-import { commitRun, recordKnownFiles, recordResult, seedKnownFiles } from "./commit.js";
+import {
+  absentPaths,
+  commitRun,
+  recordKnownFiles,
+  recordResult,
+  seedKnownFiles,
+} from "./commit.js";
 import { encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
 import { executeBounded } from "./execute.js";
 import {
@@ -59,10 +66,11 @@ export async function execute(
   };
 }
 
-function lockOptions(def: StageDef): LockOptions {
+function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOptions {
   return {
     onWait: (message) => def.logger.info(message),
     onCompromised: (message) => def.logger.warn(message),
+    signal, // an interrupted run stops waiting for another process's lock
   };
 }
 
@@ -126,7 +134,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
   try {
     checkRunOptions(def.name, call.options);
     inputArgs = def.signature.bind(call.invocation, def.args);
-    const { location } = call;
+    const location = locationOf(call);
     if (location === undefined) {
       const reason: Reason = { kind: "not-memoized" };
       tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
@@ -136,9 +144,13 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
     const store = location.store;
     const { input, known } = await prepare(call, ctx, location, inputArgs);
     const { previous, fingerprint } = input;
+    // Files a later attempt finds that the first did not were made by this call (a partial
+    // output of a failed attempt): its own, not inputs.
+    if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo)
+      call.memo.absent = absentPaths(fingerprint.inputs);
     const found = await lookup(input);
     if (found.hit) {
-      await settleHit(call, ctx, found, fingerprint, known);
+      await settleHit(call, ctx, found, location, fingerprint, known);
       return finish("skip", found.reason, found.outputs);
     }
     const name = callName(def, call.element);
@@ -172,10 +184,25 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
         const executed = await execute(call, ctx, inputArgs!, fingerprint);
         crashPoint("after-function", true);
         if (!executed.ok) return failed(executed.failure);
-        await commitRun(def, store, fingerprint, executed.outputs, current, known, ctx.scope);
+        const created = call.memo?.absent;
+        const changed = await commitRun(
+          def,
+          store,
+          fingerprint,
+          executed.outputs,
+          current,
+          known,
+          ctx.scope,
+          created,
+        );
+        if (changed.length > 0) {
+          def.logger.warn(
+            `stage "${name}": ${changed.join(", ")} changed while it ran, not by it (another process, or a stage it is not ordered after): recorded as changed, so the next run runs it again.`,
+          );
+        }
         return finish("run", reason, executed.outputs);
       },
-      lockOptions(def),
+      lockOptions(def, ctx.signal),
       ctx.locker ?? fileLocker,
     );
   } catch (error) {
@@ -189,21 +216,27 @@ async function settleHit(
   call: Call,
   ctx: CallContext,
   found: Hit,
+  location: StateLocation,
   fingerprint: Fingerprint,
   known: KnownFiles,
 ): Promise<void> {
   const { def, options } = call;
-  const store = call.location!.store;
+  const store = location.store;
   const name = callName(def, call.element);
-  const record = (outputs: () => Promise<Parameters<typeof recordResult>[3]>) =>
+  type Recorded = Parameters<typeof recordResult>;
+  const record = (make: () => Promise<[Recorded[3], Recorded[4]]>) =>
     withLock(
       store,
-      async () => recordResult(def, store, fingerprint, await outputs(), found.state.written),
-      lockOptions(def),
+      async () => recordResult(def, store, fingerprint, ...(await make())),
+      lockOptions(def, ctx.signal),
       ctx.locker ?? fileLocker,
     );
+  const stored = async (): Promise<[Recorded[3], Recorded[4]]> => [
+    found.state.outputs,
+    found.state.written,
+  ];
   if (found.from !== undefined) {
-    await record(async () => found.state.outputs);
+    await record(stored);
     def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);
     return;
   }
@@ -213,12 +246,22 @@ async function settleHit(
         `stage "${name}": forceSkip loads stored results although ${describeReason(found.mismatch)}.`,
       );
     }
-    // The outputs as they are now (their files re-hashed), with the current inputs.
-    if (options.forceHashWrite)
-      await record(() => encodeAll(def, found.outputs, "outputs", ctx.scope));
+    // Accept the outputs as they are now: their files, and the files written through
+    // arguments, re-hashed; with the current inputs.
+    if (options.forceHashWrite) {
+      await record(async () => {
+        const outputs = await encodeAll(def, found.outputs, "outputs", ctx.scope);
+        const written = [];
+        for (const { file } of found.state.written) {
+          const hash = await def.hasher.hash(file, ctx.scope);
+          if (hash !== undefined) written.push({ file, hash });
+        }
+        return [outputs, written];
+      });
+    }
     return;
   }
-  if (options.forceHashWrite) await record(async () => found.state.outputs);
+  if (options.forceHashWrite) await record(stored);
   await recordKnownFiles(def, store, referencedFiles(found.state), known);
 }
 

@@ -13,9 +13,9 @@
 import { emit, type MemoriEvent } from "../events.js";
 import { HashScope } from "../hashing/files.js";
 import { refreshFromEnv } from "./run-options.js";
-import { elementLocation, stageLocation } from "../state/location.js";
 import type { Call, CallResult } from "./call.js";
 import { dispatch, type CallBase } from "./dispatch.js";
+import { announceFailure } from "./run.js";
 import { expandElements, fillStreamed, settleMap } from "./expand.js";
 import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
@@ -260,19 +260,13 @@ class Scheduling {
 
   #submit(id: number, element: ElementReport | undefined, invocation: Invocation): void {
     const { node } = this.#plan[id]!;
-    const def = node[DEFINITION];
-    const location =
-      def.hashOutput === undefined
-        ? undefined
-        : element === undefined
-          ? stageLocation(def.hashOutput, def.name)
-          : elementLocation(def.hashOutput, def.name, element.values!);
     const call: Call = {
-      def,
+      def: node[DEFINITION],
       invocation,
-      location,
+      values: element?.values,
       element: element?.label,
       options: this.#options.runOptions,
+      memo: {},
     };
     (element ?? this.#reports[id]!).status = "running";
     this.#outstanding++;
@@ -361,9 +355,11 @@ class Scheduling {
     if (this.#options.mode === "explain") {
       r.explanation = failedExplanation(this.#name(id), failure);
     } else {
+      const def = r.node[DEFINITION];
+      const invocation = { positional: [], named: this.#named[id] ?? {} };
+      const call = { def, invocation, element: undefined, options: {} };
       const error = errorOf(failure, this.#options.where, Object.keys(r.offered));
-      const event = { stage: this.#name(id), error, ms: 0, time: Date.now() };
-      this.#tell(r.node[DEFINITION], { type: "stage:error", ...event });
+      announceFailure(call, { ...this.#base, attempt: 1, attempts: 1 }, error, 0);
       if (!this.#options.keepGoing) this.#halt();
     }
     this.#work.push(["settled", id]);

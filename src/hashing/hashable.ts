@@ -130,44 +130,64 @@ export interface CodeIdentity {
   extras: Record<string, string>;
 }
 
-function calleeHashes(root: ParsedSource): Record<string, Sha256Hex> {
-  const callees: Record<string, Sha256Hex> = {};
+/** The hashable callees of a function, by name, and those that add code identity at run time. */
+interface Callees {
+  hashes: Record<string, Sha256Hex>;
+  extras: [name: string, extra: () => Promise<Record<string, string>>][];
+}
+
+function calleesOf(root: ParsedSource): Callees {
+  const hashes: Record<string, Sha256Hex> = {};
+  const extras: Callees["extras"] = [];
   const seen = new Set<AnyFunction>();
   const names = [...root.identifiers];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     const fns = registry.get(name);
-    if (fns === undefined || name in callees) continue;
-    const hashes: string[] = [];
+    if (fns === undefined || name in hashes) continue;
+    const sourceHashes: string[] = [];
     for (const fn of fns) {
       const source = sourceOf(fn);
-      hashes.push(source.hash);
+      sourceHashes.push(source.hash);
+      // A script function used as a helper: its script's content is part of its code.
+      const extra = (fn as AnyFunction & Wrapper)[CODE_EXTRA];
+      if (extra !== undefined) extras.push([name, extra]);
       if (!seen.has(fn)) {
         seen.add(fn);
         for (const identifier of source.identifiers) names.push(identifier);
       }
     }
     // Two hashables of the same name: both count (a change to either re-runs).
-    callees[name] =
-      hashes.length === 1 ? (hashes[0] as Sha256Hex) : sha256(hashes.sort().join(","));
+    hashes[name] =
+      sourceHashes.length === 1
+        ? (sourceHashes[0] as Sha256Hex)
+        : sha256(sourceHashes.sort().join(","));
   }
-  return callees;
+  return { hashes, extras };
 }
 
-function identity(fn: AnyFunction, extras: Record<string, string>): CodeIdentity {
+function identity(fn: AnyFunction, callees: Callees, extras: Record<string, string>): CodeIdentity {
   const { inner, wrappers } = unwrap(fn);
-  const source = sourceOf(inner);
-  const callees = calleeHashes(source);
-  const hash = sha256(stringify({ self: source.hash, callees, wrappers, extras }));
-  return { hash, self: source.hash, callees, wrappers, extras };
+  const self = sourceOf(inner).hash;
+  const hash = sha256(stringify({ self, callees: callees.hashes, wrappers, extras }));
+  return { hash, self, callees: callees.hashes, wrappers, extras };
 }
 
-/** The code identity of a stage function, with what its wrappers compute at run time. */
+/**
+ * The code identity of a stage function, with what its wrappers and its hashable callees
+ * compute at run time (the content of scripts they run).
+ */
 export async function codeIdentity(fn: AnyFunction): Promise<CodeIdentity> {
   const extra =
     (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
     (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_EXTRA];
-  return identity(fn, extra ? await extra() : {});
+  const extras = extra ? await extra() : {};
+  const callees = calleesOf(sourceOf(unwrap(fn).inner));
+  for (const [name, calleeExtra] of callees.extras) {
+    for (const [key, value] of Object.entries(await calleeExtra()))
+      extras[`${name}:${key}`] = value;
+  }
+  return identity(fn, callees, extras);
 }
 
 /**
@@ -180,5 +200,5 @@ export async function codeIdentity(fn: AnyFunction): Promise<CodeIdentity> {
  * ```
  */
 export function hashFunction(fn: AnyFunction): string {
-  return identity(fn, {}).hash;
+  return identity(fn, calleesOf(sourceOf(unwrap(fn).inner)), {}).hash;
 }

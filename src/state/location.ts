@@ -55,7 +55,20 @@ export function stageLocation(hashOutput: string, name: string): StateLocation {
  * its element.
  */
 export function elementKey(values: Readonly<Record<string, unknown>>): string {
-  return sha256(stringify(values)).slice(0, 20);
+  let text: string;
+  try {
+    text = stringify(values);
+  } catch {
+    // JSON has no BigInt: tag them (only then, so every other key stays what it was).
+    text = stringify(
+      JSON.parse(
+        JSON.stringify(values, (_, v: unknown) =>
+          typeof v === "bigint" ? { $bigint: v.toString() } : v,
+        ),
+      ),
+    );
+  }
+  return sha256(text).slice(0, 20);
 }
 
 /** Where one element of a map keeps its state: `<hashOutput>/<name>.map/<key>`. */

@@ -19,6 +19,8 @@ export interface LockOptions {
   onWait?: (message: string) => void;
   /** Called if another process took over the lock while this one held it. */
   onCompromised?: (message: string) => void;
+  /** Stop waiting when aborted (the wait rejects with the abort reason). */
+  signal?: AbortSignal | undefined;
 }
 
 /** Gives the lock back. Never throws. */
@@ -88,6 +90,22 @@ async function reapDeadOwner(store: StateStore, lockPath: string): Promise<strin
   }
 }
 
+/** Wait `ms`, or until `signal` aborts (then reject with its reason). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", stop);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", stop, { once: true });
+  });
+}
+
 /**
  * The lock as a directory beside the state (`<name>.lock`, proper-lockfile), refreshed while
  * held; a lock whose holder died is taken over after {@link LOCK_STALE_MS}, or at once when the
@@ -132,7 +150,7 @@ export const fileLocker: Locker = {
             `stage "${store.name}": waiting for another run of it to finish (lock ${target}.lock)`,
           );
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await pause(delay, options.signal);
         delay = Math.min(delay * 2, 1000);
       }
     }
