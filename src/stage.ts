@@ -38,12 +38,14 @@ type OutputType<F, O, K> = O extends string
   : O extends readonly [string]
     ? Returned<F>
     : O extends readonly string[]
-      ? Returned<F> extends readonly unknown[]
-        ? { [I in keyof O]: O[I] extends K ? I : never }[number] extends infer I
-          ? I extends keyof Returned<F>
-            ? Returned<F>[I]
+      ? Returned<F> extends readonly (infer E)[]
+        ? number extends Returned<F>["length"]
+          ? E // an array: every output is one of its elements
+          : { [I in keyof O]: O[I] extends K ? I : never }[number] extends infer I
+            ? I extends keyof Returned<F>
+              ? Returned<F>[I]
+              : unknown
             : unknown
-          : unknown
         : K extends keyof Returned<F>
           ? Returned<F>[K]
           : unknown

@@ -162,6 +162,11 @@ describe("outputs", () => {
     const t = await tuple.run();
     expectTypeOf(t.n).toEqualTypeOf<number>();
     expectTypeOf(t.s).toEqualTypeOf<string>();
+    const array = new Stage((a: number, b: number) => [a + b, a * b], {
+      name: "arr2",
+      outputs: ["sum", "product"],
+    });
+    expectTypeOf((await array.run(1, 2)).sum).toEqualTypeOf<number>();
     const dflt = new Stage((a: number) => a * 2, { name: "dflt" });
     expectTypeOf((await dflt.run(1)).output).toEqualTypeOf<number>();
   });
