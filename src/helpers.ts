@@ -3,6 +3,7 @@
  * keeps the function it wraps reachable (memori reads its parameter names and hashes its
  * code) and records what it adds, so changing a decorator's settings re-runs the stage.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdir, lstat, rm, symlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError } from "./errors.js";
@@ -155,28 +156,31 @@ export function createSymlinksToInputFiles(dir = "input_data"): <F extends AnyFn
 
 /** The directory a `withWorkingDirectory` body runs in now, if one runs. */
 let changedTo: string | undefined;
+/** Set inside a `withWorkingDirectory` body (and what it awaits): a call there is nested. */
+const nested = new AsyncLocalStorage<true>();
 
 /**
  * Run `body` with the working directory changed to `dir`, and change it back afterwards.
- * The working directory belongs to the whole process, so such calls must not overlap (map
- * elements or stages running at once would run in each other's directories): one that starts
- * while another runs is an error, never a wrong result. Run such a stage with `concurrency: 1`,
- * or pass `cwd` to `runProcess` instead.
+ * The working directory belongs to the whole process, so calls must not overlap (map elements
+ * or stages running at once would run in each other's directories): one that starts while
+ * another runs is an error, never a wrong result; one made inside another's body is fine. Run
+ * such a stage with `concurrency: 1`, or pass `cwd` to `runProcess` instead.
  */
 export async function withWorkingDirectory<T>(dir: string, body: () => T | Promise<T>): Promise<T> {
-  if (changedTo !== undefined) {
+  if (changedTo !== undefined && nested.getStore() === undefined) {
     throw new MemoriError(
       "invalid-argument",
       `withWorkingDirectory(${JSON.stringify(dir)}): another call runs in ${changedTo} now, and the working directory belongs to the whole process. Run such stages one at a time (a map's \`concurrency: 1\`), or pass \`cwd\` to runProcess instead.`,
     );
   }
   const previous = process.cwd();
+  const outer = changedTo;
   process.chdir(dir);
   changedTo = dir;
   try {
-    return await body();
+    return await nested.run(true, body);
   } finally {
-    changedTo = undefined;
+    changedTo = outer;
     process.chdir(previous);
   }
 }

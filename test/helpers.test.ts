@@ -2,6 +2,7 @@ import { lstat, readFile, readlink, realpath, writeFile, mkdir, stat } from "nod
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  MemoriError,
   Stage,
   createOutputPath,
   createSymlinkToFolder,
@@ -114,5 +115,75 @@ describe("redefineResultKey", () => {
     expect(() => redefineResultKey({ a: 1 }, "z", "c")).toThrow(
       /there is no key "z"; the keys are "a"/,
     );
+  });
+});
+
+describe("withWorkingDirectory", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // Proves overlapping calls are an error naming both directories (never a body running in
+  // another call's directory), and the working directory is restored after the first ends.
+  it("rejects a call that overlaps another, naming both directories", async () => {
+    const first = await tempDir();
+    const second = await tempDir();
+    const before = process.cwd();
+    const running = withWorkingDirectory(first, async () => {
+      await sleep(200);
+      return process.cwd();
+    });
+    try {
+      const error = await withWorkingDirectory(second, () => process.cwd()).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(MemoriError);
+      const { message } = error as MemoriError;
+      expect(message).toContain(first);
+      expect(message).toContain(second);
+      expect(message).toContain("concurrency: 1");
+      expect(await running).toBe(await realpath(first));
+      expect(process.cwd()).toBe(before);
+    } finally {
+      await running.catch(() => undefined);
+      process.chdir(before); // whatever happened, the next tests start where they should
+    }
+  });
+
+  // Proves a call made inside another's body (nesting, not overlapping) is fine, and each
+  // level gets its directory back.
+  it("allows a call nested in another's body", async () => {
+    const outer = await tempDir();
+    const inner = await tempDir();
+    const before = process.cwd();
+    const seen = await withWorkingDirectory(outer, async () => {
+      await sleep(10);
+      const deep = await withWorkingDirectory(inner, async () => {
+        await sleep(10);
+        return process.cwd();
+      });
+      return [deep, process.cwd()];
+    });
+    expect(seen).toEqual([await realpath(inner), await realpath(outer)]);
+    expect(process.cwd()).toBe(before);
+  });
+
+  // Proves the way out the error suggests: a map of such a stage at concurrency 1 gives each
+  // element its own directory's result.
+  it("a map of a useOutputPathWorkingDirectory stage at concurrency 1 runs each element in its own directory", async () => {
+    const dir = await tempDir();
+    const dirs = ["a", "b", "c"].map((name) => path.join(dir, name));
+    for (const d of dirs) await mkdir(d);
+    const before = process.cwd();
+    const where = new Stage(
+      useOutputPathWorkingDirectory(async function where(outputPath: string) {
+        await sleep(100);
+        await writeFile("here.txt", outputPath); // relative: in the working directory
+        return process.cwd();
+      }),
+      { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
+    );
+    const { output } = await where.map({ outputPath: dirs }, { concurrency: 1 });
+    expect(output).toEqual(await Promise.all(dirs.map((d) => realpath(d))));
+    for (const d of dirs) expect(await readFile(path.join(d, "here.txt"), "utf8")).toBe(d);
+    expect(process.cwd()).toBe(before);
   });
 });

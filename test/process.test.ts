@@ -1,8 +1,21 @@
+import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Stage, runProcess, scriptFunction, which } from "../src/index.js";
+import { MemoriError, Stage, runProcess, scriptFunction, which } from "../src/index.js";
+import { processesNamed } from "./util/procs.js";
 import { recordingLogger, tempDir } from "./util/tmp.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll `check` every 50 ms until it holds; throws after `ms`. */
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
 
 describe("runProcess", () => {
   it("returns exit codes, 128+N for signals, and streams output", async () => {
@@ -88,5 +101,57 @@ describe("scriptFunction", () => {
       hashOutput: path.join(dir, "state"),
     });
     await expect(missing.run()).rejects.toThrow(/script not found: .*nope\.sh/);
+  });
+});
+
+describe("stopping a process tree (process-tree.ts)", () => {
+  // Proves a stopped call's whole process tree is gone before the call settles: a descendant
+  // that ignores SIGTERM gets SIGKILL, so it can never write after its call was stopped.
+  it("a timed-out stage's descendant that ignores SIGTERM is gone when run() rejects, and never writes", async () => {
+    const dir = await tempDir();
+    const late = path.join(dir, "late.txt");
+    const stage = new Stage(
+      async function lingering(file: string) {
+        await runProcess(`(trap '' TERM; sleep 6.71; echo LATE > ${file}) & wait`, {
+          stdio: "ignore",
+        });
+        return file;
+      },
+      {
+        hashOutput: path.join(dir, "state"),
+        timeout: 800,
+        retries: 0,
+        logger: recordingLogger().logger,
+      },
+    );
+    const error = await stage.run(late).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MemoriError);
+    expect((error as MemoriError).reason).toBe("timeout");
+    // At once, not after polling: runProcess settles only when the tree is gone.
+    expect(processesNamed("sleep 6.71")).toEqual([]);
+    await sleep(7000); // past the moment the sleep would have ended and written
+    expect(existsSync(late)).toBe(false);
+  }, 20_000);
+
+  // Proves the same for runProcess's explicit signal: it rejects (interrupted) only once the
+  // descendant that ignores SIGTERM is gone.
+  it("runProcess with an aborted signal rejects with reason interrupted, its whole tree gone", async () => {
+    const dir = await tempDir();
+    const late = path.join(dir, "late.txt");
+    const controller = new AbortController();
+    const running = runProcess(`(trap '' TERM; sleep 6.72; echo LATE > ${late}) & wait`, {
+      stdio: "ignore",
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
+    await until("the sleep to start", () => processesNamed("sleep 6.72").length === 1);
+    await sleep(200); // the subshell has set its trap long before
+    const aborted = Date.now();
+    controller.abort();
+    const error = await running;
+    expect(error).toBeInstanceOf(MemoriError);
+    expect((error as MemoriError).reason).toBe("interrupted");
+    expect(processesNamed("sleep 6.72")).toEqual([]);
+    expect(Date.now() - aborted).toBeLessThan(6000); // SIGKILL after 3 s, not the sleep's end
+    expect(existsSync(late)).toBe(false);
   });
 });

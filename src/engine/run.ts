@@ -197,7 +197,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
         );
         if (changed.length > 0) {
           def.logger.warn(
-            `stage "${name}": ${changed.join(", ")} changed while it ran, not by it (another process, or a stage it is not ordered after): recorded as changed, so the next run runs it again.`,
+            `stage "${name}": ${changed.join(", ")} changed while it ran, and memori cannot tell who changed it (it existed before, and the stage's last run did not write it: the stage itself, another process, or a stage it is not ordered after). Recorded as changed, so the next run runs it again.`,
           );
         }
         return finish("run", reason, executed.outputs);

@@ -1,0 +1,55 @@
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Stage } from "../../src/index.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+describe("committing a run (commit.ts)", () => {
+  // Proves an input file changed by someone else while the stage ran is recorded as changed:
+  // changed back to its original content before the next run, the stage runs again, and the
+  // result computed from the content it held meanwhile is never served for the original.
+  it("an input file changed during the run and changed back re-runs the stage (input-changed)", async () => {
+    const dir = await tempDir();
+    const input = path.join(dir, "in.txt");
+    await writeFile(input, "original");
+    const log = recordingLogger();
+    const gate: { started?: () => void; release?: Promise<void> } = {};
+    const started = new Promise<void>((resolve) => (gate.started = resolve));
+    let release!: () => void;
+    gate.release = new Promise<void>((resolve) => (release = resolve));
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function shout(inFile: string) {
+          runs++;
+          gate.started?.();
+          await gate.release;
+          return (await readFile(inFile, "utf8")).toUpperCase();
+        },
+        { hashOutput: path.join(dir, "state"), logger: log.logger },
+      );
+
+    const first = make();
+    const running = first.run(input);
+    await started;
+    await writeFile(input, "changed by someone else"); // while the stage runs
+    release();
+    expect(await running).toEqual({ output: "CHANGED BY SOMEONE ELSE" });
+    const warned = [...log.warn];
+
+    await writeFile(input, "original"); // changed back before the next run
+    const next = make();
+    expect(await next.run(input)).toEqual({ output: "ORIGINAL" });
+    expect(next.lastDecision).toMatchObject({ action: "run", reason: { kind: "input-changed" } });
+    expect(runs).toBe(2);
+    // The run that saw the change said so.
+    expect(warned.some((m) => m.includes("changed while it ran"))).toBe(true);
+    expect(warned.join("\n")).toContain(input);
+
+    // Nothing changed during that run: the one after it is cached.
+    const third = make();
+    expect(await third.run(input)).toEqual({ output: "ORIGINAL" });
+    expect(third.lastDecision?.reason).toEqual({ kind: "cached" });
+    expect(runs).toBe(2);
+  });
+});
