@@ -3,11 +3,11 @@
  * memoized map. explain() calls the cheap stage when it would run, explains the map element by
  * element, and writes nothing, not even the cheap stage's state.
  */
-import { mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MappedStage, Pipeline, Stage, type Explanation } from "../../src/index.js";
-import { recordingLogger, tempDir } from "../util/tmp.js";
+import { recordingLogger, snapshotTree, tempDir } from "../util/tmp.js";
 
 const calls = { list: 0, measure: 0 };
 beforeEach(() => {
@@ -70,17 +70,6 @@ async function processed(setup: Setup): Promise<{ root: string; data: string }> 
   return { root, data };
 }
 
-/** Names, sizes, mtimes and contents of everything under a directory. */
-async function snapshot(dir: string): Promise<string> {
-  const lines: string[] = [];
-  for (const name of (await readdir(dir, { recursive: true })).sort()) {
-    const info = await stat(path.join(dir, name));
-    const body = info.isFile() ? await readFile(path.join(dir, name), "utf8") : "<dir>";
-    lines.push(`${name} ${info.size} ${info.mtimeMs} ${body}`);
-  }
-  return lines.join("\n");
-}
-
 const pick = ({ action, reason }: Explanation | { action: string; reason: unknown }) => ({
   action,
   reason,
@@ -103,11 +92,11 @@ describe.each([
     const { root, data } = await processed({ memoized, cheap: true });
     await writeFile(path.join(data, "d.txt"), "dddd");
     const { pipeline, each } = build(root, { memoized, cheap: true, listing });
-    const before = await snapshot(root);
-    const stateFiles = memoized ? await snapshot(path.join(root, "state")) : "";
+    const before = await snapshotTree(root);
+    const stateFiles = memoized ? await snapshotTree(path.join(root, "state")) : "";
 
     const explained = await pipeline.explain(data);
-    expect(await snapshot(root)).toBe(before);
+    expect(await snapshotTree(root)).toBe(before);
     expect(calls).toEqual({ list: 1, measure: 0 }); // the listing was called, the map was not
     expect(explained.map(pick)).toEqual([
       { action: "run", reason },
@@ -123,7 +112,7 @@ describe.each([
     ]);
     if (memoized) {
       // the cheap stage ran in the dry run, but its state files are as they were
-      expect(await snapshot(path.join(root, "state"))).toBe(stateFiles);
+      expect(await snapshotTree(path.join(root, "state"))).toBe(stateFiles);
     }
 
     // ... and the run does what was predicted
@@ -137,9 +126,9 @@ describe.each([
   it("without cheap, leaves the map as run-if-upstream-changes", async () => {
     const { root, data } = await processed({ memoized, cheap: false });
     await writeFile(path.join(data, "d.txt"), "dddd");
-    const before = await snapshot(root);
+    const before = await snapshotTree(root);
     const explained = await build(root, { memoized, cheap: false, listing }).pipeline.explain(data);
-    expect(await snapshot(root)).toBe(before);
+    expect(await snapshotTree(root)).toBe(before);
     expect(calls).toEqual({ list: 0, measure: 0 });
     expect(explained.map(pick)).toEqual([
       { action: "run", reason },
@@ -159,9 +148,9 @@ describe("a memoized cheap stage that is cached", () => {
     const { root, data } = await processed({ memoized: true, cheap: true });
     await writeFile(path.join(data, "d.txt"), "dddd");
     const { pipeline, each } = build(root, { memoized: true, cheap: true });
-    const before = await snapshot(root);
+    const before = await snapshotTree(root);
     const explained = await pipeline.explain(data);
-    expect(await snapshot(root)).toBe(before);
+    expect(await snapshotTree(root)).toBe(before);
     expect(calls).toEqual({ list: 0, measure: 0 });
     expect(explained.map(pick)).toEqual([cachedElement, cachedElement]);
     expect(explained[1]!.elements!.map(pick)).toEqual([

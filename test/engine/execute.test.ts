@@ -1,8 +1,7 @@
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoriError, Pipeline, Stage, type Executor } from "../../src/index.js";
-import type { ChildResult } from "../util/child.js";
+import { startChild } from "../util/child.js";
 import { commits } from "../util/procs.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
@@ -56,18 +55,10 @@ describe("bounded execution (execute.ts)", () => {
   // aborted, so the process ends at once, not when the executor's 8 s of work are over.
   it("aborts a custom executor's signal on SIGINT, and the process ends well before its work would", async () => {
     const dir = await tempDir();
-    const child = spawn(process.execPath, [fixture, dir], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<ChildResult>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
-    });
+    const { child, stdout, stderr, done } = startChild(fixture, [dir]);
     const end = Date.now() + 10_000;
-    while (!stdout.includes("executing")) {
-      if (Date.now() > end) throw new Error(`the executor never started: ${stderr}`);
+    while (!stdout().includes("executing")) {
+      if (Date.now() > end) throw new Error(`the executor never started: ${stderr()}`);
       await new Promise((r) => setTimeout(r, 20));
     }
     const sent = Date.now();

@@ -3,7 +3,7 @@
  * stage run alone, one element of a map, and the downstream node of a pipeline. The dry run and
  * the run are compared call by call (action and reason), and the dry run must write nothing.
  */
-import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -16,7 +16,7 @@ import {
   type Explanation,
   type RunOptions,
 } from "../../src/index.js";
-import { recordingLogger, tempDir } from "../util/tmp.js";
+import { recordingLogger, snapshotTree, tempDir } from "../util/tmp.js";
 
 const ENV = "MEMORI_MATRIX_VAR";
 const saved = { MEMORI_REFRESH: process.env.MEMORI_REFRESH, [ENV]: process.env[ENV] };
@@ -81,17 +81,6 @@ async function makeWorld(): Promise<World> {
     input: (n) => path.join(root, "in", `${n}.txt`),
     output: (n) => path.join(root, "out", `${n}.txt.out`),
   };
-}
-
-/** Names, sizes, mtimes and contents of everything under a directory. */
-async function snapshot(dir: string): Promise<string> {
-  const lines: string[] = [];
-  for (const name of (await readdir(dir, { recursive: true })).sort()) {
-    const info = await stat(path.join(dir, name));
-    const body = info.isFile() ? await readFile(path.join(dir, name), "utf8") : "<dir>";
-    lines.push(`${name} ${info.size} ${info.mtimeMs} ${body}`);
-  }
-  return lines.join("\n");
 }
 
 /** The target's `.outputs` state file: the stage's own, or its map element's (matched by `.inputs`). */
@@ -317,9 +306,9 @@ describe.each(shapes)("explain() predicts the run: $name", (shape) => {
     const handle = shape.build(w, { ...base, ...scenario.config });
     const options = scenario.options ?? {};
 
-    const before = await snapshot(w.root);
+    const before = await snapshotTree(w.root);
     const explained = await handle.explain(options);
-    expect(await snapshot(w.root)).toBe(before);
+    expect(await snapshotTree(w.root)).toBe(before);
 
     const want = typeof scenario.want === "function" ? scenario.want(w) : scenario.want;
     expect(explained).toHaveLength(shape.calls);
@@ -342,7 +331,7 @@ describe("forceSkip with nothing stored", () => {
     const w = await makeWorld();
     const stage = subjectStage(w, base, true);
     const args = { inFile: w.input("b"), factor: 2, outDir: w.out };
-    const before = await snapshot(w.root);
+    const before = await snapshotTree(w.root);
     const attempts = [
       () => stage.explainNamed(args, { forceSkip: true }),
       () => stage.runNamed(args, { forceSkip: true }),
@@ -355,6 +344,6 @@ describe("forceSkip with nothing stored", () => {
       expect(error).toBeInstanceOf(MemoriError);
       expect(error).toMatchObject({ reason: "no-state", stage: "subject" });
     }
-    expect(await snapshot(w.root)).toBe(before);
+    expect(await snapshotTree(w.root)).toBe(before);
   });
 });

@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MappedStage, MemoriError, Pipeline, Stage, runProcess } from "../../src/index.js";
-import type { ChildResult } from "../util/child.js";
+import { startChild } from "../util/child.js";
 import { commits, processesNamed, waitGone } from "../util/procs.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
@@ -13,16 +12,8 @@ const quiet = recordingLogger().logger;
 
 /** Start the fixture; `output()` is its stdout so far, `done` its end. */
 function start(args: string[]) {
-  const child = spawn(process.execPath, [fixture, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<ChildResult>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
-  return { child, output: () => stdout, done };
+  const started = startChild(fixture, args);
+  return { child: started.child, output: started.stdout, done: started.done };
 }
 
 /** Poll `check` every 50 ms until it holds; throws after `ms`. */
@@ -151,17 +142,9 @@ describe("interrupting a pipeline", () => {
   // ends with the signal when the last run has said what it did.
   it("interrupts every pipeline of the process, and no process starts after the signal", async () => {
     const dir = await tempDir();
-    const child = spawn(process.execPath, [twoFixture, dir], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<ChildResult>((resolve, reject) => {
-      child.on("error", reject);
-      child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
-    });
+    const { child, stdout, done } = startChild(twoFixture, [dir]);
     await until("both running", () =>
-      ["twoTools", "oneTool"].every((x) => stdout.includes(`running ${x}`)),
+      ["twoTools", "oneTool"].every((x) => stdout().includes(`running ${x}`)),
     );
     await until("their processes started", () => processesNamed("sleep 22.5").length === 1);
     const sent = Date.now();

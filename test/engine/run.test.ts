@@ -8,69 +8,49 @@ const quiet = recordingLogger().logger;
 
 describe("retries (run.ts)", () => {
   // Proves a partial output left by a failed attempt stays the call's own: the attempt that
-  // succeeds overwrites it, and the next run (nothing changed) is cached, not input-changed.
-  it("a partial output file of a failed attempt does not make the next run re-run (returned path)", async () => {
-    const dir = await tempDir();
-    const inFile = path.join(dir, "in.txt");
-    const outFile = path.join(dir, "out.txt");
-    await writeFile(inFile, "data");
-    let attempts = 0;
-    const stage = new Stage(
-      async function writeOut(inFile: string, outFile: string) {
-        attempts++;
-        if (attempts === 1) {
-          await writeFile(outFile, "part");
-          throw new Error("failed half-way");
-        }
-        await writeFile(outFile, `${await readFile(inFile, "utf8")} in full`);
-        return outFile;
-      },
-      { hashOutput: path.join(dir, "state"), retries: 1, logger: quiet },
-    );
-    expect(await stage.run(inFile, outFile)).toEqual({ output: outFile });
-    expect(stage.lastDecision).toMatchObject({ action: "run", attempt: 2 });
-    expect(attempts).toBe(2);
-    expect(await readFile(outFile, "utf8")).toBe("data in full");
+  // succeeds overwrites it, and the next run (nothing changed) is cached, not input-changed;
+  // whether the stage returns the file, or only writes it through its argument (then it is
+  // tracked as written, not compared as an input).
+  it.each([
+    ["returned path", true],
+    ["written through the argument", false],
+  ])(
+    "a partial output file of a failed attempt does not make the next run re-run (%s)",
+    async (_, returnsPath) => {
+      const dir = await tempDir();
+      const inFile = path.join(dir, "in.txt");
+      const outFile = path.join(dir, "out.txt");
+      await writeFile(inFile, "data");
+      let attempts = 0;
+      const stage = new Stage(
+        async function writeOut(inFile: string, outFile: string) {
+          attempts++;
+          if (attempts === 1) {
+            await writeFile(outFile, "part");
+            throw new Error("failed half-way");
+          }
+          await writeFile(outFile, `${await readFile(inFile, "utf8")} in full`);
+          return returnsPath ? outFile : "done";
+        },
+        { hashOutput: path.join(dir, "state"), retries: 1, logger: quiet },
+      );
+      const output = returnsPath ? outFile : "done";
+      expect(await stage.run(inFile, outFile)).toEqual({ output });
+      expect(stage.lastDecision).toMatchObject({ action: "run", attempt: 2 });
+      expect(attempts).toBe(2);
+      expect(await readFile(outFile, "utf8")).toBe("data in full");
 
-    expect(await stage.run(inFile, outFile)).toEqual({ output: outFile });
-    expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
-    expect(attempts).toBe(2);
-  });
+      expect(await stage.run(inFile, outFile)).toEqual({ output });
+      expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
+      expect(attempts).toBe(2);
 
-  // The same when the file is only written through the argument (the stage returns something
-  // else): it is tracked as written, not compared as an input.
-  it("a partial output file of a failed attempt does not make the next run re-run (written through the argument)", async () => {
-    const dir = await tempDir();
-    const inFile = path.join(dir, "in.txt");
-    const outFile = path.join(dir, "out.txt");
-    await writeFile(inFile, "data");
-    let attempts = 0;
-    const stage = new Stage(
-      async function writeThrough(inFile: string, outFile: string) {
-        attempts++;
-        if (attempts === 1) {
-          await writeFile(outFile, "part");
-          throw new Error("failed half-way");
-        }
-        await writeFile(outFile, `${await readFile(inFile, "utf8")} in full`);
-        return "done";
-      },
-      { hashOutput: path.join(dir, "state"), retries: 1, logger: quiet },
-    );
-    expect(await stage.run(inFile, outFile)).toEqual({ output: "done" });
-    expect(attempts).toBe(2);
-    expect(await readFile(outFile, "utf8")).toBe("data in full");
-
-    expect(await stage.run(inFile, outFile)).toEqual({ output: "done" });
-    expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
-    expect(attempts).toBe(2);
-
-    // Still tracked as written: a hand edit of it re-runs the stage.
-    await writeFile(outFile, "edited");
-    await stage.run(inFile, outFile);
-    expect(stage.lastDecision?.action).toBe("run");
-    expect(await readFile(outFile, "utf8")).toBe("data in full");
-  });
+      // Still the stage's own: a hand edit of it re-runs the stage.
+      await writeFile(outFile, "edited");
+      await stage.run(inFile, outFile);
+      expect(stage.lastDecision?.action).toBe("run");
+      expect(await readFile(outFile, "utf8")).toBe("data in full");
+    },
+  );
 });
 
 describe("forceSkip with forceHashWrite (run.ts)", () => {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 
@@ -45,4 +45,27 @@ export async function countLines(file: string): Promise<number> {
   } catch {
     return 0;
   }
+}
+
+/** A started child process: its output so far, and its end. */
+export interface StartedChild {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  done: Promise<ChildResult>;
+}
+
+/** Start a fixture (or any script, by absolute path) in a real Node process, to signal it. */
+export function startChild(script: string, args: string[]): StartedChild {
+  const file = path.isAbsolute(script) ? script : path.join(fixtures, script);
+  const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<ChildResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, done };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach } from "vitest";
@@ -34,4 +34,15 @@ export function recordingLogger(): {
   const info: string[] = [];
   const warn: string[] = [];
   return { info, warn, logger: { info: (m) => info.push(m), warn: (m) => warn.push(m) } };
+}
+
+/** Names, sizes, mtimes and contents of everything under a directory: equal means untouched. */
+export async function snapshotTree(dir: string): Promise<string> {
+  const lines: string[] = [];
+  for (const name of (await readdir(dir, { recursive: true })).sort()) {
+    const info = await stat(path.join(dir, name));
+    const body = info.isFile() ? await readFile(path.join(dir, name), "utf8") : "<dir>";
+    lines.push(`${name} ${info.size} ${info.mtimeMs} ${body}`);
+  }
+  return lines.join("\n");
 }
