@@ -35,9 +35,9 @@ export type Bounded =
 
 /**
  * Execute on the call's executor, bounded by the stage's `timeout` and the run's `signal`.
- * When either fires, the execution's own signal is aborted (a worker thread is terminated, a
- * remote job cancelled), the function is given a grace period to end, and whatever it returns
- * is dropped: never committed.
+ * When either fires, the execution's signal is aborted (a worker thread is terminated, a
+ * remote job cancelled), and whatever the function returns is dropped: never committed. A
+ * timeout or the caller's signal gives the function a grace period to end, then abandons it.
  *
  * Code in this thread sees the signal as `callSignal()` (and `runProcess` stops what the call
  * started) only when it is the call's own: a timeout, or `attribute` (the caller gave the run
@@ -59,8 +59,15 @@ export async function executeBounded(
   if (signal?.aborted) return cancelled();
   const executor = executorOf(def);
   const { timeout } = def;
-  if (timeout === undefined && signal === undefined) {
-    return executor.execute({ ...execution, signal: NEVER, attributed: false });
+  if (timeout === undefined && !attribute) {
+    // Only a process signal can interrupt: the executor hears it, the processes are stopped
+    // anyway, and what comes back after it is dropped. Nothing to set up per call.
+    const executed = await executor.execute({
+      ...execution,
+      signal: signal ?? NEVER,
+      attributed: false,
+    });
+    return signal?.aborted ? cancelled() : executed;
   }
   const own = new AbortController();
   let timedOut = false;

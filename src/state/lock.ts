@@ -38,7 +38,10 @@ export interface Locker {
  */
 export const lockSignalListeners = new Set<NodeJS.SignalsListener>();
 
+let lockfile: { default: typeof import("proper-lockfile") } | undefined;
+
 async function loadLockfile(): Promise<{ default: typeof import("proper-lockfile") }> {
+  if (lockfile !== undefined) return lockfile;
   const signals = ["SIGINT", "SIGTERM"] as const;
   const before = new Set(signals.flatMap((s) => process.listeners(s)));
   const loaded = await import("proper-lockfile");
@@ -47,7 +50,7 @@ async function loadLockfile(): Promise<{ default: typeof import("proper-lockfile
       if (!before.has(listener)) lockSignalListeners.add(listener);
     }
   }
-  return loaded;
+  return (lockfile = loaded);
 }
 
 /**
