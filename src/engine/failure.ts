@@ -33,7 +33,7 @@ export function retryable(failure: Failure): boolean {
 }
 
 /** A short rendering of a value for messages. */
-export function preview(value: unknown): string {
+function preview(value: unknown): string {
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

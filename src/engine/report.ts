@@ -37,8 +37,6 @@ export interface ElementReport {
   explanation?: Explanation;
   /** A dry run: the results, when known. */
   results?: Record<string, unknown>;
-  /** What kept it from running: `name[label]` of the upstream element. */
-  blockedBy?: string;
 }
 
 /** One node of the plan. */
@@ -78,7 +76,7 @@ export interface ScheduleReport {
 }
 
 /** The result names of a node: outputs, then aliases. */
-export function resultNames(node: PipelineNode): string[] {
+function resultNames(node: PipelineNode): string[] {
   return [...node.outputs, ...Object.keys(node.aliases)];
 }
 

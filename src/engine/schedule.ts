@@ -235,7 +235,6 @@ class Scheduling {
     const upstream = `${this.#name(from)}[${source.label}]`;
     if (source.status === "failed" || source.status === "blocked" || source.status === "unknown") {
       element.label ??= source.label;
-      element.blockedBy = upstream;
       element.status = source.status === "unknown" ? "unknown" : "blocked";
       if (this.#options.mode === "explain") {
         const name = `${this.#name(id)}[${element.label}]`;
