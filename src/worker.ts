@@ -13,22 +13,42 @@ import { MemoriError, describe } from "./errors.js";
 import { markWrapper } from "./hashing/hashable.js";
 import { EXECUTOR, type Executor } from "./engine/executor.js";
 
-const pools = new Map<string, Tinypool>();
+/** A pool, and a promise that rejects if one of its workers cannot start. */
+interface Pool {
+  pool: Tinypool;
+  failed: Promise<never>;
+}
 
-async function poolFor(maxThreads: number): Promise<Tinypool> {
+const pools = new Map<string, Pool>();
+
+async function poolFor(maxThreads: number): Promise<Pool> {
   const key = String(maxThreads);
-  let pool = pools.get(key);
-  if (pool === undefined) {
+  let entry = pools.get(key);
+  if (entry === undefined) {
     const { default: TinypoolClass } = await import("tinypool");
-    pool = new TinypoolClass({
+    const pool = new TinypoolClass({
       filename: new URL("./worker-entry.js", import.meta.url).href,
       minThreads: 0,
       maxThreads,
       idleTimeout: 2000,
     });
-    pools.set(key, pool);
+    // A worker that cannot start must fail the calls waiting for it, not the process.
+    const failed = new Promise<never>((_, reject) =>
+      pool.on("error", (error: unknown) => {
+        pools.delete(key);
+        reject(error as Error);
+      }),
+    );
+    failed.catch(() => undefined);
+    entry = { pool, failed };
+    pools.set(key, entry);
   }
-  return pool;
+  return entry;
+}
+
+/** Run a task on a pool, failing if its workers cannot start. */
+async function runOn(entry: Pool, task: unknown, signal?: AbortSignal): Promise<unknown> {
+  return Promise.race([entry.pool.run(task, signal ? { signal } : {}), entry.failed]);
 }
 
 /**
@@ -75,17 +95,16 @@ export async function workerFunction(
   }
   const maxThreads = options.maxThreads ?? availableParallelism();
   const wrapper = async function (...args: unknown[]): Promise<unknown> {
-    const pool = await poolFor(maxThreads);
-    return pool.run({ url, exportName, args });
+    return runOn(await poolFor(maxThreads), { url, exportName, args });
   };
   const executor: Executor = {
     name: "worker-threads",
     async execute({ signature, inputArgs, signal }) {
       try {
-        const pool = await poolFor(maxThreads);
+        const entry = await poolFor(maxThreads);
         const args = signature.argumentsFor(inputArgs);
         // Aborting (a timeout, an interrupt) terminates the worker thread: the work stops.
-        return { ok: true, returned: await pool.run({ url, exportName, args }, { signal }) };
+        return { ok: true, returned: await runOn(entry, { url, exportName, args }, signal) };
       } catch (error) {
         return { ok: false, error };
       }

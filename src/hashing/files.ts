@@ -11,7 +11,6 @@ import { MessageChannel } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
-import { codeOf } from "../errors.js";
 
 /** A SHA-256 digest as 64 lowercase hex characters. */
 export type Sha256Hex = string & { readonly __brand: "Sha256Hex" };
@@ -78,6 +77,8 @@ export function sha256(data: string | Uint8Array): Sha256Hex {
 
 let pool: Tinypool | undefined;
 let poolBroken = false;
+/** Rejects when a worker of the pool cannot start; its tasks would never settle otherwise. */
+let poolFailed: Promise<never> | undefined;
 
 /**
  * Hash a big file in the worker-thread pool (several big files then hash on several cores).
@@ -88,12 +89,24 @@ async function hashBigFile(file: string, onProgress?: (bytes: number) => void): 
     const worker = new URL("./hash-worker.js", import.meta.url);
     if (existsSync(fileURLToPath(worker))) {
       const { default: TinypoolClass } = await import("tinypool");
-      pool ??= new TinypoolClass({
-        filename: worker.href,
-        minThreads: 0,
-        maxThreads: availableParallelism(),
-        idleTimeout: 2000,
-      });
+      if (pool === undefined) {
+        pool = new TinypoolClass({
+          filename: worker.href,
+          minThreads: 0,
+          maxThreads: availableParallelism(),
+          idleTimeout: 2000,
+        });
+        // A worker that cannot start (a process run with `-e` or `--input-type`, whose flags
+        // workers inherit) must not take the process down: hash here instead.
+        const started = pool;
+        poolFailed = new Promise<never>((_, reject) =>
+          started.on("error", (error: unknown) => {
+            poolBroken = true;
+            reject(error as Error);
+          }),
+        );
+        poolFailed.catch(() => undefined);
+      }
     } else {
       poolBroken = true;
     }
@@ -103,12 +116,19 @@ async function hashBigFile(file: string, onProgress?: (bytes: number) => void): 
     const channel = onProgress === undefined ? undefined : new MessageChannel();
     channel?.port1.on("message", (bytes: number) => onProgress?.(bytes));
     try {
-      return (await pool.run(
+      const task = pool.run(
         { file, port: channel?.port2 },
         channel ? { transferList: [channel.port2] } : {},
-      )) as Sha256Hex;
+      ) as Promise<Sha256Hex>;
+      return await (poolFailed ? Promise.race([task, poolFailed]) : task);
     } catch (error) {
-      if (codeOf(error) === "ENOENT") throw error;
+      // The file went away (the worker's error loses its code on the way back): no hash, and
+      // the pool is fine. Anything else: the pool is not, hash here from now on.
+      const stillThere = await stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      if (!stillThere) throw error;
       poolBroken = true;
     } finally {
       channel?.port1.close();

@@ -133,6 +133,27 @@ async function encode(
   }
   ancestors.add(object);
   try {
+    // A subclass (of Array, Date, Map, Set) would come back as its base class, and extra
+    // properties (on an array, say) would be lost: neither round-trips, so neither is stored.
+    const kind = builtInKind(object);
+    if (kind === "subclass") {
+      const proto = Object.getPrototypeOf(object) as { constructor?: { name?: string } };
+      const name = proto.constructor?.name || "a subclass of a built-in";
+      return reject(ctx, where, `an instance of ${name}`, FILE_ADVICE);
+    }
+    if (kind !== "plain" && Object.keys(object).some((k) => kind !== "array" || !isIndex(k))) {
+      return reject(
+        ctx,
+        where,
+        `${kind === "array" ? "an array" : `a ${kind}`} with properties of its own (${Object.keys(
+          object,
+        )
+          .filter((k) => kind !== "array" || !isIndex(k))
+          .slice(0, 3)
+          .join(", ")})`,
+        "Return them as a plain object instead.",
+      );
+    }
     if (Array.isArray(object)) {
       const out: Json[] = [];
       for (let i = 0; i < object.length; i++) {
@@ -194,6 +215,29 @@ async function encode(
   }
 }
 
+/** Which built-in a value is exactly: array, Date, Map, Set, a subclass of one, or other. */
+function builtInKind(object: object): "array" | "Date" | "Map" | "Set" | "subclass" | "plain" {
+  const proto = Object.getPrototypeOf(object) as unknown;
+  const exact: [unknown, "array" | "Date" | "Map" | "Set"][] = [
+    [Array.prototype, "array"],
+    [Date.prototype, "Date"],
+    [Map.prototype, "Map"],
+    [Set.prototype, "Set"],
+  ];
+  for (const [prototype, kind] of exact) if (proto === prototype) return kind;
+  const isBuiltIn =
+    Array.isArray(object) ||
+    object instanceof Date ||
+    object instanceof Map ||
+    object instanceof Set;
+  return isBuiltIn ? "subclass" : "plain";
+}
+
+/** Whether a key is an array index. */
+function isIndex(key: string): boolean {
+  return /^(0|[1-9]\d*)$/.test(key);
+}
+
 /** Set an own enumerable property; unlike `o[k] = v`, a key named `__proto__` stays data. */
 export function setOwn<T>(object: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(object, key, {
@@ -242,7 +286,10 @@ export function decodeValue(json: unknown): unknown {
         "-0": -0,
       };
       const v = record.value;
-      if (typeof v !== "string" || !(v in numbers)) throw new MalformedStateError("bad number tag");
+      // own keys only: `"__proto__"` or `"constructor"` must not reach Object's own properties
+      if (typeof v !== "string" || !Object.hasOwn(numbers, v)) {
+        throw new MalformedStateError("bad number tag");
+      }
       return numbers[v];
     }
     case "bigint":
@@ -253,7 +300,14 @@ export function decodeValue(json: unknown): unknown {
     case "date":
       if (record.value === null) return new Date(NaN);
       if (typeof record.value !== "string") throw new MalformedStateError("bad date tag");
-      return new Date(record.value);
+      {
+        // memori writes toISOString(): anything else was not written by it
+        const date = new Date(record.value);
+        if (Number.isNaN(date.getTime()) || date.toISOString() !== record.value) {
+          throw new MalformedStateError("bad date tag");
+        }
+        return date;
+      }
     case "map":
       if (!Array.isArray(record.entries)) throw new MalformedStateError("bad map tag");
       return new Map(

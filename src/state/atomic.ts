@@ -16,13 +16,18 @@ const FSYNC = process.env.MEMORI_FSYNC === "1";
 
 /**
  * The name of a temporary file beside `target`, unique across hosts sharing a network file
- * system, processes and calls: `.<base>.<host>.<pid>.<counter>.<random>.tmp`.
+ * system, processes and calls: `.<base>.<host>.<pid>.<counter>.<random>.tmp`. The base is cut
+ * to 120 characters and the host to 40, so that the name stays within the 255 bytes a file
+ * name may have, for any state name memori accepts and on nodes with long host names.
  */
 export function tempPathFor(target: string): string {
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, "_");
+  const host = hostname()
+    .replace(/[^A-Za-z0-9.-]/g, "_")
+    .slice(0, 40);
   counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
   const unique = `${host}.${process.pid}.${counter}.${randomBytes(4).toString("hex")}`;
-  return path.join(path.dirname(target), `.${path.basename(target)}.${unique}.tmp`);
+  const base = path.basename(target).slice(0, 120);
+  return path.join(path.dirname(target), `.${base}.${unique}.tmp`);
 }
 
 /**
@@ -34,6 +39,8 @@ export function tempPathFor(target: string): string {
  */
 export async function writeFilesAtomic(
   files: readonly (readonly [string, string | Uint8Array])[],
+  /** Told each time a file has replaced its target. */
+  onRenamed?: (target: string) => void,
 ): Promise<void> {
   const temps: string[] = [];
   let committed = 0;
@@ -62,6 +69,7 @@ export async function writeFilesAtomic(
     for (const [i, [target]] of files.entries()) {
       await rename(temps[i]!, target);
       committed = i + 1;
+      onRenamed?.(target);
       crashPoint(`after-commit-${path.extname(target).slice(1)}`, true);
     }
   } finally {

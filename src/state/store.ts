@@ -17,6 +17,7 @@ import { sha256, type KnownHash, type Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
   isFileEntry,
+  setOwn,
   sortKeys,
   type FileEntry,
   type Json,
@@ -232,7 +233,7 @@ export class StateStore {
           typeof entry.identity === "string" &&
           typeof entry.hash === "string"
         ) {
-          known[file] = { identity: entry.identity, hash: entry.hash as Sha256Hex };
+          setOwn(known, file, { identity: entry.identity, hash: entry.hash as Sha256Hex });
         }
       }
       return known;
@@ -256,18 +257,18 @@ export class StateStore {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (error) {
+      const existing = await stat(this.dir).catch(() => undefined);
+      if (existing !== undefined && !existing.isDirectory()) {
+        throw new MemoriError(
+          "state-not-writable",
+          `stage "${this.name}": hashOutput ${this.dir} is not a directory.`,
+          { stage: this.name, cause: error },
+        );
+      }
       throw new MemoriError(
         "state-not-writable",
         `stage "${this.name}": cannot create the state directory ${this.dir} (${messageOf(error)}). Choose a hashOutput directory you can write to.`,
         { stage: this.name, cause: error },
-      );
-    }
-    const info = await stat(this.dir);
-    if (!info.isDirectory()) {
-      throw new MemoriError(
-        "state-not-writable",
-        `stage "${this.name}": hashOutput ${this.dir} is not a directory.`,
-        { stage: this.name },
       );
     }
   }
@@ -306,16 +307,24 @@ export class StateStore {
       outputs: [...outputNames],
       digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
     };
+    let replaced = 0;
     try {
-      await writeFilesAtomic([
-        [this.file("inputs"), inputsText],
-        [this.file("outputs"), outputsText],
-        [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
-      ]);
+      await writeFilesAtomic(
+        [
+          [this.file("inputs"), inputsText],
+          [this.file("outputs"), outputsText],
+          [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
+        ],
+        () => replaced++,
+      );
     } catch (error) {
+      const previous =
+        replaced === 0
+          ? "The previous state, if any, was left as it was."
+          : "The previous state was partly replaced: it reads as a cache miss, never as a result.";
       throw new MemoriError(
         "state-not-writable",
-        `stage "${this.name}": could not write its state in ${this.dir} (${messageOf(error)}). The previous state, if any, was left as it was.`,
+        `stage "${this.name}": could not write its state in ${this.dir} (${messageOf(error)}). ${previous}`,
         { stage: this.name, cause: error },
       );
     }

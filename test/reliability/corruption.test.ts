@@ -115,7 +115,10 @@ describe("corrupt or foreign state", () => {
         path.resolve(import.meta.dirname, "..", "..", "src", file),
         "utf8",
       );
-      expect(text, file).not.toMatch(/\beval\s*\(|new Function\s*\(|\bFunction\s*\(\s*["'`]/);
+      // (The mutation runner's instrumentation finds the global object with a Function call
+      // of its own; that is not memori's code.)
+      const ours = text.replaceAll('|| new Function("return this")()', "");
+      expect(ours, file).not.toMatch(/\beval\s*\(|new Function\s*\(|\bFunction\s*\(\s*["'`]/);
     }
   });
 });

@@ -6,6 +6,7 @@ import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runChild } from "../util/child.js";
+import { underMutation } from "../util/mutation.js";
 import { tempDir } from "../util/tmp.js";
 
 const POINTS = [
@@ -20,7 +21,9 @@ const POINTS = [
   "after-commit-stage",
 ];
 const exhaustive = process.env.MEMORI_EXHAUSTIVE === "1";
-const RANDOM_KILLS = exhaustive ? 200 : 24;
+// Under the mutation runner every kill point is still tried; random kills are few (each mutant
+// of the write path runs this test).
+const RANDOM_KILLS = exhaustive ? 200 : underMutation ? 4 : 24;
 
 const expected = (x: number) => x * x + 1;
 

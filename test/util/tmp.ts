@@ -1,6 +1,7 @@
 import { mkdtemp, rm, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { isMainThread } from "node:worker_threads";
 import { afterEach } from "vitest";
 
 const made: string[] = [];
@@ -46,3 +47,9 @@ export async function snapshotTree(dir: string): Promise<string> {
   }
   return lines.join("\n");
 }
+
+/**
+ * Whether tests may change the working directory: not in a worker thread, where the mutation
+ * runner (Stryker's thread pool) runs them. `npm test` runs every test in a process of its own.
+ */
+export const canChdir = isMainThread;

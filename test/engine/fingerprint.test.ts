@@ -1,0 +1,337 @@
+// Unit tests of src/engine/fingerprint.ts: what a fingerprint holds (code, inputs with env:NAME,
+// output names), where encoding errors point, how reasons render values (shorten), the order
+// and content of compare()'s reasons, and verifyFiles().
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Stage } from "../../src/stage.js";
+import { DEFINITION } from "../../src/engine/node.js";
+import {
+  compare,
+  encodeAll,
+  shorten,
+  takeFingerprint,
+  verifyFiles,
+  type Fingerprint,
+} from "../../src/engine/fingerprint.js";
+import { FileHasher, HashScope, sha256, type Sha256Hex } from "../../src/hashing/files.js";
+import { codeIdentity, type CodeIdentity } from "../../src/hashing/hashable.js";
+import type { FileEntry, Json } from "../../src/hashing/values.js";
+import type { StoredState } from "../../src/state/store.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+const HEX = "3c463695f6ad" + "0".repeat(52);
+const HEX2 = "ad53e8806d17" + "1".repeat(52);
+const entry = (file: string, hash: string) =>
+  ({ file, hash }) as unknown as FileEntry & { [key: string]: Json };
+
+function code(over: Partial<CodeIdentity> = {}): CodeIdentity {
+  return { hash: "h", self: "s", callees: {}, wrappers: [], extras: {}, ...over } as CodeIdentity;
+}
+
+function fingerprint(over: Partial<Fingerprint> = {}): Fingerprint {
+  return { code: code(), inputs: { a: 1 }, outputs: ["x"], ...over };
+}
+
+function state(
+  over: {
+    code?: CodeIdentity;
+    names?: string[];
+    inputs?: Record<string, Json>;
+    outputs?: Record<string, Json>;
+    written?: FileEntry[];
+  } = {},
+): StoredState {
+  return {
+    record: {
+      memori: 1,
+      name: "st",
+      run: "r",
+      time: "t",
+      code: over.code ?? code(),
+      outputs: over.names ?? ["x"],
+      digests: { inputs: "" as Sha256Hex, outputs: "" as Sha256Hex },
+    },
+    inputs: over.inputs ?? { a: 1 },
+    outputs: over.outputs ?? { x: 0 },
+    written: over.written ?? [],
+  };
+}
+
+describe("takeFingerprint and encodeAll", () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    delete process.env.MEMORI_FP_SET;
+    delete process.env.MEMORI_FP_UNSET;
+    Object.assign(process.env, saved);
+  });
+
+  // pins code identity, inputs by content, `env:NAME` keys (unset -> the undefined tag), output names
+  it("holds the code identity, the encoded inputs then env:NAME entries, and the output names", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "in.txt");
+    await writeFile(file, "content");
+    process.env.MEMORI_FP_SET = "fsl";
+    delete process.env.MEMORI_FP_UNSET;
+    const stage = new Stage((count: number, inFile: string) => [count, inFile], {
+      name: "fp",
+      outputs: ["n", "f"],
+      env: ["MEMORI_FP_SET", "MEMORI_FP_UNSET"],
+      logger: recordingLogger().logger,
+    });
+    const def = stage[DEFINITION];
+    const scope = new HashScope();
+    const fp = await takeFingerprint(def, { count: 3, inFile: file }, scope);
+    expect(fp.code).toEqual(await codeIdentity(def.fn));
+    expect(fp.inputs).toStrictEqual({
+      count: 3,
+      inFile: { file, hash: sha256("content") },
+      "env:MEMORI_FP_SET": "fsl",
+      "env:MEMORI_FP_UNSET": { $memori: "undefined" },
+    });
+    expect(Object.keys(fp.inputs)).toEqual([
+      "count",
+      "inFile",
+      "env:MEMORI_FP_SET",
+      "env:MEMORI_FP_UNSET",
+    ]);
+    expect(fp.outputs).toEqual(["n", "f"]);
+    expect(scope.seen.has(file)).toBe(true); // files are hashed within the given scope
+  });
+
+  // pins `inputs.<name>` in the error of a value that cannot be stored, and the stage's name
+  it("names the stage and inputs.<name> when an input cannot be stored", async () => {
+    const stage = new Stage((cb: unknown) => cb, { name: "enc", logger: recordingLogger().logger });
+    await expect(
+      takeFingerprint(stage[DEFINITION], { cb: Symbol("s") }, new HashScope()),
+    ).rejects.toThrow(/^stage "enc": inputs\.cb is a symbol/);
+  });
+
+  // pins `${where}.${key}` and the hasher passed to the encoder
+  it("encodeAll encodes each value under `where.key`", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "out.txt");
+    await writeFile(file, "out");
+    const def = { name: "enc2", hasher: new FileHasher() };
+    expect(
+      await encodeAll(def, { y: file, z: [1, "two"] }, "outputs", new HashScope()),
+    ).toStrictEqual({
+      y: { file, hash: sha256("out") },
+      z: [1, "two"],
+    });
+    await expect(encodeAll(def, { ok: 1, y: () => 1 }, "outputs", new HashScope())).rejects.toThrow(
+      /^stage "enc2": outputs\.y is /,
+    );
+  });
+});
+
+describe("shorten", () => {
+  // pins "(absent)", the undefined tag, null and other tags
+  it("renders absent, undefined, null and tagged values", () => {
+    expect(shorten(undefined)).toBe("(absent)");
+    expect(shorten({ $memori: "undefined" })).toBe("undefined");
+    expect(shorten(null)).toBe("null");
+    expect(shorten("undefined")).toBe('"undefined"');
+    expect(shorten({ $memori: "number", value: "NaN" })).toBe('{"$memori":"number","value":"NaN"}');
+  });
+
+  // pins the 64-hex test (anchors, class, count) and the 12-character cut
+  it("renders a file entry as path@12 hex characters, or path (marker) when the hash is not a digest", () => {
+    expect(shorten(entry("/data/t1.nii", HEX))).toBe("/data/t1.nii@3c463695f6ad");
+    expect(shorten(entry("/d/f", "missing"))).toBe("/d/f (missing)");
+    for (const odd of [HEX.slice(1), HEX + "0", "z" + HEX, HEX + "z", HEX.toUpperCase()]) {
+      expect(shorten(entry("/d/f", odd))).toBe(`/d/f (${odd})`);
+    }
+    expect(shorten({ file: "/d/f", hash: 5 })).toBe('{"file":"/d/f","hash":5}'); // not an entry
+  });
+
+  // pins canonical JSON and the cut: 60 characters stay, 61 become 57 + "..."
+  it("renders other values as canonical JSON, cut to 57 characters and ... beyond 60", () => {
+    expect(shorten({ b: 1, a: [2, "x"] })).toBe('{"a":[2,"x"],"b":1}');
+    expect(shorten(7)).toBe("7");
+    const sixty = "a".repeat(58);
+    expect(shorten(sixty)).toBe(`"${sixty}"`);
+    expect(shorten(sixty + "b")).toBe(`"${"a".repeat(56)}...`);
+  });
+});
+
+describe("compare", () => {
+  // pins the fully-equal case
+  it("is cached when code, output names, inputs and stored outputs match", () => {
+    expect(compare(fingerprint(), state(), "st")).toStrictEqual({ kind: "cached" });
+  });
+
+  // pins the listing: the stage, changed callees sorted, changed extras sorted, then wrappers
+  it("lists exactly what changed in the code, in order", () => {
+    const before = code({
+      hash: "h1" as Sha256Hex,
+      self: "s1" as Sha256Hex,
+      callees: { zeta: "z1", beta: "b1", same: "c" } as unknown as CodeIdentity["callees"],
+      extras: { "run.sh": "e1", "a.sh": "e2", "keep.sh": "k" },
+      wrappers: ["script:1"],
+    });
+    const after = code({
+      hash: "h2" as Sha256Hex,
+      self: "s2" as Sha256Hex,
+      callees: { same: "c", zeta: "z2", alpha: "a2" } as unknown as CodeIdentity["callees"],
+      extras: { "keep.sh": "k", "run.sh": "e1b", "b.sh": "e3" },
+      wrappers: ["script:2"],
+    });
+    expect(compare(fingerprint({ code: after }), state({ code: before }), "bet")).toStrictEqual({
+      kind: "function-changed",
+      changed: ["bet", "alpha", "beta", "zeta", "a.sh", "b.sh", "run.sh", "wrappers"],
+    });
+  });
+
+  // pins each condition on its own: nothing listed that did not change
+  it("lists only the parts that differ", () => {
+    const h = (s: string) => s as Sha256Hex;
+    const base = code({ callees: { f: h("1") }, extras: { e: "1" }, wrappers: ["w"] });
+    const changed = (over: Partial<CodeIdentity>) =>
+      compare(
+        fingerprint({ code: { ...base, hash: h("new"), ...over } }),
+        state({ code: base }),
+        "st",
+      );
+    expect(changed({})).toStrictEqual({ kind: "function-changed", changed: [] });
+    expect(changed({ self: h("s2") })).toStrictEqual({ kind: "function-changed", changed: ["st"] });
+    expect(changed({ callees: { f: h("2") } })).toStrictEqual({
+      kind: "function-changed",
+      changed: ["f"],
+    });
+    expect(changed({ extras: { e: "2" } })).toStrictEqual({
+      kind: "function-changed",
+      changed: ["e"],
+    });
+    expect(changed({ wrappers: ["v"] })).toStrictEqual({
+      kind: "function-changed",
+      changed: ["wrappers"],
+    });
+    // the code hash decides: equal hashes are the same code, whatever else differs
+    const sameHash = { ...base, self: h("other") };
+    expect(compare(fingerprint({ code: sameHash }), state({ code: base }), "st").kind).toBe(
+      "cached",
+    );
+  });
+
+  // pins the order: code before output names before inputs
+  it("checks code first, then output names, then inputs", () => {
+    const fp = fingerprint({
+      code: code({ hash: "h2" as Sha256Hex }),
+      outputs: ["y"],
+      inputs: { a: 2 },
+    });
+    expect(compare(fp, state(), "st").kind).toBe("function-changed");
+    const noCode = { ...fp, code: code() };
+    expect(compare(noCode, state(), "st")).toStrictEqual({
+      kind: "output-names-changed",
+      old: ["x"],
+      new: ["y"],
+    });
+    expect(compare({ ...noCode, outputs: ["x"] }, state(), "st").kind).toBe("input-changed");
+  });
+
+  // pins the first differing name in sorted order, and both renderings (absent on either side)
+  it("names the first changed input in sorted order, with old and new renderings", () => {
+    const fp = (inputs: Record<string, Json>) => fingerprint({ inputs });
+    const st = (inputs: Record<string, Json>) => state({ inputs });
+    expect(compare(fp({ same: 0, b: 2, a: 3 }), st({ same: 0, b: 1, a: 1 }), "st")).toStrictEqual({
+      kind: "input-changed",
+      name: "a",
+      old: "1",
+      new: "3",
+    });
+    expect(compare(fp({ a: 1, z: "new" }), st({ a: 1 }), "st")).toStrictEqual({
+      kind: "input-changed",
+      name: "z",
+      old: "(absent)",
+      new: '"new"',
+    });
+    expect(compare(fp({ a: 1 }), st({ a: 1, y: 5 }), "st")).toStrictEqual({
+      kind: "input-changed",
+      name: "y",
+      old: "5",
+      new: "(absent)",
+    });
+    const t1 = (hash: string) => ({ a: 1, t1w: entry("/data/t1.nii", hash) });
+    expect(compare(fp(t1(HEX2)), st(t1(HEX)), "st")).toStrictEqual({
+      kind: "input-changed",
+      name: "t1w",
+      old: "/data/t1.nii@3c463695f6ad",
+      new: "/data/t1.nii@ad53e8806d17",
+    });
+  });
+
+  // pins filesAsPaths: a file the stage wrote is compared by path, on both sides
+  it("compares inputs that name written files by path, not content", () => {
+    const written = [entry("/out/w.txt", HEX)];
+    const fp = fingerprint({ inputs: { a: 1, w: entry("/out/w.txt", HEX2) } });
+    const stored = state({ inputs: { a: 1, w: entry("/out/w.txt", HEX) }, written });
+    expect(compare(fp, stored, "st")).toStrictEqual({ kind: "cached" }); // default: trackedFiles(state)
+    expect(compare(fp, stored, "st", []).kind).toBe("input-changed"); // nothing written: by content
+    // now a plain string (the file is gone) on one side, an entry on the other: both a path
+    const gone = fingerprint({ inputs: { a: 1, w: "/out/w.txt" } });
+    expect(compare(gone, stored, "st")).toStrictEqual({ kind: "cached" });
+    // a returned output file counts as written too
+    const viaOutput = state({
+      inputs: { a: 1, w: entry("/out/w.txt", HEX) },
+      outputs: { x: entry("/out/w.txt", HEX) },
+    });
+    expect(compare(fp, viaOutput, "st")).toStrictEqual({ kind: "cached" });
+    // other files are still compared by content
+    const other = fingerprint({
+      inputs: { a: 1, w: entry("/out/w.txt", HEX2), r: entry("/in", HEX2) },
+    });
+    const storedOther = state({
+      inputs: { a: 1, w: entry("/out/w.txt", HEX), r: entry("/in", HEX) },
+      written,
+    });
+    expect(compare(other, storedOther, "st")).toMatchObject({ kind: "input-changed", name: "r" });
+  });
+
+  // pins the last check: an output name the stored outputs lack
+  it("says output-names-changed when the stored outputs lack a name the record lists", () => {
+    const fp = fingerprint({ outputs: ["x", "y"] });
+    const stored = state({ names: ["x", "y"], outputs: { x: 1 } });
+    expect(compare(fp, stored, "st")).toStrictEqual({
+      kind: "output-names-changed",
+      old: ["x", "y"],
+      new: ["x", "y"],
+    });
+  });
+});
+
+describe("verifyFiles", () => {
+  // pins missing -> output-missing, modified -> output-modified, the first failing in order
+  it("gives the first file that is missing or modified, or undefined when all are intact", async () => {
+    const dir = await tempDir();
+    const [ok, changed, missing] = ["ok", "changed", "missing"].map((n) => path.join(dir, n)) as [
+      string,
+      string,
+      string,
+    ];
+    await writeFile(ok, "ok");
+    await writeFile(changed, "now");
+    const okEntry = entry(ok, sha256("ok"));
+    const changedEntry = entry(changed, sha256("before"));
+    const missingEntry = entry(missing, sha256("x"));
+    const def = { hasher: new FileHasher() };
+    const scope = new HashScope();
+    const verify = (entries: FileEntry[]) => verifyFiles(entries, def, scope);
+    expect(await verify([okEntry, missingEntry, changedEntry])).toStrictEqual({
+      kind: "output-missing",
+      path: missing,
+    });
+    expect(await verify([okEntry, changedEntry, missingEntry])).toStrictEqual({
+      kind: "output-modified",
+      path: changed,
+    });
+    expect(await verify([okEntry, entry(changed, sha256("now"))])).toBeUndefined();
+    expect(await verify([])).toBeUndefined();
+    expect(scope.seen.has(ok)).toBe(true); // hashed within the call's scope
+    expect(await verify([entry(dir, sha256("x"))])).toStrictEqual({
+      kind: "output-missing",
+      path: dir,
+    });
+  });
+});

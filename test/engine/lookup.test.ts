@@ -1,0 +1,344 @@
+// Unit tests of src/engine/lookup.ts: every rung of the decision ladder with its exact Reason,
+// on states written by real Stage runs and read back with StateStore.
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Stage } from "../../src/stage.js";
+import { DEFINITION } from "../../src/engine/node.js";
+import { takeFingerprint } from "../../src/engine/fingerprint.js";
+import { lookup, type LookupInput } from "../../src/engine/lookup.js";
+import { MemoriError } from "../../src/errors.js";
+import { HashScope } from "../../src/hashing/files.js";
+import { stageLocation } from "../../src/state/location.js";
+import { StateStore, type StoredState } from "../../src/state/store.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+const quiet = recordingLogger().logger;
+
+/** The stage under test: writes a file through its argument and returns it with a number. */
+async function lk(a: number, outFile: string) {
+  await writeFile(outFile, `a=${a}`);
+  return [a * 2, outFile];
+}
+
+function stageIn(hashOutput: string, readonlyCaches: string[] = []) {
+  return new Stage(lk, {
+    name: "lk",
+    outputs: ["double", "file"],
+    hashOutput,
+    readonlyCaches,
+    logger: quiet,
+  });
+}
+
+/** A directory with a committed state of `lk(a, <dir>/out.txt)`. */
+async function ranState(a: number, outFile?: string): Promise<{ dir: string; outFile: string }> {
+  const dir = await tempDir();
+  const out = outFile ?? path.join(dir, "out.txt");
+  await stageIn(dir).run(a, out);
+  return { dir, outFile: out };
+}
+
+function stored(dir: string): StoredState {
+  const read = new StateStore(dir, "lk").read();
+  if (read.kind !== "ok") throw new Error(`no state in ${dir}`);
+  return read.state;
+}
+
+/** What lookup() works from for `lk(a, outFile)` with state in `dir`. */
+async function inputFor(
+  dir: string,
+  a: number,
+  outFile: string,
+  over: Partial<LookupInput> & { stageCaches?: string[] } = {},
+): Promise<LookupInput> {
+  const def = stageIn(dir, over.stageCaches)[DEFINITION];
+  const scope = new HashScope();
+  const location = stageLocation(dir, "lk");
+  return {
+    def,
+    location,
+    previous: location.store.read(),
+    fingerprint: await takeFingerprint(def, { a, outFile }, scope),
+    options: {},
+    readonlyCaches: [],
+    scope,
+    refresh: false,
+    ...over,
+  };
+}
+
+describe("before any state is read", () => {
+  // pins `location === undefined || fingerprint === undefined`
+  it("is not memoized without a location, or without a fingerprint", async () => {
+    const { dir, outFile } = await ranState(1);
+    const base = await inputFor(dir, 1, outFile);
+    const miss = { hit: false, reason: { kind: "not-memoized" }, rejected: [] };
+    expect(await lookup({ ...base, location: undefined })).toStrictEqual(miss);
+    expect(await lookup({ ...base, fingerprint: undefined })).toStrictEqual(miss);
+  });
+
+  // pins `forceRun || (refresh && !forceSkip)`
+  it("is forced with forceRun, or with MEMORI_REFRESH unless forceSkip is given", async () => {
+    const { dir, outFile } = await ranState(1);
+    const base = await inputFor(dir, 1, outFile);
+    const forced = { hit: false, reason: { kind: "forced" }, rejected: [] };
+    expect(await lookup({ ...base, options: { forceRun: true } })).toStrictEqual(forced);
+    expect(await lookup({ ...base, refresh: true })).toStrictEqual(forced);
+    const skipped = await lookup({ ...base, refresh: true, options: { forceSkip: true } });
+    expect(skipped).toMatchObject({ hit: true, reason: { kind: "forced" } });
+    expect(await lookup(base)).toMatchObject({ hit: true, reason: { kind: "cached" } });
+  });
+});
+
+describe("forceSkip", () => {
+  // pins the no-state error: reason, stage, and the message for absent state
+  it("throws no-state when nothing is stored", async () => {
+    const dir = await tempDir();
+    const input = await inputFor(dir, 1, path.join(dir, "out.txt"), {
+      options: { forceSkip: true },
+    });
+    const error = await lookup(input).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MemoriError);
+    expect(error).toMatchObject({
+      reason: "no-state",
+      stage: "lk",
+      message: `stage "lk": forceSkip was given but nothing is stored in ${dir}; run it without forceSkip first.`,
+    });
+  });
+
+  // pins the message for unreadable state: the file and what is wrong with it
+  it("throws no-state naming the unreadable file and why", async () => {
+    const { dir, outFile } = await ranState(1);
+    await writeFile(path.join(dir, "lk.stage"), "{");
+    const input = await inputFor(dir, 1, outFile, { options: { forceSkip: true } });
+    expect(input.previous.kind).toBe("unreadable");
+    const { file, detail } = input.previous as { file: string; detail: string };
+    expect(file).toBe(path.join(dir, "lk.stage"));
+    await expect(lookup(input)).rejects.toThrow(
+      `stage "lk": forceSkip was given but ${file} ${detail} in ${dir}; run it without forceSkip first.`,
+    );
+  });
+
+  // pins the forced hit: decoded outputs, the stored state, and no mismatch when all matches
+  it("loads the stored results, with no mismatch when nothing changed", async () => {
+    const { dir, outFile } = await ranState(1);
+    const found = await lookup(await inputFor(dir, 1, outFile, { options: { forceSkip: true } }));
+    expect(found).toStrictEqual({
+      hit: true,
+      reason: { kind: "forced" },
+      outputs: { double: 2, file: outFile },
+      state: stored(dir),
+    });
+  });
+
+  // pins `mismatch`: compare()'s reason first, else verifyFiles()'s
+  it("loads the stored results anyway, saying how they differ", async () => {
+    const { dir, outFile } = await ranState(1);
+    const changed = await lookup(await inputFor(dir, 7, outFile, { options: { forceSkip: true } }));
+    expect(changed).toMatchObject({
+      hit: true,
+      reason: { kind: "forced" },
+      outputs: { double: 2, file: outFile },
+      mismatch: { kind: "input-changed", name: "a", old: "1", new: "7" },
+    });
+    await writeFile(outFile, "tampered");
+    const tampered = await lookup(
+      await inputFor(dir, 1, outFile, { options: { forceSkip: true } }),
+    );
+    expect(tampered).toMatchObject({
+      hit: true,
+      reason: { kind: "forced" },
+      mismatch: { kind: "output-modified", path: outFile },
+    });
+  });
+});
+
+describe("the call's own state", () => {
+  // pins the cached hit: decoded outputs, the state, no `from`
+  it("is a hit when valid", async () => {
+    const { dir, outFile } = await ranState(1);
+    expect(await lookup(await inputFor(dir, 1, outFile))).toStrictEqual({
+      hit: true,
+      reason: { kind: "cached" },
+      outputs: { double: 2, file: outFile },
+      state: stored(dir),
+    });
+  });
+
+  // pins ownStateReason: absent -> first-run, unreadable -> state-unreadable with file and detail
+  it("is a first run when absent, state-unreadable when it cannot be read", async () => {
+    const dir = await tempDir();
+    const outFile = path.join(dir, "out.txt");
+    expect(await lookup(await inputFor(dir, 1, outFile))).toStrictEqual({
+      hit: false,
+      reason: { kind: "first-run" },
+      rejected: [],
+    });
+    await stageIn(dir).run(1, outFile);
+    await writeFile(path.join(dir, "lk.outputs"), "not json");
+    const input = await inputFor(dir, 1, outFile);
+    const { file, detail } = input.previous as { file: string; detail: string };
+    expect(file).toBe(path.join(dir, "lk.outputs"));
+    expect(detail).toMatch(/^is not valid JSON/);
+    expect(await lookup(input)).toStrictEqual({
+      hit: false,
+      reason: { kind: "state-unreadable", file, detail },
+      rejected: [],
+    });
+  });
+
+  // pins validResult: compare()'s reason, then verifyFiles()'s (missing and modified)
+  it("misses with the reason it does not fit: inputs, then the files it wrote", async () => {
+    const { dir, outFile } = await ranState(1);
+    expect(await lookup(await inputFor(dir, 2, outFile))).toStrictEqual({
+      hit: false,
+      reason: { kind: "input-changed", name: "a", old: "1", new: "2" },
+      rejected: [],
+    });
+    await writeFile(outFile, "a=9");
+    expect((await lookup(await inputFor(dir, 1, outFile))).reason).toStrictEqual({
+      kind: "output-modified",
+      path: outFile,
+    });
+  });
+
+  // pins the decode failure: state-unreadable naming `.outputs` and what memori did not write
+  it("is state-unreadable when its outputs hold a value memori did not write", async () => {
+    const dir = await tempDir();
+    const outFile = path.join(dir, "out.txt");
+    const input = await inputFor(dir, 1, outFile);
+    const fp = input.fingerprint!;
+    const store = new StateStore(dir, "lk");
+    await store.write(
+      fp.inputs,
+      { double: { $memori: "bogus" }, file: "x" },
+      [],
+      fp.code,
+      fp.outputs,
+    );
+    const found = await lookup({ ...input, previous: store.read() });
+    expect(found).toStrictEqual({
+      hit: false,
+      reason: {
+        kind: "state-unreadable",
+        file: path.join(dir, "lk.outputs"),
+        detail: 'holds a value memori did not write (unknown tag "bogus")',
+      },
+      rejected: [],
+    });
+  });
+});
+
+describe("read-only caches", () => {
+  // pins the hit from a cache: `from` in the reason and the result, the cache's state
+  it("takes a valid state from a read-only cache when its own is absent", async () => {
+    const out = path.join(await tempDir(), "shared-out.txt");
+    const { dir: cache } = await ranState(1, out);
+    const own = await tempDir();
+    const found = await lookup(await inputFor(own, 1, out, { readonlyCaches: [cache] }));
+    expect(found).toStrictEqual({
+      hit: true,
+      reason: { kind: "cached", from: cache },
+      outputs: { double: 2, file: out },
+      state: stored(cache),
+      from: cache,
+    });
+  });
+
+  // pins the order: the pipeline's caches, then the stage's own; the first valid one wins
+  it("asks the pipeline's caches before the stage's, and takes the first valid one", async () => {
+    const out = path.join(await tempDir(), "shared-out.txt");
+    const { dir: first } = await ranState(1, out);
+    const { dir: second } = await ranState(1, out);
+    const own = await tempDir();
+    const both = await inputFor(own, 1, out, { readonlyCaches: [first], stageCaches: [second] });
+    expect(await lookup(both)).toMatchObject({ hit: true, from: first });
+    const stageOnly = await inputFor(own, 1, out, { stageCaches: [second] });
+    expect(await lookup(stageOnly)).toMatchObject({ hit: true, from: second });
+  });
+
+  // pins `rejected`: every cache with a state that does not fit, in order, with its reason;
+  // caches without a readable state are skipped; the own reason is kept
+  it("lists the caches whose state does not fit, and keeps its own reason", async () => {
+    const out = path.join(await tempDir(), "shared-out.txt");
+    const { dir: other } = await ranState(5, out);
+    const { dir: fits } = await ranState(1, out);
+    const { dir: broken } = await ranState(1, out);
+    await writeFile(path.join(broken, "lk.stage"), "");
+    const empty = await tempDir();
+    const { dir: own } = await ranState(3, out);
+    await writeFile(out, "a=1"); // what lk(1) leaves, as the caches recorded
+    const input = await inputFor(own, 2, out, {
+      readonlyCaches: [empty, broken, other],
+      stageCaches: [fits],
+    });
+    // own: input changed; other: another input; fits: a different input too (2, not 1)
+    const found = await lookup(input);
+    expect(found).toStrictEqual({
+      hit: false,
+      reason: { kind: "input-changed", name: "a", old: "3", new: "2" },
+      rejected: [
+        { dir: other, reason: { kind: "input-changed", name: "a", old: "5", new: "2" } },
+        { dir: fits, reason: { kind: "input-changed", name: "a", old: "1", new: "2" } },
+      ],
+    });
+    // a cache's tampered output rejects it with the verifyFiles reason
+    const tampered = await lookup(await inputFor(empty, 1, out, { readonlyCaches: [fits] }));
+    expect(tampered).toMatchObject({ hit: true, from: fits });
+    await writeFile(out, "changed");
+    expect(await lookup(await inputFor(empty, 1, out, { readonlyCaches: [fits] }))).toStrictEqual({
+      hit: false,
+      reason: { kind: "first-run" },
+      rejected: [{ dir: fits, reason: { kind: "output-modified", path: out } }],
+    });
+  });
+
+  // pins the decode failure in a cache: it names the cache's `.outputs` file
+  it("rejects a cache whose outputs do not decode, naming its .outputs file", async () => {
+    const cache = await tempDir();
+    const own = await tempDir();
+    const out = path.join(own, "out.txt");
+    const input = await inputFor(own, 1, out, { readonlyCaches: [cache] });
+    const fp = input.fingerprint!;
+    await new StateStore(cache, "lk").write(
+      fp.inputs,
+      { double: { $memori: "number", value: "1" }, file: "x" },
+      [],
+      fp.code,
+      fp.outputs,
+    );
+    expect(await lookup(input)).toStrictEqual({
+      hit: false,
+      reason: { kind: "first-run" },
+      rejected: [
+        {
+          dir: cache,
+          reason: {
+            kind: "state-unreadable",
+            file: path.join(cache, "lk.outputs"),
+            detail: "holds a value memori did not write (bad number tag)",
+          },
+        },
+      ],
+    });
+  });
+
+  // pins `ownOnly`: the second look under the lock consults the call's own state only
+  it("are not consulted with ownOnly", async () => {
+    const out = path.join(await tempDir(), "shared-out.txt");
+    const { dir: cache } = await ranState(1, out);
+    const own = await tempDir();
+    const input = await inputFor(own, 1, out, {
+      readonlyCaches: [cache],
+      stageCaches: [cache],
+      ownOnly: true,
+    });
+    expect(await lookup(input)).toStrictEqual({
+      hit: false,
+      reason: { kind: "first-run" },
+      rejected: [],
+    });
+    expect(await readFile(out, "utf8")).toBe("a=1");
+  });
+});

@@ -1,0 +1,138 @@
+// Big files (>= 32 MiB) in src/hashing/files.ts: in-process from the sources, in the worker
+// pool of the built package (dist/, driven by test/fixtures/pool-unit-child.mjs): the size
+// threshold, progress over the worker's port, a file gone before a worker reads it, and
+// workers that cannot start.
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { FileHasher, HashScope, workersInUse } from "../../src/hashing/files.js";
+import { MiB, sparse, zerosDigest } from "../util/big-files.js";
+import { runChild } from "../util/child.js";
+import { tempDir } from "../util/tmp.js";
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** Hash a big file in-process, watching whether the pool ever claims to be in use meanwhile. */
+async function hashWatchingPool(hasher: FileHasher, file: string, scope?: HashScope) {
+  let sawWorkers = workersInUse();
+  let done = false;
+  const pending = hasher.hash(file, scope).finally(() => (done = true));
+  while (!done) {
+    sawWorkers ||= workersInUse();
+    await tick();
+  }
+  return { hash: await pending, sawWorkers };
+}
+
+describe("big files (>= 32 MiB)", () => {
+  // pins the in-process fallback from the sources, and progress through the scope (file, bytes, size)
+  it("from the sources, are hashed in-process, with progress as (absolute path, bytes, size)", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "big", 130 * MiB);
+    const calls: [string, number, number][] = [];
+    const scope = new HashScope((f, bytes, total) => calls.push([f, bytes, total]));
+    const hasher = new FileHasher();
+    const run = await hashWatchingPool(hasher, path.relative(process.cwd(), file), scope);
+    expect(run).toEqual({ hash: zerosDigest(130 * MiB), sawWorkers: false });
+    expect(calls).toEqual([
+      [file, 64 * MiB, 130 * MiB],
+      [file, 128 * MiB, 130 * MiB],
+    ]);
+    expect(workersInUse()).toBe(false);
+    // a scope without a listener, and no scope at all: no progress callback to call
+    expect(await hashWatchingPool(new FileHasher(), file, new HashScope())).toEqual(run);
+    expect(await hashWatchingPool(new FileHasher(), file)).toEqual(run);
+  });
+
+  // pins WORKER_THRESHOLD (>=) and that workersInUse() is false until the pool exists
+  it("in the built package, a file of exactly 32 MiB starts the worker pool, one byte less does not", async () => {
+    const dir = await tempDir();
+    const below = await sparse(dir, "below", 32 * MiB - 1);
+    const exact = await sparse(dir, "exact", 32 * MiB);
+    const child = await runChild("pool-unit-child.mjs", ["threshold", below, exact], {
+      killAfterMs: 15_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({
+      before: false,
+      below: zerosDigest(32 * MiB - 1),
+      afterBelow: false,
+      exact: zerosDigest(32 * MiB),
+      afterExact: true,
+    });
+  });
+
+  // pins the progress port of the pool: the channel, its listener, the transfer list
+  it("in the built package, progress comes back from the worker over its port", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "big", 200 * MiB);
+    const child = await runChild("pool-unit-child.mjs", ["progress", file], {
+      killAfterMs: 15_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const out = JSON.parse(child.stdout) as { calls: [string, number, number][] };
+    expect(out).toMatchObject({ before: false, hash: zerosDigest(200 * MiB), after: true });
+    expect(out.calls.length).toBeGreaterThan(0);
+    expect(out.calls).toEqual(out.calls.map((_, i) => [file, (i + 1) * 64 * MiB, 200 * MiB]));
+  });
+
+  // pins that a file that is no longer a regular file when the worker reads it (here: it
+  // became a directory) gives undefined, and that the pool stays in use for the next big file
+  it("in the built package, a file that turned into a directory gives undefined; the pool stays", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "becomes-dir", 40 * MiB);
+    const other = await sparse(dir, "other", 33 * MiB);
+    const child = await runChild("pool-unit-child.mjs", ["dir", file, other], {
+      killAfterMs: 15_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({
+      before: false,
+      readsBefore: 1,
+      hash: null,
+      after: true,
+      other: zerosDigest(33 * MiB),
+      afterOther: true,
+    });
+  });
+
+  // pins that a file gone before the worker reads it gives undefined, and the pool stays in use
+  // (the worker's error comes back without its code: whether the file is still there decides)
+  it("in the built package, a file deleted before the worker reads it gives undefined", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "vanishes", 40 * MiB);
+    const other = await sparse(dir, "other", 33 * MiB);
+    const child = await runChild("pool-unit-child.mjs", ["vanish", file, other], {
+      killAfterMs: 15_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({
+      before: false,
+      readsBefore: 1,
+      hash: null,
+      after: true,
+      other: zerosDigest(33 * MiB),
+      afterOther: true,
+    });
+  });
+
+  // pins the fallback when the pool's workers cannot start (a script run with --input-type,
+  // whose flags workers inherit): the file is hashed in-process, the process does not crash
+  it("in the built package, hashes in-process when the workers cannot start", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "big", 40 * MiB);
+    const files = path.resolve(import.meta.dirname, "..", "..", "dist", "hashing", "files.js");
+    const script = [
+      `import { FileHasher, workersInUse } from ${JSON.stringify(files)};`,
+      `const hash = await new FileHasher().hash(${JSON.stringify(file)});`,
+      `console.log(JSON.stringify({ hash, workers: workersInUse() }));`,
+    ].join("\n");
+    const child = spawnSync(process.execPath, ["--input-type=module"], {
+      input: script,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB), workers: false });
+  });
+});

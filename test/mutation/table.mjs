@@ -1,0 +1,31 @@
+// Prints the mutation score table of the last `npm run mutation` (reports/mutation/mutation.json)
+// as Markdown, per mutated file: mutants, killed or timed out, survived, no coverage, errors,
+// and the score (killed + timed out over all mutants, those without coverage included).
+// usage: node test/mutation/table.mjs [report.json]
+import { readFileSync } from "node:fs";
+
+const report = JSON.parse(
+  readFileSync(process.argv[2] ?? "reports/mutation/mutation.json", "utf8"),
+);
+const rows = [];
+const total = { mutants: 0, detected: 0, survived: 0, noCoverage: 0, errors: 0 };
+for (const [file, { mutants }] of Object.entries(report.files).sort()) {
+  const count = (...statuses) => mutants.filter((m) => statuses.includes(m.status)).length;
+  const row = {
+    mutants: mutants.filter((m) => m.status !== "Ignored").length,
+    detected: count("Killed", "Timeout"),
+    survived: count("Survived"),
+    noCoverage: count("NoCoverage"),
+    errors: count("RuntimeError", "CompileError"),
+  };
+  for (const key of Object.keys(total)) total[key] += row[key];
+  rows.push([file, row]);
+}
+const score = (r) => (r.mutants ? ((100 * r.detected) / r.mutants).toFixed(1) : "n/a");
+console.log("| file | mutants | killed or timed out | survived | no coverage | errors | score |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const [file, r] of [...rows, ["all", total]]) {
+  console.log(
+    `| \`${file}\` | ${r.mutants} | ${r.detected} | ${r.survived} | ${r.noCoverage} | ${r.errors} | ${score(r)}% |`,
+  );
+}
