@@ -307,7 +307,7 @@ export class StateStore {
       outputs: [...outputNames],
       digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
     };
-    let replaced = 0;
+    let replacedAny = false;
     try {
       await writeFilesAtomic(
         [
@@ -315,13 +315,14 @@ export class StateStore {
           [this.file("outputs"), outputsText],
           [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
         ],
-        () => replaced++,
+        () => {
+          replacedAny = true;
+        },
       );
     } catch (error) {
-      const previous =
-        replaced === 0
-          ? "The previous state, if any, was left as it was."
-          : "The previous state was partly replaced: it reads as a cache miss, never as a result.";
+      const previous = !replacedAny
+        ? "The previous state, if any, was left as it was."
+        : "The previous state was partly replaced: it reads as a cache miss, never as a result.";
       throw new MemoriError(
         "state-not-writable",
         `stage "${this.name}": could not write its state in ${this.dir} (${messageOf(error)}). ${previous}`,

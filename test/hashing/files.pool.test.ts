@@ -135,4 +135,26 @@ describe("big files (>= 32 MiB)", () => {
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB), workers: false });
   });
+
+  // pins closing our end of the progress port: when the workers cannot start, the worker never
+  // takes the other end, and an open port with a listener keeps the process alive for ever
+  it("in the built package, a process whose workers cannot start still exits after hashing with progress", async () => {
+    const dir = await tempDir();
+    const file = await sparse(dir, "big", 40 * MiB);
+    const files = path.resolve(import.meta.dirname, "..", "..", "dist", "hashing", "files.js");
+    const script = [
+      `import { FileHasher, HashScope } from ${JSON.stringify(files)};`,
+      `const scope = new HashScope(() => undefined);`,
+      `const hash = await new FileHasher().hash(${JSON.stringify(file)}, scope);`,
+      `console.log(JSON.stringify({ hash }));`,
+    ].join("\n");
+    const child = spawnSync(process.execPath, ["--input-type=module"], {
+      input: script,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(child.signal, "the process did not exit by itself").toBeNull();
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB) });
+  });
 });

@@ -309,6 +309,39 @@ describe("encodeValue", () => {
     expect(await enc([1, 2])).toStrictEqual([1, 2]); // indices are not properties of its own
   });
 
+  // pins the name given to an anonymous subclass or a prototype without a constructor, the
+  // own-property list (indices left out) with its advice, which keys are array indices, and a
+  // Map's own property named like an index
+  it("names what it rejects exactly, and tells array indices from properties", async () => {
+    const at = (what: string, advice: string) =>
+      `stage "st": outputs.a is ${what}, ${TAIL} ${advice}`;
+    const anonymous = [class extends Array<number> {}][0]!;
+    expect(anonymous.name).toBe("");
+    expect(await rejection(anonymous.from([1]))).toBe(
+      at("an instance of a subclass of a built-in", FILE_ADVICE),
+    );
+    const orphan = Object.setPrototypeOf(
+      [1],
+      Object.create(Array.prototype, { constructor: { value: undefined } }),
+    ) as unknown;
+    expect(await rejection(orphan)).toBe(
+      at("an instance of a subclass of a built-in", FILE_ADVICE),
+    );
+    expect(await rejection(Object.assign([1, 2], { extra: 1 }))).toBe(
+      at("an array with properties of its own (extra)", "Return them as a plain object instead."),
+    );
+    for (const key of ["x1", "1a", "01", "-1", "1.5", "1x"]) {
+      expect(await rejection(Object.assign([1], { [key]: 1 }))).toContain(
+        `an array with properties of its own (${key})`,
+      );
+    }
+    const twelve = Array.from({ length: 12 }, (_, i) => i);
+    expect(await enc(twelve)).toStrictEqual(twelve); // "10" and "11" are indices
+    expect(await rejection(Object.assign(new Map(), { 0: "x" }))).toContain(
+      "a Map with properties of its own (0)",
+    );
+  });
+
   // shared (non-cyclic) references are fine: only ancestors count as a cycle
   it("accepts the same object twice", async () => {
     const s = { k: 1 };

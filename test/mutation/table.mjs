@@ -1,12 +1,15 @@
 // Prints the mutation score table of the last `npm run mutation` (reports/mutation/mutation.json)
 // as Markdown, per mutated file: mutants, killed or timed out, survived, no coverage, errors,
 // and the score (killed + timed out over all mutants, those without coverage included).
-// usage: node test/mutation/table.mjs [report.json]
+// With --survivors, also lists each mutant that survived or had no coverage (file:line, the
+// mutator, the replacement), for deciding whether a test is missing or the mutant is equivalent.
+// usage: node test/mutation/table.mjs [--survivors] [report.json]
 import { readFileSync } from "node:fs";
 
-const report = JSON.parse(
-  readFileSync(process.argv[2] ?? "reports/mutation/mutation.json", "utf8"),
-);
+const args = process.argv.slice(2);
+const listSurvivors = args.includes("--survivors");
+const file = args.find((a) => !a.startsWith("--")) ?? "reports/mutation/mutation.json";
+const report = JSON.parse(readFileSync(file, "utf8"));
 const rows = [];
 const total = { mutants: 0, detected: 0, survived: 0, noCoverage: 0, errors: 0 };
 for (const [file, { mutants }] of Object.entries(report.files).sort()) {
@@ -28,4 +31,17 @@ for (const [file, r] of [...rows, ["all", total]]) {
   console.log(
     `| \`${file}\` | ${r.mutants} | ${r.detected} | ${r.survived} | ${r.noCoverage} | ${r.errors} | ${score(r)}% |`,
   );
+}
+
+if (listSurvivors) {
+  for (const [name, { mutants, source }] of Object.entries(report.files).sort()) {
+    const lines = source.split("\n");
+    for (const m of mutants) {
+      if (m.status !== "Survived" && m.status !== "NoCoverage") continue;
+      const { line, column } = m.location.start;
+      const replacement = (m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80);
+      const code = (lines[line - 1] ?? "").trim().slice(0, 90);
+      console.log(`${name}:${line}:${column} ${m.status} ${m.mutatorName}: ${replacement}\n    ${code}`);
+    }
+  }
 }
