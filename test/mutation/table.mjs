@@ -41,7 +41,9 @@ if (listSurvivors) {
       const { line, column } = m.location.start;
       const replacement = (m.replacement ?? "").replace(/\s+/g, " ").slice(0, 80);
       const code = (lines[line - 1] ?? "").trim().slice(0, 90);
-      console.log(`${name}:${line}:${column} ${m.status} ${m.mutatorName}: ${replacement}\n    ${code}`);
+      console.log(
+        `${name}:${line}:${column} ${m.status} ${m.mutatorName}: ${replacement}\n    ${code}`,
+      );
     }
   }
 }
