@@ -76,62 +76,55 @@ describe("big files (>= 32 MiB)", () => {
     expect(out.calls).toEqual(out.calls.map((_, i) => [file, (i + 1) * 64 * MiB, 200 * MiB]));
   });
 
-  // pins that a file that is no longer a regular file when the worker reads it (here: it
-  // became a directory) gives undefined, and that the pool stays in use for the next big file
-  it("in the built package, a file that turned into a directory gives undefined; the pool stays", async () => {
-    const dir = await tempDir();
-    const file = await sparse(dir, "becomes-dir", 40 * MiB);
-    const other = await sparse(dir, "other", 33 * MiB);
-    const child = await runChild("pool-unit-child.mjs", ["dir", file, other], {
-      killAfterMs: 15_000,
-    });
-    expect(child.status, child.stderr).toBe(0);
-    expect(JSON.parse(child.stdout)).toEqual({
-      before: false,
-      readsBefore: 1,
-      hash: null,
-      after: true,
-      other: zerosDigest(33 * MiB),
-      afterOther: true,
-    });
-  });
-
-  // pins that a file gone before the worker reads it gives undefined, and the pool stays in use
+  // pins that a file gone before the worker reads it, or no longer a regular file then (it
+  // became a directory), gives undefined, and that the pool stays in use for the next big file
   // (the worker's error comes back without its code: whether the file is still there decides)
-  it("in the built package, a file deleted before the worker reads it gives undefined", async () => {
-    const dir = await tempDir();
-    const file = await sparse(dir, "vanishes", 40 * MiB);
-    const other = await sparse(dir, "other", 33 * MiB);
-    const child = await runChild("pool-unit-child.mjs", ["vanish", file, other], {
-      killAfterMs: 15_000,
-    });
-    expect(child.status, child.stderr).toBe(0);
-    expect(JSON.parse(child.stdout)).toEqual({
-      before: false,
-      readsBefore: 1,
-      hash: null,
-      after: true,
-      other: zerosDigest(33 * MiB),
-      afterOther: true,
-    });
-  });
+  it.each([
+    ["deleted", "vanish"],
+    ["turned into a directory", "dir"],
+  ])(
+    "in the built package, a file %s before the worker reads it gives undefined; the pool stays",
+    async (_, mode) => {
+      const dir = await tempDir();
+      const file = await sparse(dir, "changes", 40 * MiB);
+      const other = await sparse(dir, "other", 33 * MiB);
+      const child = await runChild("pool-unit-child.mjs", [mode, file, other], {
+        killAfterMs: 15_000,
+      });
+      expect(child.status, child.stderr).toBe(0);
+      expect(JSON.parse(child.stdout)).toEqual({
+        before: false,
+        readsBefore: 1,
+        hash: null,
+        after: true,
+        other: zerosDigest(33 * MiB),
+        afterOther: true,
+      });
+    },
+  );
 
-  // pins the fallback when the pool's workers cannot start (a script run with --input-type,
-  // whose flags workers inherit): the file is hashed in-process, the process does not crash
-  it("in the built package, hashes in-process when the workers cannot start", async () => {
+  /** Hash a big file in a process whose hash workers cannot start (run with --input-type). */
+  async function inProcessWithoutWorkers(progress: boolean) {
     const dir = await tempDir();
     const file = await sparse(dir, "big", 40 * MiB);
     const files = path.resolve(import.meta.dirname, "..", "..", "dist", "hashing", "files.js");
     const script = [
-      `import { FileHasher, workersInUse } from ${JSON.stringify(files)};`,
-      `const hash = await new FileHasher().hash(${JSON.stringify(file)});`,
+      `import { FileHasher, HashScope, workersInUse } from ${JSON.stringify(files)};`,
+      `const scope = ${progress ? "new HashScope(() => undefined)" : "undefined"};`,
+      `const hash = await new FileHasher().hash(${JSON.stringify(file)}, scope);`,
       `console.log(JSON.stringify({ hash, workers: workersInUse() }));`,
     ].join("\n");
-    const child = spawnSync(process.execPath, ["--input-type=module"], {
+    return spawnSync(process.execPath, ["--input-type=module"], {
       input: script,
       encoding: "utf8",
-      timeout: 30_000,
+      timeout: 20_000,
     });
+  }
+
+  // pins the fallback when the pool's workers cannot start (a script run with --input-type,
+  // whose flags workers inherit): the file is hashed in-process, the process does not crash
+  it("in the built package, hashes in-process when the workers cannot start", async () => {
+    const child = await inProcessWithoutWorkers(false);
     expect(child.status, child.stderr).toBe(0);
     expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB), workers: false });
   });
@@ -139,22 +132,9 @@ describe("big files (>= 32 MiB)", () => {
   // pins closing our end of the progress port: when the workers cannot start, the worker never
   // takes the other end, and an open port with a listener keeps the process alive for ever
   it("in the built package, a process whose workers cannot start still exits after hashing with progress", async () => {
-    const dir = await tempDir();
-    const file = await sparse(dir, "big", 40 * MiB);
-    const files = path.resolve(import.meta.dirname, "..", "..", "dist", "hashing", "files.js");
-    const script = [
-      `import { FileHasher, HashScope } from ${JSON.stringify(files)};`,
-      `const scope = new HashScope(() => undefined);`,
-      `const hash = await new FileHasher().hash(${JSON.stringify(file)}, scope);`,
-      `console.log(JSON.stringify({ hash }));`,
-    ].join("\n");
-    const child = spawnSync(process.execPath, ["--input-type=module"], {
-      input: script,
-      encoding: "utf8",
-      timeout: 20_000,
-    });
+    const child = await inProcessWithoutWorkers(true);
     expect(child.signal, "the process did not exit by itself").toBeNull();
     expect(child.status, child.stderr).toBe(0);
-    expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB) });
+    expect(JSON.parse(child.stdout)).toEqual({ hash: zerosDigest(40 * MiB), workers: false });
   });
 });
