@@ -141,16 +141,14 @@ async function encode(
       const name = proto.constructor?.name || "a subclass of a built-in";
       return reject(ctx, where, `an instance of ${name}`, FILE_ADVICE);
     }
-    if (kind !== "plain" && Object.keys(object).some((k) => kind !== "array" || !isIndex(k))) {
+    const own =
+      kind === "plain" ? [] : Object.keys(object).filter((k) => kind !== "array" || !isIndex(k));
+    if (own.length > 0) {
+      const what = kind === "array" ? "an array" : `a ${kind}`;
       return reject(
         ctx,
         where,
-        `${kind === "array" ? "an array" : `a ${kind}`} with properties of its own (${Object.keys(
-          object,
-        )
-          .filter((k) => kind !== "array" || !isIndex(k))
-          .slice(0, 3)
-          .join(", ")})`,
+        `${what} with properties of its own (${own.slice(0, 3).join(", ")})`,
         "Return them as a plain object instead.",
       );
     }
