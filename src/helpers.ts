@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdir, lstat, rm, symlink, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError } from "./errors.js";
-import { markWrapper, sourceOf, unwrap } from "./hashing/hashable.js";
+import { markWrapper, sourceOf, unwrap } from "./hashing/wrappers.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (...args: any[]) => unknown;

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError } from "./errors.js";
 import { defaultHasher, sha256 } from "./hashing/files.js";
-import { CODE_EXTRA, PARSED } from "./hashing/hashable.js";
+import { CODE_EXTRA, PARSED } from "./hashing/wrappers.js";
 import type { ParsedSource } from "./hashing/source.js";
 import { runProcess, which, type RunProcessOptions } from "./process.js";
 
@@ -93,6 +93,8 @@ export function scriptFunction(
     rest: "args",
     hash: sha256("memori.scriptFunction/1"),
     identifiers: new Set(),
+    free: [],
+    env: [],
   };
   Object.defineProperty(run, PARSED, { value: parsedSource });
   Object.defineProperty(run, CODE_EXTRA, {

@@ -6,7 +6,7 @@ import { availableParallelism } from "node:os";
 import { MemoriError, describe } from "./errors.js";
 import type { Explanation } from "./decision.js";
 import { alwaysHasher, defaultHasher } from "./hashing/files.js";
-import { sourceOf, unwrap } from "./hashing/hashable.js";
+import { sourceOf, unwrap } from "./hashing/wrappers.js";
 import {
   checkStageOptions,
   stderrLogger,

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import path from "node:path";
 import type Tinypool from "tinypool";
 import { MemoriError, describe } from "./errors.js";
-import { markWrapper } from "./hashing/hashable.js";
+import { markWrapper } from "./hashing/wrappers.js";
 import { EXECUTOR, type Executor } from "./engine/executor.js";
 
 /** A pool, and a promise that rejects if one of its workers cannot start. */

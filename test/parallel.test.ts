@@ -146,13 +146,16 @@ describe("concurrent pipeline execution", () => {
 
   it("with keepGoing, runs all that does not depend on a failure and reports every failure", async () => {
     const dir = await tempDir();
-    const flags = { fail: true };
+    // A transient failure outside the code (a global: captured values are code identity).
+    const flags = globalThis as { memoriTestFail?: boolean };
+    flags.memoriTestFail = true;
     const calls: Record<string, number> = {};
     const mk = (name: string, fail = false) =>
       new Stage(
         async function work() {
           calls[name] = (calls[name] ?? 0) + 1;
-          if (fail && flags.fail) throw new Error(`${name} broke`);
+          if (fail && (globalThis as { memoriTestFail?: boolean }).memoriTestFail)
+            throw new Error(`${name} broke`);
           return name;
         },
         { name, outputs: `o_${name}`, hashOutput: dir, logger: quiet },
@@ -190,7 +193,7 @@ describe("concurrent pipeline execution", () => {
       /2 stages failed \("a", "c"\); not run because they depend on them: "afterA"/,
     );
     expect((await readdir(dir)).some((f) => f.startsWith("afterB."))).toBe(true);
-    flags.fail = false;
+    flags.memoriTestFail = false;
     const results = await build().run();
     expect(results.output).toBeDefined();
     expect(calls).toEqual({ a: 2, b: 1, c: 2 }); // the re-run resumed: b was cached

@@ -36,6 +36,8 @@ export interface Fingerprint {
   /** Inputs as they are recorded in `.inputs`: bound arguments, then `env:NAME` entries. */
   readonly inputs: Record<string, Json>;
   readonly outputs: readonly string[];
+  /** Values the code reaches that cannot be hashed, left out of `code` (named in a warning). */
+  readonly unhashable?: readonly string[];
 }
 
 /** Encode named values for a state file (`where.key` names each in errors). */
@@ -59,11 +61,15 @@ export async function takeFingerprint(
   inputArgs: Readonly<Record<string, unknown>>,
   scope: HashScope,
 ): Promise<Fingerprint> {
-  const code = await codeIdentity(def.fn);
+  const facts = await codeIdentity(def.fn);
   const environment: Record<string, string | undefined> = {};
-  for (const name of def.env) environment[`env:${name}`] = process.env[name];
+  // Variables the code reads as process.env.NAME count as if listed in `env`.
+  for (const name of new Set([...def.env, ...facts.env])) {
+    environment[`env:${name}`] = process.env[name];
+  }
+  const code = facts.code;
   const inputs = await encodeAll(def, { ...inputArgs, ...environment }, "inputs", scope);
-  return { code, inputs, outputs: def.outputs };
+  return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable };
 }
 
 /** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */

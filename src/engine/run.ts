@@ -74,6 +74,22 @@ function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOption
   };
 }
 
+const warned = new WeakMap<object, Set<string>>();
+
+/** Name, once per stage function and process, each value its code reaches but cannot hash. */
+function warnUnhashable(def: Call["def"], fingerprint: Fingerprint): void {
+  if (fingerprint.unhashable === undefined || fingerprint.unhashable.length === 0) return;
+  let seen = warned.get(def.fn);
+  if (seen === undefined) warned.set(def.fn, (seen = new Set()));
+  const fresh = fingerprint.unhashable.filter((key) => !seen.has(key));
+  if (fresh.length === 0) return;
+  for (const key of fresh) seen.add(key);
+  const them = fresh.length === 1 ? "it" : "them";
+  def.logger.warn(
+    `stage "${def.name}": its code uses ${fresh.join(", ")}, which cannot be hashed, so a change to ${them} will not re-run the stage. Pass ${them} as arguments, or set codeVersion to say when the code changed.`,
+  );
+}
+
 /**
  * What a memoized call's lookup works from: its state as stored now (read first: most re-runs
  * are hits, and reading is safe without the lock since the commit record ties the files
@@ -89,6 +105,7 @@ export async function prepare(
   const previous = location.store.read();
   const known = seedKnownFiles(def, location.store, previous);
   const fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
+  warnUnhashable(def, fingerprint);
   const input = {
     def,
     location,

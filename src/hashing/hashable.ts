@@ -1,87 +1,28 @@
 /**
- * Code identity of stage functions: the normalized-AST hash of the function itself, of every
- * function or class marked with {@link hashable} that it refers to (transitively, cycles
- * cut), and of anything a library wrapper adds (a script's content, a decorator's settings).
+ * Code identity of stage functions: the normalized-AST hash of the function itself, of
+ * everything it reaches through its bindings (helpers, imports, constants, captured values,
+ * package versions: see closure.ts), and of anything a library wrapper adds (a script's
+ * content, a decorator's settings).
  */
 import stringify from "fast-json-stable-stringify";
 import { MemoriError, describe } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
-import { parseSource, type ParsedSource } from "./source.js";
-
-/** Symbol under which a wrapper keeps the function it wraps (like Python's `__wrapped__`). */
-export const WRAPPED: unique symbol = Symbol.for("memori.wrapped");
-/** Symbol under which a wrapper describes what it adds to the behaviour, for the hash. */
-export const WRAPPER_ID: unique symbol = Symbol.for("memori.wrapperId");
-/**
- * Symbol under which a function provides extra code identity computed at each run (e.g. the
- * content hashes of a script and its dependents).
- */
-export const CODE_EXTRA: unique symbol = Symbol.for("memori.codeExtra");
+import { dependenciesOf } from "./closure.js";
+import { CODE_EXTRA, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
+import { encodePlainValue } from "./values.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type AnyFunction = Function;
 
-interface Wrapper {
-  [WRAPPED]?: AnyFunction;
-  [WRAPPER_ID]?: string;
-  [CODE_EXTRA]?: () => Promise<Record<string, string>>;
-}
-
-/**
- * Mark `inner` as wrapped by `wrapper`: memori reads parameter names and code from `inner`,
- * and hashes `id` (what the wrapper does, with its settings) with it; an empty `id` adds nothing.
- */
-export function markWrapper<T extends AnyFunction>(wrapper: T, inner: AnyFunction, id: string): T {
-  Object.defineProperty(wrapper, WRAPPED, { value: inner });
-  Object.defineProperty(wrapper, WRAPPER_ID, { value: id });
-  Object.defineProperty(wrapper, "name", { value: inner.name, configurable: true });
-  return wrapper;
-}
-
-/** The innermost wrapped function, and the wrapper ids met on the way, outermost first. */
-export function unwrap(fn: AnyFunction): { inner: AnyFunction; wrappers: string[] } {
-  const wrappers: string[] = [];
-  let current = fn as AnyFunction & Wrapper;
-  const seen = new Set<AnyFunction>();
-  while (current[WRAPPED] !== undefined && !seen.has(current)) {
-    seen.add(current);
-    const id = current[WRAPPER_ID] ?? "wrapper";
-    if (id !== "") wrappers.push(id);
-    current = current[WRAPPED] as AnyFunction & Wrapper;
-  }
-  return { inner: current, wrappers };
-}
-
-const parsed = new WeakMap<AnyFunction, ParsedSource>();
-
-/**
- * Symbol under which a library function carries its source already parsed (parameters and
- * hash), so that acorn need not be loaded for it (the command line's script functions).
- */
-export const PARSED: unique symbol = Symbol.for("memori.parsedSource");
-
-/** {@link parseSource}, once per function object. */
-export function sourceOf(fn: AnyFunction): ParsedSource {
-  const given = (fn as unknown as Record<symbol, ParsedSource | undefined>)[PARSED];
-  if (given !== undefined) return given;
-  let result = parsed.get(fn);
-  if (result === undefined) {
-    result = parseSource(fn);
-    parsed.set(fn, result);
-  }
-  return result;
-}
-
-const registry = new Map<string, Set<AnyFunction>>();
 const HASHABLE_NAME: unique symbol = Symbol.for("memori.hashableName");
 
 /**
- * Mark a function or class so that stage functions referring to it by name include its code
- * in their hash: change it, and every stage that uses it re-runs. Works transitively, and on
- * recursive or mutually recursive functions. Returns `fn` itself, so it is used exactly as
- * before; call it where `fn` is defined (module level), like a decorator.
+ * Mark a function or class as a helper of stage code. Stage code identity already includes
+ * every function, class and value a stage reaches through its bindings, marked or not; the
+ * mark checks early (where the helper is defined) that its source can be read, and is kept
+ * for code written for earlier versions. Returns `fn` itself.
  *
- * @param name the name stage code refers to it by. @default fn.name
+ * @param name a name for messages. @default fn.name
  * @example
  * ```ts
  * const smooth = hashable(function smooth(x: number[]) { ... });
@@ -95,19 +36,12 @@ export function hashable<T extends AnyFunction>(fn: T, name?: string): T {
       `hashable() takes a function or class, got ${describe(fn)}.`,
     );
   }
-  const key = name ?? fn.name;
-  if (!key) {
-    throw new MemoriError(
-      "invalid-argument",
-      'hashable() needs a named function, or the name your code calls it by: hashable(fn, "helper").',
-    );
-  }
   const { inner } = unwrap(fn);
   sourceOf(inner); // fail now, not when a stage is hashed, if its source cannot be read
-  let set = registry.get(key);
-  if (set === undefined) registry.set(key, (set = new Set()));
-  set.add(inner);
-  Object.defineProperty(fn, HASHABLE_NAME, { value: key, configurable: true });
+  Object.defineProperty(fn, HASHABLE_NAME, {
+    value: name ?? (fn.name || "<anonymous>"),
+    configurable: true,
+  });
   return fn;
 }
 
@@ -122,77 +56,119 @@ export interface CodeIdentity {
   hash: Sha256Hex;
   /** Hash of the stage function's own normalized AST. */
   self: Sha256Hex;
-  /** For each hashable callee, by the name it is referred to: its hash. */
-  callees: Record<string, Sha256Hex>;
+  /**
+   * What the code reaches through its bindings, by the path it is reached by (`helper`,
+   * `helper>SCALE`, `config.steps[0]`): `code:<hash>`, `package:<name>@<version>`,
+   * `value:<hash>`.
+   */
+  callees: Record<string, string>;
   /** Wrappers around the function and what they add. */
   wrappers: string[];
   /** Extra identity a wrapper computes at run time (scripts' content hashes). */
   extras: Record<string, string>;
 }
 
-/** The hashable callees of a function, by name, and those that add code identity at run time. */
-interface Callees {
-  hashes: Record<string, Sha256Hex>;
-  extras: [name: string, extra: () => Promise<Record<string, string>>][];
+/** A stage function's code identity, with what comes with it but is not recorded as code. */
+export interface CodeFacts {
+  code: CodeIdentity;
+  /** Environment variables the code reads by a literal name: inputs of each call. */
+  env: readonly string[];
+  /** Values the code reaches that cannot be hashed, left out of the identity (with why). */
+  unhashable: readonly string[];
 }
 
-function calleesOf(root: ParsedSource): Callees {
-  const hashes: Record<string, Sha256Hex> = {};
-  const extras: Callees["extras"] = [];
-  const seen = new Set<AnyFunction>();
-  const names = [...root.identifiers];
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
-    const fns = registry.get(name);
-    if (fns === undefined || name in hashes) continue;
-    const sourceHashes: string[] = [];
-    for (const fn of fns) {
-      const source = sourceOf(fn);
-      sourceHashes.push(source.hash);
+/** The part of a code identity known without running anything: all but wrappers' extras. */
+interface Reached {
+  callees: Record<string, string>;
+  extras: [key: string, extra: () => Promise<Record<string, string>>][];
+  env: readonly string[];
+  unhashable: string[];
+}
+
+const reachedBy = new WeakMap<AnyFunction, Reached>();
+
+/**
+ * What `fn` reaches, resolved and encoded the first time it is asked for in this process:
+ * a stage that counts its calls in a captured variable keeps one identity for the run.
+ */
+function reached(fn: AnyFunction): Reached {
+  let found = reachedBy.get(fn);
+  if (found === undefined) {
+    found = resolveReached(fn);
+    reachedBy.set(fn, found);
+  }
+  return found;
+}
+
+function resolveReached(fn: AnyFunction): Reached {
+  const found = dependenciesOf(unwrap(fn).inner);
+  const callees: Record<string, string> = {};
+  const extras: Reached["extras"] = [];
+  const unhashable: string[] = [];
+  for (const dependency of found.dependencies) {
+    if (dependency.kind === "code") {
+      const { inner, wrappers } = unwrap(dependency.fn);
+      const code = sourceOf(inner).hash;
+      callees[dependency.key] =
+        wrappers.length === 0 ? `code:${code}` : `code:${sha256(stringify({ code, wrappers }))}`;
       // A script function used as a helper: its script's content is part of its code.
-      const extra = (fn as AnyFunction & Wrapper)[CODE_EXTRA];
-      if (extra !== undefined) extras.push([name, extra]);
-      if (!seen.has(fn)) {
-        seen.add(fn);
-        for (const identifier of source.identifiers) names.push(identifier);
+      const extra =
+        (dependency.fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
+        (inner as AnyFunction & Wrapper)[CODE_EXTRA];
+      if (extra !== undefined) extras.push([dependency.key, extra]);
+    } else if (dependency.kind === "package") {
+      callees[dependency.key] = `package:${dependency.package}`;
+    } else {
+      try {
+        const json = encodePlainValue(dependency.value, dependency.key, fn.name || "<anonymous>");
+        callees[dependency.key] = `value:${sha256(stringify(json))}`;
+      } catch (error) {
+        if (!(error instanceof MemoriError) || error.reason !== "unserializable") throw error;
+        unhashable.push(`${dependency.key} (${describe(dependency.value)})`);
       }
     }
-    // Two hashables of the same name: both count (a change to either re-runs).
-    hashes[name] =
-      sourceHashes.length === 1
-        ? (sourceHashes[0] as Sha256Hex)
-        : sha256(sourceHashes.sort().join(","));
   }
-  return { hashes, extras };
+  return { callees, extras, env: found.env, unhashable };
 }
 
-function identity(fn: AnyFunction, callees: Callees, extras: Record<string, string>): CodeIdentity {
+function identity(
+  fn: AnyFunction,
+  callees: Record<string, string>,
+  extras: Record<string, string>,
+): CodeIdentity {
   const { inner, wrappers } = unwrap(fn);
   const self = sourceOf(inner).hash;
-  const hash = sha256(stringify({ self, callees: callees.hashes, wrappers, extras }));
-  return { hash, self, callees: callees.hashes, wrappers, extras };
+  const hash = sha256(stringify({ self, callees, wrappers, extras }));
+  return { hash, self, callees, wrappers, extras };
 }
 
 /**
- * The code identity of a stage function, with what its wrappers and its hashable callees
- * compute at run time (the content of scripts they run).
+ * The code identity of a stage function: its own code, everything it reaches through its
+ * bindings (helpers, imports, constants, captured values, package versions), and what its
+ * wrappers compute at run time (the content of scripts they run).
  */
-export async function codeIdentity(fn: AnyFunction): Promise<CodeIdentity> {
+export async function codeIdentity(fn: AnyFunction): Promise<CodeFacts> {
   const extra =
     (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
     (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_EXTRA];
   const extras = extra ? await extra() : {};
-  const callees = calleesOf(sourceOf(unwrap(fn).inner));
-  for (const [name, calleeExtra] of callees.extras) {
-    for (const [key, value] of Object.entries(await calleeExtra()))
-      extras[`${name}:${key}`] = value;
+  const found = reached(fn);
+  for (const [key, calleeExtra] of found.extras) {
+    for (const [name, value] of Object.entries(await calleeExtra()))
+      extras[`${key}:${name}`] = value;
   }
-  return identity(fn, callees, extras);
+  return {
+    code: identity(fn, { ...found.callees }, extras),
+    env: found.env,
+    unhashable: found.unhashable,
+  };
 }
 
 /**
- * The hash memori records for a function's code: its normalized AST plus its hashable
- * callees. Formatting and comments do not change it; changes to what the code does do.
+ * The hash memori records for a function's code: its normalized AST and everything it reaches
+ * through its bindings (helpers, constants, captured values, package versions). Formatting and
+ * comments do not change it; changes to what the code does do. (Scripts that wrappers run are
+ * hashed when a stage runs, not here.)
  *
  * @example
  * ```ts
@@ -200,5 +176,5 @@ export async function codeIdentity(fn: AnyFunction): Promise<CodeIdentity> {
  * ```
  */
 export function hashFunction(fn: AnyFunction): string {
-  return identity(fn, calleesOf(sourceOf(unwrap(fn).inner)), {}).hash;
+  return identity(fn, reached(fn).callees, {}).hash;
 }

@@ -33,7 +33,43 @@ export interface ParsedSource {
   hash: Sha256Hex;
   /** Every identifier the code refers to (candidates for hashable callees). */
   identifiers: Set<string>;
+  /** The free identifiers of the code (bound outside it), by name. */
+  free: FreeReference[];
+  /** Environment variables read as `process.env.NAME` or `process.env["NAME"]`. */
+  env: string[];
 }
+
+/** A free identifier of a function's code. */
+export interface FreeReference {
+  name: string;
+  /**
+   * The members read from it when every use is `name.member` or `name["member"]` (so a
+   * module namespace counts only for what is used); `undefined` when it is used whole.
+   */
+  members: string[] | undefined;
+  /**
+   * Whether the code assigns it or changes it in place (`n++`, `calls.n += 1`,
+   * `seen.add(x)`): a variable the code keeps state in, not something its result is built from.
+   */
+  state: boolean;
+}
+
+/** Methods of arrays, Maps and Sets that change them in place. */
+const MUTATORS = new Set([
+  "push",
+  "pop",
+  "shift",
+  "unshift",
+  "splice",
+  "sort",
+  "reverse",
+  "fill",
+  "copyWithin",
+  "set",
+  "add",
+  "delete",
+  "clear",
+]);
 
 type AnyNode = Node & Record<string, unknown>;
 
@@ -41,10 +77,112 @@ type AnyNode = Node & Record<string, unknown>;
 const require = createRequire(import.meta.url);
 let acorn: typeof import("acorn") | undefined;
 let walk: typeof import("acorn-walk") | undefined;
+let scope: EslintScope | undefined;
+
+/** The part of eslint-scope (which ships no types) that memori uses. */
+interface EslintScope {
+  analyze(
+    program: object,
+    options: { ecmaVersion: number; sourceType: "script"; fallback: "iteration" },
+  ): { globalScope: { through: { identifier: Node & { name: string }; isWrite(): boolean }[] } };
+}
 function parser(): { parse: typeof import("acorn").parse; full: typeof import("acorn-walk").full } {
   acorn ??= require("acorn") as typeof import("acorn");
   walk ??= require("acorn-walk") as typeof import("acorn-walk");
   return { parse: acorn.parse, full: walk.full };
+}
+
+function eslintScope(): EslintScope {
+  scope ??= require("eslint-scope") as EslintScope;
+  return scope;
+}
+
+/** The name of a member read with a literal key: `a.b`, `a["b"]`. */
+function literalMember(parent: AnyNode | undefined, child: AnyNode): string | undefined {
+  if (parent?.type !== "MemberExpression" || parent.object !== child) return undefined;
+  const property = parent.property as AnyNode;
+  if (!parent.computed && property.type === "Identifier") return property.name as string;
+  if (parent.computed && property.type === "Literal" && typeof property.value === "string") {
+    return property.value;
+  }
+  return undefined;
+}
+
+/** Whether `id` is changed in place: `id.a = …`, `id.a.b++`, `delete id.a`, `id.push(…)`. */
+function changedInPlace(id: AnyNode, parents: Map<AnyNode, AnyNode>): boolean {
+  let node = id;
+  let parent = parents.get(node);
+  let member: string | undefined;
+  while (parent?.type === "MemberExpression" && parent.object === node) {
+    member = literalMember(parent, node);
+    node = parent;
+    parent = parents.get(node);
+  }
+  if (node === id || parent === undefined) return false;
+  if (parent.type === "AssignmentExpression" && parent.left === node) return true;
+  if (parent.type === "UpdateExpression") return true;
+  if (parent.type === "UnaryExpression" && parent.operator === "delete") return true;
+  return (
+    parent.type === "CallExpression" &&
+    parent.callee === node &&
+    member !== undefined &&
+    MUTATORS.has(member)
+  );
+}
+
+/** The free identifiers of a function node, and the environment variables it reads. */
+function freeReferences(node: AnyNode): { free: FreeReference[]; env: string[] } {
+  const parents = new Map<AnyNode, AnyNode>();
+  const visit = (n: AnyNode): void => {
+    for (const [key, value] of Object.entries(n)) {
+      if (key === "loc") continue;
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (isNode(item)) {
+          parents.set(item, n);
+          visit(item);
+        }
+      }
+    }
+  };
+  visit(node);
+  const program = {
+    type: "Program",
+    sourceType: "script",
+    body: [{ type: "ExpressionStatement", expression: node }],
+  };
+  const { through } = eslintScope().analyze(program, {
+    ecmaVersion: 2022,
+    sourceType: "script",
+    fallback: "iteration",
+  }).globalScope;
+  const byName = new Map<string, Set<string> | undefined>();
+  const state = new Set<string>();
+  const env = new Set<string>();
+  for (const reference of through) {
+    const { identifier } = reference;
+    const id = identifier as unknown as AnyNode;
+    const name = identifier.name;
+    const parent = parents.get(id);
+    const member = literalMember(parent, id);
+    if (reference.isWrite() || changedInPlace(id, parents)) state.add(name);
+    if (name === "process" && member === "env" && parent !== undefined) {
+      const variable = literalMember(parents.get(parent), parent);
+      if (variable !== undefined) env.add(variable);
+    }
+    if (!byName.has(name)) byName.set(name, new Set());
+    const members = byName.get(name);
+    if (member === undefined) byName.set(name, undefined);
+    else members?.add(member);
+  }
+  const free = [...byName.keys()].sort().map((name) => {
+    const members = byName.get(name);
+    return {
+      name,
+      members: members === undefined ? undefined : [...members].sort(),
+      state: state.has(name),
+    };
+  });
+  return { free, env: [...env].sort() };
 }
 
 const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
@@ -77,6 +215,7 @@ function parseExpression(code: string): AnyNode | undefined {
     const program = parser().parse(code, {
       ecmaVersion: "latest",
       sourceType: "script",
+      ranges: true, // eslint-scope reads them; the hash skips them
     }) as unknown as AnyNode;
     const body = program.body as AnyNode[];
     const statement = body[0];
@@ -168,15 +307,16 @@ export function parseSource(fn: Function): ParsedSource {
   // The function's own name is left out: renaming does not change what it does (the stage
   // name, which keys the state files, is separate).
   const hash = sha256(normalize({ ...node, id: null }));
+  const { free, env } = freeReferences(node);
+  const found = { hash, identifiers, free, env };
   if (node.type === "ClassExpression") {
-    return { mode: "positional", parameters: [], rest: undefined, hash, identifiers };
+    return { mode: "positional", parameters: [], rest: undefined, ...found };
   }
   const params = node.params as AnyNode[];
   const first = params[0];
   if (params.length === 1 && first?.type === "ObjectPattern") {
     const parameters = objectParameters(first, fnName);
-    if (parameters !== undefined)
-      return { mode: "object", parameters, rest: undefined, hash, identifiers };
+    if (parameters !== undefined) return { mode: "object", parameters, rest: undefined, ...found };
   }
   let rest: string | undefined;
   const parameters: Parameter[] = [];
@@ -187,5 +327,5 @@ export function parseSource(fn: Function): ParsedSource {
       parameters.push(parameterName(param, index, fnName));
     }
   });
-  return { mode: "positional", parameters, rest, hash, identifiers };
+  return { mode: "positional", parameters, rest, ...found };
 }

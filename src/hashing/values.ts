@@ -60,11 +60,11 @@ export interface EncodeContext {
   scope?: HashScope | undefined;
 }
 
-function reject(ctx: EncodeContext, where: string, what: string, advice: string): never {
+function reject(stage: string, where: string, what: string, advice: string): never {
   throw new MemoriError(
     "unserializable",
-    `stage "${ctx.stage}": ${where} is ${what}, which cannot be stored in a state file and read back as it was. ${advice}`,
-    { stage: ctx.stage },
+    `stage "${stage}": ${where} is ${what}, which cannot be stored in a state file and read back as it was. ${advice}`,
+    { stage },
   );
 }
 
@@ -74,26 +74,68 @@ const FILE_ADVICE =
 /**
  * Encode a value for a state file. `where` names it in errors (`inputs.x`). Throws a
  * {@link MemoriError} with reason `unserializable` for anything that cannot round-trip.
+ * The value is checked whole before any file is read: strings that may name files are hashed
+ * afterwards, in the order they appear.
  */
 export async function encodeValue(
   value: unknown,
   where: string,
   ctx: EncodeContext,
 ): Promise<Json> {
-  return encode(value, where, ctx, new Set());
+  const pending = new Map<object, string>();
+  const json = encode(value, where, ctx.stage, new Set(), pending);
+  if (pending.size === 0) return json;
+  const resolved = new Map<object, Json>();
+  for (const [slot, path] of pending) {
+    const hash = await ctx.hasher.hash(path, ctx.scope);
+    resolved.set(slot, hash === undefined ? path : { file: path, hash });
+  }
+  return substitute(json, resolved);
 }
 
-async function encode(
+/**
+ * Encode a value without reading any file: strings stay strings. For values that are part of
+ * code identity (a module constant naming a file is a name, not that file's content).
+ */
+export function encodePlainValue(value: unknown, where: string, stage: string): Json {
+  return encode(value, where, stage, new Set(), undefined);
+}
+
+/** Put each resolved placeholder in its place. */
+function substitute(json: Json, resolved: Map<object, Json>): Json {
+  if (typeof json !== "object" || json === null) return json;
+  const found = resolved.get(json);
+  if (found !== undefined) return found;
+  if (Array.isArray(json)) {
+    for (let i = 0; i < json.length; i++) json[i] = substitute(json[i] as Json, resolved);
+  } else {
+    for (const [key, item] of Object.entries(json)) setOwn(json, key, substitute(item, resolved));
+  }
+  return json;
+}
+
+/**
+ * `pending` collects strings that may name files, each as a placeholder object in the result
+ * (replaced once hashed); without it, strings stay strings.
+ */
+function encode(
   value: unknown,
   where: string,
-  ctx: EncodeContext,
+  stage: string,
   ancestors: Set<object>,
-): Promise<Json> {
+  pending: Map<object, string> | undefined,
+): Json {
   switch (typeof value) {
     case "string": {
-      if (value.length > 0 && value.length <= MAX_PATH_LENGTH && !value.includes("\0")) {
-        const hash = await ctx.hasher.hash(value, ctx.scope);
-        if (hash !== undefined) return { file: value, hash };
+      if (
+        pending !== undefined &&
+        value.length > 0 &&
+        value.length <= MAX_PATH_LENGTH &&
+        !value.includes("\0")
+      ) {
+        const slot = { file: value };
+        pending.set(slot, value);
+        return slot as unknown as Json;
       }
       return value;
     }
@@ -111,13 +153,13 @@ async function encode(
       return { [TAG]: "bigint", value: value.toString() };
     case "function":
       return reject(
-        ctx,
+        stage,
         where,
         describe(value),
         "Pass data, not code; mark helpers with hashable().",
       );
     case "symbol":
-      return reject(ctx, where, describe(value), "Use a string instead.");
+      return reject(stage, where, describe(value), "Use a string instead.");
     default:
       break;
   }
@@ -125,7 +167,7 @@ async function encode(
   const object = value as object;
   if (ancestors.has(object)) {
     return reject(
-      ctx,
+      stage,
       where,
       "a circular reference",
       "Break the cycle before returning the value.",
@@ -139,14 +181,14 @@ async function encode(
     if (kind === "subclass") {
       const proto = Object.getPrototypeOf(object) as { constructor?: { name?: string } };
       const name = proto.constructor?.name || "a subclass of a built-in";
-      return reject(ctx, where, `an instance of ${name}`, FILE_ADVICE);
+      return reject(stage, where, `an instance of ${name}`, FILE_ADVICE);
     }
     const own =
       kind === "plain" ? [] : Object.keys(object).filter((k) => kind !== "array" || !isIndex(k));
     if (own.length > 0) {
       const what = kind === "array" ? "an array" : `a ${kind}`;
       return reject(
-        ctx,
+        stage,
         where,
         `${what} with properties of its own (${own.slice(0, 3).join(", ")})`,
         "Return them as a plain object instead.",
@@ -157,13 +199,13 @@ async function encode(
       for (let i = 0; i < object.length; i++) {
         if (!(i in object)) {
           return reject(
-            ctx,
+            stage,
             child(where, i),
             "a hole in a sparse array",
             "Fill it, e.g. with null.",
           );
         }
-        out.push(await encode(object[i], child(where, i), ctx, ancestors));
+        out.push(encode(object[i], child(where, i), stage, ancestors, pending));
       }
       return out;
     }
@@ -177,8 +219,8 @@ async function encode(
       for (const [k, v] of object) {
         const at = `${where}<map entry ${i++}>`;
         entries.push([
-          await encode(k, `${at}.key`, ctx, ancestors),
-          await encode(v, at, ctx, ancestors),
+          encode(k, `${at}.key`, stage, ancestors, pending),
+          encode(v, at, stage, ancestors, pending),
         ]);
       }
       return { [TAG]: "map", entries };
@@ -187,7 +229,7 @@ async function encode(
       const values: Json[] = [];
       let i = 0;
       for (const v of object)
-        values.push(await encode(v, `${where}<set value ${i++}>`, ctx, ancestors));
+        values.push(encode(v, `${where}<set value ${i++}>`, stage, ancestors, pending));
       return { [TAG]: "set", values };
     }
     const proto = Object.getPrototypeOf(object) as unknown;
@@ -195,16 +237,16 @@ async function encode(
       const advice = ArrayBuffer.isView(object)
         ? "Write binary data to a file and pass its path (memori then verifies it by hash)."
         : FILE_ADVICE;
-      return reject(ctx, where, describe(object), advice);
+      return reject(stage, where, describe(object), advice);
     }
     if (Object.getOwnPropertySymbols(object).length > 0) {
-      return reject(ctx, where, "an object with symbol keys", "Use string keys.");
+      return reject(stage, where, "an object with symbol keys", "Use string keys.");
     }
     const keys = Object.keys(object);
     const out: { [key: string]: Json } = {};
     for (const key of keys) {
       const item = (object as Record<string, unknown>)[key];
-      setOwn(out, key, await encode(item, child(where, key), ctx, ancestors));
+      setOwn(out, key, encode(item, child(where, key), stage, ancestors, pending));
     }
     if (proto === null) return { [TAG]: "object", prototype: null, value: out };
     return looksReserved(keys) ? { [TAG]: "object", value: out } : out;

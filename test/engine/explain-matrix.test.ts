@@ -31,10 +31,9 @@ afterEach(() => {
   }
 });
 
-// A hashable helper; re-registering one of the same name changes every stage that calls it.
-let matrixScale = hashable(function matrixScale(n: number) {
-  return n;
-});
+// A helper the "callee" variant reaches by binding; editCallee() rebinds it and makes a fresh
+// stage function (bindings are read once per function object and process).
+let matrixScale: (n: number) => number = (n) => n;
 
 /** Writes `<outDir>/<input's name>.out` from the input's text. Not hashed: the same for all. */
 async function writeOut(inFile: string, outDir: string, body: (text: string) => string) {
@@ -52,10 +51,14 @@ const variants = {
   v2: function subject(inFile: string, factor: number, outDir: string) {
     return writeOut(inFile, outDir, (text) => `${text.repeat(factor)}\n`);
   },
-  callee: function subject(inFile: string, factor: number, outDir: string) {
-    return writeOut(inFile, outDir, (text) => text.repeat(matrixScale(factor)));
-  },
+  callee: makeCallee(),
 };
+
+function makeCallee() {
+  return function subject(inFile: string, factor: number, outDir: string) {
+    return writeOut(inFile, outDir, (text) => text.repeat(matrixScale(factor)));
+  };
+}
 
 interface World {
   root: string;
@@ -227,10 +230,19 @@ const skip = (kind: string, more = {}): Want => ({ action: "skip", reason: { kin
 const row = (name: string, scope: Scope, want: Scenario["want"], more: Partial<Scenario> = {}) =>
   ({ name, scope, want, ...more }) as Scenario;
 const edit = (w: World) => writeFile(w.input("b"), "beta, edited");
-function editCallee() {
-  matrixScale = hashable(function matrixScale(n: number) {
+// Switches matrixScale between two versions of its code: whatever the prep ran with, the
+// scenario's run sees the other one.
+const scales = [
+  hashable(function matrixScale(n: number) {
+    return n;
+  }),
+  hashable(function matrixScale(n: number) {
     return n * 1;
-  });
+  }),
+];
+function editCallee() {
+  matrixScale = matrixScale === scales[1] ? scales[0]! : scales[1]!;
+  variants.callee = makeCallee();
 }
 const factorChanged = run("input-changed", { name: "factor", old: "2", new: "3" });
 const envChanged = run("input-changed", { name: `env:${ENV}`, old: '"one"', new: '"two"' });

@@ -82,7 +82,7 @@ describe("takeFingerprint and encodeAll", () => {
     const def = stage[DEFINITION];
     const scope = new HashScope();
     const fp = await takeFingerprint(def, { count: 3, inFile: file }, scope);
-    expect(fp.code).toEqual(await codeIdentity(def.fn));
+    expect(fp.code).toEqual((await codeIdentity(def.fn)).code);
     expect(fp.inputs).toStrictEqual({
       count: 3,
       inFile: { file, hash: sha256("content") },

@@ -117,7 +117,9 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
     const dir = await tempDir();
     const subjects = [1, 2, 3, 4, 5, 6].map((i) => `/data/sub-0${i}_T1w.nii.gz`);
     const calls = { list: 0, step1: 0, step2: 0, group: 0 };
-    let broken = true;
+    // A transient failure outside the code (a global: captured values are code identity).
+    const world = globalThis as { scannerBroken?: boolean };
+    world.scannerBroken = true;
     const build = (keepGoing: boolean, hashOutput = dir) => {
       const list = new Stage(
         function list() {
@@ -129,7 +131,12 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
       const step1 = new Stage(
         async function step1(subject: string) {
           calls.step1++;
-          if (broken && subject.includes("sub-04")) throw new Error("scanner exploded");
+          if (
+            (globalThis as { scannerBroken?: boolean }).scannerBroken &&
+            subject.includes("sub-04")
+          ) {
+            throw new Error("scanner exploded");
+          }
           return `${subject}:a`;
         },
         { outputs: "a", hashOutput, logger: quiet },
@@ -165,14 +172,14 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
     expect(await commits(path.join(dir, "step2.map"))).toHaveLength(5);
     expect(calls).toEqual({ list: 1, step1: 6, step2: 5, group: 0 });
 
-    broken = false;
+    world.scannerBroken = false;
     Object.assign(calls, { list: 0, step1: 0, step2: 0, group: 0 });
     expect(await build(true).run()).toMatchObject({ n: 6 });
     expect(calls).toEqual({ list: 0, step1: 1, step2: 1, group: 1 });
 
     // Without keepGoing, the first failure is thrown as it is, named by its label.
     const dir2 = await tempDir();
-    broken = true;
+    world.scannerBroken = true;
     const first = await rejection(build(false, dir2).run());
     expect(first).toBeInstanceOf(MemoriError);
     expect(first).not.toBeInstanceOf(PipelineError);

@@ -1,0 +1,246 @@
+/**
+ * Everything a function's code depends on beyond its own text, found by binding: each free
+ * identifier of its source (acorn + eslint-scope) is resolved in the function's run-time
+ * scopes (V8, through {@link scopesOf}), and what it holds becomes a dependency:
+ *
+ * - a function or class of the user's code: its normalized AST, and recursively what it
+ *   depends on (cycles cut at the first function met twice);
+ * - a function or class from an installed package: the package's name and version;
+ * - a built-in (a global, a `node:` module's code): nothing;
+ * - any other value (a constant, a config object, a captured variable): the value itself,
+ *   encoded like an argument (strings stay strings: no file is hashed for code identity);
+ * - `process.env.NAME` / `process.env["NAME"]`: the environment variable, as an input.
+ *
+ * Dependencies are named by the path of bindings from the stage function (`helper`,
+ * `helper>SCALE`, `config.steps[1]`), so a reason can say what changed, and names do not
+ * depend on where the project lives on disk.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
+import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
+import type { FreeReference } from "./source.js";
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
+type AnyFunction = Function;
+
+/** One thing a function depends on, under the name it is reached by. */
+export type Dependency =
+  | { readonly kind: "code"; readonly key: string; readonly fn: AnyFunction }
+  | { readonly kind: "package"; readonly key: string; readonly package: string }
+  | { readonly kind: "value"; readonly key: string; readonly value: unknown };
+
+/** What {@link dependenciesOf} found. */
+export interface Dependencies {
+  readonly dependencies: readonly Dependency[];
+  /** Environment variables the code reads by a literal name. */
+  readonly env: readonly string[];
+}
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
+
+/** Whether `value` is a plain object or array (walked into for functions). */
+function isPlainContainer(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function isModuleNamespace(value: object): boolean {
+  return Object.prototype.toString.call(value) === "[object Module]";
+}
+
+function containsFunction(value: unknown, seen: Set<object>): boolean {
+  if (typeof value === "function") return true;
+  if (typeof value !== "object" || value === null || seen.has(value)) return false;
+  if (!isPlainContainer(value)) return false;
+  seen.add(value);
+  return Object.values(value).some((v) => containsFunction(v, seen));
+}
+
+const packages = new Map<string, string | undefined>();
+
+/** `name@version` of the package a file belongs to, when it is inside `node_modules`. */
+function packageOf(url: string): string | undefined {
+  // ES modules have file: URLs; CommonJS modules plain paths.
+  if (!url.startsWith("file:") && !url.startsWith("/")) return undefined;
+  const file = url.startsWith("file:") ? fileURLToPath(url) : url;
+  const at = file.lastIndexOf("/node_modules/");
+  if (at < 0) return undefined;
+  let dir = dirname(file);
+  const root = file.slice(0, at + "/node_modules".length);
+  while (dir.length > root.length) {
+    if (packages.has(dir)) return packages.get(dir);
+    let found: string | undefined;
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      // Nested package.json files without a name ({"type": "module"}) do not name a package.
+      if (typeof manifest.name === "string") {
+        found = `${manifest.name}@${typeof manifest.version === "string" ? manifest.version : "?"}`;
+      }
+    } catch {
+      found = undefined;
+    }
+    if (found !== undefined) {
+      packages.set(dir, found);
+      return found;
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+function memberKey(key: string, member: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(member)
+    ? `${key}.${member}`
+    : `${key}[${JSON.stringify(member)}]`;
+}
+
+class Walk {
+  readonly dependencies: Dependency[] = [];
+  readonly env = new Set<string>();
+  private readonly visited = new Set<AnyFunction>();
+  private readonly read = new Map<AnyFunction, FunctionScopes>();
+  /** Plain objects and arrays walked into (they hold functions). */
+  private readonly expanded = new Set<object>();
+
+  /** Functions whose free references are still to walk, breadth first (shortest names). */
+  private readonly queue: [AnyFunction, string][] = [];
+
+  /** Walk `root` and everything it reaches. */
+  run(root: AnyFunction): void {
+    this.visited.add(root);
+    this.queue.push([root, ""]);
+    for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+      this.function(...next);
+    }
+  }
+
+  /** The free references of `fn`, naming its dependencies under `prefix`. */
+  private function(fn: AnyFunction, prefix: string): void {
+    const source = sourceOf(fn);
+    if (source.free.length === 0) return;
+    const scopes = this.scopes(fn);
+    for (const reference of source.free) {
+      if (reference.name === "process" && scopes.resolve("process").kind === "global") {
+        for (const name of source.env) this.env.add(name);
+      }
+      this.reference(scopes, reference, prefix);
+    }
+  }
+
+  private reference(scopes: FunctionScopes, reference: FreeReference, prefix: string): void {
+    // A variable the code keeps state in (a counter, a cache it fills) is not what its result
+    // is built from, and its value depends on how often the code ran in this process.
+    if (reference.state) return;
+    const binding = scopes.resolve(reference.name);
+    if (binding.kind === "global") return;
+    const key = prefix === "" ? reference.name : `${prefix}>${reference.name}`;
+    const value = binding.value;
+    if (
+      reference.members !== undefined &&
+      typeof value === "object" &&
+      value !== null &&
+      isModuleNamespace(value)
+    ) {
+      // `ns.member`: only the members used count, so an unrelated export can change freely.
+      for (const member of reference.members) {
+        this.value((value as Record<string, unknown>)[member], memberKey(key, member));
+      }
+      return;
+    }
+    this.value(value, key);
+  }
+
+  /** A value reached under `key`. */
+  value(value: unknown, key: string): void {
+    if (typeof value === "function") {
+      this.callable(value as AnyFunction, key);
+      return;
+    }
+    if (typeof value === "object" && value !== null) {
+      if (isModuleNamespace(value)) {
+        for (const member of Object.keys(value).sort()) {
+          this.value((value as Record<string, unknown>)[member], memberKey(key, member));
+        }
+        return;
+      }
+      if (isPlainContainer(value) && containsFunction(value, new Set())) {
+        if (this.expanded.has(value)) return; // a cycle: already counted
+        this.expanded.add(value);
+        for (const [member, inner] of Object.entries(value)) {
+          this.value(inner, Array.isArray(value) ? `${key}[${member}]` : memberKey(key, member));
+        }
+        return;
+      }
+    }
+    this.dependencies.push({ kind: "value", key, value });
+  }
+
+  private callable(fn: AnyFunction, key: string): void {
+    if (this.visited.has(fn)) return; // a cycle, or reached before under another name
+    const marked = fn as AnyFunction & Wrapper;
+    if (marked[WRAPPED] !== undefined || marked[CODE_EXTRA] !== undefined || marked[PARSED]) {
+      // memori's own wrappers (scripts, worker threads, decorators): what they wrap and add.
+      this.visited.add(fn);
+      this.dependencies.push({ kind: "code", key, fn });
+      const { inner } = unwrap(fn);
+      if (inner !== fn && !this.visited.has(inner)) {
+        this.visited.add(inner);
+        this.queue.push([inner, key]);
+      }
+      return;
+    }
+    const scopes = this.scopes(fn);
+    if (scopes.bound !== undefined) {
+      this.callable(scopes.bound.target, key);
+      if (scopes.bound.args.length > 0) this.value(scopes.bound.args, `${key}(bound)`);
+      return;
+    }
+    const url = scopes.url;
+    // node:…: the runtime's own code, which changes with Node (not asked for by default).
+    if (url !== undefined && url.startsWith("node:")) return;
+    const pkg = url === undefined ? undefined : packageOf(url);
+    if (pkg !== undefined) {
+      this.dependencies.push({ kind: "package", key, package: pkg });
+      return;
+    }
+    if (NATIVE.test(Function.prototype.toString.call(fn))) return; // a built-in
+    this.dependencies.push({ kind: "code", key, fn });
+    this.visited.add(fn);
+    this.queue.push([fn, key]);
+  }
+
+  private scopes(fn: AnyFunction): FunctionScopes {
+    let scopes = this.read.get(fn);
+    if (scopes === undefined) {
+      scopes = scopesOf(fn);
+      this.read.set(fn, scopes);
+    }
+    return scopes;
+  }
+}
+
+const cache = new WeakMap<AnyFunction, Dependencies>();
+
+/**
+ * What `fn` depends on beyond its own text, resolved now and remembered for this function
+ * object (a stage function's bindings are read once per process).
+ */
+export function dependenciesOf(fn: AnyFunction): Dependencies {
+  let found = cache.get(fn);
+  if (found !== undefined) return found;
+  const walk = new Walk();
+  try {
+    walk.run(fn);
+  } finally {
+    releaseScopes();
+  }
+  found = { dependencies: walk.dependencies, env: [...walk.env].sort() };
+  cache.set(fn, found);
+  return found;
+}

@@ -1,0 +1,72 @@
+/**
+ * Functions that stand for other code: wrappers (a decorator, a worker-thread runner, a
+ * script runner) name the function they wrap and what they add, and a library function may
+ * carry its source already parsed. {@link sourceOf} reads a function's source once.
+ */
+import { parseSource, type ParsedSource } from "./source.js";
+
+/** Symbol under which a wrapper keeps the function it wraps (like Python's `__wrapped__`). */
+export const WRAPPED: unique symbol = Symbol.for("memori.wrapped");
+/** Symbol under which a wrapper describes what it adds to the behaviour, for the hash. */
+export const WRAPPER_ID: unique symbol = Symbol.for("memori.wrapperId");
+/**
+ * Symbol under which a function provides extra code identity computed at each run (e.g. the
+ * content hashes of a script and its dependents).
+ */
+export const CODE_EXTRA: unique symbol = Symbol.for("memori.codeExtra");
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type AnyFunction = Function;
+
+/** The symbols a wrapper carries. */
+export interface Wrapper {
+  [WRAPPED]?: AnyFunction;
+  [WRAPPER_ID]?: string;
+  [CODE_EXTRA]?: () => Promise<Record<string, string>>;
+  [PARSED]?: ParsedSource;
+}
+
+/**
+ * Mark `inner` as wrapped by `wrapper`: memori reads parameter names and code from `inner`,
+ * and hashes `id` (what the wrapper does, with its settings) with it; an empty `id` adds nothing.
+ */
+export function markWrapper<T extends AnyFunction>(wrapper: T, inner: AnyFunction, id: string): T {
+  Object.defineProperty(wrapper, WRAPPED, { value: inner });
+  Object.defineProperty(wrapper, WRAPPER_ID, { value: id });
+  Object.defineProperty(wrapper, "name", { value: inner.name, configurable: true });
+  return wrapper;
+}
+
+/** The innermost wrapped function, and the wrapper ids met on the way, outermost first. */
+export function unwrap(fn: AnyFunction): { inner: AnyFunction; wrappers: string[] } {
+  const wrappers: string[] = [];
+  let current = fn as AnyFunction & Wrapper;
+  const seen = new Set<AnyFunction>();
+  while (current[WRAPPED] !== undefined && !seen.has(current)) {
+    seen.add(current);
+    const id = current[WRAPPER_ID] ?? "wrapper";
+    if (id !== "") wrappers.push(id);
+    current = current[WRAPPED] as AnyFunction & Wrapper;
+  }
+  return { inner: current, wrappers };
+}
+
+const parsed = new WeakMap<AnyFunction, ParsedSource>();
+
+/**
+ * Symbol under which a library function carries its source already parsed (parameters and
+ * hash), so that acorn need not be loaded for it (the command line's script functions).
+ */
+export const PARSED: unique symbol = Symbol.for("memori.parsedSource");
+
+/** {@link parseSource}, once per function object. */
+export function sourceOf(fn: AnyFunction): ParsedSource {
+  const given = (fn as unknown as Record<symbol, ParsedSource | undefined>)[PARSED];
+  if (given !== undefined) return given;
+  let result = parsed.get(fn);
+  if (result === undefined) {
+    result = parseSource(fn);
+    parsed.set(fn, result);
+  }
+  return result;
+}

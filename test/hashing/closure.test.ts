@@ -1,0 +1,261 @@
+// What a stage depends on, seen in separate processes as a user's pipeline sees it: a project
+// in a temp directory (a pipeline script, a local module, an installed package), run with
+// `node`, edited between runs. Each row edits one thing: exactly the stages that depend on it
+// (and their downstream) re-run, with a reason naming it; edits that change nothing a stage
+// depends on re-run nothing.
+import { execFile } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeTree } from "../util/tmp.js";
+
+const run = promisify(execFile);
+const memori = path.resolve(import.meta.dirname, "..", "..", "dist", "index.js");
+
+const LIB = `
+export function scaleBy(x) {
+  return x * 2;
+}
+export class Model {
+  fit(x) {
+    return x + 0.5;
+  }
+}
+`;
+
+const PIPELINE = `
+import { Pipeline, Stage } from ${JSON.stringify(memori)};
+import { scaleBy, Model } from "./lib.mjs";
+import { pkgFn } from "fakepkg";
+
+const FWHM = 6;
+const DEFAULT_SIGMA = 2;
+
+function clean(x) {
+  return x - 1;
+}
+const load = async (x) => x + 1;
+
+function makeScaled(k) {
+  return function closure(x) {
+    return x * k;
+  };
+}
+
+const stages = [
+  new Stage(function helper(x) { return clean(x); }, { outputs: "h", hashOutput: "state" }),
+  new Stage((h) => h + 1, { name: "afterHelper", outputs: "h2", hashOutput: "state" }),
+  new Stage(function imported(x) { return scaleBy(x); }, { outputs: "i", hashOutput: "state" }),
+  new Stage(function constant(x) { return x * FWHM; }, { outputs: "c", hashOutput: "state" }),
+  new Stage(makeScaled(3), { outputs: "k", hashOutput: "state" }),
+  new Stage(function defaults(x, sigma = DEFAULT_SIGMA) { return x + sigma; }, { outputs: "d", hashOutput: "state" }),
+  new Stage(function method(x) { return new Model().fit(x); }, { outputs: "m", hashOutput: "state" }),
+  new Stage(async function asyncArrow(x) { return await load(x); }, { outputs: "a", hashOutput: "state" }),
+  new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
+  new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
+  new Stage(function envRead(x) { return process.env.MEMORI_T_READ ?? x; }, { outputs: "e", hashOutput: "state" }),
+];
+const [helper, afterHelper, ...rest] = stages;
+const pipeline = new Pipeline(
+  [["start", helper], [helper, afterHelper], ...rest.map((s) => ["start", s])],
+);
+await pipeline.runNamed({ x: 1 });
+process.stdout.write(
+  JSON.stringify(pipeline.decisions.map((d) => ({ stage: d.stage, action: d.action, reason: d.reason }))),
+);
+`;
+
+const PACKAGE = (version: string) =>
+  JSON.stringify({ name: "fakepkg", version, type: "module", exports: "./index.js" });
+
+interface Decided {
+  stage: string;
+  action: "run" | "skip";
+  reason: { kind: string; changed?: string[]; name?: string };
+}
+
+let project: string;
+
+async function runPipeline(dir = project, env: NodeJS.ProcessEnv = {}): Promise<Decided[]> {
+  const { stdout } = await run(process.execPath, ["pipeline.mjs"], {
+    cwd: dir,
+    env: { ...process.env, MEMORI_T_LISTED: "one", MEMORI_T_READ: "one", ...env },
+  });
+  return JSON.parse(stdout) as Decided[];
+}
+
+/** The stages that ran, with what their reason names. */
+function ran(decisions: Decided[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const d of decisions) {
+    if (d.action !== "run") continue;
+    const r = d.reason;
+    out[d.stage] =
+      r.kind === "function-changed"
+        ? `code: ${(r.changed ?? []).join(", ")}`
+        : r.kind === "input-changed"
+          ? `input: ${r.name}`
+          : r.kind;
+  }
+  return out;
+}
+
+async function edit(file: string, from: string, to: string): Promise<void> {
+  const full = path.join(project, file);
+  const text = await readFile(full, "utf8");
+  if (!text.includes(from)) throw new Error(`${file} has no ${JSON.stringify(from)}`);
+  await writeFile(full, text.replace(from, to));
+}
+
+// One project for the whole file (the rows build on each other), removed at the end.
+const projects: string[] = [];
+async function projectDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "memori-closure-"));
+  projects.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  for (const dir of projects) await rm(dir, { recursive: true, force: true });
+});
+
+beforeAll(async () => {
+  project = await projectDir();
+  await writeTree(project, {
+    "pipeline.mjs": PIPELINE,
+    "lib.mjs": LIB,
+    "node_modules/fakepkg/package.json": PACKAGE("1.0.0"),
+    "node_modules/fakepkg/index.js": "export function pkgFn(x) { return x * 10; }\n",
+  });
+  const first = await runPipeline();
+  expect(Object.values(ran(first))).toEqual(Array(first.length).fill("first-run"));
+}, 60_000);
+
+// Rows run in order, each from the state the one before left.
+describe("a change to what a stage depends on re-runs exactly it and its downstream", () => {
+  const rows: [string, () => Promise<NodeJS.ProcessEnv | void>, Record<string, string>][] = [
+    ["nothing changed", async () => {}, {}],
+    [
+      "an unmarked helper",
+      () => edit("pipeline.mjs", "return x - 1;", "return x - 2;"),
+      { helper: "code: clean", afterHelper: "input: h" },
+    ],
+    [
+      "a helper imported from a local module",
+      () => edit("lib.mjs", "return x * 2;", "return x * 3;"),
+      { imported: "code: scaleBy" },
+    ],
+    [
+      "a module constant",
+      () => edit("pipeline.mjs", "FWHM = 6", "FWHM = 8"),
+      { constant: "code: FWHM" },
+    ],
+    [
+      "a value captured by a factory's closure",
+      () => edit("pipeline.mjs", "makeScaled(3)", "makeScaled(4)"),
+      { closure: "code: k" },
+    ],
+    [
+      "a constant a default parameter reads",
+      () => edit("pipeline.mjs", "DEFAULT_SIGMA = 2", "DEFAULT_SIGMA = 3"),
+      { defaults: "code: DEFAULT_SIGMA" },
+    ],
+    [
+      "a class method",
+      () => edit("lib.mjs", "return x + 0.5;", "return x + 1.5;"),
+      { method: "code: Model" },
+    ],
+    [
+      "an async arrow helper",
+      () => edit("pipeline.mjs", "async (x) => x + 1", "async (x) => x + 2"),
+      { asyncArrow: "code: load" },
+    ],
+    [
+      "an installed package's version",
+      () => writeFile(path.join(project, "node_modules/fakepkg/package.json"), PACKAGE("1.1.0")),
+      { pkg: "code: pkgFn" },
+    ],
+    [
+      "an env variable listed in env",
+      async () => ({ MEMORI_T_LISTED: "two" }),
+      {
+        listed: "input: env:MEMORI_T_LISTED",
+      },
+    ],
+    [
+      "an env variable read as process.env.NAME",
+      async () => ({ MEMORI_T_LISTED: "two", MEMORI_T_READ: "two" }),
+      { envRead: "input: env:MEMORI_T_READ" },
+    ],
+  ];
+  let env: NodeJS.ProcessEnv = {};
+  for (const [name, change, expected] of rows) {
+    it(
+      name,
+      async () => {
+        env = { ...env, ...((await change()) ?? {}) };
+        const decided = await runPipeline(project, env);
+        expect(ran(decided), JSON.stringify(decided)).toEqual(expected);
+        // and once more without a change: nothing runs
+        expect(ran(await runPipeline(project, env))).toEqual({});
+      },
+      30_000,
+    );
+  }
+});
+
+describe("edits that change nothing a stage depends on re-run nothing", () => {
+  const env = { MEMORI_T_LISTED: "two", MEMORI_T_READ: "two" };
+  const rows: [string, () => Promise<string | void>][] = [
+    [
+      "reformatting and comments",
+      async () => {
+        await edit("pipeline.mjs", "return x - 2;", "/* cleaned */\n  return (x - 2)  ;");
+        await edit("lib.mjs", "return x * 3;", "// scaled\n  return x*3;");
+      },
+    ],
+    [
+      "an unrelated function and constant added to the modules",
+      async () => {
+        await edit(
+          "lib.mjs",
+          "export class Model",
+          "export const OTHER = 1;\nexport function other() { return OTHER; }\nexport class Model",
+        );
+        await edit(
+          "pipeline.mjs",
+          "const FWHM = 8;",
+          "const FWHM = 8;\nconst UNRELATED = [1, 2];\nfunction unrelated() { return UNRELATED; }",
+        );
+      },
+    ],
+    [
+      "touching the files",
+      async () => {
+        const later = new Date(Date.now() + 5000);
+        for (const f of ["pipeline.mjs", "lib.mjs", "node_modules/fakepkg/index.js"]) {
+          await utimes(path.join(project, f), later, later);
+        }
+      },
+    ],
+    [
+      "the project moved to another directory",
+      async () => {
+        const moved = path.join(await projectDir(), "moved");
+        await cp(project, moved, { recursive: true });
+        return moved;
+      },
+    ],
+  ];
+  for (const [name, change] of rows) {
+    it(
+      name,
+      async () => {
+        const dir = (await change()) ?? project;
+        expect(ran(await runPipeline(dir, env))).toEqual({});
+      },
+      30_000,
+    );
+  }
+});
