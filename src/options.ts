@@ -55,6 +55,20 @@ export interface StageOptions<
    */
   readonly env?: readonly string[];
   /**
+   * Replaces the automatic code identity (the function's code and everything it reaches) by a
+   * version you control: the stage re-runs when you change this string, and only then as far
+   * as its code is concerned (inputs, `env` and outputs still count). For code memori cannot
+   * follow (reached through `this`, `eval` or computed imports), or to pin a version by hand.
+   * @example codeVersion: "2"
+   */
+  readonly codeVersion?: string;
+  /**
+   * The stage's code is irrelevant to its results (a pure data loader whose code may change
+   * freely): no change to the code re-runs it. Inputs, `env` and outputs still count.
+   * @default false
+   */
+  readonly ignoreCode?: boolean;
+  /**
    * Always hash file contents, never trusting a file's stat identity (size, timestamps,
    * inode) to stand for its content: for file systems whose timestamps cannot be trusted.
    * `MEMORI_ALWAYS_HASH=1` does this for every stage.
@@ -312,7 +326,17 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   if (o.retries !== undefined && !(Number.isInteger(o.retries) && (o.retries as number) >= 0)) {
     fail(stage, "retries", "a whole number >= 0", o.retries);
   }
-  for (const key of ["cheap"] as const) {
+  if (o.codeVersion !== undefined && (typeof o.codeVersion !== "string" || o.codeVersion === "")) {
+    fail(stage, "codeVersion", "a non-empty string", o.codeVersion);
+  }
+  if (o.ignoreCode === true && o.codeVersion !== undefined) {
+    throw new MemoriError(
+      "invalid-option",
+      `stage "${stage}": give codeVersion or ignoreCode, not both (ignoreCode leaves no code identity to version).`,
+      { stage },
+    );
+  }
+  for (const key of ["cheap", "ignoreCode"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") fail(stage, key, "a boolean", o[key]);
   }
   if (o.onEvent !== undefined && typeof o.onEvent !== "function") {
@@ -339,6 +363,8 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
     "timeout",
     "retries",
     "cheap",
+    "codeVersion",
+    "ignoreCode",
     "onEvent",
     "executor",
   ]);

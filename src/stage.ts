@@ -130,6 +130,7 @@ export class Stage<
       timeout: options?.timeout,
       retries: options?.retries ?? 0,
       cheap: options?.cheap ?? false,
+      code: { codeVersion: options?.codeVersion, ignoreCode: options?.ignoreCode ?? false },
       onEvent: options?.onEvent,
       executor: options?.executor,
     };

@@ -16,6 +16,8 @@ export interface MemoriArgs {
   kill: boolean;
   verbose: boolean;
   alwaysHash: boolean;
+  /** Replaces the command's content as its code identity. */
+  codeVersion: string | undefined;
   logFile: string | undefined;
   command: string;
   args: string[];
@@ -41,7 +43,7 @@ const SHORT: Record<string, string> = {
   k: "kill",
   h: "help",
 };
-const VALUE = new Set(["hash-output", "name", "parallel", "log-file"]);
+const VALUE = new Set(["hash-output", "name", "parallel", "log-file", "code-version"]);
 const LIST = new Set(["dependents", "outputs"]);
 const FLAG = new Set(["kill", "verbose", "help", "always-hash"]);
 
@@ -62,6 +64,7 @@ export function parseMemoriArgs(argv: readonly string[]): Parsed {
     kill: false,
     verbose: false,
     alwaysHash: false,
+    codeVersion: undefined,
     logFile: undefined,
     command: "",
     args: [],
@@ -123,7 +126,10 @@ export function parseMemoriArgs(argv: readonly string[]): Parsed {
       if (key === "hash-output") a.hashOutput = value;
       else if (key === "name") a.name = value;
       else if (key === "log-file") a.logFile = value;
-      else {
+      else if (key === "code-version") {
+        if (value === "") throw new UsageError(`${token} needs a non-empty version`);
+        a.codeVersion = value;
+      } else {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 1) {
           throw new UsageError(
@@ -208,6 +214,8 @@ options:
       --log-file FILE       also write that to FILE
       --always-hash         hash file contents every time, never trusting timestamps
                             (for file systems whose timestamps cannot be trusted)
+      --code-version V      the command's version: it re-runs when V changes, not when the
+                            content of the command or of -c scripts does
   -h, --help                this help
 
   memori cache ls|show|why|gc|clear|accept DIR ...   inspect and manage a state directory

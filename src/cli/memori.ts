@@ -153,6 +153,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         outputs,
         logger,
         alwaysHash: args.alwaysHash,
+        ...(args.codeVersion === undefined ? {} : { codeVersion: args.codeVersion }),
       });
       await stage.run(...run.args);
       return 0;

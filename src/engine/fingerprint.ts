@@ -8,7 +8,7 @@
 import stringify from "fast-json-stable-stringify";
 import type { Reason } from "../decision.js";
 import type { HashScope } from "../hashing/files.js";
-import { codeIdentity, type CodeIdentity } from "../hashing/hashable.js";
+import { codeIdentity, type CodeIdentity, type CodePolicy } from "../hashing/hashable.js";
 import {
   encodeValue,
   isFileEntry,
@@ -24,6 +24,8 @@ import type { AnyFn } from "./signature.js";
 export interface Fingerprinted {
   readonly name: string;
   readonly fn: AnyFn;
+  /** How the code counts (automatic, a version, ignored). */
+  readonly code?: CodePolicy;
   /** Watched environment variables. */
   readonly env: readonly string[];
   readonly hasher: FileHasher;
@@ -61,7 +63,7 @@ export async function takeFingerprint(
   inputArgs: Readonly<Record<string, unknown>>,
   scope: HashScope,
 ): Promise<Fingerprint> {
-  const facts = await codeIdentity(def.fn);
+  const facts = await codeIdentity(def.fn, def.code);
   const environment: Record<string, string | undefined> = {};
   // Variables the code reads as process.env.NAME count as if listed in `env`.
   for (const name of new Set([...def.env, ...facts.env])) {

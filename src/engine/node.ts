@@ -7,6 +7,7 @@ import { MemoriError, describe } from "../errors.js";
 import type { Decision } from "../decision.js";
 import type { EventListener } from "../events.js";
 import type { FileHasher } from "../hashing/files.js";
+import type { CodePolicy } from "../hashing/hashable.js";
 import type { Logger } from "../logger.js";
 import type { Executor } from "./executor.js";
 import { checkAlias, type AnyFn, type Signature } from "./signature.js";
@@ -40,6 +41,8 @@ export interface StageDef {
   readonly retries: number;
   /** Cheap and free of side effects: a dry run may call it to see past it. */
   readonly cheap: boolean;
+  /** How the code counts: automatically, by a version string, or not at all. */
+  readonly code: CodePolicy;
   readonly onEvent: EventListener | undefined;
   readonly executor: Executor | undefined;
 }

@@ -142,12 +142,32 @@ function identity(
   return { hash, self, callees, wrappers, extras };
 }
 
+/** How a stage's code counts: automatically (the default), by a version string, or not. */
+export interface CodePolicy {
+  readonly codeVersion?: string | undefined;
+  readonly ignoreCode?: boolean;
+}
+
+/** A code identity that does not come from the code: a version the user gives, or none. */
+function declaredIdentity(policy: CodePolicy): CodeIdentity {
+  const self = sha256(policy.ignoreCode ? "memori.ignoreCode" : "memori.codeVersion");
+  const callees: Record<string, string> = policy.ignoreCode
+    ? {}
+    : { codeVersion: `version:${policy.codeVersion ?? ""}` };
+  const hash = sha256(stringify({ self, callees, wrappers: [], extras: {} }));
+  return { hash, self, callees, wrappers: [], extras: {} };
+}
+
 /**
  * The code identity of a stage function: its own code, everything it reaches through its
  * bindings (helpers, imports, constants, captured values, package versions), and what its
- * wrappers compute at run time (the content of scripts they run).
+ * wrappers compute at run time (the content of scripts they run). With a `codeVersion` or
+ * `ignoreCode`, the code is not read: the version (or nothing) stands for it.
  */
-export async function codeIdentity(fn: AnyFunction): Promise<CodeFacts> {
+export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Promise<CodeFacts> {
+  if (policy.ignoreCode || policy.codeVersion !== undefined) {
+    return { code: declaredIdentity(policy), env: [], unhashable: [] };
+  }
   const extra =
     (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
     (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_EXTRA];

@@ -196,11 +196,19 @@ function normalize(node: unknown): string {
   if (Array.isArray(node)) return `[${node.map(normalize).join(",")}]`;
   if (node === null || node === undefined) return "null";
   if (typeof node === "bigint") return `${node}n`;
+  // Exact numbers: JSON would write 1e999 (Infinity) as null, the same as the literal null.
+  if (typeof node === "number") return Object.is(node, -0) ? "-0" : String(node);
   if (typeof node !== "object") return JSON.stringify(node);
   if (node instanceof RegExp) return JSON.stringify(String(node));
   const record = node as Record<string, unknown>;
   const parts: string[] = [];
   for (const key of Object.keys(record).sort()) {
+    // A literal's `raw` is its spelling (quotes, 0x10 for 16); a template element's raw text
+    // is what String.raw and other tags read, so it stays.
+    if (key === "raw" && record.type === undefined) {
+      parts.push(`"raw":${JSON.stringify(record.raw)}`);
+      continue;
+    }
     if (SKIPPED_KEYS.has(key)) continue;
     // A literal's `value` is enough; `regex` and `bigint` say the rest.
     parts.push(`${JSON.stringify(key)}:${normalize(record[key])}`);

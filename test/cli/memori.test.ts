@@ -203,6 +203,21 @@ describe("memori command", () => {
     ).toBe("y");
   });
 
+  it("--code-version stands for the script: edits do not re-run it, a new version does", async () => {
+    const dir = await tempDir();
+    const script = path.join(dir, "say.sh");
+    await writeFile(script, "#!/bin/sh\necho one\n", { mode: 0o755 });
+    const call = (version: string) =>
+      run("memori", ["--code-version", version, "-d", "cache", "./say.sh"], dir);
+    expect((await call("1")).stdout).toBe("one\n");
+    await writeFile(script, "#!/bin/sh\necho two\n");
+    expect((await call("1")).stdout).toBe(""); // skipped: the version did not change
+    expect((await call("2")).stdout).toBe("two\n");
+    expect((await run("memori", ["--code-version", "", "-d", "c", "true"], dir)).stderr).toMatch(
+      /--code-version needs a non-empty version/,
+    );
+  });
+
   it("logs decisions to --log-file", async () => {
     const dir = await tempDir();
     const log = path.join(dir, "memori.log");

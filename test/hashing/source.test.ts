@@ -50,6 +50,26 @@ export const t2 = () => \`y\${1}\`;
     expect(hashFunction(m.t1!)).not.toBe(hashFunction(m.t2!));
   });
 
+  it("hashes literals by their exact value, and a template's raw text", async () => {
+    const m = await load(`
+export const nul = () => null;
+export const inf = () => 1e999;
+export const inf2 = () => 2e999;
+export const zero = () => 0;
+export const negZero = () => -0;
+export const raw1 = () => String.raw\`\\x6e\`;
+export const raw2 = () => String.raw\`n\`;
+export const cooked1 = () => \`\\x6e\`;
+export const cooked2 = () => \`n\`;
+`);
+    expect(m.cooked1!()).toBe(m.cooked2!()); // the same text...
+    expect(m.raw1!()).not.toBe(m.raw2!()); // ...but not the same raw text, which tags read
+    expect(hashFunction(m.nul!)).not.toBe(hashFunction(m.inf!));
+    expect(hashFunction(m.inf!)).toBe(hashFunction(m.inf2!)); // both Infinity
+    expect(hashFunction(m.zero!)).not.toBe(hashFunction(m.negZero!));
+    expect(hashFunction(m.raw1!)).not.toBe(hashFunction(m.raw2!));
+  });
+
   it("hashes functions compiled from TypeScript by tsc and esbuild, consistently", async () => {
     const source = `
 export function register(moving: string, fixed: string, dof: number = 12): string {
