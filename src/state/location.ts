@@ -13,6 +13,7 @@
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import { sha256 } from "../hashing/files.js";
+import { encodePlainValue } from "../hashing/values.js";
 import { StateStore } from "./store.js";
 
 /** The state of one call: a root directory, a folder inside it, and a name. */
@@ -52,23 +53,12 @@ export function stageLocation(hashOutput: string, name: string): StateLocation {
 /**
  * The key of a map element: a hash of its mapped values (paths, not contents), so that
  * reordering or adding elements finds each one's own state, and a changed file re-runs just
- * its element.
+ * its element. Values are encoded as state files encode them, so values JSON would write alike
+ * (`NaN`, `null`, `Infinity`, `-0` and `0`, Sets, Maps) key different elements; plain JSON
+ * values keep the keys they always had.
  */
-export function elementKey(values: Readonly<Record<string, unknown>>): string {
-  let text: string;
-  try {
-    text = stringify(values);
-  } catch {
-    // JSON has no BigInt: tag them (only then, so every other key stays what it was).
-    text = stringify(
-      JSON.parse(
-        JSON.stringify(values, (_, v: unknown) =>
-          typeof v === "bigint" ? { $bigint: v.toString() } : v,
-        ),
-      ),
-    );
-  }
-  return sha256(text).slice(0, 20);
+export function elementKey(values: Readonly<Record<string, unknown>>, stage: string): string {
+  return sha256(stringify(encodePlainValue(values, "inputs", stage))).slice(0, 20);
 }
 
 /** Where one element of a map keeps its state: `<hashOutput>/<name>.map/<key>`. */
@@ -77,7 +67,7 @@ export function elementLocation(
   name: string,
   values: Readonly<Record<string, unknown>>,
 ): StateLocation {
-  return new StateLocation(hashOutput, `${name}.map`, elementKey(values));
+  return new StateLocation(hashOutput, `${name}.map`, elementKey(values, name));
 }
 
 /**
