@@ -36,7 +36,7 @@ function build(): Pipeline {
       async function normalize(t1w: string) {
         const voxels = (await readFile(t1w, "utf8")).split("\n").map(Number);
         const max = Math.max(...voxels);
-        const out = appendSuffix(repath(t1w, derivatives), "_norm");
+        const out = appendSuffix(repath(derivatives, t1w), "_norm");
         await writeFile(out, voxels.map((v) => (v / max).toFixed(4)).join("\n"));
         return out;
       },

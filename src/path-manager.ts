@@ -29,13 +29,23 @@ function checkSuffix(suffix: unknown): string {
   return suffix;
 }
 
-/** Split a file name into its prefix and its extensions (`.nii.gz`); a leading dot is kept. */
+/** What an extension looks like: `.gz`, `.nii`, `.json`, `.BRIK`; not `.01_T1w`. */
+const EXTENSION = /^[A-Za-z0-9]{1,8}$/;
+
+/**
+ * Split a file name into its prefix and its extensions (`.nii.gz`); a leading dot is kept.
+ * Extensions are the trailing dot-parts that look like extensions (letters and digits, at most
+ * 8), so a dot inside a BIDS entity (`sub.01_T1w.nii.gz`) stays in the prefix.
+ */
 function splitName(name: string): { prefix: string; extensions: string } {
   const leading = name.match(/^\.+/)?.[0] ?? "";
   const rest = name.slice(leading.length);
-  const dot = rest.indexOf(".");
-  if (dot === -1) return { prefix: name, extensions: "" };
-  return { prefix: leading + rest.slice(0, dot), extensions: rest.slice(dot) };
+  let cut = rest.length;
+  for (let dot = rest.lastIndexOf(".", cut - 1); dot > 0; dot = rest.lastIndexOf(".", cut - 1)) {
+    if (!EXTENSION.test(rest.slice(dot + 1, cut))) break;
+    cut = dot;
+  }
+  return { prefix: leading + rest.slice(0, cut), extensions: rest.slice(cut) };
 }
 
 function rebuild(
@@ -97,11 +107,12 @@ function withoutSuffix(prefix: string): string {
 }
 
 /**
- * Move a file name to another directory.
- * @example repath("/a/b/c.nii.gz", "/new") // "/new/c.nii.gz"
+ * Move a file name to another directory. The directory comes first, as in Python memori's
+ * `repath(dirname, filename)`.
+ * @example repath("/new", "/a/b/c.nii.gz") // "/new/c.nii.gz"
  */
-export function repath(file: string, dir: string): string {
-  return path.join(checkPath(dir, "directory"), path.basename(checkPath(file)));
+export function repath(dirname: string, filename: string): string {
+  return path.join(checkPath(dirname, "directory"), path.basename(checkPath(filename)));
 }
 
 /**
@@ -147,7 +158,7 @@ export class PathManager {
 
   /** Move to another directory. */
   repath(dir: string): PathManager {
-    return new PathManager(repath(this.path, dir));
+    return new PathManager(repath(dir, this.path));
   }
 
   toString(): string {

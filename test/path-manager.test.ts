@@ -20,6 +20,15 @@ describe("path functions", () => {
     expect(getPathAndPrefix("./rel/file.nii")).toBe("rel/file");
   });
 
+  it("keep a dot inside a BIDS entity in the prefix: only extension-like parts are extensions", () => {
+    expect(getPrefix("/data/sub.01_T1w.nii.gz")).toBe("sub.01_T1w");
+    expect(getPrefix("sub-01_run-1.5_bold.nii.gz")).toBe("sub-01_run-1.5_bold");
+    expect(appendSuffix("/d/sub.01_T1w.nii.gz", "_brain")).toBe("/d/sub.01_T1w_brain.nii.gz");
+    expect(getPrefix("anat+orig.BRIK.gz")).toBe("anat+orig");
+    expect(getPrefix("/d/.hidden.txt")).toBe(".hidden");
+    expect(getPrefix("archive.tar.gz")).toBe("archive");
+  });
+
   it("act on the file name only, never on underscores in directories", () => {
     expect(appendSuffix("/my_dir/file.nii", "_brain")).toBe("/my_dir/file_brain.nii");
     expect(replaceSuffix("/my_dir/file.nii", "_brain")).toBe("/my_dir/file_brain.nii");
@@ -34,7 +43,7 @@ describe("path functions", () => {
       "/my/path/to/a/file.ext.ext2",
     );
     expect(deleteSuffix("/data_x/sub-01_ses-1_T1w.nii.gz")).toBe("/data_x/sub-01_ses-1.nii.gz");
-    expect(repath("/my/path/to/a/file.ext.ext2", "/new/path")).toBe("/new/path/file.ext.ext2");
+    expect(repath("/new/path", "/my/path/to/a/file.ext.ext2")).toBe("/new/path/file.ext.ext2");
   });
 
   it("reject bad arguments clearly", () => {

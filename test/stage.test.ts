@@ -133,6 +133,27 @@ describe("outputs", () => {
     expect(await fromObject.run()).toEqual({ x: 1, y: "two", why: "two" });
   });
 
+  it("shows in results an alias added after the run, without running again", async () => {
+    let runs = 0;
+    const stage = new Stage(
+      (a: number) => {
+        runs++;
+        return [a, a * 2];
+      },
+      { name: "pair", outputs: ["one", "two"] },
+    );
+    await stage.run(2);
+    stage.aliases.double = "two";
+    expect(stage.results).toEqual({ one: 2, two: 4, double: 4 });
+    stage.aliases = { single: "one" };
+    expect(stage.results).toEqual({ one: 2, two: 4, single: 2 });
+    expect(runs).toBe(1);
+    stage.aliases.wrong = "three";
+    expect(() => stage.results).toThrow(
+      /alias "wrong" points to "three", which is not one of its outputs/,
+    );
+  });
+
   it("reports a missing output by stage and name", async () => {
     const stage = new Stage(() => ({ a: 1 }), { name: "short", outputs: ["a", "b"] });
     await expect(stage.run()).rejects.toThrow(

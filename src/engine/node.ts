@@ -10,7 +10,7 @@ import type { FileHasher } from "../hashing/files.js";
 import type { CodePolicy } from "../hashing/hashable.js";
 import type { Logger } from "../logger.js";
 import type { Executor } from "./executor.js";
-import { checkAlias, type AnyFn, type Signature } from "./signature.js";
+import { checkAlias, withAliases, type AnyFn, type Signature } from "./signature.js";
 
 /** Where a node keeps its definition. */
 export const DEFINITION: unique symbol = Symbol.for("memori.definition");
@@ -140,9 +140,17 @@ export abstract class NodeBase<R> implements PipelineNode {
     this[DEFINITION].hashOutput = dir;
   }
 
-  /** The results of the last run, plus one key per alias. */
+  /**
+   * The results of the last run, plus one key per alias: the aliases as they are now, so one
+   * added after the run is there too (as in Python memori).
+   */
   get results(): R | undefined {
-    return this.#last?.results as R | undefined;
+    const last = this.#last?.results;
+    if (last === undefined) return undefined;
+    const def = this[DEFINITION];
+    const outputs: Record<string, unknown> = {};
+    for (const name of def.outputs) if (name in last) outputs[name] = last[name];
+    return withAliases(def.name, def.outputs, def.aliases, outputs) as R;
   }
 
   /** Whether the function executed in the last run (for a map: in any element). */

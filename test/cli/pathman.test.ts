@@ -20,6 +20,10 @@ describe("pathman command", () => {
       (await run("pathman", ["/x/y_z.nii.gz", "replace_suffix", "_w", "get_path_and_prefix"], dir))
         .stdout,
     ).toBe("/x/y_w\n");
+    // a dot inside a BIDS entity is not an extension
+    expect((await run("pathman", ["/data/sub.01_T1w.nii.gz", "get_prefix"], dir)).stdout).toBe(
+      "sub.01_T1w\n",
+    );
   });
 
   it("fails clearly, printing nothing to stdout, on an unknown command or a missing argument", async () => {
