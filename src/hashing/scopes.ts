@@ -24,6 +24,8 @@ export type Binding =
 export interface FunctionScopes {
   /** The URL of the script the function's code is in (`file:///…`, `node:path`), if known. */
   readonly url: string | undefined;
+  /** Where V8 places the function in that script (0-based), if known. */
+  readonly location: { line: number; column: number } | undefined;
   /** For a bound function (`f.bind(…)`): the function it calls, and its bound `this`/args. */
   readonly bound: { target: AnyFunction; args: unknown[] } | undefined;
   /** Resolve a free identifier of the function. */
@@ -161,7 +163,8 @@ export function scopesOf(fn: AnyFunction): FunctionScopes {
   const internal = new Map(
     (properties.internalProperties ?? []).map((p) => [p.name, p.value] as const),
   );
-  const location = internal.get("[[FunctionLocation]]")?.value as { scriptId?: string } | undefined;
+  const location = internal.get("[[FunctionLocation]]")?.value as
+    { scriptId?: string; lineNumber?: number; columnNumber?: number } | undefined;
   const url = location?.scriptId === undefined ? undefined : urlOf(location.scriptId);
 
   let bound: FunctionScopes["bound"];
@@ -193,6 +196,10 @@ export function scopesOf(fn: AnyFunction): FunctionScopes {
   const resolved = new Map<string, Binding>();
   return {
     url,
+    location:
+      location?.lineNumber === undefined || location.columnNumber === undefined
+        ? undefined
+        : { line: location.lineNumber, column: location.columnNumber },
     bound,
     resolve(name: string): Binding {
       let binding = resolved.get(name);

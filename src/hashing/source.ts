@@ -16,6 +16,8 @@ export interface Parameter {
   name: string;
   /** Whether the source gives it a default value. */
   hasDefault: boolean;
+  /** Where its name starts in the function's source text (positional parameters). */
+  at?: number;
 }
 
 /** What memori reads from a function's source. */
@@ -37,6 +39,12 @@ export interface ParsedSource {
   free: FreeReference[];
   /** Environment variables read as `process.env.NAME` or `process.env["NAME"]`. */
   env: string[];
+  /**
+   * Where V8 says the function starts, in its source text: an arrow function's first
+   * character, any other function's parameter list `(`. With V8's location of the function,
+   * this places each parameter in the script, for source maps.
+   */
+  start?: number | undefined;
 }
 
 /** A free identifier of a function's code. */
@@ -86,10 +94,14 @@ interface EslintScope {
     options: { ecmaVersion: number; sourceType: "script"; fallback: "iteration" },
   ): { globalScope: { through: { identifier: Node & { name: string }; isWrite(): boolean }[] } };
 }
-function parser(): { parse: typeof import("acorn").parse; full: typeof import("acorn-walk").full } {
+function parser(): {
+  parse: typeof import("acorn").parse;
+  tokenizer: typeof import("acorn").tokenizer;
+  full: typeof import("acorn-walk").full;
+} {
   acorn ??= require("acorn") as typeof import("acorn");
   walk ??= require("acorn-walk") as typeof import("acorn-walk");
-  return { parse: acorn.parse, full: walk.full };
+  return { parse: acorn.parse, tokenizer: acorn.tokenizer, full: walk.full };
 }
 
 function eslintScope(): EslintScope {
@@ -238,30 +250,54 @@ function parseExpression(code: string): AnyNode | undefined {
  * Find the function (or class) node for a function's `toString()`: a function or arrow
  * expression, a class, or a method (`name(a) {...}`, `async *name() {...}`, getters).
  */
-function functionNode(source: string): AnyNode | undefined {
+function functionNode(source: string): { node: AnyNode; shift: number } | undefined {
   const asExpression = parseExpression(`(${source}\n)`);
   if (
     asExpression?.type === "FunctionExpression" ||
     asExpression?.type === "ArrowFunctionExpression" ||
     asExpression?.type === "ClassExpression"
   ) {
-    return asExpression;
+    return { node: asExpression, shift: 1 };
   }
   const asMethod = parseExpression(`({${source}\n})`);
   const property = (asMethod?.properties as AnyNode[] | undefined)?.[0];
   if (asMethod?.type === "ObjectExpression" && isNode(property?.value)) {
-    return property.value;
+    return { node: property.value, shift: 2 };
   }
   const asClassMember = parseExpression(`(class {${source}\n})`);
   const member = ((asClassMember?.body as AnyNode | undefined)?.body as AnyNode[] | undefined)?.[0];
-  if (member && isNode(member.value)) return member.value;
+  if (member && isNode(member.value)) return { node: member.value, shift: 8 };
   return undefined;
 }
 
-function parameterName(node: AnyNode, index: number, fnName: string): Parameter {
-  if (node.type === "Identifier") return { name: node.name as string, hasDefault: false };
-  if (node.type === "AssignmentPattern" && (node.left as AnyNode).type === "Identifier") {
-    return { name: (node.left as AnyNode).name as string, hasDefault: true };
+/** The offset of V8's start position of a function in its source text (see ParsedSource). */
+function v8Start(source: string, node: AnyNode, shift: number): number | undefined {
+  const params = node.params as AnyNode[] | undefined;
+  const first = params?.[0];
+  if (first === undefined) return undefined;
+  // V8 starts an arrow function where its text starts (`async`, `(` or its one parameter)...
+  if (node.type === "ArrowFunctionExpression") return 0;
+  // ...and any other function at the "(" of its parameter list.
+  const at = (first.start as number) - shift;
+  // Tokens between the function's start and its first parameter: the last "(" opens the list.
+  let open: number | undefined;
+  try {
+    for (const token of parser().tokenizer(source.slice(0, at), { ecmaVersion: "latest" })) {
+      if (token.type.label === "(") open = token.start;
+    }
+  } catch {
+    return undefined;
+  }
+  return open;
+}
+
+function parameterName(node: AnyNode, index: number, fnName: string, shift: number): Parameter {
+  if (node.type === "Identifier") {
+    return { name: node.name as string, hasDefault: false, at: (node.start as number) - shift };
+  }
+  const left = node.left as AnyNode | undefined;
+  if (node.type === "AssignmentPattern" && left?.type === "Identifier") {
+    return { name: left.name as string, hasDefault: true, at: (left.start as number) - shift };
   }
   throw new MemoriError(
     "source-unavailable",
@@ -301,13 +337,14 @@ export function parseSource(fn: Function): ParsedSource {
       `function "${fnName}" is native or bound (its source reads "[native code]"), so memori cannot hash its code. Wrap it in a function of your own: (x) => ${fn.name.replace(/^bound /, "") || "fn"}(x).`,
     );
   }
-  const node = functionNode(source);
-  if (node === undefined) {
+  const found = functionNode(source);
+  if (found === undefined) {
     throw new MemoriError(
       "source-unavailable",
       `function "${fnName}": its source could not be parsed as JavaScript, so memori cannot hash it.`,
     );
   }
+  const { node, shift } = found;
   const identifiers = new Set<string>();
   parser().full(node, (n) => {
     if (n.type === "Identifier") identifiers.add((n as unknown as { name: string }).name);
@@ -316,15 +353,15 @@ export function parseSource(fn: Function): ParsedSource {
   // name, which keys the state files, is separate).
   const hash = sha256(normalize({ ...node, id: null }));
   const { free, env } = freeReferences(node);
-  const found = { hash, identifiers, free, env };
+  const facts = { hash, identifiers, free, env, start: v8Start(source, node, shift) };
   if (node.type === "ClassExpression") {
-    return { mode: "positional", parameters: [], rest: undefined, ...found };
+    return { mode: "positional", parameters: [], rest: undefined, ...facts };
   }
   const params = node.params as AnyNode[];
   const first = params[0];
   if (params.length === 1 && first?.type === "ObjectPattern") {
     const parameters = objectParameters(first, fnName);
-    if (parameters !== undefined) return { mode: "object", parameters, rest: undefined, ...found };
+    if (parameters !== undefined) return { mode: "object", parameters, rest: undefined, ...facts };
   }
   let rest: string | undefined;
   const parameters: Parameter[] = [];
@@ -332,8 +369,8 @@ export function parseSource(fn: Function): ParsedSource {
     if (param.type === "RestElement" && (param.argument as AnyNode).type === "Identifier") {
       rest = (param.argument as AnyNode).name as string;
     } else {
-      parameters.push(parameterName(param, index, fnName));
+      parameters.push(parameterName(param, index, fnName, shift));
     }
   });
-  return { mode: "positional", parameters, rest, ...found };
+  return { mode: "positional", parameters, rest, ...facts };
 }

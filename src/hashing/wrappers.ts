@@ -3,6 +3,7 @@
  * script runner) name the function they wrap and what they add, and a library function may
  * carry its source already parsed. {@link sourceOf} reads a function's source once.
  */
+import { withOriginalNames } from "./original-names.js";
 import { parseSource, type ParsedSource } from "./source.js";
 
 /** Symbol under which a wrapper keeps the function it wraps (like Python's `__wrapped__`). */
@@ -65,7 +66,7 @@ export function sourceOf(fn: AnyFunction): ParsedSource {
   if (given !== undefined) return given;
   let result = parsed.get(fn);
   if (result === undefined) {
-    result = parseSource(fn);
+    result = withOriginalNames(fn, parseSource(fn));
     parsed.set(fn, result);
   }
   return result;
