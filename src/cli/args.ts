@@ -204,7 +204,8 @@ options:
   -c, --dependents FILE...  scripts the command depends on; their content is hashed too
                             (bare names are looked up on PATH)
   -o, --outputs FILE...     files the command must produce; re-run if one is missing or changed
-  -n, --name NAME           name of the state files (default: the command's base name)
+  -n, --name NAME           name of the state files (default: the command's base name and a
+                            digest of the command line, so each call keeps its own state)
   -p, --parallel N          run the command once per --argK list, at most N at a time,
                             each memoized on its own (state in DIR/parallelK/)
       --argK ARG...         arguments of run K (K = 0, 1, ...), with -p

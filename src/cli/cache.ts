@@ -4,7 +4,7 @@
 import path from "node:path";
 import { describeReason, type Reason } from "../decision.js";
 import { defaultHasher } from "../hashing/files.js";
-import { fileEntries } from "../hashing/values.js";
+import { fileEntries, isFileEntry } from "../hashing/values.js";
 import {
   acceptEntry,
   findEntries,
@@ -15,6 +15,7 @@ import {
   type CacheEntry,
   type EntryStatus,
 } from "../state/cache-dir.js";
+import type { StoredState } from "../state/store.js";
 
 export const CACHE_HELP = `usage: memori cache COMMAND DIR [ARGS]
 
@@ -47,6 +48,18 @@ function statusText(status: EntryStatus): string {
     case "output-modified":
       return `output modified: ${status.path}`;
   }
+}
+
+/** The command line a command's state belongs to (`proc.sh sub-01`), or "" for other stages. */
+function callOf(state: StoredState | undefined): string {
+  const script = Object.keys(state?.record.code.extras ?? {}).find((k) => k.startsWith("script:"));
+  if (state === undefined || script === undefined) return "";
+  const args = state.inputs.args;
+  const words = (Array.isArray(args) ? args : []).map((arg) =>
+    isFileEntry(arg) ? arg.file : typeof arg === "string" ? arg : JSON.stringify(arg),
+  );
+  const call = [path.basename(script.slice("script:".length)), ...words].join(" ");
+  return call.length > 60 ? `${call.slice(0, 59)}…` : call;
 }
 
 function size(bytes: number): string {
@@ -143,12 +156,13 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
       }
       out(
         table([
-          ["NAME", "LAST RUN", "OUTPUTS", "STATUS"],
+          ["NAME", "LAST RUN", "OUTPUTS", "STATUS", "CALL"],
           ...entries.map((e) => [
             e.name,
             e.time.toISOString().replace("T", " ").slice(0, 19),
             size(e.bytes),
             statusText(e.status),
+            callOf(e.state),
           ]),
         ]),
       );

@@ -7,8 +7,21 @@
 import { appendFileSync } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { createHash } from "node:crypto";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
 import type { Settled } from "../engine/queue.js";
+
+/**
+ * The state name of a call without `-n`: the command's base name and a digest of the command
+ * and its arguments as given, so `proc.sh sub-01` and `proc.sh sub-02` keep a state each.
+ */
+export function callStateName(command: string, args: readonly string[]): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([command, ...args]))
+    .digest("hex")
+    .slice(0, 8);
+  return `${path.basename(command)}-${digest}`;
+}
 
 interface Run {
   args: string[];
@@ -113,7 +126,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     }
   }
-  const name = args.name ?? path.basename(args.command);
+  const name = args.name ?? callStateName(args.command, args.args);
   const nameProblem = store.checkStateName(name);
   if (nameProblem !== undefined) {
     say(`the name ${JSON.stringify(name)} ${nameProblem}; -n takes a plain file name`);

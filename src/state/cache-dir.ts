@@ -109,7 +109,12 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
 /** Find one entry by name (`stage`, `parallel0/stage`); a map's name stands for all its elements. */
 export async function findEntries(dir: string, name: string): Promise<CacheEntry[]> {
   const all = await listEntries(dir);
-  return all.filter((e) => e.name === name || e.name.startsWith(`${name}.map/`));
+  // A command's calls are named `<command>-<digest of its arguments>`: the command's name
+  // finds them all.
+  const call = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{8}$`);
+  return all.filter(
+    (e) => e.name === name || e.name.startsWith(`${name}.map/`) || call.test(e.name),
+  );
 }
 
 /** Remove an entry's state files (never its outputs). Returns the files removed. */

@@ -11,10 +11,9 @@ async function populate(dir: string): Promise<{ state: string; out: string; inpu
   const input = path.join(dir, "in.txt");
   const out = path.join(dir, "out.txt");
   await writeFile(input, "data\n");
-  expect((await run("memori", ["-d", state, "-o", out, "--", "cp", input, out], dir)).status).toBe(
-    0,
-  );
-  expect((await run("memori", ["-d", state, "echo", "hi"], dir)).status).toBe(0);
+  const memori = (...words: string[]) => run("memori", ["-d", state, ...words], dir);
+  expect((await memori("-n", "cp", "-o", out, "--", "cp", input, out)).status).toBe(0);
+  expect((await memori("-n", "echo", "echo", "hi")).status).toBe(0);
   await new Stage((x: number) => x * 2, {
     name: "double",
     hashOutput: state,
@@ -31,12 +30,14 @@ describe("memori cache", () => {
     const ls = await run("memori", ["cache", "ls", state], dir);
     expect(ls.status).toBe(0);
     const lines = ls.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+LAST RUN\s+OUTPUTS\s+STATUS$/);
+    expect(lines[0]).toMatch(/^NAME\s+LAST RUN\s+OUTPUTS\s+STATUS\s+CALL$/);
     expect(lines.find((l) => l.startsWith("double"))).toMatch(
-      /^double\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+0 B\s+valid$/,
+      /^double\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+0 B\s+valid\s*$/,
     );
-    expect(lines.find((l) => l.startsWith("echo"))).toMatch(/valid$/);
-    expect(lines.find((l) => l.startsWith("cp"))).toMatch(/\s21 B\s+output modified: .*out\.txt$/);
+    expect(lines.find((l) => l.startsWith("echo"))).toMatch(/valid\s+echo hi$/);
+    expect(lines.find((l) => l.startsWith("cp"))).toMatch(
+      /\s21 B\s+output modified: .*out\.txt\s+cp .*in\.txt /,
+    );
     expect((await run("memori", ["cache", "ls", path.join(dir, "empty")], dir)).stdout).toMatch(
       /^no memori state in/,
     );
@@ -80,7 +81,7 @@ describe("memori cache", () => {
     expect(accept.stdout).toMatch(/cp: accepted the current .*out\.txt/);
     const next = await run(
       "memori",
-      ["--verbose", "-d", state, "-o", out, "--", "cp", input, out],
+      ["--verbose", "-d", state, "-n", "cp", "-o", out, "--", "cp", input, out],
       dir,
     );
     expect(next.stderr).toMatch(/skipped \(cached\)/);

@@ -24,14 +24,22 @@ async function runs(dir: string): Promise<number> {
 describe("memori command", () => {
   it("runs, then skips while nothing changed, passing output through live", async () => {
     const dir = await tempDir();
-    const first = await run("memori", ["-d", "cache", "echo", "1"], dir);
+    const first = await run("memori", ["-d", "cache", "-n", "echo", "echo", "1"], dir);
     expect(first).toMatchObject({ status: 0, stdout: "1\n", stderr: "" });
-    const second = await run("memori", ["-d", "cache", "echo", "1"], dir);
+    const second = await run("memori", ["-d", "cache", "-n", "echo", "echo", "1"], dir);
     expect(second).toMatchObject({ status: 0, stdout: "", stderr: "" });
-    const verbose = await run("memori", ["--verbose", "-d", "cache", "echo", "1"], dir);
+    const verbose = await run(
+      "memori",
+      ["--verbose", "-d", "cache", "-n", "echo", "echo", "1"],
+      dir,
+    );
     expect(verbose.stdout).toBe("");
     expect(verbose.stderr).toMatch(/stage "echo": skipped \(cached\)/);
-    const changed = await run("memori", ["--verbose", "-d", "cache", "echo", "2"], dir);
+    const changed = await run(
+      "memori",
+      ["--verbose", "-d", "cache", "-n", "echo", "echo", "2"],
+      dir,
+    );
     expect(changed.stdout).toBe("2\n");
     expect(changed.stderr).toMatch(/running \(input changed: args/);
     expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
@@ -164,7 +172,9 @@ describe("memori command", () => {
       "parallel1",
       "parallel2",
     ]);
-    expect(await readdir(path.join(dir, "cache", "parallel1"))).toContain("p.sh.stage");
+    expect(await readdir(path.join(dir, "cache", "parallel1"))).toContainEqual(
+      expect.stringMatching(/^p\.sh-[0-9a-f]{8}\.stage$/),
+    );
     expect((await run("memori", args("c"), dir)).status).toBe(0);
     expect(await runs(dir)).toBe(3);
     await unlink(path.join(dir, "a.txt"));
@@ -218,14 +228,48 @@ describe("memori command", () => {
     );
   });
 
+  // Without -n, a call's state is named after the command and a digest of its arguments: a loop
+  // over subjects, or one command over two scripts, keeps a state per call and hits each.
+  it("keeps a state per call without -n, and cache ls shows which call", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "a.sh"), "echo A\n");
+    await writeFile(path.join(dir, "b.sh"), "echo B\n");
+    const call = async (...words: string[]) =>
+      (await run("memori", ["-d", "st", ...words], dir)).stdout;
+    expect(await call("echo", "sub-01")).toBe("sub-01\n");
+    expect(await call("echo", "sub-02")).toBe("sub-02\n");
+    expect(await call("sh", "a.sh")).toBe("A\n");
+    expect(await call("sh", "b.sh")).toBe("B\n");
+    // every call again: all served from their own state
+    for (const words of [
+      ["echo", "sub-01"],
+      ["echo", "sub-02"],
+      ["sh", "a.sh"],
+      ["sh", "b.sh"],
+    ]) {
+      expect(await call(...words)).toBe("");
+    }
+    const stages = (await readdir(path.join(dir, "st"))).filter((f) => f.endsWith(".stage"));
+    expect(stages).toHaveLength(4);
+    for (const f of stages) expect(f).toMatch(/^(echo|sh)-[0-9a-f]{8}\.stage$/);
+    const ls = (await run("memori", ["cache", "ls", "st"], dir)).stdout;
+    expect(ls.split("\n")[0]).toMatch(/^NAME\s+LAST RUN\s+OUTPUTS\s+STATUS\s+CALL$/);
+    for (const shown of ["echo sub-01", "echo sub-02", "sh a.sh", "sh b.sh"]) {
+      expect(ls).toMatch(new RegExp(`valid\\s+${shown}\\n`));
+    }
+    // the command's name finds all its calls
+    const why = (await run("memori", ["cache", "why", "st", "echo"], dir)).stdout;
+    expect(why.trim().split("\n")).toHaveLength(2);
+  });
+
   it("logs decisions to --log-file", async () => {
     const dir = await tempDir();
     const log = path.join(dir, "memori.log");
     await run("memori", ["-d", "cache", "--log_file", log, "echo", "x"], dir);
     await run("memori", ["-d", "cache", "--log-file", log, "echo", "x"], dir);
     const text = await readFile(log, "utf8");
-    expect(text).toMatch(/INFO stage "echo": running \(first run\)/);
-    expect(text).toMatch(/INFO stage "echo": skipped \(cached\)/);
+    expect(text).toMatch(/INFO stage "echo-[0-9a-f]{8}": running \(first run\)/);
+    expect(text).toMatch(/INFO stage "echo-[0-9a-f]{8}": skipped \(cached\)/);
   });
 
   describe("errors: one line, non-zero, nothing written", () => {
