@@ -11,6 +11,8 @@ export type Reason =
   | { kind: "output-missing"; path: string }
   | { kind: "output-modified"; path: string }
   | { kind: "state-unreadable"; file: string; detail: string }
+  /** The state was written by an older memori, in format `from`: run once to upgrade it. */
+  | { kind: "format-upgraded"; from: number }
   | { kind: "cached"; from?: string }
   | { kind: "upstream-would-run"; upstream: string[] }
   | { kind: "upstream-failed"; upstream: string[] }
@@ -66,6 +68,8 @@ export function describeReason(reason: Reason): string {
       return `output modified: ${reason.path}`;
     case "state-unreadable":
       return `state unreadable: ${reason.file} ${reason.detail}`;
+    case "format-upgraded":
+      return `state written by an older memori (format ${reason.from}): running once to upgrade it`;
     case "upstream-would-run":
       return `would run if upstream outputs change (${reason.upstream.join(", ")} would run)`;
     case "upstream-failed":

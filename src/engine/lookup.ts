@@ -94,6 +94,8 @@ export async function validResult(
 function ownStateReason(previous: ReadResult): Reason {
   if (previous.kind === "absent") return { kind: "first-run" };
   if (previous.kind === "unreadable") {
+    if (previous.outdated !== undefined)
+      return { kind: "format-upgraded", from: previous.outdated };
     return { kind: "state-unreadable", file: previous.file, detail: previous.detail };
   }
   return { kind: "cached" };

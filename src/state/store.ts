@@ -25,7 +25,7 @@ import {
 import { writeFilesAtomic } from "./atomic.js";
 
 /** Version of the state file format; files of another version are a cache miss. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 /** The commit record in `<name>.stage`. */
 export interface StageRecord {
@@ -67,7 +67,13 @@ export function referencedFiles(state: StoredState): FileEntry[] {
 /** The outcome of reading a stage's state. */
 export type ReadResult =
   | { kind: "absent" }
-  | { kind: "unreadable"; file: string; detail: string }
+  | {
+      kind: "unreadable";
+      file: string;
+      detail: string;
+      /** Written by an older memori in this format: a miss that upgrades it, not a problem. */
+      outdated?: number;
+    }
   | { kind: "ok"; state: StoredState };
 
 const EXTENSIONS = ["inputs", "outputs", "stage"] as const;
@@ -190,7 +196,18 @@ export class StateStore {
     }
     const recordProblem = checkRecord(parsed.stage);
     if (recordProblem !== undefined) {
-      return { kind: "unreadable", file: this.file("stage"), detail: recordProblem };
+      const version = isRecord(parsed.stage) ? parsed.stage.memori : undefined;
+      const outdated =
+        typeof version === "number" &&
+        Number.isInteger(version) &&
+        version >= 1 &&
+        version < FORMAT_VERSION;
+      return {
+        kind: "unreadable",
+        file: this.file("stage"),
+        detail: recordProblem,
+        ...(outdated ? { outdated: version } : {}),
+      };
     }
     const record = parsed.stage as StageRecord;
     for (const [kind, field] of [

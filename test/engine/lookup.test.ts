@@ -342,3 +342,40 @@ describe("read-only caches", () => {
     expect(await readFile(out, "utf8")).toBe("a=1");
   });
 });
+
+describe("state from an older memori", () => {
+  // Proves a state in an earlier format is a miss with reason format-upgraded (no warning, never
+  // a hit), run once, and then a hit; a newer format stays "unreadable", with a warning.
+  it("runs once with reason format-upgraded, then hits", async () => {
+    const hashOutput = await tempDir();
+    const { logger, warn } = recordingLogger();
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        function scaled(x: number) {
+          runs++;
+          return x * 2;
+        },
+        { hashOutput, logger },
+      );
+    await make().run(3);
+    const file = path.join(hashOutput, "scaled.stage");
+    const record = JSON.parse(await readFile(file, "utf8")) as { memori: number };
+    await writeFile(file, JSON.stringify({ ...record, memori: 1 }));
+    const upgraded = make();
+    expect(await upgraded.run(3)).toEqual({ output: 6 });
+    expect(upgraded.lastDecision?.reason).toEqual({ kind: "format-upgraded", from: 1 });
+    expect(warn).toEqual([]);
+    const again = make();
+    await again.run(3);
+    expect(again.lastDecision?.reason).toEqual({ kind: "cached" });
+    expect(runs).toBe(2);
+
+    const current = JSON.parse(await readFile(file, "utf8")) as { memori: number };
+    await writeFile(file, JSON.stringify({ ...current, memori: current.memori + 1 }));
+    const newer = make();
+    await newer.run(3);
+    expect(newer.lastDecision?.reason).toMatchObject({ kind: "state-unreadable" });
+    expect(warn.some((m) => /newer memori/.test(m))).toBe(true);
+  });
+});

@@ -21,6 +21,8 @@ import {
 } from "../../src/state/store.js";
 import { tempDir } from "../util/tmp.js";
 
+const V = FORMAT_VERSION;
+
 // A fault the real file system cannot produce for root: a full disk while writing a
 // temporary file.
 const hooks = vi.hoisted(() => ({
@@ -160,17 +162,17 @@ describe("write()", () => {
     // Expected texts, keys written here in sorted order (write() got them unsorted).
     const pretty = (value: unknown) => JSON.stringify(value, null, 2) + "\n";
     expect(inputs).toBe(
-      pretty({ inputs: { fwhm: 6, t1w: { file: "/data/t1.nii", hash: "h-t1" } }, memori: 1, run }),
+      pretty({ inputs: { fwhm: 6, t1w: { file: "/data/t1.nii", hash: "h-t1" } }, memori: V, run }),
     );
     const brain = { file: "/out/brain.nii", hash: "h-brain" };
     const written = [entry("/out/a.log", "h-a"), entry("/out/z.log", "h-z")];
-    expect(outputs).toBe(pretty({ memori: 1, outputs: { brain, n: [3, 1] }, run, written }));
+    expect(outputs).toBe(pretty({ memori: V, outputs: { brain, n: [3, 1] }, run, written }));
     const code = { callees: CODE.callees, extras: CODE.extras, hash: "code-hash" };
     expect(readFileSync(store.file("stage"), "utf8")).toBe(
       pretty({
         code: { ...code, self: "self-hash", wrappers: ["script"] },
         digests: { inputs: sha(inputs), outputs: sha(outputs) },
-        ...{ memori: 1, name: "bet", outputs: ["n", "brain"], run, time },
+        ...{ memori: V, name: "bet", outputs: ["n", "brain"], run, time },
       }),
     );
     expect(record).toEqual(readJson(store.file("stage")));
@@ -178,7 +180,7 @@ describe("write()", () => {
     expect(new Date(time).toISOString()).toBe(time);
     expect(Date.parse(time)).toBeGreaterThanOrEqual(before - 1);
     expect(Date.parse(time)).toBeLessThanOrEqual(Date.now());
-    expect(FORMAT_VERSION).toBe(1);
+    expect(FORMAT_VERSION).toBe(2);
   });
 
   // Each write has its own run id, shared by its three files; it replaces the previous state.
@@ -364,8 +366,9 @@ describe("read(): the .stage record", () => {
     [undefined, "has no format version"],
     ["1", "has no format version"],
     [null, "has no format version"],
-    [2, "was written by a newer memori (format 2; this one reads 1)"],
-    [1.5, "was written by a newer memori (format 1.5; this one reads 1)"],
+    [V + 1, `was written by a newer memori (format ${V + 1}; this one reads ${V})`],
+    [V + 0.5, `was written by a newer memori (format ${V + 0.5}; this one reads ${V})`],
+    [1.5, "has old format 1.5"],
     [0, "has old format 0"],
     [-3, "has old format -3"],
   ])("memori = %j: %s", async (value, detail) => {
@@ -448,11 +451,13 @@ describe("read(): the .stage record", () => {
     const { store } = await stored();
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
-        edit(store, "stage", (record) => (record.memori = v === 1 ? 2 : v));
+        edit(store, "stage", (record) => (record.memori = v === V ? V + 1 : v));
         const n = readJson(store.file("stage")).memori as number;
-        const newer = `was written by a newer memori (format ${n}; this one reads 1)`;
-        const detail = n > 1 ? newer : `has old format ${n}`;
-        expect(store.read()).toEqual(unreadable(store, "stage", detail));
+        const newer = `was written by a newer memori (format ${n}; this one reads ${V})`;
+        const detail = n > V ? newer : `has old format ${n}`;
+        // an earlier format (a whole number from 1) is an upgrade, not a problem
+        const outdated = Number.isInteger(n) && n >= 1 && n < V ? { outdated: n } : {};
+        expect(store.read()).toEqual({ ...unreadable(store, "stage", detail), ...outdated });
       }),
       { numRuns: 100, seed: 7 },
     );
@@ -492,9 +497,9 @@ describe("read(): .inputs and .outputs", () => {
     ["outputs", (v: Obj) => v, undefined],
     ["inputs", () => [], "is not a JSON object"],
     ["outputs", () => null, "is not a JSON object"],
-    ["inputs", (v: Obj) => ({ ...v, memori: 2 }), "has format 2, not 1"],
-    ["outputs", (v: Obj) => ({ ...v, memori: undefined }), "has format undefined, not 1"],
-    ["outputs", (v: Obj) => ({ ...v, memori: "1" }), "has format 1, not 1"],
+    ["inputs", (v: Obj) => ({ ...v, memori: V + 1 }), `has format ${V + 1}, not ${V}`],
+    ["outputs", (v: Obj) => ({ ...v, memori: undefined }), `has format undefined, not ${V}`],
+    ["outputs", (v: Obj) => ({ ...v, memori: String(V) }), `has format ${V}, not ${V}`],
     ["inputs", (v: Obj) => ({ ...v, run: "another" }), OTHER_RUN],
     ["outputs", (v: Obj) => ({ ...v, run: undefined }), OTHER_RUN],
     ["inputs", (v: Obj) => ({ ...v, inputs: undefined }), 'has no "inputs" object'],
@@ -548,7 +553,7 @@ describe("known files (<name>.files)", () => {
     expect(store.readKnownFiles()).toEqual({});
     await store.writeKnownFiles(known);
     expect(readFileSync(store.file("files"), "utf8")).toBe(
-      '{\n "memori": 1,\n "files": {\n  "/a": {\n   "hash": "h1",\n   "identity": "i1"\n  },\n' +
+      `{\n "memori": ${V},\n "files": {\n  "/a": {\n   "hash": "h1",\n   "identity": "i1"\n  },\n` +
         '  "/b": {\n   "hash": "h2",\n   "identity": "i2"\n  }\n }\n}\n',
     );
     expect(store.readKnownFiles()).toEqual(known);
@@ -560,11 +565,11 @@ describe("known files (<name>.files)", () => {
     "not json",
     "[]",
     "null",
-    '{"memori": 2, "files": {"/a": {"identity": "i", "hash": "h"}}}',
+    `{"memori": ${V + 1}, "files": {"/a": {"identity": "i", "hash": "h"}}}`,
     '{"files": {"/a": {"identity": "i", "hash": "h"}}}',
-    '{"memori": 1, "files": [{"identity": "i", "hash": "h"}]}',
-    '{"memori": 1, "files": null}',
-    '{"memori": 1}',
+    `{"memori": ${V}, "files": [{"identity": "i", "hash": "h"}]}`,
+    `{"memori": ${V}, "files": null}`,
+    `{"memori": ${V}}`,
   ])("reads %s as {}", async (text) => {
     const { store } = await stored();
     writeFileSync(store.file("files"), text);
@@ -584,7 +589,7 @@ describe("known files (<name>.files)", () => {
       "/number-hash": { identity: "i", hash: 2 },
       "/ok2": { identity: "j", hash: "k" },
     };
-    writeFileSync(store.file("files"), JSON.stringify({ memori: 1, files }));
+    writeFileSync(store.file("files"), JSON.stringify({ memori: V, files }));
     expect(store.readKnownFiles()).toEqual({
       "/ok": { identity: "i", hash: "h" },
       "/ok2": { identity: "j", hash: "k" },
@@ -594,7 +599,7 @@ describe("known files (<name>.files)", () => {
   // A path named "__proto__" is an entry like any other, never the object's prototype.
   it("keeps a __proto__ path as data", async () => {
     const { store } = await stored();
-    const files = '{"memori": 1, "files": {"__proto__": {"identity": "i", "hash": "h"}}}';
+    const files = `{"memori": ${V}, "files": {"__proto__": {"identity": "i", "hash": "h"}}}`;
     writeFileSync(store.file("files"), files);
     const known = store.readKnownFiles();
     expect(Object.getPrototypeOf(known)).toBe(Object.prototype);
