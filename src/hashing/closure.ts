@@ -104,7 +104,6 @@ class Walk {
   readonly dependencies: Dependency[] = [];
   readonly env = new Set<string>();
   private readonly visited = new Set<AnyFunction>();
-  private readonly read = new Map<AnyFunction, FunctionScopes>();
   /** Plain objects and arrays walked into (they hold functions). */
   private readonly expanded = new Set<object>();
 
@@ -125,6 +124,7 @@ class Walk {
     const source = sourceOf(fn);
     if (source.free.length === 0) return;
     const scopes = this.scopes(fn);
+    scopes.prefetch(source.free.map((reference) => reference.name));
     for (const reference of source.free) {
       if (reference.name === "process" && scopes.resolve("process").kind === "global") {
         for (const name of source.env) this.env.add(name);
@@ -216,12 +216,7 @@ class Walk {
   }
 
   private scopes(fn: AnyFunction): FunctionScopes {
-    let scopes = this.read.get(fn);
-    if (scopes === undefined) {
-      scopes = scopesOf(fn);
-      this.read.set(fn, scopes);
-    }
-    return scopes;
+    return scopesOf(fn); // read once per function object and process
   }
 }
 

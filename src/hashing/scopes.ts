@@ -30,6 +30,8 @@ export interface FunctionScopes {
   readonly bound: { target: AnyFunction; args: unknown[] } | undefined;
   /** Resolve a free identifier of the function. */
   resolve(name: string): Binding;
+  /** Read these names now, in one call (later `resolve` calls for them cost nothing). */
+  prefetch(names: readonly string[]): void;
 }
 
 interface RemoteObject {
@@ -127,42 +129,72 @@ function urlOf(scriptId: string): string | undefined {
   return url === "" ? undefined : url;
 }
 
-interface Scope {
-  objectId: string;
-  global: boolean;
-  /** Its variables, read on first use. */
-  variables?: Map<string, RemoteObject>;
-}
-
 /**
- * The scopes of `fn`. Reading them is synchronous and costs a few inspector round trips; the
- * caller caches what it derives per function object.
+ * Reads, in one call, what each name is bound to in a function's scopes, in order (closures,
+ * blocks, module), stopping before the global scope. Runs with `this` = the `[[Scopes]]` list,
+ * whose entries carry their variables in `object`.
  */
-export function scopesOf(fn: AnyFunction): FunctionScopes {
+const READ = `function (names) {
+  const found = new Map();
+  for (let i = 0; i < this.length; i++) {
+    const scope = this[i];
+    if (scope.description === "Global") break;
+    const variables = scope.object;
+    for (const name of names) {
+      if (!found.has(name) && Object.prototype.hasOwnProperty.call(variables, name)) {
+        found.set(name, variables[name]);
+      }
+    }
+  }
+  ${SLOT_EXPRESSION} = found;
+}`;
+
+/** The inspector's handles of a function: its object and internal properties. */
+function acquire(fn: AnyFunction): { anchor: string; internal: Map<string, RemoteObject> } {
+  acquired++;
   const slot = globalThis as unknown as Slot;
   slot[SLOT] = fn;
-  let anchor: string;
-  let properties: Properties;
   try {
     const evaluated = post<{ result: RemoteObject }>("Runtime.evaluate", {
       expression: SLOT_EXPRESSION,
       objectGroup: GROUP,
       silent: true,
     });
-    if (evaluated.result.objectId === undefined) {
+    const anchor = evaluated.result.objectId;
+    if (anchor === undefined)
       throw new Error("inspector: a function came back without an object id");
-    }
-    anchor = evaluated.result.objectId;
-    properties = post<Properties>("Runtime.getProperties", {
+    const properties = post<Properties>("Runtime.getProperties", {
       objectId: anchor,
       ownProperties: true,
     });
+    const internal = new Map<string, RemoteObject>();
+    for (const p of properties.internalProperties ?? []) {
+      if (p.value !== undefined) internal.set(p.name, p.value);
+    }
+    return { anchor, internal };
   } finally {
     delete slot[SLOT];
   }
-  const internal = new Map(
-    (properties.internalProperties ?? []).map((p) => [p.name, p.value] as const),
-  );
+}
+
+/** Handles are valid until the next {@link releaseScopes}: this counts releases. */
+let generation = 0;
+/** Functions acquired since the last release; released in batches of this many. */
+let acquired = 0;
+const RELEASE_EVERY = 256;
+const known = new WeakMap<AnyFunction, FunctionScopes>();
+
+/**
+ * The scopes of `fn`, read once per function object and process: what a name is bound to is
+ * what it was bound to when first asked (a stage's identity does not drift within a run).
+ * Reading is synchronous; names asked for together are read in one inspector call.
+ */
+export function scopesOf(fn: AnyFunction): FunctionScopes {
+  const cached = known.get(fn);
+  if (cached !== undefined) return cached;
+  let handles = acquire(fn);
+  let handlesOf = generation;
+  const { internal, anchor } = handles;
   const location = internal.get("[[FunctionLocation]]")?.value as
     { scriptId?: string; lineNumber?: number; columnNumber?: number } | undefined;
   const url = location?.scriptId === undefined ? undefined : urlOf(location.scriptId);
@@ -177,24 +209,31 @@ export function scopesOf(fn: AnyFunction): FunctionScopes {
     };
   }
 
-  const scopes: Scope[] = [];
-  const scopeList = internal.get("[[Scopes]]");
-  if (scopeList?.objectId !== undefined) {
-    const list = post<Properties>("Runtime.getProperties", {
-      objectId: scopeList.objectId,
-      ownProperties: true,
-    });
-    for (const entry of list.result) {
-      if (entry.value?.objectId === undefined || !/^\d+$/.test(entry.name)) continue;
-      scopes.push({
-        objectId: entry.value.objectId,
-        global: entry.value.description === "Global",
-      });
+  const read = new Set<string>();
+  const found = new Map<string, unknown>();
+  const readNames = (wanted: readonly string[]): void => {
+    const fresh = wanted.filter((name) => !read.has(name));
+    if (fresh.length === 0) return;
+    if (handlesOf !== generation) {
+      handles = acquire(fn);
+      handlesOf = generation;
     }
-  }
+    const list = handles.internal.get("[[Scopes]]")?.objectId;
+    for (const name of fresh) read.add(name);
+    if (list === undefined) return;
+    const slot = globalThis as unknown as Slot;
+    post("Runtime.callFunctionOn", {
+      objectId: list,
+      functionDeclaration: READ,
+      arguments: [{ value: fresh }],
+      silent: true,
+    });
+    const values = slot[SLOT] as Map<string, unknown> | undefined;
+    delete slot[SLOT];
+    for (const [name, value] of values ?? []) found.set(name, value);
+  };
 
-  const resolved = new Map<string, Binding>();
-  return {
+  const scopes: FunctionScopes = {
     url,
     location:
       location?.lineNumber === undefined || location.columnNumber === undefined
@@ -202,34 +241,25 @@ export function scopesOf(fn: AnyFunction): FunctionScopes {
         : { line: location.lineNumber, column: location.columnNumber },
     bound,
     resolve(name: string): Binding {
-      let binding = resolved.get(name);
-      if (binding !== undefined) return binding;
-      binding = { kind: "global" };
-      for (const scope of scopes) {
-        if (scope.global) break;
-        if (scope.variables === undefined) {
-          const variables = post<Properties>("Runtime.getProperties", {
-            objectId: scope.objectId,
-            ownProperties: true,
-          });
-          scope.variables = new Map();
-          for (const v of variables.result) {
-            if (v.value !== undefined) scope.variables.set(v.name, v.value);
-          }
-        }
-        const remote = scope.variables.get(name);
-        if (remote !== undefined) {
-          binding = { kind: "bound", value: valueOf(remote, anchor) };
-          break;
-        }
-      }
-      resolved.set(name, binding);
-      return binding;
+      readNames([name]);
+      return found.has(name) ? { kind: "bound", value: found.get(name) } : { kind: "global" };
+    },
+    prefetch(names: readonly string[]): void {
+      readNames(names);
     },
   };
+  known.set(fn, scopes);
+  return scopes;
 }
 
-/** Release what the inspector holds for scopes read so far (remote object ids). */
+/**
+ * Release what the inspector holds for scopes read so far (remote object ids), once enough
+ * have piled up; what was read stays known.
+ */
 export function releaseScopes(): void {
-  if (session !== undefined) post("Runtime.releaseObjectGroup", { objectGroup: GROUP });
+  // Releasing costs a round trip: let handles pile up a little first.
+  if (session === undefined || acquired < RELEASE_EVERY) return;
+  post("Runtime.releaseObjectGroup", { objectGroup: GROUP });
+  acquired = 0;
+  generation++;
 }

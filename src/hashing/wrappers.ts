@@ -60,13 +60,31 @@ const parsed = new WeakMap<AnyFunction, ParsedSource>();
  */
 export const PARSED: unique symbol = Symbol.for("memori.parsedSource");
 
-/** {@link parseSource}, once per function object. */
+/**
+ * Parsed sources by their text: the closures a factory makes share one text, and parsing
+ * (acorn, scope analysis) costs more than anything else about a function. Bounded, oldest out.
+ */
+const byText = new Map<string, ParsedSource>();
+const MAX_TEXTS = 2000;
+
+function parseText(fn: AnyFunction): ParsedSource {
+  const text = Function.prototype.toString.call(fn);
+  let result = byText.get(text);
+  if (result === undefined) {
+    result = parseSource(fn);
+    if (byText.size >= MAX_TEXTS) byText.delete(byText.keys().next().value as string);
+    byText.set(text, result);
+  }
+  return result;
+}
+
+/** {@link parseSource}, once per function object (and once per source text). */
 export function sourceOf(fn: AnyFunction): ParsedSource {
   const given = (fn as unknown as Record<symbol, ParsedSource | undefined>)[PARSED];
   if (given !== undefined) return given;
   let result = parsed.get(fn);
   if (result === undefined) {
-    result = withOriginalNames(fn, parseSource(fn));
+    result = withOriginalNames(fn, parseText(fn));
     parsed.set(fn, result);
   }
   return result;
