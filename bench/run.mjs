@@ -179,6 +179,42 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   });
 }
 
+// --- 3b. code identity: stages whose functions use helpers and constants --------------------
+{
+  const n = 1000;
+  const runs = quick ? 3 : 5;
+  const cachedOf = (script, extra) => {
+    const state = path.join(data, `identity-${script}-${extra.join("-")}`);
+    rmSync(state, { recursive: true, force: true });
+    node(script, [state, String(n), ...extra]);
+    return median(
+      times(runs, () => {
+        const again = node(script, [state, String(n), ...extra]);
+        if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} stages were cached`);
+        return again;
+      }).map((r) => r.ms),
+    );
+  };
+  // measured here, beside the others, so that the ratio compares runs on the same machine state
+  const trivial = cachedOf("linear.mjs", []);
+  row(
+    `${n}-stage pipeline using helpers and constants, cached re-run`,
+    cachedOf("linear-identity.mjs", ["shared"]),
+    "ms",
+    `${n} stages of a trivial function`,
+    trivial,
+    "target: within 10%",
+  );
+  row(
+    `${n}-stage pipeline of ${n} distinct closures, cached re-run`,
+    cachedOf("linear-identity.mjs", ["closures"]),
+    "ms",
+    `${n} stages of a trivial function`,
+    trivial,
+    "each closure's bindings read once",
+  );
+}
+
 // --- 4. peak memory while hashing a 4 GiB file -----------------------------------------------
 {
   const size = quick ? GiB : 4 * GiB;
