@@ -69,6 +69,13 @@ export interface StageOptions<
    */
   readonly ignoreCode?: boolean;
   /**
+   * Record the files the function opens for reading without naming them in its arguments (a
+   * template, a config, an atlas opened by path inside it), and re-run when one of them changes.
+   * Seen for JavaScript code running in this process; not in worker threads or child processes.
+   * @default true
+   */
+  readonly trackReads?: boolean;
+  /**
    * Always hash file contents, never trusting a file's stat identity (size, timestamps,
    * inode) to stand for its content: for file systems whose timestamps cannot be trusted.
    * `MEMORI_ALWAYS_HASH=1` does this for every stage.
@@ -336,7 +343,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
       { stage },
     );
   }
-  for (const key of ["cheap", "ignoreCode"] as const) {
+  for (const key of ["cheap", "ignoreCode", "trackReads"] as const) {
     if (o[key] !== undefined && typeof o[key] !== "boolean") fail(stage, key, "a boolean", o[key]);
   }
   if (o.onEvent !== undefined && typeof o.onEvent !== "function") {
@@ -365,6 +372,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
     "cheap",
     "codeVersion",
     "ignoreCode",
+    "trackReads",
     "onEvent",
     "executor",
   ]);

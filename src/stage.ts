@@ -131,6 +131,7 @@ export class Stage<
       retries: options?.retries ?? 0,
       cheap: options?.cheap ?? false,
       code: { codeVersion: options?.codeVersion, ignoreCode: options?.ignoreCode ?? false },
+      trackReads: options?.trackReads ?? true,
       onEvent: options?.onEvent,
       executor: options?.executor,
     };

@@ -3,6 +3,7 @@
  * arguments, writing the state (the store writes `.stage` last, as the commit record) and
  * remembering trusted file hashes for later runs (`<name>.files`, a hint only).
  */
+import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import type { HashScope, Sha256Hex } from "../hashing/files.js";
 import {
@@ -27,6 +28,37 @@ import {
 } from "../state/store.js";
 import { encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
+
+/** The prefix of a state's inputs that are files the function read without naming them. */
+export const READ_PREFIX = "read:";
+
+/** Paths never recorded as reads: the system's, and memori's own state files. */
+const SYSTEM = ["/proc/", "/dev/", "/sys/"];
+const STATE_FILE = /\.(inputs|outputs|stage|files|lock|owner|tmp)$/;
+
+/**
+ * The files a call read without naming them (not its inputs, outputs or written files, not
+ * state, not system files), by content, as `read:<path>` inputs. A file gone after the run is
+ * left out (a temporary file).
+ */
+async function discoveredReads(
+  def: StageDef,
+  store: StateStore,
+  reads: ReadonlySet<string>,
+  known: readonly FileEntry[],
+): Promise<Record<string, Json>> {
+  if (reads.size === 0) return {};
+  const named = new Set(known.map((entry) => path.resolve(entry.file)));
+  const stateDir = path.resolve(store.dir) + path.sep;
+  const out: Record<string, Json> = {};
+  for (const file of [...reads].sort()) {
+    if (named.has(file) || file.startsWith(stateDir) || STATE_FILE.test(file)) continue;
+    if (SYSTEM.some((prefix) => file.startsWith(prefix))) continue;
+    const hash = await def.hasher.hash(file);
+    if (hash !== undefined) out[`${READ_PREFIX}${file}`] = { file, hash };
+  }
+  return out;
+}
 
 /**
  * Teach the hasher the file hashes recorded beside a state, so unchanged files named by it
@@ -122,6 +154,7 @@ export async function commitRun(
   known: KnownFiles,
   scope: HashScope,
   created: ReadonlySet<string> = new Set(),
+  reads: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const encoded = await encodeAll(def, outputs, "outputs", scope);
   const { written, changed } = await filesAfterRun(
@@ -136,12 +169,18 @@ export async function commitRun(
   // recorded as changed: no content matches that, so the next run runs it again, whatever the
   // file holds then. The result belongs to no known content of it.
   const changedSet = new Set(changed);
-  const inputs =
+  const named =
     changed.length === 0
       ? fingerprint.inputs
       : (mapStored(fingerprint.inputs, (entry) =>
           changedSet.has(entry.file) ? { file: entry.file, hash: CHANGED_DURING_RUN } : entry,
         ) as Record<string, Json>);
+  const discovered = await discoveredReads(def, store, reads, [
+    ...fileEntries(fingerprint.inputs),
+    ...fileEntries(encoded),
+    ...written,
+  ]);
+  const inputs = { ...named, ...discovered };
   await store.write(inputs, encoded, written, fingerprint.code, def.outputs);
   await recordKnownFiles(
     def,

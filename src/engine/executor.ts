@@ -5,7 +5,8 @@
  * that runs the call in another thread, process or machine needs no path of its own: it
  * only has to bring the returned value (or the failure) back.
  */
-import { withCallSignal } from "../call-signal.js";
+import { withCallContext } from "../call-signal.js";
+import { installReadTracking } from "../read-tracking.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { AnyFn, Signature } from "./signature.js";
 
@@ -31,6 +32,11 @@ export interface Execution {
   readonly attributed: boolean;
   /** 1 for the first attempt. */
   readonly attempt: number;
+  /**
+   * Where an executor that runs the function in this thread records the files it opens for
+   * reading (absent: reads are not tracked). Other executors leave it empty.
+   */
+  readonly reads?: Set<string> | undefined;
 }
 
 /** What an execution gives back: the returned value, or what was thrown. */
@@ -55,13 +61,19 @@ export const EXECUTOR: unique symbol = Symbol.for("memori.executor");
  */
 export const inProcessExecutor: Executor = {
   name: "in-process",
-  async execute({ fn, signature, inputArgs, signal, attributed }) {
+  async execute({ fn, signature, inputArgs, signal, attributed, reads }) {
     try {
       const args = signature.argumentsFor(inputArgs);
       const call = () => fn(...args);
+      if (reads !== undefined) installReadTracking();
+      const context = {
+        ...(attributed ? { signal } : {}),
+        ...(reads === undefined ? {} : { reads }),
+      };
+      const inContext = attributed || reads !== undefined;
       return {
         ok: true,
-        returned: await (attributed ? withCallSignal(signal, call) : call()),
+        returned: await (inContext ? withCallContext(context, call) : call()),
       };
     } catch (error) {
       return { ok: false, error };

@@ -62,6 +62,7 @@ export async function takeFingerprint(
   def: Fingerprinted,
   inputArgs: Readonly<Record<string, unknown>>,
   scope: HashScope,
+  previous?: StoredState,
 ): Promise<Fingerprint> {
   const facts = await codeIdentity(def.fn, def.code);
   const environment: Record<string, string | undefined> = {};
@@ -70,7 +71,12 @@ export async function takeFingerprint(
     environment[`env:${name}`] = process.env[name];
   }
   const code = facts.code;
-  const inputs = await encodeAll(def, { ...inputArgs, ...environment }, "inputs", scope);
+  // Files the last run read without naming them: their content now (a path, if gone).
+  const reads: Record<string, string> = {};
+  for (const key of Object.keys(previous?.inputs ?? {})) {
+    if (key.startsWith("read:")) reads[key] = key.slice("read:".length);
+  }
+  const inputs = await encodeAll(def, { ...inputArgs, ...environment, ...reads }, "inputs", scope);
   return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable };
 }
 

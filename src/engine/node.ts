@@ -43,6 +43,8 @@ export interface StageDef {
   readonly cheap: boolean;
   /** How the code counts: automatically, by a version string, or not at all. */
   readonly code: CodePolicy;
+  /** Record the files the function reads in this process, as inputs of the call. */
+  readonly trackReads: boolean;
   readonly onEvent: EventListener | undefined;
   readonly executor: Executor | undefined;
 }

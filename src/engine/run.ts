@@ -50,16 +50,23 @@ export async function execute(
   ctx: CallContext,
   inputArgs: Record<string, unknown>,
   fingerprint: Fingerprint | undefined,
-): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; failure: Failure }> {
+): Promise<
+  | { ok: true; outputs: Record<string, unknown>; reads: ReadonlySet<string> }
+  | { ok: false; failure: Failure }
+> {
   const { def } = call;
+  // Reads matter for memoized calls only: they become inputs of the state.
+  const reads = def.trackReads && fingerprint !== undefined ? new Set<string>() : undefined;
   const executed = await executeBounded(
     def,
-    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt },
+    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, reads },
     ctx.signal,
     ctx.attribute ?? false,
   );
-  if (executed.ok)
-    return { ok: true, outputs: nameOutputs(def.name, def.outputs, executed.returned) };
+  if (executed.ok) {
+    const outputs = nameOutputs(def.name, def.outputs, executed.returned);
+    return { ok: true, outputs, reads: reads ?? new Set() };
+  }
   return {
     ok: false,
     failure: "stopped" in executed ? executed.stopped : { kind: "threw", error: executed.error },
@@ -104,7 +111,12 @@ export async function prepare(
   const { def } = call;
   const previous = location.store.read();
   const known = seedKnownFiles(def, location.store, previous);
-  const fingerprint = await takeFingerprint(def, inputArgs, ctx.scope);
+  const fingerprint = await takeFingerprint(
+    def,
+    inputArgs,
+    ctx.scope,
+    previous.kind === "ok" ? previous.state : undefined,
+  );
   warnUnhashable(def, fingerprint);
   const input = {
     def,
@@ -211,6 +223,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
           known,
           ctx.scope,
           created,
+          executed.reads,
         );
         if (changed.length > 0) {
           def.logger.warn(

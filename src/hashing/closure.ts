@@ -20,6 +20,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
 import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
+
+/** Symbol under which a function that only observes another names it (read tracking). */
+const STANDS_FOR = Symbol.for("memori.standsFor");
 import type { FreeReference } from "./source.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
@@ -36,6 +39,8 @@ export interface Dependencies {
   readonly dependencies: readonly Dependency[];
   /** Environment variables the code reads by a literal name. */
   readonly env: readonly string[];
+  /** Free names bound to nothing memori can see (named in a warning). */
+  readonly unresolved: readonly string[];
 }
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
@@ -45,6 +50,23 @@ function isPlainContainer(value: object): boolean {
   if (Array.isArray(value)) return true;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+/** Arrays, Maps and Sets: what calling `x.push()` or `x.set()` on changes. */
+function isCollection(value: unknown): boolean {
+  return (
+    Array.isArray(value) ||
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet
+  );
+}
+
+/** Functions, classes and module namespaces: what assigning to a member of is not state. */
+function isCode(value: unknown): boolean {
+  if (typeof value === "function") return true;
+  return typeof value === "object" && value !== null && isModuleNamespace(value);
 }
 
 function isModuleNamespace(value: object): boolean {
@@ -103,6 +125,8 @@ function memberKey(key: string, member: string): string {
 class Walk {
   readonly dependencies: Dependency[] = [];
   readonly env = new Set<string>();
+  /** Free names bound to nothing memori can see. */
+  readonly unresolved = new Set<string>();
   private readonly visited = new Set<AnyFunction>();
   /** Plain objects and arrays walked into (they hold functions). */
   private readonly expanded = new Set<object>();
@@ -128,17 +152,31 @@ class Walk {
     for (const reference of source.free) {
       if (reference.name === "process" && scopes.resolve("process").kind === "global") {
         for (const name of source.env) this.env.add(name);
+        if (source.envWhole) this.unresolved.add("process.env");
       }
-      this.reference(scopes, reference, prefix);
+      this.reference(scopes, reference, prefix, source.superName);
     }
   }
 
-  private reference(scopes: FunctionScopes, reference: FreeReference, prefix: string): void {
-    // A variable the code keeps state in (a counter, a cache it fills) is not what its result
-    // is built from, and its value depends on how often the code ran in this process.
-    if (reference.state) return;
+  private reference(
+    scopes: FunctionScopes,
+    reference: FreeReference,
+    prefix: string,
+    superName: string | undefined,
+  ): void {
     const binding = scopes.resolve(reference.name);
-    if (binding.kind === "global") return;
+    if (binding.kind === "global") {
+      // Not in the function's scopes and not a global: bound where V8 keeps no trace of it for
+      // this function (a class's `extends` or computed key, read once when it was defined).
+      const extended = superName === reference.name; // found as the class's prototype
+      if (!extended && !(reference.name in globalThis)) this.unresolved.add(reference.name);
+      return;
+    }
+    // A variable the code keeps state in (a counter, a cache it fills) is not what its result
+    // is built from, and its value depends on how often the code ran in this process. Calling
+    // `set` or `sort` on a function, a class or a module namespace changes nothing of it.
+    if (reference.state === "assigned" && !isCode(binding.value)) return;
+    if (reference.state === "method" && isCollection(binding.value)) return;
     const key = prefix === "" ? reference.name : `${prefix}>${reference.name}`;
     const value = binding.value;
     if (
@@ -183,6 +221,12 @@ class Walk {
 
   private callable(fn: AnyFunction, key: string): void {
     if (this.visited.has(fn)) return; // a cycle, or reached before under another name
+    // A function that only observes another (memori's read tracking of fs) is that other.
+    const original = (fn as unknown as Record<symbol, AnyFunction | undefined>)[STANDS_FOR];
+    if (typeof original === "function") {
+      this.callable(original, key);
+      return;
+    }
     const marked = fn as AnyFunction & Wrapper;
     if (marked[WRAPPED] !== undefined || marked[CODE_EXTRA] !== undefined || marked[PARSED]) {
       // memori's own wrappers (scripts, worker threads, decorators): what they wrap and add.
@@ -213,6 +257,28 @@ class Walk {
     this.dependencies.push({ kind: "code", key, fn });
     this.visited.add(fn);
     this.queue.push([fn, key]);
+    this.attached(fn, key);
+  }
+
+  /**
+   * What a function or class carries beyond its text: the class it extends (evaluated once,
+   * when the class was defined, so not in any scope), and properties added to it or to its
+   * prototype outside its body (`K.factor = 2`, `K.prototype.f = …`, `fn.options = {…}`).
+   */
+  private attached(fn: AnyFunction, key: string): void {
+    const parent = Object.getPrototypeOf(fn) as unknown;
+    if (typeof parent === "function" && parent !== Function.prototype) {
+      this.callable(parent, `${key}>extends`);
+    }
+    for (const name of Object.keys(fn)) {
+      this.value((fn as unknown as Record<string, unknown>)[name], memberKey(key, name));
+    }
+    const prototype = (fn as { prototype?: unknown }).prototype;
+    if (typeof prototype === "object" && prototype !== null) {
+      for (const name of Object.keys(prototype)) {
+        this.value((prototype as Record<string, unknown>)[name], `${key}.prototype.${name}`);
+      }
+    }
   }
 
   private scopes(fn: AnyFunction): FunctionScopes {
@@ -235,7 +301,11 @@ export function dependenciesOf(fn: AnyFunction): Dependencies {
   } finally {
     releaseScopes();
   }
-  found = { dependencies: walk.dependencies, env: [...walk.env].sort() };
+  found = {
+    dependencies: walk.dependencies,
+    env: [...walk.env].sort(),
+    unresolved: [...walk.unresolved].sort(),
+  };
   cache.set(fn, found);
   return found;
 }

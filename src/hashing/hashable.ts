@@ -128,6 +128,13 @@ function resolveReached(fn: AnyFunction): Reached {
       }
     }
   }
+  for (const name of found.unresolved) {
+    unhashable.push(
+      name === "process.env"
+        ? "process.env as a whole (memori sees only variables read by name; list others in env)"
+        : `${name} (bound where memori cannot see it, such as a class's computed key)`,
+    );
+  }
   return { callees, extras, env: found.env, unhashable };
 }
 

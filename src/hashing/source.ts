@@ -37,14 +37,18 @@ export interface ParsedSource {
   identifiers: Set<string>;
   /** The free identifiers of the code (bound outside it), by name. */
   free: FreeReference[];
-  /** Environment variables read as `process.env.NAME` or `process.env["NAME"]`. */
+  /** Environment variables read as `process.env.NAME`, `process.env["NAME"]`, or destructured. */
   env: string[];
+  /** `process.env` used otherwise (passed on, aliased, indexed by a computed name). */
+  envWhole?: boolean;
   /**
    * Where V8 says the function starts, in its source text: an arrow function's first
    * character, any other function's parameter list `(`. With V8's location of the function,
    * this places each parameter in the script, for source maps.
    */
   start?: number | undefined;
+  /** A class's `extends` name, when it is a plain name (its value is the class's prototype). */
+  superName?: string;
 }
 
 /** A free identifier of a function's code. */
@@ -56,10 +60,11 @@ export interface FreeReference {
    */
   members: string[] | undefined;
   /**
-   * Whether the code assigns it or changes it in place (`n++`, `calls.n += 1`,
-   * `seen.add(x)`): a variable the code keeps state in, not something its result is built from.
+   * Whether the code assigns it or changes it in place: `"assigned"` (`n++`, `calls.n += 1`),
+   * `"method"` (`seen.add(x)`, state only if it holds an array, Map or Set): a variable the code
+   * keeps state in, not something its result is built from.
    */
-  state: boolean;
+  state: "assigned" | "method" | undefined;
 }
 
 /** Methods of arrays, Maps and Sets that change them in place. */
@@ -120,8 +125,14 @@ function literalMember(parent: AnyNode | undefined, child: AnyNode): string | un
   return undefined;
 }
 
-/** Whether `id` is changed in place: `id.a = …`, `id.a.b++`, `delete id.a`, `id.push(…)`. */
-function changedInPlace(id: AnyNode, parents: Map<AnyNode, AnyNode>): boolean {
+/**
+ * How `id` is changed in place, if it is: `"assigned"` (`id.a = …`, `id.a.b++`, `delete id.a`),
+ * `"method"` (`id.push(…)`, `id.set(…)`: state only if `id` is an array, Map or Set).
+ */
+function changedInPlace(
+  id: AnyNode,
+  parents: Map<AnyNode, AnyNode>,
+): "assigned" | "method" | undefined {
   let node = id;
   let parent = parents.get(node);
   let member: string | undefined;
@@ -130,20 +141,24 @@ function changedInPlace(id: AnyNode, parents: Map<AnyNode, AnyNode>): boolean {
     node = parent;
     parent = parents.get(node);
   }
-  if (node === id || parent === undefined) return false;
-  if (parent.type === "AssignmentExpression" && parent.left === node) return true;
-  if (parent.type === "UpdateExpression") return true;
-  if (parent.type === "UnaryExpression" && parent.operator === "delete") return true;
-  return (
+  if (node === id || parent === undefined) return undefined;
+  if (parent.type === "AssignmentExpression" && parent.left === node) return "assigned";
+  if (parent.type === "UpdateExpression") return "assigned";
+  if (parent.type === "UnaryExpression" && parent.operator === "delete") return "assigned";
+  const called =
     parent.type === "CallExpression" &&
     parent.callee === node &&
     member !== undefined &&
-    MUTATORS.has(member)
-  );
+    MUTATORS.has(member);
+  return called ? "method" : undefined;
 }
 
 /** The free identifiers of a function node, and the environment variables it reads. */
-function freeReferences(node: AnyNode): { free: FreeReference[]; env: string[] } {
+function freeReferences(node: AnyNode): {
+  free: FreeReference[];
+  env: string[];
+  envWhole: boolean;
+} {
   const parents = new Map<AnyNode, AnyNode>();
   const visit = (n: AnyNode): void => {
     for (const [key, value] of Object.entries(n)) {
@@ -168,18 +183,34 @@ function freeReferences(node: AnyNode): { free: FreeReference[]; env: string[] }
     fallback: "iteration",
   }).globalScope;
   const byName = new Map<string, Set<string> | undefined>();
-  const state = new Set<string>();
+  const state = new Map<string, "assigned" | "method">();
   const env = new Set<string>();
+  let envWhole = false;
   for (const reference of through) {
     const { identifier } = reference;
     const id = identifier as unknown as AnyNode;
     const name = identifier.name;
     const parent = parents.get(id);
     const member = literalMember(parent, id);
-    if (reference.isWrite() || changedInPlace(id, parents)) state.add(name);
+    const change = reference.isWrite() ? "assigned" : changedInPlace(id, parents);
+    if (change !== undefined && state.get(name) !== "assigned") state.set(name, change);
     if (name === "process" && member === "env" && parent !== undefined) {
-      const variable = literalMember(parents.get(parent), parent);
+      const above = parents.get(parent);
+      const variable = literalMember(above, parent);
+      const destructured = above?.type === "VariableDeclarator" && above.init === parent;
+      const pattern = destructured ? (above.id as AnyNode) : undefined;
       if (variable !== undefined) env.add(variable);
+      else if (pattern?.type === "ObjectPattern") {
+        // const { FSLDIR, OMP_NUM_THREADS = "1" } = process.env
+        for (const property of pattern.properties as AnyNode[]) {
+          const key = property.key as AnyNode | undefined;
+          if (property.type !== "Property" || property.computed || key === undefined) {
+            envWhole = true;
+          } else env.add(key.type === "Identifier" ? (key.name as string) : String(key.value));
+        }
+      } else if (!(above?.type === "AssignmentExpression" && above.left === parent)) {
+        envWhole = true; // passed on, aliased, or indexed by a computed name
+      }
     }
     if (!byName.has(name)) byName.set(name, new Set());
     const members = byName.get(name);
@@ -191,10 +222,10 @@ function freeReferences(node: AnyNode): { free: FreeReference[]; env: string[] }
     return {
       name,
       members: members === undefined ? undefined : [...members].sort(),
-      state: state.has(name),
+      state: state.get(name),
     };
   });
-  return { free, env: [...env].sort() };
+  return { free, env: [...env].sort(), envWhole };
 }
 
 const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
@@ -231,19 +262,24 @@ function normalize(node: unknown): string {
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
 function parseExpression(code: string): AnyNode | undefined {
-  try {
-    const program = parser().parse(code, {
-      ecmaVersion: "latest",
-      sourceType: "script",
-      ranges: true, // eslint-scope reads them; the hash skips them
-    }) as unknown as AnyNode;
-    const body = program.body as AnyNode[];
-    const statement = body[0];
-    if (body.length !== 1 || statement?.type !== "ExpressionStatement") return undefined;
-    return statement.expression as AnyNode;
-  } catch {
-    return undefined;
+  // As a script first (code from CommonJS may be sloppy-mode), then as a module: code from an
+  // ES module may use `import.meta`, which only a module may.
+  for (const sourceType of ["script", "module"] as const) {
+    try {
+      const program = parser().parse(code, {
+        ecmaVersion: "latest",
+        sourceType,
+        ranges: true, // eslint-scope reads them; the hash skips them
+      }) as unknown as AnyNode;
+      const body = program.body as AnyNode[];
+      const statement = body[0];
+      if (body.length !== 1 || statement?.type !== "ExpressionStatement") return undefined;
+      return statement.expression as AnyNode;
+    } catch {
+      // try the next way
+    }
   }
+  return undefined;
 }
 
 /**
@@ -352,8 +388,17 @@ export function parseSource(fn: Function): ParsedSource {
   // The function's own name is left out: renaming does not change what it does (the stage
   // name, which keys the state files, is separate).
   const hash = sha256(normalize({ ...node, id: null }));
-  const { free, env } = freeReferences(node);
-  const facts = { hash, identifiers, free, env, start: v8Start(source, node, shift) };
+  const { free, env, envWhole } = freeReferences(node);
+  const superClass = node.superClass as AnyNode | null | undefined;
+  const facts = {
+    hash,
+    identifiers,
+    free,
+    env,
+    envWhole,
+    start: v8Start(source, node, shift),
+    ...(superClass?.type === "Identifier" ? { superName: superClass.name as string } : {}),
+  };
   if (node.type === "ClassExpression") {
     return { mode: "positional", parameters: [], rest: undefined, ...facts };
   }

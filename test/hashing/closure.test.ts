@@ -29,6 +29,7 @@ const PIPELINE = `
 import { Pipeline, Stage } from ${JSON.stringify(memori)};
 import { scaleBy, Model } from "./lib.mjs";
 import { pkgFn } from "fakepkg";
+import { readFileSync } from "node:fs";
 
 const FWHM = 6;
 const DEFAULT_SIGMA = 2;
@@ -56,6 +57,7 @@ const stages = [
   new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
   new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
   new Stage(function envRead(x) { return process.env.MEMORI_T_READ ?? x; }, { outputs: "e", hashOutput: "state" }),
+  new Stage(function readsConfig(x) { return JSON.parse(readFileSync("config.json", "utf8")).k + x; }, { outputs: "r", hashOutput: "state" }),
 ];
 const [helper, afterHelper, ...rest] = stages;
 const pipeline = new Pipeline(
@@ -127,6 +129,7 @@ beforeAll(async () => {
     "lib.mjs": LIB,
     "node_modules/fakepkg/package.json": PACKAGE("1.0.0"),
     "node_modules/fakepkg/index.js": "export function pkgFn(x) { return x * 10; }\n",
+    "config.json": '{ "k": 1 }\n',
   });
   const first = await runPipeline();
   expect(Object.values(ran(first))).toEqual(Array(first.length).fill("first-run"));
@@ -134,7 +137,7 @@ beforeAll(async () => {
 
 // Rows run in order, each from the state the one before left.
 describe("a change to what a stage depends on re-runs exactly it and its downstream", () => {
-  const rows: [string, () => Promise<NodeJS.ProcessEnv | void>, Record<string, string>][] = [
+  const rows: [string, () => Promise<NodeJS.ProcessEnv | void>, Record<string, unknown>][] = [
     ["nothing changed", async () => {}, {}],
     [
       "an unmarked helper",
@@ -182,6 +185,11 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       {
         listed: "input: env:MEMORI_T_LISTED",
       },
+    ],
+    [
+      "a file a JavaScript stage reads by path",
+      () => edit("config.json", '"k": 1', '"k": 2'),
+      { readsConfig: expect.stringMatching(/^input: read:\/.*\/config\.json$/) },
     ],
     [
       "an env variable read as process.env.NAME",
@@ -234,7 +242,12 @@ describe("edits that change nothing a stage depends on re-run nothing", () => {
       "touching the files",
       async () => {
         const later = new Date(Date.now() + 5000);
-        for (const f of ["pipeline.mjs", "lib.mjs", "node_modules/fakepkg/index.js"]) {
+        for (const f of [
+          "pipeline.mjs",
+          "lib.mjs",
+          "node_modules/fakepkg/index.js",
+          "config.json",
+        ]) {
           await utimes(path.join(project, f), later, later);
         }
       },

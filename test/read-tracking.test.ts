@@ -1,0 +1,114 @@
+// Files a JavaScript stage reads without naming them (src/read-tracking.ts, engine/commit.ts):
+// which calls count as reads, that each concurrent call gets its own, what is left out, and
+// that a change to such a file re-runs the stage with a reason naming it.
+import { createReadStream, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
+import { open, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Pipeline, Stage } from "../src/index.js";
+import { recordingLogger, tempDir } from "./util/tmp.js";
+
+const logger = recordingLogger().logger;
+
+async function readKeys(state: string, name: string): Promise<string[]> {
+  const inputs = JSON.parse(await readFile(path.join(state, `${name}.inputs`), "utf8")) as {
+    inputs: Record<string, unknown>;
+  };
+  return Object.keys(inputs.inputs).filter((k) => k.startsWith("read:"));
+}
+
+describe("files a JavaScript stage reads (read-tracking.ts)", () => {
+  it("records reads by every kind of call, not writes, deleted files or its own state", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const f = (name: string) => path.join(dir, name);
+    for (const name of ["a", "b", "c", "d", "e"]) writeFileSync(f(name), name);
+    const stage = new Stage(
+      async function reader(tag: string) {
+        readFileSync(f("a"), "utf8");
+        await readFile(new URL(`file://${f("b")}`));
+        closeSync(openSync(f("c"), "r"));
+        await (await open(f("d"))).close();
+        await new Promise<void>((done) => {
+          createReadStream(f("e"))
+            .on("data", () => undefined)
+            .on("close", () => done());
+        });
+        await writeFile(f("written"), tag); // written, not read
+        closeSync(openSync(f("w"), "w"));
+        writeFileSync(f("temp"), "x");
+        readFileSync(f("temp"));
+        (await import("node:fs")).unlinkSync(f("temp")); // read, then gone
+        return tag;
+      },
+      { hashOutput: state, logger },
+    );
+    await stage.run("one");
+    expect(await readKeys(state, "reader")).toEqual(
+      ["a", "b", "c", "d", "e"].map((name) => `read:${f(name)}`),
+    );
+  });
+
+  it("gives each concurrent call its own reads, and re-runs only the one whose file changed", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const runs: string[] = [];
+    const make = (name: string, file: string) =>
+      new Stage(
+        async function readOne() {
+          runs.push(name);
+          await new Promise((r) => setTimeout(r, 20)); // overlap with the other call
+          return readFile(file, "utf8");
+        },
+        { name, outputs: name, hashOutput: state, logger },
+      );
+    const x = path.join(dir, "x.txt");
+    const y = path.join(dir, "y.txt");
+    await writeFile(x, "x1");
+    await writeFile(y, "y1");
+    const build = () => {
+      const [sx, sy] = [make("sx", x), make("sy", y)];
+      return {
+        pipeline: new Pipeline(
+          [
+            ["start", sx],
+            ["start", sy],
+          ],
+          { concurrency: 2 },
+        ),
+        sx,
+        sy,
+      };
+    };
+    await build().pipeline.run();
+    expect(await readKeys(state, "sx")).toEqual([`read:${x}`]);
+    expect(await readKeys(state, "sy")).toEqual([`read:${y}`]);
+    runs.length = 0;
+    await writeFile(y, "y2");
+    const second = build();
+    expect(await second.pipeline.run()).toEqual({ sx: "x1", sy: "y2" });
+    expect(runs).toEqual(["sy"]);
+    expect(second.sy.lastDecision?.reason).toMatchObject({
+      kind: "input-changed",
+      name: `read:${y}`,
+    });
+  });
+
+  it("tracks nothing with trackReads: false, and rejects a non-boolean", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const file = path.join(dir, "cfg");
+    await writeFile(file, "1");
+    const stage = new Stage(() => readFileSync(file, "utf8"), {
+      name: "untracked",
+      hashOutput: state,
+      logger,
+      trackReads: false,
+    });
+    await stage.run();
+    expect(await readKeys(state, "untracked")).toEqual([]);
+    expect(() => new Stage(() => 1, { name: "s", trackReads: "yes" as never })).toThrow(
+      /trackReads/,
+    );
+  });
+});
