@@ -9,6 +9,9 @@ import { createRequire } from "node:module";
 import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
+import { freeReferences, isNode } from "./free-references.js";
+
+export type { FreeReference } from "./free-references.js";
 
 /** A parameter of a stage function. */
 export interface Parameter {
@@ -51,54 +54,13 @@ export interface ParsedSource {
   superName?: string;
 }
 
-/** A free identifier of a function's code. */
-export interface FreeReference {
-  name: string;
-  /**
-   * The members read from it when every use is `name.member` or `name["member"]` (so a
-   * module namespace counts only for what is used); `undefined` when it is used whole.
-   */
-  members: string[] | undefined;
-  /**
-   * Whether the code assigns it or changes it in place: `"assigned"` (`n++`, `calls.n += 1`),
-   * `"method"` (`seen.add(x)`, state only if it holds an array, Map or Set): a variable the code
-   * keeps state in, not something its result is built from.
-   */
-  state: "assigned" | "method" | undefined;
-}
-
-/** Methods of arrays, Maps and Sets that change them in place. */
-const MUTATORS = new Set([
-  "push",
-  "pop",
-  "shift",
-  "unshift",
-  "splice",
-  "sort",
-  "reverse",
-  "fill",
-  "copyWithin",
-  "set",
-  "add",
-  "delete",
-  "clear",
-]);
-
 type AnyNode = Node & Record<string, unknown>;
 
 // acorn is loaded on first use: the command line often needs no parsing at all.
 const require = createRequire(import.meta.url);
 let acorn: typeof import("acorn") | undefined;
 let walk: typeof import("acorn-walk") | undefined;
-let scope: EslintScope | undefined;
 
-/** The part of eslint-scope (which ships no types) that memori uses. */
-interface EslintScope {
-  analyze(
-    program: object,
-    options: { ecmaVersion: number; sourceType: "script"; fallback: "iteration" },
-  ): { globalScope: { through: { identifier: Node & { name: string }; isWrite(): boolean }[] } };
-}
 function parser(): {
   parse: typeof import("acorn").parse;
   tokenizer: typeof import("acorn").tokenizer;
@@ -109,130 +71,8 @@ function parser(): {
   return { parse: acorn.parse, tokenizer: acorn.tokenizer, full: walk.full };
 }
 
-function eslintScope(): EslintScope {
-  scope ??= require("eslint-scope") as EslintScope;
-  return scope;
-}
-
-/** The name of a member read with a literal key: `a.b`, `a["b"]`. */
-function literalMember(parent: AnyNode | undefined, child: AnyNode): string | undefined {
-  if (parent?.type !== "MemberExpression" || parent.object !== child) return undefined;
-  const property = parent.property as AnyNode;
-  if (!parent.computed && property.type === "Identifier") return property.name as string;
-  if (parent.computed && property.type === "Literal" && typeof property.value === "string") {
-    return property.value;
-  }
-  return undefined;
-}
-
-/**
- * How `id` is changed in place, if it is: `"assigned"` (`id.a = …`, `id.a.b++`, `delete id.a`),
- * `"method"` (`id.push(…)`, `id.set(…)`: state only if `id` is an array, Map or Set).
- */
-function changedInPlace(
-  id: AnyNode,
-  parents: Map<AnyNode, AnyNode>,
-): "assigned" | "method" | undefined {
-  let node = id;
-  let parent = parents.get(node);
-  let member: string | undefined;
-  while (parent?.type === "MemberExpression" && parent.object === node) {
-    member = literalMember(parent, node);
-    node = parent;
-    parent = parents.get(node);
-  }
-  if (node === id || parent === undefined) return undefined;
-  if (parent.type === "AssignmentExpression" && parent.left === node) return "assigned";
-  if (parent.type === "UpdateExpression") return "assigned";
-  if (parent.type === "UnaryExpression" && parent.operator === "delete") return "assigned";
-  const called =
-    parent.type === "CallExpression" &&
-    parent.callee === node &&
-    member !== undefined &&
-    MUTATORS.has(member);
-  return called ? "method" : undefined;
-}
-
-/** The free identifiers of a function node, and the environment variables it reads. */
-function freeReferences(node: AnyNode): {
-  free: FreeReference[];
-  env: string[];
-  envWhole: boolean;
-} {
-  const parents = new Map<AnyNode, AnyNode>();
-  const visit = (n: AnyNode): void => {
-    for (const [key, value] of Object.entries(n)) {
-      if (key === "loc") continue;
-      for (const item of Array.isArray(value) ? value : [value]) {
-        if (isNode(item)) {
-          parents.set(item, n);
-          visit(item);
-        }
-      }
-    }
-  };
-  visit(node);
-  const program = {
-    type: "Program",
-    sourceType: "script",
-    body: [{ type: "ExpressionStatement", expression: node }],
-  };
-  const { through } = eslintScope().analyze(program, {
-    ecmaVersion: 2022,
-    sourceType: "script",
-    fallback: "iteration",
-  }).globalScope;
-  const byName = new Map<string, Set<string> | undefined>();
-  const state = new Map<string, "assigned" | "method">();
-  const env = new Set<string>();
-  let envWhole = false;
-  for (const reference of through) {
-    const { identifier } = reference;
-    const id = identifier as unknown as AnyNode;
-    const name = identifier.name;
-    const parent = parents.get(id);
-    const member = literalMember(parent, id);
-    const change = reference.isWrite() ? "assigned" : changedInPlace(id, parents);
-    if (change !== undefined && state.get(name) !== "assigned") state.set(name, change);
-    if (name === "process" && member === "env" && parent !== undefined) {
-      const above = parents.get(parent);
-      const variable = literalMember(above, parent);
-      const destructured = above?.type === "VariableDeclarator" && above.init === parent;
-      const pattern = destructured ? (above.id as AnyNode) : undefined;
-      if (variable !== undefined) env.add(variable);
-      else if (pattern?.type === "ObjectPattern") {
-        // const { FSLDIR, OMP_NUM_THREADS = "1" } = process.env
-        for (const property of pattern.properties as AnyNode[]) {
-          const key = property.key as AnyNode | undefined;
-          if (property.type !== "Property" || property.computed || key === undefined) {
-            envWhole = true;
-          } else env.add(key.type === "Identifier" ? (key.name as string) : String(key.value));
-        }
-      } else if (!(above?.type === "AssignmentExpression" && above.left === parent)) {
-        envWhole = true; // passed on, aliased, or indexed by a computed name
-      }
-    }
-    if (!byName.has(name)) byName.set(name, new Set());
-    const members = byName.get(name);
-    if (member === undefined) byName.set(name, undefined);
-    else members?.add(member);
-  }
-  const free = [...byName.keys()].sort().map((name) => {
-    const members = byName.get(name);
-    return {
-      name,
-      members: members === undefined ? undefined : [...members].sort(),
-      state: state.get(name),
-    };
-  });
-  return { free, env: [...env].sort(), envWhole };
-}
-
 const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
 
-function isNode(value: unknown): value is AnyNode {
-  return typeof value === "object" && value !== null && typeof (value as Node).type === "string";
-}
 
 /** A canonical string for an AST node: type and fields, no positions or raw text. */
 function normalize(node: unknown): string {
