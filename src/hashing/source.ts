@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
-import { freeReferences, isNode } from "./free-references.js";
+import { freeReferences, isNode, type FreeReference } from "./free-references.js";
 
 export type { FreeReference } from "./free-references.js";
 
@@ -72,7 +72,6 @@ function parser(): {
 }
 
 const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
-
 
 /** A canonical string for an AST node: type and fields, no positions or raw text. */
 function normalize(node: unknown): string {
