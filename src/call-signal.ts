@@ -1,16 +1,26 @@
 /**
  * The context of the stage call that code runs in: its abort signal, fired when the call times
  * out or the run is interrupted (`runProcess` reads it to kill the processes a stage started),
- * and where the files it opens for reading are recorded (see read-tracking.ts).
+ * and where the files it opens are recorded (see read-tracking.ts).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+
+/** The files a call's code opened in this process, when they are tracked. */
+export class FileAccess {
+  /** Absolute paths of the files it opened for reading. */
+  readonly reads = new Set<string>();
+  /** Absolute paths of the files it opened for writing (created, truncated, appended to). */
+  readonly writes = new Set<string>();
+  /** It started a child process, whose files are not seen here. */
+  untraced = false;
+}
 
 /** What a stage call's code runs with. */
 export interface CallContext {
   /** The call's own abort signal, when it has one (a timeout, a caller's signal). */
   readonly signal?: AbortSignal | undefined;
-  /** Absolute paths of the files the call opened for reading, when reads are tracked. */
-  readonly reads?: Set<string> | undefined;
+  /** Where the files the call opens are recorded, when they are tracked. */
+  readonly access?: FileAccess | undefined;
 }
 
 const current = new AsyncLocalStorage<CallContext>();
@@ -20,9 +30,9 @@ export function callSignal(): AbortSignal | undefined {
   return current.getStore()?.signal;
 }
 
-/** The read record of the stage call this code runs in, if reads are tracked. */
-export function callReads(): Set<string> | undefined {
-  return current.getStore()?.reads;
+/** The file record of the stage call this code runs in, if its files are tracked. */
+export function callAccess(): FileAccess | undefined {
+  return current.getStore()?.access;
 }
 
 /** Run `body` in the given call context. */

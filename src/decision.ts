@@ -6,10 +6,11 @@ export type Reason =
   | { kind: "first-run" }
   | { kind: "forced" }
   | { kind: "function-changed"; changed: string[] }
-  | { kind: "input-changed"; name: string; old: string; new: string }
+  /** `inside`: for a directory, the first paths inside it that changed (`mri/T1.mgz changed`). */
+  | { kind: "input-changed"; name: string; old: string; new: string; inside?: string[] }
   | { kind: "output-names-changed"; old: string[]; new: string[] }
   | { kind: "output-missing"; path: string }
-  | { kind: "output-modified"; path: string }
+  | { kind: "output-modified"; path: string; inside?: string[] }
   | { kind: "state-unreadable"; file: string; detail: string }
   /** The state was written by an older memori, in format `from`: run once to upgrade it. */
   | { kind: "format-upgraded"; from: number }
@@ -47,6 +48,10 @@ export interface Explanation {
   elements?: Explanation[];
 }
 
+function insideOf(inside: readonly string[] | undefined): string {
+  return inside === undefined || inside.length === 0 ? "" : `: ${inside.join(", ")}`;
+}
+
 /** One line for a reason: `input changed: a (1 -> 2)`. */
 export function describeReason(reason: Reason): string {
   switch (reason.kind) {
@@ -59,13 +64,13 @@ export function describeReason(reason: Reason): string {
     case "function-changed":
       return `function changed${reason.changed.length ? `: ${reason.changed.join(", ")}` : ""}`;
     case "input-changed":
-      return `input changed: ${reason.name} (${reason.old} -> ${reason.new})`;
+      return `input changed: ${reason.name} (${reason.old} -> ${reason.new})${insideOf(reason.inside)}`;
     case "output-names-changed":
       return `output names changed (${reason.old.join(", ")} -> ${reason.new.join(", ")})`;
     case "output-missing":
       return `output missing: ${reason.path}`;
     case "output-modified":
-      return `output modified: ${reason.path}`;
+      return `output modified: ${reason.path}${insideOf(reason.inside)}`;
     case "state-unreadable":
       return `state unreadable: ${reason.file} ${reason.detail}`;
     case "format-upgraded":

@@ -76,6 +76,23 @@ export interface StageOptions<
    */
   readonly trackReads?: boolean;
   /**
+   * Paths inside the directories the stage takes or returns that do not count: globs relative
+   * to each directory (picomatch syntax, dot files included). A log or a lock file a tool keeps
+   * in its directory changes on every run without changing the results.
+   * @default []
+   * @example ignore: ["**\/*.log", "scripts/IsRunning.*"]
+   */
+  readonly ignore?: readonly string[];
+  /**
+   * Parameters or outputs whose paths count by name only, not by content: for a directory
+   * that is only a place to write. An output directory that later stages write into (a stage
+   * that makes `derivatives/` and returns it) would otherwise re-run its stage whenever they
+   * do; an argument directory is already compared by name once the stage writes into it.
+   * @default []
+   * @example byName: ["outDir"]
+   */
+  readonly byName?: readonly string[];
+  /**
    * Always hash file contents, never trusting a file's stat identity (size, timestamps,
    * inode) to stand for its content: for file systems whose timestamps cannot be trusted.
    * `MEMORI_ALWAYS_HASH=1` does this for every stage.
@@ -321,6 +338,15 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   ) {
     fail(stage, "env", "an array of environment variable names", o.env);
   }
+  for (const key of ["ignore", "byName"] as const) {
+    const list = o[key];
+    if (
+      list !== undefined &&
+      !(Array.isArray(list) && list.every((v) => typeof v === "string" && v !== ""))
+    ) {
+      fail(stage, key, "an array of non-empty strings", list);
+    }
+  }
   if (o.alwaysHash !== undefined && typeof o.alwaysHash !== "boolean") {
     fail(stage, "alwaysHash", "a boolean", o.alwaysHash);
   }
@@ -373,6 +399,8 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
     "codeVersion",
     "ignoreCode",
     "trackReads",
+    "ignore",
+    "byName",
     "onEvent",
     "executor",
   ]);

@@ -1,15 +1,15 @@
 /**
- * Which files a JavaScript stage reads without naming them (a template, a config, an atlas
+ * Which files a JavaScript stage reads without naming them, and which it writes (a template, a config, an atlas
  * opened by path inside the function): the file-system calls that open a file for reading are
  * wrapped, once per process, and record the path in the calling stage's context
  * (`AsyncLocalStorage` tells which call a read belongs to, with calls running concurrently).
  * Calls made in worker threads, by native addons or by child processes are not seen here.
  */
 import fs from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { callReads } from "./call-signal.js";
+import { callAccess } from "./call-signal.js";
 
 let installed = false;
 
@@ -35,30 +35,58 @@ function reads(flags: unknown): boolean {
   return true;
 }
 
-function record(file: unknown): void {
-  const reads = callReads();
-  if (reads === undefined) return;
+/** Whether open flags allow writing (`w`, `a`, `r+`, `x`, O_WRONLY, O_RDWR, O_CREAT). */
+function writes(flags: unknown): boolean {
+  if (flags === undefined || flags === null) return false;
+  if (typeof flags === "number") {
+    const { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
+    return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)) !== 0;
+  }
+  if (typeof flags === "string") return !flags.startsWith("r") || flags.includes("+");
+  return false;
+}
+
+function record(file: unknown, kind: "reads" | "writes"): void {
+  const access = callAccess();
+  if (access === undefined) return;
   const absolute = pathOf(file);
-  if (absolute !== undefined) reads.add(absolute);
+  if (absolute !== undefined) access[kind].add(absolute);
 }
 
 type Fn = (...args: unknown[]) => unknown;
 
 /**
- * `second`: what the call's second argument is: `flags` (open), or `options` (readFile,
- * createReadStream: an encoding string, or an object with `flag`/`flags`).
+ * `how`: what the call's arguments say: `flags` (open: its second argument), `options`
+ * (readFile, createReadStream: an encoding string, or an object with `flag`/`flags`), `write`
+ * (writeFile, appendFile, createWriteStream: writes its first argument, and reads it too if
+ * its flags say so), `target` (copyFile, rename: writes its second argument).
  */
-function wrap(target: Record<string, unknown>, name: string, second: "flags" | "options"): void {
+function wrap(
+  target: Record<string, unknown>,
+  name: string,
+  how: "flags" | "options" | "write" | "target",
+): void {
   const original = target[name] as Fn;
   const wrapped = function (this: unknown, ...args: unknown[]) {
-    const given = args[1];
+    if (how === "target") {
+      record(args[1], "writes");
+      if (name.startsWith("copyFile")) record(args[0], "reads");
+      return original.apply(this, args);
+    }
+    const given = how === "write" && name !== "createWriteStream" ? args[2] : args[1];
     let flags: unknown;
-    if (second === "flags") flags = typeof given === "function" ? undefined : given;
+    if (how === "flags") flags = typeof given === "function" ? undefined : given;
     else if (typeof given === "object" && given !== null) {
       const options = given as { flag?: unknown; flags?: unknown };
       flags = options.flag ?? options.flags;
     }
-    if (reads(flags)) record(args[0]);
+    if (how === "write") {
+      record(args[0], "writes");
+      if (flags !== undefined && reads(flags)) record(args[0], "reads");
+    } else {
+      if (reads(flags)) record(args[0], "reads");
+      if (writes(flags)) record(args[0], "writes");
+    }
     return original.apply(this, args);
   };
   Object.defineProperty(wrapped, "name", { value: original.name });
@@ -82,6 +110,38 @@ export function installReadTracking(): void {
   wrap(sync, "createReadStream", "options");
   wrap(promises, "readFile", "options");
   wrap(promises, "open", "flags");
+  // writeFile(path, data, options), appendFile(...), createWriteStream(path, options)
+  for (const name of ["writeFileSync", "writeFile", "appendFileSync", "appendFile"])
+    wrap(sync, name, "write");
+  wrap(sync, "createWriteStream", "write");
+  wrap(promises, "writeFile", "write");
+  wrap(promises, "appendFile", "write");
+  // copyFile(src, dest), rename(old, new): the target is written
+  for (const name of ["copyFileSync", "copyFile", "renameSync", "rename"])
+    wrap(sync, name, "target");
+  wrap(promises, "copyFile", "target");
+  wrap(promises, "rename", "target");
+  // A child process's files are not seen here: a call that starts one is untraced.
+  const children = createRequire(import.meta.url)("node:child_process") as Record<string, unknown>;
+  for (const name of [
+    "spawn",
+    "spawnSync",
+    "exec",
+    "execSync",
+    "execFile",
+    "execFileSync",
+    "fork",
+  ]) {
+    const original = children[name] as Fn;
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      const access = callAccess();
+      if (access !== undefined) access.untraced = true;
+      return original.apply(this, args);
+    };
+    Object.defineProperty(wrapped, "name", { value: original.name });
+    Object.defineProperty(wrapped, STANDS_FOR, { value: original });
+    children[name] = wrapped;
+  }
   // ES modules that imported these by name see the wrappers too.
   syncBuiltinESMExports();
 }

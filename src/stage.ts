@@ -132,6 +132,8 @@ export class Stage<
       cheap: options?.cheap ?? false,
       code: { codeVersion: options?.codeVersion, ignoreCode: options?.ignoreCode ?? false },
       trackReads: options?.trackReads ?? true,
+      ignore: [...(options?.ignore ?? [])],
+      byName: [...(options?.byName ?? [])],
       onEvent: options?.onEvent,
       executor: options?.executor,
     };

@@ -5,7 +5,8 @@
  */
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
-import type { HashScope, Sha256Hex } from "../hashing/files.js";
+import type { FileAccess } from "../call-signal.js";
+import type { HashScope, RecordedTree, Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
   mapStored,
@@ -26,7 +27,7 @@ import {
   type ReadResult,
   type StateStore,
 } from "../state/store.js";
-import { encodeAll, type Fingerprint } from "./fingerprint.js";
+import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 
 /** The prefix of a state's inputs that are files the function read without naming them. */
@@ -34,7 +35,7 @@ export const READ_PREFIX = "read:";
 
 /** Paths never recorded as reads: the system's, and memori's own state files. */
 const SYSTEM = ["/proc/", "/dev/", "/sys/"];
-const STATE_FILE = /\.(inputs|outputs|stage|files|lock|owner|tmp)$/;
+const STATE_FILE = /\.(inputs|outputs|stage|files|trees|lock|owner|tmp)$/;
 
 /**
  * The files a call read without naming them (not its inputs, outputs or written files, not
@@ -70,6 +71,13 @@ export function seedKnownFiles(def: StageDef, store: StateStore, previous: ReadR
       ? store.readKnownFiles()
       : {};
   for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
+  if (previous.kind === "ok") {
+    // Entries of directories, read only if one of them changed.
+    let trees: Record<string, RecordedTree> | undefined;
+    for (const { file } of referencedFiles(previous.state)) {
+      def.hasher.directories.recall(path.resolve(file), () => (trees ??= store.readTrees())[file]);
+    }
+  }
   return known;
 }
 
@@ -87,13 +95,34 @@ export async function recordKnownFiles(
     if (trusted !== undefined) files[file] = trusted;
   }
   if (stringify(files) !== stringify(known)) await store.writeKnownFiles(files);
+  // Directories hashed entry by entry in this run (new or changed): their entries, so that a
+  // change inside reads only what changed and the reason names it.
+  const dirs = def.hasher.directories;
+  if (!entries.some((e) => dirs.hashedHere(path.resolve(e.file)))) return;
+  const old = store.readTrees();
+  const trees: Record<string, RecordedTree> = {};
+  for (const { file } of entries) {
+    const tree = dirs.entries(path.resolve(file)) ?? old[file];
+    if (tree !== undefined) trees[file] = tree;
+  }
+  await store.writeTrees(trees);
 }
 
-/** Strings among the inputs that could name a file, and the files named, with their hashes. */
-function pathCandidates(inputs: Record<string, Json>): { file: string; before?: string }[] {
+/**
+ * Strings among the inputs that could name a file, and the files named, with their hashes
+ * (not those of the parameters in `byName`).
+ */
+function pathCandidates(
+  inputs: Record<string, Json>,
+  byName: readonly string[] = [],
+): { file: string; before?: string }[] {
   const candidates: { file: string; before?: string }[] = [];
+  const counted =
+    byName.length === 0
+      ? inputs
+      : Object.fromEntries(Object.entries(inputs).filter(([key]) => !byName.includes(key)));
   walkStored(
-    inputs,
+    counted,
     (entry) => candidates.push({ file: entry.file, before: entry.hash }),
     (value) => {
       if (value.length > 0 && value.length <= 4096 && !value.includes("\0")) {
@@ -119,11 +148,12 @@ export function absentPaths(inputs: Record<string, Json>): Set<string> {
  */
 async function filesAfterRun(
   def: StageDef,
-  inputs: Record<string, Json>,
+  fingerprint: Fingerprint,
   outputs: Record<string, Json>,
   scope: HashScope,
   previous: ReadResult,
   created: ReadonlySet<string>,
+  writes: ReadonlySet<string> | undefined,
 ): Promise<{ written: FileEntry[]; changed: string[] }> {
   const returned = new Set(fileEntries(outputs).map((e) => e.file));
   const own = new Set([
@@ -132,11 +162,47 @@ async function filesAfterRun(
   ]);
   const written: FileEntry[] = [];
   const changed: string[] = [];
-  for (const { file, before } of pathCandidates(inputs)) {
-    const hash = await def.hasher.hash(file, scope);
+  const directories = def.hasher.directories;
+  const candidates = pathCandidates(fingerprint.inputs, def.byName);
+  for (const { file, before } of candidates) {
+    const hash = await def.hasher.hash(file, scope, fingerprint.rule);
     if (hash === undefined || hash === before) continue;
-    if (before === undefined || own.has(file) || returned.has(file)) written.push({ file, hash });
-    else changed.push(file);
+    const mine = own.has(file) || returned.has(file);
+    const changedInside =
+      before === undefined || mine
+        ? undefined
+        : directories.changedFiles(path.resolve(file), before, hash);
+    // Which of them the call wrote: those it opened for writing, when its files were traced
+    // (other calls may be writing there at the same time); all of them otherwise.
+    const inside =
+      writes === undefined
+        ? changedInside
+        : changedInside?.filter((e) => writes.has(path.resolve(file, ...e.rel.split("/"))));
+    if (inside !== undefined && inside.length > 0) {
+      // A directory argument the stage wrote into: what it wrote there is its output (and
+      // left out of the directory's content as an input next time); the rest stays an input.
+      for (const entry of inside) {
+        written.push({ file: path.join(file, entry.rel), hash: entry.hash as Sha256Hex });
+      }
+    } else if (before === undefined || mine) {
+      // Its own file or directory, as a whole (a directory with only the `ignore` rule).
+      const whole = await def.hasher.hash(file, scope, directoryRule(def));
+      if (whole !== undefined) written.push({ file, hash: whole });
+    } else {
+      changed.push(file);
+    }
+  }
+  // Files it wrote inside directory arguments last time stay its own while they exist, even
+  // if this run left them as they were (so the directory stays a place it writes to).
+  if (previous.kind === "ok") {
+    const done = new Set([...candidates.map((c) => c.file), ...written.map((e) => e.file)]);
+    const within = candidates.map((c) => path.resolve(c.file) + path.sep);
+    for (const entry of previous.state.written) {
+      const absolute = path.resolve(entry.file);
+      if (done.has(entry.file) || !within.some((dir) => absolute.startsWith(dir))) continue;
+      const hash = await def.hasher.hash(entry.file, scope);
+      if (hash !== undefined) written.push({ file: entry.file, hash });
+    }
   }
   return { written, changed };
 }
@@ -154,16 +220,18 @@ export async function commitRun(
   known: KnownFiles,
   scope: HashScope,
   created: ReadonlySet<string> = new Set(),
-  reads: ReadonlySet<string> = new Set(),
+  access?: FileAccess,
 ): Promise<string[]> {
+  const reads = access?.reads ?? new Set<string>();
   const encoded = await encodeAll(def, outputs, "outputs", scope);
   const { written, changed } = await filesAfterRun(
     def,
-    fingerprint.inputs,
+    fingerprint,
     encoded,
     scope,
     previous,
     created,
+    access === undefined || access.untraced ? undefined : access.writes,
   );
   // An input file that changed while the stage ran (and that it does not write itself) is
   // recorded as changed: no content matches that, so the next run runs it again, whatever the

@@ -5,7 +5,7 @@
  * that runs the call in another thread, process or machine needs no path of its own: it
  * only has to bring the returned value (or the failure) back.
  */
-import { withCallContext } from "../call-signal.js";
+import { withCallContext, type FileAccess } from "../call-signal.js";
 import { installReadTracking } from "../read-tracking.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { AnyFn, Signature } from "./signature.js";
@@ -33,10 +33,10 @@ export interface Execution {
   /** 1 for the first attempt. */
   readonly attempt: number;
   /**
-   * Where an executor that runs the function in this thread records the files it opens for
-   * reading (absent: reads are not tracked). Other executors leave it empty.
+   * Where an executor that runs the function in this thread records the files it opens
+   * (absent: not tracked). Other executors leave it empty.
    */
-  readonly reads?: Set<string> | undefined;
+  readonly access?: FileAccess | undefined;
 }
 
 /** What an execution gives back: the returned value, or what was thrown. */
@@ -61,16 +61,16 @@ export const EXECUTOR: unique symbol = Symbol.for("memori.executor");
  */
 export const inProcessExecutor: Executor = {
   name: "in-process",
-  async execute({ fn, signature, inputArgs, signal, attributed, reads }) {
+  async execute({ fn, signature, inputArgs, signal, attributed, access }) {
     try {
       const args = signature.argumentsFor(inputArgs);
       const call = () => fn(...args);
-      if (reads !== undefined) installReadTracking();
+      if (access !== undefined) installReadTracking();
       const context = {
         ...(attributed ? { signal } : {}),
-        ...(reads === undefined ? {} : { reads }),
+        ...(access === undefined ? {} : { access }),
       };
-      const inContext = attributed || reads !== undefined;
+      const inContext = attributed || access !== undefined;
       return {
         ok: true,
         returned: await (inContext ? withCallContext(context, call) : call()),

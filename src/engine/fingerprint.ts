@@ -7,10 +7,13 @@
  */
 import stringify from "fast-json-stable-stringify";
 import type { Reason } from "../decision.js";
-import type { HashScope } from "../hashing/files.js";
+import path from "node:path";
+import type { DirectoryRule, HashScope } from "../hashing/files.js";
 import { codeIdentity, type CodeIdentity, type CodePolicy } from "../hashing/hashable.js";
 import {
+  encodePlainValue,
   encodeValue,
+  fileEntries,
   isFileEntry,
   mapStored,
   type FileEntry,
@@ -30,6 +33,23 @@ export interface Fingerprinted {
   readonly env: readonly string[];
   readonly hasher: FileHasher;
   readonly outputs: readonly string[];
+  /** Globs of paths inside directories that do not count. */
+  readonly ignore?: readonly string[];
+  /** Parameters whose paths count by name, not content. */
+  readonly byName?: readonly string[];
+  /** Where its state lives (left out of the directories it hashes). */
+  readonly hashOutput?: string | undefined;
+}
+
+/**
+ * How a stage hashes directories: its `ignore` globs, and never its own state (a project
+ * directory passed as an argument often holds it).
+ */
+export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">): DirectoryRule {
+  return {
+    ignore: def.ignore,
+    skip: def.hashOutput === undefined ? [] : [path.resolve(def.hashOutput)],
+  };
 }
 
 /** What identifies a call. */
@@ -40,19 +60,25 @@ export interface Fingerprint {
   readonly outputs: readonly string[];
   /** Values the code reaches that cannot be hashed, left out of `code` (named in a warning). */
   readonly unhashable?: readonly string[];
+  /** How directory inputs were hashed. */
+  readonly rule?: DirectoryRule;
 }
 
 /** Encode named values for a state file (`where.key` names each in errors). */
 export async function encodeAll(
-  def: Pick<Fingerprinted, "name" | "hasher">,
+  def: Pick<Fingerprinted, "name" | "hasher" | "ignore" | "byName" | "hashOutput">,
   values: Readonly<Record<string, unknown>>,
   where: string,
   scope: HashScope,
+  rule: DirectoryRule = directoryRule(def),
 ): Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
-  const context = { stage: def.name, hasher: def.hasher, scope };
+  const context = { stage: def.name, hasher: def.hasher, scope, rule };
+  const byName = new Set(def.byName);
   for (const [key, value] of Object.entries(values)) {
-    out[key] = await encodeValue(value, `${where}.${key}`, context);
+    out[key] = byName.has(key)
+      ? encodePlainValue(value, `${where}.${key}`, def.name)
+      : await encodeValue(value, `${where}.${key}`, context);
   }
   return out;
 }
@@ -76,8 +102,10 @@ export async function takeFingerprint(
   for (const key of Object.keys(previous?.inputs ?? {})) {
     if (key.startsWith("read:")) reads[key] = key.slice("read:".length);
   }
-  const inputs = await encodeAll(def, { ...inputArgs, ...environment, ...reads }, "inputs", scope);
-  return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable };
+  const rule = directoryRule(def);
+  const all = { ...inputArgs, ...environment, ...reads };
+  const inputs = await encodeAll(def, all, "inputs", scope, rule);
+  return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable, rule };
 }
 
 /** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */
@@ -116,6 +144,7 @@ export function compare(
   state: StoredState,
   stage: string,
   tracked: readonly FileEntry[] = trackedFiles(state),
+  inside?: (file: string, from: string, to: string) => string[] | undefined,
 ): Reason {
   const { record } = state;
   const { code } = fingerprint;
@@ -140,9 +169,15 @@ export function compare(
   };
   if (stringify(record.outputs) !== stringify(fingerprint.outputs)) return outputNamesChanged;
   // A file the stage writes (an output, or a path argument it created or changed) is not an
-  // input by content: its content is verified to be what the stage left (verifyFiles). Compare
-  // such inputs by path, on both sides.
+  // input by content: its content is verified to be what the stage left (verifyFiles). Nor is
+  // a directory argument it writes into (a place to write, which other stages may share): the
+  // files it wrote there are verified, and files it reads there are reads. Compare such inputs
+  // by path, on both sides.
   const writtenPaths = new Set(tracked.map((e) => e.file));
+  for (const entry of fileEntries(state.inputs)) {
+    const inside = entry.file.endsWith(path.sep) ? entry.file : entry.file + path.sep;
+    if (tracked.some((t) => t.file.startsWith(inside))) writtenPaths.add(entry.file);
+  }
   const storedInputs = filesAsPaths(state.inputs, writtenPaths);
   const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
   if (stringify(storedInputs) !== stringify(currentInputs)) {
@@ -153,7 +188,17 @@ export function compare(
       const old = storedInputs[name];
       const now = currentInputs[name];
       if (stringify(old) !== stringify(now)) {
-        return { kind: "input-changed", name, old: shorten(old), new: shorten(now) };
+        const paths =
+          isFileEntry(old) && isFileEntry(now) && old.file === now.file
+            ? inside?.(old.file, old.hash, now.hash)
+            : undefined;
+        const reason = {
+          kind: "input-changed",
+          name,
+          old: shorten(old),
+          new: shorten(now),
+        } as const;
+        return paths === undefined ? reason : { ...reason, inside: paths };
       }
     }
   }
@@ -169,13 +214,20 @@ export function compare(
  */
 export async function verifyFiles(
   tracked: readonly FileEntry[],
-  def: Pick<Fingerprinted, "hasher">,
+  def: Pick<Fingerprinted, "hasher" | "ignore" | "hashOutput">,
   scope: HashScope,
 ): Promise<Reason | undefined> {
   for (const entry of tracked) {
-    const hash = await def.hasher.hash(entry.file, scope);
+    const hash = await def.hasher.hash(entry.file, scope, directoryRule(def));
     if (hash === undefined) return { kind: "output-missing", path: entry.file };
-    if (hash !== entry.hash) return { kind: "output-modified", path: entry.file };
+    if (hash !== entry.hash) {
+      const inside = def.hasher.directories.changesInside(
+        path.resolve(entry.file),
+        entry.hash,
+        hash,
+      );
+      return { kind: "output-modified", path: entry.file, ...(inside ? { inside } : {}) };
+    }
   }
   return undefined;
 }

@@ -4,6 +4,7 @@
  * the call's own state; the read-only caches. A real run and a dry run both ask here, so a
  * dry run is the run stopped after this step. Reading only: nothing is logged or written.
  */
+import path from "node:path";
 import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import type { HashScope } from "../hashing/files.js";
@@ -61,6 +62,11 @@ export interface LookupInput {
   readonly ownOnly?: boolean;
 }
 
+/** The paths inside a directory that changed between two of its hashes, as far as known. */
+function insideOf(def: StageDef): (file: string, from: string, to: string) => string[] | undefined {
+  return (file, from, to) => def.hasher.directories.changesInside(path.resolve(file), from, to);
+}
+
 function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   for (const name of def.outputs) outputs[name] = decodeValue(state.outputs[name]);
@@ -78,7 +84,7 @@ export async function validResult(
   store: StateStore,
 ): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason }> {
   const tracked = trackedFiles(state);
-  const reason = compare(fingerprint, state, input.def.name, tracked);
+  const reason = compare(fingerprint, state, input.def.name, tracked, insideOf(input.def));
   if (reason.kind !== "cached") return { ok: false, reason };
   const tampered = await verifyFiles(tracked, input.def, input.scope);
   if (tampered !== undefined) return { ok: false, reason: tampered };
@@ -118,7 +124,7 @@ export async function lookup(input: LookupInput): Promise<Lookup> {
       );
     }
     const tracked = trackedFiles(previous.state);
-    const reason = compare(fingerprint, previous.state, def.name, tracked);
+    const reason = compare(fingerprint, previous.state, def.name, tracked, insideOf(def));
     const mismatch =
       reason.kind === "cached" ? await verifyFiles(tracked, def, input.scope) : reason;
     return {

@@ -45,6 +45,10 @@ export interface StageDef {
   readonly code: CodePolicy;
   /** Record the files the function reads in this process, as inputs of the call. */
   readonly trackReads: boolean;
+  /** Globs of paths inside directories that do not count. */
+  readonly ignore: readonly string[];
+  /** Parameters whose paths count by name, not content. */
+  readonly byName: readonly string[];
   readonly onEvent: EventListener | undefined;
   readonly executor: Executor | undefined;
 }

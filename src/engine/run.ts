@@ -8,6 +8,7 @@
  * values. This module and call.ts emit every `stage:*` event; decisions go to the stage's
  * logger from here.
  */
+import { FileAccess } from "../call-signal.js";
 import { describeReason, type Reason } from "../decision.js";
 import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
 import type { StateLocation } from "../state/location.js";
@@ -30,7 +31,7 @@ import {
   recordResult,
   seedKnownFiles,
 } from "./commit.js";
-import { encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
+import { directoryRule, encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
 import { executeBounded } from "./execute.js";
 import {
   failureCause,
@@ -51,21 +52,22 @@ export async function execute(
   inputArgs: Record<string, unknown>,
   fingerprint: Fingerprint | undefined,
 ): Promise<
-  | { ok: true; outputs: Record<string, unknown>; reads: ReadonlySet<string> }
+  | { ok: true; outputs: Record<string, unknown>; access: FileAccess | undefined }
   | { ok: false; failure: Failure }
 > {
   const { def } = call;
-  // Reads matter for memoized calls only: they become inputs of the state.
-  const reads = def.trackReads && fingerprint !== undefined ? new Set<string>() : undefined;
+  // Files matter for memoized calls only: reads become inputs of the state, writes tell which
+  // files in a directory argument the call wrote.
+  const access = def.trackReads && fingerprint !== undefined ? new FileAccess() : undefined;
   const executed = await executeBounded(
     def,
-    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, reads },
+    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access },
     ctx.signal,
     ctx.attribute ?? false,
   );
   if (executed.ok) {
     const outputs = nameOutputs(def.name, def.outputs, executed.returned);
-    return { ok: true, outputs, reads: reads ?? new Set() };
+    return { ok: true, outputs, access };
   }
   return {
     ok: false,
@@ -223,7 +225,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
           known,
           ctx.scope,
           created,
-          executed.reads,
+          executed.access,
         );
         if (changed.length > 0) {
           def.logger.warn(
@@ -283,7 +285,7 @@ async function settleHit(
         const outputs = await encodeAll(def, found.outputs, "outputs", ctx.scope);
         const written = [];
         for (const { file } of found.state.written) {
-          const hash = await def.hasher.hash(file, ctx.scope);
+          const hash = await def.hasher.hash(file, ctx.scope, directoryRule(def));
           if (hash !== undefined) written.push({ file, hash });
         }
         return [outputs, written];

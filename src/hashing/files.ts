@@ -11,12 +11,18 @@ import { MessageChannel } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
+import { DirectoryHasher, type DirectoryRule } from "./directories.js";
+
+export type { DirectoryRule, RecordedTree } from "./directories.js";
 
 /** A SHA-256 digest as 64 lowercase hex characters. */
 export type Sha256Hex = string & { readonly __brand: "Sha256Hex" };
 
 /** Read size for streamed hashing: large reads keep the hash close to raw speed. */
 const CHUNK = 4 * 1024 * 1024;
+
+/** The smallest read buffer (for small files). */
+const SMALL_CHUNK = 16 * 1024;
 
 /** How many files' hashes a process remembers (the least recently hashed are forgotten). */
 const MAX_REMEMBERED = 200_000;
@@ -42,15 +48,20 @@ const RACY_WINDOW_NS = 2_000_000_000n;
 export async function hashFileContent(
   file: string,
   onProgress?: (bytes: number) => void,
+  sizeHint?: number,
 ): Promise<Sha256Hex> {
   const handle = await open(file, "r");
   try {
     const hash = createHash("sha256");
-    const buffers = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)] as const;
+    // A small file gets small buffers: two 4 MiB buffers per file would make hashing 100,000
+    // small files (a directory tree) mostly a matter of allocating memory.
+    const size =
+      sizeHint === undefined ? CHUNK : Math.min(CHUNK, Math.max(SMALL_CHUNK, sizeHint + 1));
+    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
     let current = 0;
     let done = 0;
     let reported = 0;
-    let pending = handle.read(buffers[0], 0, CHUNK, null);
+    let pending = handle.read(buffers[0], 0, size, null);
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
@@ -61,8 +72,8 @@ export async function hashFileContent(
       }
       const filled = buffers[current]!;
       current = 1 - current;
-      pending = handle.read(buffers[current]!, 0, CHUNK, null);
-      hash.update(bytesRead === CHUNK ? filled : filled.subarray(0, bytesRead));
+      pending = handle.read(buffers[current]!, 0, size, null);
+      hash.update(bytesRead === size ? filled : filled.subarray(0, bytesRead));
     }
     return hash.digest("hex") as Sha256Hex;
   } finally {
@@ -181,14 +192,23 @@ export class FileHasher {
   readonly #pending = new Map<string, Promise<Known>>();
   /** Files read and hashed so far (for tests and benchmarks). */
   reads = 0;
+  /** Directories by content. */
+  readonly directories: DirectoryHasher;
 
-  constructor(readonly alwaysHash = false) {}
+  constructor(readonly alwaysHash = false) {
+    this.directories = new DirectoryHasher(async (file) => this.hash(file), alwaysHash);
+  }
 
   /**
-   * The SHA-256 of a regular file's content (symlinks followed), or `undefined` when `file`
-   * does not name a regular file that can be read.
+   * The SHA-256 of a regular file's content (symlinks followed), or of a directory's entries
+   * under `rule` (see `directories.ts`), or `undefined` when `file` names neither or cannot be
+   * read.
    */
-  async hash(file: string, scope?: HashScope): Promise<Sha256Hex | undefined> {
+  async hash(
+    file: string,
+    scope?: HashScope,
+    rule?: DirectoryRule,
+  ): Promise<Sha256Hex | undefined> {
     const absolute = path.resolve(file);
     let before: BigIntStats;
     try {
@@ -196,6 +216,11 @@ export class FileHasher {
     } catch {
       return undefined;
     }
+    if (before.isDirectory()) {
+      this.#known.delete(absolute);
+      return (await this.directories.hash(absolute, rule, scope?.seen)) as Sha256Hex | undefined;
+    }
+    this.directories.forget(absolute);
     if (!before.isFile()) return undefined;
     const identity = identityOf(before);
     if (!this.alwaysHash) {
@@ -237,7 +262,7 @@ export class FileHasher {
     const hash =
       before.size >= WORKER_THRESHOLD
         ? await hashBigFile(absolute, onProgress)
-        : await hashFileContent(absolute, onProgress);
+        : await hashFileContent(absolute, onProgress, Number(before.size));
     const after = identityOf(await stat(absolute, { bigint: true }));
     const lastChange = before.mtimeNs > before.ctimeNs ? before.mtimeNs : before.ctimeNs;
     const known: Known = {
@@ -259,6 +284,10 @@ export class FileHasher {
   seed(file: string, known: KnownHash): void {
     if (this.alwaysHash) return;
     const absolute = path.resolve(file);
+    if (known.identity.startsWith("tree:")) {
+      this.directories.seed(absolute, known.identity, known.hash);
+      return;
+    }
     const current = this.#known.get(absolute);
     if (current === undefined || !current.trusted)
       this.#known.set(absolute, { ...known, trusted: true });
@@ -266,13 +295,17 @@ export class FileHasher {
 
   /** The trusted hash of a file, if one is known, to be recorded for later runs. */
   trusted(file: string): KnownHash | undefined {
-    const known = this.#known.get(path.resolve(file));
-    return known?.trusted ? { identity: known.identity, hash: known.hash } : undefined;
+    const absolute = path.resolve(file);
+    const known = this.#known.get(absolute);
+    if (known !== undefined)
+      return known.trusted ? { identity: known.identity, hash: known.hash } : undefined;
+    return this.directories.trusted(absolute) as KnownHash | undefined;
   }
 
   /** Forget everything remembered. */
   clear(): void {
     this.#known.clear();
+    this.directories.clear();
   }
 }
 

@@ -14,7 +14,7 @@
  * Decoding never evaluates code: it only builds plain values, Dates, Maps and Sets.
  */
 import { MemoriError, describe } from "../errors.js";
-import type { FileHasher, HashScope, Sha256Hex } from "./files.js";
+import type { DirectoryRule, FileHasher, HashScope, Sha256Hex } from "./files.js";
 
 /** A JSON value as stored in a state file. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -58,6 +58,8 @@ export interface EncodeContext {
   hasher: FileHasher;
   /** Hashes already computed in this run. */
   scope?: HashScope | undefined;
+  /** How directories are hashed. */
+  rule?: DirectoryRule | undefined;
 }
 
 function reject(stage: string, where: string, what: string, advice: string): never {
@@ -87,7 +89,7 @@ export async function encodeValue(
   if (pending.size === 0) return json;
   const resolved = new Map<object, Json>();
   for (const [slot, path] of pending) {
-    const hash = await ctx.hasher.hash(path, ctx.scope);
+    const hash = await ctx.hasher.hash(path, ctx.scope, ctx.rule);
     resolved.set(slot, hash === undefined ? path : { file: path, hash });
   }
   return substitute(json, resolved);

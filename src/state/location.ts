@@ -90,4 +90,11 @@ export function isNestedStateFolder(name: string): boolean {
 }
 
 /** The extensions of a state's files, everything `memori cache clear` may remove. */
-export const STATE_FILE_SUFFIXES = [".inputs", ".outputs", ".stage", ".files", ".owner"] as const;
+export const STATE_FILE_SUFFIXES = [
+  ".inputs",
+  ".outputs",
+  ".stage",
+  ".files",
+  ".trees",
+  ".owner",
+] as const;

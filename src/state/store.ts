@@ -13,7 +13,7 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
-import { sha256, type KnownHash, type Sha256Hex } from "../hashing/files.js";
+import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
   isFileEntry,
@@ -159,7 +159,7 @@ export class StateStore {
   ) {}
 
   /** The path of one of the state files. */
-  file(kind: (typeof EXTENSIONS)[number] | "files"): string {
+  file(kind: (typeof EXTENSIONS)[number] | "files" | "trees"): string {
     return path.join(this.dir, `${this.name}.${kind}`);
   }
 
@@ -267,6 +267,41 @@ export class StateStore {
       1,
     );
     await writeFilesAtomic([[this.file("files"), text + "\n"]]).catch(() => undefined);
+  }
+
+  /**
+   * The entries recorded for the directories among this stage's files (`<name>.trees`: a hint
+   * like `.files`, read only when a directory changed). Anything unreadable reads as empty.
+   */
+  readTrees(): Record<string, RecordedTree> {
+    try {
+      const parsed = JSON.parse(readFileSync(this.file("trees"), "utf8")) as unknown;
+      if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.trees))
+        return {};
+      const trees: Record<string, RecordedTree> = {};
+      for (const [dir, tree] of Object.entries(parsed.trees)) {
+        if (
+          isRecord(tree) &&
+          typeof tree.identity === "string" &&
+          typeof tree.hash === "string" &&
+          Array.isArray(tree.entries) &&
+          tree.entries.every(
+            (e) => Array.isArray(e) && e.length === 4 && e.every((x) => typeof x === "string"),
+          )
+        ) {
+          setOwn(trees, dir, tree as unknown as RecordedTree);
+        }
+      }
+      return trees;
+    } catch {
+      return {};
+    }
+  }
+
+  /** Record directories' entries (atomically; a cache, like `.files`). */
+  async writeTrees(trees: Record<string, RecordedTree>): Promise<void> {
+    const text = JSON.stringify({ memori: FORMAT_VERSION, trees });
+    await writeFilesAtomic([[this.file("trees"), text + "\n"]]).catch(() => undefined);
   }
 
   /** Make sure the directory exists and is a directory. */

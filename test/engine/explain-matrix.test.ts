@@ -182,6 +182,7 @@ const shapes: Shape[] = [
     build(w, c) {
       const prepare = new Stage((root: string) => `${root}/out`, {
         ...{ name: "prepare", outputs: "outDir", hashOutput: w.state, cheap: c.cheapUpstream },
+        byName: ["root", "outDir"], // names of places: the next stage writes there
         logger: recordingLogger().logger,
       });
       const memoized = c.withoutTarget ? "none" : c.hashOutput;

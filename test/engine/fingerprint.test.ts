@@ -329,8 +329,9 @@ describe("verifyFiles", () => {
     expect(await verify([okEntry, entry(changed, sha256("now"))])).toBeUndefined();
     expect(await verify([])).toBeUndefined();
     expect(scope.seen.has(ok)).toBe(true); // hashed within the call's scope
+    // A directory is by content: a recorded hash that is not its content is a modification.
     expect(await verify([entry(dir, sha256("x"))])).toStrictEqual({
-      kind: "output-missing",
+      kind: "output-modified",
       path: dir,
     });
   });

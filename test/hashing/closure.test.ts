@@ -4,7 +4,17 @@
 // (and their downstream) re-run, with a reason naming it; edits that change nothing a stage
 // depends on re-run nothing.
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import {
+  cp,
+  mkdtemp,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -29,7 +39,7 @@ const PIPELINE = `
 import { Pipeline, Stage } from ${JSON.stringify(memori)};
 import { scaleBy, Model } from "./lib.mjs";
 import { pkgFn } from "fakepkg";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 const FWHM = 6;
 const DEFAULT_SIGMA = 2;
@@ -58,6 +68,8 @@ const stages = [
   new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
   new Stage(function envRead(x) { return process.env.MEMORI_T_READ ?? x; }, { outputs: "e", hashOutput: "state" }),
   new Stage(function readsConfig(x) { return JSON.parse(readFileSync("config.json", "utf8")).k + x; }, { outputs: "r", hashOutput: "state" }),
+  new Stage(function listsDir(x, dataDir) { return readdirSync(dataDir, { recursive: true }).length + x; }, { outputs: "n", hashOutput: "state", args: { dataDir: "data" } }),
+  new Stage(function atlas(x, atlasDir) { return x; }, { outputs: "t", hashOutput: "state", args: { atlasDir: "atlas" } }),
 ];
 const [helper, afterHelper, ...rest] = stages;
 const pipeline = new Pipeline(
@@ -75,7 +87,7 @@ const PACKAGE = (version: string) =>
 interface Decided {
   stage: string;
   action: "run" | "skip";
-  reason: { kind: string; changed?: string[]; name?: string };
+  reason: { kind: string; changed?: string[]; name?: string; inside?: string[] };
 }
 
 let project: string;
@@ -98,7 +110,7 @@ function ran(decisions: Decided[]): Record<string, string> {
       r.kind === "function-changed"
         ? `code: ${(r.changed ?? []).join(", ")}`
         : r.kind === "input-changed"
-          ? `input: ${r.name}`
+          ? `input: ${r.name}${r.inside ? ` (${r.inside.join(", ")})` : ""}`
           : r.kind;
   }
   return out;
@@ -130,7 +142,16 @@ beforeAll(async () => {
     "node_modules/fakepkg/package.json": PACKAGE("1.0.0"),
     "node_modules/fakepkg/index.js": "export function pkgFn(x) { return x * 10; }\n",
     "config.json": '{ "k": 1 }\n',
+    "data/sub-01/anat/T1w.nii": "t1 of sub-01\n",
+    "data/sub-02/anat/T1w.nii": "t1 of sub-02\n",
+    "atlas/v1.txt": "atlas one\n",
+    "atlas/v2.txt": "atlas two\n",
   });
+  await symlink("v1.txt", path.join(project, "atlas", "current"));
+  // Old enough for stat identities to be trusted at once (as data usually is).
+  const old = new Date(Date.now() - 60_000);
+  for (const f of ["data/sub-01/anat/T1w.nii", "data/sub-02/anat/T1w.nii", "atlas/v1.txt"])
+    await utimes(path.join(project, f), old, old);
   const first = await runPipeline();
   expect(Object.values(ran(first))).toEqual(Array(first.length).fill("first-run"));
 }, 60_000);
@@ -192,6 +213,47 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       { readsConfig: expect.stringMatching(/^input: read:\/.*\/config\.json$/) },
     ],
     [
+      "a file added to a directory argument",
+      () => writeFile(path.join(project, "data/sub-02/anat/T2w.nii"), "t2 of sub-02\n"),
+      { listsDir: "input: dataDir (sub-02/anat/T2w.nii added)" },
+    ],
+    [
+      "a file edited inside a directory argument",
+      () => edit("data/sub-01/anat/T1w.nii", "t1", "T1"),
+      { listsDir: "input: dataDir (sub-01/anat/T1w.nii changed)" },
+    ],
+    [
+      "a rewrite of the same size keeping the old timestamps",
+      async () => {
+        const file = path.join(project, "data/sub-02/anat/T1w.nii");
+        const { mtime, atime } = await stat(file);
+        await writeFile(file, "t1 of sub-2x\n"); // same length
+        await utimes(file, atime, mtime);
+      },
+      { listsDir: "input: dataDir (sub-02/anat/T1w.nii changed)" },
+    ],
+    [
+      "a file deleted from a directory argument",
+      () => rm(path.join(project, "data/sub-02/anat/T2w.nii")),
+      { listsDir: "input: dataDir (sub-02/anat/T2w.nii removed)" },
+    ],
+    [
+      "a directory renamed inside a directory argument",
+      () => rename(path.join(project, "data/sub-02"), path.join(project, "data/sub-03")),
+      {
+        listsDir:
+          "input: dataDir (sub-03 added, sub-03/anat added, sub-03/anat/T1w.nii added)",
+      },
+    ],
+    [
+      "a symlink's target inside a directory argument",
+      async () => {
+        await rm(path.join(project, "atlas/current"));
+        await symlink("v2.txt", path.join(project, "atlas/current"));
+      },
+      { atlas: "input: atlasDir (current changed)" },
+    ],
+    [
       "an env variable read as process.env.NAME",
       async () => ({ MEMORI_T_LISTED: "two", MEMORI_T_READ: "two" }),
       { envRead: "input: env:MEMORI_T_READ" },
@@ -247,6 +309,8 @@ describe("edits that change nothing a stage depends on re-run nothing", () => {
           "lib.mjs",
           "node_modules/fakepkg/index.js",
           "config.json",
+          "data/sub-01/anat/T1w.nii",
+          "atlas/v1.txt",
         ]) {
           await utimes(path.join(project, f), later, later);
         }

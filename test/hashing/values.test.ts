@@ -211,8 +211,8 @@ describe("encodeValue", () => {
     ]);
   });
 
-  // real files become {file, hash} at any depth; directories, missing paths stay strings
-  it("records regular files by content", async () => {
+  // real files and directories become {file, hash} at any depth; missing paths stay strings
+  it("records regular files and directories by content", async () => {
     const dir = await tempDir();
     const file = path.join(dir, "f.txt");
     await writeFile(file, "hello");
@@ -220,13 +220,18 @@ describe("encodeValue", () => {
     const ctx = { stage: "st", hasher: new FileHasher(), scope };
     const entry = { file, hash: sha256("hello") };
     const missing = path.join(dir, "missing");
-    expect(await encodeValue({ a: [file], d: dir, m: missing }, "w", ctx)).toStrictEqual({
+    const encoded = (await encodeValue({ a: [file], d: dir, m: missing }, "w", ctx)) as Record<
+      string,
+      unknown
+    >;
+    expect(encoded).toStrictEqual({
       a: [entry],
-      d: dir,
+      d: { file: dir, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
       m: missing,
     });
     expect(scope.seen.get(file)?.hash).toBe(sha256("hello"));
-    const never = ["", `${file}\0`, "x".repeat(5000), path.join(file, "..")]; // the last: dir
+    expect(scope.seen.get(dir)?.hash).toBe((encoded.d as { hash: string }).hash);
+    const never = ["", `${file}\0`, "x".repeat(5000)];
     expect(await encodeValue(never, "w", ctx)).toStrictEqual(never);
     expect(await encodeValue(new Set([file]), "w", ctx)).toStrictEqual({
       [T]: "set",

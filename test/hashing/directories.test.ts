@@ -1,0 +1,171 @@
+// Directories by content: what a tree's hash covers, what it leaves out, and what it costs
+// (files read) when nothing or one thing changed, in this process and seeded from a record.
+import { execFile, execFileSync } from "node:child_process";
+import { cp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { FileHasher } from "../../src/hashing/files.js";
+import { listTree, treeChanges } from "../../src/hashing/tree.js";
+import { tempDir, writeTree } from "../util/tmp.js";
+
+const run = promisify(execFile);
+
+/**
+ * A tree whose files are old enough for their stat identities to be trusted: their change
+ * time (which no call can set back) more than 2 s ago.
+ */
+async function oldTree(files: Record<string, string>): Promise<string> {
+  const dir = await tempDir();
+  await writeTree(dir, files);
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  return dir;
+}
+
+const FILES = {
+  "sub-01/anat/T1w.nii": "one",
+  "sub-01/func/bold.nii": "bold one",
+  "sub-02/anat/T1w.nii": "two",
+  README: "a dataset",
+};
+
+describe("a directory's hash", () => {
+  it("is its content: equal for a copy elsewhere, different for any change inside", async () => {
+    const dir = await oldTree(FILES);
+    const hasher = new FileHasher();
+    const first = await hasher.hash(dir);
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    const copy = path.join(await tempDir(), "copy");
+    await cp(dir, copy, { recursive: true });
+    expect(await new FileHasher().hash(copy)).toBe(first);
+
+    const seen = new Set([first]);
+    const change = async (what: () => Promise<unknown>) => {
+      await what();
+      const now = await new FileHasher().hash(copy);
+      expect(seen.has(now)).toBe(false);
+      seen.add(now);
+    };
+    await change(() => writeFile(path.join(copy, "sub-01/anat/T1w.nii"), "ONE")); // same size
+    await change(() => writeFile(path.join(copy, "sub-02/anat/T2w.nii"), "t2")); // added
+    await change(() => rm(path.join(copy, "README"))); // deleted
+    await change(() => mkdir(path.join(copy, "sub-03"))); // an empty directory
+    await change(async () => {
+      await cp(path.join(copy, "sub-03"), path.join(copy, "sub-04"), { recursive: true });
+      await rm(path.join(copy, "sub-03"), { recursive: true });
+    }); // renamed
+  });
+
+  it("follows links by target content, and stops at a link back into itself", async () => {
+    const dir = await oldTree({ "a.txt": "a", "b.txt": "b", "nested/c.txt": "c" });
+    await symlink("a.txt", path.join(dir, "current"));
+    await symlink("..", path.join(dir, "nested", "loop"));
+    await symlink("nowhere", path.join(dir, "dangling"));
+    const listing = listTree(dir);
+    const kinds = Object.fromEntries(listing.entries.map((e) => [e.rel, e.kind]));
+    expect(kinds).toMatchObject({ current: "l", "nested/loop": "c", dangling: "m" });
+    const before = await new FileHasher().hash(dir);
+    await rm(path.join(dir, "current"));
+    await symlink("b.txt", path.join(dir, "current"));
+    expect(await new FileHasher().hash(dir)).not.toBe(before);
+  });
+
+  it("never opens a FIFO inside (it would block)", async () => {
+    const dir = await oldTree({ "a.txt": "a" });
+    execFileSync("mkfifo", [path.join(dir, "pipe")]);
+    const hasher = new FileHasher();
+    expect(await hasher.hash(dir)).toMatch(/^[0-9a-f]{64}$/);
+    expect(listTree(dir).entries.find((e) => e.rel === "pipe")?.kind).toBe("o");
+  });
+
+  it("leaves out what `ignore` globs match, and memori's own state directory", async () => {
+    const dir = await oldTree({ ...FILES, "logs/run.log": "1", "scripts/IsRunning.lh": "x" });
+    const rule = { ignore: ["**/*.log", "scripts/IsRunning.*"], skip: [path.join(dir, "state")] };
+    const before = await new FileHasher().hash(dir, undefined, rule);
+    await writeFile(path.join(dir, "logs/run.log"), "2");
+    await writeFile(path.join(dir, "logs/other.log"), "3");
+    await rm(path.join(dir, "scripts/IsRunning.lh"));
+    await writeTree(dir, { "state/s.stage": "{}" });
+    expect(await new FileHasher().hash(dir, undefined, rule)).toBe(before);
+    await writeFile(path.join(dir, "scripts/recon.sh"), "#!/bin/sh");
+    expect(await new FileHasher().hash(dir, undefined, rule)).not.toBe(before);
+  });
+
+  it("is the same whether GNU find or Node walks the tree", async () => {
+    const dir = await oldTree(FILES);
+    await symlink("README", path.join(dir, "link"));
+    const here = await new FileHasher().hash(dir);
+    // A process that finds no `find` on its PATH walks with Node alone.
+    const script = `import { FileHasher } from ${JSON.stringify(path.resolve("src/hashing/files.ts"))};
+      process.stdout.write(String(await new FileHasher().hash(${JSON.stringify(dir)})));`;
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", script],
+      {
+        env: { ...process.env, PATH: "" },
+      },
+    );
+    expect(stdout).toBe(here);
+  });
+});
+
+describe("what hashing a directory again costs", () => {
+  it("reads nothing when nothing changed, and only what changed otherwise", async () => {
+    const dir = await oldTree(FILES);
+    const hasher = new FileHasher();
+    const first = await hasher.hash(dir);
+    expect(hasher.directories.reads).toBe(4);
+    expect(await hasher.hash(dir)).toBe(first);
+    expect(hasher.directories.reads).toBe(4); // a stat per entry, no read
+
+    // Another process, told what was recorded (identity, hash, entries): nothing read either.
+    const trusted = hasher.trusted(dir)!;
+    const recorded = hasher.directories.entries(dir)!;
+    const fresh = new FileHasher();
+    fresh.seed(dir, trusted);
+    fresh.directories.recall(dir, () => recorded);
+    expect(await fresh.hash(dir)).toBe(first);
+    expect(fresh.directories.reads).toBe(0);
+
+    // One file edited: that file is read, and the change is named.
+    await writeFile(path.join(dir, "sub-02/anat/T1w.nii"), "TWO");
+    const after = await fresh.hash(dir);
+    expect(after).not.toBe(first);
+    expect(fresh.directories.reads).toBe(1);
+    expect(fresh.directories.changesInside(dir, first!, after!)).toEqual([
+      "sub-02/anat/T1w.nii changed",
+    ]);
+  });
+
+  it("does not trust files changed just now: they are read again next time", async () => {
+    const dir = await oldTree(FILES);
+    await writeFile(path.join(dir, "fresh.txt"), "just written");
+    const hasher = new FileHasher();
+    const first = await hasher.hash(dir);
+    expect(hasher.trusted(dir)).toBeUndefined(); // not recorded as a hint
+    const recorded = hasher.directories.entries(dir)!;
+    expect(recorded.identity).toBe("");
+    const fresh = new FileHasher();
+    fresh.directories.recall(dir, () => recorded);
+    expect(await fresh.hash(dir)).toBe(first);
+    expect(fresh.directories.reads).toBe(1); // the young file, not the old ones
+  });
+});
+
+describe("treeChanges", () => {
+  it("names what was added, changed and removed, the first few", () => {
+    const before = new Map([
+      ["a", "1"],
+      ["b", "2"],
+      ["c", "3"],
+    ]);
+    const after = new Map([
+      ["a", "1"],
+      ["b", "X"],
+      ["d", "4"],
+    ]);
+    expect(treeChanges(before, after)).toEqual(["b changed", "d added", "c removed"]);
+    expect(treeChanges(before, after, 1)).toEqual(["b changed"]);
+    expect(treeChanges(before, before)).toEqual([]);
+  });
+});
