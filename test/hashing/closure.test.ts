@@ -241,8 +241,7 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       "a directory renamed inside a directory argument",
       () => rename(path.join(project, "data/sub-02"), path.join(project, "data/sub-03")),
       {
-        listsDir:
-          "input: dataDir (sub-03 added, sub-03/anat added, sub-03/anat/T1w.nii added)",
+        listsDir: "input: dataDir (sub-03 added, sub-03/anat added, sub-03/anat/T1w.nii added)",
       },
     ],
     [
