@@ -11,8 +11,8 @@ export class FileAccess {
   readonly reads = new Set<string>();
   /** Absolute paths of the files it opened for writing (created, truncated, appended to). */
   readonly writes = new Set<string>();
-  /** It started a child process, whose files are not seen here. */
-  untraced = false;
+  /** It started a child process whose files are not seen (why, if known). */
+  untraced: false | true | string = false;
 }
 
 /** What a stage call's code runs with. */

@@ -2,7 +2,11 @@ import { spawn, type ChildProcess, type StdioOptions } from "node:child_process"
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
-import { callSignal } from "./call-signal.js";
+import { readFile, rm } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import { callAccess, callSignal } from "./call-signal.js";
+import { canTrace, parseTrace, traced } from "./trace.js";
 import { stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
 
@@ -122,62 +126,107 @@ export function runProcess(
       new InterruptedError(`${file} was not started: the run was interrupted.`, 130),
     );
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: options.stdio ?? "inherit",
-    });
-    const untrack = options.forwardSignals ? track(child) : () => undefined;
-    live.add(child);
-    const signal = options.signal ?? callSignal();
-    const onAbort = () => void stop(child);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
-    const done = () => {
-      live.delete(child);
-      untrack();
-      signal?.removeEventListener("abort", onAbort);
-    };
-    child.on("error", (error: NodeJS.ErrnoException) => {
-      done();
-      if (error.code === "ENOENT" && !shell) {
-        reject(new MemoriError("not-found", `command not found: ${file}`, { cause: error }));
-      } else {
-        reject(error);
-      }
-    });
-    child.on("close", (code, killedBy) => {
-      const stopped = stops.get(child);
-      void (stopped ?? Promise.resolve()).then(() => {
-        // Settled only when nothing the process started runs any more.
-        stops.delete(child);
-        done();
-        settle(exitStatus(code, killedBy), stopped !== undefined);
-      });
-    });
-    const settle = (status: number, stopped: boolean) => {
-      if (stopped || signal?.aborted) {
-        const why = signal?.aborted ? messageOf(signal.reason) : "the run was interrupted";
-        reject(
-          new InterruptedError(
-            `${file} was stopped (${why}), with what it started; nothing was recorded.`,
-            status,
-          ),
-        );
-      } else if (options.forwardSignals && received !== undefined) {
-        const signalName = received;
-        reject(
-          new InterruptedError(
-            `${file} was interrupted by ${signalName}; nothing was recorded.`,
-            128 + (constants.signals[signalName] ?? 0),
-          ),
-        );
-      } else {
-        resolve(status);
-      }
-    };
+  // Inside a stage whose files are tracked: the files the process tree opens, through strace.
+  const access = callAccess();
+  const untraced = access?.untraced ?? false;
+  const log =
+    access !== undefined && canTrace()
+      ? path.join(tmpdir(), `memori-trace-${randomUUID()}.log`)
+      : undefined;
+  // Probing for strace, and starting the process under it, are not blind spots.
+  if (access !== undefined)
+    access.untraced = log === undefined ? "strace is not available" : untraced;
+  const [program, programArgs] = log === undefined ? [file, args] : traced(file, args, log);
+  const readTrace = async () => {
+    if (log === undefined || access === undefined) return;
+    try {
+      const found = parseTrace(await readFile(log, "utf8"), path.resolve(options.cwd ?? "."));
+      for (const read of found.reads) access.reads.add(read);
+      for (const write of found.writes) access.writes.add(write);
+    } catch {
+      access.untraced = "its trace could not be read";
+    } finally {
+      await rm(log, { force: true });
+    }
+  };
+  // Under strace, a missing program would be strace's failure (status 1): say it as without.
+  const found =
+    log === undefined || shell
+      ? Promise.resolve(true)
+      : file.includes("/")
+        ? stat(path.resolve(options.cwd ?? ".", file)).then(
+            () => true,
+            () => false,
+          )
+        : which(file, options.env ?? process.env).then((at) => at !== undefined);
+  return found.then((exists) => {
+    if (!exists) {
+      void rm(log!, { force: true });
+      throw new MemoriError("not-found", `command not found: ${file}`);
+    }
+    return started();
   });
+  function started(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const before = access?.untraced ?? false;
+      const child = spawn(program, programArgs, {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: options.stdio ?? "inherit",
+      });
+      // Started under strace: its files are seen (the spawn itself is not a blind spot).
+      if (access !== undefined && log !== undefined) access.untraced = before;
+      const untrack = options.forwardSignals ? track(child) : () => undefined;
+      live.add(child);
+      const signal = options.signal ?? callSignal();
+      const onAbort = () => void stop(child);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener("abort", onAbort, { once: true });
+      const done = () => {
+        live.delete(child);
+        untrack();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      child.on("error", (error: NodeJS.ErrnoException) => {
+        done();
+        if (error.code === "ENOENT" && !shell) {
+          reject(new MemoriError("not-found", `command not found: ${file}`, { cause: error }));
+        } else {
+          reject(error);
+        }
+      });
+      child.on("close", (code, killedBy) => {
+        const stopped = stops.get(child);
+        void Promise.all([stopped, readTrace()]).then(() => {
+          // Settled only when nothing the process started runs any more.
+          stops.delete(child);
+          done();
+          settle(exitStatus(code, killedBy), stopped !== undefined);
+        });
+      });
+      const settle = (status: number, stopped: boolean) => {
+        if (stopped || signal?.aborted) {
+          const why = signal?.aborted ? messageOf(signal.reason) : "the run was interrupted";
+          reject(
+            new InterruptedError(
+              `${file} was stopped (${why}), with what it started; nothing was recorded.`,
+              status,
+            ),
+          );
+        } else if (options.forwardSignals && received !== undefined) {
+          const signalName = received;
+          reject(
+            new InterruptedError(
+              `${file} was interrupted by ${signalName}; nothing was recorded.`,
+              128 + (constants.signals[signalName] ?? 0),
+            ),
+          );
+        } else {
+          resolve(status);
+        }
+      };
+    });
+  }
 }
 
 /** A process ended because this process received a signal and passed it on. */

@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError } from "./errors.js";
 import { defaultHasher, sha256 } from "./hashing/files.js";
-import { CODE_EXTRA, PARSED } from "./hashing/wrappers.js";
+import { CODE_EXTRA, CODE_FILES, PARSED } from "./hashing/wrappers.js";
 import type { ParsedSource } from "./hashing/source.js";
 import { runProcess, which, type RunProcessOptions } from "./process.js";
 
@@ -97,6 +97,15 @@ export function scriptFunction(
     env: [],
   };
   Object.defineProperty(run, PARSED, { value: parsedSource });
+  Object.defineProperty(run, CODE_FILES, {
+    value: async (): Promise<string[]> => {
+      const named = [script, ...dependents];
+      const found = await Promise.all(
+        named.map((name) => resolveScript(name, "script").catch(() => undefined)),
+      );
+      return found.filter((file) => file !== undefined);
+    },
+  });
   Object.defineProperty(run, CODE_EXTRA, {
     value: async (): Promise<Record<string, string>> => {
       const extras: Record<string, string> = {};

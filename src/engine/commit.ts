@@ -6,6 +6,7 @@
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import type { FileAccess } from "../call-signal.js";
+import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
 import type { HashScope, RecordedTree, Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
@@ -33,8 +34,41 @@ import type { StageDef } from "./node.js";
 /** The prefix of a state's inputs that are files the function read without naming them. */
 export const READ_PREFIX = "read:";
 
-/** Paths never recorded as reads: the system's, and memori's own state files. */
-const SYSTEM = ["/proc/", "/dev/", "/sys/"];
+/**
+ * Paths never recorded as reads or writes: the kernel's, the system's programs and libraries
+ * (they count through `env` and the code's identity, and a process opens dozens of them), and
+ * memori's own state. `MEMORI_UNTRACKED` adds prefixes (separated by `:`). Software installed
+ * under /usr/local or /opt (FSL's atlases) is tracked.
+ */
+const SYSTEM = [
+  "/proc/",
+  "/dev/",
+  "/sys/",
+  "/run/",
+  "/bin/",
+  "/sbin/",
+  "/lib/",
+  "/lib64/",
+  "/usr/bin/",
+  "/usr/sbin/",
+  "/usr/lib/",
+  "/usr/lib64/",
+  "/usr/libexec/",
+  "/usr/share/locale/",
+  "/usr/share/zoneinfo/",
+  "/usr/share/i18n/",
+  "/etc/ld.so.",
+  "/etc/localtime",
+  "/etc/nsswitch.conf",
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/locale.alias",
+  "/etc/host.conf",
+  "/etc/hosts",
+  "/etc/resolv.conf",
+  "/etc/gai.conf",
+  ...(process.env.MEMORI_UNTRACKED ?? "").split(":").filter((p) => p !== ""),
+];
 const STATE_FILE = /\.(inputs|outputs|stage|files|trees|lock|owner|tmp)$/;
 
 /**
@@ -50,15 +84,59 @@ async function discoveredReads(
 ): Promise<Record<string, Json>> {
   if (reads.size === 0) return {};
   const named = new Set(known.map((entry) => path.resolve(entry.file)));
+  // The stage's own script and its dependents are its code, not files it read.
+  const wrapper = (def.fn as Wrapper)[CODE_FILES] ?? (unwrap(def.fn).inner as Wrapper)[CODE_FILES];
+  for (const file of (await wrapper?.()) ?? []) named.add(path.resolve(file));
   const stateDir = path.resolve(store.dir) + path.sep;
   const out: Record<string, Json> = {};
   for (const file of [...reads].sort()) {
-    if (named.has(file) || file.startsWith(stateDir) || STATE_FILE.test(file)) continue;
-    if (SYSTEM.some((prefix) => file.startsWith(prefix))) continue;
+    if (named.has(file) || notTheCalls(file, stateDir)) continue;
     const hash = await def.hasher.hash(file);
     if (hash !== undefined) out[`${READ_PREFIX}${file}`] = { file, hash };
   }
   return out;
+}
+
+/** Whether a path is memori's or the system's: never a read or a write of the call. */
+function notTheCalls(file: string, stateDir: string): boolean {
+  return (
+    file.startsWith(stateDir) || STATE_FILE.test(file) || SYSTEM.some((p) => file.startsWith(p))
+  );
+}
+
+/**
+ * The files the call wrote (seen by tracing) that nothing else records, as they are now; a file
+ * gone after the run (a temporary file) is left out.
+ */
+async function writtenElsewhere(
+  def: StageDef,
+  store: StateStore,
+  writes: ReadonlySet<string> | undefined,
+  known: readonly FileEntry[],
+): Promise<FileEntry[]> {
+  if (writes === undefined || writes.size === 0) return [];
+  const named = new Set(known.map((entry) => path.resolve(entry.file)));
+  const stateDir = path.resolve(store.dir) + path.sep;
+  const out: FileEntry[] = [];
+  for (const file of [...writes].sort()) {
+    if (named.has(file) || notTheCalls(file, stateDir)) continue;
+    const hash = await def.hasher.hash(file);
+    // A directory written to by name (rename onto it) is not a file it wrote.
+    if (hash !== undefined && !def.hasher.directories.hashedHere(file)) out.push({ file, hash });
+  }
+  return out;
+}
+
+const toldUntraced = new Set<string>();
+
+/** Say once per stage and process that a call's processes' files are not seen. */
+function noteUntraced(def: StageDef, why: string | true): void {
+  if (toldUntraced.has(def.name)) return;
+  toldUntraced.add(def.name);
+  const because = why === true ? "" : ` (${why})`;
+  def.logger.info(
+    `stage "${def.name}": the files its processes read are not traced${because}: a file one of them reads that no argument names will not re-run it when it changes.`,
+  );
 }
 
 /**
@@ -243,6 +321,17 @@ export async function commitRun(
       : (mapStored(fingerprint.inputs, (entry) =>
           changedSet.has(entry.file) ? { file: entry.file, hash: CHANGED_DURING_RUN } : entry,
         ) as Record<string, Json>);
+  // Files it wrote that no argument names (a shell command's `> out.txt`), seen by tracing:
+  // its outputs too, verified like the others.
+  written.push(
+    ...(await writtenElsewhere(def, store, access?.writes, [
+      ...fileEntries(fingerprint.inputs),
+      ...fileEntries(encoded),
+      ...written,
+    ])),
+  );
+  if (access?.untraced !== undefined && access.untraced !== false)
+    noteUntraced(def, access.untraced);
   const discovered = await discoveredReads(def, store, reads, [
     ...fileEntries(fingerprint.inputs),
     ...fileEntries(encoded),

@@ -16,6 +16,12 @@ export const WRAPPER_ID: unique symbol = Symbol.for("memori.wrapperId");
  */
 export const CODE_EXTRA: unique symbol = Symbol.for("memori.codeExtra");
 
+/**
+ * A wrapper's own files (a script and its dependents): part of its code, so never taken as
+ * files the call read (under `codeVersion`, the version stands for them).
+ */
+export const CODE_FILES: unique symbol = Symbol.for("memori.codeFiles");
+
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type AnyFunction = Function;
 
@@ -24,6 +30,7 @@ export interface Wrapper {
   [WRAPPED]?: AnyFunction;
   [WRAPPER_ID]?: string;
   [CODE_EXTRA]?: () => Promise<Record<string, string>>;
+  [CODE_FILES]?: () => Promise<string[]>;
   [PARSED]?: ParsedSource;
 }
 

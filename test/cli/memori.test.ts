@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { bin, collect, run, start } from "../util/cli.js";
+import { canTrace } from "../../src/trace.js";
 import { tempDir } from "../util/tmp.js";
 
 /** A script that logs each execution to runs.log, so a test can count real runs. */
@@ -87,6 +88,28 @@ describe("memori command", () => {
     await call();
     expect(await runs(dir)).toBe(6);
     expect(await readFile(output, "utf8")).toBe("new data\n2\n");
+  });
+
+  it("sees the files a shell string reads and writes (traced with strace)", async (context) => {
+    if (!canTrace()) {
+      if (process.env.CI === "true") throw new Error("CI needs strace: scripts/strace.sh");
+      console.warn("skipping: strace cannot trace here (scripts/strace.sh installs it)");
+      return context.skip();
+    }
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "in.txt"), "b\na\n");
+    const call = ["--verbose", "-d", "st", "--", "sh", "-c", "sort in.txt > out.txt"];
+    const decided = async () => (await run("memori", call, dir)).stderr.trim();
+    expect(await decided()).toMatch(/running \(first run\)/);
+    expect(await decided()).toMatch(/skipped \(cached\)/);
+    await writeFile(path.join(dir, "in.txt"), "c\nb\na\n");
+    expect(await decided()).toMatch(/running \(input changed: read:\/.*\/in\.txt/);
+    expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("a\nb\nc\n");
+    await unlink(path.join(dir, "out.txt"));
+    expect(await decided()).toMatch(/running \(output missing: .*\/out\.txt\)/);
+    await writeFile(path.join(dir, "out.txt"), "edited by hand");
+    expect(await decided()).toMatch(/running \(output modified: .*\/out\.txt\)/);
+    expect(await decided()).toMatch(/skipped \(cached\)/);
   });
 
   it("does not record a failure: the next call runs again", async () => {

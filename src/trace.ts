@@ -1,0 +1,194 @@
+/**
+ * The files a process and everything it starts open, read from `strace`'s log (the way
+ * fabricate and tup discover dependencies): a command run for a stage is started under
+ * `strace -f`, and what its processes opened for reading and for writing is added to the call's
+ * record (see read-tracking.ts for JavaScript code). Where strace is missing or cannot trace
+ * (no ptrace in a container), commands run as they are and their files are not seen.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+
+/** The system calls traced: opening, creating, renaming, changing directory, starting. */
+const SYSCALLS = [
+  "open",
+  "openat",
+  "openat2",
+  "creat",
+  "rename",
+  "renameat",
+  "renameat2",
+  "chdir",
+  "fchdir",
+  "execve",
+  "clone",
+  "clone3",
+  "fork",
+  "vfork",
+];
+
+let usable: boolean | undefined;
+
+/** Whether commands can run under strace here (it is installed, and ptrace is allowed). */
+export function canTrace(): boolean {
+  if (usable === undefined) {
+    const probe = spawnSync("strace", ["-f", "-qq", "-e", "trace=none", "--", "true"], {
+      stdio: "ignore",
+      timeout: 10_000,
+    });
+    usable = probe.status === 0;
+  }
+  return usable;
+}
+
+/** The command that runs `file args` under strace, logging to `log`. */
+export function traced(file: string, args: readonly string[], log: string): [string, string[]] {
+  return [
+    "strace",
+    [
+      "-f",
+      "-qq",
+      "-y",
+      "-e",
+      `trace=${SYSCALLS.join(",")}`,
+      "-e",
+      "signal=none",
+      "-o",
+      log,
+      "--",
+      file,
+      ...args,
+    ],
+  ];
+}
+
+/** What a trace says the processes opened. */
+export interface Traced {
+  /** Absolute paths of regular files opened for reading, and programs started. */
+  readonly reads: Set<string>;
+  /** Absolute paths of files opened for writing (not only appending), created, renamed to. */
+  readonly writes: Set<string>;
+}
+
+/** Decode a C-style string literal as strace prints it (without the quotes). */
+function unquote(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c !== "\\") {
+      for (const b of Buffer.from(c, "utf8")) bytes.push(b);
+      continue;
+    }
+    const next = text[++i]!;
+    const simple: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, '"': 34, "\\": 92 };
+    if (next in simple) bytes.push(simple[next]!);
+    else if (next === "x") {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (/[0-7]/.test(next)) {
+      let digits = next;
+      while (digits.length < 3 && /[0-7]/.test(text[i + 1] ?? "")) digits += text[++i];
+      bytes.push(parseInt(digits, 8));
+    } else bytes.push(next.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** The quoted strings and `N</path>` descriptors among a call's arguments, in order. */
+function argumentsOf(args: string): { strings: string[]; dirfds: (string | undefined)[] } {
+  const strings: string[] = [];
+  const dirfds: (string | undefined)[] = [];
+  const pattern = /"((?:[^"\\]|\\.)*)"|(AT_FDCWD|\d+<((?:[^>\\]|\\.)*)>)/g;
+  let pendingDir: string | undefined;
+  for (const match of args.matchAll(pattern)) {
+    if (match[1] !== undefined) {
+      strings.push(unquote(match[1]));
+      dirfds.push(pendingDir);
+      pendingDir = undefined;
+    } else {
+      pendingDir = match[3] === undefined ? undefined : unquote(match[3]);
+    }
+  }
+  return { strings, dirfds };
+}
+
+/**
+ * Read a strace log (`-f -y`) of processes started in `cwd`: the files they opened for
+ * reading and writing. Failed calls count for nothing; directories opened (listings) are not
+ * files read.
+ */
+export function parseTrace(log: string, cwd: string): Traced {
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  const cwds = new Map<string, string>();
+  const unfinished = new Map<string, string>();
+  for (const raw of log.split("\n")) {
+    const head = /^(\d+)\s+(.*)$/.exec(raw);
+    if (head === null) continue;
+    const pid = head[1]!;
+    let line = head[2]!;
+    if (line.endsWith("<unfinished ...>")) {
+      unfinished.set(pid, line.slice(0, -"<unfinished ...>".length));
+      continue;
+    }
+    const resumed = /^<\.\.\. \w+ resumed>(.*)$/.exec(line);
+    if (resumed !== null) {
+      line = (unfinished.get(pid) ?? "") + resumed[1]!;
+      unfinished.delete(pid);
+    }
+    const call = /^(\w+)\((.*)\)\s+=\s+(-?\d+|\?)(?:<((?:[^>\\]|\\.)*)>)?/.exec(line);
+    if (call === null) continue;
+    const [, name, args, result, resultPath] = call;
+    if (result === "?" || result!.startsWith("-")) continue;
+    const here = cwds.get(pid) ?? cwd;
+    const { strings, dirfds } = argumentsOf(args!);
+    const at = (index: number) => {
+      const file = strings[index];
+      if (file === undefined) return undefined;
+      return path.resolve(dirfds[index] ?? here, file);
+    };
+    switch (name) {
+      case "clone":
+      case "clone3":
+      case "fork":
+      case "vfork":
+        cwds.set(result!, here);
+        break;
+      case "chdir":
+        if (strings[0] !== undefined) cwds.set(pid, path.resolve(here, strings[0]));
+        break;
+      case "fchdir": {
+        const dir = /^\d+<((?:[^>\\]|\\.)*)>/.exec(args!);
+        if (dir) cwds.set(pid, unquote(dir[1]!));
+        break;
+      }
+      case "execve": {
+        const program = at(0);
+        if (program !== undefined) reads.add(program);
+        break;
+      }
+      case "rename":
+      case "renameat":
+      case "renameat2": {
+        const target = at(1);
+        if (target !== undefined) writes.add(target);
+        break;
+      }
+      case "creat": {
+        const file = resultPath === undefined ? at(0) : unquote(resultPath);
+        if (file !== undefined) writes.add(file);
+        break;
+      }
+      default: {
+        // open, openat, openat2: the descriptor returned names the file opened (-y).
+        if (args!.includes("O_DIRECTORY")) break;
+        const file = resultPath === undefined ? at(0) : unquote(resultPath);
+        if (file === undefined) break;
+        const writing = /O_WRONLY|O_RDWR/.test(args!);
+        const appending = args!.includes("O_APPEND") && !/O_TRUNC|O_CREAT\|O_EXCL/.test(args!);
+        if (!writing || args!.includes("O_RDWR")) reads.add(file);
+        if (writing && !appending) writes.add(file);
+      }
+    }
+  }
+  return { reads, writes };
+}

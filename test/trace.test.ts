@@ -1,0 +1,91 @@
+// The files a process tree opens, from strace's log: parsed from logs as strace writes them,
+// and seen through a real strace around real commands (scripts/strace.sh installs it; CI must
+// have it).
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { FileAccess, withCallContext } from "../src/call-signal.js";
+import { runProcess } from "../src/process.js";
+import { canTrace, parseTrace } from "../src/trace.js";
+import { tempDir } from "./util/tmp.js";
+
+describe("parseTrace", () => {
+  it("reads opens, creations, renames and programs, resolving relative paths per process", () => {
+    const log = [
+      `100 execve("/bin/sh", ["sh", "-c", "..."], 0x7ff /* 3 vars */) = 0`,
+      `100 openat(AT_FDCWD, "in.txt", O_RDONLY) = 3</work/in.txt>`,
+      `100 openat(AT_FDCWD, "out.txt", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 3</work/out.txt>`,
+      `100 openat(AT_FDCWD, "log.txt", O_WRONLY|O_CREAT|O_APPEND, 0666) = 3</work/log.txt>`,
+      `100 openat(AT_FDCWD, "both", O_RDWR|O_CREAT, 0666) = 4</work/both>`,
+      `100 openat(AT_FDCWD, "missing", O_RDONLY) = -1 ENOENT (No such file or directory)`,
+      `100 openat(AT_FDCWD, "sub", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 3</work/sub>`,
+      `100 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|SIGCHLD) = 101`,
+      `101 chdir("sub") = 0`,
+      `101 rename("tmp.part", "result.nii") = 0`,
+      `100 openat(AT_FDCWD, "a \\"quoted\\"\\nname\\303\\251", O_RDONLY <unfinished ...>`,
+      `101 creat("made.txt", 0644) = 5</work/sub/made.txt>`,
+      `100 <... openat resumed>) = 6</work/a \\"quoted\\"\\nname\\303\\251>`,
+      `101 fchdir(3</work/other>) = 0`,
+      `101 renameat2(AT_FDCWD, "x", 7</work/elsewhere>, "y", RENAME_NOREPLACE) = 0`,
+      `101 rename("z.part", "z") = 0`,
+      `101 +++ exited with 0 +++`,
+    ].join("\n");
+    const traced = parseTrace(log, "/work");
+    expect([...traced.reads].sort()).toEqual([
+      "/bin/sh",
+      '/work/a "quoted"\nnameé',
+      "/work/both",
+      "/work/in.txt",
+    ]);
+    expect([...traced.writes].sort()).toEqual([
+      "/work/both",
+      "/work/elsewhere/y",
+      "/work/other/z",
+      "/work/out.txt",
+      "/work/sub/made.txt",
+      "/work/sub/result.nii",
+    ]);
+  });
+});
+
+/** Whether this machine can trace; in CI it must. */
+function tracing(): boolean {
+  if (canTrace()) return true;
+  if (process.env.CI === "true")
+    throw new Error("strace cannot trace here, and CI needs it: run scripts/strace.sh");
+  console.warn("skipping: strace is not available here (scripts/strace.sh installs it)");
+  return false;
+}
+
+describe("runProcess inside a call whose files are tracked", () => {
+  it("records what the whole process tree read and wrote", async (context) => {
+    if (!tracing()) return context.skip();
+    const dir = await tempDir();
+    await mkdir(path.join(dir, "sub"));
+    await writeFile(path.join(dir, "in.txt"), "b\na\n");
+    await writeFile(path.join(dir, "sub", "template.txt"), "t");
+    const access = new FileAccess();
+    const status = await withCallContext({ access }, () =>
+      runProcess("sort in.txt > out.txt && (cd sub && cat template.txt > copy.txt)", {
+        cwd: dir,
+      }),
+    );
+    expect(status).toBe(0);
+    expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("a\nb\n");
+    expect(access.untraced).toBe(false);
+    expect(access.reads).toContain(path.join(dir, "in.txt"));
+    expect(access.reads).toContain(path.join(dir, "sub", "template.txt"));
+    expect(access.writes).toContain(path.join(dir, "out.txt"));
+    expect(access.writes).toContain(path.join(dir, "sub", "copy.txt"));
+  });
+
+  it("keeps the exit status, and says a missing program is missing", async (context) => {
+    if (!tracing()) return context.skip();
+    const access = new FileAccess();
+    const inCall = <T>(body: () => T) => withCallContext({ access }, body);
+    expect(await inCall(() => runProcess("exit 3"))).toBe(3);
+    await expect(inCall(() => runProcess(["no-such-program-memori"]))).rejects.toMatchObject({
+      reason: "not-found",
+    });
+  });
+});
