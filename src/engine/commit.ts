@@ -234,8 +234,16 @@ async function filesAfterRun(
   writes: ReadonlySet<string> | undefined,
 ): Promise<{ written: FileEntry[]; changed: string[] }> {
   const returned = new Set(fileEntries(outputs).map((e) => e.file));
+  // The call's own files: those it wrote last time, those it created in an earlier attempt,
+  // and those it changed during its last run too (when its writes are not seen, a file named
+  // by an argument that changes during two runs in a row is taken to be written by it).
   const own = new Set([
     ...(previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : []),
+    ...(previous.kind === "ok"
+      ? fileEntries(previous.state.inputs)
+          .filter((e) => e.hash === CHANGED_DURING_RUN)
+          .map((e) => e.file)
+      : []),
     ...created,
   ]);
   const written: FileEntry[] = [];
@@ -245,7 +253,9 @@ async function filesAfterRun(
   for (const { file, before } of candidates) {
     const hash = await def.hasher.hash(file, scope, fingerprint.rule);
     if (hash === undefined || hash === before) continue;
-    const mine = own.has(file) || returned.has(file);
+    // Its own: it wrote it (seen), or it is one of its own files, or it returns it.
+    const mine =
+      own.has(file) || returned.has(file) || (writes?.has(path.resolve(file)) ?? false);
     const changedInside =
       before === undefined || mine
         ? undefined

@@ -53,3 +53,55 @@ describe("committing a run (commit.ts)", () => {
     expect(runs).toBe(2);
   });
 });
+
+describe("an output file that existed before the first memoized run (commit.ts)", () => {
+  // A gzip header or an FSL .nii.gz differs on every write: such a file, written through a
+  // path argument that already existed, used to be taken as an input and re-run forever.
+  it("is the stage's output when the stage wrote it: the next run is cached", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "brain.nii.gz");
+    await writeFile(out, "from an earlier, unmemoized run");
+    let runs = 0;
+    const log = recordingLogger();
+    const stage = new Stage(
+      async function strip(outFile: string) {
+        runs++;
+        await writeFile(outFile, `brain ${Date.now()} ${Math.random()}`);
+        return "ok";
+      },
+      { outputs: "status", hashOutput: path.join(dir, "state"), logger: log.logger },
+    );
+    await stage.run(out);
+    await stage.run(out);
+    expect(runs).toBe(1);
+    expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
+    expect(log.warn).toEqual([]);
+    // Still its own: a hand edit re-runs it.
+    await writeFile(out, "edited");
+    await stage.run(out);
+    expect(runs).toBe(2);
+  });
+
+  it("is taken as changed by someone else when the stage did not write it", async () => {
+    const dir = await tempDir();
+    const input = path.join(dir, "in.txt");
+    await writeFile(input, "one");
+    let runs = 0;
+    const log = recordingLogger();
+    const stage = new Stage(
+      async function reads(inFile: string) {
+        runs++;
+        const text = await readFile(inFile, "utf8");
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return text;
+      },
+      { outputs: "text", hashOutput: path.join(dir, "state"), logger: log.logger },
+    );
+    // Another writer, outside the call, while it runs.
+    setTimeout(() => void writeFile(input, "changed meanwhile"), 100);
+    await stage.run(input);
+    expect(log.warn.join("\n")).toMatch(/in\.txt changed while it ran/);
+    await stage.run(input);
+    expect(runs).toBe(2); // what it read is not what the file holds now
+  });
+});
