@@ -20,7 +20,7 @@ export { MappedStage, MapError, type MapOptions, type ElementFailure } from "./m
 export { blocks, type Block } from "./blocks.js";
 export type { Executor, Execution, Executed } from "./engine/executor.js";
 export { inProcessExecutor } from "./engine/executor.js";
-export { callSignal } from "./call-signal.js";
+export { callSignal, FileAccess } from "./call-signal.js";
 export { workerFunction } from "./worker.js";
 export { saveResult, loadResult, type ResultData } from "./results.js";
 export type { StageOptions, RunOptions, Logger } from "./options.js";

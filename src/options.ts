@@ -69,9 +69,11 @@ export interface StageOptions<
    */
   readonly ignoreCode?: boolean;
   /**
-   * Record the files the function opens for reading without naming them in its arguments (a
-   * template, a config, an atlas opened by path inside it), and re-run when one of them changes.
-   * Seen for JavaScript code running in this process; not in worker threads or child processes.
+   * Record the files the function opens without naming them in its arguments: those it reads
+   * (a template, a config, an atlas opened by path) become inputs, and the stage re-runs when
+   * one changes; those it writes are tracked like outputs. Seen for JavaScript code in this
+   * process, and for processes it starts with `runProcess` (through strace, where installed);
+   * not in worker threads or native addons.
    * @default true
    */
   readonly trackReads?: boolean;
