@@ -92,9 +92,22 @@ async function discoveredReads(
   for (const file of [...reads].sort()) {
     if (named.has(file) || notTheCalls(file, stateDir)) continue;
     const hash = await def.hasher.hash(file);
-    if (hash !== undefined) out[`${READ_PREFIX}${file}`] = { file, hash };
+    const recorded = asRecorded(file);
+    if (hash !== undefined) out[`${READ_PREFIX}${recorded}`] = { file: recorded, hash };
   }
   return out;
+}
+
+/**
+ * How a file found by watching the call is recorded: relative to the working directory when
+ * it is inside it (like a relative path given as an argument: a project moved elsewhere and
+ * run from its new place finds it again), absolute otherwise.
+ */
+function asRecorded(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)
+    ? relative
+    : file;
 }
 
 /** Whether a path is memori's or the system's: never a read or a write of the call. */
@@ -122,7 +135,8 @@ async function writtenElsewhere(
     if (named.has(file) || notTheCalls(file, stateDir)) continue;
     const hash = await def.hasher.hash(file);
     // A directory written to by name (rename onto it) is not a file it wrote.
-    if (hash !== undefined && !def.hasher.directories.hashedHere(file)) out.push({ file, hash });
+    if (hash !== undefined && !def.hasher.directories.hashedHere(file))
+      out.push({ file: asRecorded(file), hash });
   }
   return out;
 }
