@@ -137,6 +137,16 @@ export class Stage<
       onEvent: options?.onEvent,
       executor: options?.executor,
     };
+    const { signature } = this[DEFINITION];
+    for (const named of options?.byName ?? []) {
+      if (!signature.accepts(named) && !outputs.includes(named)) {
+        throw new MemoriError(
+          "invalid-option",
+          `stage "${name}": byName names "${named}", which is neither a parameter (${signature.parameterList()}) nor an output (${outputs.join(", ") || "none"}).`,
+          { stage: name },
+        );
+      }
+    }
     for (const [key, value] of Object.entries(options?.args ?? {})) this.setArg(key, value);
   }
 

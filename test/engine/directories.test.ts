@@ -169,6 +169,20 @@ describe("a directory input", () => {
     });
   });
 
+  it("rejects a byName that names neither a parameter nor an output", () => {
+    expect(
+      () =>
+        new Stage(
+          function copy(inDir: string) {
+            return inDir;
+          },
+          { outputs: "out", byName: ["outDir"] },
+        ),
+    ).toThrow(
+      /byName names "outDir", which is neither a parameter \("inDir"\) nor an output \(out\)/,
+    );
+  });
+
   it("rejects ignore and byName that are not lists of names", () => {
     for (const options of [{ ignore: "**/*.log" }, { byName: [""] }]) {
       expect(() => new Stage((x: string) => x, { outputs: "y", ...(options as object) })).toThrow(
