@@ -45,12 +45,24 @@ const MUTATORS = new Set([
 const require = createRequire(import.meta.url);
 let scope: EslintScope | undefined;
 
+/** A reference as eslint-scope gives it. */
+interface ScopeReference {
+  identifier: Node & { name: string };
+  isWrite(): boolean;
+}
+
 /** The part of eslint-scope (which ships no types) that memori uses. */
 interface EslintScope {
   analyze(
     program: object,
     options: { ecmaVersion: number; sourceType: "script"; fallback: "iteration" },
-  ): { globalScope: { through: { identifier: Node & { name: string }; isWrite(): boolean }[] } };
+  ): {
+    globalScope: { through: ScopeReference[] };
+    scopes: {
+      type: string;
+      variables: { identifiers: Node[]; references: ScopeReference[] }[];
+    }[];
+  };
 }
 function eslintScope(): EslintScope {
   scope ??= require("eslint-scope") as EslintScope;
@@ -101,11 +113,18 @@ function changedInPlace(
   return called ? "method" : undefined;
 }
 
-/** The free identifiers of a function node, and the environment variables it reads. */
+/**
+ * The free identifiers of a function node, the environment variables it reads, and a name for
+ * each identifier of a binding declared inside it, by the order of declaration (`$0`, `$1`,
+ * ...): local names do not count in the code's identity, so a compiler that renames a local
+ * binding (esbuild turns a parameter `outDir` that shadows a top-level `outDir` into
+ * `outDir2`) or a local renamed by hand changes nothing.
+ */
 export function freeReferences(node: AnyNode): {
   free: FreeReference[];
   env: string[];
   envWhole: boolean;
+  locals: Map<AnyNode, string>;
 } {
   const parents = new Map<AnyNode, AnyNode>();
   const visit = (n: AnyNode): void => {
@@ -125,11 +144,24 @@ export function freeReferences(node: AnyNode): {
     sourceType: "script",
     body: [{ type: "ExpressionStatement", expression: node }],
   };
-  const { through } = eslintScope().analyze(program, {
+  const manager = eslintScope().analyze(program, {
     ecmaVersion: 2022,
     sourceType: "script",
     fallback: "iteration",
-  }).globalScope;
+  });
+  const { through } = manager.globalScope;
+  const locals = new Map<AnyNode, string>();
+  let count = 0;
+  for (const scope of manager.scopes) {
+    if (scope.type === "global") continue;
+    for (const variable of scope.variables) {
+      if (variable.identifiers.length === 0) continue; // `arguments`
+      const local = `$${count++}`;
+      for (const id of variable.identifiers) locals.set(id as unknown as AnyNode, local);
+      for (const ref of variable.references)
+        locals.set(ref.identifier as unknown as AnyNode, local);
+    }
+  }
   const byName = new Map<string, Set<string> | undefined>();
   const state = new Map<string, "assigned" | "method">();
   const env = new Set<string>();
@@ -173,5 +205,5 @@ export function freeReferences(node: AnyNode): {
       state: state.get(name),
     };
   });
-  return { free, env: [...env].sort(), envWhole };
+  return { free, env: [...env].sort(), envWhole, locals };
 }

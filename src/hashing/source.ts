@@ -71,11 +71,17 @@ function parser(): {
   return { parse: acorn.parse, tokenizer: acorn.tokenizer, full: walk.full };
 }
 
-const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile"]);
+const SKIPPED_KEYS = new Set(["start", "end", "loc", "range", "raw", "sourceFile", "shorthand"]);
 
-/** A canonical string for an AST node: type and fields, no positions or raw text. */
-function normalize(node: unknown): string {
-  if (Array.isArray(node)) return `[${node.map(normalize).join(",")}]`;
+/** Nodes whose non-computed `key` is a property's name, never a binding. */
+const KEYED = new Set(["Property", "MethodDefinition", "PropertyDefinition"]);
+
+/**
+ * A canonical string for an AST node: type and fields, no positions or raw text; identifiers
+ * of local bindings by the names `locals` gives them. (`{ a }` and `{ a: a }` are the same.)
+ */
+function normalize(node: unknown, locals: ReadonlyMap<unknown, string>, isKey = false): string {
+  if (Array.isArray(node)) return `[${node.map((n) => normalize(n, locals)).join(",")}]`;
   if (node === null || node === undefined) return "null";
   if (typeof node === "bigint") return `${node}n`;
   // Exact numbers: JSON would write 1e999 (Infinity) as null, the same as the literal null.
@@ -83,6 +89,10 @@ function normalize(node: unknown): string {
   if (typeof node !== "object") return JSON.stringify(node);
   if (node instanceof RegExp) return JSON.stringify(String(node));
   const record = node as Record<string, unknown>;
+  if (record.type === "Identifier" && !isKey) {
+    const local = locals.get(node);
+    if (local !== undefined) return `{"name":${JSON.stringify(local)},"type":"Identifier"}`;
+  }
   const parts: string[] = [];
   for (const key of Object.keys(record).sort()) {
     // A literal's `raw` is its spelling (quotes, 0x10 for 16); a template element's raw text
@@ -93,7 +103,8 @@ function normalize(node: unknown): string {
     }
     if (SKIPPED_KEYS.has(key)) continue;
     // A literal's `value` is enough; `regex` and `bigint` say the rest.
-    parts.push(`${JSON.stringify(key)}:${normalize(record[key])}`);
+    const name = key === "key" && KEYED.has(record.type as string) && record.computed !== true;
+    parts.push(`${JSON.stringify(key)}:${normalize(record[key], locals, name)}`);
   }
   return `{${parts.join(",")}}`;
 }
@@ -226,8 +237,8 @@ export function parseSource(fn: Function): ParsedSource {
   });
   // The function's own name is left out: renaming does not change what it does (the stage
   // name, which keys the state files, is separate).
-  const hash = sha256(normalize({ ...node, id: null }));
-  const { free, env, envWhole } = freeReferences(node);
+  const { free, env, envWhole, locals } = freeReferences(node);
+  const hash = sha256(normalize({ ...node, id: null }, locals));
   const superClass = node.superClass as AnyNode | null | undefined;
   const facts = {
     hash,

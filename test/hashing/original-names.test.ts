@@ -77,6 +77,31 @@ describe("parameter names as written (original-names.ts)", () => {
     expect(JSON.parse(stdout)).toEqual(expected);
   }, 30_000);
 
+  it("the same code identity under tsc and tsx: switching compilers re-runs nothing", async () => {
+    const dir = await tempDir();
+    const memoized = (memori: string) =>
+      source(memori)
+        .replaceAll('{ name: "declared" }', '{ name: "declared", hashOutput: "state" }')
+        .replace('{ name: "arrow" }', '{ name: "arrow", hashOutput: "state" }')
+        .replace('{ name: "method" }', '{ name: "method", hashOutput: "state" }')
+        .replace(
+          "process.stdout.write(JSON.stringify({ results, top: [outDir, fwhm] }));",
+          "process.stdout.write(JSON.stringify(stages.map((s) => s.lastDecision?.action)));",
+        );
+    await writeFile(path.join(dir, "stages.mts"), memoized(path.join(root, "dist", "index.js")));
+    const js = ts.transpileModule(memoized(path.join(root, "dist", "index.js")), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    await writeFile(path.join(dir, "stages.mjs"), js);
+    const underTsc = async () =>
+      JSON.parse((await run(process.execPath, ["stages.mjs"], { cwd: dir })).stdout) as string[];
+    const underTsx = async () =>
+      JSON.parse((await run(tsx, ["stages.mts"], { cwd: dir })).stdout) as string[];
+    expect(await underTsc()).toEqual(["run", "run", "run"]);
+    expect(await underTsx()).toEqual(["skip", "skip", "skip"]);
+    expect(await underTsc()).toEqual(["skip", "skip", "skip"]);
+  }, 60_000);
+
   it("under vitest, in this process", async () => {
     const outDir = "/top";
     const stage = new Stage(function make(inFile: string, outDir: string) {

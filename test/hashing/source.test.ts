@@ -31,7 +31,31 @@ export function e(x, z) { return x + "s" + z * 2; }
     expect(hashFunction(m.a!)).toBe(hashFunction(m.b!));
     expect(hashFunction(m.a!)).not.toBe(hashFunction(m.c!));
     expect(hashFunction(m.a!)).not.toBe(hashFunction(m.d!));
-    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.e!));
+    // A parameter renamed throughout does the same: local names do not count (below).
+    expect(hashFunction(m.a!)).toBe(hashFunction(m.e!));
+  });
+
+  // Compilers rename locals (esbuild: a parameter shadowing a top-level name gets a suffix),
+  // and so do people: neither changes what the code does. What it refers to outside, and
+  // property names, do.
+  it("does not count the names of local bindings, only what they are bound to", async () => {
+    const m = await load(`
+const outDir = "/top";
+const scale = 2;
+export function a(inFile, outDir) { const n = inFile.length * scale; return { outDir, n }; }
+export function b(inFile, outDir2) { const count = inFile.length * scale; return { outDir: outDir2, n: count }; }
+export function swapped(inFile, outDir) { const n = outDir.length * scale; return { outDir: inFile, n }; }
+export function otherKey(inFile, outDir) { const n = inFile.length * scale; return { out: outDir, n }; }
+export function otherFree(inFile, outDir) { const n = inFile.length * outDir.length; return { outDir, n }; }
+export function nested(xs) { return xs.map((x) => { let y = x; try { y = f(y); } catch (e) { return e; } return y; }); }
+export function nested2(list) { return list.map((item) => { let v = item; try { v = f(v); } catch (err) { return err; } return v; }); }
+export const top = () => outDir;
+`);
+    expect(hashFunction(m.a!)).toBe(hashFunction(m.b!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.swapped!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.otherKey!));
+    expect(hashFunction(m.a!)).not.toBe(hashFunction(m.otherFree!));
+    expect(hashFunction(m.nested!)).toBe(hashFunction(m.nested2!));
   });
 
   it("distinguishes literals whose raw text differs in meaning, not in spelling", async () => {
