@@ -390,11 +390,13 @@ describe("files", () => {
       async function reader(file: string) {
         calls.n++;
         const content = await readFile(file, "utf8");
-        await writeFile(file, "rewritten by an unordered stage"); // a race in the user's DAG
+        await new Promise((resolve) => setTimeout(resolve, 200));
         return content;
       },
       { hashOutput: path.join(dir, "state"), logger: quiet },
     );
+    // An unordered stage (not this call: its writes are not the call's) rewrites it meanwhile.
+    setTimeout(() => void writeFile(shared, "rewritten by an unordered stage"), 50);
     expect(await stage.run(shared)).toEqual({ output: "old" });
     const state = JSON.parse(await readFile(path.join(dir, "state", "reader.outputs"), "utf8"));
     expect(state.written).toEqual([]);

@@ -133,7 +133,7 @@ describe("tampered outputs", () => {
         await rm(f);
         await mkdir(f);
       },
-      "output-missing",
+      "output-modified", // a directory has a content too (its entries): not the file's
     ],
     ["deleted", (f) => rm(f), "output-missing"],
     [
