@@ -113,7 +113,8 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
       for (let b = 0; b < dirs; b++) {
         const dir = path.join(tree, `s${a}`, `d${b}`);
         mkdirSync(dir, { recursive: true });
-        for (let c = 0; c < files; c++) writeFileSync(path.join(dir, `f${c}.txt`), `${a} ${b} ${c}\n`);
+        for (let c = 0; c < files; c++)
+          writeFileSync(path.join(dir, `f${c}.txt`), `${a} ${b} ${c}\n`);
       }
     writeFileSync(path.join(tree, "done"), "");
     wait(2100); // past the racy window: identities are trusted

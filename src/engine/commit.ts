@@ -268,8 +268,7 @@ async function filesAfterRun(
     const hash = await def.hasher.hash(file, scope, fingerprint.rule);
     if (hash === undefined || hash === before) continue;
     // Its own: it wrote it (seen), or it is one of its own files, or it returns it.
-    const mine =
-      own.has(file) || returned.has(file) || (writes?.has(path.resolve(file)) ?? false);
+    const mine = own.has(file) || returned.has(file) || (writes?.has(path.resolve(file)) ?? false);
     const changedInside =
       before === undefined || mine
         ? undefined

@@ -100,6 +100,42 @@ function reached(fn: AnyFunction): Reached {
   return found;
 }
 
+/**
+ * A value as code identity sees it: built-in objects that state files cannot store but whose
+ * content is plain to read (a RegExp's source and flags, a URL, the bytes of a typed array) are
+ * replaced by that content, at any depth; anything else is left for the value codec to take or
+ * reject.
+ */
+function forIdentity(value: unknown, seen: Map<object, unknown>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const done = seen.get(value);
+  if (done !== undefined) return done;
+  let out: unknown = value;
+  if (value instanceof RegExp) out = { "\0regexp": [value.source, value.flags] };
+  else if (value instanceof URL) out = { "\0url": value.href };
+  else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    const bytes = ArrayBuffer.isView(value)
+      ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+      : new Uint8Array(value);
+    out = { "\0bytes": [value.constructor.name, sha256(bytes)] };
+  } else if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    seen.set(value, copy);
+    for (const item of value) copy.push(forIdentity(item, seen));
+    return copy;
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    const copy: Record<string, unknown> = {};
+    seen.set(value, copy);
+    for (const [key, item] of Object.entries(value)) {
+      const inner = forIdentity(item, seen);
+      Object.defineProperty(copy, key, { value: inner, enumerable: true, writable: true });
+    }
+    return copy;
+  }
+  seen.set(value, out);
+  return out;
+}
+
 function resolveReached(fn: AnyFunction): Reached {
   const found = dependenciesOf(unwrap(fn).inner);
   const callees: Record<string, string> = {};
@@ -120,7 +156,11 @@ function resolveReached(fn: AnyFunction): Reached {
       callees[dependency.key] = `package:${dependency.package}`;
     } else {
       try {
-        const json = encodePlainValue(dependency.value, dependency.key, fn.name || "<anonymous>");
+        const json = encodePlainValue(
+          forIdentity(dependency.value, new Map()),
+          dependency.key,
+          fn.name || "<anonymous>",
+        );
         callees[dependency.key] = `value:${sha256(stringify(json))}`;
       } catch (error) {
         if (!(error instanceof MemoriError) || error.reason !== "unserializable") throw error;

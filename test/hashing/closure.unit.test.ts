@@ -57,4 +57,24 @@ describe("what a stage reaches beyond its scopes (closure.ts)", () => {
     const here = () => import.meta.url;
     expect(hashFunction(here)).toMatch(/^[0-9a-f]{64}$/);
   });
+
+  it("hashes RegExps, URLs and typed arrays a stage reaches by content, at any depth", async () => {
+    const make = (pattern: RegExp, url: string, bytes: number[]) => {
+      const config = { pattern, where: new URL(url), weights: new Float32Array(bytes) };
+      return (name: string) => config.pattern.test(name) && config.weights.length > 0;
+    };
+    const base = make(/_T1w\.nii(\.gz)?$/i, "https://example.org/a", [1, 2]);
+    const same = make(/_T1w\.nii(\.gz)?$/i, "https://example.org/a", [1, 2]);
+    const facts = await codeIdentity(base);
+    expect(facts.unhashable).toEqual([]);
+    expect((await codeIdentity(same)).code.hash).toBe(facts.code.hash);
+    for (const other of [
+      make(/_T1w\.nii(\.gz)?$/, "https://example.org/a", [1, 2]), // flags
+      make(/_T2w\.nii(\.gz)?$/i, "https://example.org/a", [1, 2]), // source
+      make(/_T1w\.nii(\.gz)?$/i, "https://example.org/b", [1, 2]), // URL
+      make(/_T1w\.nii(\.gz)?$/i, "https://example.org/a", [1, 3]), // bytes
+    ]) {
+      expect((await codeIdentity(other)).code.hash).not.toBe(facts.code.hash);
+    }
+  });
 });
