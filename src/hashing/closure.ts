@@ -247,10 +247,14 @@ class Walk {
     }
     const url = scopes.url;
     // node:…: the runtime's own code, which changes with Node (not asked for by default).
-    if (url !== undefined && url.startsWith("node:")) return;
+    if (url !== undefined && url.startsWith("node:")) {
+      this.captured(fn, scopes, key);
+      return;
+    }
     const pkg = url === undefined ? undefined : packageOf(url);
     if (pkg !== undefined) {
       this.dependencies.push({ kind: "package", key, package: pkg });
+      this.captured(fn, scopes, key);
       return;
     }
     if (NATIVE.test(Function.prototype.toString.call(fn))) return; // a built-in
@@ -278,6 +282,35 @@ class Walk {
       for (const name of Object.keys(prototype)) {
         this.value((prototype as Record<string, unknown>)[name], `${key}.prototype.${name}`);
       }
+    }
+  }
+
+  /**
+   * Code of the user's that a package's or the runtime's function holds in its closure:
+   * `memoize(helper)`, `util.promisify(readConfig)` return a function of the package's whose
+   * behaviour is the user's function. The package's code counts by its version; the user's
+   * functions it captured count by their code.
+   */
+  private captured(fn: AnyFunction, scopes: FunctionScopes, key: string): void {
+    if (this.visited.has(fn)) return;
+    this.visited.add(fn);
+    let free: readonly FreeReference[];
+    try {
+      free = sourceOf(fn).free;
+    } catch {
+      return; // native, or not parsable: nothing of the user's to see
+    }
+    if (free.length === 0) return;
+    scopes.prefetch(free.map((reference) => reference.name));
+    for (const { name } of free) {
+      const binding = scopes.resolve(name);
+      if (binding.kind !== "bound" || typeof binding.value !== "function") continue;
+      const inner = binding.value as AnyFunction;
+      const where = this.scopes(inner).url;
+      if (where === undefined || where.startsWith("node:") || packageOf(where) !== undefined)
+        continue;
+      if (NATIVE.test(Function.prototype.toString.call(inner))) continue;
+      this.callable(inner, `${key}(${name})`);
     }
   }
 

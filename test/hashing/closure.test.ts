@@ -39,7 +39,7 @@ export class Model {
 const PIPELINE = `
 import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
 import { scaleBy, Model } from "./lib.mjs";
-import { pkgFn } from "fakepkg";
+import { pkgFn, memoize } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
 
 const FWHM = 6;
@@ -49,6 +49,10 @@ function clean(x) {
   return x - 1;
 }
 const load = async (x) => x + 1;
+function slowStep(x) {
+  return x + 100;
+}
+const fastStep = memoize(slowStep);
 
 function makeScaled(k) {
   return function closure(x) {
@@ -71,6 +75,7 @@ const stages = [
   new Stage(function readsConfig(x) { return JSON.parse(readFileSync("config.json", "utf8")).k + x; }, { outputs: "r", hashOutput: "state" }),
   new Stage(function listsDir(x, dataDir) { return readdirSync(dataDir, { recursive: true }).length + x; }, { outputs: "n", hashOutput: "state", args: { dataDir: "data" } }),
   new Stage(function atlas(x, atlasDir) { return x; }, { outputs: "t", hashOutput: "state", args: { atlasDir: "atlas" } }),
+  new Stage(function wrapped(x) { return fastStep(x); }, { outputs: "w", hashOutput: "state" }),
   new Stage(async function shellReads(x) { await runProcess("cat template.txt > copied.txt"); return x; }, { outputs: "s", hashOutput: "state" }),
 ];
 const [helper, afterHelper, ...rest] = stages;
@@ -142,7 +147,13 @@ beforeAll(async () => {
     "pipeline.mjs": PIPELINE,
     "lib.mjs": LIB,
     "node_modules/fakepkg/package.json": PACKAGE("1.0.0"),
-    "node_modules/fakepkg/index.js": "export function pkgFn(x) { return x * 10; }\n",
+    "node_modules/fakepkg/index.js": [
+      "export function pkgFn(x) { return x * 10; }",
+      "export function memoize(f) {",
+      "  const seen = new Map();",
+      "  return function memoized(x) { if (!seen.has(x)) seen.set(x, f(x)); return seen.get(x); };",
+      "}",
+    ].join("\n"),
     "config.json": '{ "k": 1 }\n',
     "data/sub-01/anat/T1w.nii": "t1 of sub-01\n",
     "data/sub-02/anat/T1w.nii": "t1 of sub-02\n",
@@ -201,7 +212,12 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
     [
       "an installed package's version",
       () => writeFile(path.join(project, "node_modules/fakepkg/package.json"), PACKAGE("1.1.0")),
-      { pkg: "code: pkgFn" },
+      { pkg: "code: pkgFn", wrapped: "code: fastStep" },
+    ],
+    [
+      "a function of the user's that a package's function wraps (memoize(fn))",
+      () => edit("pipeline.mjs", "return x + 100;", "return x + 200;"),
+      { wrapped: "code: fastStep(f)" },
     ],
     [
       "an env variable listed in env",
