@@ -2,6 +2,12 @@
  * memori: memoize the stages of file-heavy data pipelines on disk.
  * @packageDocumentation
  */
+import { installReadTracking } from "./read-tracking.js";
+
+// The file-system and child-process functions are wrapped now, before other modules take
+// their own copies of them (`const { readFileSync } = require("fs")` in a CommonJS helper):
+// calls made for a stage are recorded (see read-tracking.ts); others pass straight through.
+installReadTracking();
 export {
   Stage,
   type StageResults,

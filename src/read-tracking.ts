@@ -16,12 +16,25 @@ let installed = false;
 /** Symbol under which a function that only observes another names it (see hashing/closure.ts). */
 export const STANDS_FOR: unique symbol = Symbol.for("memori.standsFor");
 
-/** The absolute path a call names, if it names a file by path (not by descriptor). */
+/**
+ * The path a call names, if it names a file by path (not by descriptor), as it named it: an
+ * absolute path as it is, a relative one relative to the working directory (normalized). A
+ * file named through a symbolic link is recorded as the link's path, so re-pointing the link
+ * counts; a relative path stays relative, so a copied project reads its own copy.
+ */
 function pathOf(file: unknown): string | undefined {
-  if (typeof file === "string") return path.resolve(file);
-  if (file instanceof URL) return file.protocol === "file:" ? fileURLToPath(file) : undefined;
-  if (Buffer.isBuffer(file)) return path.resolve(file.toString());
-  return undefined;
+  const named =
+    typeof file === "string"
+      ? file
+      : file instanceof URL
+        ? file.protocol === "file:"
+          ? fileURLToPath(file)
+          : undefined
+        : Buffer.isBuffer(file)
+          ? file.toString()
+          : undefined;
+  if (named === undefined || named === "") return undefined;
+  return path.isAbsolute(named) ? path.normalize(named) : path.relative(".", named) || ".";
 }
 
 /** Whether open flags allow reading (`r`, `r+`, `a+`, `w+`, O_RDONLY, O_RDWR). */
@@ -35,14 +48,20 @@ function reads(flags: unknown): boolean {
   return true;
 }
 
-/** Whether open flags allow writing (`w`, `a`, `r+`, `x`, O_WRONLY, O_RDWR, O_CREAT). */
+/**
+ * Whether open flags write a file's content (`w`, `r+`, `x`, O_WRONLY, O_RDWR, O_CREAT).
+ * Appending (`a`, O_APPEND without O_TRUNC) does not count: a log several stages append to is
+ * nobody's output (as for processes, see trace.ts).
+ */
 function writes(flags: unknown): boolean {
   if (flags === undefined || flags === null) return false;
   if (typeof flags === "number") {
     const { O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND } = fs.constants;
-    return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)) !== 0;
+    if ((flags & O_APPEND) !== 0 && (flags & O_TRUNC) === 0) return false;
+    return (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) !== 0;
   }
-  if (typeof flags === "string") return !flags.startsWith("r") || flags.includes("+");
+  if (typeof flags === "string")
+    return !flags.startsWith("a") && (!flags.startsWith("r") || flags.includes("+"));
   return false;
 }
 
@@ -54,6 +73,18 @@ function record(file: unknown, kind: "reads" | "writes"): void {
 }
 
 type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * Give a wrapper what the original carries: its name, length and own properties, among them
+ * `util.promisify.custom` (`promisify(execFile)` resolves to `{ stdout, stderr }` through it).
+ */
+function keepProperties(wrapped: Fn, original: Fn): void {
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === "prototype") continue;
+    const descriptor = Object.getOwnPropertyDescriptor(original, key);
+    if (descriptor !== undefined) Object.defineProperty(wrapped, key, descriptor);
+  }
+}
 
 /**
  * `how`: what the call's arguments say: `flags` (open: its second argument), `options`
@@ -81,7 +112,7 @@ function wrap(
       flags = options.flag ?? options.flags;
     }
     if (how === "write") {
-      record(args[0], "writes");
+      if (flags === undefined || writes(flags)) record(args[0], "writes");
       if (flags !== undefined && reads(flags)) record(args[0], "reads");
     } else {
       if (reads(flags)) record(args[0], "reads");
@@ -89,7 +120,7 @@ function wrap(
     }
     return original.apply(this, args);
   };
-  Object.defineProperty(wrapped, "name", { value: original.name });
+  keepProperties(wrapped, original);
   // Code identity looks through the wrapper: a stage that calls readFileSync depends on the
   // runtime's function, whether or not reads are being tracked yet.
   Object.defineProperty(wrapped, STANDS_FOR, { value: original });
@@ -111,11 +142,10 @@ export function installReadTracking(): void {
   wrap(promises, "readFile", "options");
   wrap(promises, "open", "flags");
   // writeFile(path, data, options), appendFile(...), createWriteStream(path, options)
-  for (const name of ["writeFileSync", "writeFile", "appendFileSync", "appendFile"])
-    wrap(sync, name, "write");
+  // (appendFile appends: not a write of the file's content, see writes())
+  for (const name of ["writeFileSync", "writeFile"]) wrap(sync, name, "write");
   wrap(sync, "createWriteStream", "write");
   wrap(promises, "writeFile", "write");
-  wrap(promises, "appendFile", "write");
   // copyFile(src, dest), rename(old, new): the target is written
   for (const name of ["copyFileSync", "copyFile", "renameSync", "rename"])
     wrap(sync, name, "target");
@@ -138,7 +168,7 @@ export function installReadTracking(): void {
       if (access !== undefined) access.untraced = true;
       return original.apply(this, args);
     };
-    Object.defineProperty(wrapped, "name", { value: original.name });
+    keepProperties(wrapped, original);
     Object.defineProperty(wrapped, STANDS_FOR, { value: original });
     children[name] = wrapped;
   }

@@ -113,10 +113,13 @@ function argumentsOf(args: string): { strings: string[]; dirfds: (string | undef
 
 /**
  * Read a strace log (`-f -y`) of processes started in `cwd`: the files they opened for
- * reading and writing. Failed calls count for nothing; directories opened (listings) are not
- * files read.
+ * reading and writing, each as the process named it (a link's path, not its target's), an
+ * absolute path as it is, a relative one relative to `base` (this process's working
+ * directory). A file a process tried to read and did not find counts as read (absent: its
+ * appearing later counts); other failed calls count for nothing; directories opened
+ * (listings) are not files read.
  */
-export function parseTrace(log: string, cwd: string): Traced {
+export function parseTrace(log: string, cwd: string, base = process.cwd()): Traced {
   const reads = new Set<string>();
   const writes = new Set<string>();
   const cwds = new Map<string, string>();
@@ -135,17 +138,29 @@ export function parseTrace(log: string, cwd: string): Traced {
       line = (unfinished.get(pid) ?? "") + resumed[1]!;
       unfinished.delete(pid);
     }
-    const call = /^(\w+)\((.*)\)\s+=\s+(-?\d+|\?)(?:<((?:[^>\\]|\\.)*)>)?/.exec(line);
+    const call = /^(\w+)\((.*)\)\s+=\s+(-?\d+|\?)/.exec(line);
     if (call === null) continue;
-    const [, name, args, result, resultPath] = call;
-    if (result === "?" || result!.startsWith("-")) continue;
+    const [, name, args, result] = call;
     const here = cwds.get(pid) ?? cwd;
     const { strings, dirfds } = argumentsOf(args!);
     const at = (index: number) => {
       const file = strings[index];
       if (file === undefined) return undefined;
-      return path.resolve(dirfds[index] ?? here, file);
+      const dir = dirfds[index];
+      if (path.isAbsolute(file)) return path.normalize(file);
+      if (dir !== undefined) return path.resolve(dir, file);
+      return path.relative(base, path.resolve(here, file)) || ".";
     };
+    if (result === "?") continue;
+    if (result!.startsWith("-")) {
+      // Looked for and not found: where it appears later, the result may differ.
+      const opening = name === "open" || name === "openat" || name === "openat2";
+      if (opening && / ENOENT /.test(line) && !/O_WRONLY|O_RDWR|O_DIRECTORY/.test(args!)) {
+        const missing = at(0);
+        if (missing !== undefined) reads.add(missing);
+      }
+      continue;
+    }
     switch (name) {
       case "clone":
       case "clone3":
@@ -174,14 +189,14 @@ export function parseTrace(log: string, cwd: string): Traced {
         break;
       }
       case "creat": {
-        const file = resultPath === undefined ? at(0) : unquote(resultPath);
+        const file = at(0);
         if (file !== undefined) writes.add(file);
         break;
       }
       default: {
-        // open, openat, openat2: the descriptor returned names the file opened (-y).
+        // open, openat, openat2: the file as named (-y's resolved path would hide a link).
         if (args!.includes("O_DIRECTORY")) break;
-        const file = resultPath === undefined ? at(0) : unquote(resultPath);
+        const file = at(0);
         if (file === undefined) break;
         const writing = /O_WRONLY|O_RDWR/.test(args!);
         const appending = args!.includes("O_APPEND") && !/O_TRUNC|O_CREAT\|O_EXCL/.test(args!);

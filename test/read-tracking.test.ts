@@ -111,4 +111,72 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
       /trackReads/,
     );
   });
+
+  // From an adversarial review: each of these was a stale result.
+  it("counts a file looked for and not found: its appearing re-runs the stage", async () => {
+    const dir = await tempDir();
+    const f = (name: string) => path.join(dir, name);
+    writeFileSync(f("default.txt"), "default");
+    const stage = new Stage(
+      function pick(x: number) {
+        try {
+          return readFileSync(f("override.txt"), "utf8") + x;
+        } catch {
+          return readFileSync(f("default.txt"), "utf8") + x;
+        }
+      },
+      { hashOutput: path.join(dir, "state"), logger },
+    );
+    expect(await stage.run(1)).toEqual({ output: "default1" });
+    expect((await stage.run(1), stage.lastDecision?.action)).toBe("skip");
+    writeFileSync(f("override.txt"), "override");
+    expect(await stage.run(1)).toEqual({ output: "override1" });
+    expect(stage.lastDecision?.reason).toMatchObject({ kind: "input-changed" });
+  });
+
+  it("records a file read through a link as the link: re-pointing it re-runs the stage", async () => {
+    const dir = await tempDir();
+    const f = (name: string) => path.join(dir, name);
+    const { mkdirSync, symlinkSync, rmSync } = await import("node:fs");
+    mkdirSync(f("set1"));
+    mkdirSync(f("set2"));
+    writeFileSync(f("set1/x.txt"), "one");
+    writeFileSync(f("set2/x.txt"), "two");
+    symlinkSync("set1", f("data"));
+    const stage = new Stage(() => readFileSync(f("data/x.txt"), "utf8"), {
+      name: "linked",
+      hashOutput: path.join(dir, "state"),
+      logger,
+    });
+    expect(await stage.run()).toEqual({ output: "one" });
+    rmSync(f("data"));
+    symlinkSync("set2", f("data"));
+    expect(await stage.run()).toEqual({ output: "two" });
+  });
+
+  it("does not take a log several stages append to for anyone's output", async () => {
+    const dir = await tempDir();
+    const log = path.join(dir, "pipeline.log");
+    const { appendFileSync } = await import("node:fs");
+    const note = (m: string) => appendFileSync(log, `${m}\n`);
+    const a = new Stage((x: number) => (note("A"), x + 1), {
+      name: "a",
+      outputs: "y",
+      hashOutput: path.join(dir, "state"),
+      logger,
+    });
+    const b = new Stage((y: number) => (note("B"), y * 2), {
+      name: "b",
+      outputs: "z",
+      hashOutput: path.join(dir, "state"),
+      logger,
+    });
+    const pipeline = new Pipeline([
+      ["start", a],
+      [a, b],
+    ]);
+    await pipeline.run(1);
+    await pipeline.run(1);
+    expect(pipeline.decisions.map((d) => d.action)).toEqual(["skip", "skip"]);
+  });
 });

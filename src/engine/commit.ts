@@ -3,7 +3,9 @@
  * arguments, writing the state (the store writes `.stage` last, as the commit record) and
  * remembering trusted file hashes for later runs (`<name>.files`, a hint only).
  */
+import { stat } from "node:fs/promises";
 import path from "node:path";
+import picomatch from "picomatch";
 import stringify from "fast-json-stable-stringify";
 import type { FileAccess } from "../call-signal.js";
 import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
@@ -73,8 +75,10 @@ const STATE_FILE = /\.(inputs|outputs|stage|files|trees|lock|owner|tmp)$/;
 
 /**
  * The files a call read without naming them (not its inputs, outputs or written files, not
- * state, not system files), by content, as `read:<path>` inputs. A file gone after the run is
- * left out (a temporary file).
+ * state, not system files), as `read:<path>` inputs with the path as the code named it: by
+ * content, or as a bare path where there is no file (looked for and not found, or a temporary
+ * file gone since): one appearing there later counts as a change. Directories opened are not
+ * files read.
  */
 async function discoveredReads(
   def: StageDef,
@@ -90,36 +94,32 @@ async function discoveredReads(
   const stateDir = path.resolve(store.dir) + path.sep;
   const out: Record<string, Json> = {};
   for (const file of [...reads].sort()) {
-    if (named.has(file) || notTheCalls(file, stateDir)) continue;
-    const hash = await def.hasher.hash(file);
-    const recorded = asRecorded(file);
-    if (hash !== undefined) out[`${READ_PREFIX}${recorded}`] = { file: recorded, hash };
+    const absolute = path.resolve(file);
+    if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
+    const kind = await stat(absolute).then(
+      (s) => (s.isDirectory() ? "directory" : "file"),
+      () => "absent",
+    );
+    if (kind === "directory") continue;
+    const hash = kind === "file" ? await def.hasher.hash(file) : undefined;
+    out[`${READ_PREFIX}${file}`] = hash === undefined ? file : { file, hash };
   }
   return out;
 }
 
-/**
- * How a file found by watching the call is recorded: relative to the working directory when
- * it is inside it (like a relative path given as an argument: a project moved elsewhere and
- * run from its new place finds it again), absolute otherwise.
- */
-function asRecorded(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative !== "" && !relative.startsWith("..") && !path.isAbsolute(relative)
-    ? relative
-    : file;
-}
-
 /** Whether a path is memori's or the system's: never a read or a write of the call. */
-function notTheCalls(file: string, stateDir: string): boolean {
+function notTheCalls(absolute: string, stateDir: string): boolean {
   return (
-    file.startsWith(stateDir) || STATE_FILE.test(file) || SYSTEM.some((p) => file.startsWith(p))
+    absolute.startsWith(stateDir) ||
+    STATE_FILE.test(absolute) ||
+    SYSTEM.some((p) => absolute.startsWith(p))
   );
 }
 
 /**
- * The files the call wrote (seen by tracing) that nothing else records, as they are now; a file
- * gone after the run (a temporary file) is left out.
+ * The files the call wrote (seen by tracing) that nothing else records, as they are now, with
+ * the path as the code named it; a file gone after the run (a temporary file) is left out, and
+ * so are files the stage's `ignore` globs match (a log several stages rewrite).
  */
 async function writtenElsewhere(
   def: StageDef,
@@ -130,15 +130,33 @@ async function writtenElsewhere(
   if (writes === undefined || writes.size === 0) return [];
   const named = new Set(known.map((entry) => path.resolve(entry.file)));
   const stateDir = path.resolve(store.dir) + path.sep;
+  const ignored = ignoredBy(def);
   const out: FileEntry[] = [];
   for (const file of [...writes].sort()) {
-    if (named.has(file) || notTheCalls(file, stateDir)) continue;
-    const hash = await def.hasher.hash(file);
-    // A directory written to by name (rename onto it) is not a file it wrote.
-    if (hash !== undefined && !def.hasher.directories.hashedHere(file))
-      out.push({ file: asRecorded(file), hash });
+    const absolute = path.resolve(file);
+    if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
+    // `ignore` globs are relative to a directory: here, the working directory, or any.
+    if (ignored?.(path.relative(".", absolute)) || ignored?.(path.basename(absolute))) continue;
+    const isFile = await stat(absolute).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    const hash = isFile ? await def.hasher.hash(file) : undefined;
+    if (hash !== undefined) out.push({ file, hash });
   }
   return out;
+}
+
+const matchers = new WeakMap<StageDef, ((file: string) => boolean) | undefined>();
+
+/** The stage's `ignore` globs as a test of relative paths (none: `undefined`). */
+function ignoredBy(def: StageDef): ((file: string) => boolean) | undefined {
+  if (!matchers.has(def))
+    matchers.set(
+      def,
+      def.ignore.length === 0 ? undefined : picomatch([...def.ignore], { dot: true }),
+    );
+  return matchers.get(def);
 }
 
 const toldUntraced = new Set<string>();
@@ -246,7 +264,7 @@ async function filesAfterRun(
   previous: ReadResult,
   created: ReadonlySet<string>,
   writes: ReadonlySet<string> | undefined,
-): Promise<{ written: FileEntry[]; changed: string[] }> {
+): Promise<{ written: FileEntry[]; changed: string[]; rebased: Map<string, Sha256Hex> }> {
   const returned = new Set(fileEntries(outputs).map((e) => e.file));
   // The call's own files: those it wrote last time, those it created in an earlier attempt,
   // and those it changed during its last run too (when its writes are not seen, a file named
@@ -260,31 +278,45 @@ async function filesAfterRun(
       : []),
     ...created,
   ]);
+  // What the call wrote, as absolute paths (when seen).
+  const wrote = writes === undefined ? undefined : new Set([...writes].map((w) => path.resolve(w)));
   const written: FileEntry[] = [];
   const changed: string[] = [];
-  const directories = def.hasher.directories;
-  const candidates = pathCandidates(fingerprint.inputs, def.byName);
-  for (const { file, before } of candidates) {
+  const rebased = new Map<string, Sha256Hex>();
+  for (const { file, before } of pathCandidates(fingerprint.inputs, def.byName)) {
+    const absolute = path.resolve(file);
     const hash = await def.hasher.hash(file, scope, fingerprint.rule);
-    if (hash === undefined || hash === before) continue;
     // Its own: it wrote it (seen), or it is one of its own files, or it returns it.
-    const mine = own.has(file) || returned.has(file) || (writes?.has(path.resolve(file)) ?? false);
-    const changedInside =
-      before === undefined || mine
-        ? undefined
-        : directories.changedFiles(path.resolve(file), before, hash);
-    // Which of them the call wrote: those it opened for writing, when its files were traced
-    // (other calls may be writing there at the same time); all of them otherwise.
-    const inside =
-      writes === undefined
-        ? changedInside
-        : changedInside?.filter((e) => writes.has(path.resolve(file, ...e.rel.split("/"))));
-    if (inside !== undefined && inside.length > 0) {
-      // A directory argument the stage wrote into: what it wrote there is its output (and
-      // left out of the directory's content as an input next time); the rest stays an input.
-      for (const entry of inside) {
-        written.push({ file: path.join(file, entry.rel), hash: entry.hash as Sha256Hex });
+    const mine = own.has(file) || returned.has(file) || (wrote?.has(absolute) ?? false);
+    const isDirectory =
+      before !== undefined &&
+      hash !== undefined &&
+      (await stat(absolute).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ));
+    if (isDirectory && !mine && wrote !== undefined) {
+      // A directory argument it wrote into (seen): a place to write. The files it wrote there
+      // are its outputs, whatever else changed there meanwhile (other calls write there too).
+      const inside = [...wrote]
+        .filter((w) => w.startsWith(absolute + path.sep))
+        .filter((w) => !ignoredBy(def)?.(path.relative(absolute, w)))
+        .sort();
+      for (const target of inside) {
+        const fileHash = await def.hasher.hash(target, scope);
+        if (fileHash !== undefined && !def.hasher.directories.hashedHere(target))
+          written.push({ file: path.join(file, path.relative(absolute, target)), hash: fileHash });
       }
+      if (inside.length > 0 || hash === before) continue;
+      changed.push(file); // changed, and not by this call
+      continue;
+    }
+    if (hash === undefined || hash === before) continue;
+    if (isDirectory && !mine) {
+      // Changed while it ran, writes not seen: taken to be its own doing, and the directory
+      // stays an input by content, as it is now (own files included), so that no change to
+      // a file it may read there goes unseen.
+      rebased.set(file, hash);
     } else if (before === undefined || mine) {
       // Its own file or directory, as a whole (a directory with only the `ignore` rule).
       const whole = await def.hasher.hash(file, scope, directoryRule(def));
@@ -293,19 +325,7 @@ async function filesAfterRun(
       changed.push(file);
     }
   }
-  // Files it wrote inside directory arguments last time stay its own while they exist, even
-  // if this run left them as they were (so the directory stays a place it writes to).
-  if (previous.kind === "ok") {
-    const done = new Set([...candidates.map((c) => c.file), ...written.map((e) => e.file)]);
-    const within = candidates.map((c) => path.resolve(c.file) + path.sep);
-    for (const entry of previous.state.written) {
-      const absolute = path.resolve(entry.file);
-      if (done.has(entry.file) || !within.some((dir) => absolute.startsWith(dir))) continue;
-      const hash = await def.hasher.hash(entry.file, scope);
-      if (hash !== undefined) written.push({ file: entry.file, hash });
-    }
-  }
-  return { written, changed };
+  return { written, changed, rebased };
 }
 
 /**
@@ -325,7 +345,7 @@ export async function commitRun(
 ): Promise<string[]> {
   const reads = access?.reads ?? new Set<string>();
   const encoded = await encodeAll(def, outputs, "outputs", scope);
-  const { written, changed } = await filesAfterRun(
+  const { written, changed, rebased } = await filesAfterRun(
     def,
     fingerprint,
     encoded,
@@ -339,10 +359,14 @@ export async function commitRun(
   // file holds then. The result belongs to no known content of it.
   const changedSet = new Set(changed);
   const named =
-    changed.length === 0
+    changed.length === 0 && rebased.size === 0
       ? fingerprint.inputs
       : (mapStored(fingerprint.inputs, (entry) =>
-          changedSet.has(entry.file) ? { file: entry.file, hash: CHANGED_DURING_RUN } : entry,
+          changedSet.has(entry.file)
+            ? { file: entry.file, hash: CHANGED_DURING_RUN }
+            : rebased.has(entry.file)
+              ? { file: entry.file, hash: rebased.get(entry.file)! }
+              : entry,
         ) as Record<string, Json>);
   // Files it wrote that no argument names (a shell command's `> out.txt`), seen by tracing:
   // its outputs too, verified like the others.
@@ -355,7 +379,10 @@ export async function commitRun(
   );
   if (access?.untraced !== undefined && access.untraced !== false)
     noteUntraced(def, access.untraced);
-  const discovered = await discoveredReads(def, store, reads, [
+  // A file the call wrote itself is not one it read (a temporary file, written, read, gone).
+  const wroteItself = new Set([...(access?.writes ?? [])].map((w) => path.resolve(w)));
+  const readOnly = new Set([...reads].filter((r) => !wroteItself.has(path.resolve(r))));
+  const discovered = await discoveredReads(def, store, readOnly, [
     ...fileEntries(fingerprint.inputs),
     ...fileEntries(encoded),
     ...written,

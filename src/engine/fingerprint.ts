@@ -174,9 +174,10 @@ export function compare(
   // files it wrote there are verified, and files it reads there are reads. Compare such inputs
   // by path, on both sides.
   const writtenPaths = new Set(tracked.map((e) => e.file));
+  const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
   for (const entry of fileEntries(state.inputs)) {
-    const inside = entry.file.endsWith(path.sep) ? entry.file : entry.file + path.sep;
-    if (tracked.some((t) => t.file.startsWith(inside))) writtenPaths.add(entry.file);
+    const inside = path.resolve(entry.file) + path.sep;
+    if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
   }
   const storedInputs = filesAsPaths(state.inputs, writtenPaths);
   const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);

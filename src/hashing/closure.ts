@@ -16,6 +16,7 @@
  * depend on where the project lives on disk.
  */
 import { readFileSync } from "node:fs";
+import { createRequire, isBuiltin } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
@@ -81,6 +82,37 @@ function containsFunction(value: unknown, seen: Set<object>): boolean {
   return Object.values(value).some((v) => containsFunction(v, seen));
 }
 
+const require = createRequire(import.meta.url);
+
+/**
+ * The exports of the runtime's modules loaded so far (`node:fs`, `node:path`...): built-ins,
+ * which do not count, even where a package has patched a member (graceful-fs replaces
+ * `fs.close` once loaded: a stage using `fs` must not change identity then).
+ */
+function builtinExports(): WeakSet<object> {
+  const found = new WeakSet<object>();
+  const loaded = (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? [];
+  for (const entry of loaded) {
+    const name = entry.startsWith("NativeModule ") ? entry.slice("NativeModule ".length) : "";
+    if (name === "" || name.startsWith("internal/") || !isBuiltin(name)) continue;
+    try {
+      const exports = require(name) as unknown;
+      if (typeof exports === "object" && exports !== null) found.add(exports);
+    } catch {
+      // not loadable from here: not one a user's code holds either
+    }
+  }
+  return found;
+}
+
+/** Whether a value is a built-in module's exports, or a namespace of one. */
+function isBuiltinModule(value: object, builtins: WeakSet<object>): boolean {
+  if (builtins.has(value)) return true;
+  if (!isModuleNamespace(value)) return false;
+  const fallback = (value as { default?: unknown }).default;
+  return typeof fallback === "object" && fallback !== null && builtins.has(fallback);
+}
+
 const packages = new Map<string, string | undefined>();
 
 /** `name@version` of the package a file belongs to, when it is inside `node_modules`. */
@@ -130,6 +162,8 @@ class Walk {
   private readonly visited = new Set<AnyFunction>();
   /** Plain objects and arrays walked into (they hold functions). */
   private readonly expanded = new Set<object>();
+  /** The runtime's modules' exports, read when first needed. */
+  private builtins: WeakSet<object> | undefined;
 
   /** Functions whose free references are still to walk, breadth first (shortest names). */
   private readonly queue: [AnyFunction, string][] = [];
@@ -201,6 +235,7 @@ class Walk {
       return;
     }
     if (typeof value === "object" && value !== null) {
+      if (isBuiltinModule(value, (this.builtins ??= builtinExports()))) return;
       if (isModuleNamespace(value)) {
         for (const member of Object.keys(value).sort()) {
           this.value((value as Record<string, unknown>)[member], memberKey(key, member));
@@ -291,7 +326,7 @@ class Walk {
    * behaviour is the user's function. The package's code counts by its version; the user's
    * functions it captured count by their code.
    */
-  private captured(fn: AnyFunction, scopes: FunctionScopes, key: string): void {
+  private captured(fn: AnyFunction, scopes: FunctionScopes, key: string, depth = 0): void {
     if (this.visited.has(fn)) return;
     this.visited.add(fn);
     let free: readonly FreeReference[];
@@ -304,13 +339,37 @@ class Walk {
     scopes.prefetch(free.map((reference) => reference.name));
     for (const { name } of free) {
       const binding = scopes.resolve(name);
-      if (binding.kind !== "bound" || typeof binding.value !== "function") continue;
-      const inner = binding.value as AnyFunction;
-      const where = this.scopes(inner).url;
-      if (where === undefined || where.startsWith("node:") || packageOf(where) !== undefined)
-        continue;
-      if (NATIVE.test(Function.prototype.toString.call(inner))) continue;
-      this.callable(inner, `${key}(${name})`);
+      if (binding.kind === "bound") this.capturedValue(binding.value, `${key}(${name})`, depth + 1);
+    }
+  }
+
+  /**
+   * A value held in a package's closure: the user's functions in it count by their code,
+   * looking through the package's own functions and plain containers (`{ fn }`, `[...fns]`,
+   * a helper of the package that calls `fn`), a few levels deep.
+   */
+  private capturedValue(value: unknown, key: string, depth: number): void {
+    if (depth > 3) return; // a package's internals, not the user's code, that deep
+    if (typeof value === "function") {
+      const inner = value as AnyFunction;
+      if (this.visited.has(inner) || NATIVE.test(Function.prototype.toString.call(inner))) return;
+      const scopes = this.scopes(inner);
+      const where = scopes.url;
+      if (where === undefined) return;
+      if (where.startsWith("node:") || packageOf(where) !== undefined) {
+        this.captured(inner, scopes, key, depth); // the package's: look inside it
+      } else {
+        this.callable(inner, key); // the user's: its code counts
+      }
+      return;
+    }
+    if (typeof value === "object" && value !== null && isPlainContainer(value)) {
+      if (this.expanded.has(value)) return;
+      this.expanded.add(value);
+      for (const [member, inner] of Object.entries(value)) {
+        const at = Array.isArray(value) ? `${key}[${member}]` : memberKey(key, member);
+        this.capturedValue(inner, at, depth + 1);
+      }
     }
   }
 

@@ -6,7 +6,7 @@
  * read, and the paths that changed are kept to name in the reason for the re-run.
  */
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import picomatch from "picomatch";
 import { findDigest, identityOf, listTree, treeChanges, treeHash, type TreeEntry } from "./tree.js";
@@ -76,9 +76,20 @@ function filterFor(dir: string, rule: DirectoryRule | undefined): TreeRule {
           .update(JSON.stringify([rule?.ignore ?? [], inside]))
           .digest("hex")
           .slice(0, 16);
-  if (inside.length === 0) return { key, ignored: glob, pruned: [] };
+  // Reached through a link too: by real path.
+  const real = new Set((rule?.skip ?? []).map((skip) => realpathOr(skip)));
+  if (inside.length === 0) return { key, ignored: glob, pruned: [], real };
   const skipped = new Set(inside);
-  return { key, ignored: (rel) => skipped.has(rel) || (glob?.(rel) ?? false), pruned: inside };
+  const ignored = (rel: string) => skipped.has(rel) || (glob?.(rel) ?? false);
+  return { key, ignored, pruned: inside, real };
+}
+
+function realpathOr(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return file;
+  }
 }
 
 interface TreeRule {
@@ -87,6 +98,8 @@ interface TreeRule {
   ignored: ((rel: string) => boolean) | undefined;
   /** Relative paths not walked at all. */
   pruned: string[];
+  /** Real paths of directories not walked, wherever they are reached from. */
+  real: ReadonlySet<string>;
 }
 
 function contentOf(entry: TreeEntry, hashes: ReadonlyMap<string, string>): string {
@@ -125,7 +138,7 @@ export class DirectoryHasher {
     seen: Map<string, { identity: string; hash: string }> | undefined,
   ): Promise<string | undefined> {
     const startedMs = Date.now();
-    const { key, ignored, pruned } = filterFor(dir, rule);
+    const { key, ignored, pruned, real } = filterFor(dir, rule);
     // The quick look (GNU find's walk): if the tree is as recorded, that is all it costs.
     const quick = await findDigest(dir, pruned);
     const fast = (identity: string) => {
@@ -145,7 +158,7 @@ export class DirectoryHasher {
     }
     let listing;
     try {
-      listing = listTree(dir, ignored);
+      listing = listTree(dir, ignored, real);
     } catch {
       return undefined;
     }
@@ -288,23 +301,6 @@ export class DirectoryHasher {
     const before = this.#history.get(dir)?.get(from);
     const after = this.#history.get(dir)?.get(to);
     return before && after && treeChanges(before.content, after.content);
-  }
-
-  /**
-   * The files inside `dir` added or changed between its hashes `from` and `to` (relative
-   * paths with their content hashes), if known.
-   */
-  changedFiles(dir: string, from: string, to: string): { rel: string; hash: string }[] | undefined {
-    const before = this.#history.get(dir)?.get(from);
-    const after = this.#history.get(dir)?.get(to);
-    if (before === undefined || after === undefined) return undefined;
-    const files: { rel: string; hash: string }[] = [];
-    for (const [rel, content] of after.content) {
-      const kind = after.kinds.get(rel);
-      if ((kind === "f" || kind === "l") && before.content.get(rel) !== content)
-        files.push({ rel, hash: content });
-    }
-    return files;
   }
 
   /** Forget one path (it is no longer a directory). */

@@ -52,9 +52,14 @@ function byCodeUnit(a: string, b: string): number {
 
 /**
  * List a directory tree, leaving out the relative paths `ignored` says (files or whole
- * directories). Throws only if `root` itself cannot be listed.
+ * directories) and the directories whose real paths are `skipped`. Throws only if `root`
+ * itself cannot be listed.
  */
-export function listTree(root: string, ignored?: (rel: string) => boolean): TreeListing {
+export function listTree(
+  root: string,
+  ignored?: (rel: string) => boolean,
+  skipped?: ReadonlySet<string>,
+): TreeListing {
   const entries: TreeEntry[] = [];
   const digest = createHash("sha256");
   let chunk = "";
@@ -117,9 +122,12 @@ export function listTree(root: string, ignored?: (rel: string) => boolean): Tree
     walking.delete(real);
   };
   const descend = (full: string, relative: string, real: string, kind: "d" | "D") => {
+    const actual = kind === "d" ? (realpath(full) ?? full) : real;
+    // A directory left out wherever it is reached from (memori's state, through a link too).
+    if (skipped?.has(actual)) return;
     add({ rel: relative, kind, identity: "", changedMs: 0 });
     try {
-      walk(full, relative, kind === "d" ? (realpath(full) ?? full) : real);
+      walk(full, relative, actual);
     } catch {
       add({ rel: relative, kind: "u", identity: "", changedMs: 0 });
     }
@@ -200,6 +208,9 @@ export function treeChanges(
 
 let findWorks = process.platform !== "win32";
 
+/** sha256sum of nothing: what a find that listed nothing (it failed) gives. */
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /**
  * A digest of every entry's type, path and stat identity (links followed), from GNU find: it
  * walks and stats a large tree in about half the time Node's `lstatSync` loop takes. Changes
@@ -214,27 +225,29 @@ export async function findDigest(
   if (!findWorks) return undefined;
   const { spawn } = await import("node:child_process");
   return new Promise((resolve) => {
-    const digest = createHash("sha256");
     // Paths under `prune` (relative to root) are not walked.
     const pruned = prune.flatMap((rel) => ["-path", `${root}/${rel}`, "-prune", "-o"]);
     const printf = ["-printf", "%y\\0%P\\0%D:%i:%s:%T@:%C@\\0"];
-    const child = spawn("find", ["-L", root, "-mindepth", "1", ...pruned, ...printf], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // The listing goes straight into sha256sum (megabytes for a large tree: through this
+    // process, it would cost more than the walk). Arguments are passed as "$@", never parsed.
+    const child = spawn(
+      "/bin/sh",
+      ["-c", 'find "$@" | sha256sum', "sh", "-L", root, "-mindepth", "1", ...pruned, ...printf],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let complained = false;
-    let listed = false;
-    child.stdout.on("data", (chunk: Buffer) => {
-      listed = true;
-      digest.update(chunk);
-    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on("data", () => (complained = true));
     child.on("error", () => {
-      findWorks = false; // no find at all
+      findWorks = false; // no shell
       resolve(undefined);
     });
     child.on("close", (code) => {
-      if (code !== 0 && !listed) findWorks = false; // not GNU find (no -printf): not again
-      resolve(code === 0 && !complained ? digest.digest("hex") : undefined);
+      const digest = /^([0-9a-f]{64})\s/.exec(out)?.[1];
+      // A find without -printf (not GNU) or a missing sha256sum complains: not again.
+      if (complained && digest === EMPTY) findWorks = false;
+      resolve(code === 0 && !complained && digest !== undefined ? digest : undefined);
     });
   });
 }

@@ -136,6 +136,98 @@ describe("a directory argument the stage writes into", () => {
   });
 });
 
+describe("a directory argument the stage writes into, as the adversarial review tried it", () => {
+  it("stays an input by content when the writes are not seen (a child process)", async () => {
+    const dir = await tempDir();
+    const work = path.join(dir, "sp");
+    await writeTree(work, { "in.txt": "one" });
+    const { execFileSync } = await import("node:child_process");
+    const stage = new Stage(
+      function prefix(spDir: string) {
+        // Not through runProcess: memori sees neither the reads nor the writes.
+        execFileSync("sh", ["-c", `sed s/^/sp:/ ${spDir}/in.txt > ${spDir}/out.txt`]);
+        return "ok";
+      },
+      { outputs: "status", hashOutput: path.join(dir, "state"), logger: quiet },
+    );
+    await stage.run(work);
+    await stage.run(work);
+    expect(stage.lastDecision?.action).toBe("skip");
+    await writeFile(path.join(work, "in.txt"), "two");
+    await stage.run(work);
+    expect(stage.lastDecision?.action).toBe("run");
+    expect(await readFile(path.join(work, "out.txt"), "utf8")).toBe("sp:two");
+  });
+
+  it("is the same directory however its path is spelled (./out)", async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, "out"));
+    const previous = process.cwd();
+    process.chdir(dir);
+    try {
+      const stage = new Stage(
+        async function stamp(outDir: string) {
+          await writeFile(path.join(outDir, "result.txt"), "42");
+          await writeFile(path.join(outDir, "provenance.json"), String(Math.random()));
+          return "ok";
+        },
+        { outputs: "status", hashOutput: "state", logger: quiet },
+      );
+      for (let i = 0; i < 3; i++) await stage.run("./out");
+      expect(stage.lastDecision?.action).toBe("skip");
+    } finally {
+      process.chdir(previous);
+    }
+  });
+
+  it("is an input by content again once the code stops writing there", async () => {
+    const dir = await tempDir();
+    const data = path.join(dir, "data");
+    await writeTree(data, { "a.txt": "a" });
+    const { readdirSync, writeFileSync } = await import("node:fs");
+    const options = { outputs: "n", hashOutput: path.join(dir, "state"), logger: quiet };
+    const v1 = new Stage(function count(dataDir: string) {
+      writeFileSync(path.join(dataDir, "summary.txt"), "made");
+      return readdirSync(dataDir).length;
+    }, options);
+    await v1.run(data);
+    const v2 = new Stage(function count(dataDir: string) {
+      return readdirSync(dataDir).filter((f) => f !== "summary.txt").length;
+    }, options);
+    await v2.run(data); // the code changed
+    await writeFile(path.join(data, "b.txt"), "b");
+    expect(await v2.run(data)).toEqual({ n: 2 });
+  });
+
+  it("does not track a file its ignore globs match as its output", async () => {
+    const dir = await tempDir();
+    const subject = path.join(dir, "subj");
+    await mkdir(subject);
+    const { writeFileSync } = await import("node:fs");
+    const step = (name: string) =>
+      new Stage(
+        function write(subjDir: string) {
+          writeFileSync(path.join(subjDir, "recon.log"), `${name} ran`);
+          writeFileSync(path.join(subjDir, `${name}.out`), name);
+          return name;
+        },
+        {
+          name,
+          outputs: name,
+          hashOutput: path.join(dir, "state"),
+          ignore: ["**/*.log"],
+          logger: quiet,
+        },
+      );
+    const [a, b] = [step("a"), step("b")];
+    for (let i = 0; i < 2; i++) {
+      await a.run(subject);
+      await b.run(subject);
+    }
+    expect([a.lastDecision?.action, b.lastDecision?.action]).toEqual(["skip", "skip"]);
+  });
+});
+
 describe("a directory input", () => {
   it("leaves out what the stage's ignore globs match", async () => {
     const dir = await tempDir();

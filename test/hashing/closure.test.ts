@@ -39,7 +39,7 @@ export class Model {
 const PIPELINE = `
 import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
 import { scaleBy, Model } from "./lib.mjs";
-import { pkgFn, memoize } from "fakepkg";
+import { pkgFn, memoize, memoInner, pipeFns, memoObject } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
 
 const FWHM = 6;
@@ -53,6 +53,12 @@ function slowStep(x) {
   return x + 100;
 }
 const fastStep = memoize(slowStep);
+function innerStep(x) { return x + 1000; }
+function pipedStep(x) { return x + 2000; }
+function boxedStep(x) { return x + 3000; }
+const deep = memoInner(innerStep);
+const piped = pipeFns(pipedStep);
+const boxed = memoObject(boxedStep);
 
 function makeScaled(k) {
   return function closure(x) {
@@ -76,6 +82,7 @@ const stages = [
   new Stage(function listsDir(x, dataDir) { return readdirSync(dataDir, { recursive: true }).length + x; }, { outputs: "n", hashOutput: "state", args: { dataDir: "data" } }),
   new Stage(function atlas(x, atlasDir) { return x; }, { outputs: "t", hashOutput: "state", args: { atlasDir: "atlas" } }),
   new Stage(function wrapped(x) { return fastStep(x); }, { outputs: "w", hashOutput: "state" }),
+  new Stage(function wrappedDeeper(x) { return deep(x) + piped(x) + boxed(x); }, { outputs: "w2", hashOutput: "state" }),
   new Stage(async function shellReads(x) { await runProcess("cat template.txt > copied.txt"); return x; }, { outputs: "s", hashOutput: "state" }),
 ];
 const [helper, afterHelper, ...rest] = stages;
@@ -153,6 +160,13 @@ beforeAll(async () => {
       "  const seen = new Map();",
       "  return function memoized(x) { if (!seen.has(x)) seen.set(x, f(x)); return seen.get(x); };",
       "}",
+      "export function memoInner(fn) {",
+      "  const cache = new Map();",
+      "  function compute(x) { return fn(x); }",
+      "  return function m(x) { if (!cache.has(x)) cache.set(x, compute(x)); return cache.get(x); };",
+      "}",
+      "export function pipeFns(...fns) { return function composed(x) { return fns.reduce((v, f) => f(v), x); }; }",
+      "export function memoObject(fn) { const state = { fn }; return function m(x) { return state.fn(x); }; }",
     ].join("\n"),
     "config.json": '{ "k": 1 }\n',
     "data/sub-01/anat/T1w.nii": "t1 of sub-01\n",
@@ -212,12 +226,27 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
     [
       "an installed package's version",
       () => writeFile(path.join(project, "node_modules/fakepkg/package.json"), PACKAGE("1.1.0")),
-      { pkg: "code: pkgFn", wrapped: "code: fastStep" },
+      { pkg: "code: pkgFn", wrapped: "code: fastStep", wrappedDeeper: "code: boxed, deep, piped" },
     ],
     [
       "a function of the user's that a package's function wraps (memoize(fn))",
       () => edit("pipeline.mjs", "return x + 100;", "return x + 200;"),
       { wrapped: "code: fastStep(f)" },
+    ],
+    [
+      "a user's function a package's helper calls (memoInner(fn))",
+      () => edit("pipeline.mjs", "return x + 1000;", "return x + 1001;"),
+      { wrappedDeeper: "code: deep(compute)(fn)" },
+    ],
+    [
+      "a user's function in an array a package's function holds (pipe(...fns))",
+      () => edit("pipeline.mjs", "return x + 2000;", "return x + 2001;"),
+      { wrappedDeeper: "code: piped(fns)[0]" },
+    ],
+    [
+      "a user's function in an object a package's function holds",
+      () => edit("pipeline.mjs", "return x + 3000;", "return x + 3001;"),
+      { wrappedDeeper: "code: boxed(state).fn" },
     ],
     [
       "an env variable listed in env",
