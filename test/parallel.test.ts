@@ -42,13 +42,16 @@ describe("concurrent pipeline execution", () => {
     const results = await new Pipeline(definition, { concurrency: 8 }).run();
     const took = Date.now() - started;
     const spans = Object.values(results) as [number, number][];
-    const overlapping = spans.filter(([s]) => spans.some(([s2, e2]) => s2 < s && e2 > s)).length;
+    // Stages whose time running overlaps another's (they may all start in the same ms).
+    const overlapping = spans.filter(([s, e], i) =>
+      spans.some(([s2, e2], j) => i !== j && s < e2 && s2 < e),
+    ).length;
     console.log(
-      `concurrency: 8 x 300 ms process stages at concurrency 8 took ${took} ms (serial: >= 2400 ms); ${overlapping} started while another ran`,
+      `concurrency: 8 x 300 ms process stages at concurrency 8 took ${took} ms (serial: >= 2400 ms); ${overlapping} ran while another ran`,
     );
     // Overlap, not speed (speed is measured in `npm run bench`): on a loaded machine the
-    // starts spread out, but a stage that starts while another runs proves they overlap.
-    expect(overlapping).toBeGreaterThanOrEqual(1);
+    // starts spread out, but stages that run at the same time prove they overlap.
+    expect(overlapping).toBeGreaterThanOrEqual(2);
   });
 
   it("gives the same results and state files at concurrency 1 and 8 over random DAGs", async () => {
