@@ -87,14 +87,22 @@ function signalAll(pids: Iterable<number>, signal: NodeJS.Signals): void {
   }
 }
 
+/** Send `signal` to what `pid` started (not to `pid`): a tracer passes on nothing itself. */
+export function signalBelow(pid: number, signal: NodeJS.Signals): void {
+  signalAll(descendants([pid]).reverse(), signal);
+}
+
 /**
  * Stop the process `pid` and everything below it: SIGTERM now, SIGKILL after
  * {@link KILL_GRACE_MS} to what is left (including what was started meanwhile). Resolves when
  * nothing of the tree runs any more.
  */
-export async function stopTree(pid: number): Promise<void> {
+export async function stopTree(pid: number, options: { spareRoot?: boolean } = {}): Promise<void> {
   const tree = new Set([pid, ...descendants([pid])]);
-  signalAll([...tree].reverse(), "SIGTERM");
+  // A tracer (strace) is spared the SIGTERM: stopped while its process takes the signal, it
+  // would let the process go on untraced and unstopped. It ends when what it traces ends.
+  const first = options.spareRoot ? [...tree].filter((p) => p !== pid) : [...tree];
+  signalAll(first.reverse(), "SIGTERM");
   const deadline = Date.now() + KILL_GRACE_MS;
   let killed = false;
   for (;;) {

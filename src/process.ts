@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
-import { stopTree } from "./process-tree.js";
+import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
 
 /** Options of {@link runProcess}. */
@@ -44,11 +44,14 @@ let stopping = false;
 /** The stops in progress, by process: its promise settles once the stop is complete. */
 const stops = new Map<ChildProcess, Promise<void>>();
 
+/** Processes started under strace: stopped through what they trace. */
+const tracers = new WeakSet<ChildProcess>();
+
 /** Stop a process and what it started (once, however often asked). */
 function stop(child: ChildProcess): Promise<void> {
   let stopped = stops.get(child);
   if (stopped === undefined && child.pid !== undefined) {
-    stopped = stopTree(child.pid);
+    stopped = stopTree(child.pid, { spareRoot: tracers.has(child) });
     stops.set(child, stopped);
   }
   return stopped ?? Promise.resolve();
@@ -78,7 +81,11 @@ let received: NodeJS.Signals | undefined;
 
 function forward(signal: NodeJS.Signals): void {
   received = signal;
-  for (const child of running) child.kill(signal);
+  for (const child of running) {
+    // Under strace, to the traced process: strace itself would detach and let it run on.
+    if (tracers.has(child) && child.pid !== undefined) signalBelow(child.pid, signal);
+    else child.kill(signal);
+  }
 }
 
 function track(child: ChildProcess): () => void {
@@ -176,6 +183,7 @@ export function runProcess(
       });
       // Started under strace: its files are seen (the spawn itself is not a blind spot).
       if (access !== undefined && log !== undefined) access.untraced = before;
+      if (log !== undefined) tracers.add(child);
       const untrack = options.forwardSignals ? track(child) : () => undefined;
       live.add(child);
       const signal = options.signal ?? callSignal();
