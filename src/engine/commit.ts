@@ -5,10 +5,8 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import picomatch from "picomatch";
 import stringify from "fast-json-stable-stringify";
 import type { FileAccess } from "../call-signal.js";
-import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
 import type { HashScope, RecordedTree, Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
@@ -32,144 +30,7 @@ import {
 } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
-
-/** The prefix of a state's inputs that are files the function read without naming them. */
-export const READ_PREFIX = "read:";
-
-/**
- * Paths never recorded as reads or writes: the kernel's, the system's programs and libraries
- * (they count through `env` and the code's identity, and a process opens dozens of them), and
- * memori's own state. `MEMORI_UNTRACKED` adds prefixes (separated by `:`). Software installed
- * under /usr/local or /opt (FSL's atlases) is tracked.
- */
-const SYSTEM = [
-  "/proc/",
-  "/dev/",
-  "/sys/",
-  "/run/",
-  "/bin/",
-  "/sbin/",
-  "/lib/",
-  "/lib64/",
-  "/usr/bin/",
-  "/usr/sbin/",
-  "/usr/lib/",
-  "/usr/lib64/",
-  "/usr/libexec/",
-  "/usr/share/locale/",
-  "/usr/share/zoneinfo/",
-  "/usr/share/i18n/",
-  "/etc/ld.so.",
-  "/etc/localtime",
-  "/etc/nsswitch.conf",
-  "/etc/passwd",
-  "/etc/group",
-  "/etc/locale.alias",
-  "/etc/host.conf",
-  "/etc/hosts",
-  "/etc/resolv.conf",
-  "/etc/gai.conf",
-  ...(process.env.MEMORI_UNTRACKED ?? "").split(":").filter((p) => p !== ""),
-];
-const STATE_FILE = /\.(inputs|outputs|stage|files|trees|lock|owner|tmp)$/;
-
-/**
- * The files a call read without naming them (not its inputs, outputs or written files, not
- * state, not system files), as `read:<path>` inputs with the path as the code named it: by
- * content, or as a bare path where there is no file (looked for and not found, or a temporary
- * file gone since): one appearing there later counts as a change. Directories opened are not
- * files read.
- */
-async function discoveredReads(
-  def: StageDef,
-  store: StateStore,
-  reads: ReadonlySet<string>,
-  known: readonly FileEntry[],
-): Promise<Record<string, Json>> {
-  if (reads.size === 0) return {};
-  const named = new Set(known.map((entry) => path.resolve(entry.file)));
-  // The stage's own script and its dependents are its code, not files it read.
-  const wrapper = (def.fn as Wrapper)[CODE_FILES] ?? (unwrap(def.fn).inner as Wrapper)[CODE_FILES];
-  for (const file of (await wrapper?.()) ?? []) named.add(path.resolve(file));
-  const stateDir = path.resolve(store.dir) + path.sep;
-  const out: Record<string, Json> = {};
-  for (const file of [...reads].sort()) {
-    const absolute = path.resolve(file);
-    if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
-    const kind = await stat(absolute).then(
-      (s) => (s.isDirectory() ? "directory" : "file"),
-      () => "absent",
-    );
-    if (kind === "directory") continue;
-    const hash = kind === "file" ? await def.hasher.hash(file) : undefined;
-    out[`${READ_PREFIX}${file}`] = hash === undefined ? file : { file, hash };
-  }
-  return out;
-}
-
-/** Whether a path is memori's or the system's: never a read or a write of the call. */
-function notTheCalls(absolute: string, stateDir: string): boolean {
-  return (
-    absolute.startsWith(stateDir) ||
-    STATE_FILE.test(absolute) ||
-    SYSTEM.some((p) => absolute.startsWith(p))
-  );
-}
-
-/**
- * The files the call wrote (seen by tracing) that nothing else records, as they are now, with
- * the path as the code named it; a file gone after the run (a temporary file) is left out, and
- * so are files the stage's `ignore` globs match (a log several stages rewrite).
- */
-async function writtenElsewhere(
-  def: StageDef,
-  store: StateStore,
-  writes: ReadonlySet<string> | undefined,
-  known: readonly FileEntry[],
-): Promise<FileEntry[]> {
-  if (writes === undefined || writes.size === 0) return [];
-  const named = new Set(known.map((entry) => path.resolve(entry.file)));
-  const stateDir = path.resolve(store.dir) + path.sep;
-  const ignored = ignoredBy(def);
-  const out: FileEntry[] = [];
-  for (const file of [...writes].sort()) {
-    const absolute = path.resolve(file);
-    if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
-    // `ignore` globs are relative to a directory: here, the working directory, or any.
-    if (ignored?.(path.relative(".", absolute)) || ignored?.(path.basename(absolute))) continue;
-    const isFile = await stat(absolute).then(
-      (s) => s.isFile(),
-      () => false,
-    );
-    const hash = isFile ? await def.hasher.hash(file) : undefined;
-    if (hash !== undefined) out.push({ file, hash });
-  }
-  return out;
-}
-
-const matchers = new WeakMap<StageDef, ((file: string) => boolean) | undefined>();
-
-/** The stage's `ignore` globs as a test of relative paths (none: `undefined`). */
-function ignoredBy(def: StageDef): ((file: string) => boolean) | undefined {
-  if (!matchers.has(def))
-    matchers.set(
-      def,
-      def.ignore.length === 0 ? undefined : picomatch([...def.ignore], { dot: true }),
-    );
-  return matchers.get(def);
-}
-
-const toldUntraced = new Set<string>();
-
-/** Say once per stage and process that a call's processes' files are not seen. */
-function noteUntraced(def: StageDef, why: string | true): void {
-  if (toldUntraced.has(def.name)) return;
-  toldUntraced.add(def.name);
-  const because = why === true ? "" : ` (${why})`;
-  def.logger.info(
-    `stage "${def.name}": the files its processes read are not traced${because}: a file one of them reads that no argument names will not re-run it when it changes.`,
-  );
-}
+import { discoveredReads, ignoredBy, noteUntraced, writtenElsewhere } from "./discovered.js";
 
 /**
  * Teach the hasher the file hashes recorded beside a state, so unchanged files named by it

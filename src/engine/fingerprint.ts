@@ -52,6 +52,9 @@ export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">)
   };
 }
 
+/** The prefix of a state's inputs that are files the function read without naming them. */
+export const READ_PREFIX = "read:";
+
 /** What identifies a call. */
 export interface Fingerprint {
   readonly code: CodeIdentity;
@@ -100,7 +103,7 @@ export async function takeFingerprint(
   // Files the last run read without naming them: their content now (a path, if gone).
   const reads: Record<string, string> = {};
   for (const key of Object.keys(previous?.inputs ?? {})) {
-    if (key.startsWith("read:")) reads[key] = key.slice("read:".length);
+    if (key.startsWith(READ_PREFIX)) reads[key] = key.slice(READ_PREFIX.length);
   }
   const rule = directoryRule(def);
   const all = { ...inputArgs, ...environment, ...reads };
