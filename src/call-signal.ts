@@ -7,10 +7,14 @@ import { AsyncLocalStorage } from "node:async_hooks";
 
 /** The files a call's code opened in this process, when they are tracked. */
 export class FileAccess {
-  /** Absolute paths of the files it opened for reading. */
+  /**
+   * The files it opened (or looked for) to read, as named: absolute, or relative to `cwd`.
+   */
   readonly reads = new Set<string>();
-  /** Absolute paths of the files it opened for writing (created, truncated, appended to). */
+  /** The files it opened to write (created, truncated), named the same way. */
   readonly writes = new Set<string>();
+  /** The working directory when the call began: relative paths are relative to it. */
+  readonly cwd = process.cwd();
   /** It started a child process whose files are not seen (why, if known). */
   untraced: false | true | string = false;
 }

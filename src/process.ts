@@ -147,7 +147,11 @@ export function runProcess(
   const readTrace = async () => {
     if (log === undefined || access === undefined) return;
     try {
-      const found = parseTrace(await readFile(log, "utf8"), path.resolve(options.cwd ?? "."));
+      const found = parseTrace(
+        await readFile(log, "utf8"),
+        path.resolve(options.cwd ?? "."),
+        access.cwd,
+      );
       for (const read of found.reads) access.reads.add(read);
       for (const write of found.writes) access.writes.add(write);
     } catch {

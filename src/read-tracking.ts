@@ -22,7 +22,7 @@ export const STANDS_FOR: unique symbol = Symbol.for("memori.standsFor");
  * file named through a symbolic link is recorded as the link's path, so re-pointing the link
  * counts; a relative path stays relative, so a copied project reads its own copy.
  */
-function pathOf(file: unknown): string | undefined {
+function pathOf(file: unknown, base: string): string | undefined {
   const named =
     typeof file === "string"
       ? file
@@ -34,7 +34,9 @@ function pathOf(file: unknown): string | undefined {
           ? file.toString()
           : undefined;
   if (named === undefined || named === "") return undefined;
-  return path.isAbsolute(named) ? path.normalize(named) : path.relative(".", named) || ".";
+  if (path.isAbsolute(named)) return path.normalize(named);
+  // Relative to where the call began (the code may have changed directory since).
+  return path.relative(base, path.resolve(named)) || ".";
 }
 
 /** Whether open flags allow reading (`r`, `r+`, `a+`, `w+`, O_RDONLY, O_RDWR). */
@@ -68,8 +70,8 @@ function writes(flags: unknown): boolean {
 function record(file: unknown, kind: "reads" | "writes"): void {
   const access = callAccess();
   if (access === undefined) return;
-  const absolute = pathOf(file);
-  if (absolute !== undefined) access[kind].add(absolute);
+  const named = pathOf(file, access.cwd);
+  if (named !== undefined) access[kind].add(named);
 }
 
 type Fn = (...args: unknown[]) => unknown;
@@ -141,6 +143,19 @@ export function installReadTracking(): void {
   wrap(sync, "createReadStream", "options");
   wrap(promises, "readFile", "options");
   wrap(promises, "open", "flags");
+  // Looking a file up (exists, stat, access) is reading whether it is there: as a read.
+  for (const name of [
+    "existsSync",
+    "exists",
+    "statSync",
+    "stat",
+    "lstatSync",
+    "lstat",
+    "accessSync",
+    "access",
+  ])
+    wrap(sync, name, "options");
+  for (const name of ["stat", "lstat", "access"]) wrap(promises, name, "options");
   // writeFile(path, data, options), appendFile(...), createWriteStream(path, options)
   // (appendFile appends: not a write of the file's content, see writes())
   for (const name of ["writeFileSync", "writeFile"]) wrap(sync, name, "write");

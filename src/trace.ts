@@ -24,7 +24,29 @@ const SYSCALLS = [
   "clone3",
   "fork",
   "vfork",
+  // looking a file up: only a failed lookup is recorded (the file it did not find)
+  "stat",
+  "lstat",
+  "newfstatat",
+  "statx",
+  "access",
+  "faccessat",
+  "faccessat2",
 ];
+
+/** Looking a path up without opening it. */
+const LOOKUPS = new Set([
+  "stat",
+  "lstat",
+  "newfstatat",
+  "statx",
+  "access",
+  "faccessat",
+  "faccessat2",
+]);
+
+/** memori's own trace logs (read back by memori, not by the call). */
+export const TRACE_LOG = /(^|\/)memori-trace-[0-9a-f-]+\.log$/;
 
 let usable: boolean | undefined;
 
@@ -154,13 +176,16 @@ export function parseTrace(log: string, cwd: string, base = process.cwd()): Trac
     if (result === "?") continue;
     if (result!.startsWith("-")) {
       // Looked for and not found: where it appears later, the result may differ.
+      // (a program looked for on PATH, a file tested with `[ -e ]`, an optional config)
       const opening = name === "open" || name === "openat" || name === "openat2";
-      if (opening && / ENOENT /.test(line) && !/O_WRONLY|O_RDWR|O_DIRECTORY/.test(args!)) {
+      const looking = opening || name === "execve" || LOOKUPS.has(name!);
+      if (looking && / ENOENT /.test(line) && !/O_WRONLY|O_RDWR|O_DIRECTORY/.test(args!)) {
         const missing = at(0);
         if (missing !== undefined) reads.add(missing);
       }
       continue;
     }
+    if (LOOKUPS.has(name!)) continue; // found: not a read of its content
     switch (name) {
       case "clone":
       case "clone3":

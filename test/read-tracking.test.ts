@@ -179,4 +179,67 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
     await pipeline.run(1);
     expect(pipeline.decisions.map((d) => d.action)).toEqual(["skip", "skip"]);
   });
+
+  it("counts looking a file up (exists, stat, access): its appearing re-runs the stage", async () => {
+    const dir = await tempDir();
+    const f = (name: string) => path.join(dir, name);
+    const { existsSync, statSync, accessSync } = await import("node:fs");
+    const probes: [string, (file: string) => boolean][] = [
+      ["exists", (file) => existsSync(file)],
+      ["stat", (file) => statSync(file, { throwIfNoEntry: false }) !== undefined],
+      [
+        "access",
+        (file) => {
+          try {
+            accessSync(file);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+      ],
+    ];
+    for (const [name, probe] of probes) {
+      const stage = new Stage(() => (probe(f(`${name}.flag`)) ? "yes" : "no"), {
+        name,
+        hashOutput: path.join(dir, "state"),
+        logger,
+      });
+      expect(await stage.run()).toEqual({ output: "no" });
+      writeFileSync(f(`${name}.flag`), "");
+      expect(await stage.run()).toEqual({ output: "yes" });
+    }
+  });
+
+  it("records a relative path the code reads after changing directory where it points", async () => {
+    const dir = await tempDir();
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(path.join(dir, "sub"));
+    writeFileSync(path.join(dir, "cfg.txt"), "top");
+    writeFileSync(path.join(dir, "sub", "cfg.txt"), "sub1");
+    const previous = process.cwd();
+    process.chdir(dir);
+    try {
+      const stage = new Stage(
+        function inSub() {
+          process.chdir("sub");
+          try {
+            return readFileSync("cfg.txt", "utf8");
+          } finally {
+            process.chdir("..");
+          }
+        },
+        { hashOutput: "state", logger },
+      );
+      expect(await stage.run()).toEqual({ output: "sub1" });
+      expect(await readKeys("state", "inSub")).toEqual(["read:sub/cfg.txt"]);
+      writeFileSync("cfg.txt", "top2"); // not what it reads
+      await stage.run();
+      expect(stage.lastDecision?.action).toBe("skip");
+      writeFileSync(path.join("sub", "cfg.txt"), "sub2");
+      expect(await stage.run()).toEqual({ output: "sub2" });
+    } finally {
+      process.chdir(previous);
+    }
+  });
 });

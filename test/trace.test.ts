@@ -91,4 +91,32 @@ describe("runProcess inside a call whose files are tracked", () => {
       reason: "not-found",
     });
   });
+
+  it("counts what a command looked for and did not find, and not memori's own log", async (context) => {
+    if (!tracing()) return context.skip();
+    const dir = await tempDir();
+    const { Stage } = await import("../src/index.js");
+    const bin = path.join(dir, "bin");
+    await mkdir(bin);
+    const stage = new Stage(
+      async function probe(tag: string) {
+        await runProcess(`[ -e flag ] && echo yes > out-${tag}.txt || echo no > out-${tag}.txt`, {
+          cwd: dir,
+        });
+        const status = await runProcess(["sh", "-c", "mytool > /dev/null 2>&1"], {
+          cwd: dir,
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+        });
+        return `${await readFile(path.join(dir, `out-${tag}.txt`), "utf8")}${status}`;
+      },
+      { hashOutput: path.join(dir, "state"), logger: { info() {}, warn() {} } },
+    );
+    expect(await stage.run("a")).toEqual({ output: "no\n127" });
+    const inputs = await readFile(path.join(dir, "state", "probe.inputs"), "utf8");
+    expect(inputs).not.toMatch(/memori-trace-/);
+    await writeFile(path.join(dir, "flag"), "");
+    expect(await stage.run("a")).toEqual({ output: "yes\n127" });
+    await writeFile(path.join(bin, "mytool"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    expect(await stage.run("a")).toEqual({ output: "yes\n0" });
+  });
 });

@@ -9,6 +9,7 @@ import picomatch from "picomatch";
 import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
+import { TRACE_LOG } from "../trace.js";
 import { READ_PREFIX } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 
@@ -87,6 +88,7 @@ export async function discoveredReads(
 function notTheCalls(absolute: string, stateDir: string): boolean {
   return (
     absolute.startsWith(stateDir) ||
+    TRACE_LOG.test(absolute) ||
     STATE_FILE.test(absolute) ||
     SYSTEM.some((p) => absolute.startsWith(p))
   );

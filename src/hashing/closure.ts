@@ -79,7 +79,19 @@ function containsFunction(value: unknown, seen: Set<object>): boolean {
   if (typeof value !== "object" || value === null || seen.has(value)) return false;
   if (!isPlainContainer(value)) return false;
   seen.add(value);
-  return Object.values(value).some((v) => containsFunction(v, seen));
+  return ownMembers(value).some(([, v]) => containsFunction(v, seen));
+}
+
+/**
+ * A plain container's own members, non-enumerable ones included (a function kept in a
+ * non-enumerable property is still called), an array's `length` aside.
+ */
+function ownMembers(value: object): [string, unknown][] {
+  const names = Object.getOwnPropertyNames(value);
+  return (Array.isArray(value) ? names.filter((n) => n !== "length") : names).map((name) => [
+    name,
+    (value as Record<string, unknown>)[name],
+  ]);
 }
 
 const require = createRequire(import.meta.url);
@@ -245,7 +257,7 @@ class Walk {
       if (isPlainContainer(value) && containsFunction(value, new Set())) {
         if (this.expanded.has(value)) return; // a cycle: already counted
         this.expanded.add(value);
-        for (const [member, inner] of Object.entries(value)) {
+        for (const [member, inner] of ownMembers(value)) {
           this.value(inner, Array.isArray(value) ? `${key}[${member}]` : memberKey(key, member));
         }
         return;

@@ -77,4 +77,15 @@ describe("what a stage reaches beyond its scopes (closure.ts)", () => {
       expect((await codeIdentity(other)).code.hash).not.toBe(facts.code.hash);
     }
   });
+
+  it("follows a function kept in a non-enumerable property of a plain object", async () => {
+    const make = (factor: number) => {
+      const box = {};
+      Object.defineProperty(box, "fn", { value: (x: number) => x * factor, enumerable: false });
+      return (x: number) => (box as { fn: (x: number) => number }).fn(x);
+    };
+    const two = await codeIdentity(make(2));
+    expect(two.unhashable).toEqual([]);
+    expect((await codeIdentity(make(3))).code.hash).not.toBe(two.code.hash);
+  });
 });
