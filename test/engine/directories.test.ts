@@ -162,22 +162,18 @@ describe("a directory argument the stage writes into, as the adversarial review 
   it("is the same directory however its path is spelled (./out)", async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, "out"));
-    const previous = process.cwd();
-    process.chdir(dir);
-    try {
-      const stage = new Stage(
-        async function stamp(outDir: string) {
-          await writeFile(path.join(outDir, "result.txt"), "42");
-          await writeFile(path.join(outDir, "provenance.json"), String(Math.random()));
-          return "ok";
-        },
-        { outputs: "status", hashOutput: "state", logger: quiet },
-      );
-      for (let i = 0; i < 3; i++) await stage.run("./out");
-      expect(stage.lastDecision?.action).toBe("skip");
-    } finally {
-      process.chdir(previous);
-    }
+    // Relative to the working directory, as a user spells it: "./…/out", not normalized.
+    const spelled = `./${path.relative(process.cwd(), path.join(dir, "out"))}`;
+    const stage = new Stage(
+      async function stamp(outDir: string) {
+        await writeFile(path.join(outDir, "result.txt"), "42");
+        await writeFile(path.join(outDir, "provenance.json"), String(Math.random()));
+        return "ok";
+      },
+      { outputs: "status", hashOutput: path.join(dir, "state"), logger: quiet },
+    );
+    for (let i = 0; i < 3; i++) await stage.run(spelled);
+    expect(stage.lastDecision?.action).toBe("skip");
   });
 
   it("is an input by content again once the code stops writing there", async () => {
