@@ -127,11 +127,32 @@ function isBuiltinModule(value: object, builtins: WeakSet<object>): boolean {
 
 const packages = new Map<string, string | undefined>();
 
+/**
+ * memori's own code (`src/` or `dist/` of this package), wherever it is loaded from: a
+ * library to the stages that use it (`runProcess`, `saveResult`), counted by its version like
+ * an installed package, also when it is not under `node_modules` (a checkout, a link).
+ */
+const own = (() => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  let version = "?";
+  try {
+    const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    if (typeof manifest.version === "string") version = manifest.version;
+  } catch {
+    // no manifest beside the code: the version stays unknown
+  }
+  return { dirs: [join(root, "src") + "/", join(root, "dist") + "/"], name: `memori@${version}` };
+})();
+
 /** `name@version` of the package a file belongs to, when it is inside `node_modules`. */
 function packageOf(url: string): string | undefined {
   // ES modules have file: URLs; CommonJS modules plain paths.
   if (!url.startsWith("file:") && !url.startsWith("/")) return undefined;
   const file = url.startsWith("file:") ? fileURLToPath(url) : url;
+  if (own.dirs.some((dir) => file.startsWith(dir))) return own.name;
   const at = file.lastIndexOf("/node_modules/");
   if (at < 0) return undefined;
   let dir = dirname(file);
