@@ -178,6 +178,13 @@ export function runProcess(
     return started();
   });
   function started(): Promise<number> {
+    // Looking the program up took a moment: the run may have been stopped meanwhile (and even
+    // have ended): start nothing then, or it would outlive the run.
+    if (stopping || (options.signal ?? callSignal())?.aborted) {
+      return Promise.reject(
+        new InterruptedError(`${file} was not started: the run was interrupted.`, 130),
+      );
+    }
     return new Promise((resolve, reject) => {
       const before = access?.untraced ?? false;
       const child = spawn(program, programArgs, {
