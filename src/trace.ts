@@ -8,33 +8,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 
-/** The system calls traced: opening, creating, renaming, changing directory, starting. */
-const SYSCALLS = [
-  "open",
-  "openat",
-  "openat2",
-  "creat",
-  "rename",
-  "renameat",
-  "renameat2",
-  "chdir",
-  "fchdir",
-  "execve",
-  "clone",
-  "clone3",
-  "fork",
-  "vfork",
-  // looking a file up: only a failed lookup is recorded (the file it did not find)
-  "stat",
-  "lstat",
-  "newfstatat",
-  "statx",
-  "access",
-  "faccessat",
-  "faccessat2",
-];
-
-/** Looking a path up without opening it. */
+/** Looking a path up without opening it: only a failed lookup is recorded (not found). */
 const LOOKUPS = new Set([
   "stat",
   "lstat",
@@ -44,6 +18,13 @@ const LOOKUPS = new Set([
   "faccessat",
   "faccessat2",
 ]);
+
+/** The system calls traced: opening, creating, renaming, changing directory, starting, looking up. */
+const SYSCALLS = [
+  ...["open", "openat", "openat2", "creat", "rename", "renameat", "renameat2"],
+  ...["chdir", "fchdir", "execve", "clone", "clone3", "fork", "vfork"],
+  ...LOOKUPS,
+];
 
 /** memori's own trace logs (read back by memori, not by the call). */
 export const TRACE_LOG = /(^|\/)memori-trace-[0-9a-f-]+\.log$/;
