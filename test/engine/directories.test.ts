@@ -1,7 +1,7 @@
 // Directories as a stage sees them: a directory it returns is its output by content; a
 // directory argument it writes into is a place to write (the files it wrote there are its
 // outputs, the rest is not its input); `byName` and `ignore` opt out.
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Stage } from "../../src/index.js";
@@ -255,6 +255,42 @@ describe("a directory input", () => {
       name: "dataDir",
       inside: ["b.nii added"],
     });
+  });
+
+  // A project directory passed as an argument often holds the stage's own state: its state
+  // files (rewritten by every run) never count, also through a link to the directory.
+  it("leaves out the stage's own state inside it, also reached through a link", async () => {
+    const dir = await tempDir();
+    const project = path.join(dir, "project");
+    await writeTree(project, { "a.nii": "a" });
+    await symlink(project, path.join(dir, "link"));
+    for (const hashOutput of [path.join(project, "memori"), path.join(dir, "link", "memori")]) {
+      let runs = 0;
+      const stage = new Stage(
+        function survey(projectDir: string) {
+          runs++;
+          return projectDir.length;
+        },
+        { outputs: "n", hashOutput, logger: quiet },
+      );
+      await stage.run(project);
+      await stage.run(project);
+      await stage.run(project);
+      expect([runs, stage.fromCache], hashOutput).toEqual([1, true]);
+      await rm(path.join(project, "memori"), { recursive: true });
+    }
+  });
+
+  // A value compared by name must still be one a state file can hold, named where it is.
+  it("names a byName argument that cannot be stored", async () => {
+    const dir = await tempDir();
+    const stage = new Stage(
+      function label(tag: unknown) {
+        return String(tag);
+      },
+      { outputs: "s", hashOutput: dir, byName: ["tag"], logger: quiet },
+    );
+    await expect(stage.run(new WeakMap())).rejects.toThrow(/^stage "label": inputs\.tag is /);
   });
 
   it("rejects a byName that names neither a parameter nor an output", () => {

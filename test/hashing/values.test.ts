@@ -335,6 +335,10 @@ describe("encodeValue", () => {
     expect(await rejection(Object.assign([1, 2], { extra: 1 }))).toBe(
       at("an array with properties of its own (extra)", "Return them as a plain object instead."),
     );
+    // at most three named
+    expect(await rejection(Object.assign(new Set(), { a: 1, b: 2, c: 3, d: 4 }))).toBe(
+      at("a Set with properties of its own (a, b, c)", "Return them as a plain object instead."),
+    );
     for (const key of ["x1", "1a", "01", "-1", "1.5", "1x"]) {
       expect(await rejection(Object.assign([1], { [key]: 1 }))).toContain(
         `an array with properties of its own (${key})`,

@@ -3,13 +3,21 @@
 // and the score (killed + timed out over all mutants, those without coverage included).
 // With --survivors, also lists each mutant that survived or had no coverage (file:line, the
 // mutator, the replacement), for deciding whether a test is missing or the mutant is equivalent.
-// usage: node test/mutation/table.mjs [--survivors] [report.json]
+// With --only=FILE (repeatable), only those files (a run over part of the scope: the report
+// carries the other files' earlier results, which this run did not measure).
+// usage: node test/mutation/table.mjs [--survivors] [--only=FILE...] [report.json]
 import { readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
 const listSurvivors = args.includes("--survivors");
+const only = args.filter((a) => a.startsWith("--only=")).map((a) => a.slice("--only=".length));
 const file = args.find((a) => !a.startsWith("--")) ?? "reports/mutation/mutation.json";
 const report = JSON.parse(readFileSync(file, "utf8"));
+if (only.length > 0) {
+  const missing = only.filter((f) => report.files[f] === undefined);
+  if (missing.length > 0) throw new Error(`${file}: no results for ${missing.join(", ")}`);
+  report.files = Object.fromEntries(only.map((f) => [f, report.files[f]]));
+}
 const rows = [];
 const total = { mutants: 0, detected: 0, survived: 0, noCoverage: 0, errors: 0 };
 for (const [file, { mutants }] of Object.entries(report.files).sort()) {
