@@ -41,6 +41,22 @@ function node(script, args, env = {}) {
   return JSON.parse(result.stdout.trim().split("\n").pop());
 }
 
+/** Python memori from ../shared/peers/memori, run in place, when python3 is here. */
+const peer = path.resolve(root, "..", "shared", "peers", "memori");
+const python =
+  existsSync(path.join(peer, "memori", "__init__.py")) &&
+  spawnSync("python3", ["--version"]).status === 0;
+if (!python) process.stderr.write("bench: Python memori rows skipped: no python3 or no peer\n");
+
+function py(script, args) {
+  const result = spawnSync("python3", [path.join(here, "children", script), ...args], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
+  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split("\n").pop());
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -178,55 +194,86 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   );
 }
 
-// --- 3. linear pipelines ---------------------------------------------------------------------
+// --- 3. linear pipelines, beside Python memori ------------------------------------------------
 {
   const result = {};
-  for (const n of quick ? [1000, 5000] : [1000, 10000]) {
-    const state = path.join(data, `linear-${n}`);
-    const firsts = [];
-    const cached = [];
-    for (let i = 0; i < (quick ? 2 : 3); i++) {
-      rmSync(state, { recursive: true, force: true });
-      firsts.push(node("linear.mjs", [state, String(n)]).ms);
-      const again = node("linear.mjs", [state, String(n)]);
-      if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} stages were cached`);
-      cached.push(again.ms);
-    }
-    result[n] = { first: median(firsts), cached: median(cached) };
+  const sizes = quick ? [1000, 5000] : [1000, 10000];
+  for (const n of sizes) {
+    const measure = (run) => {
+      const firsts = [];
+      const cached = [];
+      for (let i = 0; i < (quick ? 2 : 3); i++) {
+        const state = path.join(data, `linear-${n}`);
+        rmSync(state, { recursive: true, force: true });
+        firsts.push(run(state).ms);
+        const again = run(state);
+        if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} stages were cached`);
+        cached.push(again.ms);
+      }
+      return { first: median(firsts), cached: median(cached) };
+    };
+    result[n] = {
+      ours: measure((state) => node("linear.mjs", [state, String(n)])),
+      python: python && measure((state) => py("python-linear.py", [peer, state, String(n)])),
+    };
   }
-  const [small, large] = Object.keys(result).map(Number);
-  row(
-    `${large}-stage linear pipeline, first run`,
-    result[large].first,
-    "ms",
-    `${small}-stage first run x ${large / small}`,
-    result[small].first * (large / small),
-    `${((result[large].first * 1000) / large).toFixed(0)} us/stage`,
-  );
-  row(
-    `${large}-stage linear pipeline, cached re-run`,
-    result[large].cached,
-    "ms",
-    `${small}-stage cached re-run x ${large / small}`,
-    result[small].cached * (large / small),
-    `${((result[large].cached * 1000) / large).toFixed(0)} us/stage; target < 2000 ms`,
-  );
-  row(
-    `${small}-stage linear pipeline, cached re-run`,
-    result[small].cached,
-    "ms",
-    "",
-    undefined,
-    `${((result[small].cached * 1000) / small).toFixed(0)} us/stage`,
-  );
+  const vsPython = (n, what, target) => {
+    const { ours, python: theirs } = result[n];
+    const perStage = `${((ours[what] * 1000) / n).toFixed(0)} us/stage`;
+    row(
+      `${n}-stage linear pipeline, ${what === "first" ? "first run" : "cached re-run"}`,
+      ours[what],
+      "ms",
+      theirs ? "Python memori, same pipeline" : "skipped: no python3",
+      theirs?.[what],
+      [perStage, target].filter(Boolean).join("; "),
+    );
+  };
+  const [small, large] = sizes;
+  vsPython(small, "cached", "target ratio <= 0.33 (3x faster)");
+  vsPython(small, "first", "target ratio <= 1");
+  vsPython(large, "cached", large === 10000 ? "target < 300 ms" : "");
+  vsPython(large, "first", "");
   rows.push({
     name: `${large}/${small} cached re-run time ratio`,
-    value: result[large].cached / result[small].cached,
+    value: result[large].ours.cached / result[small].ours.cached,
     unit: "x",
     reference: "",
     ratio: undefined,
-    note: "target < 12 (linear: 10)",
+    note: `target < ${large / small + 1} (linear: ${large / small})`,
   });
+}
+
+// --- 3a. map over many elements ---------------------------------------------------------------
+{
+  const n = quick ? 2000 : 10000;
+  const state = path.join(data, `map-${n}`);
+  const firsts = [];
+  const cached = [];
+  for (let i = 0; i < (quick ? 2 : 3); i++) {
+    rmSync(state, { recursive: true, force: true });
+    firsts.push(node("map.mjs", [state, String(n)]).ms);
+    const again = node("map.mjs", [state, String(n)]);
+    if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} elements were cached`);
+    cached.push(again.ms);
+  }
+  const label = n.toLocaleString("en");
+  row(
+    `map over ${label} trivial elements, first run`,
+    median(firsts),
+    "ms",
+    "",
+    undefined,
+    `${((median(firsts) * 1000) / n).toFixed(0)} us/element; target < 5000 ms`,
+  );
+  row(
+    `map over ${label} trivial elements, cached re-run`,
+    median(cached),
+    "ms",
+    "",
+    undefined,
+    `${((median(cached) * 1000) / n).toFixed(0)} us/element; target < 1000 ms`,
+  );
 }
 
 // --- 3b. code identity: stages whose functions use helpers and constants --------------------
@@ -295,7 +342,43 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   };
   const skipped = median(times(REPEAT * 4, () => timeIt([memori, "-d", state, "echo", "hi"])));
   const bare = median(times(REPEAT * 4, () => timeIt(["-e", ""])));
-  row("skipped `memori -d DIR echo hi` (whole process)", skipped, "ms", "bare `node -e ''`", bare);
+  row(
+    "skipped `memori -d DIR echo hi` (whole process)",
+    skipped,
+    "ms",
+    "bare `node -e ''`",
+    bare,
+    "target ratio <= 1.15",
+  );
+  if (python) {
+    const cli = path.join(here, "children", "python-cli.py");
+    const pyState = path.join(data, "cli-state-python");
+    rmSync(pyState, { recursive: true, force: true });
+    const pyArgs = [cli, peer, "-d", pyState, "echo", "hi"];
+    execFileSync("python3", pyArgs);
+    const timePy = () => {
+      const started = process.hrtime.bigint();
+      const r = spawnSync("python3", pyArgs, { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(r.stderr);
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    };
+    const theirs = median(times(REPEAT * 4, timePy));
+    row(
+      "skipped `memori -d DIR echo hi` (whole process)",
+      skipped,
+      "ms",
+      "Python memori's `memori`",
+      theirs,
+    );
+  } else {
+    row(
+      "skipped `memori -d DIR echo hi` (whole process)",
+      skipped,
+      "ms",
+      "skipped: no python3",
+      undefined,
+    );
+  }
 }
 
 // --- 6. independent process stages at concurrency 1 vs 8 (when the pipeline has it) ----------

@@ -7,7 +7,6 @@
  */
 import { constants } from "node:os";
 import { InterruptedError, resumeProcesses, stopProcesses } from "../process.js";
-import { lockSignalListeners } from "../state/lock.js";
 import type { NodeReport, ScheduleReport } from "./report.js";
 
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
@@ -64,8 +63,7 @@ export function trapInterrupts(external: AbortSignal | undefined): Trap {
   runs.set(controller, run);
   for (const signal of SIGNALS) {
     if (installed.has(signal)) continue;
-    const foreign = process.listeners(signal).filter((l) => !lockSignalListeners.has(l));
-    if (foreign.length > 0) continue; // the program handles it
+    if (process.listeners(signal).length > 0) continue; // the program handles it
     const handler = () => onSignal(signal);
     installed.set(signal, handler);
     process.on(signal, handler);

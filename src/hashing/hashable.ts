@@ -87,6 +87,9 @@ interface Reached {
 
 const reachedBy = new WeakMap<AnyFunction, Reached>();
 
+/** Code identities of functions with no wrapper computing anything at run time. */
+const plainIdentities = new WeakMap<AnyFunction, CodeFacts>();
+
 /**
  * What `fn` reaches, resolved and encoded the first time it is asked for in this process:
  * a stage that counts its calls in a captured variable keeps one identity for the run.
@@ -215,11 +218,23 @@ export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Pr
   if (policy.ignoreCode || policy.codeVersion !== undefined) {
     return { code: declaredIdentity(policy), env: [], unhashable: [] };
   }
+  const known = plainIdentities.get(fn);
+  if (known !== undefined) return known;
   const extra =
     (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??
     (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_EXTRA];
-  const extras = extra ? await extra() : {};
   const found = reached(fn);
+  if (extra === undefined && found.extras.length === 0) {
+    // Nothing is computed at run time: the identity is fixed for the process, like `reached`.
+    const facts = {
+      code: identity(fn, { ...found.callees }, {}),
+      env: found.env,
+      unhashable: found.unhashable,
+    };
+    plainIdentities.set(fn, facts);
+    return facts;
+  }
+  const extras = extra ? await extra() : {};
   for (const [key, calleeExtra] of found.extras) {
     for (const [name, value] of Object.entries(await calleeExtra()))
       extras[`${key}:${name}`] = value;

@@ -1,10 +1,18 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { crashPoint } from "./fault.js";
 
 let counter = 0;
+
+/**
+ * Files up to this size are written with synchronous calls: for a state file, one thread-pool
+ * round trip per call costs more than the write. Larger data is written asynchronously, so a
+ * big result file does not hold up the other calls of a run.
+ */
+const SYNC_BYTES = 1 << 20;
 
 /**
  * Flush each file to disk before renaming it (`MEMORI_FSYNC=1`). Off by default: correctness
@@ -48,33 +56,61 @@ export async function writeFilesAtomic(
     for (const [target, data] of files) {
       const temp = tempPathFor(target);
       temps.push(temp);
-      const handle = await open(temp, "wx", 0o666);
-      try {
-        if (crashPoint("mid-temp-write")) {
-          await handle.writeFile(
-            typeof data === "string"
-              ? data.slice(0, data.length >> 1)
-              : data.subarray(0, data.length >> 1),
-          );
-          await handle.sync();
-          crashPoint("mid-temp-write", true);
-        }
-        await handle.writeFile(data);
-        if (FSYNC) await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      if (data.length < SYNC_BYTES) writeTempSync(temp, data);
+      else await writeTemp(temp, data);
       crashPoint(`after-prepare-${path.extname(target).slice(1)}`, true);
     }
     for (const [i, [target]] of files.entries()) {
-      await rename(temps[i]!, target);
+      renameSync(temps[i]!, target);
       committed = i + 1;
       onRenamed?.(target);
       crashPoint(`after-commit-${path.extname(target).slice(1)}`, true);
     }
   } finally {
-    for (const temp of temps.slice(committed))
-      await rm(temp, { force: true }).catch(() => undefined);
+    for (const temp of temps.slice(committed)) {
+      try {
+        rmSync(temp, { force: true });
+      } catch {
+        // left behind: `memori cache gc` removes temporary files
+      }
+    }
+  }
+}
+
+/** Half of the data, for the crash point in the middle of writing a temporary file. */
+function half(data: string | Uint8Array): string | Uint8Array {
+  return typeof data === "string"
+    ? data.slice(0, data.length >> 1)
+    : data.subarray(0, data.length >> 1);
+}
+
+function writeTempSync(temp: string, data: string | Uint8Array): void {
+  const fd = openSync(temp, "wx", 0o666);
+  try {
+    if (crashPoint("mid-temp-write")) {
+      writeFileSync(fd, half(data));
+      fsyncSync(fd);
+      crashPoint("mid-temp-write", true);
+    }
+    writeFileSync(fd, data);
+    if (FSYNC) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function writeTemp(temp: string, data: string | Uint8Array): Promise<void> {
+  const handle = await open(temp, "wx", 0o666);
+  try {
+    if (crashPoint("mid-temp-write")) {
+      await handle.writeFile(half(data));
+      await handle.sync();
+      crashPoint("mid-temp-write", true);
+    }
+    await handle.writeFile(data);
+    if (FSYNC) await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -3,7 +3,7 @@
  * read-only caches, the pipeline's collision check, `memori -p` and `memori cache` all ask here.
  *
  * ```text
- * <hashOutput>/<name>.inputs|.outputs|.stage|.files   a stage's own state (.lock, .owner while running)
+ * <hashOutput>/<name>.inputs|.outputs|.stage|.files   a stage's own state (.lock while running)
  * <hashOutput>/<name>.map/<key>.inputs|...            one element of a map, keyed by its values
  * <hashOutput>/parallel<K>/<name>.inputs|...          run K of `memori -p`
  * ```

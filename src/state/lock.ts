@@ -6,8 +6,24 @@
  *
  * The engine holds it from the second look at the state to the commit (see ARCHITECTURE.md);
  * anything that can hold a lock for that long implements {@link Locker}.
+ *
+ * The lock is the file `<name>.lock`, created with `O_EXCL` and holding its owner (host, pid):
+ * taking a free lock is one `open` and giving it back one `unlink`. While a process holds
+ * locks, one timer refreshes their modification times; a waiter judges a lock by that time
+ * (stale after {@link LOCK_STALE_MS}), or at once when its owner was a process on this host
+ * that no longer exists. Earlier versions made `<name>.lock` a directory (proper-lockfile,
+ * refreshed the same way): each kind excludes the other, and a stale one is taken over alike.
  */
-import { readFile, rm, utimes, writeFile } from "node:fs/promises";
+import {
+  linkSync,
+  lstatSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
@@ -32,32 +48,96 @@ export interface Locker {
 }
 
 /**
- * Signal listeners that proper-lockfile's `signal-exit` installs when it is loaded: they
- * re-raise a signal when they are its only listeners, so they do not stand for a program that
- * handles interrupts itself (see engine/interrupt.ts).
+ * A lock is stale when its holder has not refreshed it for this long (the holder died, or its
+ * host lost the file system): `MEMORI_LOCK_STALE_MS`, at least 5000. Default 30000.
  */
-export const lockSignalListeners = new Set<NodeJS.SignalsListener>();
+export const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
+const REFRESH_MS = LOCK_STALE_MS / 6;
 
-let lockfile: { default: typeof import("proper-lockfile") } | undefined;
+const HOST = hostname();
 
-async function loadLockfile(): Promise<{ default: typeof import("proper-lockfile") }> {
-  if (lockfile !== undefined) return lockfile;
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const before = new Set(signals.flatMap((s) => process.listeners(s)));
-  const loaded = await import("proper-lockfile");
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.has(listener)) lockSignalListeners.add(listener);
-    }
-  }
-  return (lockfile = loaded);
+/** A lock this process holds. */
+interface Held {
+  file: string;
+  /**
+   * Its inode and modification time as this process last set them: the lock is still ours
+   * while the path has both (a new file in its place may get the same inode number).
+   */
+  stamp: string;
+  name: string;
+  onCompromised: ((message: string) => void) | undefined;
 }
 
-/**
- * A lock is stale when its holder has not refreshed it for this long (the holder died):
- * `MEMORI_LOCK_STALE_MS`, at least 5000 (proper-lockfile's minimum). Default 30000.
- */
-const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
+const held = new Set<Held>();
+let refresher: NodeJS.Timeout | undefined;
+
+/** Refresh every held lock's time; say so when one is no longer ours. */
+function refresh(): void {
+  if (held.size === 0) {
+    clearInterval(refresher);
+    refresher = undefined;
+    return;
+  }
+  const now = new Date();
+  for (const lock of held) {
+    if (ownerOf(lock)) {
+      try {
+        utimesSync(lock.file, now, now);
+        lock.stamp = stampOf(lock.file);
+        continue;
+      } catch {
+        // gone between the check and the refresh: lost, as below
+      }
+    }
+    held.delete(lock);
+    lock.onCompromised?.(
+      `stage "${lock.name}": another process took over its lock (${lock.file}); state files stay consistent, but the stage may run twice.`,
+    );
+  }
+}
+
+function stampOf(file: string): string {
+  const info = lstatSync(file, { bigint: true });
+  return `${info.ino}:${info.mtimeNs}`;
+}
+
+function ownerOf(lock: Held): boolean {
+  try {
+    return stampOf(lock.file) === lock.stamp;
+  } catch {
+    return false;
+  }
+}
+
+/** Locks still held when the process exits are given back (a killed process's are taken over). */
+function releaseAllOnExit(): void {
+  for (const lock of held) {
+    if (ownerOf(lock)) rmSync(lock.file, { force: true });
+  }
+  held.clear();
+}
+let exitHooked = false;
+
+/** Try to create the lock: it is ours, or `undefined` when it exists. */
+function create(file: string, name: string, options: LockOptions): Held | undefined {
+  try {
+    writeFileSync(file, JSON.stringify({ host: HOST, pid: process.pid }), { flag: "wx" });
+  } catch (error) {
+    if (codeOf(error) === "EEXIST") return undefined;
+    throw error;
+  }
+  const lock: Held = { file, stamp: stampOf(file), name, onCompromised: options.onCompromised };
+  held.add(lock);
+  if (refresher === undefined) {
+    refresher = setInterval(refresh, REFRESH_MS);
+    refresher.unref();
+  }
+  if (!exitHooked) {
+    exitHooked = true;
+    process.once("exit", releaseAllOnExit);
+  }
+  return lock;
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -68,29 +148,72 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function ownerFile(store: StateStore): string {
-  return path.join(store.dir, `${store.name}.owner`);
+/**
+ * Why the existing lock at `file` may be taken over now (its holder died on this host, or has
+ * not refreshed it for {@link LOCK_STALE_MS}), or `undefined` while it stands. A lock held by a
+ * process on another host is judged by its time only.
+ */
+function staleness(file: string, name: string): { ino: number; why: string } | undefined {
+  let info;
+  try {
+    info = lstatSync(file);
+  } catch {
+    return undefined; // gone: the next attempt creates it
+  }
+  let owner: { host?: unknown; pid?: unknown } = {};
+  if (info.isFile()) {
+    try {
+      owner = JSON.parse(readFileSync(file, "utf8")) as typeof owner;
+    } catch {
+      // being written, or torn: the owner is unknown; judged by time
+    }
+  }
+  if (
+    owner.host === HOST &&
+    typeof owner.pid === "number" &&
+    owner.pid !== process.pid &&
+    !isAlive(owner.pid)
+  ) {
+    return {
+      ino: info.ino,
+      why: `stage "${name}": the lock's holder (pid ${owner.pid}) is gone; taking the lock over`,
+    };
+  }
+  const age = Date.now() - info.mtimeMs;
+  if (age > LOCK_STALE_MS) {
+    return {
+      ino: info.ino,
+      why: `stage "${name}": its lock was last refreshed ${Math.round(age / 1000)} s ago (stale after ${LOCK_STALE_MS / 1000} s); taking the lock over`,
+    };
+  }
+  return undefined;
 }
 
 /**
- * If the lock's holder is a process on this host that no longer exists, mark the lock stale
- * (age its mtime) so it is taken over now rather than after the stale timeout. A lost race
- * here can only cause a duplicate run, never a wrong result.
+ * Remove a stale lock, unless another waiter replaced it first: the lock is moved aside under
+ * a name of this process, and put back if what moved is not the stale one that was judged.
  */
-async function reapDeadOwner(store: StateStore, lockPath: string): Promise<string | undefined> {
+function removeStale(file: string, ino: number): void {
+  const aside = `${file}.stale-${HOST}-${process.pid}-${Date.now()}`;
   try {
-    const text = await readFile(ownerFile(store), "utf8");
-    const owner = JSON.parse(text) as { host?: unknown; pid?: unknown };
-    if (owner.host !== hostname() || typeof owner.pid !== "number" || owner.pid === process.pid) {
-      return undefined;
-    }
-    if (isAlive(owner.pid)) return undefined;
-    if ((await readFile(ownerFile(store), "utf8")) !== text) return undefined;
-    await utimes(lockPath, 0, 0);
-    return `stage "${store.name}": the lock's holder (pid ${owner.pid}) is gone; taking the lock over`;
+    renameSync(file, aside);
   } catch {
-    return undefined;
+    return; // someone else took it first
   }
+  let moved;
+  try {
+    moved = lstatSync(aside);
+  } catch {
+    return;
+  }
+  if (moved.ino !== ino && moved.isFile()) {
+    try {
+      linkSync(aside, file); // a fresh lock: give it back, unless yet another one is there
+    } catch {
+      // its holder finds it lost at its next refresh: a duplicate run at worst
+    }
+  }
+  rmSync(aside, { recursive: true, force: true });
 }
 
 /** Wait `ms`, or until `signal` aborts (then reject with its reason). */
@@ -109,64 +232,57 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
-/**
- * The lock as a directory beside the state (`<name>.lock`, proper-lockfile), refreshed while
- * held; a lock whose holder died is taken over after {@link LOCK_STALE_MS}, or at once when the
- * holder was a process on this host (recorded in `<name>.owner`).
- */
+/** The lock as the file `<name>.lock` beside the state (see the top of this module). */
 export const fileLocker: Locker = {
   async acquire(store, options = {}) {
-    await store.ensureDir();
-    const target = path.join(store.dir, store.name);
-    const { default: lockfile } = await loadLockfile(); // only runs that miss lock
-    let release: (() => Promise<void>) | undefined;
+    const file = path.join(store.dir, `${store.name}.lock`);
+    let lock: Held | undefined;
     let waited = false;
-    let delay = 50;
-    while (release === undefined) {
+    let delay = 25;
+    let ensured = false;
+    while (lock === undefined) {
       try {
-        release = await lockfile.lock(target, {
-          realpath: false,
-          lockfilePath: `${target}.lock`,
-          stale: LOCK_STALE_MS,
-          update: LOCK_STALE_MS / 6,
-          onCompromised: (error) =>
-            options.onCompromised?.(
-              `stage "${store.name}": another process took over its lock (${error.message}); state files stay consistent, but the stage may run twice.`,
-            ),
-        });
+        lock = create(file, store.name, options);
+        if (lock !== undefined) break;
       } catch (error) {
-        if (codeOf(error) !== "ELOCKED") {
-          throw new MemoriError(
-            "lock-failed",
-            `stage "${store.name}": cannot lock its state in ${store.dir} (${messageOf(error)}). Is the directory writable?`,
-            { stage: store.name, cause: error },
-          );
-        }
-        const reaped = await reapDeadOwner(store, `${target}.lock`);
-        if (reaped !== undefined) {
-          options.onWait?.(reaped);
+        if (codeOf(error) === "ENOENT" && !ensured) {
+          ensured = true;
+          await store.ensureDir(); // the state directory is made with its first lock
           continue;
         }
-        if (!waited) {
-          waited = true;
-          options.onWait?.(
-            `stage "${store.name}": waiting for another run of it to finish (lock ${target}.lock)`,
-          );
-        }
-        await pause(delay, options.signal);
-        delay = Math.min(delay * 2, 1000);
+        throw new MemoriError(
+          "lock-failed",
+          `stage "${store.name}": cannot lock its state in ${store.dir} (${messageOf(error)}). Is the directory writable?`,
+          { stage: store.name, cause: error },
+        );
       }
+      if (options.signal?.aborted) throw options.signal.reason as Error;
+      const stale = staleness(file, store.name);
+      if (stale !== undefined) {
+        options.onWait?.(stale.why);
+        removeStale(file, stale.ino);
+        continue;
+      }
+      if (!waited) {
+        waited = true;
+        options.onWait?.(
+          `stage "${store.name}": waiting for another run of it to finish (lock ${file})`,
+        );
+      }
+      await pause(delay, options.signal);
+      delay = Math.min(delay * 2, 1000);
     }
-    // Who holds the lock, so a waiter on this host can tell when the holder has died. A torn
-    // write only reads as "owner unknown", so a plain write is enough.
-    await writeFile(ownerFile(store), JSON.stringify({ host: hostname(), pid: process.pid })).catch(
-      () => undefined,
-    );
-    const held = release;
+    const mine = lock;
     return async () => {
-      // Remove the owner record before unlocking, so it can never delete the next holder's.
-      await rm(ownerFile(store), { force: true }).catch(() => undefined);
-      await held().catch(() => undefined);
+      held.delete(mine);
+      // Never remove the next holder's lock: only the file this process created.
+      if (ownerOf(mine)) {
+        try {
+          unlinkSync(mine.file);
+        } catch {
+          // already gone
+        }
+      }
     };
   },
 };

@@ -78,6 +78,9 @@ export type ReadResult =
 
 const EXTENSIONS = ["inputs", "outputs", "stage"] as const;
 
+/** State directories this process has made sure exist. */
+const ensured = new Set<string>();
+
 /** Known file hashes by path, as kept in `<name>.files`. */
 export type KnownFiles = Record<string, KnownHash>;
 
@@ -168,16 +171,18 @@ export class StateStore {
     const raw: Partial<Record<(typeof EXTENSIONS)[number], Buffer>> = {};
     // State files are small: a synchronous read (~15 us) costs far less than a thread-pool
     // round trip (~90 us with fs/promises), and this is the path every cached stage takes.
-    for (const kind of EXTENSIONS) {
+    // The commit record first: without it the state is absent, whatever else is there (a
+    // first run reads one file that is not there).
+    for (const kind of ["stage", "inputs", "outputs"] as const) {
       try {
         raw[kind] = readFileSync(this.file(kind));
       } catch (error) {
         if (codeOf(error) !== "ENOENT") {
           return { kind: "unreadable", file: this.file(kind), detail: messageOf(error) };
         }
+        if (kind === "stage") return { kind: "absent" };
       }
     }
-    if (raw.stage === undefined) return { kind: "absent" };
     const parsed: Partial<Record<(typeof EXTENSIONS)[number], unknown>> = {};
     for (const kind of EXTENSIONS) {
       const bytes = raw[kind];
@@ -304,10 +309,15 @@ export class StateStore {
     await writeFilesAtomic([[this.file("trees"), text + "\n"]]).catch(() => undefined);
   }
 
-  /** Make sure the directory exists and is a directory. */
+  /**
+   * Make sure the directory exists and is a directory: once per process and directory (a
+   * write that finds it removed since makes it again).
+   */
   async ensureDir(): Promise<void> {
+    if (ensured.has(this.dir)) return;
     try {
       await mkdir(this.dir, { recursive: true });
+      ensured.add(this.dir);
     } catch (error) {
       const existing = await stat(this.dir).catch(() => undefined);
       if (existing !== undefined && !existing.isDirectory()) {
@@ -360,17 +370,23 @@ export class StateStore {
       digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
     };
     let replacedAny = false;
+    const files = [
+      [this.file("inputs"), inputsText],
+      [this.file("outputs"), outputsText],
+      [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
+    ] as const;
+    const onRenamed = () => {
+      replacedAny = true;
+    };
     try {
-      await writeFilesAtomic(
-        [
-          [this.file("inputs"), inputsText],
-          [this.file("outputs"), outputsText],
-          [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
-        ],
-        () => {
-          replacedAny = true;
-        },
-      );
+      try {
+        await writeFilesAtomic(files, onRenamed);
+      } catch (error) {
+        // The directory was removed since this process made it: make it again, once.
+        if (codeOf(error) !== "ENOENT" || replacedAny || !ensured.delete(this.dir)) throw error;
+        await this.ensureDir();
+        await writeFilesAtomic(files, onRenamed);
+      }
     } catch (error) {
       const previous = !replacedAny
         ? "The previous state, if any, was left as it was."

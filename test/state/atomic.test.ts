@@ -25,20 +25,26 @@ vi.mock("node:os", async (importOriginal) => {
   const hostname = () => host.name ?? real.hostname();
   return { ...real, default: { ...real, hostname }, hostname };
 });
-// Temp removals, recorded with whether the file existed; `failRm` makes them fail.
-const removals = vi.hoisted(() => ({ failRm: false, calls: [] as [string, boolean][] }));
-vi.mock("node:fs/promises", async (importOriginal) => {
-  const real = await importOriginal<typeof import("node:fs/promises")>();
-  const { existsSync } = await import("node:fs");
-  const rm = (async (file: string, options?: object) => {
-    removals.calls.push([file, existsSync(file)]);
+// Temp removals, recorded with whether the file existed; `failRm` makes them fail. Flushes
+// (fsyncSync) are counted.
+const removals = vi.hoisted(() => ({ failRm: false, calls: [] as [string, boolean][], syncs: 0 }));
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  const rmSync = ((file: string, options?: object) => {
+    removals.calls.push([file, real.existsSync(file)]);
     if (removals.failRm) throw Object.assign(new Error("EBUSY: resource busy"), { code: "EBUSY" });
-    return real.rm(file, options);
-  }) as typeof real.rm;
-  return { ...real, default: { ...real, rm }, rm };
+    return real.rmSync(file, options);
+  }) as typeof real.rmSync;
+  const fsyncSync = ((fd: number) => {
+    removals.syncs++;
+    real.fsyncSync(fd);
+  }) as typeof real.fsyncSync;
+  const patched = { rmSync, fsyncSync };
+  return { ...real, ...patched, default: { ...real, ...patched } };
 });
 beforeEach(() => {
   removals.calls = [];
+  removals.syncs = 0;
 });
 afterEach(() => {
   host.name = undefined;
@@ -50,6 +56,8 @@ const ATOMIC = path.resolve(import.meta.dirname, "..", "..", "dist", "state", "a
 /** A temp file of one of the targets these tests write: the target's name is group 1. */
 const TEMP = /^\.(s\.(?:inputs|outputs|stage|bin))\.[\w.-]+\.\d+\.\d+\.[0-9a-f]{8}\.tmp$/;
 const read = (file: string) => readFileSync(file, "utf8");
+/** A size written asynchronously (atomic.ts writes smaller data synchronously). */
+const LARGE = 1 << 20;
 const temps = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".tmp"));
 /** Files under `dir` this process holds open (Linux). */
 const openUnder = (dir: string) =>
@@ -75,13 +83,17 @@ await probe.close();
 let syncs = 0;
 const sync = proto.sync;
 proto.sync = function () { syncs++; return sync.call(this); };
+const fs = await import("node:fs");
+const fsyncSync = fs.default.fsyncSync;
+fs.default.fsyncSync = (fd) => { syncs++; return fsyncSync(fd); };
+(await import("node:module")).syncBuiltinESMExports();
 const { writeFilesAtomic } = await import(pathToFileURL(process.env.T_MODULE).href);
 const files = JSON.parse(process.env.T_FILES).map(([file, data]) =>
-  [file, typeof data === "string" ? data : Uint8Array.from(data.bytes).subarray(data.from, data.to)]);
+  [file, typeof data === "string" ? data : "repeat" in data ? "z".repeat(data.repeat) : Uint8Array.from(data.bytes).subarray(data.from, data.to)]);
 await writeFilesAtomic(files);
 process.stdout.write(JSON.stringify({ syncs }));
 `;
-type ChildData = string | { bytes: number[]; from: number; to: number };
+type ChildData = string | { bytes: number[]; from: number; to: number } | { repeat: number };
 function writeInChild(
   dir: string,
   files: [string, ChildData][],
@@ -244,7 +256,7 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
     removals.failRm = false;
   });
 
-  // MEMORI_FSYNC is off in this process: no fsync per file.
+  // MEMORI_FSYNC is off in this process: no fsync per file, small or large.
   it("does not fsync without MEMORI_FSYNC=1", async () => {
     const dir = await tempDir();
     const probe = await open(path.join(dir, "probe"), "w");
@@ -253,17 +265,40 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
     try {
       await writeFilesAtomic([
         [path.join(dir, "a"), "a"],
-        [path.join(dir, "b"), "b"],
+        [path.join(dir, "b"), "b".repeat(LARGE)],
       ]);
-      expect(sync).toHaveBeenCalledTimes(process.env.MEMORI_FSYNC === "1" ? 2 : 0);
+      const expected = process.env.MEMORI_FSYNC === "1" ? 1 : 0;
+      expect([removals.syncs, sync.mock.calls.length]).toEqual([expected, expected]);
     } finally {
       sync.mockRestore();
     }
   });
 
+  // Data of 1 MiB or more is written asynchronously, the same way: all or nothing, no temps.
+  it("writes large files the same way, and cleans up when one fails", async () => {
+    const dir = await tempDir();
+    const [a, b] = [path.join(dir, "a"), path.join(dir, "b")];
+    writeFileSync(a, "old a");
+    const big = "y".repeat(LARGE);
+    await writeFilesAtomic([
+      [a, big],
+      [b, new TextEncoder().encode(big)],
+    ]);
+    expect([read(a), read(b)]).toEqual([big, big]);
+    await expect(
+      writeFilesAtomic([
+        [a, "small"],
+        [path.join(dir, "no", "c"), big],
+      ]),
+    ).rejects.toMatchObject({ code: "ENOENT" });
+    expect(read(a)).toBe(big);
+    expect(readdirSync(dir).sort()).toEqual(["a", "b"]);
+    expect(openUnder(dir)).toEqual([]);
+  });
+
   // MEMORI_FSYNC=1 (read at load) flushes each file once and still writes them; other values do not.
   it.each([
-    ["1", 2],
+    ["1", 3],
     [undefined, 0],
     ["0", 0],
     ["true", 0],
@@ -272,6 +307,7 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
     const files: [string, ChildData][] = [
       [path.join(dir, "a.json"), "alpha"],
       [path.join(dir, "b.bin"), { bytes: [7, 1, 2, 7], from: 1, to: 3 }],
+      [path.join(dir, "c.txt"), { repeat: LARGE }],
     ];
     const result = await writeInChild(dir, files, { MEMORI_FSYNC: value });
     expect(result.status, result.stderr).toBe(0);

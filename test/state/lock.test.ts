@@ -1,9 +1,22 @@
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { appendFile, mkdir, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MemoriError, Pipeline, Stage } from "../../src/index.js";
+import { fileLocker } from "../../src/state/lock.js";
+import { StateStore } from "../../src/state/store.js";
+import { startChild } from "../util/child.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const fixture = path.resolve(import.meta.dirname, "..", "fixtures", "square-child.mjs");
@@ -66,5 +79,149 @@ describe("the lock between processes (lock.ts)", () => {
       child.kill("SIGKILL");
       await closed;
     }
+  });
+});
+
+describe("the lock file (<name>.lock)", () => {
+  const store = async () => {
+    const dir = await tempDir();
+    return new StateStore(path.join(dir, "state"), "square");
+  };
+  const lockOf = (s: StateStore) => path.join(s.dir, `${s.name}.lock`);
+  /** A lock left by someone else: its owner, its age. */
+  const leave = (s: StateStore, owner: object | "dir", ageMs: number) => {
+    mkdirSync(s.dir, { recursive: true });
+    if (owner === "dir") mkdirSync(lockOf(s));
+    else writeFileSync(lockOf(s), JSON.stringify(owner));
+    const then = new Date(Date.now() - ageMs);
+    utimesSync(lockOf(s), then, then);
+  };
+
+  // Taken: the file exists while held, holds this process as owner, and is gone after.
+  it("is a file holding its owner while held, made with the state directory", async () => {
+    const s = await store();
+    const release = await fileLocker.acquire(s);
+    expect(JSON.parse(readFileSync(lockOf(s), "utf8"))).toEqual({
+      host: hostname(),
+      pid: process.pid,
+    });
+    await release();
+    expect(existsSync(lockOf(s))).toBe(false);
+    expect(readdirSync(s.dir)).toEqual([]); // no owner file, no temp
+  });
+
+  // Held by a live process elsewhere and fresh: the taker waits (and says so once).
+  it("waits for a fresh lock of another host, and stops waiting when aborted", async () => {
+    const s = await store();
+    leave(s, { host: "elsewhere", pid: process.pid + 1 }, 0);
+    const waits: string[] = [];
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error("enough")), 400);
+    await expect(
+      fileLocker.acquire(s, { onWait: (m) => waits.push(m), signal: controller.signal }),
+    ).rejects.toThrow("enough");
+    expect(waits).toEqual([
+      `stage "square": waiting for another run of it to finish (lock ${lockOf(s)})`,
+    ]);
+    expect(JSON.parse(readFileSync(lockOf(s), "utf8"))).toEqual({
+      host: "elsewhere",
+      pid: process.pid + 1,
+    });
+  });
+
+  // Not refreshed for longer than the stale time (30 s): taken over from any host, also the
+  // directory earlier versions made, also one whose owner cannot be read.
+  it.each([
+    ["another host's", { host: "elsewhere", pid: 1 }],
+    ["an earlier version's (a directory)", "dir" as const],
+    ["a torn", {}],
+  ])("takes over %s lock left unrefreshed", async (_, owner) => {
+    const s = await store();
+    leave(s, owner, 45_000);
+    const waits: string[] = [];
+    const release = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
+    expect(waits).toEqual([
+      expect.stringMatching(
+        /^stage "square": its lock was last refreshed 45 s ago \(stale after 30 s\); taking the lock over$/,
+      ),
+    ]);
+    expect(JSON.parse(readFileSync(lockOf(s), "utf8"))).toMatchObject({ pid: process.pid });
+    await release();
+    expect(readdirSync(s.dir)).toEqual([]); // the stale lock moved aside is gone too
+  });
+
+  // A lock whose owner is a process of this host that is gone: taken over at once.
+  it("takes over at once the fresh lock of a dead process on this host", async () => {
+    const s = await store();
+    const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid!;
+    leave(s, { host: hostname(), pid: dead }, 0);
+    const waits: string[] = [];
+    const release = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
+    expect(waits).toEqual([
+      `stage "square": the lock's holder (pid ${dead}) is gone; taking the lock over`,
+    ]);
+    await release();
+  });
+
+  // A lock of this very process (another pipeline in it) is never judged by its pid.
+  it("waits for its own process's other holder, then takes the lock", async () => {
+    const s = await store();
+    const first = await fileLocker.acquire(s);
+    let second = false;
+    const taking = fileLocker.acquire(s).then((release) => {
+      second = true;
+      return release;
+    });
+    await sleep(150);
+    expect(second).toBe(false);
+    await first();
+    await (
+      await taking
+    )();
+    expect(second).toBe(true);
+  });
+
+  // A holder keeps its lock fresh while it runs (every sixth of the stale time), and a holder
+  // whose lock was taken over says so, and does not remove the new holder's lock.
+  it("is refreshed while held; a holder that lost it warns and leaves the new lock", async () => {
+    const dir = await tempDir();
+    const hashOutput = path.join(dir, "state");
+    const work = path.join(dir, "work");
+    await mkdir(work);
+    const child = startChild(fixture, [hashOutput, work, "3", "4000"], {
+      MEMORI_LOCK_STALE_MS: "5000", // refreshed every 833 ms
+    });
+    const lock = path.join(hashOutput, "square.lock");
+    const end = Date.now() + 10_000;
+    while (!existsSync(lock)) {
+      if (Date.now() > end) throw new Error("the child never took the lock");
+      await sleep(20);
+    }
+    const taken = statSync(lock).mtimeMs;
+    await sleep(1500);
+    expect(statSync(lock).mtimeMs).toBeGreaterThan(taken + 500); // refreshed since
+    // Taken over: another owner's file in its place.
+    rmSync(lock);
+    writeFileSync(lock, JSON.stringify({ host: "elsewhere", pid: 1 }));
+    const result = await child.done;
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/stage "square": another process took over its lock/);
+    expect(JSON.parse(readFileSync(lock, "utf8"))).toEqual({ host: "elsewhere", pid: 1 });
+  });
+
+  // A process that exits while holding a lock (process.exit in a stage) gives it back.
+  it("is given back when the process exits while holding it", async () => {
+    const dir = await tempDir();
+    const script = path.join(dir, "exits.mjs");
+    const index = path.resolve(import.meta.dirname, "..", "..", "dist", "index.js");
+    writeFileSync(
+      script,
+      `import { Stage } from ${JSON.stringify(index)};
+       await new Stage(function quits() { process.exit(3); }, { hashOutput: process.argv[2] }).run();`,
+    );
+    const state = path.join(dir, "state");
+    const result = spawnSync(process.execPath, [script, state], { encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(3);
+    expect(readdirSync(state)).toEqual([]);
   });
 });

@@ -28,19 +28,26 @@ const V = FORMAT_VERSION;
 const hooks = vi.hoisted(() => ({
   failWrite: undefined as RegExp | undefined,
 }));
-vi.mock("node:fs/promises", async (importOriginal) => {
-  const real = await importOriginal<typeof import("node:fs/promises")>();
-  const open = (async (file: string, ...rest: [string, number]) => {
-    const handle = await real.open(file, ...rest);
-    if (hooks.failWrite?.test(file)) {
-      handle.writeFile = () =>
-        Promise.reject(
-          Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" }),
-        );
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  const failing = new Set<number>(); // descriptors of temp files whose writes fail
+  const openSync = ((file: string, ...rest: [string, number]) => {
+    const fd = real.openSync(file, ...rest);
+    if (hooks.failWrite?.test(file)) failing.add(fd);
+    return fd;
+  }) as typeof real.openSync;
+  const writeFileSync = ((target: unknown, ...rest: unknown[]) => {
+    if (typeof target === "number" && failing.has(target)) {
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     }
-    return handle;
-  }) as typeof real.open;
-  return { ...real, default: { ...real, open }, open };
+    return (real.writeFileSync as (...a: unknown[]) => void)(target, ...rest);
+  }) as typeof real.writeFileSync;
+  const closeSync = ((fd: number) => {
+    failing.delete(fd);
+    real.closeSync(fd);
+  }) as typeof real.closeSync;
+  const patched = { openSync, writeFileSync, closeSync };
+  return { ...real, ...patched, default: { ...real, ...patched } };
 });
 afterEach(() => {
   hooks.failWrite = undefined;

@@ -56,9 +56,16 @@ export interface StartedChild {
 }
 
 /** Start a fixture (or any script, by absolute path) in a real Node process, to signal it. */
-export function startChild(script: string, args: string[]): StartedChild {
+export function startChild(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): StartedChild {
   const file = path.isAbsolute(script) ? script : path.join(fixtures, script);
-  const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [file, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
