@@ -6,93 +6,28 @@
 //   node bench/run.mjs            the whole suite (about 6 GiB of data; a few minutes)
 //   node bench/run.mjs --quick    smaller data, fewer repetitions (a smoke test)
 import { execFileSync, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  openSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-  writeSync,
-  closeSync,
-} from "node:fs";
-import { cpus, totalmem, availableParallelism } from "node:os";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, totalmem } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-const data = path.join(here, "data");
-const quick = process.argv.includes("--quick");
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-const REPEAT = quick ? 3 : 5;
-mkdirSync(data, { recursive: true });
-
-function node(script, args, env = {}) {
-  const result = spawnSync(process.execPath, [path.join(here, "children", script), ...args], {
-    encoding: "utf8",
-    env: { ...process.env, ...env },
-    maxBuffer: 1 << 26,
-  });
-  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
-  return JSON.parse(result.stdout.trim().split("\n").pop());
-}
-
-/** Python memori from ../shared/peers/memori, run in place, when python3 is here. */
-const peer = path.resolve(root, "..", "shared", "peers", "memori");
-const python =
-  existsSync(path.join(peer, "memori", "__init__.py")) &&
-  spawnSync("python3", ["--version"]).status === 0;
-if (!python) process.stderr.write("bench: Python memori rows skipped: no python3 or no peer\n");
-
-function py(script, args) {
-  const result = spawnSync("python3", [path.join(here, "children", script), ...args], {
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
-  if (result.status !== 0) throw new Error(`${script} failed: ${result.stderr}`);
-  return JSON.parse(result.stdout.trim().split("\n").pop());
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function times(n, fn) {
-  return Array.from({ length: n }, fn);
-}
-
-/** A file of `size` bytes of incompressible data, made once and aged past the racy window. */
-function dataFile(name, size) {
-  const file = path.join(data, name);
-  if (existsSync(file) && statSync(file).size === size) return file;
-  process.stderr.write(`bench: writing ${name} (${(size / MiB).toFixed(0)} MiB)\n`);
-  const block = randomBytes(64 * MiB);
-  const fd = openSync(file, "w");
-  for (let written = 0; written < size; written += block.length) {
-    const n = Math.min(block.length, size - written);
-    block.writeUInt32LE(written / block.length, 0); // blocks differ
-    writeSync(fd, block, 0, n);
-  }
-  closeSync(fd);
-  const old = new Date(Date.now() - 3600_000);
-  utimesSync(file, old, old);
-  return file;
-}
-
-const rows = [];
-function row(name, value, unit, reference, referenceValue, note = "") {
-  const ratio = referenceValue ? value / referenceValue : undefined;
-  rows.push({ name, value, unit, reference, referenceValue, ratio, note });
-  process.stderr.write(`bench: ${name}: ${value.toFixed(2)} ${unit}\n`);
-}
-
-const wait = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+import {
+  GiB,
+  MiB,
+  REPEAT,
+  data,
+  dataFile,
+  here,
+  median,
+  node,
+  peer,
+  py,
+  python,
+  quick,
+  root,
+  row,
+  rows,
+  times,
+  wait,
+} from "./lib.mjs";
 
 // --- 1. skip-check of a stage whose input is a 1 GiB file -----------------------------------
 const big = dataFile(quick ? "one-256m.bin" : "one-1g.bin", quick ? 256 * MiB : GiB);

@@ -1,0 +1,89 @@
+// What the benchmark suite's sections share: running a child (Node or Python memori), medians,
+// data files made once, and the rows of the table.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, "..");
+export const data = path.join(here, "data");
+export const quick = process.argv.includes("--quick");
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+export const REPEAT = quick ? 3 : 5;
+mkdirSync(data, { recursive: true });
+
+function child(command, args, env = {}) {
+  const result = spawnSync(command, args, {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 26,
+  });
+  if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split("\n").pop());
+}
+
+/** Run a script of bench/children in a fresh Node process: the JSON it printed last. */
+export function node(script, args, env = {}) {
+  return child(process.execPath, [path.join(here, "children", script), ...args], env);
+}
+
+/** Python memori from ../shared/peers/memori, run in place, when python3 is here. */
+export const peer = path.resolve(root, "..", "shared", "peers", "memori");
+export const python =
+  existsSync(path.join(peer, "memori", "__init__.py")) &&
+  spawnSync("python3", ["--version"]).status === 0;
+if (!python) process.stderr.write("bench: Python memori rows skipped: no python3 or no peer\n");
+
+/** Run a Python script of bench/children: the JSON it printed last. */
+export function py(script, args) {
+  return child("python3", [path.join(here, "children", script), ...args]);
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function times(n, fn) {
+  return Array.from({ length: n }, fn);
+}
+
+/** A file of `size` bytes of incompressible data, made once and aged past the racy window. */
+export function dataFile(name, size) {
+  const file = path.join(data, name);
+  if (existsSync(file) && statSync(file).size === size) return file;
+  process.stderr.write(`bench: writing ${name} (${(size / MiB).toFixed(0)} MiB)\n`);
+  const block = randomBytes(64 * MiB);
+  const fd = openSync(file, "w");
+  for (let written = 0; written < size; written += block.length) {
+    const n = Math.min(block.length, size - written);
+    block.writeUInt32LE(written / block.length, 0); // blocks differ
+    writeSync(fd, block, 0, n);
+  }
+  closeSync(fd);
+  const old = new Date(Date.now() - 3600_000);
+  utimesSync(file, old, old);
+  return file;
+}
+
+export const rows = [];
+export function row(name, value, unit, reference, referenceValue, note = "") {
+  const ratio = referenceValue ? value / referenceValue : undefined;
+  rows.push({ name, value, unit, reference, referenceValue, ratio, note });
+  process.stderr.write(`bench: ${name}: ${value.toFixed(2)} ${unit}\n`);
+}
+
+/** Block for `ms` (between runs, to let files age past the racy window). */
+export const wait = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
