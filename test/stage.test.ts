@@ -1,4 +1,4 @@
-import { readFile, readdir, writeFile, unlink } from "node:fs/promises";
+import { readFile, readdir, rm, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { MemoriError, Stage } from "../src/index.js";
@@ -560,5 +560,25 @@ describe("options", () => {
       /stage "f": cannot create the state directory .*not-a-dir|is not a directory/,
     );
     expect(await readFile(file, "utf8")).toBe("x");
+  });
+
+  // The state directory is made once per process; removed since, it is made again.
+  it("makes the state directory again when it was removed between runs", async () => {
+    const dir = await tempDir();
+    const hashOutput = path.join(dir, "state", "deep");
+    let calls = 0;
+    const stage = new Stage(
+      function g(x: number) {
+        calls++;
+        return x + 1;
+      },
+      { hashOutput, logger: quiet },
+    );
+    expect(await stage.run(1)).toEqual({ output: 2 });
+    await rm(path.join(dir, "state"), { recursive: true });
+    expect(await stage.run(1)).toEqual({ output: 2 });
+    expect(stage.fromCache).toBe(false);
+    expect(await stage.run(1)).toEqual({ output: 2 });
+    expect([stage.fromCache, calls]).toEqual([true, 2]);
   });
 });

@@ -15,14 +15,16 @@
  * refreshed the same way): each kind excludes the other, and a stale one is taken over alike.
  */
 import {
+  closeSync,
   linkSync,
   lstatSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
   unlinkSync,
   utimesSync,
-  writeFileSync,
+  writeSync,
 } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -120,12 +122,22 @@ let exitHooked = false;
 
 /** Try to create the lock: it is ours, or `undefined` when it exists. */
 function create(file: string, name: string, options: LockOptions): Held | undefined {
+  let fd: number;
   try {
-    writeFileSync(file, JSON.stringify({ host: HOST, pid: process.pid }), { flag: "wx" });
+    fd = openSync(file, "wx");
   } catch (error) {
     if (codeOf(error) === "EEXIST") return undefined;
     throw error;
   }
+  try {
+    writeSync(fd, JSON.stringify({ host: HOST, pid: process.pid }));
+  } catch (error) {
+    // A lock with no owner would stand until it is stale: take it back (a full disk).
+    closeSync(fd);
+    unlinkSync(file);
+    throw error;
+  }
+  closeSync(fd);
   const lock: Held = { file, stamp: stampOf(file), name, onCompromised: options.onCompromised };
   held.add(lock);
   if (refresher === undefined) {
@@ -245,9 +257,11 @@ export const fileLocker: Locker = {
         lock = create(file, store.name, options);
         if (lock !== undefined) break;
       } catch (error) {
-        if (codeOf(error) === "ENOENT" && !ensured) {
+        if (!ensured) {
+          // The state directory is made with its first lock; a directory that cannot be made
+          // (or a file in its place) is named by ensureDir's own error.
           ensured = true;
-          await store.ensureDir(); // the state directory is made with its first lock
+          await store.ensureDir(true);
           continue;
         }
         throw new MemoriError(

@@ -310,11 +310,11 @@ export class StateStore {
   }
 
   /**
-   * Make sure the directory exists and is a directory: once per process and directory (a
-   * write that finds it removed since makes it again).
+   * Make sure the directory exists and is a directory: once per process and directory, unless
+   * `again` (a write that found it removed since).
    */
-  async ensureDir(): Promise<void> {
-    if (ensured.has(this.dir)) return;
+  async ensureDir(again = false): Promise<void> {
+    if (!again && ensured.has(this.dir)) return;
     try {
       await mkdir(this.dir, { recursive: true });
       ensured.add(this.dir);
@@ -383,8 +383,8 @@ export class StateStore {
         await writeFilesAtomic(files, onRenamed);
       } catch (error) {
         // The directory was removed since this process made it: make it again, once.
-        if (codeOf(error) !== "ENOENT" || replacedAny || !ensured.delete(this.dir)) throw error;
-        await this.ensureDir();
+        if (codeOf(error) !== "ENOENT" || replacedAny) throw error;
+        await this.ensureDir(true);
         await writeFilesAtomic(files, onRenamed);
       }
     } catch (error) {

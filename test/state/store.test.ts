@@ -213,6 +213,16 @@ describe("write()", () => {
     expect(written[0]).toEqual(entry("/b", "1")); // the caller's array is not sorted in place
   });
 
+  // The directory is made once per process; a write that finds it removed makes it again.
+  it("makes the directory again when it was removed since the last write", async () => {
+    const top = path.join(await tempDir(), "a");
+    const store = new StateStore(path.join(top, "b"), "again");
+    await store.write({ n: 1 }, {}, [], CODE, []);
+    rmSync(top, { recursive: true });
+    await store.write({ n: 2 }, {}, [], CODE, []);
+    expect(store.read()).toMatchObject({ kind: "ok", state: { inputs: { n: 2 } } });
+  });
+
   // mkdir is recursive: missing parents are made, an existing directory is fine; 200-char names work.
   it("creates missing parent directories and accepts the longest valid name", async () => {
     const store = new StateStore(path.join(await tempDir(), "a", "b"), "x".repeat(200));
