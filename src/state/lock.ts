@@ -114,7 +114,11 @@ function ownerOf(lock: Held): boolean {
 /** Locks still held when the process exits are given back (a killed process's are taken over). */
 function releaseAllOnExit(): void {
   for (const lock of held) {
-    if (ownerOf(lock)) rmSync(lock.file, { force: true });
+    try {
+      if (ownerOf(lock)) rmSync(lock.file, { force: true });
+    } catch {
+      // left for the next run to take over
+    }
   }
   held.clear();
 }
