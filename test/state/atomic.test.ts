@@ -425,6 +425,23 @@ describe("crash points in writeFilesAtomic (MEMORI_TEST_CRASH_AT)", () => {
     expect([...readFileSync(path.join(dir, temp!))]).toEqual([1, 2, 3]);
   });
 
+  // A large file (written asynchronously) has the same crash point: half of it, then death.
+  it("mid-temp-write writes half of a large file (in process and in a child)", async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, "s.bin");
+    const seen = await crashInProcess("mid-temp-write", dir, [[target, "y".repeat(LARGE)]]);
+    expect(seen).toMatchObject({ files: { "tmp:s.bin": "y".repeat(LARGE / 2) } });
+    expect(readdirSync(dir)).toEqual([]);
+    expect(openUnder(dir)).toEqual([]);
+    const child = await writeInChild(dir, [[target, { repeat: LARGE }]], {
+      MEMORI_TEST_CRASH_AT: "mid-temp-write",
+    });
+    expect(child.signal, child.stderr).toBe("SIGKILL");
+    expect(existsSync(target)).toBe(false);
+    const [temp] = temps(dir);
+    expect(readFileSync(path.join(dir, temp!), "utf8")).toBe("z".repeat(LARGE / 2));
+  });
+
   // Without a crash point set, the same child completes normally.
   it("does not crash when no point is set", async () => {
     const dir = await tempDir();
