@@ -338,7 +338,7 @@ const lines = [
   `| --- | ---: | --- | ---: | ---: | --- |`,
   ...rows.map(
     (r) =>
-      `| ${r.name} | ${format(r.value)} ${r.unit} | ${r.reference} | ${r.referenceValue === undefined ? "" : `${format(r.referenceValue)} ${r.unit}`} | ${r.ratio === undefined ? "" : format(r.ratio)} | ${r.note} |`,
+      `| ${r.name} | ${format(r.value)} ${r.unit} | ${r.reference.replaceAll("|", "\\|")} | ${r.referenceValue === undefined ? "" : `${format(r.referenceValue)} ${r.unit}`} | ${r.ratio === undefined ? "" : format(r.ratio)} | ${r.note} |`,
   ),
 ];
 const table = lines.join("\n");
