@@ -53,7 +53,7 @@ export interface Locker {
  * A lock is stale when its holder has not refreshed it for this long (the holder died, or its
  * host lost the file system): `MEMORI_LOCK_STALE_MS`, at least 5000. Default 30000.
  */
-export const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
+const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
 const REFRESH_MS = LOCK_STALE_MS / 6;
 
 const HOST = hostname();
