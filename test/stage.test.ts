@@ -214,7 +214,7 @@ describe("memoization", () => {
     const inputs = JSON.parse(await readFile(path.join(dir, "test_function.inputs"), "utf8"));
     expect(inputs.inputs).toEqual({ a: 1, b: 2, c: 3 });
     expect(await readFile(path.join(dir, "test_function.outputs"), "utf8")).toMatch(
-      /\{\n {2}"memori": 2,\n {2}"outputs": \{\n {4}"d": 3,/,
+      /\{\n {2}"memori": 3,\n {2}"outputs": \{\n {4}"d": 3,/,
     );
     const again = make();
     expect(await again.run(1, 2, 3)).toEqual({ d: 3, e: 5 });

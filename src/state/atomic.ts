@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  futimesSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  type BigIntStats,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
@@ -39,25 +49,54 @@ export function tempPathFor(target: string): string {
 }
 
 /**
+ * How far back the modification time of a stamped file is set: a later write, in place or
+ * not, gives it the current time, which differs from the stamp even on a file system that
+ * keeps times in whole seconds (or two), and even within the clock tick of the commit.
+ */
+const AGE_SECONDS = 10;
+
+/**
+ * A file's stamp as written: device, inode, size and modification time (ns). A rename keeps
+ * it; writing the file again, in place or by replacing it, changes it.
+ */
+export function stampOf(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}`;
+}
+
+/** The data of a file, or how to make it from the stamps of the files written before it. */
+export type AtomicData = string | Uint8Array | ((stamps: readonly string[]) => string);
+
+/**
  * Write several files so that each is replaced atomically (a reader sees the old file or the
  * whole new one, never a part), in two phases: first every file's data goes to a unique
  * temporary file beside it (created with `wx`; flushed with fsync if `MEMORI_FSYNC=1`); only when all are written
  * are they renamed over their targets, in the order given. A failure while writing (a full
  * disk, an I/O error) leaves every target as it was; temporary files are always removed.
+ *
+ * A file whose data is a function is given the stamps ({@link stampOf}) of the files before
+ * it, so it can record them (the commit record does): those files are written with their
+ * modification time set {@link AGE_SECONDS} back, so that any later write changes the stamp.
  */
 export async function writeFilesAtomic(
-  files: readonly (readonly [string, string | Uint8Array])[],
+  files: readonly (readonly [string, AtomicData])[],
   /** Told each time a file has replaced its target. */
   onRenamed?: (target: string) => void,
 ): Promise<void> {
   const temps: string[] = [];
   let committed = 0;
   try {
-    for (const [target, data] of files) {
+    const stampsWanted = files.some(([, data]) => typeof data === "function");
+    const stamps: string[] = [];
+    for (const [target, given] of files) {
       const temp = tempPathFor(target);
       temps.push(temp);
-      if (data.length < SYNC_BYTES) writeTempSync(temp, data);
-      else await writeTemp(temp, data);
+      const made = typeof given === "function";
+      const data = made ? given(stamps) : given;
+      const stamp =
+        data.length < SYNC_BYTES
+          ? writeTempSync(temp, data, stampsWanted && !made)
+          : await writeTemp(temp, data, stampsWanted && !made);
+      if (stamp !== undefined) stamps.push(stamp);
       crashPoint(`after-prepare-${path.extname(target).slice(1)}`, true);
     }
     for (const [i, [target]] of files.entries()) {
@@ -84,7 +123,17 @@ function half(data: string | Uint8Array): string | Uint8Array {
     : data.subarray(0, data.length >> 1);
 }
 
-function writeTempSync(temp: string, data: string | Uint8Array): void {
+/** The modification time a stamped file is given (seconds since the epoch). */
+function agedTime(): number {
+  return Math.floor(Date.now() / 1000) - AGE_SECONDS;
+}
+
+/** Write a temporary file; with `stamp`, age it and return its stamp. */
+function writeTempSync(
+  temp: string,
+  data: string | Uint8Array,
+  stamp: boolean,
+): string | undefined {
   const fd = openSync(temp, "wx", 0o666);
   try {
     if (crashPoint("mid-temp-write")) {
@@ -94,12 +143,20 @@ function writeTempSync(temp: string, data: string | Uint8Array): void {
     }
     writeFileSync(fd, data);
     if (FSYNC) fsyncSync(fd);
+    if (!stamp) return undefined;
+    const time = agedTime();
+    futimesSync(fd, time, time);
+    return stampOf(fstatSync(fd, { bigint: true }));
   } finally {
     closeSync(fd);
   }
 }
 
-async function writeTemp(temp: string, data: string | Uint8Array): Promise<void> {
+async function writeTemp(
+  temp: string,
+  data: string | Uint8Array,
+  stamp: boolean,
+): Promise<string | undefined> {
   const handle = await open(temp, "wx", 0o666);
   try {
     if (crashPoint("mid-temp-write")) {
@@ -109,6 +166,10 @@ async function writeTemp(temp: string, data: string | Uint8Array): Promise<void>
     }
     await handle.writeFile(data);
     if (FSYNC) await handle.sync();
+    if (!stamp) return undefined;
+    const time = agedTime();
+    await handle.utimes(time, time);
+    return stampOf(await handle.stat({ bigint: true }));
   } finally {
     await handle.close();
   }

@@ -2,45 +2,34 @@
  * Where a stage's state lives and how it is read and written.
  *
  * `<dir>/<name>.inputs` and `<dir>/<name>.outputs` are readable JSON with sorted keys;
- * `<dir>/<name>.stage` is the commit record: it names the run that wrote the other two and
- * the SHA-256 of their exact bytes. It is written last, atomically, so a crash at any moment
- * leaves either the previous consistent triple or a mismatch, which reads as a cache miss,
- * never as a hit pairing new inputs with old outputs. Every file carries the format version.
+ * `<dir>/<name>.stage` is the commit record (record.ts): it names the run that wrote the other
+ * two, the SHA-256 of their exact bytes and their stamps, and carries their values, so a
+ * cached call reads it alone and stats the other two. It is written last, atomically, so a
+ * crash at any moment leaves either the previous consistent triple or a mismatch, which reads
+ * as a cache miss, never as a hit pairing new inputs with old outputs. Every file carries the
+ * format version.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
+import { fileEntries, setOwn, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+import { stampOf, writeFilesAtomic } from "./atomic.js";
 import {
-  fileEntries,
-  isFileEntry,
-  setOwn,
-  sortKeys,
-  type FileEntry,
-  type Json,
-} from "../hashing/values.js";
-import { writeFilesAtomic } from "./atomic.js";
+  FORMAT_VERSION,
+  checkHolds,
+  checkRecord,
+  checkValues,
+  isRecord,
+  recordText,
+  serialize,
+  type StageRecord,
+} from "./record.js";
 
-/** Version of the state file format; files of another version are a cache miss. */
-export const FORMAT_VERSION = 2;
-
-/** The commit record in `<name>.stage`. */
-export interface StageRecord {
-  memori: number;
-  name: string;
-  /** Unique id of the run that wrote the triple. */
-  run: string;
-  /** When the run finished (ISO 8601). */
-  time: string;
-  code: CodeIdentity;
-  /** The stage's output names. */
-  outputs: string[];
-  /** SHA-256 of the exact bytes of `.inputs` and `.outputs`. */
-  digests: { inputs: Sha256Hex; outputs: Sha256Hex };
-}
+export { FORMAT_VERSION, type StageRecord } from "./record.js";
 
 /** A consistent state read back from disk. */
 export interface StoredState {
@@ -76,7 +65,7 @@ export type ReadResult =
     }
   | { kind: "ok"; state: StoredState };
 
-const EXTENSIONS = ["inputs", "outputs", "stage"] as const;
+type Extension = "inputs" | "outputs" | "stage";
 
 /** State directories this process has made sure exist. */
 const ensured = new Set<string>();
@@ -98,62 +87,6 @@ export function checkStateName(name: unknown): string | undefined {
   return undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return isRecord(value) && Object.values(value).every((v) => typeof v === "string");
-}
-
-function checkRecord(value: unknown): string | undefined {
-  if (!isRecord(value)) return "is not a JSON object";
-  if (typeof value.memori !== "number") return "has no format version";
-  if (value.memori !== FORMAT_VERSION) {
-    return value.memori > FORMAT_VERSION
-      ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
-      : `has old format ${value.memori}`;
-  }
-  const code = value.code;
-  const digests = value.digests;
-  if (
-    typeof value.name !== "string" ||
-    typeof value.run !== "string" ||
-    typeof value.time !== "string" ||
-    !isRecord(code) ||
-    typeof code.hash !== "string" ||
-    typeof code.self !== "string" ||
-    !isStringRecord(code.callees) ||
-    !Array.isArray(code.wrappers) ||
-    !isStringRecord(code.extras) ||
-    !Array.isArray(value.outputs) ||
-    !value.outputs.every((o) => typeof o === "string") ||
-    !isRecord(digests) ||
-    typeof digests.inputs !== "string" ||
-    typeof digests.outputs !== "string"
-  ) {
-    return "does not have the shape of a stage record";
-  }
-  return undefined;
-}
-
-function checkValues(value: unknown, field: string, run: string): string | undefined {
-  if (!isRecord(value)) return "is not a JSON object";
-  if (value.memori !== FORMAT_VERSION)
-    return `has format ${String(value.memori)}, not ${FORMAT_VERSION}`;
-  if (value.run !== run) return "belongs to another run than the .stage record (interrupted write)";
-  if (!isRecord(value[field])) return `has no "${field}" object`;
-  if (field === "outputs" && !(Array.isArray(value.written) && value.written.every(isFileEntry))) {
-    return 'has no "written" list of file entries';
-  }
-  return undefined;
-}
-
-/** Serialize for a state file: pretty-printed, keys sorted, newline at the end. */
-function serialize(value: Record<string, Json>): string {
-  return JSON.stringify(sortKeys(value), null, 2) + "\n";
-}
-
 /** The state files of one stage in one directory. */
 export class StateStore {
   constructor(
@@ -162,46 +95,27 @@ export class StateStore {
   ) {}
 
   /** The path of one of the state files. */
-  file(kind: (typeof EXTENSIONS)[number] | "files" | "trees"): string {
+  file(kind: Extension | "files" | "trees"): string {
     return path.join(this.dir, `${this.name}.${kind}`);
   }
 
   /** Read and check the state. Never throws for what is on disk: bad state is "unreadable". */
   read(): ReadResult {
-    const raw: Partial<Record<(typeof EXTENSIONS)[number], Buffer>> = {};
-    // State files are small: a synchronous read (~15 us) costs far less than a thread-pool
+    // State files are small: a synchronous read (~6 us) costs far less than a thread-pool
     // round trip (~90 us with fs/promises), and this is the path every cached stage takes.
-    // The commit record first: without it the state is absent, whatever else is there (a
-    // first run reads one file that is not there).
-    for (const kind of ["stage", "inputs", "outputs"] as const) {
-      try {
-        raw[kind] = readFileSync(this.file(kind));
-      } catch (error) {
-        if (codeOf(error) !== "ENOENT") {
-          return { kind: "unreadable", file: this.file(kind), detail: messageOf(error) };
-        }
-        if (kind === "stage") return { kind: "absent" };
-      }
+    // The commit record first: without it the state is absent, whatever else is there.
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(this.file("stage"));
+    } catch (error) {
+      if (codeOf(error) === "ENOENT") return { kind: "absent" };
+      return { kind: "unreadable", file: this.file("stage"), detail: messageOf(error) };
     }
-    const parsed: Partial<Record<(typeof EXTENSIONS)[number], unknown>> = {};
-    for (const kind of EXTENSIONS) {
-      const bytes = raw[kind];
-      if (bytes === undefined) {
-        return { kind: "unreadable", file: this.file(kind), detail: "is missing" };
-      }
-      try {
-        parsed[kind] = JSON.parse(bytes.toString("utf8"));
-      } catch (error) {
-        return {
-          kind: "unreadable",
-          file: this.file(kind),
-          detail: `is not valid JSON (${messageOf(error)})`,
-        };
-      }
-    }
-    const recordProblem = checkRecord(parsed.stage);
-    if (recordProblem !== undefined) {
-      const version = isRecord(parsed.stage) ? parsed.stage.memori : undefined;
+    const parsed = this.parse("stage", bytes);
+    if (!parsed.ok) return parsed.unreadable;
+    const problem = checkRecord(parsed.value, () => checkHolds(bytes));
+    if (problem !== undefined) {
+      const version = isRecord(parsed.value) ? parsed.value.memori : undefined;
       const outdated =
         typeof version === "number" &&
         Number.isInteger(version) &&
@@ -210,30 +124,79 @@ export class StateStore {
       return {
         kind: "unreadable",
         file: this.file("stage"),
-        detail: recordProblem,
+        detail: problem,
         ...(outdated ? { outdated: version } : {}),
       };
     }
-    const record = parsed.stage as StageRecord;
-    for (const [kind, field] of [
-      ["inputs", "inputs"],
-      ["outputs", "outputs"],
-    ] as const) {
+    const record = parsed.value as StageRecord;
+    const { values, stamps } = record;
+    // One read: `.inputs` and `.outputs` are still the files the record was committed with.
+    if (
+      record.memori === FORMAT_VERSION &&
+      values !== undefined &&
+      stamps !== undefined &&
+      this.stamp("inputs") === stamps.inputs &&
+      this.stamp("outputs") === stamps.outputs
+    ) {
+      return { kind: "ok", state: { record, ...values } };
+    }
+    return this.readValues(record);
+  }
+
+  /** A state file's stamp now, or `undefined` if it cannot be had. */
+  private stamp(kind: "inputs" | "outputs"): string | undefined {
+    try {
+      const stats = statSync(this.file(kind), { bigint: true, throwIfNoEntry: false });
+      return stats === undefined ? undefined : stampOf(stats);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private parse(
+    kind: Extension,
+    bytes: Buffer,
+  ): { ok: true; value: unknown } | { ok: false; unreadable: ReadResult } {
+    try {
+      return { ok: true, value: JSON.parse(bytes.toString("utf8")) };
+    } catch (error) {
+      const detail = `is not valid JSON (${messageOf(error)})`;
+      return { ok: false, unreadable: { kind: "unreadable", file: this.file(kind), detail } };
+    }
+  }
+
+  /**
+   * The state from `.inputs` and `.outputs`, checked against the record's digests: format 2,
+   * or format 3 when their stamps changed (copied, moved, restored, or written to).
+   */
+  private readValues(record: StageRecord): ReadResult {
+    const read: Partial<Record<"inputs" | "outputs", unknown>> = {};
+    for (const kind of ["inputs", "outputs"] as const) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(this.file(kind));
+      } catch (error) {
+        const detail = codeOf(error) === "ENOENT" ? "is missing" : messageOf(error);
+        return { kind: "unreadable", file: this.file(kind), detail };
+      }
+      const parsed = this.parse(kind, bytes);
+      if (!parsed.ok) return parsed.unreadable;
       const problem =
-        checkValues(parsed[kind], field, record.run) ??
-        (sha256(raw[kind] as Buffer) === record.digests[kind]
+        checkValues(parsed.value, kind, record) ??
+        (sha256(bytes) === record.digests[kind]
           ? undefined
           : "does not match the digest in the .stage record (changed after it was written)");
       if (problem !== undefined)
         return { kind: "unreadable", file: this.file(kind), detail: problem };
+      read[kind] = parsed.value;
     }
     return {
       kind: "ok",
       state: {
         record,
-        inputs: (parsed.inputs as { inputs: Record<string, Json> }).inputs,
-        outputs: (parsed.outputs as { outputs: Record<string, Json> }).outputs,
-        written: (parsed.outputs as { written: FileEntry[] }).written,
+        inputs: (read.inputs as { inputs: Record<string, Json> }).inputs,
+        outputs: (read.outputs as { outputs: Record<string, Json> }).outputs,
+        written: (read.outputs as { written: FileEntry[] }).written,
       },
     };
   }
@@ -360,20 +323,24 @@ export class StateStore {
       outputs,
       written: sortedWritten as unknown as Json[],
     });
-    const record: StageRecord = {
+    const digests = { inputs: sha256(inputsText), outputs: sha256(outputsText) };
+    const record = (stamps: readonly string[]): StageRecord => ({
       memori: FORMAT_VERSION,
       name: this.name,
       run,
       time: new Date().toISOString(),
       code,
       outputs: [...outputNames],
-      digests: { inputs: sha256(inputsText), outputs: sha256(outputsText) },
-    };
+      digests,
+      stamps: { inputs: stamps[0]!, outputs: stamps[1]! },
+      values: { inputs, outputs, written: sortedWritten },
+    });
+    let committed: StageRecord | undefined;
     let replacedAny = false;
     const files = [
       [this.file("inputs"), inputsText],
       [this.file("outputs"), outputsText],
-      [this.file("stage"), serialize(record as unknown as Record<string, Json>)],
+      [this.file("stage"), (stamps: readonly string[]) => recordText((committed = record(stamps)))],
     ] as const;
     const onRenamed = () => {
       replacedAny = true;
@@ -397,6 +364,6 @@ export class StateStore {
         { stage: this.name, cause: error },
       );
     }
-    return record;
+    return committed!;
   }
 }

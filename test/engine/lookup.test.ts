@@ -1,5 +1,6 @@
 // Unit tests of src/engine/lookup.ts: every rung of the decision ladder with its exact Reason,
 // on states written by real Stage runs and read back with StateStore.
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -344,6 +345,43 @@ describe("read-only caches", () => {
 });
 
 describe("state from an older memori", () => {
+  // Proves a format-2 state (the previous format) is a hit as it is, without a re-run; the
+  // next commit writes the current format.
+  it("loads a format-2 state without running, and commits the current format next", async () => {
+    const hashOutput = await tempDir();
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        function halved(x: number) {
+          runs++;
+          return x / 2;
+        },
+        { hashOutput },
+      );
+    await make().run(8);
+    const file = (kind: string) => path.join(hashOutput, `halved.${kind}`);
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    // Rewrite the triple as format 2: the mirrors say memori 2, the record has no check line,
+    // stamps or values.
+    const record = JSON.parse(await readFile(file("stage"), "utf8")) as Record<string, unknown>;
+    const digests: Record<string, string> = {};
+    for (const kind of ["inputs", "outputs"]) {
+      const text = (await readFile(file(kind), "utf8")).replace('"memori": 3', '"memori": 2');
+      await writeFile(file(kind), text);
+      digests[kind] = sha(text);
+    }
+    const { check: _c, stamps: _s, values: _v, ...rest } = record;
+    await writeFile(file("stage"), JSON.stringify({ ...rest, memori: 2, digests }, null, 2));
+    const old = make();
+    expect(await old.run(8)).toEqual({ output: 4 });
+    expect(old.lastDecision?.reason).toEqual({ kind: "cached" });
+    expect(runs).toBe(1);
+    const changed = make();
+    expect(await changed.run(6)).toEqual({ output: 3 });
+    expect(runs).toBe(2);
+    expect(JSON.parse(await readFile(file("stage"), "utf8"))).toMatchObject({ memori: 3 });
+  });
+
   // Proves a state in an earlier format is a miss with reason format-upgraded (no warning, never
   // a hit), run once, and then a hit; a newer format stays "unreadable", with a warning.
   it("runs once with reason format-upgraded, then hits", async () => {

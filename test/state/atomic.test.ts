@@ -10,12 +10,13 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { tempPathFor, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
+import { stampOf, tempPathFor, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
 import { runChild, type ChildResult } from "../util/child.js";
 import { tempDir } from "../util/tmp.js";
 
@@ -294,6 +295,33 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
     expect(read(a)).toBe(big);
     expect(readdirSync(dir).sort()).toEqual(["a", "b"]);
     expect(openUnder(dir)).toEqual([]);
+  });
+
+  // A file made from the stamps of the files before it gets them as they are after the rename
+  // (small and large files alike); those files are dated back in whole seconds, it is not.
+  it("gives a made file the stamps of the files before it, dated back", async () => {
+    const dir = await tempDir();
+    const [a, b, c] = ["a", "b", "c"].map((n) => path.join(dir, n)) as [string, string, string];
+    const before = Date.now();
+    let given: readonly string[] = [];
+    await writeFilesAtomic([
+      [a, "small"],
+      [b, "z".repeat(LARGE)],
+      [c, (stamps) => ((given = [...stamps]), stamps.join("\n"))],
+    ]);
+    const now = [a, b].map((f) => stampOf(statSync(f, { bigint: true })));
+    expect(given).toEqual(now);
+    expect(read(c)).toBe(now.join("\n"));
+    for (const file of [a, b]) {
+      const { mtimeMs } = statSync(file);
+      expect(mtimeMs % 1000).toBe(0);
+      expect(mtimeMs).toBeLessThanOrEqual(before - 9000);
+      expect(mtimeMs).toBeGreaterThanOrEqual(before - 12000);
+    }
+    expect(statSync(c).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+    // Without a made file nothing is dated back.
+    await writeFilesAtomic([[a, "again"]]);
+    expect(statSync(a).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
   });
 
   // MEMORI_FSYNC=1 (read at load) flushes each file once and still writes them; other values do not.

@@ -4,7 +4,17 @@
  * names, and that a failed write leaves the previous state as it was.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -79,14 +89,41 @@ async function stored(name = "bet") {
   return { store, record, dir: store.dir };
 }
 
-/** Replace a state file (text as given, or pretty JSON); `fixDigest` makes .stage match it. */
+/** Keys sorted at every level, as memori writes them. */
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sorted((value as Obj)[k])]),
+  );
+}
+/**
+ * A format-3 record's text, made here independently of the code under test: its check line
+ * (the SHA-256 of the bytes after it), then the pretty JSON with sorted keys.
+ */
+function checkedText(record: Obj): string {
+  const { check: _, ...rest } = record;
+  const body = (JSON.stringify(sorted(rest), null, 2) + "\n").slice(2);
+  return `{\n  "check": "${sha(body)}",\n${body}`;
+}
+/**
+ * Replace a state file (text as given, or pretty JSON; a record object gets a valid check
+ * line); `fixDigest` makes .stage match it.
+ */
 function put(store: StateStore, kind: Kind, content: unknown, fixDigest = false): void {
-  const text = typeof content === "string" ? content : JSON.stringify(content, null, 2) + "\n";
+  const text =
+    typeof content === "string"
+      ? content
+      : kind === "stage"
+        ? checkedText(content as Obj)
+        : JSON.stringify(content, null, 2) + "\n";
   writeFileSync(store.file(kind), text);
   if (fixDigest) {
     const stage = readJson(store.file("stage"));
     (stage.digests as Obj)[kind] = sha(text);
-    writeFileSync(store.file("stage"), JSON.stringify(stage));
+    put(store, "stage", stage);
   }
 }
 /** Change a state file's JSON in place. */
@@ -175,19 +212,41 @@ describe("write()", () => {
     const written = [entry("/out/a.log", "h-a"), entry("/out/z.log", "h-z")];
     expect(outputs).toBe(pretty({ memori: V, outputs: { brain, n: [3, 1] }, run, written }));
     const code = { callees: CODE.callees, extras: CODE.extras, hash: "code-hash" };
+    const stampOf = (file: string) => {
+      const s = statSync(file, { bigint: true });
+      return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}`;
+    };
+    const stamps = {
+      inputs: stampOf(store.file("inputs")),
+      outputs: stampOf(store.file("outputs")),
+    };
+    const values = {
+      inputs: { fwhm: 6, t1w: { file: "/data/t1.nii", hash: "h-t1" } },
+      outputs: { brain, n: [3, 1] },
+      written,
+    };
+    const body = pretty({
+      code: { ...code, self: "self-hash", wrappers: ["script"] },
+      digests: { inputs: sha(inputs), outputs: sha(outputs) },
+      ...{ memori: V, name: "bet", outputs: ["n", "brain"], run, stamps, time, values },
+    }).slice(2);
     expect(readFileSync(store.file("stage"), "utf8")).toBe(
-      pretty({
-        code: { ...code, self: "self-hash", wrappers: ["script"] },
-        digests: { inputs: sha(inputs), outputs: sha(outputs) },
-        ...{ memori: V, name: "bet", outputs: ["n", "brain"], run, time },
-      }),
+      `{\n  "check": "${sha(body)}",\n${body}`,
     );
-    expect(record).toEqual(readJson(store.file("stage")));
+    expect({ ...record, check: sha(body) }).toEqual(readJson(store.file("stage")));
     expect(run).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Date(time).toISOString()).toBe(time);
     expect(Date.parse(time)).toBeGreaterThanOrEqual(before - 1);
     expect(Date.parse(time)).toBeLessThanOrEqual(Date.now());
-    expect(FORMAT_VERSION).toBe(2);
+    // .inputs and .outputs are dated back, in whole seconds, so any later write changes them.
+    for (const kind of ["inputs", "outputs"] as const) {
+      const mtime = statSync(store.file(kind)).mtimeMs;
+      expect(mtime % 1000).toBe(0);
+      expect(mtime).toBeLessThanOrEqual(before - 9000);
+      expect(mtime).toBeGreaterThanOrEqual(before - 12000);
+    }
+    expect(statSync(store.file("stage")).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(FORMAT_VERSION).toBe(3);
   });
 
   // Each write has its own run id, shared by its three files; it replaces the previous state.
@@ -199,7 +258,12 @@ describe("write()", () => {
     expect(readJson(store.file("outputs")).run).toBe(again.run);
     expect(store.read()).toEqual({
       kind: "ok",
-      state: { record: again, inputs: { a: 1 }, outputs: { b: 2 }, written: [] },
+      state: {
+        record: { ...again, check: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        inputs: { a: 1 },
+        outputs: { b: 2 },
+        written: [],
+      },
     });
   });
 
@@ -350,10 +414,11 @@ describe("read(): absent or unreadable files", () => {
         expect(store.read()).toEqual(unreadable(store, kind, `is not valid JSON (${message})`));
       }
     }
+    // The commit record is read first: with it unreadable, nothing else is looked at.
     const { store } = await stored();
     put(store, "stage", "x");
     put(store, "outputs", "y");
-    expect(store.read()).toMatchObject({ file: store.file("outputs") });
+    expect(store.read()).toMatchObject({ file: store.file("stage") });
   });
 });
 
@@ -409,6 +474,13 @@ describe("read(): the .stage record", () => {
     digests: [undefined, ["a", "b"]],
     "digests.inputs": [undefined],
     "digests.outputs": [5],
+    stamps: [undefined, "a:b"],
+    "stamps.inputs": [undefined, 1],
+    "stamps.outputs": [null],
+    values: [undefined, []],
+    "values.inputs": [undefined, [1]],
+    "values.outputs": [null],
+    "values.written": [undefined, {}, ["/a"], [{ file: "/a" }]],
   };
   it.each(Object.entries(WRONG))("%s = each of %j: shape", async (field, values) => {
     const { store } = await stored();
@@ -468,7 +540,8 @@ describe("read(): the .stage record", () => {
     const { store } = await stored();
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
-        edit(store, "stage", (record) => (record.memori = v === V ? V + 1 : v));
+        // (format 2 is read as it is: see "format 2")
+        edit(store, "stage", (record) => (record.memori = v === V || v === 2 ? V + 1 : v));
         const n = readJson(store.file("stage")).memori as number;
         const newer = `was written by a newer memori (format ${n}; this one reads ${V})`;
         const detail = n > V ? newer : `has old format ${n}`;
@@ -557,6 +630,129 @@ describe("read(): .inputs and .outputs", () => {
       expect(store.read()).toEqual(unreadable(store, kind, detail));
     },
   );
+});
+
+describe("read(): the record's check line", () => {
+  const CHECK = "does not match the check on its second line (changed after it was written)";
+  // Any byte of the record changed after writing is caught, even one in the values.
+  it("catches an edit anywhere in the record, or a check line that is not there", async () => {
+    const { store } = await stored();
+    const good = readFileSync(store.file("stage"), "utf8");
+    const edits = [
+      good.replace('"fwhm": 6', '"fwhm": 7'),
+      good.replace('"name": "bet"', '"name": "bat"'),
+      good.replace(/"check": "(.)/, (_, c: string) => `"check": "${c === "0" ? "1" : "0"}`),
+      good.replace(/\n}\n$/, "\n}"),
+      good.replace('{\n  "check"', '{ "check"'),
+      JSON.stringify(JSON.parse(good)),
+      JSON.stringify({ ...JSON.parse(good), check: undefined }, null, 2),
+    ];
+    for (const text of edits) {
+      expect(text).not.toBe(good);
+      writeFileSync(store.file("stage"), text);
+      expect(store.read(), text.slice(0, 120)).toEqual(unreadable(store, "stage", CHECK));
+    }
+    writeFileSync(store.file("stage"), good);
+    expect(store.read().kind).toBe("ok");
+  });
+});
+
+describe("read(): one file for a cached call (format 3)", () => {
+  // While .inputs and .outputs keep the stamps the record names, the record alone is read:
+  // here they hold garbage of the same size, dated back to the recorded time by hand (what no
+  // write does), and the state still reads from the record's values.
+  it("takes the values from the record while the other two keep their stamps", async () => {
+    const { store, record } = await stored();
+    for (const kind of ["inputs", "outputs"] as const) {
+      const { mtimeMs, size } = statSync(store.file(kind));
+      writeFileSync(store.file(kind), "x".repeat(size));
+      utimesSync(store.file(kind), mtimeMs / 1000, mtimeMs / 1000);
+    }
+    expect(store.read()).toMatchObject({
+      kind: "ok",
+      state: { record: { run: record.run }, ...record.values },
+    });
+  });
+
+  // Any write gives a file the current time: the stamp differs even for the same bytes in
+  // the same clock tick, and the full check (digests) decides.
+  it("checks .inputs and .outputs by their digests once their stamps changed", async () => {
+    for (const kind of ["inputs", "outputs"] as const) {
+      const { store, record } = await stored();
+      const text = readFileSync(store.file(kind));
+      writeFileSync(store.file(kind), text);
+      expect(store.read()).toMatchObject({ kind: "ok", state: record.values });
+      const changed = Buffer.from(text);
+      changed[changed.indexOf("h-")] = "H".charCodeAt(0);
+      writeFileSync(store.file(kind), changed);
+      expect(store.read()).toEqual(
+        unreadable(
+          store,
+          kind,
+          "does not match the digest in the .stage record (changed after it was written)",
+        ),
+      );
+    }
+  });
+
+  // Copied or moved state has new inodes: it reads through the digests, as a hit.
+  it("reads a copied state through the digests", async () => {
+    const { store, record } = await stored();
+    const copy = new StateStore(await tempDir(), "bet");
+    for (const kind of ["inputs", "outputs", "stage"] as const)
+      copyFileSync(store.file(kind), copy.file(kind));
+    expect(copy.read()).toMatchObject({ kind: "ok", state: record.values });
+    rmSync(copy.file("outputs"));
+    expect(copy.read()).toEqual(unreadable(copy, "outputs", "is missing"));
+  });
+});
+
+describe("read(): format 2", () => {
+  /** A format-2 triple as the previous memori wrote it (no check, no stamps, no values). */
+  async function formatTwo() {
+    const store = new StateStore(await tempDir(), "old");
+    const run = "11111111-2222-4333-8444-555555555555";
+    const inputs = JSON.stringify({ inputs: { a: 1 }, memori: 2, run }, null, 2) + "\n";
+    const outputs =
+      JSON.stringify({ memori: 2, outputs: { b: 2 }, run, written: [] }, null, 2) + "\n";
+    const record = {
+      code: CODE,
+      digests: { inputs: sha(inputs), outputs: sha(outputs) },
+      memori: 2,
+      name: "old",
+      outputs: ["b"],
+      run,
+      time: "2026-11-01T00:00:00.000Z",
+    };
+    writeFileSync(store.file("inputs"), inputs);
+    writeFileSync(store.file("outputs"), outputs);
+    writeFileSync(store.file("stage"), JSON.stringify(record, null, 2) + "\n");
+    return { store, record };
+  }
+
+  // An upgrade of memori does not re-run what the previous one stored.
+  it("reads a format-2 state as it is, from its three files", async () => {
+    const { store, record } = await formatTwo();
+    expect(store.read()).toEqual({
+      kind: "ok",
+      state: { record, inputs: { a: 1 }, outputs: { b: 2 }, written: [] },
+    });
+  });
+
+  it("checks a format-2 state's files as before: version, run and digest", async () => {
+    const { store } = await formatTwo();
+    edit(store, "inputs", (v) => (v.memori = 3), true);
+    expect(store.read()).toEqual(unreadable(store, "inputs", "has format 3, not 2"));
+    const other = await formatTwo();
+    writeFileSync(other.store.file("outputs"), readFileSync(other.store.file("outputs")) + " ");
+    expect(other.store.read()).toEqual(
+      unreadable(
+        other.store,
+        "outputs",
+        "does not match the digest in the .stage record (changed after it was written)",
+      ),
+    );
+  });
 });
 
 describe("known files (<name>.files)", () => {

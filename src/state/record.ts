@@ -1,0 +1,157 @@
+/**
+ * The commit record, `<name>.stage`, and the checks every state file gets when read.
+ *
+ * Format 3: the record carries what a decision needs (the inputs, the outputs and the files
+ * written, as `values`), so a cached call reads one file. `.inputs` and `.outputs` stay beside
+ * it, readable, with the same values; the record names their digests and their stamps (device,
+ * inode, size, modification time as written), so two `stat` calls tell that they are still
+ * the files it was committed with. The record's second line is the SHA-256 of the bytes after
+ * it: an edit anywhere in the record is caught without re-serializing it.
+ *
+ * Format 2 records (digests, no values, no check) are still read: their `.inputs` and
+ * `.outputs` are read and checked against the digests, and the next commit writes format 3.
+ */
+import type { CodeIdentity } from "../hashing/hashable.js";
+import { sha256, type Sha256Hex } from "../hashing/files.js";
+import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+
+/** Version of the state file format written; see {@link READ_VERSIONS} for what is read. */
+export const FORMAT_VERSION = 3;
+
+/** Versions read as they are: older ones are a miss that upgrades them. */
+export const READ_VERSIONS: readonly number[] = [2, 3];
+
+/** What the record carries for a decision (format 3); the same as `.inputs` and `.outputs`. */
+export interface RecordValues {
+  inputs: Record<string, Json>;
+  outputs: Record<string, Json>;
+  /** Files named by inputs that the run created or changed, with their content afterwards. */
+  written: FileEntry[];
+}
+
+/** The commit record in `<name>.stage`. */
+export interface StageRecord {
+  memori: number;
+  name: string;
+  /** Unique id of the run that wrote the triple. */
+  run: string;
+  /** When the run finished (ISO 8601). */
+  time: string;
+  code: CodeIdentity;
+  /** The stage's output names. */
+  outputs: string[];
+  /** SHA-256 of the exact bytes of `.inputs` and `.outputs`. */
+  digests: { inputs: Sha256Hex; outputs: Sha256Hex };
+  /** Format 3: the SHA-256 of the record's bytes after its check line (recordText). */
+  check?: string;
+  /** Format 3: the stamps `.inputs` and `.outputs` were written with (atomic.ts, `stampOf`). */
+  stamps?: { inputs: string; outputs: string };
+  /** Format 3: the values of `.inputs` and `.outputs`. */
+  values?: RecordValues;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return isRecord(value) && Object.values(value).every((v) => typeof v === "string");
+}
+
+/** Serialize for a state file: pretty-printed, keys sorted, newline at the end. */
+export function serialize(value: Record<string, Json>): string {
+  return JSON.stringify(sortKeys(value), null, 2) + "\n";
+}
+
+const CHECK_START = '{\n  "check": "';
+const CHECK_END = '",\n';
+/** Where the checked bytes begin: after the check line. */
+const CHECKED_FROM = CHECK_START.length + 64 + CHECK_END.length;
+
+/** The text of a format-3 record: its check line, then the record with sorted keys. */
+export function recordText(record: StageRecord): string {
+  const body = serialize(record as unknown as Record<string, Json>).slice(2); // after "{\n"
+  return `${CHECK_START}${sha256(body)}${CHECK_END}${body}`;
+}
+
+/** Whether a format-3 record's bytes after its check line hash to the check. */
+export function checkHolds(bytes: Buffer): boolean {
+  if (bytes.length < CHECKED_FROM) return false;
+  if (bytes.toString("latin1", 0, CHECK_START.length) !== CHECK_START) return false;
+  const check = bytes.toString("latin1", CHECK_START.length, CHECK_START.length + 64);
+  if (bytes.toString("latin1", CHECK_START.length + 64, CHECKED_FROM) !== CHECK_END) return false;
+  return sha256(bytes.subarray(CHECKED_FROM)) === check;
+}
+
+function checkValuesShape(values: unknown): boolean {
+  return (
+    isRecord(values) &&
+    isRecord(values.inputs) &&
+    isRecord(values.outputs) &&
+    Array.isArray(values.written) &&
+    values.written.every(isFileEntry)
+  );
+}
+
+/**
+ * What is wrong with a parsed record, or `undefined`. A version this memori does not read is
+ * named; `checked` says whether a format-3 record's check line held.
+ */
+export function checkRecord(value: unknown, checked: () => boolean): string | undefined {
+  if (!isRecord(value)) return "is not a JSON object";
+  if (typeof value.memori !== "number") return "has no format version";
+  if (!READ_VERSIONS.includes(value.memori)) {
+    return value.memori > FORMAT_VERSION
+      ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
+      : `has old format ${value.memori}`;
+  }
+  if (value.memori === 3 && !checked()) {
+    return "does not match the check on its second line (changed after it was written)";
+  }
+  const code = value.code;
+  const digests = value.digests;
+  if (
+    typeof value.name !== "string" ||
+    typeof value.run !== "string" ||
+    typeof value.time !== "string" ||
+    !isRecord(code) ||
+    typeof code.hash !== "string" ||
+    typeof code.self !== "string" ||
+    !isStringRecord(code.callees) ||
+    !Array.isArray(code.wrappers) ||
+    !isStringRecord(code.extras) ||
+    !Array.isArray(value.outputs) ||
+    !value.outputs.every((o) => typeof o === "string") ||
+    !isRecord(digests) ||
+    typeof digests.inputs !== "string" ||
+    typeof digests.outputs !== "string" ||
+    (value.memori === 3 &&
+      !(
+        isRecord(value.stamps) &&
+        typeof value.stamps.inputs === "string" &&
+        typeof value.stamps.outputs === "string" &&
+        checkValuesShape(value.values)
+      ))
+  ) {
+    return "does not have the shape of a stage record";
+  }
+  return undefined;
+}
+
+/** What is wrong with a parsed `.inputs` (`field` "inputs") or `.outputs` of a record. */
+export function checkValues(
+  value: unknown,
+  field: string,
+  record: StageRecord,
+): string | undefined {
+  if (!isRecord(value)) return "is not a JSON object";
+  if (value.memori !== record.memori)
+    return `has format ${String(value.memori)}, not ${record.memori}`;
+  if (value.run !== record.run)
+    return "belongs to another run than the .stage record (interrupted write)";
+  if (!isRecord(value[field])) return `has no "${field}" object`;
+  if (field === "outputs" && !(Array.isArray(value.written) && value.written.every(isFileEntry))) {
+    return 'has no "written" list of file entries';
+  }
+  return undefined;
+}
