@@ -480,6 +480,11 @@ export function sortKeys(json: Json): Json {
   if (Array.isArray(json)) return json.map(sortKeys);
   if (json === null || typeof json !== "object") return json;
   const out: { [key: string]: Json } = {};
-  for (const key of Object.keys(json).sort()) setOwn(out, key, sortKeys(json[key] as Json));
+  for (const key of Object.keys(json).sort()) {
+    const value = sortKeys(json[key] as Json);
+    // "__proto__" is data here, like any other key (a plain assignment would set the prototype)
+    if (key === "__proto__") setOwn(out, key, value);
+    else out[key] = value;
+  }
   return out;
 }

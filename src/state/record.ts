@@ -58,9 +58,12 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   return isRecord(value) && Object.values(value).every((v) => typeof v === "string");
 }
 
-/** Serialize for a state file: pretty-printed, keys sorted, newline at the end. */
-export function serialize(value: Record<string, Json>): string {
-  return JSON.stringify(sortKeys(value), null, 2) + "\n";
+/**
+ * The text of a state file whose keys are already sorted at every level (the writer builds it
+ * so, to sort each value once): pretty-printed, newline at the end.
+ */
+export function prettyText(sorted: Record<string, Json>): string {
+  return JSON.stringify(sorted, null, 2) + "\n";
 }
 
 const CHECK_START = '{\n  "check": "';
@@ -68,9 +71,13 @@ const CHECK_END = '",\n';
 /** Where the checked bytes begin: after the check line. */
 const CHECKED_FROM = CHECK_START.length + 64 + CHECK_END.length;
 
-/** The text of a format-3 record: its check line, then the record with sorted keys. */
-export function recordText(record: StageRecord): string {
-  const body = serialize(record as unknown as Record<string, Json>).slice(2); // after "{\n"
+/**
+ * The text of a format-3 record: its check line, then the record with sorted keys (its values
+ * are sorted already when `sorted`, as the writer builds them).
+ */
+export function recordText(record: StageRecord, sorted = false): string {
+  const value = record as unknown as Record<string, Json>;
+  const body = prettyText(sorted ? value : (sortKeys(value) as Record<string, Json>)).slice(2);
   return `${CHECK_START}${sha256(body)}${CHECK_END}${body}`;
 }
 

@@ -24,8 +24,8 @@ import {
   checkRecord,
   checkValues,
   isRecord,
+  prettyText,
   recordText,
-  serialize,
   type StageRecord,
 } from "./record.js";
 
@@ -313,34 +313,42 @@ export class StateStore {
   ): Promise<StageRecord> {
     await this.ensureDir();
     const run = randomUUID();
-    const inputsText = serialize({ memori: FORMAT_VERSION, run, inputs });
-    const sortedWritten = [...written].sort((a, b) =>
-      a.file < b.file ? -1 : a.file > b.file ? 1 : 0,
-    );
-    const outputsText = serialize({
+    // Sorted once: the same values go to `.inputs`, `.outputs` and the record.
+    const values = {
+      inputs: sortKeys(inputs) as Record<string, Json>,
+      outputs: sortKeys(outputs) as Record<string, Json>,
+      written: [...written]
+        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+        .map((e) => ({ file: e.file, hash: e.hash })),
+    };
+    const inputsText = prettyText({ inputs: values.inputs, memori: FORMAT_VERSION, run });
+    const outputsText = prettyText({
       memori: FORMAT_VERSION,
+      outputs: values.outputs,
       run,
-      outputs,
-      written: sortedWritten as unknown as Json[],
+      written: values.written as unknown as Json,
     });
     const digests = { inputs: sha256(inputsText), outputs: sha256(outputsText) };
     const record = (stamps: readonly string[]): StageRecord => ({
+      code: sortKeys(code as unknown as Json) as unknown as CodeIdentity,
+      digests,
       memori: FORMAT_VERSION,
       name: this.name,
-      run,
-      time: new Date().toISOString(),
-      code,
       outputs: [...outputNames],
-      digests,
+      run,
       stamps: { inputs: stamps[0]!, outputs: stamps[1]! },
-      values: { inputs, outputs, written: sortedWritten },
+      time: new Date().toISOString(),
+      values,
     });
     let committed: StageRecord | undefined;
     let replacedAny = false;
     const files = [
       [this.file("inputs"), inputsText],
       [this.file("outputs"), outputsText],
-      [this.file("stage"), (stamps: readonly string[]) => recordText((committed = record(stamps)))],
+      [
+        this.file("stage"),
+        (stamps: readonly string[]) => recordText((committed = record(stamps)), true),
+      ],
     ] as const;
     const onRenamed = () => {
       replacedAny = true;
