@@ -87,3 +87,8 @@ export function row(name, value, unit, reference, referenceValue, note = "") {
 
 /** Block for `ms` (between runs, to let files age past the racy window). */
 export const wait = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Flush the file system's dirty data (what a removal left to write), so it is not timed. */
+export function settle() {
+  spawnSync("sync");
+}

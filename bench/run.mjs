@@ -25,6 +25,7 @@ import {
   root,
   row,
   rows,
+  settle,
   times,
   wait,
 } from "./lib.mjs";
@@ -134,23 +135,27 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   const result = {};
   const sizes = quick ? [1000, 5000] : [1000, 10000];
   for (const n of sizes) {
-    const measure = (run) => {
-      const firsts = [];
-      const cached = [];
-      for (let i = 0; i < (quick ? 2 : 3); i++) {
-        const state = path.join(data, `linear-${n}`);
+    // Ours and Python's, interleaved (the order alternating), each first run on a state
+    // directory removed and flushed to disk just before, so both meet the same file system.
+    const sides = { ours: (state) => node("linear.mjs", [state, String(n)]) };
+    if (python) sides.python = (state) => py("python-linear.py", [peer, state, String(n)]);
+    const runs = Object.fromEntries(Object.keys(sides).map((k) => [k, { first: [], cached: [] }]));
+    for (let i = 0; i < (quick ? 2 : 3); i++) {
+      const order = i % 2 ? Object.keys(sides).reverse() : Object.keys(sides);
+      for (const side of order) {
+        const state = path.join(data, `linear-${n}-${side}`);
         rmSync(state, { recursive: true, force: true });
-        firsts.push(run(state).ms);
-        const again = run(state);
-        if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} stages were cached`);
-        cached.push(again.ms);
+        settle();
+        runs[side].first.push(sides[side](state).ms);
+        const again = sides[side](state);
+        if (again.cached !== n)
+          throw new Error(`${side}: only ${again.cached} of ${n} stages were cached`);
+        runs[side].cached.push(again.ms);
       }
-      return { first: median(firsts), cached: median(cached) };
-    };
-    result[n] = {
-      ours: measure((state) => node("linear.mjs", [state, String(n)])),
-      python: python && measure((state) => py("python-linear.py", [peer, state, String(n)])),
-    };
+    }
+    const summary = (side) =>
+      runs[side] && { first: median(runs[side].first), cached: median(runs[side].cached) };
+    result[n] = { ours: summary("ours"), python: summary("python") };
   }
   const vsPython = (n, what, target) => {
     const { ours, python: theirs } = result[n];
@@ -187,6 +192,7 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   const cached = [];
   for (let i = 0; i < (quick ? 2 : 3); i++) {
     rmSync(state, { recursive: true, force: true });
+    settle();
     firsts.push(node("map.mjs", [state, String(n)]).ms);
     const again = node("map.mjs", [state, String(n)]);
     if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} elements were cached`);
