@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import type { ChildProcess, StdioOptions } from "node:child_process";
 import { access, constants as fsConstants, stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
@@ -9,6 +9,7 @@ import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
 import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
+import { childProcess } from "./lazy-modules.js";
 
 /** Options of {@link runProcess}. */
 export interface RunProcessOptions {
@@ -187,7 +188,7 @@ export function runProcess(
     }
     return new Promise((resolve, reject) => {
       const before = access?.untraced ?? false;
-      const child = spawn(program, programArgs, {
+      const child = childProcess().spawn(program, programArgs, {
         cwd: options.cwd,
         env: options.env,
         stdio: options.stdio ?? "inherit",
