@@ -1,5 +1,5 @@
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { access, constants as fsConstants, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import { readFile, rm } from "node:fs/promises";
@@ -10,6 +10,7 @@ import { canTrace, parseTrace, traced } from "./trace.js";
 import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
 import { childProcess } from "./lazy-modules.js";
+import { which } from "./which.js";
 
 /** Options of {@link runProcess}. */
 export interface RunProcessOptions {
@@ -258,31 +259,4 @@ export class InterruptedError extends MemoriError {
   ) {
     super("interrupted", message);
   }
-}
-
-/**
- * Find a command the way a shell does: a name with a `/` is a path; a bare name is looked up
- * on `PATH`. Resolves to the absolute path of an executable file, or `undefined`.
- */
-export async function which(
-  command: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
-  const candidates = command.includes("/")
-    ? [path.resolve(command)]
-    : (env.PATH ?? "")
-        .split(path.delimiter)
-        .filter(Boolean)
-        .map((dir) => path.resolve(dir, command));
-  for (const candidate of candidates) {
-    try {
-      if ((await stat(candidate)).isFile()) {
-        await access(candidate, fsConstants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
 }
