@@ -7,6 +7,7 @@ import {
   existsSync,
   mkdirSync,
   openSync,
+  readFileSync,
   statSync,
   utimesSync,
   writeSync,
@@ -58,6 +59,41 @@ export function median(values) {
 
 export function times(n, fn) {
   return Array.from({ length: n }, fn);
+}
+
+/**
+ * The CPU time (user + system) of this process's children that have ended, in ms, from
+ * /proc/self/stat (Linux's USER_HZ is 100); `undefined` where there is no /proc.
+ */
+function childrenCpuMs() {
+  try {
+    const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return (Number(fields[13]) + Number(fields[14])) * 10; // cutime + cstime, at 100 ticks/s
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Run whole processes in turn, `n` rounds (so a busy machine slows each alike): for each
+ * command (`[program, ...args]`), its wall-clock times in ms, and the mean CPU time of its
+ * processes (user + system; `undefined` without /proc; 10 ms ticks, so a mean of many).
+ */
+export function alternating(n, commands) {
+  const walls = commands.map(() => []);
+  const cpu = commands.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    commands.forEach(([program, ...args], j) => {
+      const ticks = childrenCpuMs();
+      const started = process.hrtime.bigint();
+      const result = spawnSync(program, args, { encoding: "utf8" });
+      walls[j].push(Number(process.hrtime.bigint() - started) / 1e6);
+      if (result.status !== 0) throw new Error(`${program} ${args.join(" ")}: ${result.stderr}`);
+      if (ticks !== undefined) cpu[j] += childrenCpuMs() - ticks;
+    });
+  }
+  const known = childrenCpuMs() !== undefined;
+  return commands.map((_, j) => ({ wall: walls[j], cpu: known ? cpu[j] / n : undefined }));
 }
 
 /** A file of `size` bytes of incompressible data, made once and aged past the racy window. */

@@ -57,5 +57,6 @@ export {
   useOutputPathWorkingDirectory,
   redefineResultKey,
 } from "./helpers.js";
-export { runProcess, which, InterruptedError, type RunProcessOptions } from "./process.js";
+export { runProcess, InterruptedError, type RunProcessOptions } from "./process.js";
+export { which } from "./which.js";
 export { scriptFunction, ProcessFailedError, type ScriptFunctionOptions } from "./script.js";

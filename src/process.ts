@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
-import { access, constants as fsConstants, stat } from "node:fs/promises";
+import type { ChildProcess, StdioOptions } from "node:child_process";
+import { stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import { readFile, rm } from "node:fs/promises";
@@ -9,6 +9,8 @@ import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
 import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
+import { childProcess } from "./lazy-modules.js";
+import { which } from "./which.js";
 
 /** Options of {@link runProcess}. */
 export interface RunProcessOptions {
@@ -187,7 +189,7 @@ export function runProcess(
     }
     return new Promise((resolve, reject) => {
       const before = access?.untraced ?? false;
-      const child = spawn(program, programArgs, {
+      const child = childProcess().spawn(program, programArgs, {
         cwd: options.cwd,
         env: options.env,
         stdio: options.stdio ?? "inherit",
@@ -257,31 +259,4 @@ export class InterruptedError extends MemoriError {
   ) {
     super("interrupted", message);
   }
-}
-
-/**
- * Find a command the way a shell does: a name with a `/` is a path; a bare name is looked up
- * on `PATH`. Resolves to the absolute path of an executable file, or `undefined`.
- */
-export async function which(
-  command: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string | undefined> {
-  const candidates = command.includes("/")
-    ? [path.resolve(command)]
-    : (env.PATH ?? "")
-        .split(path.delimiter)
-        .filter(Boolean)
-        .map((dir) => path.resolve(dir, command));
-  for (const candidate of candidates) {
-    try {
-      if ((await stat(candidate)).isFile()) {
-        await access(candidate, fsConstants.X_OK);
-        return candidate;
-      }
-    } catch {
-      // try the next one
-    }
-  }
-  return undefined;
 }

@@ -6,10 +6,11 @@
  * Calls made in worker threads, by native addons or by child processes are not seen here.
  */
 import fs from "node:fs";
-import { createRequire, syncBuiltinESMExports } from "node:module";
+import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { callAccess } from "./call-signal.js";
+import { childProcess } from "./lazy-modules.js";
 
 let installed = false;
 
@@ -167,7 +168,7 @@ export function installReadTracking(): void {
   wrap(promises, "copyFile", "target");
   wrap(promises, "rename", "target");
   // A child process's files are not seen here: a call that starts one is untraced.
-  const children = createRequire(import.meta.url)("node:child_process") as Record<string, unknown>;
+  const children = childProcess() as unknown as Record<string, unknown>;
   for (const name of [
     "spawn",
     "spawnSync",

@@ -4,7 +4,8 @@ import { MemoriError } from "./errors.js";
 import { defaultHasher, sha256 } from "./hashing/files.js";
 import { CODE_EXTRA, CODE_FILES, PARSED } from "./hashing/wrappers.js";
 import type { ParsedSource } from "./hashing/source.js";
-import { runProcess, which, type RunProcessOptions } from "./process.js";
+import type { RunProcessOptions } from "./process.js";
+import { which } from "./which.js";
 
 /** Options of {@link scriptFunction}. */
 export interface ScriptFunctionOptions extends RunProcessOptions {
@@ -59,6 +60,8 @@ export function scriptFunction(
     ...args: unknown[]
   ): Promise<number | [number, ...string[]]> {
     const file = await resolveScript(script, "script");
+    // Loaded when a script runs: checking whether a call is cached starts no process.
+    const { runProcess } = await import("./process.js");
     const status = await runProcess([file, ...args.map(String)], processOptions);
     if (status !== 0) {
       throw new ProcessFailedError(`${script} exited with status ${status}.`, status);

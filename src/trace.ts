@@ -5,8 +5,8 @@
  * record (see read-tracking.ts for JavaScript code). Where strace is missing or cannot trace
  * (no ptrace in a container), commands run as they are and their files are not seen.
  */
-import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { childProcess } from "./lazy-modules.js";
 
 /** Looking a path up without opening it: only a failed lookup is recorded (not found). */
 const LOOKUPS = new Set([
@@ -34,10 +34,14 @@ let usable: boolean | undefined;
 /** Whether commands can run under strace here (it is installed, and ptrace is allowed). */
 export function canTrace(): boolean {
   if (usable === undefined) {
-    const probe = spawnSync("strace", ["-f", "-qq", "-e", "trace=none", "--", "true"], {
-      stdio: "ignore",
-      timeout: 10_000,
-    });
+    const probe = childProcess().spawnSync(
+      "strace",
+      ["-f", "-qq", "-e", "trace=none", "--", "true"],
+      {
+        stdio: "ignore",
+        timeout: 10_000,
+      },
+    );
     usable = probe.status === 0;
   }
   return usable;

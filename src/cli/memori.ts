@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * `memori [options] command [args...]`: memoize any command. A command run is a Stage whose
- * function runs the process (see scriptFunction). Only the argument parser is loaded up
- * front; the SDK is imported when a command actually has to be checked or run.
+ * function runs the process (see scriptFunction). What checking a call needs is imported up
+ * front (it is bundled into the program, see scripts/bundle.mjs); what only running it needs
+ * (starting processes, writing state) the engine loads when a call has to run, and
+ * `memori cache` and parallel runs load their own modules.
  */
 import { appendFileSync } from "node:fs";
 import { access, constants, mkdir, stat } from "node:fs/promises";
@@ -10,6 +12,12 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
 import type { Settled } from "../engine/queue.js";
+import { MemoriError } from "../errors.js";
+import { ProcessFailedError, scriptFunction } from "../script.js";
+import { Stage } from "../stage.js";
+import { parallelRoot } from "../state/location.js";
+import { checkStateName } from "../state/store.js";
+import { which } from "../which.js";
 
 /**
  * The state name of a call without `-n`: the command's base name and a digest of the command
@@ -92,21 +100,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     say(`${error.message} (see memori --help)`);
     return 2;
   }
-  const [
-    { Stage },
-    { scriptFunction, ProcessFailedError },
-    { which, InterruptedError },
-    store,
-    { MemoriError },
-    { parallelRoot },
-  ] = await Promise.all([
-    import("../stage.js"),
-    import("../script.js"),
-    import("../process.js"),
-    import("../state/store.js"),
-    import("../errors.js"),
-    import("../state/location.js"),
-  ]);
   const logger = makeLogger(args);
 
   const command = await which(args.command);
@@ -127,7 +120,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   const name = args.name ?? callStateName(args.command, args.args);
-  const nameProblem = store.checkStateName(name);
+  const nameProblem = checkStateName(name);
   if (nameProblem !== undefined) {
     say(`the name ${JSON.stringify(name)} ${nameProblem}; -n takes a plain file name`);
     return 2;
@@ -171,6 +164,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       await stage.run(...run.args);
       return 0;
     } catch (error) {
+      // Only a command that was started is interrupted: process.js is loaded by then.
+      const { InterruptedError } = await import("../process.js");
       if (error instanceof InterruptedError) {
         say(error.message);
         return error.status;

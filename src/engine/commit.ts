@@ -5,9 +5,8 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import stringify from "fast-json-stable-stringify";
 import type { FileAccess } from "../call-signal.js";
-import type { HashScope, RecordedTree, Sha256Hex } from "../hashing/files.js";
+import type { HashScope, Sha256Hex } from "../hashing/files.js";
 import {
   fileEntries,
   mapStored,
@@ -21,63 +20,11 @@ import {
  * content ever matches it.
  */
 export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
-import {
-  referencedFiles,
-  trackedFiles,
-  type KnownFiles,
-  type ReadResult,
-  type StateStore,
-} from "../state/store.js";
+import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 import { discoveredReads, ignoredBy, noteUntraced, writtenElsewhere } from "./discovered.js";
-
-/**
- * Teach the hasher the file hashes recorded beside a state, so unchanged files named by it
- * are not read again. Returns what was recorded, to tell later whether it changed.
- */
-export function seedKnownFiles(def: StageDef, store: StateStore, previous: ReadResult): KnownFiles {
-  const known =
-    previous.kind === "ok" && referencedFiles(previous.state).length > 0
-      ? store.readKnownFiles()
-      : {};
-  for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
-  if (previous.kind === "ok") {
-    // Entries of directories, read only if one of them changed.
-    let trees: Record<string, RecordedTree> | undefined;
-    for (const { file } of referencedFiles(previous.state)) {
-      def.hasher.directories.recall(path.resolve(file), () => (trees ??= store.readTrees())[file]);
-    }
-  }
-  return known;
-}
-
-/** Record the trusted identities of a state's files, if they changed (the hash cache). */
-export async function recordKnownFiles(
-  def: StageDef,
-  store: StateStore,
-  entries: readonly FileEntry[],
-  known: KnownFiles,
-): Promise<void> {
-  if (entries.length === 0) return;
-  const files: KnownFiles = {};
-  for (const { file } of entries) {
-    const trusted = def.hasher.trusted(file);
-    if (trusted !== undefined) files[file] = trusted;
-  }
-  if (stringify(files) !== stringify(known)) await store.writeKnownFiles(files);
-  // Directories hashed entry by entry in this run (new or changed): their entries, so that a
-  // change inside reads only what changed and the reason names it.
-  const dirs = def.hasher.directories;
-  if (!entries.some((e) => dirs.hashedHere(path.resolve(e.file)))) return;
-  const old = store.readTrees();
-  const trees: Record<string, RecordedTree> = {};
-  for (const { file } of entries) {
-    const tree = dirs.entries(path.resolve(file)) ?? old[file];
-    if (tree !== undefined) trees[file] = tree;
-  }
-  await store.writeTrees(trees);
-}
+import { recordKnownFiles } from "./known-files.js";
 
 /**
  * Strings among the inputs that could name a file, and the files named, with their hashes

@@ -5,10 +5,10 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import picomatch from "picomatch";
 import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
+import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
 import { READ_PREFIX } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
@@ -132,7 +132,7 @@ export function ignoredBy(def: StageDef): ((file: string) => boolean) | undefine
   if (!matchers.has(def))
     matchers.set(
       def,
-      def.ignore.length === 0 ? undefined : picomatch([...def.ignore], { dot: true }),
+      def.ignore.length === 0 ? undefined : picomatch()([...def.ignore], { dot: true }),
     );
   return matchers.get(def);
 }

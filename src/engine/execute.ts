@@ -1,7 +1,9 @@
 /**
  * The execute step: run a bound call on its executor, bounded by the stage's `timeout` and the
  * run's abort signal. Whatever comes back after either fired is dropped, never committed.
+ * Loaded when a call has to run (run.ts, explain.ts): a skipped call needs none of it.
  */
+import { FileAccess } from "../call-signal.js";
 import {
   EXECUTOR,
   NEVER,
@@ -11,7 +13,11 @@ import {
   type Executor,
 } from "./executor.js";
 import { KILL_GRACE_MS } from "../process-tree.js";
+import type { Call, CallContext } from "./call.js";
+import type { Failure } from "./failure.js";
+import type { Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
+import { nameOutputs } from "./signature.js";
 
 /** The executor a call runs on: the stage's option, else its function's own, else in-process. */
 export function executorOf(def: StageDef): Executor {
@@ -99,4 +105,34 @@ export async function executeBounded(
     clearTimeout(timer);
     signal?.removeEventListener("abort", forward);
   }
+}
+
+/** Execute a bound call: its named outputs, or why not. */
+export async function execute(
+  call: Call,
+  ctx: CallContext,
+  inputArgs: Record<string, unknown>,
+  fingerprint: Fingerprint | undefined,
+): Promise<
+  | { ok: true; outputs: Record<string, unknown>; access: FileAccess | undefined }
+  | { ok: false; failure: Failure }
+> {
+  const { def } = call;
+  // Files matter for memoized calls only: reads become inputs of the state, writes tell which
+  // files in a directory argument the call wrote.
+  const access = def.trackReads && fingerprint !== undefined ? new FileAccess() : undefined;
+  const executed = await executeBounded(
+    def,
+    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access },
+    ctx.signal,
+    ctx.attribute ?? false,
+  );
+  if (executed.ok) {
+    const outputs = nameOutputs(def.name, def.outputs, executed.returned);
+    return { ok: true, outputs, access };
+  }
+  return {
+    ok: false,
+    failure: "stopped" in executed ? executed.stopped : { kind: "threw", error: executed.error },
+  };
 }

@@ -8,7 +8,7 @@ import { callName, failureOf, locationOf, type Call, type CallContext } from "./
 import type { CallFailure, Failure } from "./failure.js";
 import type { Fingerprint } from "./fingerprint.js";
 import { lookup } from "./lookup.js";
-import { execute, prepare } from "./run.js";
+import { prepare } from "./run.js";
 import { checkRunOptions } from "./run-options.js";
 import { withAliases } from "./signature.js";
 
@@ -47,6 +47,7 @@ export async function explainCall(call: Call, ctx: CallContext): Promise<Explain
       reason = found.reason;
     }
     if (!def.cheap) return { ok: true, explanation: explanation("run", reason) };
+    const { execute } = await import("./execute.js");
     const executed = await execute(call, ctx, inputArgs, fingerprint);
     if (!executed.ok) return failed(executed.failure);
     const results = withAliases(def.name, def.outputs, def.aliases, executed.outputs);

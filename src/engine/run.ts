@@ -6,14 +6,12 @@
  *
  * A dry run (explain.ts) is the same path stopped after the lookup. Failures come back as
  * values. This module and call.ts emit every `stage:*` event; decisions go to the stage's
- * logger from here.
+ * logger from here. What follows a miss (locked.ts, execute.ts) is loaded when a call has to
+ * run: a skip loads only what the lookup needs.
  */
-import { FileAccess } from "../call-signal.js";
 import { describeReason, type Reason } from "../decision.js";
-import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
+import { referencedFiles, type KnownFiles } from "../state/store.js";
 import type { StateLocation } from "../state/location.js";
-import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
-import { crashPoint } from "../state/fault.js";
 import {
   callName,
   decisionOf,
@@ -24,15 +22,7 @@ import {
   type CallContext,
   type CallResult,
 } from "./call.js";
-import {
-  absentPaths,
-  commitRun,
-  recordKnownFiles,
-  recordResult,
-  seedKnownFiles,
-} from "./commit.js";
 import { directoryRule, encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
-import { executeBounded } from "./execute.js";
 import {
   failureCause,
   failureMessage,
@@ -40,48 +30,12 @@ import {
   type CallFailure,
   type Failure,
 } from "./failure.js";
+import { recordKnownFiles, seedKnownFiles } from "./known-files.js";
+import type { recordLocked } from "./locked.js";
 import { lookup, type Hit, type LookupInput } from "./lookup.js";
-import type { Outcome, StageDef } from "./node.js";
+import type { Outcome } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
-import { nameOutputs, withAliases } from "./signature.js";
-
-/** Execute a bound call: its named outputs, or why not. */
-export async function execute(
-  call: Call,
-  ctx: CallContext,
-  inputArgs: Record<string, unknown>,
-  fingerprint: Fingerprint | undefined,
-): Promise<
-  | { ok: true; outputs: Record<string, unknown>; access: FileAccess | undefined }
-  | { ok: false; failure: Failure }
-> {
-  const { def } = call;
-  // Files matter for memoized calls only: reads become inputs of the state, writes tell which
-  // files in a directory argument the call wrote.
-  const access = def.trackReads && fingerprint !== undefined ? new FileAccess() : undefined;
-  const executed = await executeBounded(
-    def,
-    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access },
-    ctx.signal,
-    ctx.attribute ?? false,
-  );
-  if (executed.ok) {
-    const outputs = nameOutputs(def.name, def.outputs, executed.returned);
-    return { ok: true, outputs, access };
-  }
-  return {
-    ok: false,
-    failure: "stopped" in executed ? executed.stopped : { kind: "threw", error: executed.error },
-  };
-}
-
-function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOptions {
-  return {
-    onWait: (message) => def.logger.info(message),
-    onCompromised: (message) => def.logger.warn(message),
-    signal, // an interrupted run stops waiting for another process's lock
-  };
-}
+import { withAliases } from "./signature.js";
 
 const warned = new WeakMap<object, Set<string>>();
 
@@ -169,16 +123,18 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
     if (location === undefined) {
       const reason: Reason = { kind: "not-memoized" };
       tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
+      const { execute } = await import("./execute.js");
       const executed = await execute(call, ctx, inputArgs, undefined);
       return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
     }
-    const store = location.store;
     const { input, known } = await prepare(call, ctx, location, inputArgs);
     const { previous, fingerprint } = input;
     // Files a later attempt finds that the first did not were made by this call (a partial
     // output of a failed attempt): its own, not inputs.
-    if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo)
+    if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo) {
+      const { absentPaths } = await import("./commit.js");
       call.memo.absent = absentPaths(fingerprint.inputs);
+    }
     const found = await lookup(input);
     if (found.hit) {
       await settleHit(call, ctx, found, location, fingerprint, known);
@@ -194,49 +150,11 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       const how = previous.kind === "unreadable" ? "treating it as a cache miss" : "running again";
       def.logger.warn(`stage "${name}": ${found.reason.file} ${found.reason.detail}; ${how}.`);
     }
-    return await withLock(
-      store,
-      async () => {
-        let reason = found.reason;
-        let current: ReadResult = previous;
-        if (reason.kind !== "forced") {
-          // Another run may have committed while this one waited for the lock.
-          current = store.read();
-          const again = await lookup({ ...input, previous: current, ownOnly: true });
-          if (again.hit) {
-            await recordKnownFiles(def, store, referencedFiles(again.state), known);
-            return finish("skip", again.reason, again.outputs);
-          }
-          reason = again.reason;
-        }
-        def.logger.info(`stage "${name}": running (${describeReason(reason)})`);
-        tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
-        crashPoint("before-function", true);
-        const executed = await execute(call, ctx, inputArgs!, fingerprint);
-        crashPoint("after-function", true);
-        if (!executed.ok) return failed(executed.failure);
-        const created = call.memo?.absent;
-        const changed = await commitRun(
-          def,
-          store,
-          fingerprint,
-          executed.outputs,
-          current,
-          known,
-          ctx.scope,
-          created,
-          executed.access,
-        );
-        if (changed.length > 0) {
-          def.logger.warn(
-            `stage "${name}": ${changed.join(", ")} changed while it ran, and memori cannot tell who changed it (it existed before, and the stage's last run did not write it: the stage itself, another process, or a stage it is not ordered after). Recorded as changed, so the next run runs it again.`,
-          );
-        }
-        return finish("run", reason, executed.outputs);
-      },
-      lockOptions(def, ctx.signal),
-      ctx.locker ?? fileLocker,
-    );
+    const { runLocked } = await import("./locked.js");
+    const locked = await runLocked(call, ctx, input, known, found, inputArgs);
+    return locked.ok
+      ? finish(locked.action, locked.reason, locked.outputs)
+      : failed(locked.failure);
   } catch (error) {
     if (ctx.signal?.aborted) return failed({ kind: "cancelled", cause: ctx.signal.reason });
     return failed({ kind: "error", error });
@@ -255,18 +173,12 @@ async function settleHit(
   const { def, options } = call;
   const store = location.store;
   const name = callName(def, call.element);
-  type Recorded = Parameters<typeof recordResult>;
-  const record = (make: () => Promise<[Recorded[3], Recorded[4]]>) =>
-    withLock(
-      store,
-      async () => recordResult(def, store, fingerprint, ...(await make())),
-      lockOptions(def, ctx.signal),
-      ctx.locker ?? fileLocker,
-    );
-  const stored = async (): Promise<[Recorded[3], Recorded[4]]> => [
-    found.state.outputs,
-    found.state.written,
-  ];
+  type Recorded = Parameters<typeof recordLocked>[4];
+  const record = async (make: Recorded) => {
+    const { recordLocked } = await import("./locked.js");
+    await recordLocked(def, ctx, store, fingerprint, make);
+  };
+  const stored: Recorded = async () => [found.state.outputs, found.state.written];
   if (found.from !== undefined) {
     await record(stored);
     def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);

@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import picomatch from "picomatch";
+import { picomatch } from "../lazy-modules.js";
 import { findDigest, identityOf, listTree, treeChanges, treeHash, type TreeEntry } from "./tree.js";
 
 /** How a stage hashes the directories it names. */
@@ -56,7 +56,7 @@ function matcherFor(globs: readonly string[] | undefined): ((rel: string) => boo
   const key = JSON.stringify(globs);
   let matcher = matchers.get(key);
   if (matcher === undefined) {
-    matcher = picomatch([...globs], { dot: true });
+    matcher = picomatch()([...globs], { dot: true });
     matchers.set(key, matcher);
   }
   return matcher;

@@ -7,11 +7,11 @@ import { createHash } from "node:crypto";
 import { existsSync, type BigIntStats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { MessageChannel } from "node:worker_threads";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
+import { workerThreads } from "../lazy-modules.js";
 
 export type { DirectoryRule, RecordedTree } from "./directories.js";
 
@@ -124,7 +124,7 @@ async function hashBigFile(file: string, onProgress?: (bytes: number) => void): 
   }
   if (pool !== undefined && !poolBroken) {
     // The worker reports progress over a port of its own.
-    const channel = onProgress === undefined ? undefined : new MessageChannel();
+    const channel = onProgress === undefined ? undefined : new (workerThreads().MessageChannel)();
     channel?.port1.on("message", (bytes: number) => onProgress?.(bytes));
     try {
       const task = pool.run(

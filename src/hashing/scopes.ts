@@ -8,7 +8,8 @@
  * copies) through a global slot, so `===` holds between a resolved binding and the value the
  * code sees.
  */
-import { Session } from "node:inspector";
+import type { Session } from "node:inspector";
+import { inspector } from "../lazy-modules.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
 type AnyFunction = Function;
@@ -64,7 +65,7 @@ const scripts = new Map<string, string>();
 
 function post<T>(method: string, params: object): T {
   if (session === undefined) {
-    session = new Session();
+    session = new (inspector().Session)();
     session.connect();
   }
   let result: T | undefined;

@@ -5,7 +5,6 @@
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import fsExtra from "fs-extra";
 import { defaultHasher } from "../hashing/files.js";
 import type { FileEntry } from "../hashing/values.js";
 import { STATE_FILE_SUFFIXES, isNestedStateFolder } from "./location.js";
@@ -119,6 +118,7 @@ export async function findEntries(dir: string, name: string): Promise<CacheEntry
 
 /** Remove an entry's state files (never its outputs). Returns the files removed. */
 export async function removeEntry(entry: CacheEntry): Promise<string[]> {
+  const { default: fsExtra } = await import("fs-extra");
   const removed: string[] = [];
   for (const suffix of STATE_FILE_SUFFIXES) {
     const file = path.join(entry.store.dir, entry.store.name + suffix);

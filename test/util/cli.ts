@@ -3,7 +3,7 @@ import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 
-/** The path of a built command-line entry point (`npm test` builds first). */
+/** The path of a built command-line program: the bundle users run (`npm test` builds first). */
 export function bin(name: "memori" | "pathman"): string {
   return path.join(root, "dist", "cli", `${name}.js`);
 }

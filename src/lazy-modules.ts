@@ -1,0 +1,37 @@
+/**
+ * Modules loaded the first time they are used, not when memori is imported: a skipped
+ * `memori -d DIR cmd` must cost little more than starting Node (issue 13), and each of these
+ * costs a whole process start-up a few percent while a skip never needs them. Measured on
+ * Node 20 (each on top of what an ES module entry already holds): `node:child_process` loads
+ * 28 more built-in modules (net, dgram, streams), `node:worker_threads` 25, `node:inspector`
+ * 26; `picomatch`, a CommonJS package, ~7 ms through the ES module loader.
+ *
+ * They are loaded synchronously (`require`), so the functions that use them stay synchronous,
+ * and a module object is read at each use: `child_process` functions wrapped later by read
+ * tracking are the ones called.
+ */
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+/** `node:child_process`: starting processes (a command that runs, strace's probe). */
+export function childProcess(): typeof import("node:child_process") {
+  return require("node:child_process") as typeof import("node:child_process");
+}
+
+/** `node:inspector`: reading a function's scopes (code identity of JavaScript stages). */
+export function inspector(): typeof import("node:inspector") {
+  return require("node:inspector") as typeof import("node:inspector");
+}
+
+/** `node:worker_threads`: the port over which a hashing worker reports its progress. */
+export function workerThreads(): typeof import("node:worker_threads") {
+  return require("node:worker_threads") as typeof import("node:worker_threads");
+}
+
+type Picomatch = typeof import("picomatch");
+
+/** `picomatch`: the globs of a stage's `ignore` option. */
+export function picomatch(): Picomatch {
+  return require("picomatch") as Picomatch;
+}
