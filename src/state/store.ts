@@ -146,10 +146,9 @@ export class StateStore {
   /** A state file's stamp now, or `undefined` if it cannot be had. */
   private stamp(kind: "inputs" | "outputs"): string | undefined {
     try {
-      const stats = statSync(this.file(kind), { bigint: true, throwIfNoEntry: false });
-      return stats === undefined ? undefined : stampOf(stats);
+      return stampOf(statSync(this.file(kind), { bigint: true }));
     } catch {
-      return undefined;
+      return undefined; // gone (or unreadable): the full check says which
     }
   }
 

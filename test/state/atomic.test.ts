@@ -144,6 +144,7 @@ describe("tempPathFor", () => {
     expect(counters[2]).toBe(counters[0]! + 2);
     const names = Array.from({ length: 1000 }, () => tempPathFor("/d/f"));
     expect(new Set(names).size).toBe(1000);
+    for (const name of names) expect(name).toMatch(/\.[0-9a-f]{8}\.tmp$/);
     const randoms = new Set(names.map((n) => n.split(".").at(-2)));
     expect(randoms.size).toBeGreaterThan(990); // the random part varies too
   });
@@ -319,9 +320,13 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
       expect(mtimeMs).toBeGreaterThanOrEqual(before - 12000);
     }
     expect(statSync(c).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
-    // Without a made file nothing is dated back.
-    await writeFilesAtomic([[a, "again"]]);
+    // Without a made file nothing is dated back, small or large.
+    await writeFilesAtomic([
+      [a, "again"],
+      [b, "w".repeat(LARGE)],
+    ]);
     expect(statSync(a).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
+    expect(statSync(b).mtimeMs).toBeGreaterThanOrEqual(before - 1000);
   });
 
   // MEMORI_FSYNC=1 (read at load) flushes each file once and still writes them; other values do not.

@@ -37,6 +37,8 @@ const V = FORMAT_VERSION;
 // temporary file.
 const hooks = vi.hoisted(() => ({
   failWrite: undefined as RegExp | undefined,
+  /** Fail one write only (a disk that was full for a moment). */
+  once: false,
 }));
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
@@ -48,6 +50,7 @@ vi.mock("node:fs", async (importOriginal) => {
   }) as typeof real.openSync;
   const writeFileSync = ((target: unknown, ...rest: unknown[]) => {
     if (typeof target === "number" && failing.has(target)) {
+      if (hooks.once) hooks.failWrite = undefined;
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     }
     return (real.writeFileSync as (...a: unknown[]) => void)(target, ...rest);
@@ -61,6 +64,7 @@ vi.mock("node:fs", async (importOriginal) => {
 });
 afterEach(() => {
   hooks.failWrite = undefined;
+  hooks.once = false;
 });
 
 type Kind = "inputs" | "outputs" | "stage";
@@ -331,6 +335,30 @@ describe("write()", () => {
     );
     expect(files()).toEqual(before);
     expect(store.read()).toMatchObject({ kind: "ok", state: { record } });
+  });
+
+  // Only a removed directory is made again and the write tried once more: a write that failed
+  // otherwise (here a disk full for one write) is not retried, even if it would work now.
+  it("does not write again after a failure other than a removed directory", async () => {
+    const { store, record } = await stored();
+    hooks.failWrite = /\.bet\.inputs\..*\.tmp$/;
+    hooks.once = true;
+    const error = await notWritable(store.write({ a: 2 }, {}, [], CODE, []));
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("ENOSPC");
+    expect(hooks.failWrite).toBeUndefined(); // a second attempt would have worked
+    expect(store.read()).toMatchObject({ kind: "ok", state: { record: { run: record.run } } });
+  });
+
+  // Many entries, in reverse and interleaved: sorted by path, equal paths in their given order.
+  it("sorts many written entries by path", async () => {
+    const { store } = await stored();
+    const written = Array.from({ length: 24 }, (_, i) =>
+      entry(`/out/${String.fromCharCode(122 - (i % 12))}.log`, `h${i}`),
+    );
+    await store.write({}, {}, written, CODE, []);
+    const expected = [...written].sort((a, b) => a.file.localeCompare(b.file));
+    expect(readJson(store.file("outputs")).written).toEqual(expected);
+    expect(store.read()).toMatchObject({ kind: "ok", state: { written: expected } });
   });
 
   // A rename that fails (.inputs is a non-empty directory): the other files stay, no temps.
@@ -646,6 +674,8 @@ describe("read(): the record's check line", () => {
       good.replace('{\n  "check"', '{ "check"'),
       JSON.stringify(JSON.parse(good)),
       JSON.stringify({ ...JSON.parse(good), check: undefined }, null, 2),
+      good.replace(/("check": "[0-9a-f]{64})",\n/, '$1" ,\n'), // the check line ends otherwise
+      '{"memori": 3}', // shorter than a check line
     ];
     for (const text of edits) {
       expect(text).not.toBe(good);
@@ -693,6 +723,14 @@ describe("read(): one file for a cached call (format 3)", () => {
         ),
       );
     }
+  });
+
+  // Only a format-3 record is read alone: one that says format 2 (here a format-3 record
+  // edited to say so) has its .inputs and .outputs read and checked, whatever else it holds.
+  it("reads a record that says format 2 from the other two files", async () => {
+    const { store } = await stored();
+    edit(store, "stage", (record) => (record.memori = 2));
+    expect(store.read()).toEqual(unreadable(store, "inputs", "has format 3, not 2"));
   });
 
   // Copied or moved state has new inodes: it reads through the digests, as a hit.
