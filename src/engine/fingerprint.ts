@@ -126,6 +126,28 @@ export function shorten(json: Json | undefined): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/**
+ * Whether two stored values are equal as canonical JSON (`stringify(a) === stringify(b)`, keys
+ * in any order), without serializing either. Both are JSON as state files hold it: no
+ * `undefined`, no non-finite number, no function, no cycle.
+ */
+export function sameJson(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i]!, b[i]!)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
+  }
+  return true;
+}
+
 /** Replace file entries for the given paths by the paths themselves. */
 function filesAsPaths(
   values: Record<string, Json>,
@@ -165,26 +187,35 @@ export function compare(
     if (stringify(record.code.wrappers) !== stringify(code.wrappers)) changed.push("wrappers");
     return { kind: "function-changed", changed };
   }
-  const outputNamesChanged: Reason = {
+  const outputNamesChanged = (): Reason => ({
     kind: "output-names-changed",
     old: record.outputs,
     new: [...fingerprint.outputs],
-  };
-  if (stringify(record.outputs) !== stringify(fingerprint.outputs)) return outputNamesChanged;
+  });
+  if (!sameJson(record.outputs, fingerprint.outputs as Json)) return outputNamesChanged();
   // A file the stage writes (an output, or a path argument it created or changed) is not an
   // input by content: its content is verified to be what the stage left (verifyFiles). Nor is
   // a directory argument it writes into (a place to write, which other stages may share): the
   // files it wrote there are verified, and files it reads there are reads. Compare such inputs
   // by path, on both sides.
-  const writtenPaths = new Set(tracked.map((e) => e.file));
-  const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
-  for (const entry of fileEntries(state.inputs)) {
-    const inside = path.resolve(entry.file) + path.sep;
-    if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
+  let storedInputs = state.inputs;
+  let currentInputs = fingerprint.inputs;
+  if (tracked.length > 0) {
+    const writtenPaths = new Set(tracked.map((e) => e.file));
+    const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
+    const storedEntries = fileEntries(state.inputs);
+    for (const entry of storedEntries) {
+      const inside = path.resolve(entry.file) + path.sep;
+      if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
+    }
+    // Rebuilding the inputs with paths for entries changes nothing where no entry is one of them.
+    const named = (e: FileEntry) => writtenPaths.has(e.file);
+    if (storedEntries.some(named) || fileEntries(fingerprint.inputs).some(named)) {
+      storedInputs = filesAsPaths(state.inputs, writtenPaths);
+      currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
+    }
   }
-  const storedInputs = filesAsPaths(state.inputs, writtenPaths);
-  const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
-  if (stringify(storedInputs) !== stringify(currentInputs)) {
+  if (!sameJson(storedInputs, currentInputs)) {
     const names = [
       ...new Set([...Object.keys(storedInputs), ...Object.keys(currentInputs)]),
     ].sort();
@@ -207,7 +238,7 @@ export function compare(
     }
   }
   for (const name of fingerprint.outputs) {
-    if (!(name in state.outputs)) return outputNamesChanged;
+    if (!(name in state.outputs)) return outputNamesChanged();
   }
   return { kind: "cached" };
 }

@@ -3,12 +3,15 @@
 // and content of compare()'s reasons, and verifyFiles().
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import stringify from "fast-json-stable-stringify";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Stage } from "../../src/stage.js";
 import { DEFINITION } from "../../src/engine/node.js";
 import {
   compare,
   encodeAll,
+  sameJson,
   shorten,
   takeFingerprint,
   verifyFiles,
@@ -289,6 +292,31 @@ describe("compare", () => {
     expect(compare(other, storedOther, "st")).toMatchObject({ kind: "input-changed", name: "r" });
   });
 
+  // pins the shortcut: with written files that no input names, inputs are compared as they are
+  it("compares inputs by content when the files the stage wrote are not among them", () => {
+    const written = [entry("/out/w.txt", HEX)];
+    const stored = state({ inputs: { a: 1, r: entry("/in", HEX) }, written });
+    expect(
+      compare(fingerprint({ inputs: { a: 1, r: entry("/in", HEX) } }), stored, "st"),
+    ).toStrictEqual({
+      kind: "cached",
+    });
+    expect(
+      compare(fingerprint({ inputs: { a: 1, r: entry("/in", HEX2) } }), stored, "st"),
+    ).toStrictEqual({
+      kind: "input-changed",
+      name: "r",
+      old: "/in@3c463695f6ad",
+      new: "/in@ad53e8806d17",
+    });
+    // a written file named on the current side only is still a path there
+    const named = fingerprint({
+      inputs: { a: 1, r: entry("/in", HEX), w: entry("/out/w.txt", HEX2) },
+    });
+    const storedNamed = state({ inputs: { a: 1, r: entry("/in", HEX), w: "/out/w.txt" }, written });
+    expect(compare(named, storedNamed, "st")).toStrictEqual({ kind: "cached" });
+  });
+
   // pins the last check: an output name the stored outputs lack
   it("says output-names-changed when the stored outputs lack a name the record lists", () => {
     const fp = fingerprint({ outputs: ["x", "y"] });
@@ -334,5 +362,81 @@ describe("verifyFiles", () => {
       kind: "output-modified",
       path: dir,
     });
+  });
+});
+
+describe("sameJson", () => {
+  const key = fc.oneof(
+    fc.string({ maxLength: 3 }),
+    fc.constantFrom("__proto__", "file", "hash", "$memori", "toJSON", "0", "length"),
+  );
+  const { json } = fc.letrec<{ json: Json }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constantFrom<Json>(null, true, false, 0, -0, 1, "", "0", "null", "true"),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ maxLength: 4 }),
+      fc.array(tie("json"), { maxLength: 4 }),
+      fc.array(fc.tuple(key, tie("json")), { maxLength: 4 }).map((entries) => {
+        // JSON.parse makes a key named __proto__ an own property; so does this
+        const object: Record<string, Json> = {};
+        for (const [k, v] of entries) {
+          Object.defineProperty(object, k, {
+            value: v,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        return object;
+      }),
+    ),
+  }));
+  /** The same value with its keys in another order (what a state file read back may hold). */
+  const reordered = (value: Json): Json => {
+    if (Array.isArray(value)) return value.map(reordered);
+    if (value === null || typeof value !== "object") return value;
+    const out: Record<string, Json> = {};
+    for (const k of Object.keys(value).reverse()) {
+      Object.defineProperty(out, k, {
+        value: reordered(value[k]!),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  };
+
+  // pins equality as canonical JSON: the comparison compare() made by serializing both sides
+  it("is true exactly when both sides serialize alike (generated values)", () => {
+    fc.assert(
+      fc.property(json, json, (a, b) => {
+        expect(sameJson(a, b)).toBe(stringify(a) === stringify(b));
+        expect(sameJson(a, reordered(a))).toBe(true);
+        expect(sameJson(a, JSON.parse(JSON.stringify(a)) as Json)).toBe(true);
+      }),
+      { seed: 20260611, numRuns: 2000 },
+    );
+  });
+
+  // pins the cases a structural comparison could get wrong
+  it("tells arrays from objects, strings from numbers, and own keys from inherited ones", () => {
+    expect(sameJson([], {})).toBe(false);
+    expect(sameJson({}, [])).toBe(false);
+    expect(sameJson({ 0: 1 }, [1])).toBe(false);
+    expect(sameJson("1", 1)).toBe(false);
+    expect(sameJson(null, "null")).toBe(false);
+    expect(sameJson(null, {})).toBe(false);
+    expect(sameJson(-0, 0)).toBe(true);
+    expect(sameJson({ a: 1, b: [2, { c: 3 }] }, { b: [2, { c: 3 }], a: 1 })).toBe(true);
+    expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJson({ a: 1, b: 2 }, { a: 1, c: 2 })).toBe(false);
+    expect(sameJson([1, 2], [2, 1])).toBe(false);
+    const own = JSON.parse('{"__proto__": 1}') as Json;
+    expect(sameJson(own, { a: 1 })).toBe(false);
+    expect(sameJson({ a: 1 }, own)).toBe(false);
+    expect(sameJson(own, JSON.parse('{"__proto__": 1}') as Json)).toBe(true);
+    expect(sameJson({ toString: 1 }, { valueOf: 1 })).toBe(false);
   });
 });
