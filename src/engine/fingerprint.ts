@@ -9,10 +9,15 @@ import stringify from "fast-json-stable-stringify";
 import type { Reason } from "../decision.js";
 import path from "node:path";
 import type { DirectoryRule, HashScope } from "../hashing/files.js";
-import { codeIdentity, type CodeIdentity, type CodePolicy } from "../hashing/hashable.js";
+import {
+  codeIdentity,
+  knownCodeIdentity,
+  type CodeIdentity,
+  type CodePolicy,
+} from "../hashing/hashable.js";
 import {
   encodePlainValue,
-  encodeValue,
+  encodeValueNow,
   fileEntries,
   isFileEntry,
   mapStored,
@@ -77,11 +82,16 @@ export async function encodeAll(
 ): Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
   const context = { stage: def.name, hasher: def.hasher, scope, rule };
-  const byName = new Set(def.byName);
-  for (const [key, value] of Object.entries(values)) {
-    out[key] = byName.has(key)
-      ? encodePlainValue(value, `${where}.${key}`, def.name)
-      : await encodeValue(value, `${where}.${key}`, context);
+  const byName = def.byName ?? [];
+  for (const key of Object.keys(values)) {
+    const value = values[key];
+    if (byName.length > 0 && byName.includes(key)) {
+      out[key] = encodePlainValue(value, `${where}.${key}`, def.name);
+    } else {
+      // A value with no string that could name a file is encoded without a promise.
+      const json = encodeValueNow(value, `${where}.${key}`, context);
+      out[key] = json instanceof Promise ? await json : json;
+    }
   }
   return out;
 }
@@ -93,20 +103,29 @@ export async function takeFingerprint(
   scope: HashScope,
   previous?: StoredState,
 ): Promise<Fingerprint> {
-  const facts = await codeIdentity(def.fn, def.code);
+  const facts = knownCodeIdentity(def.fn, def.code) ?? (await codeIdentity(def.fn, def.code));
+  let extra = false;
   const environment: Record<string, string | undefined> = {};
-  // Variables the code reads as process.env.NAME count as if listed in `env`.
-  for (const name of new Set([...def.env, ...facts.env])) {
-    environment[`env:${name}`] = process.env[name];
+  // Variables the code reads as process.env.NAME count as if listed in `env` (each name once,
+  // where it first appears).
+  for (const names of [def.env, facts.env]) {
+    for (const name of names) {
+      environment[`env:${name}`] = process.env[name];
+      extra = true;
+    }
   }
   const code = facts.code;
   // Files the last run read without naming them: their content now (a path, if gone).
   const reads: Record<string, string> = {};
-  for (const key of Object.keys(previous?.inputs ?? {})) {
-    if (key.startsWith(READ_PREFIX)) reads[key] = key.slice(READ_PREFIX.length);
+  if (previous !== undefined) {
+    for (const key of Object.keys(previous.inputs)) {
+      if (!key.startsWith(READ_PREFIX)) continue;
+      reads[key] = key.slice(READ_PREFIX.length);
+      extra = true;
+    }
   }
   const rule = directoryRule(def);
-  const all = { ...inputArgs, ...environment, ...reads };
+  const all = extra ? { ...inputArgs, ...environment, ...reads } : inputArgs;
   const inputs = await encodeAll(def, all, "inputs", scope, rule);
   return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable, rule };
 }

@@ -84,9 +84,28 @@ export async function encodeValue(
   where: string,
   ctx: EncodeContext,
 ): Promise<Json> {
+  return encodeValueNow(value, where, ctx);
+}
+
+/**
+ * {@link encodeValue}, at once (no promise) for a value with no string that could name a file.
+ * Throws at once for a value that cannot be stored.
+ */
+export function encodeValueNow(
+  value: unknown,
+  where: string,
+  ctx: EncodeContext,
+): Json | Promise<Json> {
   const pending = new Map<object, string>();
   const json = encode(value, where, ctx.stage, new Set(), pending);
-  if (pending.size === 0) return json;
+  return pending.size === 0 ? json : resolvePending(json, pending, ctx);
+}
+
+async function resolvePending(
+  json: Json,
+  pending: Map<object, string>,
+  ctx: EncodeContext,
+): Promise<Json> {
   const resolved = new Map<object, Json>();
   for (const [slot, path] of pending) {
     const hash = await ctx.hasher.hash(path, ctx.scope, ctx.rule);

@@ -102,6 +102,39 @@ describe("takeFingerprint and encodeAll", () => {
     expect(scope.seen.has(file)).toBe(true); // files are hashed within the given scope
   });
 
+  // pins variables the code reads by name: after the listed ones, each once, where first named
+  it("adds the variables the code reads after the listed ones, each once", async () => {
+    process.env.MEMORI_FP_SET = "a";
+    process.env.MEMORI_FP_CODE = "b";
+    const stage = new Stage(
+      (x: number) => `${x}${process.env.MEMORI_FP_CODE}${process.env.MEMORI_FP_SET}`,
+      {
+        name: "fpenv",
+        env: ["MEMORI_FP_SET"],
+        logger: recordingLogger().logger,
+      },
+    );
+    const fp = await takeFingerprint(stage[DEFINITION], { x: 1 }, new HashScope());
+    expect(Object.keys(fp.inputs)).toEqual(["x", "env:MEMORI_FP_SET", "env:MEMORI_FP_CODE"]);
+    expect(fp.inputs["env:MEMORI_FP_CODE"]).toBe("b");
+    // a stored read (read:PATH) is an input again, after them; a path that names no file stays one
+    const stored = { "read:/nonexistent/memori-fp": "/nonexistent/memori-fp" } as Record<
+      string,
+      Json
+    >;
+    const again = await takeFingerprint(stage[DEFINITION], { x: 1 }, new HashScope(), {
+      ...state(),
+      inputs: stored,
+    });
+    expect(Object.keys(again.inputs)).toEqual([
+      "x",
+      "env:MEMORI_FP_SET",
+      "env:MEMORI_FP_CODE",
+      "read:/nonexistent/memori-fp",
+    ]);
+    delete process.env.MEMORI_FP_CODE;
+  });
+
   // pins `inputs.<name>` in the error of a value that cannot be stored, and the stage's name
   it("names the stage and inputs.<name> when an input cannot be stored", async () => {
     const stage = new Stage((cb: unknown) => cb, { name: "enc", logger: recordingLogger().logger });
