@@ -11,6 +11,8 @@
 import { FileAccess } from "../call-signal.js";
 import { describeReason, type Reason } from "../decision.js";
 import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
+import type { FileEntry } from "../hashing/values.js";
+import { logsInfo } from "../logger.js";
 import type { StateLocation } from "../state/location.js";
 import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
 import { crashPoint } from "../state/fault.js";
@@ -109,10 +111,16 @@ export async function prepare(
   ctx: CallContext,
   location: StateLocation,
   inputArgs: Record<string, unknown>,
-): Promise<{ input: LookupInput & { fingerprint: Fingerprint }; known: KnownFiles }> {
+): Promise<{
+  input: LookupInput & { fingerprint: Fingerprint };
+  known: KnownFiles;
+  /** The files the state as stored now refers to. */
+  referenced: readonly FileEntry[];
+}> {
   const { def } = call;
   const previous = location.store.read();
-  const known = seedKnownFiles(def, location.store, previous);
+  const referenced = previous.kind === "ok" ? referencedFiles(previous.state) : [];
+  const known = seedKnownFiles(def, location.store, referenced);
   const fingerprint = await takeFingerprint(
     def,
     inputArgs,
@@ -130,7 +138,7 @@ export async function prepare(
     scope: ctx.scope,
     refresh: ctx.refresh,
   };
-  return { input, known };
+  return { input, known, referenced };
 }
 
 /** Run one call: its outcome, or why it failed. Never throws. */
@@ -150,7 +158,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       decision: decisionOf(call, ctx, action, reason),
       inputArgs: inputArgs!,
     };
-    if (action === "skip") {
+    if (action === "skip" && logsInfo(def.logger)) {
       def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
     }
     if (heard) {
@@ -173,7 +181,7 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
     }
     const store = location.store;
-    const { input, known } = await prepare(call, ctx, location, inputArgs);
+    const { input, known, referenced } = await prepare(call, ctx, location, inputArgs);
     const { previous, fingerprint } = input;
     // Files a later attempt finds that the first did not were made by this call (a partial
     // output of a failed attempt): its own, not inputs.
@@ -181,7 +189,8 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       call.memo.absent = absentPaths(fingerprint.inputs);
     const found = await lookup(input);
     if (found.hit) {
-      await settleHit(call, ctx, found, location, fingerprint, known);
+      const settling = settleHit(call, ctx, found, location, fingerprint, known, referenced);
+      if (settling !== undefined) await settling;
       return finish("skip", found.reason, found.outputs);
     }
     const name = callName(def, call.element);
@@ -243,14 +252,58 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
   }
 }
 
-/** What a hit still has to do: warn, record a borrowed or forced result, remember file hashes. */
-async function settleHit(
+/**
+ * What a hit still has to do: warn, record a borrowed or forced result, remember file hashes
+ * (`referenced`: the files its own state refers to). `undefined` when there is nothing to do.
+ */
+function settleHit(
   call: Call,
   ctx: CallContext,
   found: Hit,
   location: StateLocation,
   fingerprint: Fingerprint,
   known: KnownFiles,
+  referenced: readonly FileEntry[],
+): Promise<void> | undefined {
+  const { options } = call;
+  if (found.from === undefined && found.reason.kind !== "forced") {
+    // A hit on the call's own state (found.state is the state prepare() read).
+    if (!options.forceHashWrite && referenced.length === 0) return undefined;
+    return rememberHit(call, ctx, found, location, fingerprint, known, referenced);
+  }
+  return settleOtherHit(call, ctx, found, location, fingerprint);
+}
+
+/** A hit on the call's own state: with `forceHashWrite`, recorded again; file hashes kept. */
+async function rememberHit(
+  call: Call,
+  ctx: CallContext,
+  found: Hit,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+  known: KnownFiles,
+  referenced: readonly FileEntry[],
+): Promise<void> {
+  const { def } = call;
+  const store = location.store;
+  if (call.options.forceHashWrite) {
+    await withLock(
+      store,
+      async () => recordResult(def, store, fingerprint, found.state.outputs, found.state.written),
+      lockOptions(def, ctx.signal),
+      ctx.locker ?? fileLocker,
+    );
+  }
+  await recordKnownFiles(def, store, referenced, known);
+}
+
+/** A hit from a read-only cache (recorded as the call's own), or forced by `forceSkip`. */
+async function settleOtherHit(
+  call: Call,
+  ctx: CallContext,
+  found: Hit,
+  location: StateLocation,
+  fingerprint: Fingerprint,
 ): Promise<void> {
   const { def, options } = call;
   const store = location.store;
@@ -291,10 +344,7 @@ async function settleHit(
         return [outputs, written];
       });
     }
-    return;
   }
-  if (options.forceHashWrite) await record(stored);
-  await recordKnownFiles(def, store, referencedFiles(found.state), known);
 }
 
 /** Whether a failed attempt gets another one. */

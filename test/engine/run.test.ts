@@ -1,7 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { Stage } from "../../src/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { Stage, stderrLogger, type Logger } from "../../src/index.js";
+import { logsInfo } from "../../src/logger.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -83,5 +84,42 @@ describe("forceSkip with forceHashWrite (run.ts)", () => {
     expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
     expect(runs).toBe(1);
     expect(await readFile(outFile, "utf8")).toBe("edited by hand");
+  });
+});
+
+describe("decision messages (run.ts)", () => {
+  // Proves the skip message is made for every logger that may use it: a logger of the caller's
+  // own and stderrLogger with verbose get it word for word; only the quiet stderrLogger (which
+  // prints no decisions) is spared making it.
+  it("tells a hit to the stage's logger unless it is the quiet stderr logger", async () => {
+    const dir = await tempDir();
+    const log = recordingLogger();
+    const make = (logger: Logger) =>
+      new Stage(
+        function twice(x: number) {
+          return x * 2;
+        },
+        { hashOutput: path.join(dir, "state"), logger },
+      );
+    await make(quiet).run(2);
+    await make(log.logger).run(2);
+    expect(log.info).toEqual(['stage "twice": skipped (cached)']);
+
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await make(stderrLogger(true)).run(2);
+      await make(stderrLogger(false)).run(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toEqual(['memori: stage "twice": skipped (cached)\n']);
+    expect(logsInfo(stderrLogger(false))).toBe(false);
+    expect(logsInfo(stderrLogger(true))).toBe(true);
+    expect(logsInfo(log.logger)).toBe(true);
+    expect(logsInfo({ info: () => undefined, warn: () => undefined })).toBe(true);
   });
 });
