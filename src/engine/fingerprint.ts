@@ -12,6 +12,7 @@ import type { DirectoryRule, HashScope } from "../hashing/files.js";
 import {
   codeIdentity,
   knownCodeIdentity,
+  type CodeFacts,
   type CodeIdentity,
   type CodePolicy,
 } from "../hashing/hashable.js";
@@ -46,15 +47,35 @@ export interface Fingerprinted {
   readonly hashOutput?: string | undefined;
 }
 
+/** The last rule made for a definition, with what it was made from. */
+const rules = new WeakMap<
+  object,
+  {
+    cwd: string;
+    hashOutput: string | undefined;
+    ignore: readonly string[] | undefined;
+    rule: DirectoryRule;
+  }
+>();
+
 /**
  * How a stage hashes directories: its `ignore` globs, and never its own state (a project
  * directory passed as an argument often holds it).
  */
 export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">): DirectoryRule {
-  return {
+  const { hashOutput } = def;
+  // A relative hashOutput is resolved against the working directory of the moment.
+  const cwd = hashOutput !== undefined && !path.isAbsolute(hashOutput) ? process.cwd() : "";
+  const known = rules.get(def);
+  if (known?.cwd === cwd && known.hashOutput === hashOutput && known.ignore === def.ignore) {
+    return known.rule;
+  }
+  const rule = {
     ignore: def.ignore,
-    skip: def.hashOutput === undefined ? [] : [path.resolve(def.hashOutput)],
+    skip: hashOutput === undefined ? [] : [path.resolve(hashOutput)],
   };
+  rules.set(def, { cwd, hashOutput, ignore: def.ignore, rule });
+  return rule;
 }
 
 /** The prefix of a state's inputs that are files the function read without naming them. */
@@ -80,18 +101,39 @@ export async function encodeAll(
   scope: HashScope,
   rule: DirectoryRule = directoryRule(def),
 ): Promise<Record<string, Json>> {
+  return encodeAllNow(def, values, where, scope, rule);
+}
+
+/**
+ * {@link encodeAll}, at once (no promise) when no value holds a string that could name a file.
+ * Values are encoded in order, each checked whole before its files are hashed.
+ */
+export function encodeAllNow(
+  def: Pick<Fingerprinted, "name" | "hasher" | "ignore" | "byName" | "hashOutput">,
+  values: Readonly<Record<string, unknown>>,
+  where: string,
+  scope: HashScope,
+  rule: DirectoryRule = directoryRule(def),
+): Record<string, Json> | Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
   const context = { stage: def.name, hasher: def.hasher, scope, rule };
   const byName = def.byName ?? [];
-  for (const key of Object.keys(values)) {
-    const value = values[key];
-    if (byName.length > 0 && byName.includes(key)) {
-      out[key] = encodePlainValue(value, `${where}.${key}`, def.name);
-    } else {
-      // A value with no string that could name a file is encoded without a promise.
-      const json = encodeValueNow(value, `${where}.${key}`, context);
-      out[key] = json instanceof Promise ? await json : json;
+  const encode = (key: string): Json | Promise<Json> =>
+    byName.length > 0 && byName.includes(key)
+      ? encodePlainValue(values[key], `${where}.${key}`, def.name)
+      : encodeValueNow(values[key], `${where}.${key}`, context);
+  const keys = Object.keys(values);
+  for (let i = 0; i < keys.length; i++) {
+    const json = encode(keys[i]!);
+    if (json instanceof Promise) {
+      // From the first value with files on, one after the other.
+      return (async () => {
+        out[keys[i]!] = await json;
+        for (const key of keys.slice(i + 1)) out[key] = await encode(key);
+        return out;
+      })();
     }
+    out[keys[i]!] = json;
   }
   return out;
 }
@@ -103,7 +145,35 @@ export async function takeFingerprint(
   scope: HashScope,
   previous?: StoredState,
 ): Promise<Fingerprint> {
-  const facts = knownCodeIdentity(def.fn, def.code) ?? (await codeIdentity(def.fn, def.code));
+  return fingerprintNow(def, inputArgs, scope, previous);
+}
+
+/**
+ * {@link takeFingerprint}, at once (no promise) when the code identity is known and no input
+ * holds a string that could name a file. Throws at once for an input that cannot be stored.
+ */
+export function fingerprintNow(
+  def: Fingerprinted,
+  inputArgs: Readonly<Record<string, unknown>>,
+  scope: HashScope,
+  previous?: StoredState,
+): Fingerprint | Promise<Fingerprint> {
+  const facts = knownCodeIdentity(def.fn, def.code);
+  if (facts === undefined) {
+    return codeIdentity(def.fn, def.code).then((found) =>
+      fingerprintWith(found, def, inputArgs, scope, previous),
+    );
+  }
+  return fingerprintWith(facts, def, inputArgs, scope, previous);
+}
+
+function fingerprintWith(
+  facts: CodeFacts,
+  def: Fingerprinted,
+  inputArgs: Readonly<Record<string, unknown>>,
+  scope: HashScope,
+  previous: StoredState | undefined,
+): Fingerprint | Promise<Fingerprint> {
   let extra = false;
   const environment: Record<string, string | undefined> = {};
   // Variables the code reads as process.env.NAME count as if listed in `env` (each name once,
@@ -114,7 +184,6 @@ export async function takeFingerprint(
       extra = true;
     }
   }
-  const code = facts.code;
   // Files the last run read without naming them: their content now (a path, if gone).
   const reads: Record<string, string> = {};
   if (previous !== undefined) {
@@ -126,8 +195,15 @@ export async function takeFingerprint(
   }
   const rule = directoryRule(def);
   const all = extra ? { ...inputArgs, ...environment, ...reads } : inputArgs;
-  const inputs = await encodeAll(def, all, "inputs", scope, rule);
-  return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable, rule };
+  const make = (inputs: Record<string, Json>): Fingerprint => ({
+    code: facts.code,
+    inputs,
+    outputs: def.outputs,
+    unhashable: facts.unhashable,
+    rule,
+  });
+  const inputs = encodeAllNow(def, all, "inputs", scope, rule);
+  return inputs instanceof Promise ? inputs.then(make) : make(inputs);
 }
 
 /** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */

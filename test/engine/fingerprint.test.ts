@@ -10,7 +10,9 @@ import { Stage } from "../../src/stage.js";
 import { DEFINITION } from "../../src/engine/node.js";
 import {
   compare,
+  directoryRule,
   encodeAll,
+  fingerprintNow,
   sameJson,
   shorten,
   takeFingerprint,
@@ -21,7 +23,7 @@ import { FileHasher, HashScope, sha256, type Sha256Hex } from "../../src/hashing
 import { codeIdentity, type CodeIdentity } from "../../src/hashing/hashable.js";
 import type { FileEntry, Json } from "../../src/hashing/values.js";
 import type { StoredState } from "../../src/state/store.js";
-import { recordingLogger, tempDir } from "../util/tmp.js";
+import { canChdir, recordingLogger, tempDir } from "../util/tmp.js";
 
 const HEX = "3c463695f6ad" + "0".repeat(52);
 const HEX2 = "ad53e8806d17" + "1".repeat(52);
@@ -158,6 +160,58 @@ describe("takeFingerprint and encodeAll", () => {
     await expect(encodeAll(def, { ok: 1, y: () => 1 }, "outputs", new HashScope())).rejects.toThrow(
       /^stage "enc2": outputs\.y is /,
     );
+  });
+});
+
+describe("fingerprintNow", () => {
+  // pins the promise-free path: a known code identity and no string that could name a file
+  it("is taken without a promise only when nothing has to wait, with takeFingerprint()'s value", async () => {
+    const stage = new Stage((n: number, s?: string) => [n, s], {
+      name: "now",
+      outputs: ["n", "s"],
+      logger: recordingLogger().logger,
+    });
+    const def = stage[DEFINITION];
+    const scope = new HashScope();
+    const first = fingerprintNow(def, { n: 1 }, scope); // its code identity not yet known
+    expect(first).toBeInstanceOf(Promise);
+    const taken = await first;
+    const now = fingerprintNow(def, { n: 1 }, scope);
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(now).toStrictEqual(taken);
+    expect(now).toStrictEqual(await takeFingerprint(def, { n: 1 }, scope));
+    const withPath = fingerprintNow(def, { n: 1, s: "/nonexistent/memori-now" }, scope);
+    expect(withPath).toBeInstanceOf(Promise);
+    expect((await withPath).inputs).toStrictEqual({ n: 1, s: "/nonexistent/memori-now" });
+    expect(() => fingerprintNow(def, { n: Symbol("x") }, scope)).toThrow(/inputs\.n is a symbol/);
+  });
+});
+
+describe("directoryRule", () => {
+  // pins what the rule is made from: a change to any of it makes a new rule
+  it("is made again when hashOutput, ignore or (for a relative hashOutput) the working directory changes", async () => {
+    const def: { hashOutput?: string; ignore?: readonly string[] } = { hashOutput: "/abs/state" };
+    const rule = directoryRule(def);
+    expect(rule).toStrictEqual({ ignore: undefined, skip: ["/abs/state"] });
+    expect(directoryRule(def)).toBe(rule);
+    def.hashOutput = "/abs/other";
+    expect(directoryRule(def).skip).toEqual(["/abs/other"]);
+    def.ignore = ["*.log"];
+    expect(directoryRule(def)).toStrictEqual({ ignore: ["*.log"], skip: ["/abs/other"] });
+    def.hashOutput = undefined;
+    expect(directoryRule(def)).toStrictEqual({ ignore: ["*.log"], skip: [] });
+    def.hashOutput = "rel-state";
+    expect(directoryRule(def).skip).toEqual([path.resolve("rel-state")]);
+    if (!canChdir) return;
+    const before = process.cwd();
+    const dir = await tempDir();
+    process.chdir(dir);
+    try {
+      expect(directoryRule(def).skip).toEqual([path.join(process.cwd(), "rel-state")]);
+    } finally {
+      process.chdir(before);
+    }
+    expect(directoryRule(def).skip).toEqual([path.join(before, "rel-state")]);
   });
 });
 
