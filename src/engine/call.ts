@@ -6,7 +6,7 @@ import type { Decision, Reason } from "../decision.js";
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { HashScope } from "../hashing/files.js";
 import type { RunOptions } from "./run-options.js";
-import type { Locker } from "../state/lock.js";
+import type { LockOptions, Locker } from "../state/lock.js";
 import { elementLocation, stageLocation, type StateLocation } from "../state/location.js";
 import type { CallFailure } from "./failure.js";
 import type { Outcome, StageDef } from "./node.js";
@@ -122,5 +122,14 @@ export function failureOf(
     attempt: ctx.attempt,
     attempts: ctx.attempts,
     failure,
+  };
+}
+
+/** How a call waits for its lock: told on its logger, stopped when the run is interrupted. */
+export function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOptions {
+  return {
+    onWait: (message) => def.logger.info(message),
+    onCompromised: (message) => def.logger.warn(message),
+    signal, // an interrupted run stops waiting for another process's lock
   };
 }

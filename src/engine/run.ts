@@ -14,26 +14,21 @@ import { referencedFiles, type KnownFiles, type ReadResult } from "../state/stor
 import type { FileEntry } from "../hashing/values.js";
 import { logsInfo } from "../logger.js";
 import type { StateLocation } from "../state/location.js";
-import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
+import { fileLocker, withLock } from "../state/lock.js";
 import { crashPoint } from "../state/fault.js";
 import {
   callName,
   decisionOf,
   locationOf,
   failureOf,
+  lockOptions,
   tell,
   type Call,
   type CallContext,
   type CallResult,
 } from "./call.js";
-import {
-  absentPaths,
-  commitRun,
-  recordKnownFiles,
-  recordResult,
-  seedKnownFiles,
-} from "./commit.js";
-import { directoryRule, encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
+import { absentPaths, commitRun, recordKnownFiles, seedKnownFiles } from "./commit.js";
+import { fingerprintNow, type Fingerprint } from "./fingerprint.js";
 import { executeBounded } from "./execute.js";
 import {
   failureCause,
@@ -42,8 +37,9 @@ import {
   type CallFailure,
   type Failure,
 } from "./failure.js";
-import { lookup, type Hit, type LookupInput } from "./lookup.js";
-import type { Outcome, StageDef } from "./node.js";
+import { settleHit } from "./hit.js";
+import { lookup, lookupNow, type LookupInput } from "./lookup.js";
+import type { Outcome } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
 import { nameOutputs, withAliases } from "./signature.js";
 
@@ -77,14 +73,6 @@ export async function execute(
   };
 }
 
-function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOptions {
-  return {
-    onWait: (message) => def.logger.info(message),
-    onCompromised: (message) => def.logger.warn(message),
-    signal, // an interrupted run stops waiting for another process's lock
-  };
-}
-
 const warned = new WeakMap<object, Set<string>>();
 
 /** Name, once per stage function and process, each value its code reaches but cannot hash. */
@@ -101,44 +89,47 @@ function warnUnhashable(def: Call["def"], fingerprint: Fingerprint): void {
   );
 }
 
-/**
- * What a memoized call's lookup works from: its state as stored now (read first: most re-runs
- * are hits, and reading is safe without the lock since the commit record ties the files
- * together), the file-hash hints recorded beside it, and its fingerprint.
- */
-export async function prepare(
-  call: Call,
-  ctx: CallContext,
-  location: StateLocation,
-  inputArgs: Record<string, unknown>,
-): Promise<{
+/** What a memoized call's lookup works from. */
+export interface Prepared {
   input: LookupInput & { fingerprint: Fingerprint };
   known: KnownFiles;
   /** The files the state as stored now refers to. */
   referenced: readonly FileEntry[];
-}> {
+}
+
+/**
+ * What a memoized call's lookup works from: its state as stored now (read first: most re-runs
+ * are hits, and reading is safe without the lock since the commit record ties the files
+ * together), the file-hash hints recorded beside it, and its fingerprint. At once (no promise)
+ * when the fingerprint is (see `fingerprintNow`).
+ */
+export function prepare(
+  call: Call,
+  ctx: CallContext,
+  location: StateLocation,
+  inputArgs: Record<string, unknown>,
+): Prepared | Promise<Prepared> {
   const { def } = call;
   const previous = location.store.read();
   const referenced = previous.kind === "ok" ? referencedFiles(previous.state) : [];
   const known = seedKnownFiles(def, location.store, referenced);
-  const fingerprint = await takeFingerprint(
-    def,
-    inputArgs,
-    ctx.scope,
-    previous.kind === "ok" ? previous.state : undefined,
-  );
-  warnUnhashable(def, fingerprint);
-  const input = {
-    def,
-    location,
-    previous,
-    fingerprint,
-    options: call.options,
-    readonlyCaches: ctx.readonlyCaches,
-    scope: ctx.scope,
-    refresh: ctx.refresh,
+  const state = previous.kind === "ok" ? previous.state : undefined;
+  const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
+  const make = (fingerprint: Fingerprint): Prepared => {
+    warnUnhashable(def, fingerprint);
+    const input = {
+      def,
+      location,
+      previous,
+      fingerprint,
+      options: call.options,
+      readonlyCaches: ctx.readonlyCaches,
+      scope: ctx.scope,
+      refresh: ctx.refresh,
+    };
+    return { input, known, referenced };
   };
-  return { input, known, referenced };
+  return taken instanceof Promise ? taken.then(make) : make(taken);
 }
 
 /** Run one call: its outcome, or why it failed. Never throws. */
@@ -181,13 +172,15 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
       return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
     }
     const store = location.store;
-    const { input, known, referenced } = await prepare(call, ctx, location, inputArgs);
+    const prepared = prepare(call, ctx, location, inputArgs);
+    const { input, known, referenced } = prepared instanceof Promise ? await prepared : prepared;
     const { previous, fingerprint } = input;
     // Files a later attempt finds that the first did not were made by this call (a partial
     // output of a failed attempt): its own, not inputs.
     if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo)
       call.memo.absent = absentPaths(fingerprint.inputs);
-    const found = await lookup(input);
+    const looked = lookupNow(input);
+    const found = looked instanceof Promise ? await looked : looked;
     if (found.hit) {
       const settling = settleHit(call, ctx, found, location, fingerprint, known, referenced);
       if (settling !== undefined) await settling;
@@ -249,101 +242,6 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
   } catch (error) {
     if (ctx.signal?.aborted) return failed({ kind: "cancelled", cause: ctx.signal.reason });
     return failed({ kind: "error", error });
-  }
-}
-
-/**
- * What a hit still has to do: warn, record a borrowed or forced result, remember file hashes
- * (`referenced`: the files its own state refers to). `undefined` when there is nothing to do.
- */
-function settleHit(
-  call: Call,
-  ctx: CallContext,
-  found: Hit,
-  location: StateLocation,
-  fingerprint: Fingerprint,
-  known: KnownFiles,
-  referenced: readonly FileEntry[],
-): Promise<void> | undefined {
-  const { options } = call;
-  if (found.from === undefined && found.reason.kind !== "forced") {
-    // A hit on the call's own state (found.state is the state prepare() read).
-    if (!options.forceHashWrite && referenced.length === 0) return undefined;
-    return rememberHit(call, ctx, found, location, fingerprint, known, referenced);
-  }
-  return settleOtherHit(call, ctx, found, location, fingerprint);
-}
-
-/** A hit on the call's own state: with `forceHashWrite`, recorded again; file hashes kept. */
-async function rememberHit(
-  call: Call,
-  ctx: CallContext,
-  found: Hit,
-  location: StateLocation,
-  fingerprint: Fingerprint,
-  known: KnownFiles,
-  referenced: readonly FileEntry[],
-): Promise<void> {
-  const { def } = call;
-  const store = location.store;
-  if (call.options.forceHashWrite) {
-    await withLock(
-      store,
-      async () => recordResult(def, store, fingerprint, found.state.outputs, found.state.written),
-      lockOptions(def, ctx.signal),
-      ctx.locker ?? fileLocker,
-    );
-  }
-  await recordKnownFiles(def, store, referenced, known);
-}
-
-/** A hit from a read-only cache (recorded as the call's own), or forced by `forceSkip`. */
-async function settleOtherHit(
-  call: Call,
-  ctx: CallContext,
-  found: Hit,
-  location: StateLocation,
-  fingerprint: Fingerprint,
-): Promise<void> {
-  const { def, options } = call;
-  const store = location.store;
-  const name = callName(def, call.element);
-  type Recorded = Parameters<typeof recordResult>;
-  const record = (make: () => Promise<[Recorded[3], Recorded[4]]>) =>
-    withLock(
-      store,
-      async () => recordResult(def, store, fingerprint, ...(await make())),
-      lockOptions(def, ctx.signal),
-      ctx.locker ?? fileLocker,
-    );
-  const stored = async (): Promise<[Recorded[3], Recorded[4]]> => [
-    found.state.outputs,
-    found.state.written,
-  ];
-  if (found.from !== undefined) {
-    await record(stored);
-    def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);
-    return;
-  }
-  if (found.reason.kind === "forced") {
-    if (found.mismatch !== undefined) {
-      def.logger.warn(
-        `stage "${name}": forceSkip loads stored results although ${describeReason(found.mismatch)}.`,
-      );
-    }
-    // Accept the outputs as they are now: their files, and the files written through
-    // arguments, re-hashed; with the current inputs.
-    if (options.forceHashWrite) {
-      await record(async () => {
-        const outputs = await encodeAll(def, found.outputs, "outputs", ctx.scope);
-        const written = [];
-        for (const { file } of found.state.written) {
-          const hash = await def.hasher.hash(file, ctx.scope, directoryRule(def));
-          if (hash !== undefined) written.push({ file, hash });
-        }
-        return [outputs, written];
-      });
-    }
   }
 }
 
