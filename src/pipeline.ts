@@ -128,14 +128,16 @@ export class Pipeline {
     }
     this.#states = new Map();
     report.nodes.forEach((r, id) => {
-      if (r.status === "done") r.node[REMEMBER](r.outcome, elementDecisions(r));
-      else if (r.elements !== undefined) r.node[REMEMBER](undefined, elementDecisions(r));
+      const elements = r.elements === undefined ? undefined : elementDecisions(r);
+      if (r.status === "done") r.node[REMEMBER](r.outcome, elements);
+      else if (elements !== undefined) r.node[REMEMBER](undefined, elements);
       this.#states.set(id, runState(r));
     });
-    this.#decisions = order.flatMap((id) => {
+    this.#decisions = [];
+    for (const id of order) {
       const outcome = report.nodes[id]!.outcome;
-      return outcome === undefined ? [] : [outcome.decision];
-    });
+      if (outcome !== undefined) this.#decisions.push(outcome.decision);
+    }
     if (report.interrupted !== undefined) {
       const why =
         trap.received === undefined ? "interrupted (aborted)" : `interrupted by ${trap.received}`;
@@ -146,10 +148,11 @@ export class Pipeline {
       }
       throw new MemoriError("interrupted", `pipeline: ${summary}`, { cause: report.interrupted });
     }
-    const failures = order.flatMap((id) => {
+    const failures: MemoriError[] = [];
+    for (const id of order) {
       const r = report.nodes[id]!;
-      return r.failures.map((f) => errorOf(f, "pipeline", Object.keys(r.offered)));
-    });
+      for (const f of r.failures) failures.push(errorOf(f, "pipeline", Object.keys(r.offered)));
+    }
     if (failures.length > 0) {
       if (!keepGoing) throw failures[0]!;
       throw new PipelineError(failures, blockedNames(report, order));

@@ -69,6 +69,13 @@ export function streamSource(plan: readonly PlanNode[], id: number): number | un
   return others.some((name) => providerOf(plan, id, name) === source) ? undefined : source;
 }
 
+/** How many distinct upstream nodes a node waits for (not the map it streams from). */
+export function upstreamCount(sources: readonly number[], stream: number | undefined): number {
+  if (sources.length === 1) return sources[0] === stream ? 0 : 1;
+  if (sources.length === 0) return 0;
+  return new Set(sources.filter((s) => s !== stream)).size;
+}
+
 /**
  * Task priorities, lowest first: stages in definition order, then map elements by index, and
  * for one index, the maps in definition order. Depth first: once element k of a map is done,
@@ -110,6 +117,8 @@ export function namedFor(
 ): Record<string, unknown> {
   if (where !== "pipeline") return offered;
   const named: Record<string, unknown> = {};
-  for (const name of node.inputs) if (name in offered) named[name] = offered[name];
+  for (const name of node[DEFINITION].signature.names) {
+    if (name in offered) named[name] = offered[name];
+  }
   return named;
 }

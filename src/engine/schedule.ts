@@ -25,6 +25,7 @@ import {
   offeredTo,
   priorityOf,
   streamSource,
+  upstreamCount,
   type PlanNode,
   type ScheduleOptions,
 } from "./plan.js";
@@ -93,9 +94,7 @@ class Scheduling {
     this.#streams = plan.map((_, id) => streamSource(plan, id));
     this.#followers = plan.map(() => []);
     this.#streams.forEach((from, id) => from !== undefined && this.#followers[from]!.push(id));
-    this.#waiting = plan.map(
-      ({ sources }, id) => new Set(sources.filter((s) => s !== this.#streams[id])).size,
-    );
+    this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
     const limits = new Map<number, number>();
     plan.forEach(({ node }, id) => {
       const limit = node[MAPPING]?.concurrency;

@@ -26,9 +26,16 @@ export class Signature {
     readonly source: ParsedSource,
   ) {}
 
-  /** Parameter names, in order (without a rest parameter). */
+  #names: readonly string[] | undefined;
+
+  /** Parameter names, in order (without a rest parameter): the caller's own copy. */
   get inputs(): string[] {
-    return this.source.parameters.map((p) => p.name);
+    return [...this.names];
+  }
+
+  /** Parameter names, in order (without a rest parameter), read-only and made once. */
+  get names(): readonly string[] {
+    return (this.#names ??= this.source.parameters.map((p) => p.name));
   }
 
   /** Parameters that have no default: a call must supply them. */
