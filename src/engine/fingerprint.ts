@@ -174,27 +174,25 @@ function fingerprintWith(
   scope: HashScope,
   previous: StoredState | undefined,
 ): Fingerprint | Promise<Fingerprint> {
-  let extra = false;
-  const environment: Record<string, string | undefined> = {};
   // Variables the code reads as process.env.NAME count as if listed in `env` (each name once,
   // where it first appears).
-  for (const names of [def.env, facts.env]) {
-    for (const name of names) {
-      environment[`env:${name}`] = process.env[name];
-      extra = true;
-    }
-  }
+  const names = facts.env.length === 0 ? def.env : [...def.env, ...facts.env];
+  const environment: Record<string, string | undefined> = {};
+  for (let i = 0; i < names.length; i++) environment[`env:${names[i]}`] = process.env[names[i]!];
   // Files the last run read without naming them: their content now (a path, if gone).
-  const reads: Record<string, string> = {};
+  let reads: Record<string, string> | undefined;
   if (previous !== undefined) {
-    for (const key of Object.keys(previous.inputs)) {
-      if (!key.startsWith(READ_PREFIX)) continue;
-      reads[key] = key.slice(READ_PREFIX.length);
-      extra = true;
+    const keys = Object.keys(previous.inputs);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
     }
   }
   const rule = directoryRule(def);
-  const all = extra ? { ...inputArgs, ...environment, ...reads } : inputArgs;
+  const all =
+    names.length === 0 && reads === undefined
+      ? inputArgs
+      : { ...inputArgs, ...environment, ...reads };
   const make = (inputs: Record<string, Json>): Fingerprint => ({
     code: facts.code,
     inputs,

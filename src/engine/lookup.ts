@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import type { HashScope } from "../hashing/files.js";
-import { decodeValue } from "../hashing/values.js";
+import { decodeValue, fileEntries, type FileEntry } from "../hashing/values.js";
 import type { RunOptions } from "./run-options.js";
 import type { StateLocation } from "../state/location.js";
 import {
@@ -62,6 +62,15 @@ export interface LookupInput {
   readonly ownOnly?: boolean;
 }
 
+/**
+ * The files a state says the stage wrote (`trackedFiles`), without copying anything when it
+ * says it wrote none.
+ */
+export function trackedOf(state: StoredState): FileEntry[] {
+  const returned = fileEntries(state.outputs);
+  return returned.length === 0 && state.written.length === 0 ? returned : trackedFiles(state);
+}
+
 /** The paths inside a directory that changed between two of its hashes, as far as known. */
 function insideOf(def: StageDef): (file: string, from: string, to: string) => string[] | undefined {
   return (file, from, to) => def.hasher.directories.changesInside(path.resolve(file), from, to);
@@ -95,7 +104,7 @@ function validResultNow(
   state: StoredState,
   store: StateStore,
 ): Valid | Promise<Valid> {
-  const tracked = trackedFiles(state);
+  const tracked = trackedOf(state);
   const reason = compare(fingerprint, state, input.def.name, tracked, insideOf(input.def));
   if (reason.kind !== "cached") return { ok: false, reason };
   if (tracked.length === 0) return decoded(input.def, state, store);

@@ -10,8 +10,13 @@
  */
 import { FileAccess } from "../call-signal.js";
 import { describeReason, type Reason } from "../decision.js";
-import { referencedFiles, type KnownFiles, type ReadResult } from "../state/store.js";
-import type { FileEntry } from "../hashing/values.js";
+import {
+  referencedFiles,
+  type KnownFiles,
+  type ReadResult,
+  type StoredState,
+} from "../state/store.js";
+import { fileEntries, type FileEntry } from "../hashing/values.js";
 import { logsInfo } from "../logger.js";
 import type { StateLocation } from "../state/location.js";
 import { fileLocker, withLock } from "../state/lock.js";
@@ -38,7 +43,7 @@ import {
   type Failure,
 } from "./failure.js";
 import { settleHit } from "./hit.js";
-import { lookup, lookupNow, type LookupInput } from "./lookup.js";
+import { lookup, lookupNow, trackedOf, type LookupInput } from "./lookup.js";
 import type { Outcome } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
 import { nameOutputs, withAliases } from "./signature.js";
@@ -89,6 +94,14 @@ function warnUnhashable(def: Call["def"], fingerprint: Fingerprint): void {
   );
 }
 
+/** Every file a state refers to (`referencedFiles`), without copying lists that are empty. */
+function referencedBy(state: StoredState): FileEntry[] {
+  const inputs = fileEntries(state.inputs);
+  const tracked = trackedOf(state);
+  if (tracked.length === 0) return inputs;
+  return inputs.length === 0 ? tracked : [...inputs, ...tracked];
+}
+
 /** What a memoized call's lookup works from. */
 export interface Prepared {
   input: LookupInput & { fingerprint: Fingerprint };
@@ -111,7 +124,7 @@ export function prepare(
 ): Prepared | Promise<Prepared> {
   const { def } = call;
   const previous = location.store.read();
-  const referenced = previous.kind === "ok" ? referencedFiles(previous.state) : [];
+  const referenced = previous.kind === "ok" ? referencedBy(previous.state) : [];
   const known = seedKnownFiles(def, location.store, referenced);
   const state = previous.kind === "ok" ? previous.state : undefined;
   const taken = fingerprintNow(def, inputArgs, ctx.scope, state);

@@ -6,11 +6,12 @@ import { describe, expect, it } from "vitest";
 import { Stage } from "../../src/stage.js";
 import { DEFINITION } from "../../src/engine/node.js";
 import { takeFingerprint } from "../../src/engine/fingerprint.js";
-import { lookup, lookupNow, type LookupInput } from "../../src/engine/lookup.js";
+import { lookup, lookupNow, trackedOf, type LookupInput } from "../../src/engine/lookup.js";
 import { MemoriError } from "../../src/errors.js";
 import { HashScope } from "../../src/hashing/files.js";
 import { stageLocation } from "../../src/state/location.js";
-import { StateStore, type StoredState } from "../../src/state/store.js";
+import { StateStore, trackedFiles, type StoredState } from "../../src/state/store.js";
+import type { FileEntry, Json } from "../../src/hashing/values.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -446,5 +447,21 @@ describe("at once (lookupNow)", () => {
     expect(
       await lookupNow({ ...(await plainInput(own, 3, [cache])), ownOnly: true }),
     ).toStrictEqual({ hit: false, reason: { kind: "first-run" }, rejected: [] });
+  });
+});
+
+describe("trackedOf", () => {
+  // pins that it is trackedFiles(), whatever the state holds
+  it("lists what trackedFiles lists: returned files, then files written through arguments, once each", () => {
+    const e = (file: string, hash = "h") => ({ file, hash }) as FileEntry & Record<string, Json>;
+    const base = { record: {} as StoredState["record"], inputs: { a: e("/in") } };
+    const states: StoredState[] = [
+      { ...base, outputs: { x: 1 }, written: [] },
+      { ...base, outputs: { x: e("/o1"), y: [e("/o2"), "s"] }, written: [] },
+      { ...base, outputs: { x: 1 }, written: [e("/w")] },
+      { ...base, outputs: { x: e("/same", "1") }, written: [e("/same", "2"), e("/w")] },
+      { ...base, outputs: { x: { $memori: "object", value: { file: e("/deep") } } }, written: [] },
+    ];
+    for (const state of states) expect(trackedOf(state)).toStrictEqual(trackedFiles(state));
   });
 });
