@@ -31,11 +31,11 @@ const MAX_PATH_LENGTH = 4096;
 /** Whether a stored JSON value is a file entry. */
 export function isFileEntry(value: unknown): value is FileEntry {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const keys = Object.keys(value);
+  // The two fields first: most objects are not entries, and need no list of keys to tell.
   return (
-    keys.length === 2 &&
     typeof (value as FileEntry).file === "string" &&
-    typeof (value as FileEntry).hash === "string"
+    typeof (value as FileEntry).hash === "string" &&
+    Object.keys(value).length === 2
   );
 }
 
@@ -96,10 +96,17 @@ export function encodeValueNow(
   where: string,
   ctx: EncodeContext,
 ): Json | Promise<Json> {
+  // A number, a boolean, null...: no string in it, nothing inside it.
+  if (value === null || (typeof value !== "object" && typeof value !== "string")) {
+    return encode(value, where, ctx.stage, NO_ANCESTORS, undefined);
+  }
   const pending = new Map<object, string>();
   const json = encode(value, where, ctx.stage, new Set(), pending);
   return pending.size === 0 ? json : resolvePending(json, pending, ctx);
 }
+
+/** The ancestors of a value that is not an object: never added to, as nothing is inside it. */
+const NO_ANCESTORS = new Set<object>();
 
 async function resolvePending(
   json: Json,
@@ -484,7 +491,8 @@ export function walkStored(
     }
     return;
   }
-  for (const value of Object.values(json)) walkStored(value, onEntry, onString);
+  // Own keys in Object.keys order, without making the list of them.
+  for (const key in json) if (Object.hasOwn(json, key)) walkStored(json[key]!, onEntry, onString);
 }
 
 /** Every file entry inside a stored value, in order. */
