@@ -47,16 +47,23 @@ export interface Fingerprinted {
   readonly hashOutput?: string | undefined;
 }
 
-/** The last rule made for a definition, with what it was made from. */
-const rules = new WeakMap<
-  object,
-  {
-    cwd: string;
-    hashOutput: string | undefined;
-    ignore: readonly string[] | undefined;
-    rule: DirectoryRule;
-  }
->();
+/**
+ * The last rule made, with what it was made from: the stages of a run mostly share their
+ * state directory and ignore no path, hence their rule.
+ */
+let lastRule:
+  | {
+      hashOutput: string | undefined;
+      cwd: string;
+      ignore: string[] | undefined;
+      rule: DirectoryRule;
+    }
+  | undefined;
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
 
 /**
  * How a stage hashes directories: its `ignore` globs, and never its own state (a project
@@ -66,15 +73,18 @@ export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">)
   const { hashOutput } = def;
   // A relative hashOutput is resolved against the working directory of the moment.
   const cwd = hashOutput !== undefined && !path.isAbsolute(hashOutput) ? process.cwd() : "";
-  const known = rules.get(def);
-  if (known?.cwd === cwd && known.hashOutput === hashOutput && known.ignore === def.ignore) {
-    return known.rule;
+  const last = lastRule;
+  if (
+    last !== undefined &&
+    last.hashOutput === hashOutput &&
+    last.cwd === cwd &&
+    sameList(last.ignore, def.ignore)
+  ) {
+    return last.rule;
   }
-  const rule = {
-    ignore: def.ignore,
-    skip: hashOutput === undefined ? [] : [path.resolve(hashOutput)],
-  };
-  rules.set(def, { cwd, hashOutput, ignore: def.ignore, rule });
+  const ignore = def.ignore === undefined ? undefined : [...def.ignore];
+  const rule = { ignore, skip: hashOutput === undefined ? [] : [path.resolve(hashOutput)] };
+  lastRule = { hashOutput, cwd, ignore, rule };
   return rule;
 }
 
@@ -233,12 +243,15 @@ export function sameJson(a: Json, b: Json): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const key of keys) {
+  // Own keys only (as Object.keys has them), counted instead of listed.
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
     if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
+    count++;
   }
-  return true;
+  for (const key in b) if (Object.hasOwn(b, key)) count--;
+  return count === 0;
 }
 
 /** Replace file entries for the given paths by the paths themselves. */

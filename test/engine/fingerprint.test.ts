@@ -189,7 +189,7 @@ describe("fingerprintNow", () => {
 
 describe("directoryRule", () => {
   // pins what the rule is made from: a change to any of it makes a new rule
-  it("is made again when hashOutput, ignore or (for a relative hashOutput) the working directory changes", async () => {
+  it("is made again when hashOutput, ignore or (for a relative hashOutput) the working directory differ", async () => {
     const def: { hashOutput?: string; ignore?: readonly string[] } = { hashOutput: "/abs/state" };
     const rule = directoryRule(def);
     expect(rule).toStrictEqual({ ignore: undefined, skip: ["/abs/state"] });
@@ -202,6 +202,18 @@ describe("directoryRule", () => {
     expect(directoryRule(def)).toStrictEqual({ ignore: ["*.log"], skip: [] });
     def.hashOutput = "rel-state";
     expect(directoryRule(def).skip).toEqual([path.resolve("rel-state")]);
+    // another definition with the same directory and globs has the same rule; other globs, not
+    const same = directoryRule({ hashOutput: "rel-state", ignore: ["*.log"] });
+    expect(same).toBe(directoryRule(def));
+    expect(directoryRule({ hashOutput: "rel-state", ignore: ["*.tmp"] }).ignore).toEqual(["*.tmp"]);
+    expect(directoryRule({ hashOutput: "rel-state" }).ignore).toBeUndefined();
+    expect(directoryRule({ hashOutput: "rel-state", ignore: [] }).ignore).toEqual([]);
+    // the rule keeps the globs it was made with, whatever happens to the list given
+    const globs = ["a/**"];
+    const kept = directoryRule({ hashOutput: "/abs/k", ignore: globs });
+    globs.push("b/**");
+    expect(kept.ignore).toEqual(["a/**"]);
+    expect(directoryRule({ hashOutput: "/abs/k", ignore: globs }).ignore).toEqual(["a/**", "b/**"]);
     if (!canChdir) return;
     const before = process.cwd();
     const dir = await tempDir();
