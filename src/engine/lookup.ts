@@ -103,8 +103,8 @@ function validResultNow(
   fingerprint: Fingerprint,
   state: StoredState,
   store: StateStore,
+  tracked: readonly FileEntry[] = trackedOf(state),
 ): Valid | Promise<Valid> {
-  const tracked = trackedOf(state);
   const reason = compare(fingerprint, state, input.def.name, tracked, insideOf(input.def));
   if (reason.kind !== "cached") return { ok: false, reason };
   if (tracked.length === 0) return decoded(input.def, state, store);
@@ -141,9 +141,13 @@ export async function lookup(input: LookupInput): Promise<Lookup> {
 
 /**
  * {@link lookup}, at once (no promise) when no file has to be hashed: no file to verify, no
- * read-only cache to consult. May throw at once.
+ * read-only cache to consult. May throw at once. `tracked`: `trackedOf(input.previous.state)`,
+ * when the caller has it already.
  */
-export function lookupNow(input: LookupInput): Lookup | Promise<Lookup> {
+export function lookupNow(
+  input: LookupInput,
+  tracked?: readonly FileEntry[],
+): Lookup | Promise<Lookup> {
   const { location, previous, fingerprint, options } = input;
   const miss = (reason: Reason): Miss => ({ hit: false, reason, rejected: [] });
   if (location === undefined || fingerprint === undefined) return miss({ kind: "not-memoized" });
@@ -155,7 +159,7 @@ export function lookupNow(input: LookupInput): Lookup | Promise<Lookup> {
     valid.ok
       ? { hit: true, reason: { kind: "cached" }, outputs: valid.outputs, state: previous.state }
       : elsewhere(input, location, fingerprint, valid.reason);
-  const valid = validResultNow(input, fingerprint, previous.state, location.store);
+  const valid = validResultNow(input, fingerprint, previous.state, location.store, tracked);
   return valid instanceof Promise ? valid.then(own) : own(valid);
 }
 

@@ -43,8 +43,15 @@ import {
   type Failure,
 } from "./failure.js";
 import { settleHit } from "./hit.js";
-import { lookup, lookupNow, trackedOf, type LookupInput } from "./lookup.js";
-import type { Outcome } from "./node.js";
+import {
+  lookup,
+  lookupNow,
+  trackedOf,
+  type Lookup,
+  type LookupInput,
+  type Miss,
+} from "./lookup.js";
+import type { Outcome, StageDef } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
 import { nameOutputs, withAliases } from "./signature.js";
 
@@ -95,9 +102,8 @@ function warnUnhashable(def: Call["def"], fingerprint: Fingerprint): void {
 }
 
 /** Every file a state refers to (`referencedFiles`), without copying lists that are empty. */
-function referencedBy(state: StoredState): FileEntry[] {
+function referencedBy(state: StoredState, tracked: FileEntry[]): FileEntry[] {
   const inputs = fileEntries(state.inputs);
-  const tracked = trackedOf(state);
   if (tracked.length === 0) return inputs;
   return inputs.length === 0 ? tracked : [...inputs, ...tracked];
 }
@@ -108,6 +114,8 @@ export interface Prepared {
   known: KnownFiles;
   /** The files the state as stored now refers to. */
   referenced: readonly FileEntry[];
+  /** The files it says the call wrote (`trackedOf`). */
+  tracked: readonly FileEntry[];
 }
 
 /**
@@ -124,7 +132,8 @@ export function prepare(
 ): Prepared | Promise<Prepared> {
   const { def } = call;
   const previous = location.store.read();
-  const referenced = previous.kind === "ok" ? referencedBy(previous.state) : [];
+  const tracked = previous.kind === "ok" ? trackedOf(previous.state) : [];
+  const referenced = previous.kind === "ok" ? referencedBy(previous.state, tracked) : [];
   const known = seedKnownFiles(def, location.store, referenced);
   const state = previous.kind === "ok" ? previous.state : undefined;
   const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
@@ -140,65 +149,116 @@ export function prepare(
       scope: ctx.scope,
       refresh: ctx.refresh,
     };
-    return { input, known, referenced };
+    return { input, known, referenced, tracked };
   };
   return taken instanceof Promise ? taken.then(make) : make(taken);
 }
 
-/** Run one call: its outcome, or why it failed. Never throws. */
-export async function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
-  const { def } = call;
-  const began = Date.now();
-  const heard = ctx.onEvent !== undefined || def.onEvent !== undefined;
-  if (heard) tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: began }));
-  let inputArgs: Record<string, unknown> | undefined;
-  const failed = (failure: Failure): CallResult => ({
-    ok: false,
-    failure: failureOf(call, ctx, inputArgs, failure),
-  });
-  const finish = (action: "run" | "skip", reason: Reason, outputs: Record<string, unknown>) => {
-    const outcome: Outcome = {
-      results: withAliases(def.name, def.outputs, def.aliases, outputs),
-      decision: decisionOf(call, ctx, action, reason),
-      inputArgs: inputArgs!,
-    };
-    if (action === "skip" && logsInfo(def.logger)) {
-      def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
-    }
-    if (heard) {
-      tell(call, ctx, (about) => {
-        const now = Date.now();
-        const type = action === "skip" ? "stage:cached" : "stage:done";
-        return { type, ...about, reason, ms: now - began, time: now };
-      });
-    }
-    return { ok: true as const, outcome };
-  };
+/**
+ * Run one call: its outcome, or why it failed. Never throws. A hit that waits for nothing (no
+ * file to hash) is decided without a promise of its own: the result is settled at once.
+ */
+export function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
+  const run = new CallRun(call, ctx);
   try {
-    checkRunOptions(def.name, call.options);
-    inputArgs = def.signature.bind(call.invocation, def.args);
-    const location = locationOf(call);
-    if (location === undefined) {
-      const reason: Reason = { kind: "not-memoized" };
-      tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
-      const executed = await execute(call, ctx, inputArgs, undefined);
-      return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
+    const result = run.start();
+    if (!(result instanceof Promise)) return Promise.resolve(result);
+    return result.catch((error: unknown) => run.caught(error));
+  } catch (error) {
+    return Promise.resolve(run.caught(error));
+  }
+}
+
+/** One call being run, step by step: bind, prepare, look up, then a hit or a run. */
+class CallRun {
+  readonly #call: Call;
+  readonly #ctx: CallContext;
+  readonly #def: StageDef;
+  readonly #began = Date.now();
+  /** Whether anyone listens to the call's events. */
+  readonly #heard: boolean;
+  #inputArgs: Record<string, unknown> | undefined;
+
+  constructor(call: Call, ctx: CallContext) {
+    this.#call = call;
+    this.#ctx = ctx;
+    this.#def = call.def;
+    this.#heard = ctx.onEvent !== undefined || call.def.onEvent !== undefined;
+  }
+
+  /** Up to the lookup; a hit ends here. Throws for a failure before anything ran. */
+  start(): CallResult | Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
+    const def = this.#def;
+    if (this.#heard) {
+      tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: this.#began }));
     }
-    const store = location.store;
+    checkRunOptions(def.name, call.options);
+    const inputArgs = (this.#inputArgs = def.signature.bind(call.invocation, def.args));
+    const location = locationOf(call);
+    if (location === undefined) return this.#unmemoized(inputArgs);
     const prepared = prepare(call, ctx, location, inputArgs);
-    const { input, known, referenced } = prepared instanceof Promise ? await prepared : prepared;
-    const { previous, fingerprint } = input;
+    if (prepared instanceof Promise) return prepared.then((p) => this.#lookUp(location, p));
+    return this.#lookUp(location, prepared);
+  }
+
+  #lookUp(location: StateLocation, prepared: Prepared): CallResult | Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
     // Files a later attempt finds that the first did not were made by this call (a partial
     // output of a failed attempt): its own, not inputs.
     if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo)
-      call.memo.absent = absentPaths(fingerprint.inputs);
-    const looked = lookupNow(input);
-    const found = looked instanceof Promise ? await looked : looked;
-    if (found.hit) {
-      const settling = settleHit(call, ctx, found, location, fingerprint, known, referenced);
-      if (settling !== undefined) await settling;
-      return finish("skip", found.reason, found.outputs);
-    }
+      call.memo.absent = absentPaths(prepared.input.fingerprint.inputs);
+    const found = lookupNow(prepared.input, prepared.tracked);
+    if (found instanceof Promise) return found.then((f) => this.#decided(location, prepared, f));
+    return this.#decided(location, prepared, found);
+  }
+
+  #decided(
+    location: StateLocation,
+    prepared: Prepared,
+    found: Lookup,
+  ): CallResult | Promise<CallResult> {
+    if (!found.hit) return this.#miss(location, prepared, found);
+    const { input, known, referenced } = prepared;
+    const settling = settleHit(
+      this.#call,
+      this.#ctx,
+      found,
+      location,
+      input.fingerprint,
+      known,
+      referenced,
+    );
+    if (settling === undefined) return this.finish("skip", found.reason, found.outputs);
+    return settling.then(() => this.finish("skip", found.reason, found.outputs));
+  }
+
+  /** A stage that is not memoized: it runs. */
+  async #unmemoized(inputArgs: Record<string, unknown>): Promise<CallResult> {
+    const reason: Reason = { kind: "not-memoized" };
+    tell(this.#call, this.#ctx, (about) => ({
+      type: "stage:run",
+      ...about,
+      reason,
+      time: Date.now(),
+    }));
+    const executed = await execute(this.#call, this.#ctx, inputArgs, undefined);
+    return executed.ok
+      ? this.finish("run", reason, executed.outputs)
+      : this.failed(executed.failure);
+  }
+
+  /** No valid result: under the call's lock, look again, then run and commit. */
+  async #miss(location: StateLocation, prepared: Prepared, found: Miss): Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
+    const def = this.#def;
+    const inputArgs = this.#inputArgs!;
+    const { input, known } = prepared;
+    const { previous, fingerprint } = input;
+    const store = location.store;
     const name = callName(def, call.element);
     for (const { dir, reason } of found.rejected) {
       def.logger.info(
@@ -220,16 +280,16 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
           const again = await lookup({ ...input, previous: current, ownOnly: true });
           if (again.hit) {
             await recordKnownFiles(def, store, referencedFiles(again.state), known);
-            return finish("skip", again.reason, again.outputs);
+            return this.finish("skip", again.reason, again.outputs);
           }
           reason = again.reason;
         }
         def.logger.info(`stage "${name}": running (${describeReason(reason)})`);
         tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
         crashPoint("before-function", true);
-        const executed = await execute(call, ctx, inputArgs!, fingerprint);
+        const executed = await execute(call, ctx, inputArgs, fingerprint);
         crashPoint("after-function", true);
-        if (!executed.ok) return failed(executed.failure);
+        if (!executed.ok) return this.failed(executed.failure);
         const created = call.memo?.absent;
         const changed = await commitRun(
           def,
@@ -247,14 +307,44 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
             `stage "${name}": ${changed.join(", ")} changed while it ran, and memori cannot tell who changed it (it existed before, and the stage's last run did not write it: the stage itself, another process, or a stage it is not ordered after). Recorded as changed, so the next run runs it again.`,
           );
         }
-        return finish("run", reason, executed.outputs);
+        return this.finish("run", reason, executed.outputs);
       },
       lockOptions(def, ctx.signal),
       ctx.locker ?? fileLocker,
     );
-  } catch (error) {
-    if (ctx.signal?.aborted) return failed({ kind: "cancelled", cause: ctx.signal.reason });
-    return failed({ kind: "error", error });
+  }
+
+  /** The call's outcome, told to the logger (a skip) and to listeners. */
+  finish(action: "run" | "skip", reason: Reason, outputs: Record<string, unknown>): CallResult {
+    const call = this.#call;
+    const def = this.#def;
+    const outcome: Outcome = {
+      results: withAliases(def.name, def.outputs, def.aliases, outputs),
+      decision: decisionOf(call, this.#ctx, action, reason),
+      inputArgs: this.#inputArgs!,
+    };
+    if (action === "skip" && logsInfo(def.logger)) {
+      def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
+    }
+    if (this.#heard) {
+      tell(call, this.#ctx, (about) => {
+        const now = Date.now();
+        const type = action === "skip" ? "stage:cached" : "stage:done";
+        return { type, ...about, reason, ms: now - this.#began, time: now };
+      });
+    }
+    return { ok: true, outcome };
+  }
+
+  failed(failure: Failure): CallResult {
+    return { ok: false, failure: failureOf(this.#call, this.#ctx, this.#inputArgs, failure) };
+  }
+
+  /** What an error thrown on the way means: cancelled by an interrupt, or a failure. */
+  caught(error: unknown): CallResult {
+    const { signal } = this.#ctx;
+    if (signal?.aborted) return this.failed({ kind: "cancelled", cause: signal.reason });
+    return this.failed({ kind: "error", error });
   }
 }
 
