@@ -44,6 +44,9 @@ import type { Invocation } from "./signature.js";
 
 export type { PlanNode, ScheduleOptions } from "./plan.js";
 
+/** The positional arguments of a call that has none. */
+const NONE: readonly unknown[] = Object.freeze([]);
+
 type Work =
   | readonly ["activate", number]
   | readonly ["settled", number]
@@ -66,7 +69,7 @@ class Scheduling {
   /** Per node: the map it streams from. */
   readonly #streams: (number | undefined)[];
   /** Per node: the maps that stream from it. */
-  readonly #followers: number[][];
+  readonly #followers: (number[] | undefined)[] = [];
   /** Per mapped node: its arguments besides the mapped values, and how many elements are open. */
   readonly #named: Record<string, unknown>[] = [];
   readonly #open: number[] = [];
@@ -92,8 +95,9 @@ class Scheduling {
       unknownUpstream: [],
     }));
     this.#streams = plan.map((_, id) => streamSource(plan, id));
-    this.#followers = plan.map(() => []);
-    this.#streams.forEach((from, id) => from !== undefined && this.#followers[from]!.push(id));
+    this.#streams.forEach(
+      (from, id) => from !== undefined && (this.#followers[from] ??= []).push(id),
+    );
     this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
     const limits = new Map<number, number>();
     plan.forEach(({ node }, id) => {
@@ -196,13 +200,13 @@ class Scheduling {
     );
     const named = namedFor(node, r.offered, this.#options.where);
     if (mapping === undefined) {
-      const positional = start ? this.#options.start.positional : [];
+      const positional = start ? this.#options.start.positional : NONE;
       return this.#submit(id, undefined, { positional, named });
     }
     this.#named[id] = named;
     const from = this.#streams[id];
     try {
-      const positional = start ? this.#options.start.positional : [];
+      const positional = start ? this.#options.start.positional : NONE;
       const upstream = from === undefined ? undefined : this.#reports[from];
       r.elements = expandElements(node, mapping, named, positional, upstream);
     } catch (error) {
@@ -214,11 +218,11 @@ class Scheduling {
       const event = { type: "map:start", stage: node.name, elements: elements.length } as const;
       this.#tell(node[DEFINITION], { ...event, time: Date.now() });
     }
-    for (const follower of this.#followers[id]!) this.#work.push(["activate", follower]);
+    for (const follower of this.#followers[id] ?? []) this.#work.push(["activate", follower]);
     if (elements.length === 0) return this.#settleMap(id);
     for (const element of elements) {
       if (from === undefined) {
-        this.#submit(id, element, { positional: [], named: { ...named, ...element.values } });
+        this.#submit(id, element, { positional: NONE, named: { ...named, ...element.values } });
       } else {
         this.#work.push(["element", id, element.index]);
       }
@@ -231,11 +235,11 @@ class Scheduling {
     if (element === undefined || element.status !== "waiting") return;
     const from = this.#streams[id]!;
     const source = this.#reports[from]!.elements![k]!;
-    const upstream = `${this.#name(from)}[${source.label}]`;
     if (source.status === "failed" || source.status === "blocked" || source.status === "unknown") {
       element.label ??= source.label;
       element.status = source.status === "unknown" ? "unknown" : "blocked";
       if (this.#options.mode === "explain") {
+        const upstream = `${this.#name(from)}[${source.label}]`;
         const name = `${this.#name(id)}[${element.label}]`;
         element.explanation = waitingExplanation(name, element.status, [upstream], element.label);
       }
@@ -253,7 +257,7 @@ class Scheduling {
       return this.#settled(id, element, settled);
     }
     const values = element.values!;
-    this.#submit(id, element, { positional: [], named: { ...this.#named[id], ...values } });
+    this.#submit(id, element, { positional: NONE, named: { ...this.#named[id], ...values } });
   }
 
   #submit(id: number, element: ElementReport | undefined, invocation: Invocation): void {
@@ -264,7 +268,8 @@ class Scheduling {
       values: element?.values,
       element: element?.label,
       options: this.#options.runOptions,
-      memo: {},
+      // What a first attempt leaves for the next ones.
+      memo: node[DEFINITION].retries > 0 ? {} : undefined,
     };
     (element ?? this.#reports[id]!).status = "running";
     this.#outstanding++;
@@ -314,7 +319,7 @@ class Scheduling {
       this.#work.push(["settled", id]);
       return;
     }
-    for (const follower of this.#followers[id]!) {
+    for (const follower of this.#followers[id] ?? []) {
       if (this.#reports[follower]!.elements !== undefined) {
         this.#work.push(["element", follower, element.index]);
       }

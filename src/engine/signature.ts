@@ -207,7 +207,9 @@ export function withAliases(
   values: Record<string, unknown>,
 ): Record<string, unknown> {
   const results: Record<string, unknown> = { ...values };
-  for (const [alias, target] of Object.entries(aliases)) {
+  for (const alias in aliases) {
+    if (!Object.hasOwn(aliases, alias)) continue;
+    const target = aliases[alias]!;
     if (!outputs.includes(target)) {
       throw new MemoriError(
         "invalid-option",
