@@ -123,3 +123,40 @@ describe("decision messages (run.ts)", () => {
     expect(logsInfo({ info: () => undefined, warn: () => undefined })).toBe(true);
   });
 });
+
+describe("a hit decided at once (run.ts)", () => {
+  // Proves a hit that waits for nothing still fails as a value, still tells its listeners, and
+  // still has its outcome: an alias broken after the first run fails the cached run the same
+  // way it fails a run; a bad argument fails before any state is read.
+  it("fails, tells and returns through the same paths as a hit that waits", async () => {
+    const dir = await tempDir();
+    const events: string[] = [];
+    const stage = new Stage(
+      function pair(a: number) {
+        return [a, a * 2];
+      },
+      {
+        outputs: ["one", "two"],
+        hashOutput: path.join(dir, "state"),
+        logger: quiet,
+        onEvent: (e) => events.push(e.type),
+      },
+    );
+    expect(await stage.run(2)).toEqual({ one: 2, two: 4 });
+    events.length = 0;
+    stage.aliases.double = "two";
+    expect(await stage.run(2)).toEqual({ one: 2, two: 4, double: 4 });
+    expect(stage.fromCache).toBe(true);
+    expect(events).toEqual(["stage:start", "stage:cached"]);
+    events.length = 0;
+    stage.aliases.wrong = "three";
+    await expect(stage.run(2)).rejects.toMatchObject({
+      reason: "invalid-option",
+      message: expect.stringMatching(/alias "wrong" points to "three"/),
+    });
+    expect(events).toEqual(["stage:start", "stage:error"]);
+    delete stage.aliases.wrong;
+    await expect(stage.run(2, 3)).rejects.toMatchObject({ reason: "invalid-argument" });
+    expect(stage.lastDecision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
+  });
+});
