@@ -57,7 +57,9 @@ export class Pipeline {
   readonly #graph: PipelineGraph;
   readonly #options: CheckedPipelineOptions;
   /** What each stage last did (a run) or would do (a dry run), for the diagrams. */
-  #states = new Map<number, NodeState>();
+  #states: NodeState[] = [];
+  /** What the last collision check saw: each node's hashOutput, and the working directory. */
+  #checked: { dirs: (string | undefined)[]; cwd: string } | undefined;
   #results: Record<string, unknown> | undefined;
   #decisions: Decision[] = [];
 
@@ -106,7 +108,7 @@ export class Pipeline {
    */
   async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
     const { nodes, order } = this.#graph;
-    checkCollisions(nodes);
+    this.#checkCollisions();
     const { concurrency, keepGoing, readonlyCaches, onEvent, signal } = this.#options;
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
@@ -126,12 +128,12 @@ export class Pipeline {
     } finally {
       trap.release();
     }
-    this.#states = new Map();
+    this.#states = [];
     report.nodes.forEach((r, id) => {
       const elements = r.elements === undefined ? undefined : elementDecisions(r);
       if (r.status === "done") r.node[REMEMBER](r.outcome, elements);
       else if (elements !== undefined) r.node[REMEMBER](undefined, elements);
-      this.#states.set(id, runState(r));
+      this.#states[id] = runState(r);
     });
     this.#decisions = [];
     for (const id of order) {
@@ -204,10 +206,10 @@ export class Pipeline {
       attribute: this.#options.signal !== undefined,
       where: "pipeline",
     });
-    this.#states = new Map();
+    this.#states = [];
     return order.map((id) => {
       const explanation = report.nodes[id]!.explanation!;
-      this.#states.set(id, explainState(explanation));
+      this.#states[id] = explainState(explanation);
       return explanation;
     });
   }
@@ -226,8 +228,28 @@ export class Pipeline {
     return this.#graph.nodes.map(({ node }, id) => ({
       id: `s${id}`,
       label: node.name,
-      state: this.#states.get(id) ?? "unknown",
+      state: this.#states[id] ?? "unknown",
     }));
+  }
+
+  /**
+   * Two nodes must not write the same state files (checked at each run: `hashOutput` can be
+   * changed), unless nothing the check depends on changed since the last one passed.
+   */
+  #checkCollisions(): void {
+    const { nodes } = this.#graph;
+    let cwd: string;
+    try {
+      cwd = process.cwd(); // relative state directories are resolved against it
+    } catch {
+      return checkCollisions(nodes);
+    }
+    const last = this.#checked;
+    if (last?.cwd === cwd && nodes.every(({ node }, id) => node.hashOutput === last.dirs[id])) {
+      return;
+    }
+    checkCollisions(nodes);
+    this.#checked = { cwd, dirs: nodes.map(({ node }) => node.hashOutput) };
   }
 
   #checkNamed(args: unknown, method: string): Record<string, unknown> {
