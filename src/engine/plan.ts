@@ -88,20 +88,23 @@ export function priorityOf(id: number, element: number | undefined): number {
 
 /**
  * What a node is offered: the run's named arguments (if fed by "start"), then each source's
- * results in definition order (the right-most wins); `upstream` gives a source's report, or
- * nothing for a source whose results come element by element.
+ * results in definition order (the right-most wins), from their `reports`; not from `streamed`,
+ * the source whose results come element by element.
  */
 export function offeredTo(
   plan: readonly PlanNode[],
   id: number,
   start: Readonly<Record<string, unknown>>,
-  upstream: (source: number) => NodeReport | undefined,
+  reports: readonly NodeReport[],
+  streamed: number | undefined,
 ): Record<string, unknown> {
   const { start: fedByStart, sources } = plan[id]!;
   const offered: Record<string, unknown> = fedByStart ? { ...start } : {};
-  for (const source of sources) {
-    const report = upstream(source);
-    if (report !== undefined) Object.assign(offered, report.outcome?.results ?? report.results);
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    if (source === streamed) continue;
+    const report = reports[source]!;
+    Object.assign(offered, report.outcome?.results ?? report.results);
   }
   return offered;
 }

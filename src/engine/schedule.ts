@@ -47,10 +47,13 @@ export type { PlanNode, ScheduleOptions } from "./plan.js";
 /** The positional arguments of a call that has none. */
 const NONE: readonly unknown[] = Object.freeze([]);
 
-type Work =
-  | readonly ["activate", number]
-  | readonly ["settled", number]
-  | readonly ["element", number, number];
+/**
+ * Work items, three numbers each in one flat list (no array per item): what to do, the node,
+ * and the element (for ELEMENT).
+ */
+const ACTIVATE = 0;
+const SETTLED = 1;
+const ELEMENT = 2;
 
 /** Run (or explain) a plan. Never throws for a failing call: see the report. */
 export function schedule(
@@ -76,7 +79,7 @@ class Scheduling {
   readonly #labels = new Map<number, Set<string>>();
   readonly #queue: TaskQueue<CallResult | ExplainResult>;
   readonly #base: CallBase;
-  readonly #work: Work[] = [];
+  readonly #work: number[] = [];
   #draining = false;
   #outstanding = 0;
   #stopping = false;
@@ -124,7 +127,7 @@ class Scheduling {
     signal?.addEventListener("abort", abort, { once: true });
     await new Promise<void>((resolve) => {
       this.#finish = resolve;
-      this.#plan.forEach((_, id) => this.#waiting[id] === 0 && this.#work.push(["activate", id]));
+      this.#plan.forEach((_, id) => this.#waiting[id] === 0 && this.#work.push(ACTIVATE, id, 0));
       this.#drain();
     });
     signal?.removeEventListener("abort", abort);
@@ -146,13 +149,15 @@ class Scheduling {
     if (this.#draining) return;
     this.#draining = true;
     try {
-      for (let i = 0; i < this.#work.length; i++) {
-        const item = this.#work[i]!;
-        if (item[0] === "activate") this.#tryActivate(item[1]);
-        else if (item[0] === "settled") this.#propagate(item[1]);
-        else this.#stepElement(item[1], item[2]);
+      const work = this.#work;
+      for (let i = 0; i < work.length; i += 3) {
+        const kind = work[i];
+        const id = work[i + 1]!;
+        if (kind === ACTIVATE) this.#tryActivate(id);
+        else if (kind === SETTLED) this.#propagate(id);
+        else this.#stepElement(id, work[i + 2]!);
       }
-      this.#work.length = 0;
+      work.length = 0;
     } finally {
       this.#draining = false;
     }
@@ -195,8 +200,12 @@ class Scheduling {
     const r = this.#reports[id]!;
     const mapping = node[MAPPING];
     r.status = "running";
-    r.offered = offeredTo(this.#plan, id, this.#options.start.named, (source) =>
-      source === this.#streams[id] ? undefined : this.#reports[source],
+    r.offered = offeredTo(
+      this.#plan,
+      id,
+      this.#options.start.named,
+      this.#reports,
+      this.#streams[id],
     );
     const named = namedFor(node, r.offered, this.#options.where);
     if (mapping === undefined) {
@@ -218,13 +227,13 @@ class Scheduling {
       const event = { type: "map:start", stage: node.name, elements: elements.length } as const;
       this.#tell(node[DEFINITION], { ...event, time: Date.now() });
     }
-    for (const follower of this.#followers[id] ?? []) this.#work.push(["activate", follower]);
+    for (const follower of this.#followers[id] ?? []) this.#work.push(ACTIVATE, follower, 0);
     if (elements.length === 0) return this.#settleMap(id);
     for (const element of elements) {
       if (from === undefined) {
         this.#submit(id, element, { positional: NONE, named: { ...named, ...element.values } });
       } else {
-        this.#work.push(["element", id, element.index]);
+        this.#work.push(ELEMENT, id, element.index);
       }
     }
   }
@@ -316,12 +325,12 @@ class Scheduling {
       if (failure.failure.kind !== "cancelled") this.#halt();
     }
     if (element === undefined) {
-      this.#work.push(["settled", id]);
+      this.#work.push(SETTLED, id, 0);
       return;
     }
     for (const follower of this.#followers[id] ?? []) {
       if (this.#reports[follower]!.elements !== undefined) {
-        this.#work.push(["element", follower, element.index]);
+        this.#work.push(ELEMENT, follower, element.index);
       }
     }
     if (target.status !== "cancelled") this.#elementSettled(id);
@@ -335,7 +344,7 @@ class Scheduling {
   /** All elements of a map settled. */
   #settleMap(id: number): void {
     settleMap(this.#reports[id]!, this.#options.mode, this.#named[id] ?? {});
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** A node that cannot run: blocked by a failure upstream, or (a dry run) waiting on a change. */
@@ -346,7 +355,7 @@ class Scheduling {
       const upstream = status === "blocked" ? r.failedUpstream : r.unknownUpstream;
       r.explanation = waitingExplanation(this.#name(id), status, upstream);
     }
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** A mapped node whose elements cannot be made (its lists are not lists, say). */
@@ -365,7 +374,7 @@ class Scheduling {
       announceFailure(call, { ...this.#base, attempt: 1, attempts: 1 }, error, 0);
       if (!this.#options.keepGoing) this.#halt();
     }
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** Tell the nodes downstream that a node settled. */
@@ -373,7 +382,7 @@ class Scheduling {
     const r = this.#reports[id]!;
     for (const next of this.#plan[id]!.successors) {
       if (this.#streams[next] === id) {
-        this.#work.push(["activate", next]); // it follows element by element
+        this.#work.push(ACTIVATE, next, 0); // it follows element by element
         continue;
       }
       if (
@@ -389,7 +398,7 @@ class Scheduling {
         downstream.failedUpstream.push(this.#name(id));
       if (r.status === "unknown") downstream.unknownUpstream.push(this.#name(id));
       this.#waiting[next]! -= 1;
-      if (this.#waiting[next] === 0) this.#work.push(["activate", next]);
+      if (this.#waiting[next] === 0) this.#work.push(ACTIVATE, next, 0);
     }
   }
 }
