@@ -129,23 +129,43 @@ export function encodeAllNow(
 ): Record<string, Json> | Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
   const context = { stage: def.name, hasher: def.hasher, scope, rule };
-  const byName = def.byName ?? [];
-  const encode = (key: string): Json | Promise<Json> =>
-    byName.length > 0 && byName.includes(key)
-      ? encodePlainValue(values[key], `${where}.${key}`, def.name)
-      : encodeValueNow(values[key], `${where}.${key}`, context);
   const keys = Object.keys(values);
   for (let i = 0; i < keys.length; i++) {
-    const json = encode(keys[i]!);
-    if (json instanceof Promise) {
-      // From the first value with files on, one after the other.
-      return (async () => {
-        out[keys[i]!] = await json;
-        for (const key of keys.slice(i + 1)) out[key] = await encode(key);
-        return out;
-      })();
-    }
+    const json = encodeOne(def, values, keys[i]!, where, context);
+    // From the first value with files on, one after the other.
+    if (json instanceof Promise) return encodeRest(def, values, keys, i, json, where, context, out);
     out[keys[i]!] = json;
+  }
+  return out;
+}
+
+type Encoding = Parameters<typeof encodeValueNow>[2];
+
+function encodeOne(
+  def: Pick<Fingerprinted, "name" | "byName">,
+  values: Readonly<Record<string, unknown>>,
+  key: string,
+  where: string,
+  context: Encoding,
+): Json | Promise<Json> {
+  return def.byName !== undefined && def.byName.length > 0 && def.byName.includes(key)
+    ? encodePlainValue(values[key], `${where}.${key}`, def.name)
+    : encodeValueNow(values[key], `${where}.${key}`, context);
+}
+
+async function encodeRest(
+  def: Pick<Fingerprinted, "name" | "byName">,
+  values: Readonly<Record<string, unknown>>,
+  keys: readonly string[],
+  i: number,
+  first: Promise<Json>,
+  where: string,
+  context: Encoding,
+  out: Record<string, Json>,
+): Promise<Record<string, Json>> {
+  out[keys[i]!] = await first;
+  for (let j = i + 1; j < keys.length; j++) {
+    out[keys[j]!] = await encodeOne(def, values, keys[j]!, where, context);
   }
   return out;
 }
@@ -268,6 +288,10 @@ function filesAsPaths(
   >;
 }
 
+function outputNamesChanged(old: string[], now: readonly string[]): Reason {
+  return { kind: "output-names-changed", old, new: [...now] };
+}
+
 /**
  * How a stored state differs from the fingerprint, in order: code, output names, inputs,
  * outputs present. `cached` when it does not (its files still have to be verified).
@@ -295,12 +319,9 @@ export function compare(
     if (stringify(record.code.wrappers) !== stringify(code.wrappers)) changed.push("wrappers");
     return { kind: "function-changed", changed };
   }
-  const outputNamesChanged = (): Reason => ({
-    kind: "output-names-changed",
-    old: record.outputs,
-    new: [...fingerprint.outputs],
-  });
-  if (!sameJson(record.outputs, fingerprint.outputs as Json)) return outputNamesChanged();
+  if (!sameJson(record.outputs, fingerprint.outputs as Json)) {
+    return outputNamesChanged(record.outputs, fingerprint.outputs);
+  }
   // A file the stage writes (an output, or a path argument it created or changed) is not an
   // input by content: its content is verified to be what the stage left (verifyFiles). Nor is
   // a directory argument it writes into (a place to write, which other stages may share): the
@@ -346,7 +367,7 @@ export function compare(
     }
   }
   for (const name of fingerprint.outputs) {
-    if (!(name in state.outputs)) return outputNamesChanged();
+    if (!(name in state.outputs)) return outputNamesChanged(record.outputs, fingerprint.outputs);
   }
   return { kind: "cached" };
 }

@@ -71,9 +71,21 @@ export function trackedOf(state: StoredState): FileEntry[] {
   return returned.length === 0 && state.written.length === 0 ? returned : trackedFiles(state);
 }
 
+/** {@link insideOf} by hasher (stages share a few). */
+const insides = new WeakMap<
+  object,
+  (file: string, from: string, to: string) => string[] | undefined
+>();
+
 /** The paths inside a directory that changed between two of its hashes, as far as known. */
 function insideOf(def: StageDef): (file: string, from: string, to: string) => string[] | undefined {
-  return (file, from, to) => def.hasher.directories.changesInside(path.resolve(file), from, to);
+  let inside = insides.get(def.hasher);
+  if (inside === undefined) {
+    const { directories } = def.hasher;
+    inside = (file, from, to) => directories.changesInside(path.resolve(file), from, to);
+    insides.set(def.hasher, inside);
+  }
+  return inside;
 }
 
 function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
@@ -149,18 +161,32 @@ export function lookupNow(
   tracked?: readonly FileEntry[],
 ): Lookup | Promise<Lookup> {
   const { location, previous, fingerprint, options } = input;
-  const miss = (reason: Reason): Miss => ({ hit: false, reason, rejected: [] });
-  if (location === undefined || fingerprint === undefined) return miss({ kind: "not-memoized" });
-  if (options.forceRun || (input.refresh && !options.forceSkip)) return miss({ kind: "forced" });
+  if (location === undefined || fingerprint === undefined) return missing({ kind: "not-memoized" });
+  if (options.forceRun || (input.refresh && !options.forceSkip)) return missing({ kind: "forced" });
   if (options.forceSkip) return forcedHit(input, location, fingerprint);
   if (previous.kind !== "ok")
     return elsewhere(input, location, fingerprint, ownStateReason(previous));
-  const own = (valid: Valid): Lookup | Promise<Lookup> =>
-    valid.ok
-      ? { hit: true, reason: { kind: "cached" }, outputs: valid.outputs, state: previous.state }
-      : elsewhere(input, location, fingerprint, valid.reason);
   const valid = validResultNow(input, fingerprint, previous.state, location.store, tracked);
-  return valid instanceof Promise ? valid.then(own) : own(valid);
+  if (valid instanceof Promise) {
+    return valid.then((v) => ownResult(input, location, fingerprint, previous.state, v));
+  }
+  return ownResult(input, location, fingerprint, previous.state, valid);
+}
+
+function missing(reason: Reason): Miss {
+  return { hit: false, reason, rejected: [] };
+}
+
+/** The call's own state: a hit, or the read-only caches' turn. */
+function ownResult(
+  input: LookupInput,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  valid: Valid,
+): Lookup | Promise<Lookup> {
+  if (!valid.ok) return elsewhere(input, location, fingerprint, valid.reason);
+  return { hit: true, reason: { kind: "cached" }, outputs: valid.outputs, state };
 }
 
 /** `forceSkip`: the stored results, whatever changed (what did is told as a mismatch). */
@@ -199,7 +225,7 @@ function elsewhere(
   reason: Reason,
 ): Lookup | Promise<Lookup> {
   const caches = input.ownOnly ? [] : [...input.readonlyCaches, ...input.def.readonlyCaches];
-  if (caches.length === 0) return { hit: false, reason, rejected: [] };
+  if (caches.length === 0) return missing(reason);
   return fromCaches(input, location, fingerprint, reason, caches);
 }
 

@@ -137,21 +137,34 @@ export function prepare(
   const known = seedKnownFiles(def, location.store, referenced);
   const state = previous.kind === "ok" ? previous.state : undefined;
   const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
-  const make = (fingerprint: Fingerprint): Prepared => {
-    warnUnhashable(def, fingerprint);
-    const input = {
-      def,
-      location,
-      previous,
-      fingerprint,
-      options: call.options,
-      readonlyCaches: ctx.readonlyCaches,
-      scope: ctx.scope,
-      refresh: ctx.refresh,
-    };
-    return { input, known, referenced, tracked };
+  const files = { known, referenced, tracked };
+  if (taken instanceof Promise) {
+    return taken.then((fingerprint) => prepared(call, ctx, location, previous, fingerprint, files));
+  }
+  return prepared(call, ctx, location, previous, taken, files);
+}
+
+function prepared(
+  call: Call,
+  ctx: CallContext,
+  location: StateLocation,
+  previous: ReadResult,
+  fingerprint: Fingerprint,
+  files: Omit<Prepared, "input">,
+): Prepared {
+  const { def } = call;
+  warnUnhashable(def, fingerprint);
+  const input = {
+    def,
+    location,
+    previous,
+    fingerprint,
+    options: call.options,
+    readonlyCaches: ctx.readonlyCaches,
+    scope: ctx.scope,
+    refresh: ctx.refresh,
   };
-  return taken instanceof Promise ? taken.then(make) : make(taken);
+  return { input, ...files };
 }
 
 /**
