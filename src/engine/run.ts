@@ -139,12 +139,14 @@ export function prepare(
   const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
   const files = { known, referenced, tracked };
   if (taken instanceof Promise) {
-    return taken.then((fingerprint) => prepared(call, ctx, location, previous, fingerprint, files));
+    return taken.then((fingerprint) =>
+      preparedWith(call, ctx, location, previous, fingerprint, files),
+    );
   }
-  return prepared(call, ctx, location, previous, taken, files);
+  return preparedWith(call, ctx, location, previous, taken, files);
 }
 
-function prepared(
+function preparedWith(
   call: Call,
   ctx: CallContext,
   location: StateLocation,
