@@ -135,11 +135,11 @@ export class Pipeline {
       else if (elements !== undefined) r.node[REMEMBER](undefined, elements);
       this.#states[id] = runState(r);
     });
-    this.#decisions = [];
-    for (const id of order) {
+    const decisions: Decision[] = (this.#decisions = []);
+    order.forEach((id) => {
       const outcome = report.nodes[id]!.outcome;
-      if (outcome !== undefined) this.#decisions.push(outcome.decision);
-    }
+      if (outcome !== undefined) decisions.push(outcome.decision);
+    });
     if (report.interrupted !== undefined) {
       const why =
         trap.received === undefined ? "interrupted (aborted)" : `interrupted by ${trap.received}`;
@@ -151,16 +151,16 @@ export class Pipeline {
       throw new MemoriError("interrupted", `pipeline: ${summary}`, { cause: report.interrupted });
     }
     const failures: MemoriError[] = [];
-    for (const id of order) {
+    order.forEach((id) => {
       const r = report.nodes[id]!;
       for (const f of r.failures) failures.push(errorOf(f, "pipeline", Object.keys(r.offered)));
-    }
+    });
     if (failures.length > 0) {
       if (!keepGoing) throw failures[0]!;
       throw new PipelineError(failures, blockedNames(report, order));
     }
     const merged: Record<string, unknown> = {};
-    for (const id of order) Object.assign(merged, report.nodes[id]!.outcome!.results);
+    order.forEach((id) => Object.assign(merged, report.nodes[id]!.outcome!.results));
     this.#results = await absolutize(merged);
     return this.#results;
   }

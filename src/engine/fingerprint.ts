@@ -366,8 +366,9 @@ export function compare(
       }
     }
   }
-  for (const name of fingerprint.outputs) {
-    if (!(name in state.outputs)) return outputNamesChanged(record.outputs, fingerprint.outputs);
+  const names = fingerprint.outputs;
+  for (let i = 0; i < names.length; i++) {
+    if (!(names[i]! in state.outputs)) return outputNamesChanged(record.outputs, names);
   }
   return { kind: "cached" };
 }

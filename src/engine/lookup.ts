@@ -90,7 +90,8 @@ function insideOf(def: StageDef): (file: string, from: string, to: string) => st
 
 function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  for (const name of def.outputs) outputs[name] = decodeValue(state.outputs[name]);
+  const names = def.outputs;
+  for (let i = 0; i < names.length; i++) outputs[names[i]!] = decodeValue(state.outputs[names[i]!]);
   return outputs;
 }
 

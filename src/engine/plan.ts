@@ -120,7 +120,9 @@ export function namedFor(
 ): Record<string, unknown> {
   if (where !== "pipeline") return offered;
   const named: Record<string, unknown> = {};
-  for (const name of node[DEFINITION].signature.names) {
+  const names = node[DEFINITION].signature.names;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
     if (name in offered) named[name] = offered[name];
   }
   return named;

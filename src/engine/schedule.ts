@@ -380,7 +380,9 @@ class Scheduling {
   /** Tell the nodes downstream that a node settled. */
   #propagate(id: number): void {
     const r = this.#reports[id]!;
-    for (const next of this.#plan[id]!.successors) {
+    const { successors } = this.#plan[id]!;
+    for (let i = 0; i < successors.length; i++) {
+      const next = successors[i]!;
       if (this.#streams[next] === id) {
         this.#work.push(ACTIVATE, next, 0); // it follows element by element
         continue;
