@@ -57,7 +57,9 @@ export class Pipeline {
   readonly #graph: PipelineGraph;
   readonly #options: CheckedPipelineOptions;
   /** What each stage last did (a run) or would do (a dry run), for the diagrams. */
-  #states = new Map<number, NodeState>();
+  #states: NodeState[] = [];
+  /** What the last collision check saw: each node's hashOutput, and the working directory. */
+  #checked: { dirs: (string | undefined)[]; cwd: string } | undefined;
   #results: Record<string, unknown> | undefined;
   #decisions: Decision[] = [];
 
@@ -106,7 +108,7 @@ export class Pipeline {
    */
   async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
     const { nodes, order } = this.#graph;
-    checkCollisions(nodes);
+    this.#checkCollisions();
     const { concurrency, keepGoing, readonlyCaches, onEvent, signal } = this.#options;
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
@@ -126,15 +128,17 @@ export class Pipeline {
     } finally {
       trap.release();
     }
-    this.#states = new Map();
+    this.#states = [];
     report.nodes.forEach((r, id) => {
-      if (r.status === "done") r.node[REMEMBER](r.outcome, elementDecisions(r));
-      else if (r.elements !== undefined) r.node[REMEMBER](undefined, elementDecisions(r));
-      this.#states.set(id, runState(r));
+      const elements = r.elements === undefined ? undefined : elementDecisions(r);
+      if (r.status === "done") r.node[REMEMBER](r.outcome, elements);
+      else if (elements !== undefined) r.node[REMEMBER](undefined, elements);
+      this.#states[id] = runState(r);
     });
-    this.#decisions = order.flatMap((id) => {
+    const decisions: Decision[] = (this.#decisions = []);
+    order.forEach((id) => {
       const outcome = report.nodes[id]!.outcome;
-      return outcome === undefined ? [] : [outcome.decision];
+      if (outcome !== undefined) decisions.push(outcome.decision);
     });
     if (report.interrupted !== undefined) {
       const why =
@@ -146,16 +150,17 @@ export class Pipeline {
       }
       throw new MemoriError("interrupted", `pipeline: ${summary}`, { cause: report.interrupted });
     }
-    const failures = order.flatMap((id) => {
+    const failures: MemoriError[] = [];
+    order.forEach((id) => {
       const r = report.nodes[id]!;
-      return r.failures.map((f) => errorOf(f, "pipeline", Object.keys(r.offered)));
+      for (const f of r.failures) failures.push(errorOf(f, "pipeline", Object.keys(r.offered)));
     });
     if (failures.length > 0) {
       if (!keepGoing) throw failures[0]!;
       throw new PipelineError(failures, blockedNames(report, order));
     }
     const merged: Record<string, unknown> = {};
-    for (const id of order) Object.assign(merged, report.nodes[id]!.outcome!.results);
+    order.forEach((id) => Object.assign(merged, report.nodes[id]!.outcome!.results));
     this.#results = await absolutize(merged);
     return this.#results;
   }
@@ -201,10 +206,10 @@ export class Pipeline {
       attribute: this.#options.signal !== undefined,
       where: "pipeline",
     });
-    this.#states = new Map();
+    this.#states = [];
     return order.map((id) => {
       const explanation = report.nodes[id]!.explanation!;
-      this.#states.set(id, explainState(explanation));
+      this.#states[id] = explainState(explanation);
       return explanation;
     });
   }
@@ -223,8 +228,28 @@ export class Pipeline {
     return this.#graph.nodes.map(({ node }, id) => ({
       id: `s${id}`,
       label: node.name,
-      state: this.#states.get(id) ?? "unknown",
+      state: this.#states[id] ?? "unknown",
     }));
+  }
+
+  /**
+   * Two nodes must not write the same state files (checked at each run: `hashOutput` can be
+   * changed), unless nothing the check depends on changed since the last one passed.
+   */
+  #checkCollisions(): void {
+    const { nodes } = this.#graph;
+    let cwd: string;
+    try {
+      cwd = process.cwd(); // relative state directories are resolved against it
+    } catch {
+      return checkCollisions(nodes);
+    }
+    const last = this.#checked;
+    if (last?.cwd === cwd && nodes.every(({ node }, id) => node.hashOutput === last.dirs[id])) {
+      return;
+    }
+    checkCollisions(nodes);
+    this.#checked = { cwd, dirs: nodes.map(({ node }) => node.hashOutput) };
   }
 
   #checkNamed(args: unknown, method: string): Record<string, unknown> {

@@ -5,7 +5,7 @@
 import type { CallResult, Call, CallContext } from "./call.js";
 import { explainCall, type ExplainResult } from "./explain.js";
 import { errorOf } from "./failure.js";
-import type { Settled, TaskQueue } from "./queue.js";
+import type { QueueTask, Settled, TaskQueue } from "./queue.js";
 import { announceFailure, announceRetry, runCall, willRetry } from "./run.js";
 
 /** What a call runs with, but its attempt. */
@@ -30,39 +30,66 @@ export function dispatch(
   how: Dispatch,
   done: (settled: Settled<CallResult | ExplainResult>) => void,
 ): void {
-  const attempts = how.mode === "run" ? call.def.retries + 1 : 1;
-  const context = (attempt: number): CallContext => ({
-    scope: base.scope,
-    readonlyCaches: base.readonlyCaches,
-    onEvent: base.onEvent,
-    signal: base.signal,
-    attribute: base.attribute,
-    refresh: base.refresh,
-    locker: base.locker,
-    attempt,
-    attempts,
-  });
-  let began = Date.now();
-  queue.add(
-    {
-      priority: how.priority,
-      group: how.group,
-      run: (attempt) => {
-        began = Date.now();
-        const ctx = context(attempt);
-        return how.mode === "run" ? runCall(call, ctx) : explainCall(call, ctx);
-      },
-      again: (result) => !result.ok && willRetry(result.failure),
-      onRetry: (result, attempt) => {
-        if (!result.ok) announceRetry(call, context(attempt), result.failure, Date.now() - began);
-      },
-    },
-    (settled) => {
-      if (settled.kind === "done" && !settled.value.ok && how.mode === "run") {
-        const error = errorOf(settled.value.failure, how.where, how.offered());
-        announceFailure(call, context(settled.attempt), error, Date.now() - began);
-      }
-      done(settled);
-    },
-  );
+  const task = new CallTask(call, base, how, done);
+  queue.add(task, (settled) => task.settled(settled));
+}
+
+/** One call as a task of the queue: its attempts, and what is said when they end. */
+class CallTask implements QueueTask<CallResult | ExplainResult> {
+  readonly priority: number;
+  readonly group: number | undefined;
+  readonly #attempts: number;
+  #began = Date.now();
+
+  constructor(
+    readonly call: Call,
+    readonly base: CallBase,
+    readonly how: Dispatch,
+    readonly done: (settled: Settled<CallResult | ExplainResult>) => void,
+  ) {
+    this.priority = how.priority;
+    this.group = how.group;
+    this.#attempts = how.mode === "run" ? call.def.retries + 1 : 1;
+  }
+
+  #context(attempt: number): CallContext {
+    const { base } = this;
+    return {
+      scope: base.scope,
+      readonlyCaches: base.readonlyCaches,
+      onEvent: base.onEvent,
+      signal: base.signal,
+      attribute: base.attribute,
+      refresh: base.refresh,
+      locker: base.locker,
+      attempt,
+      attempts: this.#attempts,
+    };
+  }
+
+  run(attempt: number): Promise<CallResult | ExplainResult> {
+    this.#began = Date.now();
+    const ctx = this.#context(attempt);
+    return this.how.mode === "run" ? runCall(this.call, ctx) : explainCall(this.call, ctx);
+  }
+
+  again(result: CallResult | ExplainResult): boolean {
+    return !result.ok && willRetry(result.failure);
+  }
+
+  onRetry(result: CallResult | ExplainResult, attempt: number): void {
+    if (result.ok) return;
+    const ms = Date.now() - this.#began;
+    announceRetry(this.call, this.#context(attempt), result.failure, ms);
+  }
+
+  settled(settled: Settled<CallResult | ExplainResult>): void {
+    const { how } = this;
+    if (settled.kind === "done" && !settled.value.ok && how.mode === "run") {
+      const error = errorOf(settled.value.failure, how.where, how.offered());
+      const ms = Date.now() - this.#began;
+      announceFailure(this.call, this.#context(settled.attempt), error, ms);
+    }
+    this.done(settled);
+  }
 }

@@ -7,7 +7,7 @@ import type { Explanation, Reason } from "../decision.js";
 import { callName, failureOf, locationOf, type Call, type CallContext } from "./call.js";
 import type { CallFailure, Failure } from "./failure.js";
 import type { Fingerprint } from "./fingerprint.js";
-import { lookup } from "./lookup.js";
+import { lookupNow } from "./lookup.js";
 import { prepare } from "./run.js";
 import { checkRunOptions } from "./run-options.js";
 import { withAliases } from "./signature.js";
@@ -39,7 +39,7 @@ export async function explainCall(call: Call, ctx: CallContext): Promise<Explain
     if (location !== undefined) {
       const { input } = await prepare(call, ctx, location, inputArgs);
       fingerprint = input.fingerprint;
-      const found = await lookup(input);
+      const found = await lookupNow(input);
       if (found.hit) {
         const results = withAliases(def.name, def.outputs, def.aliases, found.outputs);
         return { ok: true, explanation: explanation("skip", found.reason), results };

@@ -9,10 +9,16 @@ import stringify from "fast-json-stable-stringify";
 import type { Reason } from "../decision.js";
 import path from "node:path";
 import type { DirectoryRule, HashScope } from "../hashing/files.js";
-import { codeIdentity, type CodeIdentity, type CodePolicy } from "../hashing/hashable.js";
+import {
+  codeIdentity,
+  knownCodeIdentity,
+  type CodeFacts,
+  type CodeIdentity,
+  type CodePolicy,
+} from "../hashing/hashable.js";
 import {
   encodePlainValue,
-  encodeValue,
+  encodeValueNow,
   fileEntries,
   isFileEntry,
   mapStored,
@@ -42,14 +48,46 @@ export interface Fingerprinted {
 }
 
 /**
+ * The last rule made, with what it was made from: the stages of a run mostly share their
+ * state directory and ignore no path, hence their rule.
+ */
+let lastRule:
+  | {
+      hashOutput: string | undefined;
+      cwd: string;
+      ignore: string[] | undefined;
+      rule: DirectoryRule;
+    }
+  | undefined;
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
  * How a stage hashes directories: its `ignore` globs, and never its own state (a project
  * directory passed as an argument often holds it).
  */
 export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">): DirectoryRule {
-  return {
-    ignore: def.ignore,
-    skip: def.hashOutput === undefined ? [] : [path.resolve(def.hashOutput)],
-  };
+  const { hashOutput } = def;
+  // A relative hashOutput is resolved against the working directory of the moment.
+  const cwd = hashOutput !== undefined && !path.isAbsolute(hashOutput) ? process.cwd() : "";
+  const last = lastRule;
+  if (
+    last !== undefined &&
+    last.hashOutput === hashOutput &&
+    last.cwd === cwd &&
+    sameList(last.ignore, def.ignore)
+  ) {
+    return last.rule;
+  }
+  const ignore = def.ignore === undefined ? undefined : [...def.ignore];
+  const rule = { ignore, skip: hashOutput === undefined ? [] : [path.resolve(hashOutput)] };
+  lastRule = { hashOutput, cwd, ignore, rule };
+  return rule;
 }
 
 /** The prefix of a state's inputs that are files the function read without naming them. */
@@ -75,13 +113,59 @@ export async function encodeAll(
   scope: HashScope,
   rule: DirectoryRule = directoryRule(def),
 ): Promise<Record<string, Json>> {
+  return encodeAllNow(def, values, where, scope, rule);
+}
+
+/**
+ * {@link encodeAll}, at once (no promise) when no value holds a string that could name a file.
+ * Values are encoded in order, each checked whole before its files are hashed.
+ */
+export function encodeAllNow(
+  def: Pick<Fingerprinted, "name" | "hasher" | "ignore" | "byName" | "hashOutput">,
+  values: Readonly<Record<string, unknown>>,
+  where: string,
+  scope: HashScope,
+  rule: DirectoryRule = directoryRule(def),
+): Record<string, Json> | Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};
   const context = { stage: def.name, hasher: def.hasher, scope, rule };
-  const byName = new Set(def.byName);
-  for (const [key, value] of Object.entries(values)) {
-    out[key] = byName.has(key)
-      ? encodePlainValue(value, `${where}.${key}`, def.name)
-      : await encodeValue(value, `${where}.${key}`, context);
+  const keys = Object.keys(values);
+  for (let i = 0; i < keys.length; i++) {
+    const json = encodeOne(def, values, keys[i]!, where, context);
+    // From the first value with files on, one after the other.
+    if (json instanceof Promise) return encodeRest(def, values, keys, i, json, where, context, out);
+    out[keys[i]!] = json;
+  }
+  return out;
+}
+
+type Encoding = Parameters<typeof encodeValueNow>[2];
+
+function encodeOne(
+  def: Pick<Fingerprinted, "name" | "byName">,
+  values: Readonly<Record<string, unknown>>,
+  key: string,
+  where: string,
+  context: Encoding,
+): Json | Promise<Json> {
+  return def.byName !== undefined && def.byName.length > 0 && def.byName.includes(key)
+    ? encodePlainValue(values[key], `${where}.${key}`, def.name)
+    : encodeValueNow(values[key], `${where}.${key}`, context);
+}
+
+async function encodeRest(
+  def: Pick<Fingerprinted, "name" | "byName">,
+  values: Readonly<Record<string, unknown>>,
+  keys: readonly string[],
+  i: number,
+  first: Promise<Json>,
+  where: string,
+  context: Encoding,
+  out: Record<string, Json>,
+): Promise<Record<string, Json>> {
+  out[keys[i]!] = await first;
+  for (let j = i + 1; j < keys.length; j++) {
+    out[keys[j]!] = await encodeOne(def, values, keys[j]!, where, context);
   }
   return out;
 }
@@ -93,22 +177,63 @@ export async function takeFingerprint(
   scope: HashScope,
   previous?: StoredState,
 ): Promise<Fingerprint> {
-  const facts = await codeIdentity(def.fn, def.code);
-  const environment: Record<string, string | undefined> = {};
-  // Variables the code reads as process.env.NAME count as if listed in `env`.
-  for (const name of new Set([...def.env, ...facts.env])) {
-    environment[`env:${name}`] = process.env[name];
+  return fingerprintNow(def, inputArgs, scope, previous);
+}
+
+/**
+ * {@link takeFingerprint}, at once (no promise) when the code identity is known and no input
+ * holds a string that could name a file. Throws at once for an input that cannot be stored.
+ */
+export function fingerprintNow(
+  def: Fingerprinted,
+  inputArgs: Readonly<Record<string, unknown>>,
+  scope: HashScope,
+  previous?: StoredState,
+): Fingerprint | Promise<Fingerprint> {
+  const facts = knownCodeIdentity(def.fn, def.code);
+  if (facts === undefined) {
+    return codeIdentity(def.fn, def.code).then((found) =>
+      fingerprintWith(found, def, inputArgs, scope, previous),
+    );
   }
-  const code = facts.code;
+  return fingerprintWith(facts, def, inputArgs, scope, previous);
+}
+
+function fingerprintWith(
+  facts: CodeFacts,
+  def: Fingerprinted,
+  inputArgs: Readonly<Record<string, unknown>>,
+  scope: HashScope,
+  previous: StoredState | undefined,
+): Fingerprint | Promise<Fingerprint> {
+  // Variables the code reads as process.env.NAME count as if listed in `env` (each name once,
+  // where it first appears).
+  const names = facts.env.length === 0 ? def.env : [...def.env, ...facts.env];
+  const environment: Record<string, string | undefined> = {};
+  for (let i = 0; i < names.length; i++) environment[`env:${names[i]}`] = process.env[names[i]!];
   // Files the last run read without naming them: their content now (a path, if gone).
-  const reads: Record<string, string> = {};
-  for (const key of Object.keys(previous?.inputs ?? {})) {
-    if (key.startsWith(READ_PREFIX)) reads[key] = key.slice(READ_PREFIX.length);
+  let reads: Record<string, string> | undefined;
+  if (previous !== undefined) {
+    const keys = Object.keys(previous.inputs);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
+    }
   }
   const rule = directoryRule(def);
-  const all = { ...inputArgs, ...environment, ...reads };
-  const inputs = await encodeAll(def, all, "inputs", scope, rule);
-  return { code, inputs, outputs: def.outputs, unhashable: facts.unhashable, rule };
+  const all =
+    names.length === 0 && reads === undefined
+      ? inputArgs
+      : { ...inputArgs, ...environment, ...reads };
+  const make = (inputs: Record<string, Json>): Fingerprint => ({
+    code: facts.code,
+    inputs,
+    outputs: def.outputs,
+    unhashable: facts.unhashable,
+    rule,
+  });
+  const inputs = encodeAllNow(def, all, "inputs", scope, rule);
+  return inputs instanceof Promise ? inputs.then(make) : make(inputs);
 }
 
 /** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */
@@ -126,6 +251,31 @@ export function shorten(json: Json | undefined): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/**
+ * Whether two stored values are equal as canonical JSON (`stringify(a) === stringify(b)`, keys
+ * in any order), without serializing either. Both are JSON as state files hold it: no
+ * `undefined`, no non-finite number, no function, no cycle.
+ */
+export function sameJson(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i]!, b[i]!)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  // Own keys only (as Object.keys has them), counted instead of listed.
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
+    count++;
+  }
+  for (const key in b) if (Object.hasOwn(b, key)) count--;
+  return count === 0;
+}
+
 /** Replace file entries for the given paths by the paths themselves. */
 function filesAsPaths(
   values: Record<string, Json>,
@@ -136,6 +286,10 @@ function filesAsPaths(
     string,
     Json
   >;
+}
+
+function outputNamesChanged(old: string[], now: readonly string[]): Reason {
+  return { kind: "output-names-changed", old, new: [...now] };
 }
 
 /**
@@ -165,26 +319,32 @@ export function compare(
     if (stringify(record.code.wrappers) !== stringify(code.wrappers)) changed.push("wrappers");
     return { kind: "function-changed", changed };
   }
-  const outputNamesChanged: Reason = {
-    kind: "output-names-changed",
-    old: record.outputs,
-    new: [...fingerprint.outputs],
-  };
-  if (stringify(record.outputs) !== stringify(fingerprint.outputs)) return outputNamesChanged;
+  if (!sameJson(record.outputs, fingerprint.outputs as Json)) {
+    return outputNamesChanged(record.outputs, fingerprint.outputs);
+  }
   // A file the stage writes (an output, or a path argument it created or changed) is not an
   // input by content: its content is verified to be what the stage left (verifyFiles). Nor is
   // a directory argument it writes into (a place to write, which other stages may share): the
   // files it wrote there are verified, and files it reads there are reads. Compare such inputs
   // by path, on both sides.
-  const writtenPaths = new Set(tracked.map((e) => e.file));
-  const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
-  for (const entry of fileEntries(state.inputs)) {
-    const inside = path.resolve(entry.file) + path.sep;
-    if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
+  let storedInputs = state.inputs;
+  let currentInputs = fingerprint.inputs;
+  if (tracked.length > 0) {
+    const writtenPaths = new Set(tracked.map((e) => e.file));
+    const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
+    const storedEntries = fileEntries(state.inputs);
+    for (const entry of storedEntries) {
+      const inside = path.resolve(entry.file) + path.sep;
+      if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
+    }
+    // Rebuilding the inputs with paths for entries changes nothing where no entry is one of them.
+    const named = (e: FileEntry) => writtenPaths.has(e.file);
+    if (storedEntries.some(named) || fileEntries(fingerprint.inputs).some(named)) {
+      storedInputs = filesAsPaths(state.inputs, writtenPaths);
+      currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
+    }
   }
-  const storedInputs = filesAsPaths(state.inputs, writtenPaths);
-  const currentInputs = filesAsPaths(fingerprint.inputs, writtenPaths);
-  if (stringify(storedInputs) !== stringify(currentInputs)) {
+  if (!sameJson(storedInputs, currentInputs)) {
     const names = [
       ...new Set([...Object.keys(storedInputs), ...Object.keys(currentInputs)]),
     ].sort();
@@ -206,8 +366,9 @@ export function compare(
       }
     }
   }
-  for (const name of fingerprint.outputs) {
-    if (!(name in state.outputs)) return outputNamesChanged;
+  const names = fingerprint.outputs;
+  for (let i = 0; i < names.length; i++) {
+    if (!(names[i]! in state.outputs)) return outputNamesChanged(record.outputs, names);
   }
   return { kind: "cached" };
 }

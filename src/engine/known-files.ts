@@ -8,30 +8,26 @@ import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import type { RecordedTree } from "../hashing/files.js";
 import type { FileEntry } from "../hashing/values.js";
-import {
-  referencedFiles,
-  type KnownFiles,
-  type ReadResult,
-  type StateStore,
-} from "../state/store.js";
+import type { KnownFiles, StateStore } from "../state/store.js";
 import type { StageDef } from "./node.js";
 
 /**
- * Teach the hasher the file hashes recorded beside a state, so unchanged files named by it
- * are not read again. Returns what was recorded, to tell later whether it changed.
+ * Teach the hasher the file hashes recorded beside a state (`referenced`: the files it refers
+ * to), so unchanged files named by it are not read again. Returns what was recorded, to tell
+ * later whether it changed.
  */
-export function seedKnownFiles(def: StageDef, store: StateStore, previous: ReadResult): KnownFiles {
-  const known =
-    previous.kind === "ok" && referencedFiles(previous.state).length > 0
-      ? store.readKnownFiles()
-      : {};
+export function seedKnownFiles(
+  def: StageDef,
+  store: StateStore,
+  referenced: readonly FileEntry[],
+): KnownFiles {
+  if (referenced.length === 0) return {};
+  const known = store.readKnownFiles();
   for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
-  if (previous.kind === "ok") {
-    // Entries of directories, read only if one of them changed.
-    let trees: Record<string, RecordedTree> | undefined;
-    for (const { file } of referencedFiles(previous.state)) {
-      def.hasher.directories.recall(path.resolve(file), () => (trees ??= store.readTrees())[file]);
-    }
+  // Entries of directories, read only if one of them changed.
+  let trees: Record<string, RecordedTree> | undefined;
+  for (const { file } of referenced) {
+    def.hasher.directories.recall(path.resolve(file), () => (trees ??= store.readTrees())[file]);
   }
   return known;
 }

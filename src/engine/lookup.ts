@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import type { HashScope } from "../hashing/files.js";
-import { decodeValue } from "../hashing/values.js";
+import { decodeValue, fileEntries, type FileEntry } from "../hashing/values.js";
 import type { RunOptions } from "./run-options.js";
 import type { StateLocation } from "../state/location.js";
 import {
@@ -62,14 +62,36 @@ export interface LookupInput {
   readonly ownOnly?: boolean;
 }
 
+/**
+ * The files a state says the stage wrote (`trackedFiles`), without copying anything when it
+ * says it wrote none.
+ */
+export function trackedOf(state: StoredState): FileEntry[] {
+  const returned = fileEntries(state.outputs);
+  return returned.length === 0 && state.written.length === 0 ? returned : trackedFiles(state);
+}
+
+/** {@link insideOf} by hasher (stages share a few). */
+const insides = new WeakMap<
+  object,
+  (file: string, from: string, to: string) => string[] | undefined
+>();
+
 /** The paths inside a directory that changed between two of its hashes, as far as known. */
 function insideOf(def: StageDef): (file: string, from: string, to: string) => string[] | undefined {
-  return (file, from, to) => def.hasher.directories.changesInside(path.resolve(file), from, to);
+  let inside = insides.get(def.hasher);
+  if (inside === undefined) {
+    const { directories } = def.hasher;
+    inside = (file, from, to) => directories.changesInside(path.resolve(file), from, to);
+    insides.set(def.hasher, inside);
+  }
+  return inside;
 }
 
 function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
-  for (const name of def.outputs) outputs[name] = decodeValue(state.outputs[name]);
+  const names = def.outputs;
+  for (let i = 0; i < names.length; i++) outputs[names[i]!] = decodeValue(state.outputs[names[i]!]);
   return outputs;
 }
 
@@ -82,14 +104,32 @@ export async function validResult(
   fingerprint: Fingerprint,
   state: StoredState,
   store: StateStore,
-): Promise<{ ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason }> {
-  const tracked = trackedFiles(state);
+): Promise<Valid> {
+  return validResultNow(input, fingerprint, state, store);
+}
+
+type Valid = { ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason };
+
+/** {@link validResult}, at once (no promise) for a state that says the stage wrote no file. */
+function validResultNow(
+  input: LookupInput,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  store: StateStore,
+  tracked: readonly FileEntry[] = trackedOf(state),
+): Valid | Promise<Valid> {
   const reason = compare(fingerprint, state, input.def.name, tracked, insideOf(input.def));
   if (reason.kind !== "cached") return { ok: false, reason };
-  const tampered = await verifyFiles(tracked, input.def, input.scope);
-  if (tampered !== undefined) return { ok: false, reason: tampered };
+  if (tracked.length === 0) return decoded(input.def, state, store);
+  return verifyFiles(tracked, input.def, input.scope).then((tampered) =>
+    tampered === undefined ? decoded(input.def, state, store) : { ok: false, reason: tampered },
+  );
+}
+
+/** The outputs of a state found valid, or why they cannot be read. */
+function decoded(def: StageDef, state: StoredState, store: StateStore): Valid {
   try {
-    return { ok: true, outputs: decodeOutputs(input.def, state) };
+    return { ok: true, outputs: decodeOutputs(def, state) };
   } catch (error) {
     const detail = `holds a value memori did not write (${(error as Error).message})`;
     return { ok: false, reason: { kind: "state-unreadable", file: store.file("outputs"), detail } };
@@ -109,52 +149,100 @@ function ownStateReason(previous: ReadResult): Reason {
 
 /** Decide hit or miss for a call. Throws only for `forceSkip` with nothing valid to load. */
 export async function lookup(input: LookupInput): Promise<Lookup> {
-  const { def, location, previous, fingerprint, options } = input;
-  const miss = (reason: Reason): Miss => ({ hit: false, reason, rejected: [] });
-  if (location === undefined || fingerprint === undefined) return miss({ kind: "not-memoized" });
-  if (options.forceRun || (input.refresh && !options.forceSkip)) return miss({ kind: "forced" });
-  if (options.forceSkip) {
-    if (previous.kind !== "ok") {
-      const why =
-        previous.kind === "absent" ? "nothing is stored" : `${previous.file} ${previous.detail}`;
-      throw new MemoriError(
-        "no-state",
-        `stage "${def.name}": forceSkip was given but ${why} in ${location.dir}; run it without forceSkip first.`,
-        { stage: def.name },
-      );
-    }
-    const tracked = trackedFiles(previous.state);
-    const reason = compare(fingerprint, previous.state, def.name, tracked, insideOf(def));
-    const mismatch =
-      reason.kind === "cached" ? await verifyFiles(tracked, def, input.scope) : reason;
-    return {
-      hit: true,
-      reason: { kind: "forced" },
-      outputs: decodeOutputs(def, previous.state),
-      state: previous.state,
-      ...(mismatch ? { mismatch } : {}),
-    };
+  return lookupNow(input);
+}
+
+/**
+ * {@link lookup}, at once (no promise) when no file has to be hashed: no file to verify, no
+ * read-only cache to consult. May throw at once. `tracked`: `trackedOf(input.previous.state)`,
+ * when the caller has it already.
+ */
+export function lookupNow(
+  input: LookupInput,
+  tracked?: readonly FileEntry[],
+): Lookup | Promise<Lookup> {
+  const { location, previous, fingerprint, options } = input;
+  if (location === undefined || fingerprint === undefined) return missing({ kind: "not-memoized" });
+  if (options.forceRun || (input.refresh && !options.forceSkip)) return missing({ kind: "forced" });
+  if (options.forceSkip) return forcedHit(input, location, fingerprint);
+  if (previous.kind !== "ok")
+    return elsewhere(input, location, fingerprint, ownStateReason(previous));
+  const valid = validResultNow(input, fingerprint, previous.state, location.store, tracked);
+  if (valid instanceof Promise) {
+    return valid.then((v) => ownResult(input, location, fingerprint, previous.state, v));
   }
-  let reason = ownStateReason(previous);
-  if (previous.kind === "ok") {
-    const valid = await validResult(input, fingerprint, previous.state, location.store);
-    if (valid.ok) {
-      return {
-        hit: true,
-        reason: { kind: "cached" },
-        outputs: valid.outputs,
-        state: previous.state,
-      };
-    }
-    reason = valid.reason;
+  return ownResult(input, location, fingerprint, previous.state, valid);
+}
+
+function missing(reason: Reason): Miss {
+  return { hit: false, reason, rejected: [] };
+}
+
+/** The call's own state: a hit, or the read-only caches' turn. */
+function ownResult(
+  input: LookupInput,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  valid: Valid,
+): Lookup | Promise<Lookup> {
+  if (!valid.ok) return elsewhere(input, location, fingerprint, valid.reason);
+  return { hit: true, reason: { kind: "cached" }, outputs: valid.outputs, state };
+}
+
+/** `forceSkip`: the stored results, whatever changed (what did is told as a mismatch). */
+async function forcedHit(
+  input: LookupInput,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+): Promise<Hit> {
+  const { def, previous } = input;
+  if (previous.kind !== "ok") {
+    const why =
+      previous.kind === "absent" ? "nothing is stored" : `${previous.file} ${previous.detail}`;
+    throw new MemoriError(
+      "no-state",
+      `stage "${def.name}": forceSkip was given but ${why} in ${location.dir}; run it without forceSkip first.`,
+      { stage: def.name },
+    );
   }
+  const tracked = trackedFiles(previous.state);
+  const reason = compare(fingerprint, previous.state, def.name, tracked, insideOf(def));
+  const mismatch = reason.kind === "cached" ? await verifyFiles(tracked, def, input.scope) : reason;
+  return {
+    hit: true,
+    reason: { kind: "forced" },
+    outputs: decodeOutputs(def, previous.state),
+    state: previous.state,
+    ...(mismatch ? { mismatch } : {}),
+  };
+}
+
+/** No valid state of the call's own (`reason`): the read-only caches, if any, in order. */
+function elsewhere(
+  input: LookupInput,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+  reason: Reason,
+): Lookup | Promise<Lookup> {
+  const caches = input.ownOnly ? [] : [...input.readonlyCaches, ...input.def.readonlyCaches];
+  if (caches.length === 0) return missing(reason);
+  return fromCaches(input, location, fingerprint, reason, caches);
+}
+
+async function fromCaches(
+  input: LookupInput,
+  location: StateLocation,
+  fingerprint: Fingerprint,
+  reason: Reason,
+  caches: readonly string[],
+): Promise<Lookup> {
   const rejected: Miss["rejected"] = [];
-  const caches = input.ownOnly ? [] : [...input.readonlyCaches, ...def.readonlyCaches];
   for (const dir of caches) {
     const foreign = location.under(dir).store;
     const read = foreign.read();
     if (read.kind !== "ok") continue;
-    const valid = await validResult(input, fingerprint, read.state, foreign);
+    const valid = await validResultNow(input, fingerprint, read.state, foreign);
     if (valid.ok) {
       return {
         hit: true,

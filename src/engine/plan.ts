@@ -69,6 +69,13 @@ export function streamSource(plan: readonly PlanNode[], id: number): number | un
   return others.some((name) => providerOf(plan, id, name) === source) ? undefined : source;
 }
 
+/** How many distinct upstream nodes a node waits for (not the map it streams from). */
+export function upstreamCount(sources: readonly number[], stream: number | undefined): number {
+  if (sources.length === 1) return sources[0] === stream ? 0 : 1;
+  if (sources.length === 0) return 0;
+  return new Set(sources.filter((s) => s !== stream)).size;
+}
+
 /**
  * Task priorities, lowest first: stages in definition order, then map elements by index, and
  * for one index, the maps in definition order. Depth first: once element k of a map is done,
@@ -81,20 +88,23 @@ export function priorityOf(id: number, element: number | undefined): number {
 
 /**
  * What a node is offered: the run's named arguments (if fed by "start"), then each source's
- * results in definition order (the right-most wins); `upstream` gives a source's report, or
- * nothing for a source whose results come element by element.
+ * results in definition order (the right-most wins), from their `reports`; not from `streamed`,
+ * the source whose results come element by element.
  */
 export function offeredTo(
   plan: readonly PlanNode[],
   id: number,
   start: Readonly<Record<string, unknown>>,
-  upstream: (source: number) => NodeReport | undefined,
+  reports: readonly NodeReport[],
+  streamed: number | undefined,
 ): Record<string, unknown> {
   const { start: fedByStart, sources } = plan[id]!;
   const offered: Record<string, unknown> = fedByStart ? { ...start } : {};
-  for (const source of sources) {
-    const report = upstream(source);
-    if (report !== undefined) Object.assign(offered, report.outcome?.results ?? report.results);
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i]!;
+    if (source === streamed) continue;
+    const report = reports[source]!;
+    Object.assign(offered, report.outcome?.results ?? report.results);
   }
   return offered;
 }
@@ -110,6 +120,10 @@ export function namedFor(
 ): Record<string, unknown> {
   if (where !== "pipeline") return offered;
   const named: Record<string, unknown> = {};
-  for (const name of node.inputs) if (name in offered) named[name] = offered[name];
+  const names = node[DEFINITION].signature.names;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name in offered) named[name] = offered[name];
+  }
   return named;
 }

@@ -60,7 +60,12 @@ export class TaskQueue<T> {
    */
   add(task: QueueTask<T>, done: (settled: Settled<T>) => void): void {
     if (this.#halted) return done({ kind: "dropped" });
-    this.#ready.push({ task, attempt: 1, done });
+    const entry = { task, attempt: 1, done };
+    // A free slot and nothing waiting: what #pump would do, without the heap.
+    if (this.#running < this.#concurrency && this.#ready.size === 0 && !this.#full(task.group)) {
+      return this.#start(entry);
+    }
+    this.#ready.push(entry);
     this.#pump();
   }
 

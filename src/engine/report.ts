@@ -133,10 +133,10 @@ export function countCalls(nodes: readonly NodeReport[], interrupted: boolean): 
     else if (status === "blocked") counts.blocked++;
     else if (interrupted) counts.cancelled++;
   };
-  for (const r of nodes) {
+  nodes.forEach((r) => {
     if (r.elements === undefined) add(r.status, r.outcome?.decision.action);
     else for (const e of r.elements) add(e.status, e.outcome?.decision.action);
-  }
+  });
   return counts;
 }
 

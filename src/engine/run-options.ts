@@ -37,7 +37,9 @@ export function checkRunOptions(stage: string, options: RunOptions): void {
       { stage },
     );
   }
-  for (const [key, value] of Object.entries(options)) {
+  for (const key in options) {
+    if (!Object.hasOwn(options, key)) continue;
+    const value = (options as Record<string, unknown>)[key];
     if (!RUN_OPTION_KEYS.has(key)) {
       throw new MemoriError(
         "invalid-option",

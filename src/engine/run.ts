@@ -10,7 +10,9 @@
  * run: a skip loads only what the lookup needs.
  */
 import { describeReason, type Reason } from "../decision.js";
-import { referencedFiles, type KnownFiles } from "../state/store.js";
+import type { KnownFiles, ReadResult, StoredState } from "../state/store.js";
+import { fileEntries, type FileEntry } from "../hashing/values.js";
+import { logsInfo } from "../logger.js";
 import type { StateLocation } from "../state/location.js";
 import {
   callName,
@@ -22,7 +24,7 @@ import {
   type CallContext,
   type CallResult,
 } from "./call.js";
-import { directoryRule, encodeAll, takeFingerprint, type Fingerprint } from "./fingerprint.js";
+import { fingerprintNow, type Fingerprint } from "./fingerprint.js";
 import {
   failureCause,
   failureMessage,
@@ -30,10 +32,10 @@ import {
   type CallFailure,
   type Failure,
 } from "./failure.js";
-import { recordKnownFiles, seedKnownFiles } from "./known-files.js";
-import type { recordLocked } from "./locked.js";
-import { lookup, type Hit, type LookupInput } from "./lookup.js";
-import type { Outcome } from "./node.js";
+import { settleHit } from "./hit.js";
+import { seedKnownFiles } from "./known-files.js";
+import { lookupNow, trackedOf, type Lookup, type LookupInput, type Miss } from "./lookup.js";
+import type { Outcome, StageDef } from "./node.js";
 import { checkRunOptions } from "./run-options.js";
 import { withAliases } from "./signature.js";
 
@@ -53,26 +55,60 @@ function warnUnhashable(def: Call["def"], fingerprint: Fingerprint): void {
   );
 }
 
+/** Every file a state refers to (`referencedFiles`), without copying lists that are empty. */
+function referencedBy(state: StoredState, tracked: FileEntry[]): FileEntry[] {
+  const inputs = fileEntries(state.inputs);
+  if (tracked.length === 0) return inputs;
+  return inputs.length === 0 ? tracked : [...inputs, ...tracked];
+}
+
+/** What a memoized call's lookup works from. */
+export interface Prepared {
+  input: LookupInput & { fingerprint: Fingerprint };
+  known: KnownFiles;
+  /** The files the state as stored now refers to. */
+  referenced: readonly FileEntry[];
+  /** The files it says the call wrote (`trackedOf`). */
+  tracked: readonly FileEntry[];
+}
+
 /**
  * What a memoized call's lookup works from: its state as stored now (read first: most re-runs
  * are hits, and reading is safe without the lock since the commit record ties the files
- * together), the file-hash hints recorded beside it, and its fingerprint.
+ * together), the file-hash hints recorded beside it, and its fingerprint. At once (no promise)
+ * when the fingerprint is (see `fingerprintNow`).
  */
-export async function prepare(
+export function prepare(
   call: Call,
   ctx: CallContext,
   location: StateLocation,
   inputArgs: Record<string, unknown>,
-): Promise<{ input: LookupInput & { fingerprint: Fingerprint }; known: KnownFiles }> {
+): Prepared | Promise<Prepared> {
   const { def } = call;
   const previous = location.store.read();
-  const known = seedKnownFiles(def, location.store, previous);
-  const fingerprint = await takeFingerprint(
-    def,
-    inputArgs,
-    ctx.scope,
-    previous.kind === "ok" ? previous.state : undefined,
-  );
+  const tracked = previous.kind === "ok" ? trackedOf(previous.state) : [];
+  const referenced = previous.kind === "ok" ? referencedBy(previous.state, tracked) : [];
+  const known = seedKnownFiles(def, location.store, referenced);
+  const state = previous.kind === "ok" ? previous.state : undefined;
+  const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
+  const files = { known, referenced, tracked };
+  if (taken instanceof Promise) {
+    return taken.then((fingerprint) =>
+      preparedWith(call, ctx, location, previous, fingerprint, files),
+    );
+  }
+  return preparedWith(call, ctx, location, previous, taken, files);
+}
+
+function preparedWith(
+  call: Call,
+  ctx: CallContext,
+  location: StateLocation,
+  previous: ReadResult,
+  fingerprint: Fingerprint,
+  files: Omit<Prepared, "input">,
+): Prepared {
+  const { def } = call;
   warnUnhashable(def, fingerprint);
   const input = {
     def,
@@ -84,62 +120,123 @@ export async function prepare(
     scope: ctx.scope,
     refresh: ctx.refresh,
   };
-  return { input, known };
+  return { input, ...files };
 }
 
-/** Run one call: its outcome, or why it failed. Never throws. */
-export async function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
-  const { def } = call;
-  const began = Date.now();
-  const heard = ctx.onEvent !== undefined || def.onEvent !== undefined;
-  if (heard) tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: began }));
-  let inputArgs: Record<string, unknown> | undefined;
-  const failed = (failure: Failure): CallResult => ({
-    ok: false,
-    failure: failureOf(call, ctx, inputArgs, failure),
-  });
-  const finish = (action: "run" | "skip", reason: Reason, outputs: Record<string, unknown>) => {
-    const outcome: Outcome = {
-      results: withAliases(def.name, def.outputs, def.aliases, outputs),
-      decision: decisionOf(call, ctx, action, reason),
-      inputArgs: inputArgs!,
-    };
-    if (action === "skip") {
-      def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
-    }
-    if (heard) {
-      tell(call, ctx, (about) => {
-        const now = Date.now();
-        const type = action === "skip" ? "stage:cached" : "stage:done";
-        return { type, ...about, reason, ms: now - began, time: now };
-      });
-    }
-    return { ok: true as const, outcome };
-  };
+/**
+ * Run one call: its outcome, or why it failed. Never throws. A hit that waits for nothing (no
+ * file to hash) is decided without a promise of its own: the result is settled at once.
+ */
+export function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
+  const run = new CallRun(call, ctx);
   try {
-    checkRunOptions(def.name, call.options);
-    inputArgs = def.signature.bind(call.invocation, def.args);
-    const location = locationOf(call);
-    if (location === undefined) {
-      const reason: Reason = { kind: "not-memoized" };
-      tell(call, ctx, (about) => ({ type: "stage:run", ...about, reason, time: Date.now() }));
-      const { execute } = await import("./execute.js");
-      const executed = await execute(call, ctx, inputArgs, undefined);
-      return executed.ok ? finish("run", reason, executed.outputs) : failed(executed.failure);
+    const result = run.start();
+    if (!(result instanceof Promise)) return Promise.resolve(result);
+    return result.catch((error: unknown) => run.caught(error));
+  } catch (error) {
+    return Promise.resolve(run.caught(error));
+  }
+}
+
+/** One call being run, step by step: bind, prepare, look up, then a hit or a run. */
+class CallRun {
+  readonly #call: Call;
+  readonly #ctx: CallContext;
+  readonly #def: StageDef;
+  readonly #began = Date.now();
+  /** Whether anyone listens to the call's events. */
+  readonly #heard: boolean;
+  #inputArgs: Record<string, unknown> | undefined;
+
+  constructor(call: Call, ctx: CallContext) {
+    this.#call = call;
+    this.#ctx = ctx;
+    this.#def = call.def;
+    this.#heard = ctx.onEvent !== undefined || call.def.onEvent !== undefined;
+  }
+
+  /** Up to the lookup; a hit ends here. Throws for a failure before anything ran. */
+  start(): CallResult | Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
+    const def = this.#def;
+    if (this.#heard) {
+      tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: this.#began }));
     }
-    const { input, known } = await prepare(call, ctx, location, inputArgs);
-    const { previous, fingerprint } = input;
+    checkRunOptions(def.name, call.options);
+    const inputArgs = (this.#inputArgs = def.signature.bind(call.invocation, def.args));
+    const location = locationOf(call);
+    if (location === undefined) return this.#unmemoized(inputArgs);
+    const prepared = prepare(call, ctx, location, inputArgs);
+    if (prepared instanceof Promise) return prepared.then((p) => this.#lookUp(location, p));
+    return this.#lookUp(location, prepared);
+  }
+
+  #lookUp(location: StateLocation, prepared: Prepared): CallResult | Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
     // Files a later attempt finds that the first did not were made by this call (a partial
     // output of a failed attempt): its own, not inputs.
-    if (ctx.attempt === 1 && ctx.attempts > 1 && call.memo) {
-      const { absentPaths } = await import("./commit.js");
-      call.memo.absent = absentPaths(fingerprint.inputs);
+    const memo = call.memo;
+    if (ctx.attempt === 1 && ctx.attempts > 1 && memo) {
+      return import("./commit.js").then(({ absentPaths }) => {
+        memo.absent = absentPaths(prepared.input.fingerprint.inputs);
+        return this.#found(location, prepared);
+      });
     }
-    const found = await lookup(input);
-    if (found.hit) {
-      await settleHit(call, ctx, found, location, fingerprint, known);
-      return finish("skip", found.reason, found.outputs);
-    }
+    return this.#found(location, prepared);
+  }
+
+  #found(location: StateLocation, prepared: Prepared): CallResult | Promise<CallResult> {
+    const found = lookupNow(prepared.input, prepared.tracked);
+    if (found instanceof Promise) return found.then((f) => this.#decided(location, prepared, f));
+    return this.#decided(location, prepared, found);
+  }
+
+  #decided(
+    location: StateLocation,
+    prepared: Prepared,
+    found: Lookup,
+  ): CallResult | Promise<CallResult> {
+    if (!found.hit) return this.#miss(location, prepared, found);
+    const { input, known, referenced } = prepared;
+    const settling = settleHit(
+      this.#call,
+      this.#ctx,
+      found,
+      location,
+      input.fingerprint,
+      known,
+      referenced,
+    );
+    if (settling === undefined) return this.finish("skip", found.reason, found.outputs);
+    return settling.then(() => this.finish("skip", found.reason, found.outputs));
+  }
+
+  /** A stage that is not memoized: it runs. */
+  async #unmemoized(inputArgs: Record<string, unknown>): Promise<CallResult> {
+    const reason: Reason = { kind: "not-memoized" };
+    tell(this.#call, this.#ctx, (about) => ({
+      type: "stage:run",
+      ...about,
+      reason,
+      time: Date.now(),
+    }));
+    const { execute } = await import("./execute.js");
+    const executed = await execute(this.#call, this.#ctx, inputArgs, undefined);
+    return executed.ok
+      ? this.finish("run", reason, executed.outputs)
+      : this.failed(executed.failure);
+  }
+
+  /** No valid result: under the call's lock, look again, then run and commit. */
+  async #miss(location: StateLocation, prepared: Prepared, found: Miss): Promise<CallResult> {
+    const call = this.#call;
+    const ctx = this.#ctx;
+    const def = this.#def;
+    const inputArgs = this.#inputArgs!;
+    const { input, known } = prepared;
+    const { previous } = input;
     const name = callName(def, call.element);
     for (const { dir, reason } of found.rejected) {
       def.logger.info(
@@ -153,60 +250,42 @@ export async function runCall(call: Call, ctx: CallContext): Promise<CallResult>
     const { runLocked } = await import("./locked.js");
     const locked = await runLocked(call, ctx, input, known, found, inputArgs);
     return locked.ok
-      ? finish(locked.action, locked.reason, locked.outputs)
-      : failed(locked.failure);
-  } catch (error) {
-    if (ctx.signal?.aborted) return failed({ kind: "cancelled", cause: ctx.signal.reason });
-    return failed({ kind: "error", error });
+      ? this.finish(locked.action, locked.reason, locked.outputs)
+      : this.failed(locked.failure);
   }
-}
 
-/** What a hit still has to do: warn, record a borrowed or forced result, remember file hashes. */
-async function settleHit(
-  call: Call,
-  ctx: CallContext,
-  found: Hit,
-  location: StateLocation,
-  fingerprint: Fingerprint,
-  known: KnownFiles,
-): Promise<void> {
-  const { def, options } = call;
-  const store = location.store;
-  const name = callName(def, call.element);
-  type Recorded = Parameters<typeof recordLocked>[4];
-  const record = async (make: Recorded) => {
-    const { recordLocked } = await import("./locked.js");
-    await recordLocked(def, ctx, store, fingerprint, make);
-  };
-  const stored: Recorded = async () => [found.state.outputs, found.state.written];
-  if (found.from !== undefined) {
-    await record(stored);
-    def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);
-    return;
-  }
-  if (found.reason.kind === "forced") {
-    if (found.mismatch !== undefined) {
-      def.logger.warn(
-        `stage "${name}": forceSkip loads stored results although ${describeReason(found.mismatch)}.`,
-      );
+  /** The call's outcome, told to the logger (a skip) and to listeners. */
+  finish(action: "run" | "skip", reason: Reason, outputs: Record<string, unknown>): CallResult {
+    const call = this.#call;
+    const def = this.#def;
+    const outcome: Outcome = {
+      results: withAliases(def.name, def.outputs, def.aliases, outputs),
+      decision: decisionOf(call, this.#ctx, action, reason),
+      inputArgs: this.#inputArgs!,
+    };
+    if (action === "skip" && logsInfo(def.logger)) {
+      def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
     }
-    // Accept the outputs as they are now: their files, and the files written through
-    // arguments, re-hashed; with the current inputs.
-    if (options.forceHashWrite) {
-      await record(async () => {
-        const outputs = await encodeAll(def, found.outputs, "outputs", ctx.scope);
-        const written = [];
-        for (const { file } of found.state.written) {
-          const hash = await def.hasher.hash(file, ctx.scope, directoryRule(def));
-          if (hash !== undefined) written.push({ file, hash });
-        }
-        return [outputs, written];
+    if (this.#heard) {
+      tell(call, this.#ctx, (about) => {
+        const now = Date.now();
+        const type = action === "skip" ? "stage:cached" : "stage:done";
+        return { type, ...about, reason, ms: now - this.#began, time: now };
       });
     }
-    return;
+    return { ok: true, outcome };
   }
-  if (options.forceHashWrite) await record(stored);
-  await recordKnownFiles(def, store, referencedFiles(found.state), known);
+
+  failed(failure: Failure): CallResult {
+    return { ok: false, failure: failureOf(this.#call, this.#ctx, this.#inputArgs, failure) };
+  }
+
+  /** What an error thrown on the way means: cancelled by an interrupt, or a failure. */
+  caught(error: unknown): CallResult {
+    const { signal } = this.#ctx;
+    if (signal?.aborted) return this.failed({ kind: "cancelled", cause: signal.reason });
+    return this.failed({ kind: "error", error });
+  }
 }
 
 /** Whether a failed attempt gets another one. */

@@ -25,6 +25,7 @@ import {
   offeredTo,
   priorityOf,
   streamSource,
+  upstreamCount,
   type PlanNode,
   type ScheduleOptions,
 } from "./plan.js";
@@ -43,10 +44,16 @@ import type { Invocation } from "./signature.js";
 
 export type { PlanNode, ScheduleOptions } from "./plan.js";
 
-type Work =
-  | readonly ["activate", number]
-  | readonly ["settled", number]
-  | readonly ["element", number, number];
+/** The positional arguments of a call that has none. */
+const NONE: readonly unknown[] = Object.freeze([]);
+
+/**
+ * Work items, three numbers each in one flat list (no array per item): what to do, the node,
+ * and the element (for ELEMENT).
+ */
+const ACTIVATE = 0;
+const SETTLED = 1;
+const ELEMENT = 2;
 
 /** Run (or explain) a plan. Never throws for a failing call: see the report. */
 export function schedule(
@@ -65,14 +72,14 @@ class Scheduling {
   /** Per node: the map it streams from. */
   readonly #streams: (number | undefined)[];
   /** Per node: the maps that stream from it. */
-  readonly #followers: number[][];
+  readonly #followers: (number[] | undefined)[] = [];
   /** Per mapped node: its arguments besides the mapped values, and how many elements are open. */
   readonly #named: Record<string, unknown>[] = [];
   readonly #open: number[] = [];
   readonly #labels = new Map<number, Set<string>>();
   readonly #queue: TaskQueue<CallResult | ExplainResult>;
   readonly #base: CallBase;
-  readonly #work: Work[] = [];
+  readonly #work: number[] = [];
   #draining = false;
   #outstanding = 0;
   #stopping = false;
@@ -91,11 +98,10 @@ class Scheduling {
       unknownUpstream: [],
     }));
     this.#streams = plan.map((_, id) => streamSource(plan, id));
-    this.#followers = plan.map(() => []);
-    this.#streams.forEach((from, id) => from !== undefined && this.#followers[from]!.push(id));
-    this.#waiting = plan.map(
-      ({ sources }, id) => new Set(sources.filter((s) => s !== this.#streams[id])).size,
+    this.#streams.forEach(
+      (from, id) => from !== undefined && (this.#followers[from] ??= []).push(id),
     );
+    this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
     const limits = new Map<number, number>();
     plan.forEach(({ node }, id) => {
       const limit = node[MAPPING]?.concurrency;
@@ -121,7 +127,7 @@ class Scheduling {
     signal?.addEventListener("abort", abort, { once: true });
     await new Promise<void>((resolve) => {
       this.#finish = resolve;
-      this.#plan.forEach((_, id) => this.#waiting[id] === 0 && this.#work.push(["activate", id]));
+      this.#plan.forEach((_, id) => this.#waiting[id] === 0 && this.#work.push(ACTIVATE, id, 0));
       this.#drain();
     });
     signal?.removeEventListener("abort", abort);
@@ -143,13 +149,15 @@ class Scheduling {
     if (this.#draining) return;
     this.#draining = true;
     try {
-      for (let i = 0; i < this.#work.length; i++) {
-        const item = this.#work[i]!;
-        if (item[0] === "activate") this.#tryActivate(item[1]);
-        else if (item[0] === "settled") this.#propagate(item[1]);
-        else this.#stepElement(item[1], item[2]);
+      const work = this.#work;
+      for (let i = 0; i < work.length; i += 3) {
+        const kind = work[i];
+        const id = work[i + 1]!;
+        if (kind === ACTIVATE) this.#tryActivate(id);
+        else if (kind === SETTLED) this.#propagate(id);
+        else this.#stepElement(id, work[i + 2]!);
       }
-      this.#work.length = 0;
+      work.length = 0;
     } finally {
       this.#draining = false;
     }
@@ -192,18 +200,22 @@ class Scheduling {
     const r = this.#reports[id]!;
     const mapping = node[MAPPING];
     r.status = "running";
-    r.offered = offeredTo(this.#plan, id, this.#options.start.named, (source) =>
-      source === this.#streams[id] ? undefined : this.#reports[source],
+    r.offered = offeredTo(
+      this.#plan,
+      id,
+      this.#options.start.named,
+      this.#reports,
+      this.#streams[id],
     );
     const named = namedFor(node, r.offered, this.#options.where);
     if (mapping === undefined) {
-      const positional = start ? this.#options.start.positional : [];
+      const positional = start ? this.#options.start.positional : NONE;
       return this.#submit(id, undefined, { positional, named });
     }
     this.#named[id] = named;
     const from = this.#streams[id];
     try {
-      const positional = start ? this.#options.start.positional : [];
+      const positional = start ? this.#options.start.positional : NONE;
       const upstream = from === undefined ? undefined : this.#reports[from];
       r.elements = expandElements(node, mapping, named, positional, upstream);
     } catch (error) {
@@ -215,13 +227,13 @@ class Scheduling {
       const event = { type: "map:start", stage: node.name, elements: elements.length } as const;
       this.#tell(node[DEFINITION], { ...event, time: Date.now() });
     }
-    for (const follower of this.#followers[id]!) this.#work.push(["activate", follower]);
+    for (const follower of this.#followers[id] ?? []) this.#work.push(ACTIVATE, follower, 0);
     if (elements.length === 0) return this.#settleMap(id);
     for (const element of elements) {
       if (from === undefined) {
-        this.#submit(id, element, { positional: [], named: { ...named, ...element.values } });
+        this.#submit(id, element, { positional: NONE, named: { ...named, ...element.values } });
       } else {
-        this.#work.push(["element", id, element.index]);
+        this.#work.push(ELEMENT, id, element.index);
       }
     }
   }
@@ -232,11 +244,11 @@ class Scheduling {
     if (element === undefined || element.status !== "waiting") return;
     const from = this.#streams[id]!;
     const source = this.#reports[from]!.elements![k]!;
-    const upstream = `${this.#name(from)}[${source.label}]`;
     if (source.status === "failed" || source.status === "blocked" || source.status === "unknown") {
       element.label ??= source.label;
       element.status = source.status === "unknown" ? "unknown" : "blocked";
       if (this.#options.mode === "explain") {
+        const upstream = `${this.#name(from)}[${source.label}]`;
         const name = `${this.#name(id)}[${element.label}]`;
         element.explanation = waitingExplanation(name, element.status, [upstream], element.label);
       }
@@ -254,7 +266,7 @@ class Scheduling {
       return this.#settled(id, element, settled);
     }
     const values = element.values!;
-    this.#submit(id, element, { positional: [], named: { ...this.#named[id], ...values } });
+    this.#submit(id, element, { positional: NONE, named: { ...this.#named[id], ...values } });
   }
 
   #submit(id: number, element: ElementReport | undefined, invocation: Invocation): void {
@@ -265,7 +277,8 @@ class Scheduling {
       values: element?.values,
       element: element?.label,
       options: this.#options.runOptions,
-      memo: {},
+      // What a first attempt leaves for the next ones.
+      memo: node[DEFINITION].retries > 0 ? {} : undefined,
     };
     (element ?? this.#reports[id]!).status = "running";
     this.#outstanding++;
@@ -312,12 +325,12 @@ class Scheduling {
       if (failure.failure.kind !== "cancelled") this.#halt();
     }
     if (element === undefined) {
-      this.#work.push(["settled", id]);
+      this.#work.push(SETTLED, id, 0);
       return;
     }
-    for (const follower of this.#followers[id]!) {
+    for (const follower of this.#followers[id] ?? []) {
       if (this.#reports[follower]!.elements !== undefined) {
-        this.#work.push(["element", follower, element.index]);
+        this.#work.push(ELEMENT, follower, element.index);
       }
     }
     if (target.status !== "cancelled") this.#elementSettled(id);
@@ -331,7 +344,7 @@ class Scheduling {
   /** All elements of a map settled. */
   #settleMap(id: number): void {
     settleMap(this.#reports[id]!, this.#options.mode, this.#named[id] ?? {});
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** A node that cannot run: blocked by a failure upstream, or (a dry run) waiting on a change. */
@@ -342,7 +355,7 @@ class Scheduling {
       const upstream = status === "blocked" ? r.failedUpstream : r.unknownUpstream;
       r.explanation = waitingExplanation(this.#name(id), status, upstream);
     }
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** A mapped node whose elements cannot be made (its lists are not lists, say). */
@@ -361,15 +374,17 @@ class Scheduling {
       announceFailure(call, { ...this.#base, attempt: 1, attempts: 1 }, error, 0);
       if (!this.#options.keepGoing) this.#halt();
     }
-    this.#work.push(["settled", id]);
+    this.#work.push(SETTLED, id, 0);
   }
 
   /** Tell the nodes downstream that a node settled. */
   #propagate(id: number): void {
     const r = this.#reports[id]!;
-    for (const next of this.#plan[id]!.successors) {
+    const { successors } = this.#plan[id]!;
+    for (let i = 0; i < successors.length; i++) {
+      const next = successors[i]!;
       if (this.#streams[next] === id) {
-        this.#work.push(["activate", next]); // it follows element by element
+        this.#work.push(ACTIVATE, next, 0); // it follows element by element
         continue;
       }
       if (
@@ -385,7 +400,7 @@ class Scheduling {
         downstream.failedUpstream.push(this.#name(id));
       if (r.status === "unknown") downstream.unknownUpstream.push(this.#name(id));
       this.#waiting[next]! -= 1;
-      if (this.#waiting[next] === 0) this.#work.push(["activate", next]);
+      if (this.#waiting[next] === 0) this.#work.push(ACTIVATE, next, 0);
     }
   }
 }

@@ -26,9 +26,16 @@ export class Signature {
     readonly source: ParsedSource,
   ) {}
 
-  /** Parameter names, in order (without a rest parameter). */
+  #names: readonly string[] | undefined;
+
+  /** Parameter names, in order (without a rest parameter): the caller's own copy. */
   get inputs(): string[] {
-    return this.source.parameters.map((p) => p.name);
+    return [...this.names];
+  }
+
+  /** Parameter names, in order (without a rest parameter), read-only and made once. */
+  get names(): readonly string[] {
+    return (this.#names ??= this.source.parameters.map((p) => p.name));
   }
 
   /** Parameters that have no default: a call must supply them. */
@@ -38,7 +45,7 @@ export class Signature {
 
   /** Whether `name` is a parameter (or the rest parameter). */
   accepts(name: string): boolean {
-    return this.source.parameters.some((p) => p.name === name) || this.source.rest === name;
+    return this.names.includes(name) || this.source.rest === name;
   }
 
   /** The parameters for messages: `"a", "b", "...rest"`, or `none`. */
@@ -78,10 +85,8 @@ export class Signature {
       given = [];
     }
     const parameters = source.parameters;
-    given.forEach((value, i) => {
-      const parameter = parameters[i];
-      if (parameter !== undefined) bound[parameter.name] = value;
-    });
+    const count = Math.min(given.length, parameters.length);
+    for (let i = 0; i < count; i++) if (i in given) bound[parameters[i]!.name] = given[i];
     if (given.length > parameters.length) {
       if (source.rest === undefined) {
         throw new MemoriError(
@@ -92,21 +97,27 @@ export class Signature {
       }
       bound[source.rest] = given.slice(parameters.length);
     }
-    for (const [key, value] of Object.entries(named)) {
+    const keys = Object.keys(named);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       if (!this.accepts(key)) throw this.unknown(key);
-      bound[key] = value;
+      bound[key] = named[key];
     }
     Object.assign(bound, staticArgs);
-    const missing = parameters.filter((p) => !p.hasDefault && !(p.name in bound));
-    if (missing.length > 0) {
+    // Keep parameter order, so that the recorded inputs read naturally.
+    const ordered: Record<string, unknown> = {};
+    let missing = false;
+    for (let i = 0; i < parameters.length; i++) {
+      const { name, hasDefault } = parameters[i]!;
+      if (name in bound) ordered[name] = bound[name];
+      else if (!hasDefault) missing = true;
+    }
+    if (missing) {
       throw this.missing(
-        missing.map((p) => p.name),
+        parameters.filter((p) => !p.hasDefault && !(p.name in bound)).map((p) => p.name),
         Object.keys(bound),
       );
     }
-    // Keep parameter order, so that the recorded inputs read naturally.
-    const ordered: Record<string, unknown> = {};
-    for (const p of parameters) if (p.name in bound) ordered[p.name] = bound[p.name];
     if (source.rest !== undefined && source.rest in bound)
       ordered[source.rest] = bound[source.rest];
     return ordered;
@@ -196,7 +207,9 @@ export function withAliases(
   values: Record<string, unknown>,
 ): Record<string, unknown> {
   const results: Record<string, unknown> = { ...values };
-  for (const [alias, target] of Object.entries(aliases)) {
+  for (const alias in aliases) {
+    if (!Object.hasOwn(aliases, alias)) continue;
+    const target = aliases[alias]!;
     if (!outputs.includes(target)) {
       throw new MemoriError(
         "invalid-option",

@@ -198,14 +198,33 @@ export interface CodePolicy {
   readonly ignoreCode?: boolean;
 }
 
+/** Declared identities made so far, by version (`undefined`: `ignoreCode`). */
+const declared = new Map<string | undefined, CodeFacts>();
+
 /** A code identity that does not come from the code: a version the user gives, or none. */
-function declaredIdentity(policy: CodePolicy): CodeIdentity {
-  const self = sha256(policy.ignoreCode ? "memori.ignoreCode" : "memori.codeVersion");
-  const callees: Record<string, string> = policy.ignoreCode
-    ? {}
-    : { codeVersion: `version:${policy.codeVersion ?? ""}` };
-  const hash = sha256(stringify({ self, callees, wrappers: [], extras: {} }));
-  return { hash, self, callees, wrappers: [], extras: {} };
+function declaredIdentity(policy: CodePolicy): CodeFacts {
+  const version = policy.ignoreCode ? undefined : (policy.codeVersion ?? "");
+  let facts = declared.get(version);
+  if (facts === undefined) {
+    const self = sha256(version === undefined ? "memori.ignoreCode" : "memori.codeVersion");
+    const callees: Record<string, string> =
+      version === undefined ? {} : { codeVersion: `version:${version}` };
+    const hash = sha256(stringify({ self, callees, wrappers: [], extras: {} }));
+    const code = { hash, self, callees, wrappers: [], extras: {} };
+    facts = { code, env: [], unhashable: [] };
+    declared.set(version, facts);
+  }
+  return facts;
+}
+
+/**
+ * The code identity of a stage function when it is known without computing anything: a
+ * declared one, or one computed before for this function that has nothing computed at run
+ * time (see {@link codeIdentity}); `undefined` otherwise.
+ */
+export function knownCodeIdentity(fn: AnyFunction, policy: CodePolicy = {}): CodeFacts | undefined {
+  if (policy.ignoreCode || policy.codeVersion !== undefined) return declaredIdentity(policy);
+  return plainIdentities.get(fn);
 }
 
 /**
@@ -215,10 +234,7 @@ function declaredIdentity(policy: CodePolicy): CodeIdentity {
  * `ignoreCode`, the code is not read: the version (or nothing) stands for it.
  */
 export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Promise<CodeFacts> {
-  if (policy.ignoreCode || policy.codeVersion !== undefined) {
-    return { code: declaredIdentity(policy), env: [], unhashable: [] };
-  }
-  const known = plainIdentities.get(fn);
+  const known = knownCodeIdentity(fn, policy);
   if (known !== undefined) return known;
   const extra =
     (fn as AnyFunction & Wrapper)[CODE_EXTRA] ??

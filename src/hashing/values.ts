@@ -14,30 +14,21 @@
  * Decoding never evaluates code: it only builds plain values, Dates, Maps and Sets.
  */
 import { MemoriError, describe } from "../errors.js";
-import type { DirectoryRule, FileHasher, HashScope, Sha256Hex } from "./files.js";
+import type { DirectoryRule, FileHasher, HashScope } from "./files.js";
+import { TAG, isFileEntry, setOwn, type Json } from "./stored.js";
 
-/** A JSON value as stored in a state file. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export {
+  fileEntries,
+  isFileEntry,
+  mapStored,
+  setOwn,
+  sortKeys,
+  walkStored,
+  type FileEntry,
+  type Json,
+} from "./stored.js";
 
-/** A file recorded by content. */
-export interface FileEntry {
-  file: string;
-  hash: Sha256Hex;
-}
-
-const TAG = "$memori";
 const MAX_PATH_LENGTH = 4096;
-
-/** Whether a stored JSON value is a file entry. */
-export function isFileEntry(value: unknown): value is FileEntry {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const keys = Object.keys(value);
-  return (
-    keys.length === 2 &&
-    typeof (value as FileEntry).file === "string" &&
-    typeof (value as FileEntry).hash === "string"
-  );
-}
 
 function looksReserved(keys: string[]): boolean {
   if (keys.includes(TAG)) return true;
@@ -84,9 +75,35 @@ export async function encodeValue(
   where: string,
   ctx: EncodeContext,
 ): Promise<Json> {
+  return encodeValueNow(value, where, ctx);
+}
+
+/**
+ * {@link encodeValue}, at once (no promise) for a value with no string that could name a file.
+ * Throws at once for a value that cannot be stored.
+ */
+export function encodeValueNow(
+  value: unknown,
+  where: string,
+  ctx: EncodeContext,
+): Json | Promise<Json> {
+  // A number, a boolean, null...: no string in it, nothing inside it.
+  if (value === null || (typeof value !== "object" && typeof value !== "string")) {
+    return encode(value, where, ctx.stage, NO_ANCESTORS, undefined);
+  }
   const pending = new Map<object, string>();
   const json = encode(value, where, ctx.stage, new Set(), pending);
-  if (pending.size === 0) return json;
+  return pending.size === 0 ? json : resolvePending(json, pending, ctx);
+}
+
+/** The ancestors of a value that is not an object: never added to, as nothing is inside it. */
+const NO_ANCESTORS = new Set<object>();
+
+async function resolvePending(
+  json: Json,
+  pending: Map<object, string>,
+  ctx: EncodeContext,
+): Promise<Json> {
   const resolved = new Map<object, Json>();
   for (const [slot, path] of pending) {
     const hash = await ctx.hasher.hash(path, ctx.scope, ctx.rule);
@@ -280,16 +297,6 @@ function isIndex(key: string): boolean {
   return /^(0|[1-9]\d*)$/.test(key);
 }
 
-/** Set an own enumerable property; unlike `o[k] = v`, a key named `__proto__` stays data. */
-export function setOwn<T>(object: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(object, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
 function decodeEntries(record: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(record)) setOwn(out, key, decodeValue(record[key]));
@@ -378,113 +385,4 @@ export function decodeValue(json: unknown): unknown {
     default:
       throw new MalformedStateError(`unknown tag ${JSON.stringify(tag)}`);
   }
-}
-
-/**
- * Rebuild a stored value, replacing each file entry by `onEntry(entry)` and each plain string
- * by `onString(string)`. The wrapper of an escaped user object (`{"$memori": "object"}`) is
- * walked into, but never taken for an entry itself; tags keep their own fields.
- */
-export function mapStored(
-  json: Json,
-  onEntry: (entry: FileEntry) => Json | FileEntry,
-  onString: (value: string) => Json = (value) => value,
-): Json {
-  if (typeof json === "string") return onString(json);
-  if (Array.isArray(json)) return json.map((item) => mapStored(item, onEntry, onString));
-  if (json === null || typeof json !== "object") return json;
-  if (isFileEntry(json)) return onEntry(json) as Json;
-  const out: { [key: string]: Json } = {};
-  if (TAG in json) {
-    // A tag's own fields are not user values, except the contents of maps, sets and objects.
-    for (const key of Object.keys(json)) {
-      const value = json[key] as Json;
-      const contents = key === "entries" || key === "values";
-      if (
-        key === "value" &&
-        json[TAG] === "object" &&
-        typeof value === "object" &&
-        value !== null
-      ) {
-        const inner: { [key: string]: Json } = {};
-        for (const k of Object.keys(value)) {
-          setOwn(
-            inner,
-            k,
-            mapStored((value as Record<string, Json>)[k] as Json, onEntry, onString),
-          );
-        }
-        setOwn(out, key, inner);
-      } else {
-        setOwn(out, key, contents ? mapStored(value, onEntry, onString) : value);
-      }
-    }
-    return out;
-  }
-  for (const key of Object.keys(json))
-    setOwn(out, key, mapStored(json[key] as Json, onEntry, onString));
-  return out;
-}
-
-/**
- * Visit a stored value like {@link mapStored} does, without rebuilding it: each file entry,
- * and each plain string that is not part of one.
- */
-export function walkStored(
-  json: Json,
-  onEntry: (entry: FileEntry) => void,
-  onString?: (value: string) => void,
-): void {
-  if (typeof json === "string") {
-    onString?.(json);
-    return;
-  }
-  if (Array.isArray(json)) {
-    for (const item of json) walkStored(item, onEntry, onString);
-    return;
-  }
-  if (json === null || typeof json !== "object") return;
-  if (isFileEntry(json)) {
-    onEntry(json);
-    return;
-  }
-  if (TAG in json) {
-    // A tag's own fields are not user values, except the contents of maps, sets and objects.
-    for (const key of Object.keys(json)) {
-      const value = json[key] as Json;
-      if (
-        key === "value" &&
-        json[TAG] === "object" &&
-        typeof value === "object" &&
-        value !== null
-      ) {
-        for (const inner of Object.values(value)) walkStored(inner as Json, onEntry, onString);
-      } else if (key === "entries" || key === "values") {
-        walkStored(value, onEntry, onString);
-      }
-    }
-    return;
-  }
-  for (const value of Object.values(json)) walkStored(value, onEntry, onString);
-}
-
-/** Every file entry inside a stored value, in order. */
-export function fileEntries(json: Json): FileEntry[] {
-  const out: FileEntry[] = [];
-  walkStored(json, (entry) => out.push(entry));
-  return out;
-}
-
-/** A deep copy of a JSON value with object keys sorted, for readable, canonical files. */
-export function sortKeys(json: Json): Json {
-  if (Array.isArray(json)) return json.map(sortKeys);
-  if (json === null || typeof json !== "object") return json;
-  const out: { [key: string]: Json } = {};
-  for (const key of Object.keys(json).sort()) {
-    const value = sortKeys(json[key] as Json);
-    // "__proto__" is data here, like any other key (a plain assignment would set the prototype)
-    if (key === "__proto__") setOwn(out, key, value);
-    else out[key] = value;
-  }
-  return out;
 }

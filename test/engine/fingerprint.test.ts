@@ -3,12 +3,17 @@
 // and content of compare()'s reasons, and verifyFiles().
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import stringify from "fast-json-stable-stringify";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Stage } from "../../src/stage.js";
 import { DEFINITION } from "../../src/engine/node.js";
 import {
   compare,
+  directoryRule,
   encodeAll,
+  fingerprintNow,
+  sameJson,
   shorten,
   takeFingerprint,
   verifyFiles,
@@ -18,7 +23,7 @@ import { FileHasher, HashScope, sha256, type Sha256Hex } from "../../src/hashing
 import { codeIdentity, type CodeIdentity } from "../../src/hashing/hashable.js";
 import type { FileEntry, Json } from "../../src/hashing/values.js";
 import type { StoredState } from "../../src/state/store.js";
-import { recordingLogger, tempDir } from "../util/tmp.js";
+import { canChdir, recordingLogger, tempDir } from "../util/tmp.js";
 
 const HEX = "3c463695f6ad" + "0".repeat(52);
 const HEX2 = "ad53e8806d17" + "1".repeat(52);
@@ -99,6 +104,39 @@ describe("takeFingerprint and encodeAll", () => {
     expect(scope.seen.has(file)).toBe(true); // files are hashed within the given scope
   });
 
+  // pins variables the code reads by name: after the listed ones, each once, where first named
+  it("adds the variables the code reads after the listed ones, each once", async () => {
+    process.env.MEMORI_FP_SET = "a";
+    process.env.MEMORI_FP_CODE = "b";
+    const stage = new Stage(
+      (x: number) => `${x}${process.env.MEMORI_FP_CODE}${process.env.MEMORI_FP_SET}`,
+      {
+        name: "fpenv",
+        env: ["MEMORI_FP_SET"],
+        logger: recordingLogger().logger,
+      },
+    );
+    const fp = await takeFingerprint(stage[DEFINITION], { x: 1 }, new HashScope());
+    expect(Object.keys(fp.inputs)).toEqual(["x", "env:MEMORI_FP_SET", "env:MEMORI_FP_CODE"]);
+    expect(fp.inputs["env:MEMORI_FP_CODE"]).toBe("b");
+    // a stored read (read:PATH) is an input again, after them; a path that names no file stays one
+    const stored = { "read:/nonexistent/memori-fp": "/nonexistent/memori-fp" } as Record<
+      string,
+      Json
+    >;
+    const again = await takeFingerprint(stage[DEFINITION], { x: 1 }, new HashScope(), {
+      ...state(),
+      inputs: stored,
+    });
+    expect(Object.keys(again.inputs)).toEqual([
+      "x",
+      "env:MEMORI_FP_SET",
+      "env:MEMORI_FP_CODE",
+      "read:/nonexistent/memori-fp",
+    ]);
+    delete process.env.MEMORI_FP_CODE;
+  });
+
   // pins `inputs.<name>` in the error of a value that cannot be stored, and the stage's name
   it("names the stage and inputs.<name> when an input cannot be stored", async () => {
     const stage = new Stage((cb: unknown) => cb, { name: "enc", logger: recordingLogger().logger });
@@ -122,6 +160,70 @@ describe("takeFingerprint and encodeAll", () => {
     await expect(encodeAll(def, { ok: 1, y: () => 1 }, "outputs", new HashScope())).rejects.toThrow(
       /^stage "enc2": outputs\.y is /,
     );
+  });
+});
+
+describe("fingerprintNow", () => {
+  // pins the promise-free path: a known code identity and no string that could name a file
+  it("is taken without a promise only when nothing has to wait, with takeFingerprint()'s value", async () => {
+    const stage = new Stage((n: number, s?: string) => [n, s], {
+      name: "now",
+      outputs: ["n", "s"],
+      logger: recordingLogger().logger,
+    });
+    const def = stage[DEFINITION];
+    const scope = new HashScope();
+    const first = fingerprintNow(def, { n: 1 }, scope); // its code identity not yet known
+    expect(first).toBeInstanceOf(Promise);
+    const taken = await first;
+    const now = fingerprintNow(def, { n: 1 }, scope);
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(now).toStrictEqual(taken);
+    expect(now).toStrictEqual(await takeFingerprint(def, { n: 1 }, scope));
+    const withPath = fingerprintNow(def, { n: 1, s: "/nonexistent/memori-now" }, scope);
+    expect(withPath).toBeInstanceOf(Promise);
+    expect((await withPath).inputs).toStrictEqual({ n: 1, s: "/nonexistent/memori-now" });
+    expect(() => fingerprintNow(def, { n: Symbol("x") }, scope)).toThrow(/inputs\.n is a symbol/);
+  });
+});
+
+describe("directoryRule", () => {
+  // pins what the rule is made from: a change to any of it makes a new rule
+  it("is made again when hashOutput, ignore or (for a relative hashOutput) the working directory differ", async () => {
+    const def: { hashOutput?: string; ignore?: readonly string[] } = { hashOutput: "/abs/state" };
+    const rule = directoryRule(def);
+    expect(rule).toStrictEqual({ ignore: undefined, skip: ["/abs/state"] });
+    expect(directoryRule(def)).toBe(rule);
+    def.hashOutput = "/abs/other";
+    expect(directoryRule(def).skip).toEqual(["/abs/other"]);
+    def.ignore = ["*.log"];
+    expect(directoryRule(def)).toStrictEqual({ ignore: ["*.log"], skip: ["/abs/other"] });
+    def.hashOutput = undefined;
+    expect(directoryRule(def)).toStrictEqual({ ignore: ["*.log"], skip: [] });
+    def.hashOutput = "rel-state";
+    expect(directoryRule(def).skip).toEqual([path.resolve("rel-state")]);
+    // another definition with the same directory and globs has the same rule; other globs, not
+    const same = directoryRule({ hashOutput: "rel-state", ignore: ["*.log"] });
+    expect(same).toBe(directoryRule(def));
+    expect(directoryRule({ hashOutput: "rel-state", ignore: ["*.tmp"] }).ignore).toEqual(["*.tmp"]);
+    expect(directoryRule({ hashOutput: "rel-state" }).ignore).toBeUndefined();
+    expect(directoryRule({ hashOutput: "rel-state", ignore: [] }).ignore).toEqual([]);
+    // the rule keeps the globs it was made with, whatever happens to the list given
+    const globs = ["a/**"];
+    const kept = directoryRule({ hashOutput: "/abs/k", ignore: globs });
+    globs.push("b/**");
+    expect(kept.ignore).toEqual(["a/**"]);
+    expect(directoryRule({ hashOutput: "/abs/k", ignore: globs }).ignore).toEqual(["a/**", "b/**"]);
+    if (!canChdir) return;
+    const before = process.cwd();
+    const dir = await tempDir();
+    process.chdir(dir);
+    try {
+      expect(directoryRule(def).skip).toEqual([path.join(process.cwd(), "rel-state")]);
+    } finally {
+      process.chdir(before);
+    }
+    expect(directoryRule(def).skip).toEqual([path.join(before, "rel-state")]);
   });
 });
 
@@ -289,6 +391,31 @@ describe("compare", () => {
     expect(compare(other, storedOther, "st")).toMatchObject({ kind: "input-changed", name: "r" });
   });
 
+  // pins the shortcut: with written files that no input names, inputs are compared as they are
+  it("compares inputs by content when the files the stage wrote are not among them", () => {
+    const written = [entry("/out/w.txt", HEX)];
+    const stored = state({ inputs: { a: 1, r: entry("/in", HEX) }, written });
+    expect(
+      compare(fingerprint({ inputs: { a: 1, r: entry("/in", HEX) } }), stored, "st"),
+    ).toStrictEqual({
+      kind: "cached",
+    });
+    expect(
+      compare(fingerprint({ inputs: { a: 1, r: entry("/in", HEX2) } }), stored, "st"),
+    ).toStrictEqual({
+      kind: "input-changed",
+      name: "r",
+      old: "/in@3c463695f6ad",
+      new: "/in@ad53e8806d17",
+    });
+    // a written file named on the current side only is still a path there
+    const named = fingerprint({
+      inputs: { a: 1, r: entry("/in", HEX), w: entry("/out/w.txt", HEX2) },
+    });
+    const storedNamed = state({ inputs: { a: 1, r: entry("/in", HEX), w: "/out/w.txt" }, written });
+    expect(compare(named, storedNamed, "st")).toStrictEqual({ kind: "cached" });
+  });
+
   // pins the last check: an output name the stored outputs lack
   it("says output-names-changed when the stored outputs lack a name the record lists", () => {
     const fp = fingerprint({ outputs: ["x", "y"] });
@@ -334,5 +461,81 @@ describe("verifyFiles", () => {
       kind: "output-modified",
       path: dir,
     });
+  });
+});
+
+describe("sameJson", () => {
+  const key = fc.oneof(
+    fc.string({ maxLength: 3 }),
+    fc.constantFrom("__proto__", "file", "hash", "$memori", "toJSON", "0", "length"),
+  );
+  const { json } = fc.letrec<{ json: Json }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.constantFrom<Json>(null, true, false, 0, -0, 1, "", "0", "null", "true"),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.string({ maxLength: 4 }),
+      fc.array(tie("json"), { maxLength: 4 }),
+      fc.array(fc.tuple(key, tie("json")), { maxLength: 4 }).map((entries) => {
+        // JSON.parse makes a key named __proto__ an own property; so does this
+        const object: Record<string, Json> = {};
+        for (const [k, v] of entries) {
+          Object.defineProperty(object, k, {
+            value: v,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+        return object;
+      }),
+    ),
+  }));
+  /** The same value with its keys in another order (what a state file read back may hold). */
+  const reordered = (value: Json): Json => {
+    if (Array.isArray(value)) return value.map(reordered);
+    if (value === null || typeof value !== "object") return value;
+    const out: Record<string, Json> = {};
+    for (const k of Object.keys(value).reverse()) {
+      Object.defineProperty(out, k, {
+        value: reordered(value[k]!),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+    return out;
+  };
+
+  // pins equality as canonical JSON: the comparison compare() made by serializing both sides
+  it("is true exactly when both sides serialize alike (generated values)", () => {
+    fc.assert(
+      fc.property(json, json, (a, b) => {
+        expect(sameJson(a, b)).toBe(stringify(a) === stringify(b));
+        expect(sameJson(a, reordered(a))).toBe(true);
+        expect(sameJson(a, JSON.parse(JSON.stringify(a)) as Json)).toBe(true);
+      }),
+      { seed: 20260611, numRuns: 2000 },
+    );
+  });
+
+  // pins the cases a structural comparison could get wrong
+  it("tells arrays from objects, strings from numbers, and own keys from inherited ones", () => {
+    expect(sameJson([], {})).toBe(false);
+    expect(sameJson({}, [])).toBe(false);
+    expect(sameJson({ 0: 1 }, [1])).toBe(false);
+    expect(sameJson("1", 1)).toBe(false);
+    expect(sameJson(null, "null")).toBe(false);
+    expect(sameJson(null, {})).toBe(false);
+    expect(sameJson(-0, 0)).toBe(true);
+    expect(sameJson({ a: 1, b: [2, { c: 3 }] }, { b: [2, { c: 3 }], a: 1 })).toBe(true);
+    expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJson({ a: 1, b: 2 }, { a: 1, c: 2 })).toBe(false);
+    expect(sameJson([1, 2], [2, 1])).toBe(false);
+    const own = JSON.parse('{"__proto__": 1}') as Json;
+    expect(sameJson(own, { a: 1 })).toBe(false);
+    expect(sameJson({ a: 1 }, own)).toBe(false);
+    expect(sameJson(own, JSON.parse('{"__proto__": 1}') as Json)).toBe(true);
+    expect(sameJson({ toString: 1 }, { valueOf: 1 })).toBe(false);
   });
 });

@@ -7,11 +7,12 @@ import { describe, expect, it } from "vitest";
 import { Stage } from "../../src/stage.js";
 import { DEFINITION } from "../../src/engine/node.js";
 import { takeFingerprint } from "../../src/engine/fingerprint.js";
-import { lookup, type LookupInput } from "../../src/engine/lookup.js";
+import { lookup, lookupNow, trackedOf, type LookupInput } from "../../src/engine/lookup.js";
 import { MemoriError } from "../../src/errors.js";
 import { HashScope } from "../../src/hashing/files.js";
 import { stageLocation } from "../../src/state/location.js";
-import { StateStore, type StoredState } from "../../src/state/store.js";
+import { StateStore, trackedFiles, type StoredState } from "../../src/state/store.js";
+import type { FileEntry, Json } from "../../src/hashing/values.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -415,5 +416,90 @@ describe("state from an older memori", () => {
     await newer.run(3);
     expect(newer.lastDecision?.reason).toMatchObject({ kind: "state-unreadable" });
     expect(warn.some((m) => /newer memori/.test(m))).toBe(true);
+  });
+});
+
+describe("at once (lookupNow)", () => {
+  /** A stage that writes no file: its state refers to none. */
+  const plain = (hashOutput: string, readonlyCaches: string[] = []) =>
+    new Stage(
+      function pl(a: number) {
+        return a * 2;
+      },
+      { name: "pl", hashOutput, readonlyCaches, logger: quiet },
+    );
+
+  async function plainInput(dir: string, a: number, readonlyCaches: string[] = []) {
+    const def = plain(dir, readonlyCaches)[DEFINITION];
+    const scope = new HashScope();
+    const location = stageLocation(dir, "pl");
+    const input: LookupInput = {
+      def,
+      location,
+      previous: location.store.read(),
+      fingerprint: await takeFingerprint(def, { a }, scope),
+      options: {},
+      readonlyCaches: [],
+      scope,
+      refresh: false,
+    };
+    return input;
+  }
+
+  // pins the promise-free path: no file to verify, no cache to ask; the same answer as lookup()
+  it("answers without a promise when no file has to be hashed, as lookup() does", async () => {
+    const dir = await tempDir();
+    await plain(dir).run(1);
+    const hit = lookupNow(await plainInput(dir, 1));
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect(hit).toMatchObject({ hit: true, reason: { kind: "cached" }, outputs: { output: 2 } });
+    expect(hit).toStrictEqual(await lookup(await plainInput(dir, 1)));
+    const miss = lookupNow(await plainInput(dir, 5));
+    expect(miss).toStrictEqual({
+      hit: false,
+      reason: { kind: "input-changed", name: "a", old: "1", new: "5" },
+      rejected: [],
+    });
+    const first = lookupNow(await plainInput(await tempDir(), 1));
+    expect(first).toStrictEqual({ hit: false, reason: { kind: "first-run" }, rejected: [] });
+  });
+
+  // pins the paths that wait: files to verify, read-only caches to read
+  it("gives a promise when files are verified or read-only caches consulted, with lookup()'s answer", async () => {
+    const { dir, outFile } = await ranState(1);
+    const withFiles = lookupNow(await inputFor(dir, 1, outFile));
+    expect(withFiles).toBeInstanceOf(Promise);
+    expect(await withFiles).toMatchObject({ hit: true, reason: { kind: "cached" } });
+    await writeFile(outFile, "tampered");
+    expect(await lookupNow(await inputFor(dir, 1, outFile))).toMatchObject({
+      hit: false,
+      reason: { kind: "output-modified", path: outFile },
+    });
+
+    const cache = await tempDir();
+    await plain(cache).run(3);
+    const own = await tempDir();
+    const borrowed = lookupNow(await plainInput(own, 3, [cache]));
+    expect(borrowed).toBeInstanceOf(Promise);
+    expect(await borrowed).toMatchObject({ hit: true, from: cache, outputs: { output: 6 } });
+    expect(
+      await lookupNow({ ...(await plainInput(own, 3, [cache])), ownOnly: true }),
+    ).toStrictEqual({ hit: false, reason: { kind: "first-run" }, rejected: [] });
+  });
+});
+
+describe("trackedOf", () => {
+  // pins that it is trackedFiles(), whatever the state holds
+  it("lists what trackedFiles lists: returned files, then files written through arguments, once each", () => {
+    const e = (file: string, hash = "h") => ({ file, hash }) as FileEntry & Record<string, Json>;
+    const base = { record: {} as StoredState["record"], inputs: { a: e("/in") } };
+    const states: StoredState[] = [
+      { ...base, outputs: { x: 1 }, written: [] },
+      { ...base, outputs: { x: e("/o1"), y: [e("/o2"), "s"] }, written: [] },
+      { ...base, outputs: { x: 1 }, written: [e("/w")] },
+      { ...base, outputs: { x: e("/same", "1") }, written: [e("/same", "2"), e("/w")] },
+      { ...base, outputs: { x: { $memori: "object", value: { file: e("/deep") } } }, written: [] },
+    ];
+    for (const state of states) expect(trackedOf(state)).toStrictEqual(trackedFiles(state));
   });
 });

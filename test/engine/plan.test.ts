@@ -51,3 +51,24 @@ describe("task priorities (plan.ts)", () => {
     expect(firstSmooth).toBeLessThan(fifthStrip);
   });
 });
+
+describe("arguments a node is called with (plan.ts)", () => {
+  // Proves a pipeline passes a stage what its parameters name, whatever is done to the array
+  // `inputs` returned (the caller's own copy), and that a diamond waits for both its sources.
+  it("passes each parameter by name from the sources, not from the array inputs returned", async () => {
+    const a = new Stage((x: number) => x + 1, { name: "a", outputs: "y", logger: quiet });
+    const b = new Stage((x: number) => x * 10, { name: "b", outputs: "z", logger: quiet });
+    const sum = new Stage((y: number, z: number) => y + z, { name: "sum", logger: quiet });
+    const inputs = sum.inputs;
+    expect(inputs).toEqual(["y", "z"]);
+    inputs.length = 0;
+    inputs.push("nothing");
+    expect(sum.inputs).toEqual(["y", "z"]);
+    const pipeline = new Pipeline([
+      ["start", a],
+      ["start", b],
+      [[a, b, a], sum],
+    ]);
+    expect(await pipeline.run(2)).toMatchObject({ output: 23 });
+  });
+});

@@ -1,7 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
-import { Stage } from "../../src/index.js";
+import { describe, expect, it, vi } from "vitest";
+import { Stage, stderrLogger, type Logger } from "../../src/index.js";
+import { logsInfo } from "../../src/logger.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -83,5 +84,79 @@ describe("forceSkip with forceHashWrite (run.ts)", () => {
     expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
     expect(runs).toBe(1);
     expect(await readFile(outFile, "utf8")).toBe("edited by hand");
+  });
+});
+
+describe("decision messages (run.ts)", () => {
+  // Proves the skip message is made for every logger that may use it: a logger of the caller's
+  // own and stderrLogger with verbose get it word for word; only the quiet stderrLogger (which
+  // prints no decisions) is spared making it.
+  it("tells a hit to the stage's logger unless it is the quiet stderr logger", async () => {
+    const dir = await tempDir();
+    const log = recordingLogger();
+    const make = (logger: Logger) =>
+      new Stage(
+        function twice(x: number) {
+          return x * 2;
+        },
+        { hashOutput: path.join(dir, "state"), logger },
+      );
+    await make(quiet).run(2);
+    await make(log.logger).run(2);
+    expect(log.info).toEqual(['stage "twice": skipped (cached)']);
+
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      await make(stderrLogger(true)).run(2);
+      await make(stderrLogger(false)).run(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written).toEqual(['memori: stage "twice": skipped (cached)\n']);
+    expect(logsInfo(stderrLogger(false))).toBe(false);
+    expect(logsInfo(stderrLogger(true))).toBe(true);
+    expect(logsInfo(log.logger)).toBe(true);
+    expect(logsInfo({ info: () => undefined, warn: () => undefined })).toBe(true);
+  });
+});
+
+describe("a hit decided at once (run.ts)", () => {
+  // Proves a hit that waits for nothing still fails as a value, still tells its listeners, and
+  // still has its outcome: an alias broken after the first run fails the cached run the same
+  // way it fails a run; a bad argument fails before any state is read.
+  it("fails, tells and returns through the same paths as a hit that waits", async () => {
+    const dir = await tempDir();
+    const events: string[] = [];
+    const stage = new Stage(
+      function pair(a: number) {
+        return [a, a * 2];
+      },
+      {
+        outputs: ["one", "two"],
+        hashOutput: path.join(dir, "state"),
+        logger: quiet,
+        onEvent: (e) => events.push(e.type),
+      },
+    );
+    expect(await stage.run(2)).toEqual({ one: 2, two: 4 });
+    events.length = 0;
+    stage.aliases.double = "two";
+    expect(await stage.run(2)).toEqual({ one: 2, two: 4, double: 4 });
+    expect(stage.fromCache).toBe(true);
+    expect(events).toEqual(["stage:start", "stage:cached"]);
+    events.length = 0;
+    stage.aliases.wrong = "three";
+    await expect(stage.run(2)).rejects.toMatchObject({
+      reason: "invalid-option",
+      message: expect.stringMatching(/alias "wrong" points to "three"/),
+    });
+    expect(events).toEqual(["stage:start", "stage:error"]);
+    delete stage.aliases.wrong;
+    await expect(stage.run(2, 3)).rejects.toMatchObject({ reason: "invalid-argument" });
+    expect(stage.lastDecision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
   });
 });

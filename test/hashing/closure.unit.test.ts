@@ -1,7 +1,7 @@
 // Bindings found in ways V8's scopes do not show, or that a name-based rule hid (regressions
 // from an adversarial review of closure.ts): each edit must change the stage's identity.
 import { describe, expect, it } from "vitest";
-import { codeIdentity, hashFunction } from "../../src/hashing/hashable.js";
+import { codeIdentity, hashFunction, knownCodeIdentity } from "../../src/hashing/hashable.js";
 
 describe("what a stage reaches beyond its scopes (closure.ts)", () => {
   it("follows a class's extends, even to a class no function reads", () => {
@@ -87,5 +87,25 @@ describe("what a stage reaches beyond its scopes (closure.ts)", () => {
     const two = await codeIdentity(make(2));
     expect(two.unhashable).toEqual([]);
     expect((await codeIdentity(make(3))).code.hash).not.toBe(two.code.hash);
+  });
+
+  it("knows a function's identity without computing it only once it was computed, and a declared one always", async () => {
+    const fn = (x: number) => x + 1;
+    expect(knownCodeIdentity(fn)).toBeUndefined();
+    const facts = await codeIdentity(fn);
+    expect(knownCodeIdentity(fn)).toBe(facts);
+    expect(knownCodeIdentity(fn, {})).toBe(facts);
+    // a declared identity does not come from the code: the same for any function, kept per version
+    const v1 = knownCodeIdentity(fn, { codeVersion: "1" });
+    expect(v1).toEqual(await codeIdentity((y: string) => y, { codeVersion: "1" }));
+    expect(knownCodeIdentity(() => 0, { codeVersion: "1" })).toBe(v1);
+    expect(v1!.code.callees).toEqual({ codeVersion: "version:1" });
+    const v2 = knownCodeIdentity(fn, { codeVersion: "2" })!;
+    expect(v2.code.hash).not.toBe(v1!.code.hash);
+    expect(knownCodeIdentity(fn, { codeVersion: "" })!.code.hash).not.toBe(v2.code.hash);
+    const ignored = knownCodeIdentity(fn, { ignoreCode: true, codeVersion: "1" })!;
+    expect(ignored.code.callees).toEqual({});
+    expect(ignored).toBe(knownCodeIdentity(() => 1, { ignoreCode: true }));
+    expect(ignored.code.hash).not.toBe(v1!.code.hash);
   });
 });

@@ -10,7 +10,14 @@ import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { MemoriError } from "../../src/errors.js";
 import { FileHasher, HashScope, sha256 } from "../../src/hashing/files.js";
-import { encodeValue, isFileEntry, setOwn, sortKeys, type Json } from "../../src/hashing/values.js";
+import {
+  encodeValue,
+  encodeValueNow,
+  isFileEntry,
+  setOwn,
+  sortKeys,
+  type Json,
+} from "../../src/hashing/values.js";
 import { Stage } from "../../src/index.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
@@ -209,6 +216,24 @@ describe("encodeValue", () => {
       [long, scope],
       ["p", scope],
     ]);
+  });
+
+  // the promise-free path: no string that could name a file, no promise; errors thrown at once
+  it("encodes at once (encodeValueNow) a value without a string that could name a file", async () => {
+    const { hasher, calls } = fakeHasher();
+    const ctx = { stage: "st", hasher };
+    expect(encodeValueNow([1, "", { a: null, b: undefined }, "a\0b"], "w", ctx)).toStrictEqual([
+      1,
+      "",
+      { a: null, b: { [T]: "undefined" } },
+      "a\0b",
+    ]);
+    expect(calls).toEqual([]);
+    const later = encodeValueNow({ n: 1, p: "p" }, "w", ctx);
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toStrictEqual({ n: 1, p: { file: "p", hash: H } });
+    expect(() => encodeValueNow({ f: () => 1, p: "p" }, "w", ctx)).toThrow(/^stage "st": w\.f is /);
+    expect(calls).toEqual([["p", undefined]]); // nothing hashed for the value that failed
   });
 
   // real files and directories become {file, hash} at any depth; missing paths stay strings

@@ -7,7 +7,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MappedStage, MemoriError, Pipeline, Stage } from "../../src/index.js";
-import { recordingLogger, tempDir } from "../util/tmp.js";
+import { canChdir, recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
 type Definition = ConstructorParameters<typeof Pipeline>[0];
@@ -182,6 +182,40 @@ describe("cycles and collisions", () => {
           ["start", make(path.join(dir, "elsewhere"))],
         ]),
     ).not.toThrow();
+  });
+
+  // The check is made again at each run, unless nothing it depends on changed: a hashOutput
+  // changed after a run, or the working directory a relative one is resolved against.
+  it("rejects at run time a collision made after construction, by hashOutput or working directory", async () => {
+    const dir = await tempDir();
+    const elsewhere = await tempDir();
+    const make = (hashOutput: string) =>
+      new Stage((x: number) => x, { name: "same", hashOutput, logger: quiet });
+    const first = make(dir);
+    const second = make(path.join(dir, "other"));
+    const pipeline = new Pipeline([
+      ["start", first],
+      ["start", second],
+    ]);
+    expect(await pipeline.run(1)).toEqual({ output: 1 });
+    second.hashOutput = dir;
+    await expect(pipeline.run(1)).rejects.toMatchObject({ reason: "state-collision" });
+    await expect(pipeline.run(1)).rejects.toMatchObject({ reason: "state-collision" });
+    second.hashOutput = path.join(dir, "other");
+    expect(await pipeline.run(1)).toEqual({ output: 1 });
+    if (!canChdir) return;
+    // "state" relative to the working directory: the same files as elsewhere/state only there
+    first.hashOutput = path.join(elsewhere, "state");
+    second.hashOutput = "state";
+    const before = process.cwd();
+    process.chdir(dir);
+    try {
+      expect(await pipeline.run(1)).toEqual({ output: 1 });
+      process.chdir(elsewhere);
+      await expect(pipeline.run(1)).rejects.toMatchObject({ reason: "state-collision" });
+    } finally {
+      process.chdir(before);
+    }
   });
 
   // A Stage and a MappedStage of the same stage write <name>.* and <name>.map/: no collision.
