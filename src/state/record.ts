@@ -55,7 +55,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function isStringRecord(value: unknown): value is Record<string, string> {
-  return isRecord(value) && Object.values(value).every((v) => typeof v === "string");
+  if (!isRecord(value)) return false;
+  for (const key in value) if (typeof value[key] !== "string") return false;
+  return true;
 }
 
 /**
@@ -84,10 +86,9 @@ export function recordText(record: StageRecord, sorted = false): string {
 /** Whether a format-3 record's bytes after its check line hash to the check. */
 export function checkHolds(bytes: Buffer): boolean {
   if (bytes.length < CHECKED_FROM) return false;
-  if (bytes.toString("latin1", 0, CHECK_START.length) !== CHECK_START) return false;
-  const check = bytes.toString("latin1", CHECK_START.length, CHECK_START.length + 64);
-  if (bytes.toString("latin1", CHECK_START.length + 64, CHECKED_FROM) !== CHECK_END) return false;
-  return sha256(bytes.subarray(CHECKED_FROM)) === check;
+  const line = bytes.toString("latin1", 0, CHECKED_FROM);
+  if (!line.startsWith(CHECK_START) || !line.endsWith(CHECK_END)) return false;
+  return sha256(bytes.subarray(CHECKED_FROM)) === line.slice(CHECK_START.length, -CHECK_END.length);
 }
 
 function checkValuesShape(values: unknown): boolean {
