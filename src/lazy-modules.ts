@@ -8,7 +8,8 @@
  *
  * They are loaded synchronously (`require`), so the functions that use them stay synchronous,
  * and a module object is read at each use: `child_process` functions wrapped later by read
- * tracking are the ones called.
+ * tracking are the ones called. Only `tinypool`, an ES module only package, is imported: the
+ * other modules memori loads later come from here, not from `import()` where they are used.
  */
 import { createRequire } from "node:module";
 
@@ -27,6 +28,20 @@ export function inspector(): typeof import("node:inspector") {
 /** `node:worker_threads`: the port over which a hashing worker reports its progress. */
 export function workerThreads(): typeof import("node:worker_threads") {
   return require("node:worker_threads") as typeof import("node:worker_threads");
+}
+
+type FsExtra = typeof import("fs-extra");
+
+/** `fs-extra`: removing state files (`memori cache`). */
+export function fsExtra(): FsExtra {
+  return require("fs-extra") as FsExtra;
+}
+
+type TinypoolModule = typeof import("tinypool");
+
+/** `tinypool`: the worker-thread pool that hashes big files. */
+export async function tinypool(): Promise<TinypoolModule["default"]> {
+  return (await import("tinypool")).default;
 }
 
 type Picomatch = typeof import("picomatch");

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
-import { workerThreads } from "../lazy-modules.js";
+import { tinypool, workerThreads } from "../lazy-modules.js";
 
 export type { DirectoryRule, RecordedTree } from "./directories.js";
 
@@ -93,33 +93,35 @@ let poolFailed: Promise<never> | undefined;
 
 /**
  * Hash a big file in the worker-thread pool (several big files then hash on several cores).
- * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources).
+ * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources,
+ * or tinypool cannot be imported): a file is hashed either way.
  */
 async function hashBigFile(file: string, onProgress?: (bytes: number) => void): Promise<Sha256Hex> {
   if (!poolBroken && pool === undefined) {
     const worker = new URL("./hash-worker.js", import.meta.url);
-    if (existsSync(fileURLToPath(worker))) {
-      const { default: TinypoolClass } = await import("tinypool");
-      if (pool === undefined) {
-        pool = new TinypoolClass({
-          filename: worker.href,
-          minThreads: 0,
-          maxThreads: availableParallelism(),
-          idleTimeout: 2000,
-        });
-        // A worker that cannot start (a process run with `-e` or `--input-type`, whose flags
-        // workers inherit) must not take the process down: hash here instead.
-        const started = pool;
-        poolFailed = new Promise<never>((_, reject) =>
-          started.on("error", (error: unknown) => {
-            poolBroken = true;
-            reject(error as Error);
-          }),
-        );
-        poolFailed.catch(() => undefined);
-      }
-    } else {
+    // Without the worker's file (running from TypeScript sources) or tinypool: hash here.
+    const TinypoolClass = existsSync(fileURLToPath(worker))
+      ? await tinypool().catch(() => undefined)
+      : undefined;
+    if (TinypoolClass === undefined) {
       poolBroken = true;
+    } else if (pool === undefined) {
+      pool = new TinypoolClass({
+        filename: worker.href,
+        minThreads: 0,
+        maxThreads: availableParallelism(),
+        idleTimeout: 2000,
+      });
+      // A worker that cannot start (a process run with `-e` or `--input-type`, whose flags
+      // workers inherit) must not take the process down: hash here instead.
+      const started = pool;
+      poolFailed = new Promise<never>((_, reject) =>
+        started.on("error", (error: unknown) => {
+          poolBroken = true;
+          reject(error as Error);
+        }),
+      );
+      poolFailed.catch(() => undefined);
     }
   }
   if (pool !== undefined && !poolBroken) {

@@ -9,6 +9,7 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { childProcess } from "../lazy-modules.js";
 
 /**
  * What an entry is: `f` a regular file, `l` a symbolic link to a file (both hashed by content),
@@ -223,7 +224,7 @@ export async function findDigest(
   prune: readonly string[] = [],
 ): Promise<string | undefined> {
   if (!findWorks) return undefined;
-  const { spawn } = await import("node:child_process");
+  const { spawn } = childProcess();
   return new Promise((resolve) => {
     // Paths under `prune` (relative to root) are not walked.
     const pruned = prune.flatMap((rel) => ["-path", `${root}/${rel}`, "-prune", "-o"]);
