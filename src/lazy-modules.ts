@@ -8,8 +8,12 @@
  *
  * They are loaded synchronously (`require`), so the functions that use them stay synchronous,
  * and a module object is read at each use: `child_process` functions wrapped later by read
- * tracking are the ones called. Only `tinypool`, an ES module only package, is imported: the
- * other modules memori loads later come from here, not from `import()` where they are used.
+ * tracking are the ones called. Only `tinypool`, an ES module only package, is imported.
+ *
+ * The bundled command line runs from V8's code cache (src/cli/launch.cts), and on Node 20 code
+ * run from a code cache cannot `import()`: its script lost its loader ("A dynamic import
+ * callback was not specified"). So nothing memori's code runs uses `import()` of a package or
+ * built-in except {@link tinypool}, which imports through the launcher there.
  */
 import { createRequire } from "node:module";
 
@@ -37,11 +41,22 @@ export function fsExtra(): FsExtra {
   return require("fs-extra") as FsExtra;
 }
 
+/**
+ * The command-line launcher's `import()`, lent to the bundle it runs (scripts/bundle.mjs
+ * declares it); not defined elsewhere.
+ */
+declare const __memori_import: ((specifier: string) => Promise<unknown>) | undefined;
+
 type TinypoolModule = typeof import("tinypool");
 
 /** `tinypool`: the worker-thread pool that hashes big files. */
 export async function tinypool(): Promise<TinypoolModule["default"]> {
-  return (await import("tinypool")).default;
+  const imported = (
+    typeof __memori_import === "function"
+      ? await __memori_import("tinypool")
+      : await import("tinypool")
+  ) as TinypoolModule;
+  return imported.default;
 }
 
 type Picomatch = typeof import("picomatch");
