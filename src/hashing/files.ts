@@ -4,7 +4,7 @@
  * an unchanged file is never read again.
  */
 import { createHash } from "node:crypto";
-import { existsSync, type BigIntStats } from "node:fs";
+import { existsSync, statSync, type BigIntStats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -212,12 +212,15 @@ export class FileHasher {
     rule?: DirectoryRule,
   ): Promise<Sha256Hex | undefined> {
     const absolute = path.resolve(file);
-    let before: BigIntStats;
+    // Synchronous: a file known by its stat identity is then hashed without any asynchronous
+    // call, and a skip that makes none never starts libuv's thread pool (which.ts).
+    let before: BigIntStats | undefined;
     try {
-      before = await stat(absolute, { bigint: true });
+      before = statSync(absolute, { bigint: true, throwIfNoEntry: false });
     } catch {
       return undefined;
     }
+    if (before === undefined) return undefined;
     if (before.isDirectory()) {
       this.#known.delete(absolute);
       return (await this.directories.hash(absolute, rule, scope?.seen)) as Sha256Hex | undefined;
