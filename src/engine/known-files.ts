@@ -1,12 +1,15 @@
 /**
  * The file-hash hints beside a state (`<name>.files`, `<name>.trees`): taught to the hasher
- * before a lookup, so that the files and directories a state names are not read again while
- * their stat identities are unchanged, and recorded again after a run or a hit when they
- * changed. Hints only: a missing or wrong one costs a read, never a wrong result.
+ * before a lookup, so that the files and directories a state names, and the files its code is
+ * read from (a script function's script and dependents), are not read again while their stat
+ * identities are unchanged, and recorded again after a run or a hit when they changed. Hints
+ * only: a missing one costs a read, and one is recorded only for a file that had not changed
+ * for a while when it was read (files.ts), so it stands for the content.
  */
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import type { RecordedTree } from "../hashing/files.js";
+import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry } from "../hashing/values.js";
 import {
   referencedFiles,
@@ -22,7 +25,8 @@ import type { StageDef } from "./node.js";
  */
 export function seedKnownFiles(def: StageDef, store: StateStore, previous: ReadResult): KnownFiles {
   const known =
-    previous.kind === "ok" && referencedFiles(previous.state).length > 0
+    previous.kind === "ok" &&
+    (referencedFiles(previous.state).length > 0 || codeFilesOf(def.fn) !== undefined)
       ? store.readKnownFiles()
       : {};
   for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
@@ -43,9 +47,13 @@ export async function recordKnownFiles(
   entries: readonly FileEntry[],
   known: KnownFiles,
 ): Promise<void> {
-  if (entries.length === 0) return;
+  const listCode = codeFilesOf(def.fn);
+  if (entries.length === 0 && listCode === undefined) return;
   const files: KnownFiles = {};
-  for (const { file } of entries) {
+  // Code files are hashed by the process-wide hasher (script.ts): def.hasher unless the stage
+  // always hashes, and then none is trusted, so none is recorded.
+  const code = listCode === undefined ? [] : await listCode();
+  for (const file of [...entries.map((entry) => entry.file), ...code]) {
     const trusted = def.hasher.trusted(file);
     if (trusted !== undefined) files[file] = trusted;
   }

@@ -150,11 +150,11 @@ describe("the launcher", () => {
     const dir = await tempDir();
     const big = await sparse(dir, "big.bin", 40 * MiB); // hashed in the worker pool
     const list = path.join(dir, "loaded.txt");
-    const preload = path.join(root, "test", "util", "loaded-modules.mjs");
+    const preload = path.join(root, "test", "util", "at-exit.cjs");
     const env = {
       ...DEBUG,
       MEMORI_TEST_LOADED: list,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${preload}`.trim(),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim(),
     };
     const args = ["-d", "state", "-o", "copy.bin", "--", "cp", "big.bin", "copy.bin"];
     const call = async () => {
