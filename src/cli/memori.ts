@@ -8,10 +8,10 @@
  */
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { createHash } from "node:crypto";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
 import type { Settled } from "../engine/queue.js";
 import { MemoriError } from "../errors.js";
+import { sha256 } from "../hashing/files.js";
 import { ProcessFailedError, scriptFunction } from "../script.js";
 import { Stage } from "../stage.js";
 import { parallelRoot } from "../state/location.js";
@@ -23,10 +23,7 @@ import { isFile, whichSync } from "../which.js";
  * and its arguments as given, so `proc.sh sub-01` and `proc.sh sub-02` keep a state each.
  */
 export function callStateName(command: string, args: readonly string[]): string {
-  const digest = createHash("sha256")
-    .update(JSON.stringify([command, ...args]))
-    .digest("hex")
-    .slice(0, 8);
+  const digest = sha256(JSON.stringify([command, ...args])).slice(0, 8);
   return `${path.basename(command)}-${digest}`;
 }
 

@@ -3,7 +3,6 @@
  * several files use several cores, and a cache of each file's hash beside its stat identity so
  * an unchanged file is never read again.
  */
-import { createHash } from "node:crypto";
 import { existsSync, statSync, type BigIntStats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -11,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
-import { tinypool, workerThreads } from "../lazy-modules.js";
+import { crypto, tinypool, workerThreads } from "../lazy-modules.js";
+import { sha256Hex } from "./sha256.js";
 
 export type { DirectoryRule, RecordedTree } from "./directories.js";
 
@@ -52,7 +52,7 @@ export async function hashFileContent(
 ): Promise<Sha256Hex> {
   const handle = await open(file, "r");
   try {
-    const hash = createHash("sha256");
+    const hash = crypto().createHash("sha256");
     // A small file gets small buffers: two 4 MiB buffers per file would make hashing 100,000
     // small files (a directory tree) mostly a matter of allocating memory.
     const size =
@@ -81,9 +81,9 @@ export async function hashFileContent(
   }
 }
 
-/** Hash a string or bytes with SHA-256. */
+/** Hash a string or bytes with SHA-256 (small data without loading `node:crypto`: sha256.ts). */
 export function sha256(data: string | Uint8Array): Sha256Hex {
-  return createHash("sha256").update(data).digest("hex") as Sha256Hex;
+  return sha256Hex(data) as Sha256Hex;
 }
 
 let pool: Tinypool | undefined;

@@ -110,7 +110,7 @@ describe("a skipped memori call", () => {
 
   // Linux: threads are counted in /proc/self/task.
   it.runIf(existsSync("/proc/self/task"))(
-    "starts no thread pool once its files are known by their stat identities, and still sees a change",
+    "starts no thread pool and loads no node:crypto once its files are known by their stat identities, and still sees a change",
     async () => {
       const dir = await tempDir();
       const script = path.join(dir, "copy.sh");
@@ -120,15 +120,25 @@ describe("a skipped memori call", () => {
       await writeFile(path.join(dir, "in.txt"), "one");
       const args = ["-d", "cache", "-c", "./lib.sh", "-o", "out.txt", "--", script, "in.txt"];
       args.push("out.txt");
+      // A small call too: its state (its record) is a kilobyte or so.
+      const small = ["-d", "cache", "--", "cat", "in.txt"];
       expect((await runWatched(args, dir)).ran.status).toBe(0);
+      expect((await runWatched(small, dir)).ran).toMatchObject({ status: 0, stdout: "one" });
       // Files changed within 2 s of being hashed are read again (files.ts, the racy window):
       // once older, the next skip reads them and records their stat identities (.files).
       await wait(2100);
       expect((await runWatched(args, dir)).ran).toMatchObject({ status: 0, stderr: "" });
+      expect((await runWatched(small, dir)).ran).toMatchObject({ status: 0, stdout: "" });
       const known = await runWatched(args, dir);
       expect(known.ran).toMatchObject({ status: 0, stdout: "", stderr: "" });
       expect(await runs(dir)).toBe(1);
       expect(known.threads).toBe(await bareThreads(dir));
+      // What a small call hashes is small (sha256.ts): node:crypto is not loaded. (A larger
+      // record, over 2.5 KB, loads it.)
+      const smallKnown = await runWatched(small, dir);
+      expect(smallKnown.ran).toMatchObject({ status: 0, stdout: "", stderr: "" });
+      expect(smallKnown.threads).toBe(await bareThreads(dir));
+      expect(smallKnown.loaded).not.toContain("crypto");
       for (const name of FOR_RUNNING) expect(known.loaded).not.toContain(name);
 
       // Each of the script, its dependent, its input and its output still counts.
