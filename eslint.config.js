@@ -26,4 +26,10 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // CommonJS files (a test preload): `require` is how they load modules.
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

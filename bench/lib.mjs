@@ -51,6 +51,14 @@ export function py(script, args) {
   return child("python3", [path.join(here, "children", script), ...args]);
 }
 
+/** A command-line program as the package ships it: the file its `bin` names (built first). */
+export function bin(name) {
+  const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
+  const file = path.join(root, manifest.bin[name]);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`);
+  return file;
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

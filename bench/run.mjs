@@ -14,6 +14,7 @@ import {
   MiB,
   REPEAT,
   alternating,
+  bin,
   data,
   dataFile,
   here,
@@ -271,9 +272,9 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
 }
 
 // --- 5. a skipped `memori -d DIR echo hi`, whole process ---------------------------------------
-// The bundled program users run (dist/cli/memori.js), in turn with bare Node and Python memori.
+// The program users run (the package's bin), in turn with bare Node and Python memori.
 {
-  const memori = path.join(root, "dist", "cli", "memori.js");
+  const memori = bin("memori");
   const state = path.join(data, "cli-state");
   rmSync(state, { recursive: true, force: true });
   execFileSync(process.execPath, [memori, "-d", state, "echo", "hi"]);

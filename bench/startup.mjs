@@ -1,21 +1,20 @@
 // `node bench/startup.mjs [--runs N] [--list]` (after `npm run build`): what starting the memori
 // command costs, the `skipped memori` row of the suite in more detail. In turn, N times each
 // (21 by default, so a busy machine slows each alike): bare `node -e ''`, an empty ES module,
-// and a skipped `memori -d DIR echo hi` (the bundled program, its state present and valid).
-// For each: the median wall-clock time and its ratio to bare Node, the mean CPU time of its
-// processes (user + system, Linux), and how many built-in modules it loaded (as listed by
+// and a skipped `memori -d DIR echo hi` (the program the package's bin names, its state present
+// and valid). For each: the median wall-clock time and its ratio to bare Node, the mean CPU time
+// of its processes (user + system, Linux), and how many built-in modules it loaded (as listed by
 // `process.moduleLoadList`, read at exit by a preloaded script). `--list` names the built-in
 // modules the skip loads that bare Node does not.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { alternating, data, median, root } from "./lib.mjs";
+import { alternating, bin, data, median } from "./lib.mjs";
 
 const at = process.argv.indexOf("--runs");
 const runs = at === -1 ? 21 : Number(process.argv[at + 1]);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs takes a whole number >= 1");
-const memori = path.join(root, "dist", "cli", "memori.js");
-if (!existsSync(memori)) throw new Error(`${memori} is missing: run npm run build first`);
+const memori = bin("memori");
 
 const dir = path.join(data, "startup");
 rmSync(dir, { recursive: true, force: true });

@@ -1,42 +1,52 @@
 // `npm run build`, second step (after tsc, which builds the library in dist/ with its .d.ts):
-// the command-line programs as single-file bundles, dist/cli/memori.js and dist/cli/pathman.js,
-// so that starting one reads one file instead of some sixty modules (issue 13: a skipped
-// `memori -d DIR cmd` should cost about what starting Node costs; see bench/README.md for
-// what was measured).
+// the command-line programs, each as one CommonJS bundle run by a small launcher with V8's
+// code cache, so that a skipped `memori -d DIR cmd` costs little more than starting Node
+// (issue 13; see bench/README.md for what was measured). In dist/cli/:
 //
-// - One file per program, not code-split chunks: measured on Node 20, the ES module loader's
-//   cost per file (resolving, reading, the package scope lookup) outweighs compiling the code
-//   that only running a command needs. That code is still evaluated only on demand: a module
-//   imported with `import()` becomes a function that runs when it is first imported.
-// - hash-worker.js beside them: files.ts starts its worker threads from ./hash-worker.js.
+// - memori.cjs, pathman.cjs: the programs (the package's bins), each src/cli/launch.cts.
+// - memori.bundle.cjs, pathman.bundle.cjs: the programs themselves, one file each.
+// - memori.bundle.cache, pathman.bundle.cache: V8's code cache of each bundle, made by running
+//   it (a skipped call for memori), so it holds what such a run compiles.
+// - hash-worker.js: files.ts starts its worker threads from ./hash-worker.js (an ES module).
+//
+// Why this shape, measured on Node 20:
+// - One file per program, not code-split chunks: a loader's cost per file (resolving, reading)
+//   outweighs compiling the code that only running a command needs. That code is still
+//   evaluated only on demand: a module imported with `import()` becomes a function that runs
+//   when it is first imported.
+// - CommonJS, not an ES module: an ES module entry starts the ES module loader (about 0.1x
+//   of a bare Node start). `import.meta.url` becomes the bundle's own URL (hash-worker.js beside
+//   it, package.json two levels up, as from dist/hashing/). tinypool, an ES module only
+//   package, is imported with the launcher's `import()`: code V8 took from a code cache cannot
+//   `import()` on Node 20 (see launch.cts).
+// - A code cache: compiling the functions a skip runs is most of what is left (about 0.1x).
+//   The launcher writes it (MEMORI_CODE_CACHE_WRITE). Each bundle's first line is
+//   `//memori-build <SHA-256 of the rest>`, and its cache starts with the same line: the
+//   launcher offers V8 only a cache made from this very bundle.
+// - `node:fs/promises` is loaded on first use (a plugin, below): it loads 10 more built-in
+//   modules (readline's among them), about 1 ms, and a skip calls none of its functions.
 // - Whitespace and syntax are minified (less to parse at each start); names are kept, so a
 //   stack trace still names functions.
-// - Packages stay external (installed beside memori), except fast-json-stable-stringify:
-//   a skip needs it, and as a CommonJS module it would start the CommonJS loader.
-import { rmSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+// - Packages stay external (installed beside memori), except fast-json-stable-stringify: a skip
+//   needs it, and loading it is a second file to find and read.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = path.join(root, "dist", "cli");
-const manifest = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
+const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"));
 const bundled = new Set(["fast-json-stable-stringify"]);
 const external = Object.keys(manifest.dependencies ?? {}).filter((name) => !bundled.has(name));
-
-rmSync(outdir, { recursive: true, force: true });
-const result = await build({
+const common = {
   absWorkingDir: root,
-  entryPoints: {
-    memori: "src/cli/memori.ts",
-    pathman: "src/cli/pathman.ts",
-    "hash-worker": "src/hashing/hash-worker.ts",
-  },
   outdir,
   bundle: true,
   splitting: false,
-  format: "esm",
   platform: "node",
   target: "node20",
   external,
@@ -44,11 +54,115 @@ const result = await build({
   minifySyntax: true,
   logLevel: "warning",
   metafile: true,
+};
+
+/**
+ * `node:fs/promises` for the programs: each function calls the module's own on first use
+ * (looked up at each call, so one read tracking wraps later is the one called).
+ */
+const lazyFsPromises = {
+  name: "lazy-fs-promises",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?fs\/promises$/ }, () => ({
+      path: "fs/promises",
+      namespace: "lazy",
+    }));
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, async () => {
+      const real = await import("node:fs/promises");
+      const names = Object.keys(real).filter((name) => typeof real[name] === "function");
+      const lines = names.map(
+        (name) =>
+          `export function ${name}(...args) { return require("node:fs").promises.${name}(...args); }`,
+      );
+      lines.push('export const constants = require("node:fs").constants;');
+      return { contents: lines.join("\n"), loader: "js" };
+    });
+  },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+mkdirSync(outdir, { recursive: true });
+
+const programs = await build({
+  ...common,
+  entryPoints: { "memori.bundle": "src/cli/memori.ts", "pathman.bundle": "src/cli/pathman.ts" },
+  format: "cjs",
+  outExtension: { ".js": ".cjs" },
+  define: { "import.meta.url": "__memori_url" },
+  // The sources are ES modules, strict: "use strict" comes first. The launcher's `import()`
+  // (src/cli/launch.cts, used in lazy-modules.ts) is undefined when run otherwise.
+  banner: {
+    js:
+      '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
+      "__memori_import=module.memoriImport;",
+  },
+  plugins: [lazyFsPromises],
+  write: false,
 });
+for (const { path: file, text } of programs.outputFiles) {
+  // The launcher runs the bundle as a function's body: no `#!` line.
+  const body = text.startsWith("#!") ? text.slice(text.indexOf("\n") + 1) : text;
+  const stamp = `//memori-build ${createHash("sha256").update(body).digest("hex")}\n`;
+  writeFileSync(file, stamp + body);
+}
+
+const worker = await build({
+  ...common,
+  entryPoints: { "hash-worker": "src/hashing/hash-worker.ts" },
+  format: "esm",
+});
+
+const launchers = await build({
+  ...common,
+  entryPoints: { memori: "src/cli/launch.cts", pathman: "src/cli/launch.cts" },
+  format: "cjs",
+  outExtension: { ".js": ".cjs" },
+  banner: { js: "#!/usr/bin/env node" },
+});
+for (const file of Object.keys(launchers.metafile.outputs)) chmodSync(path.join(root, file), 0o755);
+
+// The code caches: each program run as its users most often run it, the cache written at exit
+// (so it holds the functions compiled while running, not only the top level).
+const work = mkdtempSync(path.join(tmpdir(), "memori-code-cache-"));
+try {
+  const run = (name, args, env = {}) => {
+    const result = spawnSync(process.execPath, [path.join(outdir, `${name}.cjs`), ...args], {
+      cwd: work,
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+    });
+    if (result.status !== 0) {
+      throw new Error(`making the code cache: ${name} ${args.join(" ")}: ${result.stderr}`);
+    }
+    return result;
+  };
+  const cacheOf = (name) => ({
+    MEMORI_CODE_CACHE_WRITE: path.join(outdir, `${name}.bundle.cache`),
+  });
+  // A skipped call that names an input, a dependent script and an output.
+  writeFileSync(path.join(work, "in.txt"), "input\n");
+  writeFileSync(path.join(work, "lib.sh"), "true\n");
+  writeFileSync(
+    path.join(work, "copy.sh"),
+    '#!/bin/sh\n. ./lib.sh\necho ran >> runs.log\ncp "$1" "$2"\n',
+  );
+  chmodSync(path.join(work, "copy.sh"), 0o755);
+  const memori = ["-d", "state", "-c", "./lib.sh", "-o", "out.txt", "--"];
+  memori.push("./copy.sh", "in.txt", "out.txt");
+  run("memori", memori);
+  run("memori", memori, cacheOf("memori"));
+  if (readFileSync(path.join(work, "runs.log"), "utf8") !== "ran\n") {
+    throw new Error("making the code cache: the second memori call was not a skip");
+  }
+  run("pathman", ["/d/sub-01_T1w.nii.gz", "get_prefix"], cacheOf("pathman"));
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
 
 // `node scripts/bundle.mjs --sizes`: what each program holds, largest modules first.
 if (process.argv.includes("--sizes")) {
-  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  const outputs = { ...programs.metafile.outputs, ...worker.metafile.outputs };
+  for (const [file, output] of Object.entries(outputs)) {
     process.stdout.write(`${path.relative(root, file)}: ${output.bytes} bytes\n`);
     const inputs = Object.entries(output.inputs).sort(
       (a, b) => b[1].bytesInOutput - a[1].bytesInOutput,

@@ -4,34 +4,90 @@
  * costs a whole process start-up a few percent while a skip never needs them. Measured on
  * Node 20 (each on top of what an ES module entry already holds): `node:child_process` loads
  * 28 more built-in modules (net, dgram, streams), `node:worker_threads` 25, `node:inspector`
- * 26; `picomatch`, a CommonJS package, ~7 ms through the ES module loader.
+ * 26, `node:crypto` 35 (about 3 ms: a skip hashes its small data without it, sha256.ts);
+ * `picomatch`, a CommonJS package, ~7 ms through the ES module loader.
  *
  * They are loaded synchronously (`require`), so the functions that use them stay synchronous,
  * and a module object is read at each use: `child_process` functions wrapped later by read
- * tracking are the ones called.
+ * tracking are the ones called. Only `tinypool`, an ES module only package, is imported.
+ *
+ * The bundled command line runs from V8's code cache (src/cli/launch.cts), and on Node 20 code
+ * run from a code cache cannot `import()`: its script lost its loader ("A dynamic import
+ * callback was not specified"). So nothing memori's code runs uses `import()` of a package or
+ * built-in except {@link tinypool}, which imports through the launcher there.
  */
 import { createRequire } from "node:module";
 
-const require = createRequire(import.meta.url);
+let required: NodeJS.Require | undefined;
+
+/**
+ * `require` as from memori's own code: packages it depends on, built-in modules. Made on first
+ * use (making one costs about 0.1 ms, and a skip requires nothing).
+ */
+export function load(id: string): unknown {
+  return (required ??= createRequire(import.meta.url))(id);
+}
 
 /** `node:child_process`: starting processes (a command that runs, strace's probe). */
 export function childProcess(): typeof import("node:child_process") {
-  return require("node:child_process") as typeof import("node:child_process");
+  return load("node:child_process") as typeof import("node:child_process");
 }
 
 /** `node:inspector`: reading a function's scopes (code identity of JavaScript stages). */
 export function inspector(): typeof import("node:inspector") {
-  return require("node:inspector") as typeof import("node:inspector");
+  return load("node:inspector") as typeof import("node:inspector");
 }
 
 /** `node:worker_threads`: the port over which a hashing worker reports its progress. */
 export function workerThreads(): typeof import("node:worker_threads") {
-  return require("node:worker_threads") as typeof import("node:worker_threads");
+  return load("node:worker_threads") as typeof import("node:worker_threads");
+}
+
+type Crypto = typeof import("node:crypto");
+let loadedCrypto: Crypto | undefined;
+
+/**
+ * `node:crypto`: SHA-256 of file contents and of larger data, random ids. It loads 35 more
+ * built-in modules (streams, ciphers): about 3 ms, while a skip whose files are known by their
+ * stat identities hashes only a kilobyte or so (sha256.ts).
+ */
+export function crypto(): Crypto {
+  return (loadedCrypto ??= load("node:crypto") as Crypto);
+}
+
+/** Whether {@link crypto} has been loaded (then it hashes everything). */
+export function cryptoLoaded(): boolean {
+  return loadedCrypto !== undefined;
+}
+
+type FsExtra = typeof import("fs-extra");
+
+/** `fs-extra`: removing state files (`memori cache`). */
+export function fsExtra(): FsExtra {
+  return load("fs-extra") as FsExtra;
+}
+
+/**
+ * The command-line launcher's `import()`, lent to the bundle it runs (scripts/bundle.mjs
+ * declares it); not defined elsewhere.
+ */
+declare const __memori_import: ((specifier: string) => Promise<unknown>) | undefined;
+
+type TinypoolModule = typeof import("tinypool");
+
+/** `tinypool`: the worker-thread pool that hashes big files. */
+export async function tinypool(): Promise<TinypoolModule["default"]> {
+  const imported = (
+    typeof __memori_import === "function"
+      ? await __memori_import("tinypool")
+      : await import("tinypool")
+  ) as TinypoolModule;
+  return imported.default;
 }
 
 type Picomatch = typeof import("picomatch");
 
 /** `picomatch`: the globs of a stage's `ignore` option. */
 export function picomatch(): Picomatch {
-  return require("picomatch") as Picomatch;
+  return load("picomatch") as Picomatch;
 }

@@ -3,13 +3,12 @@ import { stat } from "node:fs/promises";
 import { constants } from "node:os";
 import path from "node:path";
 import { readFile, rm } from "node:fs/promises";
-import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
 import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, messageOf } from "./errors.js";
-import { childProcess } from "./lazy-modules.js";
+import { childProcess, crypto } from "./lazy-modules.js";
 import { which } from "./which.js";
 
 /** Options of {@link runProcess}. */
@@ -140,7 +139,7 @@ export function runProcess(
   const untraced = access?.untraced ?? false;
   const log =
     access !== undefined && canTrace()
-      ? path.join(tmpdir(), `memori-trace-${randomUUID()}.log`)
+      ? path.join(tmpdir(), `memori-trace-${crypto().randomUUID()}.log`)
       : undefined;
   // Probing for strace, and starting the process under it, are not blind spots.
   if (access !== undefined)

@@ -5,7 +5,7 @@ import { defaultHasher, sha256 } from "./hashing/files.js";
 import { CODE_EXTRA, CODE_FILES, PARSED } from "./hashing/wrappers.js";
 import type { ParsedSource } from "./hashing/source.js";
 import type { RunProcessOptions } from "./process.js";
-import { which } from "./which.js";
+import { isFile, whichSync } from "./which.js";
 
 /** Options of {@link scriptFunction}. */
 export interface ScriptFunctionOptions extends RunProcessOptions {
@@ -24,13 +24,13 @@ export interface ScriptFunctionOptions extends RunProcessOptions {
   readonly expectedOutputs?: readonly string[];
 }
 
-async function resolveScript(name: string, what: string): Promise<string> {
+/** A script's absolute path (synchronous: see which.ts). */
+function resolveScript(name: string, what: string): string {
   const found = name.includes("/")
-    ? await stat(name).then(
-        (s) => (s.isFile() ? path.resolve(name) : undefined),
-        () => undefined,
-      )
-    : await which(name);
+    ? isFile(name)
+      ? path.resolve(name)
+      : undefined
+    : whichSync(name);
   if (found === undefined) {
     throw new MemoriError("not-found", `${what} not found: ${name} (not a file, nor on PATH).`);
   }
@@ -59,7 +59,7 @@ export function scriptFunction(
   const run = async function runScript(
     ...args: unknown[]
   ): Promise<number | [number, ...string[]]> {
-    const file = await resolveScript(script, "script");
+    const file = resolveScript(script, "script");
     // Loaded when a script runs: checking whether a call is cached starts no process.
     const { runProcess } = await import("./process.js");
     const status = await runProcess([file, ...args.map(String)], processOptions);
@@ -102,11 +102,15 @@ export function scriptFunction(
   Object.defineProperty(run, PARSED, { value: parsedSource });
   Object.defineProperty(run, CODE_FILES, {
     value: async (): Promise<string[]> => {
-      const named = [script, ...dependents];
-      const found = await Promise.all(
-        named.map((name) => resolveScript(name, "script").catch(() => undefined)),
-      );
-      return found.filter((file) => file !== undefined);
+      const found: string[] = [];
+      for (const name of [script, ...dependents]) {
+        try {
+          found.push(resolveScript(name, "script"));
+        } catch {
+          // not found: not a file the stage's code is read from
+        }
+      }
+      return found;
     },
   });
   Object.defineProperty(run, CODE_EXTRA, {
@@ -117,7 +121,7 @@ export function scriptFunction(
         ...dependents.map((d): [string, string] => ["dependent", d]),
       ];
       for (const [kind, name] of entries) {
-        const file = await resolveScript(name, kind === "script" ? "script" : "dependent script");
+        const file = resolveScript(name, kind === "script" ? "script" : "dependent script");
         const hash = await defaultHasher.hash(file);
         if (hash === undefined)
           throw new MemoriError("not-found", `${kind} ${name} cannot be read.`);

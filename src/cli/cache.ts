@@ -5,6 +5,7 @@ import path from "node:path";
 import { describeReason, type Reason } from "../decision.js";
 import { defaultHasher } from "../hashing/files.js";
 import { fileEntries, isFileEntry } from "../hashing/values.js";
+import { fsExtra } from "../lazy-modules.js";
 import {
   acceptEntry,
   findEntries,
@@ -228,8 +229,7 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
         );
       }
       for (const temp of await strayTempFiles(dir, Math.min(age, 3600_000))) {
-        const { default: fsExtra } = await import("fs-extra");
-        await fsExtra.remove(temp);
+        await fsExtra().remove(temp);
         out(`removed temporary file ${temp}\n`);
       }
       out(`gc: removed the state of ${count} stage(s) last run more than ${text} ago\n`);

@@ -6,28 +6,24 @@
  * (starting processes, writing state) the engine loads when a call has to run, and
  * `memori cache` and parallel runs load their own modules.
  */
-import { appendFileSync } from "node:fs";
-import { access, constants, mkdir, stat } from "node:fs/promises";
+import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { createHash } from "node:crypto";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
 import type { Settled } from "../engine/queue.js";
 import { MemoriError } from "../errors.js";
+import { sha256 } from "../hashing/files.js";
 import { ProcessFailedError, scriptFunction } from "../script.js";
 import { Stage } from "../stage.js";
 import { parallelRoot } from "../state/location.js";
 import { checkStateName } from "../state/store.js";
-import { which } from "../which.js";
+import { isFile, whichSync } from "../which.js";
 
 /**
  * The state name of a call without `-n`: the command's base name and a digest of the command
  * and its arguments as given, so `proc.sh sub-01` and `proc.sh sub-02` keep a state each.
  */
 export function callStateName(command: string, args: readonly string[]): string {
-  const digest = createHash("sha256")
-    .update(JSON.stringify([command, ...args]))
-    .digest("hex")
-    .slice(0, 8);
+  const digest = sha256(JSON.stringify([command, ...args])).slice(0, 8);
   return `${path.basename(command)}-${digest}`;
 }
 
@@ -67,11 +63,12 @@ function makeLogger(args: MemoriArgs): {
   };
 }
 
-async function checkWritable(dir: string): Promise<string | undefined> {
+/** Why state files cannot be written to `dir`, if they cannot (synchronous: see which.ts). */
+function checkWritable(dir: string): string | undefined {
   try {
-    await mkdir(dir, { recursive: true });
-    if (!(await stat(dir)).isDirectory()) return "it is not a directory";
-    await access(dir, constants.W_OK);
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) return "it is not a directory";
+    accessSync(dir, constants.W_OK);
     return undefined;
   } catch (error) {
     return (error as Error).message;
@@ -102,18 +99,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const logger = makeLogger(args);
 
-  const command = await which(args.command);
+  const command = whichSync(args.command);
   if (command === undefined) {
     say(`command not found: ${args.command} (not an executable file, nor on PATH)`);
     return 127;
   }
   for (const dependent of args.dependents) {
-    if ((await which(dependent)) === undefined) {
-      const asFile = await stat(dependent).then(
-        (s) => s.isFile(),
-        () => false,
-      );
-      if (!asFile) {
+    if (whichSync(dependent) === undefined) {
+      if (!isFile(dependent)) {
         say(`dependent script not found: ${dependent} (not a file, nor on PATH)`);
         return 1;
       }
@@ -126,7 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (args.hashOutput !== undefined) {
-    const problem = await checkWritable(args.hashOutput);
+    const problem = checkWritable(args.hashOutput);
     if (problem !== undefined) {
       say(`cannot write state files to ${args.hashOutput}: ${problem}`);
       return 1;

@@ -5,7 +5,7 @@
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { CODE_FILES, unwrap, type Wrapper } from "../hashing/wrappers.js";
+import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
@@ -66,8 +66,7 @@ export async function discoveredReads(
   if (reads.size === 0) return {};
   const named = new Set(known.map((entry) => path.resolve(entry.file)));
   // The stage's own script and its dependents are its code, not files it read.
-  const wrapper = (def.fn as Wrapper)[CODE_FILES] ?? (unwrap(def.fn).inner as Wrapper)[CODE_FILES];
-  for (const file of (await wrapper?.()) ?? []) named.add(path.resolve(file));
+  for (const file of (await codeFilesOf(def.fn)?.()) ?? []) named.add(path.resolve(file));
   const stateDir = path.resolve(store.dir) + path.sep;
   const out: Record<string, Json> = {};
   for (const file of [...reads].sort()) {

@@ -9,6 +9,7 @@ import type { StateLocation } from "../state/location.js";
 import type { KnownFiles } from "../state/store.js";
 import { callName, type Call, type CallContext } from "./call.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
+import { codeFilesOf } from "../hashing/wrappers.js";
 import { recordKnownFiles } from "./known-files.js";
 import type { recordLocked } from "./locked.js";
 import type { Hit } from "./lookup.js";
@@ -46,7 +47,13 @@ export function settleHit(
   const { options } = call;
   if (found.from === undefined && found.reason.kind !== "forced") {
     // A hit on the call's own state (found.state is the state prepare() read).
-    if (!options.forceHashWrite && referenced.length === 0) return undefined;
+    // (a script's own files are hints too: see known-files.ts)
+    if (
+      !options.forceHashWrite &&
+      referenced.length === 0 &&
+      codeFilesOf(call.def.fn) === undefined
+    )
+      return undefined;
     return rememberHit(call, ctx, found, location, fingerprint, known, referenced);
   }
   return settleOtherHit(call, ctx, found, location, fingerprint);

@@ -1,27 +1,33 @@
 /**
  * The file-hash hints beside a state (`<name>.files`, `<name>.trees`): taught to the hasher
- * before a lookup, so that the files and directories a state names are not read again while
- * their stat identities are unchanged, and recorded again after a run or a hit when they
- * changed. Hints only: a missing or wrong one costs a read, never a wrong result.
+ * before a lookup, so that the files and directories a state names, and the files its code is
+ * read from (a script function's script and dependents), are not read again while their stat
+ * identities are unchanged, and recorded again after a run or a hit when they changed. Hints
+ * only: a missing one costs a read, and one is recorded only for a file that had not changed
+ * for a while when it was read (files.ts), so it stands for the content.
  */
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import type { RecordedTree } from "../hashing/files.js";
+import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry } from "../hashing/values.js";
 import type { KnownFiles, StateStore } from "../state/store.js";
 import type { StageDef } from "./node.js";
 
 /**
  * Teach the hasher the file hashes recorded beside a state (`referenced`: the files it refers
- * to), so unchanged files named by it are not read again. Returns what was recorded, to tell
- * later whether it changed.
+ * to; `undefined` without a state), so unchanged files named by it, and the files its code is
+ * read from, are not read again. Returns what was recorded, to tell later whether it changed.
  */
 export function seedKnownFiles(
   def: StageDef,
   store: StateStore,
-  referenced: readonly FileEntry[],
+  referenced: readonly FileEntry[] | undefined,
 ): KnownFiles {
-  if (referenced.length === 0) return {};
+  // No state: nothing to look up. A state of no files, of a stage whose code is not read from
+  // files: nothing to hash.
+  if (referenced === undefined) return {};
+  if (referenced.length === 0 && codeFilesOf(def.fn) === undefined) return {};
   const known = store.readKnownFiles();
   for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
   // Entries of directories, read only if one of them changed.
@@ -39,9 +45,13 @@ export async function recordKnownFiles(
   entries: readonly FileEntry[],
   known: KnownFiles,
 ): Promise<void> {
-  if (entries.length === 0) return;
+  const listCode = codeFilesOf(def.fn);
+  if (entries.length === 0 && listCode === undefined) return;
   const files: KnownFiles = {};
-  for (const { file } of entries) {
+  // Code files are hashed by the process-wide hasher (script.ts): def.hasher unless the stage
+  // always hashes, and then none is trusted, so none is recorded.
+  const code = listCode === undefined ? [] : await listCode();
+  for (const file of [...entries.map((entry) => entry.file), ...code]) {
     const trusted = def.hasher.trusted(file);
     if (trusted !== undefined) files[file] = trusted;
   }

@@ -88,7 +88,11 @@ export function prepare(
   const previous = location.store.read();
   const tracked = previous.kind === "ok" ? trackedOf(previous.state) : [];
   const referenced = previous.kind === "ok" ? referencedBy(previous.state, tracked) : [];
-  const known = seedKnownFiles(def, location.store, referenced);
+  const known = seedKnownFiles(
+    def,
+    location.store,
+    previous.kind === "ok" ? referenced : undefined,
+  );
   const state = previous.kind === "ok" ? previous.state : undefined;
   const taken = fingerprintNow(def, inputArgs, ctx.scope, state);
   const files = { known, referenced, tracked };

@@ -5,10 +5,10 @@
  * `lstat` per entry. When something inside changed, only the files whose identity changed are
  * read, and the paths that changed are kept to name in the reason for the re-run.
  */
-import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import { picomatch } from "../lazy-modules.js";
+import { crypto, picomatch } from "../lazy-modules.js";
+import { sha256Hex } from "./sha256.js";
 import { findDigest, identityOf, listTree, treeChanges, treeHash, type TreeEntry } from "./tree.js";
 
 /** How a stage hashes the directories it names. */
@@ -72,10 +72,7 @@ function filterFor(dir: string, rule: DirectoryRule | undefined): TreeRule {
   const key =
     glob === undefined && inside.length === 0
       ? ""
-      : createHash("sha256")
-          .update(JSON.stringify([rule?.ignore ?? [], inside]))
-          .digest("hex")
-          .slice(0, 16);
+      : sha256Hex(JSON.stringify([rule?.ignore ?? [], inside])).slice(0, 16);
   // Reached through a link too: by real path.
   const real = new Set((rule?.skip ?? []).map((skip) => realpathOr(skip)));
   if (inside.length === 0) return { key, ignored: glob, pruned: [], real };
@@ -321,7 +318,7 @@ export class DirectoryHasher {
 /** A small file's SHA-256, or `undefined` if it cannot be read. */
 function readSmall(file: string): string | undefined {
   try {
-    return createHash("sha256").update(readFileSync(file)).digest("hex");
+    return crypto().createHash("sha256").update(readFileSync(file)).digest("hex");
   } catch {
     return undefined;
   }

@@ -3,15 +3,15 @@
  * several files use several cores, and a cache of each file's hash beside its stat identity so
  * an unchanged file is never read again.
  */
-import { createHash } from "node:crypto";
-import { existsSync, type BigIntStats } from "node:fs";
+import { existsSync, statSync, type BigIntStats } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
-import { workerThreads } from "../lazy-modules.js";
+import { crypto, tinypool, workerThreads } from "../lazy-modules.js";
+import { sha256Hex } from "./sha256.js";
 
 export type { DirectoryRule, RecordedTree } from "./directories.js";
 
@@ -52,7 +52,7 @@ export async function hashFileContent(
 ): Promise<Sha256Hex> {
   const handle = await open(file, "r");
   try {
-    const hash = createHash("sha256");
+    const hash = crypto().createHash("sha256");
     // A small file gets small buffers: two 4 MiB buffers per file would make hashing 100,000
     // small files (a directory tree) mostly a matter of allocating memory.
     const size =
@@ -81,9 +81,9 @@ export async function hashFileContent(
   }
 }
 
-/** Hash a string or bytes with SHA-256. */
+/** Hash a string or bytes with SHA-256 (small data without loading `node:crypto`: sha256.ts). */
 export function sha256(data: string | Uint8Array): Sha256Hex {
-  return createHash("sha256").update(data).digest("hex") as Sha256Hex;
+  return sha256Hex(data) as Sha256Hex;
 }
 
 let pool: Tinypool | undefined;
@@ -93,33 +93,35 @@ let poolFailed: Promise<never> | undefined;
 
 /**
  * Hash a big file in the worker-thread pool (several big files then hash on several cores).
- * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources).
+ * Falls back to hashing here if the worker cannot be loaded (running from TypeScript sources,
+ * or tinypool cannot be imported): a file is hashed either way.
  */
 async function hashBigFile(file: string, onProgress?: (bytes: number) => void): Promise<Sha256Hex> {
   if (!poolBroken && pool === undefined) {
     const worker = new URL("./hash-worker.js", import.meta.url);
-    if (existsSync(fileURLToPath(worker))) {
-      const { default: TinypoolClass } = await import("tinypool");
-      if (pool === undefined) {
-        pool = new TinypoolClass({
-          filename: worker.href,
-          minThreads: 0,
-          maxThreads: availableParallelism(),
-          idleTimeout: 2000,
-        });
-        // A worker that cannot start (a process run with `-e` or `--input-type`, whose flags
-        // workers inherit) must not take the process down: hash here instead.
-        const started = pool;
-        poolFailed = new Promise<never>((_, reject) =>
-          started.on("error", (error: unknown) => {
-            poolBroken = true;
-            reject(error as Error);
-          }),
-        );
-        poolFailed.catch(() => undefined);
-      }
-    } else {
+    // Without the worker's file (running from TypeScript sources) or tinypool: hash here.
+    const TinypoolClass = existsSync(fileURLToPath(worker))
+      ? await tinypool().catch(() => undefined)
+      : undefined;
+    if (TinypoolClass === undefined) {
       poolBroken = true;
+    } else if (pool === undefined) {
+      pool = new TinypoolClass({
+        filename: worker.href,
+        minThreads: 0,
+        maxThreads: availableParallelism(),
+        idleTimeout: 2000,
+      });
+      // A worker that cannot start (a process run with `-e` or `--input-type`, whose flags
+      // workers inherit) must not take the process down: hash here instead.
+      const started = pool;
+      poolFailed = new Promise<never>((_, reject) =>
+        started.on("error", (error: unknown) => {
+          poolBroken = true;
+          reject(error as Error);
+        }),
+      );
+      poolFailed.catch(() => undefined);
     }
   }
   if (pool !== undefined && !poolBroken) {
@@ -210,12 +212,15 @@ export class FileHasher {
     rule?: DirectoryRule,
   ): Promise<Sha256Hex | undefined> {
     const absolute = path.resolve(file);
-    let before: BigIntStats;
+    // Synchronous: a file known by its stat identity is then hashed without any asynchronous
+    // call, and a skip that makes none never starts libuv's thread pool (which.ts).
+    let before: BigIntStats | undefined;
     try {
-      before = await stat(absolute, { bigint: true });
+      before = statSync(absolute, { bigint: true, throwIfNoEntry: false });
     } catch {
       return undefined;
     }
+    if (before === undefined) return undefined;
     if (before.isDirectory()) {
       this.#known.delete(absolute);
       return (await this.directories.hash(absolute, rule, scope?.seen)) as Sha256Hex | undefined;

@@ -4,8 +4,8 @@
  * which environment variables it reads by name. What they are bound to is read at run time
  * (scopes.ts, closure.ts).
  */
-import { createRequire } from "node:module";
 import type { Node } from "acorn";
+import { load } from "../lazy-modules.js";
 
 type AnyNode = Node & Record<string, unknown>;
 
@@ -42,7 +42,6 @@ const MUTATORS = new Set([
   "clear",
 ]);
 
-const require = createRequire(import.meta.url);
 let scope: EslintScope | undefined;
 
 /** A reference as eslint-scope gives it. */
@@ -65,7 +64,7 @@ interface EslintScope {
   };
 }
 function eslintScope(): EslintScope {
-  scope ??= require("eslint-scope") as EslintScope;
+  scope ??= load("eslint-scope") as EslintScope;
   return scope;
 }
 

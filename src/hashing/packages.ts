@@ -3,11 +3,10 @@
  * version), memori itself, or the runtime's built-in modules (which never count).
  */
 import { readFileSync } from "node:fs";
-import { createRequire, isBuiltin } from "node:module";
+import { isBuiltin } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-
-const require = createRequire(import.meta.url);
+import { load } from "../lazy-modules.js";
 
 /** Whether a value is an ES module namespace object (`import * as ns`). */
 export function isModuleNamespace(value: object): boolean {
@@ -26,7 +25,7 @@ export function builtinExports(): WeakSet<object> {
     const name = entry.startsWith("NativeModule ") ? entry.slice("NativeModule ".length) : "";
     if (name === "" || name.startsWith("internal/") || !isBuiltin(name)) continue;
     try {
-      const exports = require(name) as unknown;
+      const exports = load(name) as unknown;
       if (typeof exports === "object" && exports !== null) found.add(exports);
     } catch {
       // not loadable from here: not one a user's code holds either

@@ -5,11 +5,11 @@
  * parentheses, so formatting, quote style and comments do not change the hash, while any
  * change to what the code does changes it.
  */
-import { createRequire } from "node:module";
 import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
 import { freeReferences, isNode, type FreeReference } from "./free-references.js";
+import { load } from "../lazy-modules.js";
 
 export type { FreeReference } from "./free-references.js";
 
@@ -57,7 +57,6 @@ export interface ParsedSource {
 type AnyNode = Node & Record<string, unknown>;
 
 // acorn is loaded on first use: the command line often needs no parsing at all.
-const require = createRequire(import.meta.url);
 let acorn: typeof import("acorn") | undefined;
 let walk: typeof import("acorn-walk") | undefined;
 
@@ -66,8 +65,8 @@ function parser(): {
   tokenizer: typeof import("acorn").tokenizer;
   full: typeof import("acorn-walk").full;
 } {
-  acorn ??= require("acorn") as typeof import("acorn");
-  walk ??= require("acorn-walk") as typeof import("acorn-walk");
+  acorn ??= load("acorn") as typeof import("acorn");
+  walk ??= load("acorn-walk") as typeof import("acorn-walk");
   return { parse: acorn.parse, tokenizer: acorn.tokenizer, full: walk.full };
 }
 

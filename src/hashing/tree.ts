@@ -7,8 +7,8 @@
  * `/` as separator, so the same tree lists the same on any machine and under any path.
  */
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Stats } from "node:fs";
-import { createHash } from "node:crypto";
 import path from "node:path";
+import { childProcess, crypto } from "../lazy-modules.js";
 
 /**
  * What an entry is: `f` a regular file, `l` a symbolic link to a file (both hashed by content),
@@ -61,7 +61,7 @@ export function listTree(
   skipped?: ReadonlySet<string>,
 ): TreeListing {
   const entries: TreeEntry[] = [];
-  const digest = createHash("sha256");
+  const digest = crypto().createHash("sha256");
   let chunk = "";
   const add = (entry: TreeEntry) => {
     entries.push(entry);
@@ -166,7 +166,7 @@ export function treeHash(
   entries: readonly TreeEntry[],
   hashes: ReadonlyMap<string, string>,
 ): string {
-  const digest = createHash("sha256");
+  const digest = crypto().createHash("sha256");
   digest.update("memori-tree-1\n");
   let chunk = "";
   for (const entry of entries) {
@@ -223,7 +223,7 @@ export async function findDigest(
   prune: readonly string[] = [],
 ): Promise<string | undefined> {
   if (!findWorks) return undefined;
-  const { spawn } = await import("node:child_process");
+  const { spawn } = childProcess();
   return new Promise((resolve) => {
     // Paths under `prune` (relative to root) are not walked.
     const pruned = prune.flatMap((rel) => ["-path", `${root}/${rel}`, "-prune", "-o"]);

@@ -35,6 +35,17 @@ export interface Wrapper {
 }
 
 /**
+ * How a function lists the files its code is read from when it runs (a script function's
+ * script and dependents), if it has any: its own or its innermost wrapped function's.
+ */
+export function codeFilesOf(fn: AnyFunction): (() => Promise<string[]>) | undefined {
+  return (
+    (fn as AnyFunction & Wrapper)[CODE_FILES] ??
+    (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_FILES]
+  );
+}
+
+/**
  * Mark `inner` as wrapped by `wrapper`: memori reads parameter names and code from `inner`,
  * and hashes `id` (what the wrapper does, with its settings) with it; an empty `id` adds nothing.
  */

@@ -6,6 +6,7 @@
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { defaultHasher } from "../hashing/files.js";
+import { fsExtra } from "../lazy-modules.js";
 import type { FileEntry } from "../hashing/values.js";
 import { STATE_FILE_SUFFIXES, isNestedStateFolder } from "./location.js";
 import { withLock } from "./lock.js";
@@ -118,12 +119,12 @@ export async function findEntries(dir: string, name: string): Promise<CacheEntry
 
 /** Remove an entry's state files (never its outputs). Returns the files removed. */
 export async function removeEntry(entry: CacheEntry): Promise<string[]> {
-  const { default: fsExtra } = await import("fs-extra");
+  const fs = fsExtra();
   const removed: string[] = [];
   for (const suffix of STATE_FILE_SUFFIXES) {
     const file = path.join(entry.store.dir, entry.store.name + suffix);
-    if (await fsExtra.pathExists(file)) {
-      await fsExtra.remove(file);
+    if (await fs.pathExists(file)) {
+      await fs.remove(file);
       removed.push(file);
     }
   }

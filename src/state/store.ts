@@ -9,7 +9,6 @@
  * as a cache miss, never as a hit pairing new inputs with old outputs. Every file carries the
  * format version.
  */
-import { randomUUID } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -17,6 +16,7 @@ import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
 import { fileEntries, setOwn, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+import { crypto } from "../lazy-modules.js";
 import { stampOf, writeFilesAtomic } from "./atomic.js";
 import {
   FORMAT_VERSION,
@@ -311,7 +311,7 @@ export class StateStore {
     outputNames: readonly string[],
   ): Promise<StageRecord> {
     await this.ensureDir();
-    const run = randomUUID();
+    const run = crypto().randomUUID();
     // Sorted once: the same values go to `.inputs`, `.outputs` and the record.
     const values = {
       inputs: sortKeys(inputs) as Record<string, Json>,

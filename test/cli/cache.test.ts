@@ -114,7 +114,9 @@ describe("memori cache", () => {
     expect(gc.stdout).toMatch(/removed echo \(last run/); // judged by the record's time
     expect(gc.stdout).toMatch(/removed temporary file .*\.tmp/);
     expect(gc.stdout).toMatch(/gc: removed the state of 1 stage\(s\) last run more than 30d ago/);
+    // (cp.files: the hash of /usr/bin/cp, the command's content, known by its stat identity)
     expect((await readdir(state)).sort()).toEqual([
+      "cp.files",
       "cp.inputs",
       "cp.outputs",
       "cp.stage",

@@ -43,7 +43,9 @@ describe("memori command", () => {
     );
     expect(changed.stdout).toBe("2\n");
     expect(changed.stderr).toMatch(/running \(input changed: args/);
+    // echo.files: the hash of echo (the command's content), known by its stat identity
     expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
+      "echo.files",
       "echo.inputs",
       "echo.outputs",
       "echo.stage",

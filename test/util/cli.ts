@@ -1,11 +1,19 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 
-/** The path of a built command-line program: the bundle users run (`npm test` builds first). */
+const manifest = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as {
+  bin: Record<"memori" | "pathman", string>;
+};
+
+/**
+ * The path of a built command-line program: the file the package's `bin` names, what users run
+ * (`npm test` builds first).
+ */
 export function bin(name: "memori" | "pathman"): string {
-  return path.join(root, "dist", "cli", `${name}.js`);
+  return path.join(root, manifest.bin[name]);
 }
 
 export interface Ran {
