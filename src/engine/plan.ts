@@ -76,6 +76,16 @@ export function upstreamCount(sources: readonly number[], stream: number | undef
   return new Set(sources.filter((s) => s !== stream)).size;
 }
 
+/** The maps with a concurrency of their own: their limit, by node id (the queue's groups). */
+export function groupLimits(plan: readonly PlanNode[]): Map<number, number> {
+  const limits = new Map<number, number>();
+  plan.forEach(({ node }, id) => {
+    const limit = node[MAPPING]?.concurrency;
+    if (limit !== undefined) limits.set(id, limit);
+  });
+  return limits;
+}
+
 /**
  * Task priorities, lowest first: stages in definition order, then map elements by index, and
  * for one index, the maps in definition order. Depth first: once element k of a map is done,

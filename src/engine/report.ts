@@ -58,6 +58,18 @@ export interface NodeReport {
   unknownUpstream: string[];
 }
 
+/** A node's report before anything happened to it. */
+export function waitingReport(node: PipelineNode): NodeReport {
+  return {
+    node,
+    status: "waiting",
+    failures: [],
+    offered: {},
+    failedUpstream: [],
+    unknownUpstream: [],
+  };
+}
+
 /** Calls counted by what they did. */
 export interface Counts {
   ran: number;

@@ -21,6 +21,7 @@ import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type StageDef } from "./node.js";
 import {
+  groupLimits,
   namedFor,
   offeredTo,
   priorityOf,
@@ -37,15 +38,13 @@ import {
   sortFailures,
   waitingExplanation,
   type ElementReport,
+  waitingReport,
   type NodeReport,
   type ScheduleReport,
 } from "./report.js";
-import type { Invocation } from "./signature.js";
+import { NO_POSITIONAL, type Invocation } from "./signature.js";
 
 export type { PlanNode, ScheduleOptions } from "./plan.js";
-
-/** The positional arguments of a call that has none. */
-const NONE: readonly unknown[] = Object.freeze([]);
 
 /**
  * Work items, three numbers each in one flat list (no array per item): what to do, the node,
@@ -89,25 +88,13 @@ class Scheduling {
   constructor(plan: readonly PlanNode[], options: ScheduleOptions) {
     this.#plan = plan;
     this.#options = options;
-    this.#reports = plan.map(({ node }) => ({
-      node,
-      status: "waiting",
-      failures: [],
-      offered: {},
-      failedUpstream: [],
-      unknownUpstream: [],
-    }));
+    this.#reports = plan.map(({ node }) => waitingReport(node));
     this.#streams = plan.map((_, id) => streamSource(plan, id));
     this.#streams.forEach(
       (from, id) => from !== undefined && (this.#followers[from] ??= []).push(id),
     );
     this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
-    const limits = new Map<number, number>();
-    plan.forEach(({ node }, id) => {
-      const limit = node[MAPPING]?.concurrency;
-      if (limit !== undefined) limits.set(id, limit);
-    });
-    this.#queue = new TaskQueue(options.concurrency, limits);
+    this.#queue = new TaskQueue(options.concurrency, groupLimits(plan));
     const { onEvent, readonlyCaches, signal, attribute } = options;
     const scope = new HashScope(
       onEvent &&
@@ -209,13 +196,13 @@ class Scheduling {
     );
     const named = namedFor(node, r.offered, this.#options.where);
     if (mapping === undefined) {
-      const positional = start ? this.#options.start.positional : NONE;
+      const positional = start ? this.#options.start.positional : NO_POSITIONAL;
       return this.#submit(id, undefined, { positional, named });
     }
     this.#named[id] = named;
     const from = this.#streams[id];
     try {
-      const positional = start ? this.#options.start.positional : NONE;
+      const positional = start ? this.#options.start.positional : NO_POSITIONAL;
       const upstream = from === undefined ? undefined : this.#reports[from];
       r.elements = expandElements(node, mapping, named, positional, upstream);
     } catch (error) {
@@ -231,7 +218,10 @@ class Scheduling {
     if (elements.length === 0) return this.#settleMap(id);
     for (const element of elements) {
       if (from === undefined) {
-        this.#submit(id, element, { positional: NONE, named: { ...named, ...element.values } });
+        this.#submit(id, element, {
+          positional: NO_POSITIONAL,
+          named: { ...named, ...element.values },
+        });
       } else {
         this.#work.push(ELEMENT, id, element.index);
       }
@@ -266,7 +256,10 @@ class Scheduling {
       return this.#settled(id, element, settled);
     }
     const values = element.values!;
-    this.#submit(id, element, { positional: NONE, named: { ...this.#named[id], ...values } });
+    this.#submit(id, element, {
+      positional: NO_POSITIONAL,
+      named: { ...this.#named[id], ...values },
+    });
   }
 
   #submit(id: number, element: ElementReport | undefined, invocation: Invocation): void {

@@ -11,6 +11,9 @@ export interface Invocation {
   named: Readonly<Record<string, unknown>>;
 }
 
+/** The positional arguments of a call that has none (one array for all of them). */
+export const NO_POSITIONAL: readonly unknown[] = Object.freeze([]);
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyFn = (...args: any[]) => unknown;
 
