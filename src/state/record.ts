@@ -103,9 +103,9 @@ function checkValuesShape(values: unknown): boolean {
 
 /**
  * What is wrong with a parsed record, or `undefined`. A version this memori does not read is
- * named; `checked` says whether a format-3 record's check line held.
+ * named; `bytes` are the record as read, for the check line of format 3.
  */
-export function checkRecord(value: unknown, checked: () => boolean): string | undefined {
+export function checkRecord(value: unknown, bytes: Buffer): string | undefined {
   if (!isRecord(value)) return "is not a JSON object";
   if (typeof value.memori !== "number") return "has no format version";
   if (!READ_VERSIONS.includes(value.memori)) {
@@ -113,7 +113,7 @@ export function checkRecord(value: unknown, checked: () => boolean): string | un
       ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
       : `has old format ${value.memori}`;
   }
-  if (value.memori === 3 && !checked()) {
+  if (value.memori === 3 && !checkHolds(bytes)) {
     return "does not match the check on its second line (changed after it was written)";
   }
   const code = value.code;

@@ -20,7 +20,6 @@ import { crypto } from "../lazy-modules.js";
 import { stampOf, writeFilesAtomic } from "./atomic.js";
 import {
   FORMAT_VERSION,
-  checkHolds,
   checkRecord,
   checkValues,
   isRecord,
@@ -113,7 +112,7 @@ export class StateStore {
     }
     const parsed = this.parse("stage", bytes);
     if (!parsed.ok) return parsed.unreadable;
-    const problem = checkRecord(parsed.value, () => checkHolds(bytes));
+    const problem = checkRecord(parsed.value, bytes);
     if (problem !== undefined) {
       const version = isRecord(parsed.value) ? parsed.value.memori : undefined;
       const outdated =
