@@ -19,7 +19,7 @@ import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/val
 export const FORMAT_VERSION = 3;
 
 /** Versions read as they are: older ones are a miss that upgrades them. */
-export const READ_VERSIONS: readonly number[] = [2, 3];
+const READ_VERSIONS: readonly number[] = [2, 3];
 
 /** What the record carries for a decision (format 3); the same as `.inputs` and `.outputs`. */
 export interface RecordValues {
