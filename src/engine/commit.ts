@@ -20,6 +20,7 @@ import {
  * content ever matches it.
  */
 export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
+import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
@@ -150,6 +151,7 @@ export async function commitRun(
   scope: HashScope,
   created: ReadonlySet<string> = new Set(),
   access?: FileAccess,
+  carrier?: CarrierFile,
 ): Promise<string[]> {
   const reads = access?.reads ?? new Set<string>();
   const encoded = await encodeAll(def, outputs, "outputs", scope);
@@ -196,7 +198,7 @@ export async function commitRun(
     ...written,
   ]);
   const inputs = { ...named, ...discovered };
-  await store.write(inputs, encoded, written, fingerprint.code, def.outputs);
+  await store.write(inputs, encoded, written, fingerprint.code, def.outputs, carrier);
   await recordKnownFiles(
     def,
     store,
@@ -216,6 +218,7 @@ export async function recordResult(
   fingerprint: Fingerprint,
   outputs: Record<string, Json>,
   written: readonly FileEntry[],
+  carrier?: CarrierFile,
 ): Promise<void> {
-  await store.write(fingerprint.inputs, outputs, written, fingerprint.code, def.outputs);
+  await store.write(fingerprint.inputs, outputs, written, fingerprint.code, def.outputs, carrier);
 }

@@ -56,12 +56,13 @@ export async function runLocked(
   const name = callName(def, call.element);
   return withLock(
     store,
-    async (): Promise<Locked> => {
+    async (lock): Promise<Locked> => {
       let reason = found.reason;
       let current: ReadResult = previous;
       if (reason.kind !== "forced") {
-        // Another run may have committed while this one waited for the lock.
-        current = store.read();
+        // Another run may have committed while this one waited for the lock (when there was
+        // no record, a look at whether there is one now spares reading a missing file).
+        current = previous.kind === "absent" && !store.hasRecord() ? previous : store.read();
         const again = await lookup({ ...input, previous: current, ownOnly: true });
         if (again.hit) {
           await recordKnownFiles(def, store, referencedFiles(again.state), known);
@@ -86,6 +87,7 @@ export async function runLocked(
         ctx.scope,
         created,
         executed.access,
+        lock.carrier,
       );
       if (changed.length > 0) {
         def.logger.warn(
@@ -113,7 +115,7 @@ export async function recordLocked(
 ): Promise<void> {
   await withLock(
     store,
-    async () => recordResult(def, store, fingerprint, ...(await make())),
+    async (lock) => recordResult(def, store, fingerprint, ...(await make()), lock.carrier),
     lockOptions(def, ctx.signal),
     ctx.locker ?? fileLocker,
   );

@@ -12,9 +12,18 @@ import {
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
+import { codeOf } from "../errors.js";
 import { crashPoint } from "./fault.js";
 
 let counter = 0;
+
+let host: string | undefined;
+let safeHost: string | undefined;
+
+/** This host's name, read once (a system call each time otherwise): in temporary and lock names, and in commit records. */
+export function hostName(): string {
+  return (host ??= hostname());
+}
 
 /**
  * Files up to this size are written with synchronous calls: for a state file, one thread-pool
@@ -38,9 +47,9 @@ const FSYNC = process.env.MEMORI_FSYNC === "1";
  * name may have, for any state name memori accepts and on nodes with long host names.
  */
 export function tempPathFor(target: string): string {
-  const host = hostname()
+  const host = (safeHost ??= hostName()
     .replace(/[^A-Za-z0-9.-]/g, "_")
-    .slice(0, 40);
+    .slice(0, 40));
   counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
   // The random part tells apart processes with the same host name and pid (containers, a
   // reboot) on a shared file system; V8 seeds Math.random from the system's entropy in each
@@ -72,11 +81,51 @@ export function stampOf(stats: BigIntStats): string {
 export type AtomicData = string | Uint8Array | ((stamps: readonly string[]) => string);
 
 /**
+ * A file this process created and still owns (the call's lock, state/lock.ts), which carries
+ * the last file's data and is renamed over its target: the commit record takes the lock's
+ * place in one rename, so a commit makes one file and one rename fewer, and gives the lock
+ * back in the same step.
+ */
+export interface CarrierFile {
+  readonly path: string;
+  /**
+   * Replace its content with `data`. `false`, with nothing written, when it is no longer this
+   * process's (another took the lock over): the last file then goes through a temporary.
+   */
+  fill(data: string): boolean;
+  /** Told once it has been renamed over its target: it is no longer a lock. */
+  moved(): void;
+}
+
+export interface AtomicOptions {
+  /** Told each time a file has replaced an existing target. */
+  onReplaced?: (target: string) => void;
+  /**
+   * Write a target that does not exist yet (every file but the last) in place, created with
+   * `wx`, instead of through a temporary file and a rename: for a set of files that the last
+   * one commits (the commit record names their digests), where nothing trusts the others
+   * until the last is in place. A target that exists is replaced through a temporary, as
+   * always, so a previous set stays whole until the last rename.
+   */
+  newInPlace?: boolean;
+  /** Carries the last file's data instead of a temporary file (see {@link CarrierFile}). */
+  carrier?: CarrierFile;
+}
+
+/** How a file of a write gets to its target. */
+const enum Way {
+  Temporary,
+  InPlace,
+  Carrier,
+}
+
+/**
  * Write several files so that each is replaced atomically (a reader sees the old file or the
  * whole new one, never a part), in two phases: first every file's data goes to a unique
- * temporary file beside it (created with `wx`; flushed with fsync if `MEMORI_FSYNC=1`); only when all are written
- * are they renamed over their targets, in the order given. A failure while writing (a full
- * disk, an I/O error) leaves every target as it was; temporary files are always removed.
+ * temporary file beside it (created with `wx`; flushed with fsync if `MEMORI_FSYNC=1`); only
+ * when all are written are they renamed over their targets, in the order given. A failure
+ * while writing (a full disk, an I/O error) leaves every target as it was; temporary files,
+ * and targets created in place ({@link AtomicOptions.newInPlace}), are removed.
  *
  * A file whose data is a function is given the stamps ({@link stampOf}) of the files before
  * it, so it can record them (the commit record does): those files are written with their
@@ -84,36 +133,58 @@ export type AtomicData = string | Uint8Array | ((stamps: readonly string[]) => s
  */
 export async function writeFilesAtomic(
   files: readonly (readonly [string, AtomicData])[],
-  /** Told each time a file has replaced its target. */
-  onRenamed?: (target: string) => void,
+  options: AtomicOptions = {},
 ): Promise<void> {
-  const temps: string[] = [];
+  const { onReplaced, newInPlace = false, carrier } = options;
+  const sources: string[] = [];
+  const ways: Way[] = [];
   let committed = 0;
   try {
     const stampsWanted = files.some(([, data]) => typeof data === "function");
     const stamps: string[] = [];
-    for (const [target, given] of files) {
-      const temp = tempPathFor(target);
-      temps.push(temp);
+    for (const [i, [target, given]] of files.entries()) {
+      const last = i === files.length - 1;
       const made = typeof given === "function";
       const data = made ? given(stamps) : given;
-      const stamp =
-        data.length < SYNC_BYTES
-          ? writeTempSync(temp, data, stampsWanted && !made)
-          : await writeTemp(temp, data, stampsWanted && !made);
-      if (stamp !== undefined) stamps.push(stamp);
+      const stamped = stampsWanted && !made;
+      if (last && carrier !== undefined && typeof data === "string" && carrier.fill(data)) {
+        sources.push(carrier.path);
+        ways.push(Way.Carrier);
+      } else {
+        const inPlace = newInPlace && !last && data.length < SYNC_BYTES;
+        const created = inPlace ? writeNewSync(target, data, stamped) : undefined;
+        if (created !== undefined) {
+          sources.push(target);
+          ways.push(Way.InPlace);
+          if (created !== "") stamps.push(created);
+        } else {
+          const temp = tempPathFor(target);
+          sources.push(temp);
+          ways.push(Way.Temporary);
+          const stamp =
+            data.length < SYNC_BYTES
+              ? writeTempSync(temp, data, stamped)
+              : await writeTemp(temp, data, stamped);
+          if (stamp !== undefined) stamps.push(stamp);
+        }
+      }
       crashPoint(`after-prepare-${path.extname(target).slice(1)}`, true);
     }
     for (const [i, [target]] of files.entries()) {
-      renameSync(temps[i]!, target);
+      if (ways[i] !== Way.InPlace) {
+        renameSync(sources[i]!, target);
+        if (ways[i] === Way.Carrier) carrier!.moved();
+        onReplaced?.(target);
+      }
       committed = i + 1;
-      onRenamed?.(target);
       crashPoint(`after-commit-${path.extname(target).slice(1)}`, true);
     }
   } finally {
-    for (const temp of temps.slice(committed)) {
+    // The carrier is the lock: whoever holds it gives it back.
+    for (let i = committed; i < sources.length; i++) {
+      if (ways[i] === Way.Carrier) continue;
       try {
-        rmSync(temp, { force: true });
+        rmSync(sources[i]!, { force: true });
       } catch {
         // left behind: `memori cache gc` removes temporary files
       }
@@ -133,13 +204,41 @@ function agedTime(): number {
   return Math.floor(Date.now() / 1000) - AGE_SECONDS;
 }
 
+/**
+ * Create `target` in place with `data` when it does not exist: its stamp ("" when not
+ * `stamp`), or `undefined` when it exists (then nothing was written).
+ */
+function writeNewSync(
+  target: string,
+  data: string | Uint8Array,
+  stamp: boolean,
+): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(target, "wx", 0o666);
+  } catch (error) {
+    if (codeOf(error) === "EEXIST") return undefined;
+    throw error;
+  }
+  try {
+    return writeAndClose(fd, data, stamp) ?? "";
+  } catch (error) {
+    rmSync(target, { force: true }); // half a file that nothing commits: not left behind
+    throw error;
+  }
+}
+
 /** Write a temporary file; with `stamp`, age it and return its stamp. */
 function writeTempSync(
   temp: string,
   data: string | Uint8Array,
   stamp: boolean,
 ): string | undefined {
-  const fd = openSync(temp, "wx", 0o666);
+  return writeAndClose(openSync(temp, "wx", 0o666), data, stamp);
+}
+
+/** Write a file just created, and close it; with `stamp`, age it and return its stamp. */
+function writeAndClose(fd: number, data: string | Uint8Array, stamp: boolean): string | undefined {
   try {
     if (crashPoint("mid-temp-write")) {
       writeFileSync(fd, half(data));

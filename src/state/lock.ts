@@ -16,6 +16,8 @@
  */
 import {
   closeSync,
+  fstatSync,
+  ftruncateSync,
   linkSync,
   lstatSync,
   openSync,
@@ -26,9 +28,9 @@ import {
   utimesSync,
   writeSync,
 } from "node:fs";
-import { hostname } from "node:os";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
+import { hostName, type CarrierFile } from "./atomic.js";
 import type { StateStore } from "./store.js";
 
 /** How a holder is told about waiting and about losing its lock. */
@@ -44,9 +46,20 @@ export interface LockOptions {
 /** Gives the lock back. Never throws. */
 export type Release = () => Promise<void>;
 
+/** A lock taken. */
+export interface HeldLock {
+  /** Give it back (nothing to do once a commit took its place). Never throws. */
+  readonly release: Release;
+  /**
+   * The lock as a file that the commit record can be written into and renamed from
+   * (atomic.ts, {@link CarrierFile}): absent for a lock that is not a file of its own.
+   */
+  readonly carrier?: CarrierFile;
+}
+
 /** Takes the lock of one state (waiting while another run holds it). */
 export interface Locker {
-  acquire(store: StateStore, options?: LockOptions): Promise<Release>;
+  acquire(store: StateStore, options?: LockOptions): Promise<HeldLock>;
 }
 
 /**
@@ -56,11 +69,15 @@ export interface Locker {
 const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) || 30_000);
 const REFRESH_MS = LOCK_STALE_MS / 6;
 
-const HOST = hostname();
+const HOST = hostName();
 
 /** A lock this process holds. */
 interface Held {
   file: string;
+  /** Open while held: a commit record is written through it (see {@link carrierOf}). */
+  fd: number | undefined;
+  /** Renamed over the commit record: nothing left to give back. */
+  moved?: boolean;
   /**
    * Its inode and modification time as this process last set them: the lock is still ours
    * while the path has both (a new file in its place may get the same inode number).
@@ -92,6 +109,7 @@ function refresh(): void {
       }
     }
     held.delete(lock);
+    closeOf(lock);
     lock.onCompromised?.(
       `stage "${lock.name}": another process took over its lock (${lock.file}); state files stay consistent, but the stage may run twice.`,
     );
@@ -109,6 +127,17 @@ function ownerOf(lock: Held): boolean {
   } catch {
     return false;
   }
+}
+
+/** Close a lock's file descriptor (its file stays, or not, as the caller decided). */
+function closeOf(lock: Held): void {
+  if (lock.fd === undefined) return;
+  try {
+    closeSync(lock.fd);
+  } catch {
+    // closed already
+  }
+  lock.fd = undefined;
 }
 
 /** Locks still held when the process exits are given back (a killed process's are taken over). */
@@ -141,8 +170,13 @@ function create(file: string, name: string, options: LockOptions): Held | undefi
     unlinkSync(file);
     throw error;
   }
-  closeSync(fd);
-  const lock: Held = { file, stamp: stampOf(file), name, onCompromised: options.onCompromised };
+  const lock: Held = {
+    file,
+    fd,
+    stamp: stampOf(file),
+    name,
+    onCompromised: options.onCompromised,
+  };
   held.add(lock);
   if (refresher === undefined) {
     refresher = setInterval(refresh, REFRESH_MS);
@@ -291,31 +325,65 @@ export const fileLocker: Locker = {
       delay = Math.min(delay * 2, 1000);
     }
     const mine = lock;
-    return async () => {
-      held.delete(mine);
-      // Never remove the next holder's lock: only the file this process created.
-      if (ownerOf(mine)) {
-        try {
-          unlinkSync(mine.file);
-        } catch {
-          // already gone
+    return {
+      release: async () => {
+        held.delete(mine);
+        closeOf(mine);
+        // Never remove the next holder's lock: only the file this process created.
+        if (mine.moved !== true && ownerOf(mine)) {
+          try {
+            unlinkSync(mine.file);
+          } catch {
+            // already gone
+          }
         }
-      }
+      },
+      carrier: carrierOf(mine),
     };
   },
 };
 
+/**
+ * The lock as the carrier of its call's commit record: the record, which names its writer's
+ * host and pid as a lock's owner does, replaces the lock file's content, and the file is then
+ * renamed over `<name>.stage`. Killed in between, the lock is judged as any other: its owner
+ * is gone. Written only while the file is still this process's, by the same test the refresh
+ * makes ({@link ownerOf}).
+ */
+function carrierOf(lock: Held): CarrierFile {
+  return {
+    path: lock.file,
+    fill(data) {
+      const fd = lock.fd;
+      if (fd === undefined || !held.has(lock) || !ownerOf(lock)) return false;
+      const bytes = Buffer.from(data);
+      let done = 0;
+      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+      ftruncateSync(fd, bytes.length);
+      // Still this process's lock, with a new time: kept so until it is renamed (or released).
+      const info = fstatSync(fd, { bigint: true });
+      lock.stamp = `${info.ino}:${info.mtimeNs}`;
+      return true;
+    },
+    moved() {
+      lock.moved = true;
+      held.delete(lock);
+      closeOf(lock);
+    },
+  };
+}
+
 /** Run `body` holding the lock of `store`. */
 export async function withLock<T>(
   store: StateStore,
-  body: () => Promise<T>,
+  body: (lock: HeldLock) => Promise<T>,
   options: LockOptions = {},
   locker: Locker = fileLocker,
 ): Promise<T> {
-  const release = await locker.acquire(store, options);
+  const lock = await locker.acquire(store, options);
   try {
-    return await body();
+    return await body(lock);
   } finally {
-    await release();
+    await lock.release();
   }
 }

@@ -42,6 +42,12 @@ export interface StageRecord {
   outputs: string[];
   /** SHA-256 of the exact bytes of `.inputs` and `.outputs`. */
   digests: { inputs: Sha256Hex; outputs: Sha256Hex };
+  /**
+   * Format 3: the host and process that committed it. The record is written into the call's
+   * lock file before it takes the lock's place, so it names its owner as a lock does.
+   */
+  host?: string;
+  pid?: number;
   /** Format 3: the SHA-256 of the record's bytes after its check line (recordText). */
   check?: string;
   /** Format 3: the stamps `.inputs` and `.outputs` were written with (atomic.ts, `stampOf`). */

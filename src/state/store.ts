@@ -17,7 +17,7 @@ import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
 import { fileEntries, setOwn, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
-import { stampOf, writeFilesAtomic } from "./atomic.js";
+import { hostName, stampOf, writeFilesAtomic, type CarrierFile } from "./atomic.js";
 import {
   FORMAT_VERSION,
   checkRecord,
@@ -140,6 +140,18 @@ export class StateStore {
       return { kind: "ok", state: { record, ...values } };
     }
     return this.readValues(record);
+  }
+
+  /**
+   * Whether the commit record exists (one `stat`, no error made when it does not: cheaper than
+   * a failed read when a miss is expected).
+   */
+  hasRecord(): boolean {
+    try {
+      return statSync(this.file("stage"), { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return true; // there may be one: reading it says what is wrong
+    }
   }
 
   /** A state file's stamp now, or `undefined` if it cannot be had. */
@@ -298,9 +310,12 @@ export class StateStore {
 
   /**
    * Write a new consistent state: `.inputs`, `.outputs`, then the `.stage` commit record.
-   * All three are written to temporary files first, so a failure to write (a full disk)
-   * leaves the previous state as it was; then they are renamed into place, `.stage` last, so
-   * a crash between renames reads as a miss, never as a wrong hit.
+   * All three are written before any is renamed into place, so a failure to write (a full
+   * disk) leaves the previous state as it was; `.stage` is renamed last, so a crash between
+   * renames reads as a miss, never as a wrong hit. `.inputs` and `.outputs` that do not exist
+   * yet are written in place (nothing trusts them before the record names them), and the
+   * record is written into `carrier`, the call's lock, when given: the commit then takes the
+   * lock's place (atomic.ts).
    */
   async write(
     inputs: Record<string, Json>,
@@ -308,6 +323,7 @@ export class StateStore {
     written: readonly FileEntry[],
     code: CodeIdentity,
     outputNames: readonly string[],
+    carrier?: CarrierFile,
   ): Promise<StageRecord> {
     await this.ensureDir();
     const run = crypto().randomUUID();
@@ -330,9 +346,11 @@ export class StateStore {
     const record = (stamps: readonly string[]): StageRecord => ({
       code: sortKeys(code as unknown as Json) as unknown as CodeIdentity,
       digests,
+      host: hostName(),
       memori: FORMAT_VERSION,
       name: this.name,
       outputs: [...outputNames],
+      pid: process.pid,
       run,
       stamps: { inputs: stamps[0]!, outputs: stamps[1]! },
       time: new Date().toISOString(),
@@ -348,17 +366,21 @@ export class StateStore {
         (stamps: readonly string[]) => recordText((committed = record(stamps)), true),
       ],
     ] as const;
-    const onRenamed = () => {
-      replacedAny = true;
+    const options = {
+      onReplaced: () => {
+        replacedAny = true;
+      },
+      newInPlace: true,
+      carrier,
     };
     try {
       try {
-        await writeFilesAtomic(files, onRenamed);
+        await writeFilesAtomic(files, options);
       } catch (error) {
         // The directory was removed since this process made it: make it again, once.
         if (codeOf(error) !== "ENOENT" || replacedAny) throw error;
         await this.ensureDir(true);
-        await writeFilesAtomic(files, onRenamed);
+        await writeFilesAtomic(files, options);
       }
     } catch (error) {
       const previous = !replacedAny

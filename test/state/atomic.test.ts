@@ -15,8 +15,9 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
+import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { stampOf, tempPathFor, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
+import { stampOf, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
 import { runChild, type ChildResult } from "../util/child.js";
 import { tempDir } from "../util/tmp.js";
 
@@ -122,10 +123,17 @@ function writeInChild(
   });
 }
 
+/** atomic.ts as freshly loaded, for a test's host name (it reads the host name once). */
+async function withHost(name: string): Promise<typeof import("../../src/state/atomic.js")> {
+  host.name = name;
+  vi.resetModules();
+  return import("../../src/state/atomic.js");
+}
+
 describe("tempPathFor", () => {
   // Beside the target: .<base>.<host>.<pid>.<counter>.<8 hex>.tmp, the host made file-safe.
-  it("names a temp file beside the target with host, pid, counter and a random part", () => {
-    host.name = "Lab node/ü.x-1_9";
+  it("names a temp file beside the target with host, pid, counter and a random part", async () => {
+    const { tempPathFor } = await withHost("Lab node/ü.x-1_9");
     const target = path.join("/state", "dir", "bet.stage");
     const temp = tempPathFor(target);
     expect(path.dirname(temp)).toBe(path.dirname(target));
@@ -137,8 +145,8 @@ describe("tempPathFor", () => {
   });
 
   // The counter goes up by one per call; names never repeat.
-  it("counts calls and never returns the same name twice", () => {
-    host.name = "h";
+  it("counts calls and never returns the same name twice", async () => {
+    const { tempPathFor } = await withHost("h");
     const counters = [0, 1, 2].map(() => Number(tempPathFor("/d/f").split(".").at(-3)));
     expect(counters[1]).toBe(counters[0]! + 1);
     expect(counters[2]).toBe(counters[0]! + 2);
@@ -154,17 +162,111 @@ describe("temp names within a file name's 255 bytes", () => {
   // The longest state name memori accepts, on a node with a long host name: the temp names of
   // its files fit, and the write works (ENAMETOOLONG otherwise).
   it("cuts the base and the host so the longest state name can be written", async () => {
-    host.name = `compute-node-0042.${"very-long-domain.".repeat(6)}example.org`;
+    const long = `compute-node-0042.${"very-long-domain.".repeat(6)}example.org`;
+    const { tempPathFor, writeFilesAtomic } = await withHost(long);
     const dir = await tempDir();
     const name = "s".repeat(200);
     for (const ext of ["inputs", "outputs", "stage", "files"]) {
       const temp = path.basename(tempPathFor(path.join(dir, `${name}.${ext}`)));
       expect(Buffer.byteLength(temp)).toBeLessThanOrEqual(255);
       expect(temp.startsWith(`.${`${name}.${ext}`.slice(0, 120)}.`)).toBe(true);
-      expect(temp).toContain(`.${host.name.slice(0, 40)}.${process.pid}.`);
+      expect(temp).toContain(`.${long.slice(0, 40)}.${process.pid}.`);
     }
     await writeFilesAtomic([[path.join(dir, `${name}.outputs`), "x"]]);
     expect(read(path.join(dir, `${name}.outputs`))).toBe("x");
+  });
+});
+
+describe("writeFilesAtomic: new files in place, the last one through a carrier", () => {
+  /** A carrier file made beside the targets, as the lock is. */
+  function carrier(dir: string, owned = true) {
+    const file = path.join(dir, "x.lock");
+    writeFileSync(file, '{"host":"h","pid":1}');
+    const told: string[] = [];
+    return {
+      told,
+      carrier: {
+        path: file,
+        fill(data: string) {
+          told.push("fill");
+          if (!owned) return false;
+          writeFileSync(file, data);
+          return true;
+        },
+        moved() {
+          told.push("moved");
+        },
+      },
+    };
+  }
+
+  // Targets that do not exist are made in place (no temporary, no rename); the last file
+  // takes the carrier's place; nothing else is left in the directory.
+  it("makes absent targets in place and renames the carrier over the last", async () => {
+    const dir = await tempDir();
+    const { carrier: c, told } = carrier(dir);
+    const replaced: string[] = [];
+    const [a, b, last] = ["x.inputs", "x.outputs", "x.stage"].map((f) => path.join(dir, f));
+    await writeFilesAtomic(
+      [
+        [a!, "A"],
+        [b!, "B"],
+        [last!, (stamps) => `record ${stamps.length}`],
+      ],
+      { newInPlace: true, carrier: c, onReplaced: (t) => replaced.push(path.basename(t)) },
+    );
+    expect([read(a!), read(b!), read(last!)]).toEqual(["A", "B", "record 2"]);
+    expect(readdirSync(dir).sort()).toEqual(["x.inputs", "x.outputs", "x.stage"]);
+    expect(told).toEqual(["fill", "moved"]);
+    expect(replaced).toEqual(["x.stage"]); // the only rename: the others were made in place
+  });
+
+  // An existing target is replaced through a temporary, whatever newInPlace says: the
+  // previous file stays whole until the rename.
+  it("replaces existing targets through temporaries", async () => {
+    const dir = await tempDir();
+    const [a, b] = [path.join(dir, "a"), path.join(dir, "b")];
+    writeFileSync(a, "old a");
+    const before = statSync(a).ino;
+    await writeFilesAtomic(
+      [
+        [a, "new a"],
+        [b, "b"],
+      ],
+      { newInPlace: true },
+    );
+    expect(read(a)).toBe("new a");
+    expect(statSync(a).ino).not.toBe(before); // renamed over, not written in place
+    expect(readdirSync(dir).sort()).toEqual(["a", "b"]);
+  });
+
+  // A carrier that is no longer this process's (the lock was taken over) carries nothing:
+  // the last file goes through a temporary, and the carrier is left as it was.
+  it("writes the last file through a temporary when the carrier refuses", async () => {
+    const dir = await tempDir();
+    const { carrier: c, told } = carrier(dir, false);
+    const last = path.join(dir, "x.stage");
+    await writeFilesAtomic([[last, "record"]], { carrier: c });
+    expect(read(last)).toBe("record");
+    expect(told).toEqual(["fill"]);
+    expect(read(c.path)).toBe('{"host":"h","pid":1}');
+    expect(readdirSync(dir).sort()).toEqual(["x.lock", "x.stage"]);
+  });
+
+  // A failure after files were made in place removes them (nothing commits them), and never
+  // the carrier (its holder gives it back).
+  it("removes what it made in place when a later file cannot be written", async () => {
+    const dir = await tempDir();
+    const { carrier: c } = carrier(dir);
+    const files = [
+      [path.join(dir, "x.inputs"), "A"],
+      [path.join(dir, "no-such-dir", "x.outputs"), "B"],
+      [path.join(dir, "x.stage"), "record"],
+    ] as const;
+    await expect(writeFilesAtomic(files, { newInPlace: true, carrier: c })).rejects.toMatchObject({
+      code: "ENOENT",
+    });
+    expect(readdirSync(dir).sort()).toEqual(["x.lock"]);
   });
 });
 
@@ -490,44 +592,103 @@ describe("crash points in writeFilesAtomic (MEMORI_TEST_CRASH_AT)", () => {
 });
 
 describe("crash points of a real stage run (square-child.mjs)", () => {
-  /** State files and temps ("tmp:<target>") of the square stage, sorted. */
+  /** State files, the lock and temps ("tmp:<target>") of the square stage, sorted. */
   function shape(state: string): string[] {
     if (!existsSync(state)) return [];
     return readdirSync(state)
       .flatMap((f) => {
         const m = /^\.(square\.\w+)\..+\.tmp$/.exec(f);
         if (m) return [`tmp:${m[1]}`];
-        return /^square\.(inputs|outputs|stage|files)$/.test(f) ? [f] : [];
+        return /^square\.(inputs|outputs|stage|files|lock)$/.test(f) ? [f] : [];
       })
       .sort();
   }
   const all = ["square.inputs", "square.outputs", "square.stage"];
-  const POINTS: [string, number, string[]][] = [
-    ["before-function", 0, []],
-    ["after-function", 1, []],
-    ["mid-temp-write", 1, ["tmp:square.inputs"]],
-    ["after-prepare-inputs", 1, ["tmp:square.inputs"]],
-    ["after-prepare-outputs", 1, ["tmp:square.inputs", "tmp:square.outputs"]],
-    ["after-prepare-stage", 1, ["tmp:square.inputs", "tmp:square.outputs", "tmp:square.stage"]],
-    ["after-commit-inputs", 1, ["square.inputs", "tmp:square.outputs", "tmp:square.stage"]],
-    ["after-commit-outputs", 1, ["square.inputs", "square.outputs", "tmp:square.stage"]],
+  const lock = "square.lock";
+  // A first run: .inputs and .outputs are made in place (nothing trusts them before .stage
+  // names them); the record is written into the lock, which is then renamed to .stage.
+  const FIRST: [string, number, string[]][] = [
+    ["before-function", 0, [lock]],
+    ["after-function", 1, [lock]],
+    ["mid-temp-write", 1, ["square.inputs", lock]],
+    ["after-prepare-inputs", 1, ["square.inputs", lock]],
+    ["after-prepare-outputs", 1, ["square.inputs", lock, "square.outputs"]],
+    ["after-prepare-stage", 1, ["square.inputs", lock, "square.outputs"]],
+    ["after-commit-inputs", 1, ["square.inputs", lock, "square.outputs"]],
+    ["after-commit-outputs", 1, ["square.inputs", lock, "square.outputs"]],
+    ["after-commit-stage", 1, all],
+  ];
+  // Over a previous state: the new .inputs and .outputs go through temporary files, the
+  // previous triple stays whole until the renames, and .stage is renamed from the lock last.
+  const OVER: [string, number, string[]][] = [
+    ["before-function", 0, [...all, lock]],
+    ["after-function", 1, [...all, lock]],
+    ["mid-temp-write", 1, [...all, lock, "tmp:square.inputs"]],
+    ["after-prepare-inputs", 1, [...all, lock, "tmp:square.inputs"]],
+    ["after-prepare-outputs", 1, [...all, lock, "tmp:square.inputs", "tmp:square.outputs"]],
+    ["after-prepare-stage", 1, [...all, lock, "tmp:square.inputs", "tmp:square.outputs"]],
+    ["after-commit-inputs", 1, [...all, lock, "tmp:square.outputs"]],
+    ["after-commit-outputs", 1, [...all, lock]],
     ["after-commit-stage", 1, all],
   ];
 
   // Each point of crash.test.ts really kills the run there: the function ran or not, and
   // exactly the state files before that point are committed.
-  it.each(POINTS)("%s: SIGKILL, function runs %i time(s), state %j", async (point, runs, state) => {
+  it.each(FIRST)(
+    "first run, %s: SIGKILL, function runs %i time(s), state %j",
+    async (point, runs, state) => {
+      const work = await tempDir();
+      const dir = path.join(work, "state");
+      const result = await runChild("square-child.mjs", [dir, work, "2"], {
+        env: { MEMORI_TEST_CRASH_AT: point },
+      });
+      expect(result.signal, result.stderr).toBe("SIGKILL");
+      expect(result.stdout).toBe("");
+      const log = path.join(work, "executions.log");
+      expect(existsSync(log) ? read(log).split("\n").filter(Boolean).length : 0).toBe(runs);
+      expect(shape(dir)).toEqual([...state].sort());
+    },
+  );
+
+  it.each(OVER)(
+    "over a state, %s: SIGKILL, function runs %i time(s), state %j",
+    async (point, runs, state) => {
+      const work = await tempDir();
+      const dir = path.join(work, "state");
+      expect((await runChild("square-child.mjs", [dir, work, "1"])).status).toBe(0);
+      const log = path.join(work, "executions.log");
+      const before = read(log).split("\n").filter(Boolean).length;
+      const result = await runChild("square-child.mjs", [dir, work, "2"], {
+        env: { MEMORI_TEST_CRASH_AT: point },
+      });
+      expect(result.signal, result.stderr).toBe("SIGKILL");
+      expect(read(log).split("\n").filter(Boolean).length - before).toBe(runs);
+      expect(shape(dir)).toEqual([...state].sort());
+    },
+  );
+
+  // Killed with the record written into the lock: the lock names its dead owner (the record
+  // carries host and pid, as a lock does), so the next run takes it over at once, runs again
+  // (nothing was committed) and commits.
+  it("a record left in the lock names its owner; the next run takes the lock over", async () => {
     const work = await tempDir();
     const dir = path.join(work, "state");
-    const result = await runChild("square-child.mjs", [dir, work, "2"], {
-      env: { MEMORI_TEST_CRASH_AT: point },
+    const killed = await runChild("square-child.mjs", [dir, work, "2"], {
+      env: { MEMORI_TEST_CRASH_AT: "after-prepare-stage" },
     });
-    expect(result.signal, result.stderr).toBe("SIGKILL");
-    expect(result.stdout).toBe("");
-    const log = path.join(work, "executions.log");
-    expect(existsSync(log) ? read(log).split("\n").filter(Boolean).length : 0).toBe(runs);
-    expect(shape(dir)).toEqual(state);
-  });
+    expect(killed.signal).toBe("SIGKILL");
+    const left = JSON.parse(read(path.join(dir, lock))) as Record<string, unknown>;
+    expect(left).toMatchObject({ host: hostname(), memori: 3, name: "square" });
+    expect(typeof left.pid).toBe("number");
+    expect(existsSync(path.join(dir, "square.stage"))).toBe(false);
+    // Judged by its owner, not by its age: with a stale time of an hour, only the dead owner
+    // lets this run take the lock within the test's time.
+    const rerun = await runChild("square-child.mjs", [dir, work, "2"], {
+      env: { MEMORI_LOCK_STALE_MS: "3600000" },
+    });
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ value: 5, fromCache: false });
+    expect(shape(dir)).toEqual(all);
+  }, 20_000);
 
   // mid-temp-write over a previous state: targets unchanged, the temp holds half the new .inputs.
   it("mid-temp-write leaves the previous state untouched and a half-written temp", async () => {

@@ -4,6 +4,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  renameSync,
   rmSync,
   statSync,
   utimesSync,
@@ -100,7 +101,7 @@ describe("the lock file (<name>.lock)", () => {
   // Taken: the file exists while held, holds this process as owner, and is gone after.
   it("is a file holding its owner while held, made with the state directory", async () => {
     const s = await store();
-    const release = await fileLocker.acquire(s);
+    const { release } = await fileLocker.acquire(s);
     expect(JSON.parse(readFileSync(lockOf(s), "utf8"))).toEqual({
       host: hostname(),
       pid: process.pid,
@@ -139,7 +140,7 @@ describe("the lock file (<name>.lock)", () => {
     const s = await store();
     leave(s, owner, 45_000);
     const waits: string[] = [];
-    const release = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
+    const { release } = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
     expect(waits).toEqual([
       expect.stringMatching(
         /^stage "square": its lock was last refreshed 45 s ago \(stale after 30 s\); taking the lock over$/,
@@ -150,13 +151,57 @@ describe("the lock file (<name>.lock)", () => {
     expect(readdirSync(s.dir)).toEqual([]); // the stale lock moved aside is gone too
   });
 
+  // The lock carries its call's commit record: filled, it still holds as the lock (and names
+  // its owner: the record has host and pid); renamed over .stage, it is given back, and the
+  // release removes nothing.
+  it("carries the commit record and is given back by its rename", async () => {
+    const s = await store();
+    const lock = await fileLocker.acquire(s);
+    const record = JSON.stringify({ host: hostname(), pid: process.pid, memori: 3 });
+    expect(lock.carrier!.path).toBe(lockOf(s));
+    expect(lock.carrier!.fill(record)).toBe(true);
+    expect(readFileSync(lockOf(s), "utf8")).toBe(record); // the owner's text replaced whole
+    let waited = false;
+    const other = fileLocker.acquire(s, { onWait: () => (waited = true) });
+    await sleep(100);
+    expect(waited).toBe(true); // still the lock: another taker waits
+    renameSync(lockOf(s), s.file("stage"));
+    lock.carrier!.moved();
+    await lock.release();
+    expect(readFileSync(s.file("stage"), "utf8")).toBe(record);
+    const next = await other; // free again: taken at once
+    await next.release();
+    expect(readdirSync(s.dir)).toEqual(["square.stage"]);
+  });
+
+  // Filled but never renamed (a later write failed): the release removes it as a lock.
+  it("is removed by the release when filled but not renamed", async () => {
+    const s = await store();
+    const lock = await fileLocker.acquire(s);
+    expect(lock.carrier!.fill('{"a":1}')).toBe(true);
+    await lock.release();
+    expect(readdirSync(s.dir)).toEqual([]);
+  });
+
+  // A lock that is no longer this process's (another took it over) carries nothing.
+  it("refuses to carry a record once the lock is someone else's", async () => {
+    const s = await store();
+    const lock = await fileLocker.acquire(s);
+    rmSync(lockOf(s));
+    leave(s, { host: "elsewhere", pid: 1 }, 0);
+    expect(lock.carrier!.fill("record")).toBe(false);
+    expect(JSON.parse(readFileSync(lockOf(s), "utf8"))).toEqual({ host: "elsewhere", pid: 1 });
+    await lock.release();
+    expect(existsSync(lockOf(s))).toBe(true); // the new holder's lock stays
+  });
+
   // A lock whose owner is a process of this host that is gone: taken over at once.
   it("takes over at once the fresh lock of a dead process on this host", async () => {
     const s = await store();
     const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid!;
     leave(s, { host: hostname(), pid: dead }, 0);
     const waits: string[] = [];
-    const release = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
+    const { release } = await fileLocker.acquire(s, { onWait: (m) => waits.push(m) });
     expect(waits).toEqual([
       `stage "square": the lock's holder (pid ${dead}) is gone; taking the lock over`,
     ]);
@@ -166,9 +211,9 @@ describe("the lock file (<name>.lock)", () => {
   // A lock of this very process (another pipeline in it) is never judged by its pid.
   it("waits for its own process's other holder, then takes the lock", async () => {
     const s = await store();
-    const first = await fileLocker.acquire(s);
+    const { release: first } = await fileLocker.acquire(s);
     let second = false;
-    const taking = fileLocker.acquire(s).then((release) => {
+    const taking = fileLocker.acquire(s).then(({ release }) => {
       second = true;
       return release;
     });

@@ -15,6 +15,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -232,7 +233,9 @@ describe("write()", () => {
     const body = pretty({
       code: { ...code, self: "self-hash", wrappers: ["script"] },
       digests: { inputs: sha(inputs), outputs: sha(outputs) },
-      ...{ memori: V, name: "bet", outputs: ["n", "brain"], run, stamps, time, values },
+      host: hostname(), // who committed it (the record is written into the lock first)
+      ...{ memori: V, name: "bet", outputs: ["n", "brain"], pid: process.pid },
+      ...{ run, stamps, time, values },
     }).slice(2);
     expect(readFileSync(store.file("stage"), "utf8")).toBe(
       `{\n  "check": "${sha(body)}",\n${body}`,
@@ -401,6 +404,21 @@ describe("read(): absent or unreadable files", () => {
     const { store } = await stored();
     rmSync(store.file("stage"));
     expect(store.read()).toEqual({ kind: "absent" });
+  });
+
+  // hasRecord: whether there is a .stage to read (the look after a miss, under the lock); when
+  // it cannot tell (not a directory on the way), it says yes, and the read names the problem.
+  it("tells whether a record exists, and says yes when it cannot tell", async () => {
+    const dir = await tempDir();
+    expect(new StateStore(path.join(dir, "nowhere"), "bet").hasRecord()).toBe(false);
+    const { store } = await stored();
+    expect(store.hasRecord()).toBe(true);
+    rmSync(store.file("stage"));
+    expect(store.hasRecord()).toBe(false);
+    writeFileSync(path.join(dir, "file"), "");
+    const under = new StateStore(path.join(dir, "file"), "bet"); // ENOTDIR, not ENOENT
+    expect(under.hasRecord()).toBe(true);
+    expect(under.read()).toMatchObject({ kind: "unreadable", file: under.file("stage") });
   });
 
   // Any error but ENOENT is unreadable, naming the file with the system's message: never absent.
