@@ -226,7 +226,7 @@ class CallRun {
       reason,
       time: Date.now(),
     }));
-    const { execute } = await import("./execute.js");
+    const { execute } = await (executeLoaded ??= import("./execute.js"));
     const executed = await execute(this.#call, this.#ctx, inputArgs, undefined);
     return executed.ok
       ? this.finish("run", reason, executed.outputs)
@@ -251,7 +251,7 @@ class CallRun {
       const how = previous.kind === "unreadable" ? "treating it as a cache miss" : "running again";
       def.logger.warn(`stage "${name}": ${found.reason.file} ${found.reason.detail}; ${how}.`);
     }
-    const { runLocked } = await import("./locked.js");
+    const { runLocked } = await lockedModule();
     const locked = await runLocked(call, ctx, input, known, found, inputArgs);
     return locked.ok
       ? this.finish(locked.action, locked.reason, locked.outputs)
@@ -290,6 +290,17 @@ class CallRun {
     if (signal?.aborted) return this.failed({ kind: "cancelled", cause: signal.reason });
     return this.failed({ kind: "error", error });
   }
+}
+
+let executeLoaded: Promise<typeof import("./execute.js")> | undefined;
+let lockedLoaded: Promise<typeof import("./locked.js")> | undefined;
+
+/**
+ * What follows a miss (locked.ts), imported once: an `import()` of a loaded module still costs
+ * a trip through the module loader, per call.
+ */
+function lockedModule(): Promise<typeof import("./locked.js")> {
+  return (lockedLoaded ??= import("./locked.js"));
 }
 
 /** Whether a failed attempt gets another one. */
