@@ -20,6 +20,7 @@ import {
  * content ever matches it.
  */
 export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
+import { isUnreadable } from "../hashing/unreadable.js";
 import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
@@ -95,6 +96,10 @@ async function filesAfterRun(
   for (const { file, before } of pathCandidates(fingerprint.inputs, def.byName)) {
     const absolute = path.resolve(file);
     const hash = await def.hasher.hash(file, scope, fingerprint.rule);
+    // Unreadable before and after: not known to have changed, and recorded as unreadable
+    // (the next run runs it again anyway, unreadableHash).
+    if (hash !== undefined && before !== undefined && isUnreadable(hash) && isUnreadable(before))
+      continue;
     // Its own: it wrote it (seen), or it is one of its own files, or it returns it.
     const mine = own.has(file) || returned.has(file) || (wrote?.has(absolute) ?? false);
     const isDirectory =

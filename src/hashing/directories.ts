@@ -5,6 +5,7 @@
  * `lstat` per entry. When something inside changed, only the files whose identity changed are
  * read, and the paths that changed are kept to name in the reason for the re-run.
  */
+import { unreadableHash } from "./unreadable.js";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { crypto, picomatch } from "../lazy-modules.js";
@@ -193,7 +194,7 @@ export class DirectoryHasher {
         // open, read and close would cost several times the read itself.
         const hash =
           (entry.size ?? Infinity) <= SMALL_FILE ? readSmall(file) : await this.hashFile(file);
-        hashes.set(entry.rel, hash ?? "unreadable");
+        hashes.set(entry.rel, hash ?? unreadableHash());
         const now = identityNow(file);
         if (
           hash !== undefined &&

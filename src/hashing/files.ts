@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
 import { crypto, tinypool, workerThreads } from "../lazy-modules.js";
+import { codeOf } from "../errors.js";
 import { sha256Hex } from "./sha256.js";
+import { unreadableHash } from "./unreadable.js";
 
 export type { DirectoryRule, RecordedTree } from "./directories.js";
 
@@ -189,6 +191,18 @@ export class HashScope {
  * timestamps is never missed. With `alwaysHash`, identities are never trusted and every request
  * reads the file (concurrent requests for one file still share one read).
  */
+/** Whether `file` exists (or may: a `stat` that fails otherwise than ENOENT). */
+function stillThere(file: string): boolean {
+  try {
+    return statSync(file, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
+}
+
+/** Errors of `stat` that leave a file's existence unknown (a directory on its way barred). */
+const BARRED = new Set(["EACCES", "EPERM", "EIO"]);
+
 export class FileHasher {
   readonly #known = new Map<string, Known>();
   readonly #pending = new Map<string, Promise<Known>>();
@@ -217,8 +231,10 @@ export class FileHasher {
     let before: BigIntStats | undefined;
     try {
       before = statSync(absolute, { bigint: true, throwIfNoEntry: false });
-    } catch {
-      return undefined;
+    } catch (error) {
+      // Not a path (ENOTDIR, ENAMETOOLONG...); but a file behind a directory memori may not
+      // enter may exist: it cannot tell, so it never matches.
+      return BARRED.has(codeOf(error) ?? "") ? unreadableHash(codeOf(error)) : undefined;
     }
     if (before === undefined) return undefined;
     if (before.isDirectory()) {
@@ -251,8 +267,10 @@ export class FileHasher {
       const result = await pending;
       if (result.identity === identity) scope?.seen.set(absolute, result);
       return result.hash;
-    } catch {
-      return undefined;
+    } catch (error) {
+      // Gone meanwhile: it names nothing now. Still there: its content is unknown. (A worker's
+      // error comes back without its code.)
+      return stillThere(absolute) ? unreadableHash(codeOf(error)) : undefined;
     }
   }
 
