@@ -157,7 +157,7 @@ export class StateStore {
   /** A state file's stamp now, or `undefined` if it cannot be had. */
   private stamp(kind: "inputs" | "outputs"): string | undefined {
     try {
-      return stampOf(statSync(this.file(kind), { bigint: true }));
+      return stampOf(statSync(this.file(kind)));
     } catch {
       return undefined; // gone (or unreadable): the full check says which
     }

@@ -412,7 +412,7 @@ describe("writeFilesAtomic / writeFileAtomic", () => {
       [b, "z".repeat(LARGE)],
       [c, (stamps) => ((given = [...stamps]), stamps.join("\n"))],
     ]);
-    const now = [a, b].map((f) => stampOf(statSync(f, { bigint: true })));
+    const now = [a, b].map((f) => stampOf(statSync(f)));
     expect(given).toEqual(now);
     expect(read(c)).toBe(now.join("\n"));
     for (const file of [a, b]) {
