@@ -184,13 +184,6 @@ export class HashScope {
   constructor(readonly onProgress?: (file: string, bytes: number, total: number) => void) {}
 }
 
-/**
- * Hashes files, remembering each file's hash beside its stat identity (device, inode, size,
- * mtime and ctime in nanoseconds). An identity is trusted across runs only if the file had not
- * changed within {@link RACY_WINDOW_NS} of being hashed, so a quick rewrite that keeps size and
- * timestamps is never missed. With `alwaysHash`, identities are never trusted and every request
- * reads the file (concurrent requests for one file still share one read).
- */
 /** Whether `file` exists (or may: a `stat` that fails otherwise than ENOENT). */
 function stillThere(file: string): boolean {
   try {
@@ -203,6 +196,13 @@ function stillThere(file: string): boolean {
 /** Errors of `stat` that leave a file's existence unknown (a directory on its way barred). */
 const BARRED = new Set(["EACCES", "EPERM", "EIO"]);
 
+/**
+ * Hashes files, remembering each file's hash beside its stat identity (device, inode, size,
+ * mtime and ctime in nanoseconds). An identity is trusted across runs only if the file had not
+ * changed within {@link RACY_WINDOW_NS} of being hashed, so a quick rewrite that keeps size and
+ * timestamps is never missed. With `alwaysHash`, identities are never trusted and every request
+ * reads the file (concurrent requests for one file still share one read).
+ */
 export class FileHasher {
   readonly #known = new Map<string, Known>();
   readonly #pending = new Map<string, Promise<Known>>();
@@ -217,8 +217,8 @@ export class FileHasher {
 
   /**
    * The SHA-256 of a regular file's content (symlinks followed), or of a directory's entries
-   * under `rule` (see `directories.ts`), or `undefined` when `file` names neither or cannot be
-   * read.
+   * under `rule` (see `directories.ts`); `undefined` when `file` names neither (or nothing);
+   * a hash that never matches (`unreadableHash`) when it is there but cannot be read.
    */
   async hash(
     file: string,
