@@ -2,6 +2,7 @@
  * One call of a stage (a stage run alone, a pipeline node, one element of a map) and how it is
  * reported: its name in messages, its `stage:*` events, its decision.
  */
+import type { RecordListing } from "../state/listing.js";
 import type { Decision, Reason } from "../decision.js";
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { HashScope } from "../hashing/files.js";
@@ -46,6 +47,8 @@ export interface CallContext {
   readonly attempts: number;
   /** The lock between runs of the same state. @default fileLocker */
   readonly locker?: Locker | undefined;
+  /** The records this run found missing (a run, not a dry run). */
+  readonly listing?: RecordListing | undefined;
 }
 
 /** How a call ended: its outcome, or why it failed. */

@@ -62,6 +62,7 @@ class CallTask implements QueueTask<CallResult | ExplainResult> {
       attribute: base.attribute,
       refresh: base.refresh,
       locker: base.locker,
+      listing: base.listing,
       attempt,
       attempts: this.#attempts,
     };

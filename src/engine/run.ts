@@ -62,6 +62,8 @@ function referencedBy(state: StoredState, tracked: FileEntry[]): FileEntry[] {
   return inputs.length === 0 ? tracked : [...inputs, ...tracked];
 }
 
+const ABSENT: ReadResult = { kind: "absent" };
+
 /** What a memoized call's lookup works from. */
 export interface Prepared {
   input: LookupInput & { fingerprint: Fingerprint };
@@ -85,7 +87,9 @@ export function prepare(
   inputArgs: Record<string, unknown>,
 ): Prepared | Promise<Prepared> {
   const { def } = call;
-  const previous = location.store.read();
+  const { listing } = ctx;
+  const previous = listing?.knowsAbsent(location.store) ? ABSENT : location.store.read();
+  if (previous.kind === "absent") listing?.missed(location.store);
   const tracked = previous.kind === "ok" ? trackedOf(previous.state) : [];
   const referenced = previous.kind === "ok" ? referencedBy(previous.state, tracked) : [];
   const known = seedKnownFiles(

@@ -10,6 +10,7 @@
  * any length settle in constant stack. Reports pipeline:* and map:start; the stage runner
  * reports stage:*.
  */
+import { RecordListing } from "../state/listing.js";
 import { emit, type MemoriEvent } from "../events.js";
 import { HashScope } from "../hashing/files.js";
 import { refreshFromEnv } from "./run-options.js";
@@ -101,7 +102,16 @@ class Scheduling {
         ((file, bytes, total) =>
           emit(onEvent, { type: "hash:progress", file, bytes, total, time: Date.now() })),
     );
-    this.#base = { scope, readonlyCaches, onEvent, signal, attribute, refresh: refreshFromEnv() };
+    const listing = options.mode === "run" ? new RecordListing() : undefined;
+    this.#base = {
+      scope,
+      readonlyCaches,
+      onEvent,
+      signal,
+      attribute,
+      refresh: refreshFromEnv(),
+      listing,
+    };
   }
 
   async run(): Promise<ScheduleReport> {
