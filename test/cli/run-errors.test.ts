@@ -49,6 +49,8 @@ const MODULES = {
   "bad-declaration.js":
     'import { Pipeline, definePipeline } from "memori";\nexport default definePipeline({ params: { fwhm: { type: "number", default: "6" } }, pipeline: () => undefined });\n',
   "pipeline.py": "print('not JavaScript')\n",
+  "old.js": "export default { runNamed() {}, explainNamed() {} };\n",
+  "future.js": 'export default { [Symbol.for("memori.pipeline-module")]: 2 };\n',
 };
 
 describe("memori run, bad input", () => {
@@ -131,6 +133,16 @@ describe("memori run, bad input", () => {
       ["number.js"],
       () =>
         "number.js: its default export is not a pipeline: it is 42 (number): export a Pipeline, or definePipeline({ params, pipeline })",
+    ],
+    [
+      ["old.js"],
+      () =>
+        "old.js: its default export is not a pipeline: it is a Pipeline of a memori without `memori run` (no withOptions, upTo): update the memori the module imports",
+    ],
+    [
+      ["future.js"],
+      () =>
+        "future.js: its default export is not a pipeline: it comes from definePipeline() of a memori whose pipeline modules this memori cannot run (version 2, this one runs 1): use the memori the module imports",
     ],
   ])("a module that is not there or exports no pipeline: %j", async (args, message) => {
     const dir = await project(MODULES);

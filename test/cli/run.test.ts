@@ -325,7 +325,9 @@ const work = new MappedStage(
   ["i"],
 );
 const list = new Stage(() => [1, 2, 3], { name: "list", outputs: "i" });
-export default new Pipeline([["start", list], [list, work]]);
+// The module's own listener hears the run, beside memori run's reporter.
+const onEvent = (event) => event.type === "pipeline:done" && appendFileSync(log, "done\\n");
+export default new Pipeline([["start", list], [list, work]], { onEvent });
 `,
     );
     const events = async () => {
@@ -333,9 +335,11 @@ export default new Pipeline([["start", list], [list, work]]);
       await writeFile(path.join(dir, "events.log"), "");
       return text.trim().split("\n");
     };
-    expect((await memoriRun(dir, "overlap.js", "--concurrency", "1")).status).toBe(0);
-    expect(await events()).toEqual(["start", "end", "start", "end", "start", "end"]);
+    const one = await memoriRun(dir, "overlap.js", "--concurrency", "1", "--executor", "local");
+    expect(one.status).toBe(0);
+    expect(one.stderr).toMatch(/pipeline done in .*: 4 ran, 0 cached, 0 failed/);
+    expect(await events()).toEqual(["start", "end", "start", "end", "start", "end", "done"]);
     expect((await memoriRun(dir, "overlap.js", "--concurrency", "3")).status).toBe(0);
-    expect(await events()).toEqual(["start", "start", "start", "end", "end", "end"]);
+    expect(await events()).toEqual(["start", "start", "start", "end", "end", "end", "done"]);
   });
 });
