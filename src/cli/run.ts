@@ -6,7 +6,7 @@
  * (0: everything ran or was cached; 1: something failed; 2: a usage error).
  */
 import { describeReason, type Explanation } from "../decision.js";
-import type { EventListener, MemoriEvent } from "../events.js";
+import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { PipelineOptions } from "../options.js";
 import type { Pipeline } from "../pipeline.js";
 import { showParamValue, type ParamSpec } from "../params.js";
@@ -60,15 +60,15 @@ async function help(module: string | undefined, out: Write, err: Write): Promise
   return 0;
 }
 
-/** Both listeners, the module's own first. */
+/**
+ * Both listeners, the module's own first; what either throws or rejects is ignored, as for any
+ * listener (emit).
+ */
 function both(first: EventListener | undefined, second: EventListener): EventListener {
   if (first === undefined) return second;
   return (event: MemoriEvent) => {
-    try {
-      void first(event);
-    } finally {
-      void second(event);
-    }
+    emit(first, event);
+    emit(second, event);
   };
 }
 

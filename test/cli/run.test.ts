@@ -326,7 +326,12 @@ const work = new MappedStage(
 );
 const list = new Stage(() => [1, 2, 3], { name: "list", outputs: "i" });
 // The module's own listener hears the run, beside memori run's reporter.
-const onEvent = (event) => event.type === "pipeline:done" && appendFileSync(log, "done\\n");
+// It fails on the other events, synchronously or not: that must not break the run.
+const onEvent = (event) => {
+  if (event.type === "pipeline:done") appendFileSync(log, "done\\n");
+  else if (event.type === "stage:start") throw new Error("listener broke");
+  else return Promise.reject(new Error("listener rejected"));
+};
 export default new Pipeline([["start", list], [list, work]], { onEvent });
 `,
     );
