@@ -34,8 +34,11 @@ export interface LoadFailure {
 
 export type Loaded = { ok: true; module: RunnableModule } | { ok: false; failure: LoadFailure };
 
-/** The extensions `memori run` loads, and those that need TypeScript's loader. */
-const JAVASCRIPT = [".js", ".mjs", ".cjs"];
+/**
+ * The extensions `memori run` loads, and those that need TypeScript's loader. Not `.cjs`:
+ * memori is an ES module, which CommonJS cannot `require`.
+ */
+const JAVASCRIPT = [".js", ".mjs"];
 const TYPESCRIPT = [".ts", ".mts"];
 
 const DEFINITION = Symbol.for("memori.definition");
@@ -156,12 +159,7 @@ export async function loadPipelineModule(
     return failure("import-failed", `cannot load ${given}: ${importError(error)}`, false);
   }
   const name = exportName ?? "default";
-  let value = namespace[name];
-  // A CommonJS module's exports are its default export; named ones may not be detected.
-  if (value === undefined && exportName !== undefined) {
-    const cjs = namespace.default;
-    if (typeof cjs === "object" && cjs !== null) value = (cjs as Record<string, unknown>)[name];
-  }
+  const value = namespace[name];
   if (value === undefined) {
     const names = Object.keys(namespace);
     const exports = names.length === 0 ? "it exports nothing" : `its exports: ${names.join(", ")}`;

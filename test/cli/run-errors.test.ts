@@ -104,10 +104,7 @@ describe("memori run, bad input", () => {
       (dir: string) => `no such module: nope.js (looked for ${path.join(dir, "nope.js")})`,
     ],
     [["bids"], () => "bids is a directory: give the module's file"],
-    [
-      ["pipeline.py"],
-      () => "pipeline.py: memori run loads modules ending in .js, .mjs, .cjs, .ts, .mts",
-    ],
+    [["pipeline.py"], () => "pipeline.py: memori run loads modules ending in .js, .mjs, .ts, .mts"],
     [
       ["named.js"],
       () =>
