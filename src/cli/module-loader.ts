@@ -27,7 +27,12 @@ export interface RunnableModule {
 /** Why a module could not be loaded; `usage`: the command line named the wrong thing. */
 export interface LoadFailure {
   readonly reason:
-    "no-module" | "unsupported-extension" | "import-failed" | "no-export" | "not-a-pipeline";
+    | "no-module"
+    | "unsupported-extension"
+    | "commonjs-typescript"
+    | "import-failed"
+    | "no-export"
+    | "not-a-pipeline";
   readonly message: string;
   readonly usage: boolean;
 }
@@ -150,7 +155,7 @@ export async function loadPipelineModule(
     );
   }
   const commonJs = commonJsTypeScript(given, file);
-  if (commonJs !== undefined) return failure("unsupported-extension", commonJs, true);
+  if (commonJs !== undefined) return failure("commonjs-typescript", commonJs, true);
   let namespace: Record<string, unknown>;
   try {
     if (TYPESCRIPT.includes(extension)) await registerTypeScript();
@@ -170,7 +175,10 @@ export async function loadPipelineModule(
     return failure("no-export", message, true);
   }
   const what = exportName === undefined ? "its default export" : `its export "${exportName}"`;
-  const defined = (value as Record<symbol, unknown>)[PIPELINE_MODULE];
+  const defined =
+    typeof value === "object" && value !== null
+      ? (value as Record<symbol, unknown>)[PIPELINE_MODULE]
+      : undefined;
   if (defined === PIPELINE_MODULE_VERSION) {
     const m = value as {
       params: unknown;

@@ -37,6 +37,7 @@ const MODULES = {
     'import { Stage } from "memori";\nexport default new Stage((x) => x, { name: "id" });\n',
   "fn.js": "export default (params) => params;\n",
   "number.js": "export default 42;\n",
+  "null.js": "export default null;\n",
   "throws.js":
     "const broken = undefined;\nexport default broken.pipeline; // TypeError at import\n",
   "missing-dep.js": 'import "no-such-package-anywhere";\nexport default 1;\n',
@@ -130,6 +131,11 @@ describe("memori run, bad input", () => {
       ["number.js"],
       () =>
         "number.js: its default export is not a pipeline: it is 42 (number): export a Pipeline, or definePipeline({ params, pipeline })",
+    ],
+    [
+      ["null.js"],
+      () =>
+        "null.js: its default export is not a pipeline: it is null: export a Pipeline, or definePipeline({ params, pipeline })",
     ],
     [
       ["old.js"],
