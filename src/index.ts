@@ -22,6 +22,22 @@ export {
   type PipelineSource,
   type PipelineOptions,
 } from "./pipeline.js";
+export {
+  definePipeline,
+  type PipelineModule,
+  type PipelineModuleDefinition,
+} from "./pipeline-module.js";
+export type {
+  ParamSpec,
+  ParamSpecs,
+  ParamValue,
+  ParamValues,
+  StringParam,
+  NumberParam,
+  BooleanParam,
+  PathParam,
+  ListParam,
+} from "./params.js";
 export { MappedStage, MapError, type MapOptions, type ElementFailure } from "./map.js";
 export { blocks, type Block } from "./blocks.js";
 export type { Executor, Execution, Executed } from "./engine/executor.js";

@@ -14,7 +14,8 @@
  * The bundled command line runs from V8's code cache (src/cli/launch.cts), and on Node 20 code
  * run from a code cache cannot `import()`: its script lost its loader ("A dynamic import
  * callback was not specified"). So nothing memori's code runs uses `import()` of a package or
- * built-in except {@link tinypool}, which imports through the launcher there.
+ * built-in except {@link tinypool} and {@link importModule} (`memori run`'s pipeline module),
+ * which import through the launcher there.
  */
 import { createRequire } from "node:module";
 
@@ -83,6 +84,31 @@ export async function tinypool(): Promise<TinypoolModule["default"]> {
       : await import("tinypool")
   ) as TinypoolModule;
   return imported.default;
+}
+
+/**
+ * Import an ES module (or CommonJS, as `import()` does) by URL: a pipeline module that
+ * `memori run` runs. Under the bundled command line, with the launcher's `import()`.
+ */
+export async function importModule(url: string): Promise<Record<string, unknown>> {
+  return (
+    typeof __memori_import === "function" ? await __memori_import(url) : await import(url)
+  ) as Record<string, unknown>;
+}
+
+let typeScript: Promise<void> | undefined;
+
+/**
+ * Register tsx's ES module loader hooks (once per process), so that `import()` loads
+ * TypeScript modules (`memori run pipeline.ts`). Only then: the hooks run on a thread of their
+ * own and see every module imported after them, and a JavaScript pipeline needs none of that.
+ * tsx's ES module API is imported, not required: its CommonJS build (4.23) registers the hooks
+ * from a path that does not exist.
+ */
+export function registerTypeScript(): Promise<void> {
+  return (typeScript ??= importModule("tsx/esm/api").then((api) => {
+    (api as unknown as typeof import("tsx/esm/api")).register();
+  }));
 }
 
 type Picomatch = typeof import("picomatch");

@@ -54,6 +54,8 @@ export { PipelineError } from "./engine/failure.js";
  * ```
  */
 export class Pipeline {
+  readonly #definition: PipelineDefinition;
+  readonly #given: PipelineOptions;
   readonly #graph: PipelineGraph;
   readonly #options: CheckedPipelineOptions;
   /** What each stage last did (a run) or would do (a dry run), for the diagrams. */
@@ -66,6 +68,62 @@ export class Pipeline {
   constructor(definition: PipelineDefinition, options: PipelineOptions = {}) {
     this.#options = checkPipelineOptions(options);
     this.#graph = buildGraph(definition);
+    this.#definition = [...definition];
+    this.#given = { ...options };
+  }
+
+  /** The options it was made with (without the defaults filled in). */
+  get options(): PipelineOptions {
+    return { ...this.#given };
+  }
+
+  /**
+   * The same stages with other options: `options` over the ones it was made with (`memori run
+   * --concurrency 4 --keep-going` sets them on the pipeline a module exports).
+   *
+   * @example
+   * ```ts
+   * await pipeline.withOptions({ keepGoing: true }).run(t1);
+   * ```
+   */
+  withOptions(options: PipelineOptions): Pipeline {
+    return new Pipeline(this.#definition, { ...this.#given, ...options });
+  }
+
+  /**
+   * The part of the pipeline the named stages need: them and every stage upstream of them,
+   * wired as before, with the same options (`memori run --target`). Running it writes the same
+   * state files as running the whole pipeline would for those stages. Throws `not-found`,
+   * naming the stages there are, for a name no stage has.
+   *
+   * @example
+   * ```ts
+   * await pipeline.upTo("register").run(t1); // skullStrip and register, not segment or report
+   * ```
+   */
+  upTo(...names: string[]): Pipeline {
+    const { nodes } = this.#graph;
+    const wanted: number[] = [];
+    for (const name of names) {
+      const ids = nodes.flatMap(({ node }, id) => (node.name === name ? [id] : []));
+      if (ids.length === 0) {
+        const known = [...new Set(nodes.map(({ node }) => node.name))];
+        throw new MemoriError(
+          "not-found",
+          `pipeline: no stage named "${name}"; its stages are ${known.map((n) => `"${n}"`).join(", ")}.`,
+        );
+      }
+      wanted.push(...ids);
+    }
+    const needed = new Set<AnyStage>();
+    for (let id = wanted.pop(); id !== undefined; id = wanted.pop()) {
+      const { node, sources } = nodes[id]!;
+      if (needed.has(node as AnyStage)) continue;
+      needed.add(node as AnyStage);
+      wanted.push(...sources);
+    }
+    const kept = this.#definition.filter(([, target]) => needed.has(target));
+    return new Pipeline(kept, this.#given);
   }
 
   /** The stages, in the order they run. */

@@ -221,10 +221,12 @@ options:
 
   memori cache ls|show|why|gc|clear|accept DIR ...   inspect and manage a state directory
                             (memori cache --help)
+  memori run MODULE [--param NAME=VALUE ...] ...    run the pipeline a module exports,
+                            with its parameters (memori run --help)
 
 Options end at the command: everything after it is passed to the command. If the command
-follows -c or -o, separate it with --. Python memori's spellings (--hash_output, --log_file,
---arg_output0) work too.
+follows -c or -o, or is a program called cache or run, put -- before it. Python memori's
+spellings (--hash_output, --log_file, --arg_output0) work too.
 
 exit status: the command's own when it ran (128+N if killed by signal N); 0 when skipped;
 in parallel mode, non-zero if any run failed; 2 for a usage error; 127 if the command is

@@ -17,6 +17,7 @@ import {
   type EntryStatus,
 } from "../state/cache-dir.js";
 import type { StoredState } from "../state/store.js";
+import { table } from "./table.js";
 
 export const CACHE_HELP = `usage: memori cache COMMAND DIR [ARGS]
 
@@ -72,17 +73,6 @@ function size(bytes: number): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return (
-    rows
-      .map((r) =>
-        r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "),
-      )
-      .join("\n") + "\n"
-  );
 }
 
 async function whyReasons(entry: CacheEntry): Promise<Reason[]> {

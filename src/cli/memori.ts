@@ -4,7 +4,7 @@
  * function runs the process (see scriptFunction). What checking a call needs is imported up
  * front (it is bundled into the program, see scripts/bundle.mjs); what only running it needs
  * (starting processes, writing state) the engine loads when a call has to run, and
- * `memori cache` and parallel runs load their own modules.
+ * `memori cache`, `memori run` and parallel runs load their own modules.
  */
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -79,6 +79,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "cache") {
     const { runCache } = await import("./cache.js");
     return runCache(
+      argv.slice(1),
+      (text) => process.stdout.write(text),
+      (text) => process.stderr.write(text),
+    );
+  }
+  if (argv[0] === "run") {
+    const { runPipelineCommand } = await import("./run.js");
+    return runPipelineCommand(
       argv.slice(1),
       (text) => process.stdout.write(text),
       (text) => process.stderr.write(text),

@@ -181,15 +181,16 @@ describe("the launcher", () => {
     expect((await run("memori", tree, dir, DEBUG)).stderr).toContain("running (input changed");
   });
 
-  it("leaves import() only to the launcher: the bundles call none of their own but tinypool's fallback", async () => {
+  it("leaves import() only to the launcher: the bundles call none of their own but lazy-modules' fallbacks", async () => {
     // Code V8 took from a code cache cannot import() on Node 20 (and memori's hasher would take
-    // a file it cannot hash for no file at all). lazy-modules.ts imports tinypool through the
-    // launcher; its own import() stays for when the bundle is loaded otherwise.
+    // a file it cannot hash for no file at all). lazy-modules.ts imports tinypool, tsx's loader
+    // and `memori run`'s module through the launcher; its own import() stays for when the
+    // bundle is loaded otherwise.
     const imports = async (name: string) =>
       (await readFile(path.join(root, "dist", "cli", `${name}.bundle.cjs`), "utf8")).match(
         /\bimport\([^)]*\)/g,
       ) ?? [];
-    expect(await imports("memori")).toEqual(['import("tinypool")']);
+    expect(await imports("memori")).toEqual(['import("tinypool")', "import(url)"]);
     expect(await imports("pathman")).toEqual([]);
   });
 });
