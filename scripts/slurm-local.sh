@@ -124,6 +124,8 @@ SlurmctldLogFile=$log_dir/slurmctld.log
 SlurmdLogFile=$log_dir/slurmd.log
 MpiDefault=none
 SchedulerType=sched/backfill
+# Start a submitted job at once (the default waits up to 3 s to batch submissions).
+SchedulerParameters=batch_sched_delay=0
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=$default_mem
