@@ -2,6 +2,7 @@
 // machine without one they skip (with a warning naming the script that starts one); in CI
 // (CI=true) a missing cluster fails them: a cluster test that silently skips is not a test.
 import { spawnSync } from "node:child_process";
+import { runCommand, type CommandRunner } from "../../src/slurm/command.js";
 
 let answer: string | undefined;
 
@@ -45,4 +46,28 @@ export function hasSlurm(): boolean {
     `skipping the SLURM tests: ${why} (scripts/slurm-local.sh starts a one-node cluster here)`,
   );
   return false;
+}
+
+/** One command a {@link countingRunner} ran. */
+export interface RanCommand {
+  readonly program: string;
+  readonly args: readonly string[];
+  /** What `tag()` returned when it ran (a poller's poll number). */
+  readonly tag: number;
+}
+
+/**
+ * The real command runner, keeping every command it runs: tests count `squeue` calls against
+ * real jobs.
+ */
+export function countingRunner(tag: () => number = () => 0): {
+  runner: CommandRunner;
+  ran: RanCommand[];
+} {
+  const ran: RanCommand[] = [];
+  const runner: CommandRunner = (program, args, options) => {
+    ran.push({ program, args, tag: tag() });
+    return runCommand(program, args, options);
+  };
+  return { runner, ran };
 }
