@@ -148,7 +148,7 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
         command: [
           process.execPath,
           "-e",
-          "Buffer.alloc(512 * 2 ** 20, 1); setTimeout(() => {}, 5000)",
+          "const b = Buffer.alloc(512 * 2 ** 20, 1); setTimeout(() => console.log(b.length), 5000)",
         ],
         logDir: dir,
         resources: { memory: "64M", time: 5 },
