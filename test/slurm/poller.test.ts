@@ -1,17 +1,28 @@
 // Waiting for real jobs on the cluster (scripts/slurm-local.sh; skipped without it, failing in
 // CI): many jobs with a bounded number of queries per poll (counted through the runner, the
 // jobs are real), jobs past their --time or --mem, a job SLURM never had, an aborted wait.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { cancel } from "../../src/slurm/cancel.js";
 import { runCommand } from "../../src/slurm/command.js";
 import { logTail } from "../../src/slurm/log-tail.js";
 import { JobPoller } from "../../src/slurm/poller.js";
 import { submit, type Submission } from "../../src/slurm/submit.js";
 import { countingRunner, hasSlurm } from "../util/slurm.js";
-import { tempDir } from "../util/tmp.js";
 
 const JOB_TIMEOUT = 300_000;
+
+/**
+ * A directory for a test's jobs, removed when that test ends (util/tmp.ts removes its
+ * directories after each test, those of the concurrent tests still running too).
+ */
+async function jobDir(onTestFinished: (fn: () => Promise<void>) => void): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "memori-slurm-"));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 async function quickJobs(dir: string, count: number, name: string): Promise<Submission[]> {
   const jobs: Submission[] = [];
@@ -29,11 +40,13 @@ async function quickJobs(dir: string, count: number, name: string): Promise<Subm
   return jobs;
 }
 
+// Concurrent: the job past its --time takes 60 to 90 s (SLURM's smallest limit is a minute,
+// checked every 30 s); the others run beside it, on the cluster's other CPU.
 describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
-  it(
+  it.concurrent(
     "waits for 30 jobs with one squeue and at most recordsPerPoll scontrol calls per poll",
-    async () => {
-      const dir = await tempDir();
+    async ({ expect, onTestFinished }) => {
+      const dir = await jobDir(onTestFinished);
       const tag = { now: () => 0 };
       const { runner, ran } = countingRunner(() => tag.now());
       const poller = new JobPoller({
@@ -68,10 +81,10 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     JOB_TIMEOUT,
   );
 
-  it(
+  it.concurrent(
     "splits long id lists, and past queriesPerPoll lists the user's jobs in one call",
-    async () => {
-      const dir = await tempDir();
+    async ({ expect, onTestFinished }) => {
+      const dir = await jobDir(onTestFinished);
       const jobs = await quickJobs(dir, 12, "chunked");
       const polls = { chunked: () => 0, byUser: () => 0 };
       const split = countingRunner(() => polls.chunked());
@@ -111,10 +124,10 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     JOB_TIMEOUT,
   );
 
-  it(
+  it.concurrent(
     "reports a job past its --time as TIMEOUT, with SLURM's word in its log",
-    async () => {
-      const dir = await tempDir();
+    async ({ expect, onTestFinished }) => {
+      const dir = await jobDir(onTestFinished);
       const result = await submit({
         name: "too-long",
         command: ["sleep", "600"],
@@ -138,10 +151,10 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     JOB_TIMEOUT,
   );
 
-  it(
+  it.concurrent(
     "reports a job over its --mem as OUT_OF_MEMORY (killed, where memory is not a cgroup's)",
-    async () => {
-      const dir = await tempDir();
+    async ({ expect, onTestFinished }) => {
+      const dir = await jobDir(onTestFinished);
       const result = await submit({
         name: "too-big",
         // 512 MiB touched, under a limit of 64 MiB.
@@ -178,24 +191,27 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     JOB_TIMEOUT,
   );
 
-  it("says a job SLURM has no record of is lost (no sacct on this cluster)", async () => {
-    const { runner, ran } = countingRunner();
-    const end = await new JobPoller({ runner, minIntervalMs: 100 }).wait("999999998");
-    expect(end).toMatchObject({
-      ok: false,
-      error: {
-        reason: "job-lost",
-        jobId: "999999998",
-        message: expect.stringMatching(/job 999999998 left the queue.*no record/),
-      },
-    });
-    expect(ran.map((run) => run.program)).toEqual(["squeue", "scontrol", "sacct"]);
-  });
+  it.concurrent(
+    "says a job SLURM has no record of is lost (no sacct on this cluster)",
+    async ({ expect }) => {
+      const { runner, ran } = countingRunner();
+      const end = await new JobPoller({ runner, minIntervalMs: 100 }).wait("999999998");
+      expect(end).toMatchObject({
+        ok: false,
+        error: {
+          reason: "job-lost",
+          jobId: "999999998",
+          message: expect.stringMatching(/job 999999998 left the queue.*no record/),
+        },
+      });
+      expect(ran.map((run) => run.program)).toEqual(["squeue", "scontrol", "sacct"]);
+    },
+  );
 
-  it(
+  it.concurrent(
     "gives up a wait when its signal aborts, and polls no more",
-    async () => {
-      const dir = await tempDir();
+    async ({ expect, onTestFinished }) => {
+      const dir = await jobDir(onTestFinished);
       const result = await submit({
         name: "waited-for",
         command: ["sleep", "600"],
