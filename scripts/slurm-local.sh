@@ -42,11 +42,11 @@ running() {
 # Stop the daemon whose pid is in file $1 (program $2): SIGTERM, then SIGKILL after 10 s; the
 # pid file goes too (Debian's prerm of slurmctld takes one left behind for a running daemon).
 stop_daemon() {
-  local pid i
+  local pid
   if running "$1" "$2"; then
     pid=$(cat "$1")
     kill "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
       running "$1" "$2" || break
       sleep 0.1
     done
@@ -100,10 +100,15 @@ cgroup_v1() {
 # cgroup.conf.
 configuration() {
   local hardware cpus memory real default_mem
-  # slurmd -C: "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2
-  # ThreadsPerCore=1 RealMemory=24105"; its topology is kept, its memory lowered.
-  hardware=$(slurmd -C | head -n 1 | tr ' ' '\n' | grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=' | tr '\n' ' ')
   cpus=$(nproc)
+  # slurmd -C: "NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2
+  # ThreadsPerCore=1 RealMemory=24105": its topology is kept when its CPUs are the ones this
+  # process may use (nproc); otherwise (a CPU set smaller than the machine) only their number.
+  hardware=$(slurmd -C | head -n 1 | tr ' ' '\n' | grep -E '^(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=' | tr '\n' ' ')
+  case " $hardware" in
+    *" CPUs=$cpus "*) ;;
+    *) hardware="CPUs=$cpus " ;;
+  esac
   memory=$(free -m | awk '/^Mem:/ { print $2 }')
   # A little under the total (5%, at least 256 MB), so slurmd never finds less than declared.
   real=$((memory - (memory / 20 > 256 ? memory / 20 : 256)))
@@ -174,7 +179,6 @@ install_packages() {
 }
 
 start_munge() {
-  local i
   if [ ! -s /etc/munge/munge.key ]; then
     mkdir -p /etc/munge
     dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
@@ -188,7 +192,7 @@ start_munge() {
   if ! running "$munge_pid" munged; then
     runuser -u munge -- /usr/sbin/munged
   fi
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
     sleep 0.1
   done
@@ -218,8 +222,8 @@ write_configuration() {
 
 # Wait (60 s at most) until the node is idle, resuming it if it came back down or drained.
 wait_idle() {
-  local i state
-  for i in $(seq 120); do
+  local state
+  for _ in $(seq 120); do
     state=$(node_state)
     case "$state" in
       idle | mixed | allocated) return 0 ;;
@@ -234,11 +238,11 @@ wait_idle() {
 
 # Run a trial job (sbatch --wrap hostname) and check that it wrote its output.
 trial_job() {
-  local dir id i
+  local dir id
   dir=$(mktemp -d /tmp/memori-slurm-trial.XXXXXX)
   id=$(sbatch --parsable --job-name=memori-trial --output="$dir/out" --chdir="$dir" --wrap 'hostname')
   id=${id%%;*}
-  for i in $(seq 120); do
+  for _ in $(seq 120); do
     [ -n "$(squeue --noheader --jobs="$id" --format=%i 2>/dev/null)" ] || break
     sleep 0.25
   done
