@@ -31,12 +31,15 @@ fail() {
   exit 1
 }
 
-# Whether the pid in file $1 is alive and runs program $2.
+# Whether the pid in file $1 is alive and runs program $2 (a zombie, killed but not yet
+# reaped, is not: /proc/PID/stat's third field is its state).
 running() {
-  local pid
+  local pid stat
   [ -r "$1" ] || return 1
   pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ "$(echo "${stat##*) }" | cut -d' ' -f1)" != Z ]
 }
 
 # Stop the daemon whose pid is in file $1 (program $2): SIGTERM, then SIGKILL after 10 s; the
@@ -226,7 +229,7 @@ wait_idle() {
   for _ in $(seq 120); do
     state=$(node_state)
     case "$state" in
-      idle | mixed | allocated) return 0 ;;
+      idle | mixed | allocated | completing) return 0 ;;
       down* | drain* | *drain) scontrol update NodeName="$node" State=RESUME >/dev/null 2>&1 || true ;;
     esac
     sleep 0.5
