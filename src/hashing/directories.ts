@@ -5,6 +5,7 @@
  * `lstat` per entry. When something inside changed, only the files whose identity changed are
  * read, and the paths that changed are kept to name in the reason for the re-run.
  */
+import { allowedSkewMs, isShared } from "./file-systems.js";
 import { unreadableHash } from "./unreadable.js";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
@@ -167,13 +168,14 @@ export class DirectoryHasher {
       if (hash !== undefined) return hash;
     }
     const earlier = this.#earlier(dir);
+    const windowMs = RACY_WINDOW_MS + (sharedDirectory(dir) ? allowedSkewMs() : 0);
     const hashes = new Map<string, string>();
     const trustedFiles = new Map<string, string>();
     let trusted = true;
     const toRead: TreeEntry[] = [];
     for (const entry of listing.entries) {
       if (entry.kind !== "f" && entry.kind !== "l") continue;
-      const young = startedMs - entry.changedMs <= RACY_WINDOW_MS;
+      const young = startedMs - entry.changedMs <= windowMs;
       if (young) trusted = false;
       const reusable = this.alwaysHash ? undefined : earlier?.trustedFiles.get(entry.rel);
       if (!young && reusable === entry.identity) {
@@ -196,11 +198,7 @@ export class DirectoryHasher {
           (entry.size ?? Infinity) <= SMALL_FILE ? readSmall(file) : await this.hashFile(file);
         hashes.set(entry.rel, hash ?? unreadableHash());
         const now = identityNow(file);
-        if (
-          hash !== undefined &&
-          now === entry.identity &&
-          startedMs - entry.changedMs > RACY_WINDOW_MS
-        )
+        if (hash !== undefined && now === entry.identity && startedMs - entry.changedMs > windowMs)
           trustedFiles.set(entry.rel, entry.identity);
         else trusted = false;
       }
@@ -313,6 +311,16 @@ export class DirectoryHasher {
     this.#history.clear();
     this.#seeded.clear();
     this.#recalled.clear();
+  }
+}
+
+/** Whether a directory is on a file system other hosts write (file-systems.ts). */
+function sharedDirectory(dir: string): boolean {
+  try {
+    const s = statSync(dir, { throwIfNoEntry: false });
+    return s === undefined || isShared(s.dev);
+  } catch {
+    return true;
   }
 }
 

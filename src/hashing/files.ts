@@ -12,6 +12,7 @@ import type Tinypool from "tinypool";
 import { DirectoryHasher, type DirectoryRule } from "./directories.js";
 import { crypto, tinypool, workerThreads } from "../lazy-modules.js";
 import { codeOf } from "../errors.js";
+import { trustAfterNs } from "./file-systems.js";
 import { sha256Hex } from "./sha256.js";
 import { unreadableHash } from "./unreadable.js";
 
@@ -38,7 +39,8 @@ const WORKER_THRESHOLD = 32 * 1024 * 1024;
 /**
  * How long after a file's last change its stat identity is not trusted to stand for its
  * content (git's "racy" problem: a rewrite within the same timestamp tick and of the same size
- * leaves the stat unchanged). 2 s covers the coarsest common timestamps (FAT, some NFS).
+ * leaves the stat unchanged). 2 s covers the coarsest common timestamps (FAT, some NFS). On a
+ * file system other hosts write, longer by the clock skew allowed (file-systems.ts).
  */
 const RACY_WINDOW_NS = 2_000_000_000n;
 
@@ -292,7 +294,8 @@ export class FileHasher {
       // Changed while being read: the hash belongs to no identity.
       identity: after === identity ? identity : "",
       hash,
-      trusted: after === identity && startedNs - lastChange > RACY_WINDOW_NS,
+      trusted:
+        after === identity && startedNs - lastChange > trustAfterNs(before.dev, RACY_WINDOW_NS),
     };
     this.#known.delete(absolute); // re-inserted last: the map's order is least recently hashed first
     if (known.identity) this.#known.set(absolute, known);
