@@ -5,6 +5,8 @@
  * reports: the parameters and where each came from, progress, what failed, and an exit status
  * (0: everything ran or was cached; 1: something failed; 2: a usage error).
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import { describeReason, type Explanation } from "../decision.js";
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { PipelineOptions } from "../options.js";
@@ -156,6 +158,18 @@ async function dryRun(
 }
 
 /** Run `memori run` with the arguments after `run`; returns the exit status. */
+/**
+ * The project a pipeline module belongs to: the nearest directory above it with a
+ * `package.json`, else the module's own directory.
+ */
+export function projectRoot(module: string): string {
+  const own = path.dirname(path.resolve(module));
+  for (let dir = own; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) return own;
+  }
+}
+
 export async function runPipelineCommand(
   argv: readonly string[],
   out: Write,
@@ -176,6 +190,9 @@ export async function runPipelineCommand(
     err(`memori run: ${error.message} (see memori run --help)\n`);
     return USAGE;
   }
+  // Paths inside the project are stored relative to it (state/portable.ts): a job that sees
+  // the project at another path reads the same state.
+  process.env.MEMORI_ROOT ||= projectRoot(args.module);
   const loaded = await loadPipelineModule(args.module, args.exportName);
   if (!loaded.ok) {
     err(`memori run: ${loaded.failure.message}\n`);

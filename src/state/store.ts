@@ -17,6 +17,14 @@ import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
 import { fileEntries, setOwn, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
+import {
+  entriesFromStored,
+  entriesToStored,
+  fromStored,
+  mayHoldMarks,
+  rootFromEnv,
+  toStored,
+} from "./portable.js";
 import { hostName, stampOf, writeFilesAtomic, type CarrierFile } from "./atomic.js";
 import {
   FORMAT_VERSION,
@@ -91,6 +99,8 @@ export class StateStore {
   constructor(
     readonly dir: string,
     readonly name: string,
+    /** The pipeline root paths inside which are stored relative to it (portable.ts). */
+    readonly root: string | undefined = rootFromEnv(),
   ) {}
 
   /** The path of one of the state files. */
@@ -130,16 +140,37 @@ export class StateStore {
     const record = parsed.value as StageRecord;
     const { values, stamps } = record;
     // One read: `.inputs` and `.outputs` are still the files the record was committed with.
-    if (
+    const read: ReadResult =
       record.memori === FORMAT_VERSION &&
       values !== undefined &&
       stamps !== undefined &&
       this.stamp("inputs") === stamps.inputs &&
       this.stamp("outputs") === stamps.outputs
-    ) {
-      return { kind: "ok", state: { record, ...values } };
+        ? { kind: "ok", state: { record, ...values } }
+        : this.readValues(record);
+    return read.kind === "ok" && mayHoldMarks(bytes) ? this.placed(read.state) : read;
+  }
+
+  /** A state whose paths inside the pipeline root are as this process sees them (portable.ts). */
+  private placed(state: StoredState): ReadResult {
+    const inputs = fromStored(state.inputs, this.root);
+    const outputs = fromStored(state.outputs, this.root);
+    const written = entriesFromStored(state.written, this.root);
+    for (const placed of [inputs, outputs, written]) {
+      if (!placed.ok) {
+        const detail = `records ${JSON.stringify(placed.path)} inside a pipeline root, and this process has none (set MEMORI_ROOT, as \`memori run\` does)`;
+        return { kind: "unreadable", file: this.file("stage"), detail };
+      }
     }
-    return this.readValues(record);
+    return {
+      kind: "ok",
+      state: {
+        ...state,
+        inputs: (inputs as { value: Record<string, Json> }).value,
+        outputs: (outputs as { value: Record<string, Json> }).value,
+        written: (written as { value: FileEntry[] }).value,
+      },
+    };
   }
 
   /**
@@ -328,12 +359,14 @@ export class StateStore {
     await this.ensureDir();
     const run = crypto().randomUUID();
     // Sorted once: the same values go to `.inputs`, `.outputs` and the record.
+    // Paths inside the pipeline root are stored relative to it (portable.ts).
+    const root = this.root;
     const values = {
-      inputs: sortKeys(inputs) as Record<string, Json>,
-      outputs: sortKeys(outputs) as Record<string, Json>,
-      written: [...written]
-        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
-        .map((e) => ({ file: e.file, hash: e.hash })),
+      inputs: toStored(sortKeys(inputs) as Record<string, Json>, root),
+      outputs: toStored(sortKeys(outputs) as Record<string, Json>, root),
+      written: entriesToStored(written, root)
+        .map((e) => ({ file: e.file, hash: e.hash }))
+        .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)),
     };
     const inputsText = prettyText({ inputs: values.inputs, memori: FORMAT_VERSION, run });
     const outputsText = prettyText({

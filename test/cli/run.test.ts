@@ -85,6 +85,19 @@ describe("memori run", () => {
     expect(again.stderr).toMatch(/pipeline done in .*: 0 ran, 5 cached, 0 failed/);
   });
 
+  // Paths inside the project (the nearest package.json above the module) are stored relative
+  // to it (state/portable.ts), so a node that mounts the project elsewhere reads the same state.
+  it("stores paths inside the project relative to it", async () => {
+    const dir = await project("smooth.js");
+    expect((await memoriRun(dir, "smooth.js")).status).toBe(0);
+    const inputs = await readFile(
+      path.join(dir, "derivatives", ".memori", "average.inputs"),
+      "utf8",
+    );
+    expect(inputs).toContain('"file": "\\u0000root/derivatives/sub-01_fwhm-6.txt"');
+    expect(inputs).not.toContain(dir);
+  });
+
   it("takes parameters from defaults < a config file < --param, and says where each came from", async () => {
     const dir = await project("smooth.js");
     await mkdir(path.join(dir, "conf"));
