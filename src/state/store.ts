@@ -96,12 +96,25 @@ export function checkStateName(name: unknown): string | undefined {
 
 /** The state files of one stage in one directory. */
 export class StateStore {
+  readonly #root: string | null | undefined;
+
   constructor(
     readonly dir: string,
     readonly name: string,
-    /** The pipeline root paths inside which are stored relative to it (portable.ts). */
-    readonly root: string | undefined = rootFromEnv(),
-  ) {}
+    /**
+     * The pipeline root: paths inside it are stored relative to it (portable.ts). By default
+     * `MEMORI_ROOT`, read when first needed (a cached call whose state holds no such path
+     * never needs it).
+     */
+    root?: string | null,
+  ) {
+    this.#root = root;
+  }
+
+  /** The pipeline root, if any (see the constructor). */
+  get root(): string | undefined {
+    return this.#root === undefined ? rootFromEnv() : (this.#root ?? undefined);
+  }
 
   /** The path of one of the state files. */
   file(kind: Extension | "files" | "trees"): string {

@@ -68,7 +68,7 @@ describe("a state written under one root, read under another", () => {
         outputs: { brain: { file: "/mnt/lab/study/brain.nii", hash: "h2" } },
       },
     });
-    expect(new StateStore(dir, "bet", undefined).read()).toMatchObject({
+    expect(new StateStore(dir, "bet", null).read()).toMatchObject({
       kind: "unreadable",
       detail: expect.stringContaining("MEMORI_ROOT"),
     });
