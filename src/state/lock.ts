@@ -170,10 +170,11 @@ function create(file: string, name: string, options: LockOptions): Held | undefi
     unlinkSync(file);
     throw error;
   }
+  const info = fstatSync(fd, { bigint: true }); // the file just made: no path to look up
   const lock: Held = {
     file,
     fd,
-    stamp: stampOf(file),
+    stamp: `${info.ino}:${info.mtimeNs}`,
     name,
     onCompromised: options.onCompromised,
   };
