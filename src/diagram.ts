@@ -5,7 +5,14 @@
 
 /** What a node last did or would do. */
 export type NodeState =
-  "cached" | "ran" | "would-run" | "run-if-upstream-changes" | "failed" | "blocked" | "unknown";
+  | "cached"
+  | "ran"
+  | "would-run"
+  | "run-if-upstream-changes"
+  | "failed"
+  | "blocked"
+  | "excluded"
+  | "unknown";
 
 export interface DiagramNode {
   id: string;
@@ -26,6 +33,7 @@ const COLOURS: Record<NodeState, { fill: string; stroke: string; text: string }>
   "run-if-upstream-changes": { fill: "#fff8e1", stroke: "#f9a825", text: "#8d6e00" },
   failed: { fill: "#ffcdd2", stroke: "#c62828", text: "#b71c1c" },
   blocked: { fill: "#eeeeee", stroke: "#9e9e9e", text: "#616161" },
+  excluded: { fill: "#f5f5f5", stroke: "#bdbdbd", text: "#9e9e9e" },
   unknown: { fill: "#ffffff", stroke: "#757575", text: "#212121" },
 };
 
@@ -36,6 +44,7 @@ const LEGEND: Record<NodeState, string> = {
   "run-if-upstream-changes": "would run if upstream changes",
   failed: "failed",
   blocked: "not run (upstream failed)",
+  excluded: "left out (only)",
   unknown: "",
 };
 

@@ -70,6 +70,8 @@ export type MemoriEvent =
       blocked?: number;
       /** Calls cancelled by an interrupt, running or not started. */
       cancelled?: number;
+      /** Calls left out (the run's `only`). */
+      excluded?: number;
       time: number;
     };
 

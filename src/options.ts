@@ -221,6 +221,13 @@ export interface PipelineOptions {
    * @default undefined
    */
   readonly signal?: AbortSignal;
+  /**
+   * Run only the map elements with these labels (one subject: `["sub-01"]`). The others are
+   * left out, and so is every stage that needs a map's elements (a group stage would see only
+   * some of them); stages that need no map run as usual. Dry runs ignore it.
+   * @default undefined (everything)
+   */
+  readonly only?: readonly string[];
 }
 
 /** Pipeline options, checked, with their defaults. */
@@ -230,9 +237,17 @@ export interface CheckedPipelineOptions {
   readonlyCaches: readonly string[];
   onEvent: EventListener | undefined;
   signal: AbortSignal | undefined;
+  only: ReadonlySet<string> | undefined;
 }
 
-const PIPELINE_OPTIONS = ["concurrency", "keepGoing", "readonlyCaches", "onEvent", "signal"];
+const PIPELINE_OPTIONS = [
+  "concurrency",
+  "keepGoing",
+  "readonlyCaches",
+  "onEvent",
+  "signal",
+  "only",
+];
 
 function pipelineFail(option: string, expected: string, value: unknown): never {
   throw new MemoriError(
@@ -255,7 +270,11 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     readonlyCaches = [],
     onEvent,
     signal,
+    only,
   } = options;
+  if (only !== undefined && !(Array.isArray(only) && only.every((l) => typeof l === "string"))) {
+    pipelineFail("only", "an array of map element labels", only);
+  }
   if (onEvent !== undefined && typeof onEvent !== "function") {
     pipelineFail("onEvent", "a function", onEvent);
   }
@@ -280,7 +299,14 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
       );
     }
   }
-  return { concurrency, keepGoing, readonlyCaches, onEvent, signal };
+  return {
+    concurrency,
+    keepGoing,
+    readonlyCaches,
+    onEvent,
+    signal,
+    only: only === undefined ? undefined : new Set(only),
+  };
 }
 
 function fail(stage: string, option: string, expected: string, value: unknown): never {

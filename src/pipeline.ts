@@ -167,7 +167,7 @@ export class Pipeline {
   async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
     const { nodes, order } = this.#graph;
     this.#checkCollisions();
-    const { concurrency, keepGoing, readonlyCaches, onEvent, signal } = this.#options;
+    const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only } = this.#options;
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
     try {
@@ -182,6 +182,7 @@ export class Pipeline {
         signal: trap.signal,
         attribute: signal !== undefined,
         where: "pipeline",
+        only,
       });
     } finally {
       trap.release();
@@ -218,7 +219,8 @@ export class Pipeline {
       throw new PipelineError(failures, blockedNames(report, order));
     }
     const merged: Record<string, unknown> = {};
-    order.forEach((id) => Object.assign(merged, report.nodes[id]!.outcome!.results));
+    // Stages left out (`only`) have no results.
+    order.forEach((id) => Object.assign(merged, report.nodes[id]!.outcome?.results));
     this.#results = await absolutize(merged);
     return this.#results;
   }
@@ -329,6 +331,8 @@ function runState(r: NodeReport): NodeState {
       return "failed";
     case "blocked":
       return "blocked";
+    case "excluded":
+      return "excluded";
     default:
       return "unknown";
   }

@@ -82,6 +82,7 @@ function summary(event: Extract<MemoriEvent, { type: "pipeline:done" }>): string
   const parts = [`${event.ran} ran`, `${event.cached} cached`, `${event.failed} failed`];
   if (event.blocked) parts.push(`${event.blocked} blocked`);
   if (event.cancelled) parts.push(`${event.cancelled} cancelled`);
+  if (event.excluded) parts.push(`${event.excluded} left out`);
   return parts.join(", ");
 }
 

@@ -182,8 +182,8 @@ options:
       --dry-run             say what would run and why, and the parameters; run nothing, write
                             nothing
       --target STAGE        run only STAGE and what it needs (repeat for several)
-      --only LABEL          only the map elements labelled LABEL (repeat for several; with
-                            --dry-run for now)
+      --only LABEL          only the map elements labelled LABEL (repeat for several);
+                            stages that need a map's other elements are left out
   -h, --help                this help; with a module, its parameters too
 
 Parameters are reported on stderr with where each value came from (default, config, --param).

@@ -107,9 +107,26 @@ async function pipelineFor(
   const options: PipelineOptions = {
     ...(args.concurrency === undefined ? {} : { concurrency: args.concurrency }),
     ...(args.keepGoing ? { keepGoing: true } : {}),
+    ...(args.only.length > 0 && !args.dryRun ? { only: args.only } : {}),
     ...(args.dryRun ? {} : { onEvent: both(pipeline.options.onEvent, terminalReporter()) }),
   };
   return { pipeline: pipeline.withOptions(options) };
+}
+
+/** After a run with `--only`: a label no map element had is a usage error (a typo ran nothing). */
+function unmatchedOnly(pipeline: Pipeline, only: readonly string[], err: Write): number {
+  if (only.length === 0) return 0;
+  const seen = new Set<string>();
+  for (const stage of pipeline.stages) {
+    if ("elementDecisions" in stage)
+      for (const d of stage.elementDecisions) if (d.element !== undefined) seen.add(d.element);
+  }
+  const missing = only.filter((label) => !seen.has(label));
+  if (missing.length === 0) return 0;
+  err(
+    `memori run: --only ${missing.join(", ")}: no map element had ${missing.length === 1 ? "this label" : "these labels"}; nothing ran for ${missing.length === 1 ? "it" : "them"}\n`,
+  );
+  return USAGE;
 }
 
 /** What a failed run says: every failure, and what did not run because of them. */
@@ -180,11 +197,6 @@ export async function runPipelineCommand(
     const parsed = parseRunArgs(argv);
     if (parsed.help) return await help(parsed.module, out, err);
     args = parsed.args;
-    if (args.only.length > 0 && !args.dryRun) {
-      throw new UsageError(
-        `--only ${args.only.join(" --only ")}: running only some elements of a map needs the scheduler to leave the others out, which this memori does not do yet; see what they would do with --dry-run --only, or run what a stage needs with --target`,
-      );
-    }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     err(`memori run: ${error.message} (see memori run --help)\n`);
@@ -215,7 +227,7 @@ export async function runPipelineCommand(
   if (values.length > 0) err(`memori run: parameters:\n${table(paramRows(values), "  ")}`);
   try {
     await made.pipeline.runNamed(named);
-    return 0;
+    return unmatchedOnly(made.pipeline, args.only, err);
   } catch (error) {
     err(`memori run: ${failureText(error)}\n`);
     return FAILED;

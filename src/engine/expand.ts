@@ -75,6 +75,8 @@ function mapStatus(elements: readonly ElementReport[]): Status {
   for (const status of ["failed", "cancelled", "blocked", "unknown"] as const) {
     if (elements.some((e) => e.status === status)) return status;
   }
+  // Some left out (`only`): done with the others; all of them: left out.
+  if (elements.length > 0 && elements.every((e) => e.status === "excluded")) return "excluded";
   return "done";
 }
 

@@ -35,6 +35,11 @@ export interface ScheduleOptions {
   readonly attribute?: boolean;
   /** A pipeline (pipeline:* events, its error wording), or a stage or map run alone. */
   readonly where: "pipeline" | "stage";
+  /**
+   * Run only the map elements with these labels (a run, not a dry run): the others, and the
+   * nodes that need a map's elements that were left out, are `excluded`.
+   */
+  readonly only?: ReadonlySet<string> | undefined;
 }
 
 /** Where a parameter of a node gets its value: a static argument, a source, the run's arguments. */

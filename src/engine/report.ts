@@ -23,7 +23,12 @@ export type Status =
   /** A dry run only: it, or something it needs, would run, so its results are not known. */
   | "unknown"
   /** Interrupted while running, or dropped from the queue by an interrupt. */
-  | "cancelled";
+  | "cancelled"
+  /**
+   * Left out of the run (`only`): a map element whose label is not asked for, or a node that
+   * needs a map's elements that were left out (it would see only some of them).
+   */
+  | "excluded";
 
 /** One element of a map. */
 export interface ElementReport {
@@ -56,6 +61,8 @@ export interface NodeReport {
   /** Upstream nodes that failed (or were blocked), and that would run (a dry run). */
   failedUpstream: string[];
   unknownUpstream: string[];
+  /** Upstream nodes with elements left out (`only`). */
+  excludedUpstream: string[];
 }
 
 /** A node's report before anything happened to it. */
@@ -67,6 +74,7 @@ export function waitingReport(node: PipelineNode): NodeReport {
     offered: {},
     failedUpstream: [],
     unknownUpstream: [],
+    excludedUpstream: [],
   };
 }
 
@@ -77,6 +85,8 @@ export interface Counts {
   failed: number;
   blocked: number;
   cancelled: number;
+  /** Left out (`only`). */
+  excluded: number;
 }
 
 export interface ScheduleReport {
@@ -92,13 +102,19 @@ function resultNames(node: PipelineNode): string[] {
   return [...node.outputs, ...Object.keys(node.aliases)];
 }
 
-/** A map's results: one array per output and alias, `undefined` where an element has none. */
+/**
+ * A map's results: one array per output and alias, `undefined` where an element has none;
+ * elements left out (`only`) are not in them.
+ */
 export function mapResults(
   node: PipelineNode,
-  elements: readonly ElementReport[],
+  all: readonly ElementReport[],
 ): Record<string, unknown[]> {
   const names = resultNames(node);
   const results: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const elements = all.some((e) => e.status === "excluded")
+    ? all.filter((e) => e.status !== "excluded")
+    : all;
   elements.forEach((e, i) => {
     const values = e.outcome?.results ?? e.results;
     for (const n of names) results[n]![i] = values?.[n];
@@ -138,11 +154,12 @@ export function mapExplanation(name: string, elements: readonly Explanation[]): 
 
 /** Count the calls of a run by what they did; with an interrupt, what did not end is cancelled. */
 export function countCalls(nodes: readonly NodeReport[], interrupted: boolean): Counts {
-  const counts: Counts = { ran: 0, cached: 0, failed: 0, blocked: 0, cancelled: 0 };
+  const counts: Counts = { ran: 0, cached: 0, failed: 0, blocked: 0, cancelled: 0, excluded: 0 };
   const add = (status: Status, action: string | undefined) => {
     if (status === "done") counts[action === "skip" ? "cached" : "ran"]++;
     else if (status === "failed") counts.failed++;
     else if (status === "blocked") counts.blocked++;
+    else if (status === "excluded") counts.excluded++;
     else if (interrupted) counts.cancelled++;
   };
   nodes.forEach((r) => {

@@ -176,6 +176,7 @@ class Scheduling {
     if (r.status !== "waiting" || this.#waiting[id]! > 0) return;
     if (r.failedUpstream.length > 0) return this.#settleAs(id, "blocked");
     if (r.unknownUpstream.length > 0) return this.#settleAs(id, "unknown");
+    if (r.excludedUpstream.length > 0) return this.#settleAs(id, "excluded");
     const from = this.#streams[id];
     if (from !== undefined && this.#reports[from]!.elements === undefined) {
       const source = this.#reports[from]!;
@@ -187,6 +188,7 @@ class Scheduling {
         r.unknownUpstream.push(this.#name(from));
         return this.#settleAs(id, "unknown");
       }
+      if (source.status === "excluded") return this.#settleAs(id, "excluded");
       return; // until the source's elements are known
     }
     if (!this.#stopping) this.#activate(id);
@@ -219,14 +221,24 @@ class Scheduling {
       return this.#failNode(id, error);
     }
     const elements = r.elements;
-    this.#open[id] = elements.length;
+    const only = this.#options.mode === "run" ? this.#options.only : undefined;
+    let open = elements.length;
+    if (only !== undefined && from === undefined) {
+      for (const element of elements) {
+        if (element.label !== undefined && only.has(element.label)) continue;
+        element.status = "excluded";
+        open--;
+      }
+    }
+    this.#open[id] = open;
     if (this.#options.mode === "run") {
       const event = { type: "map:start", stage: node.name, elements: elements.length } as const;
       this.#tell(node[DEFINITION], { ...event, time: Date.now() });
     }
     for (const follower of this.#followers[id] ?? []) this.#work.push(ACTIVATE, follower, 0);
-    if (elements.length === 0) return this.#settleMap(id);
+    if (open === 0) return this.#settleMap(id);
     for (const element of elements) {
+      if (element.status === "excluded") continue;
       if (from === undefined) {
         this.#submit(id, element, {
           positional: NO_POSITIONAL,
@@ -244,6 +256,11 @@ class Scheduling {
     if (element === undefined || element.status !== "waiting") return;
     const from = this.#streams[id]!;
     const source = this.#reports[from]!.elements![k]!;
+    if (source.status === "excluded") {
+      element.label ??= source.label;
+      element.status = "excluded";
+      return this.#elementSettled(id);
+    }
     if (source.status === "failed" || source.status === "blocked" || source.status === "unknown") {
       element.label ??= source.label;
       element.status = source.status === "unknown" ? "unknown" : "blocked";
@@ -351,10 +368,10 @@ class Scheduling {
   }
 
   /** A node that cannot run: blocked by a failure upstream, or (a dry run) waiting on a change. */
-  #settleAs(id: number, status: "blocked" | "unknown"): void {
+  #settleAs(id: number, status: "blocked" | "unknown" | "excluded"): void {
     const r = this.#reports[id]!;
     r.status = status;
-    if (this.#options.mode === "explain") {
+    if (this.#options.mode === "explain" && status !== "excluded") {
       const upstream = status === "blocked" ? r.failedUpstream : r.unknownUpstream;
       r.explanation = waitingExplanation(this.#name(id), status, upstream);
     }
@@ -394,11 +411,15 @@ class Scheduling {
         r.status !== "done" &&
         r.status !== "failed" &&
         r.status !== "blocked" &&
-        r.status !== "unknown"
+        r.status !== "unknown" &&
+        r.status !== "excluded"
       ) {
         continue; // cancelled: what follows does not start
       }
       const downstream = this.#reports[next]!;
+      // A map with elements left out, or a node left out: what needs it would see only part.
+      if (r.status === "excluded" || r.elements?.some((e) => e.status === "excluded"))
+        downstream.excludedUpstream.push(this.#name(id));
       if (r.status === "failed" || r.status === "blocked")
         downstream.failedUpstream.push(this.#name(id));
       if (r.status === "unknown") downstream.unknownUpstream.push(this.#name(id));

@@ -268,7 +268,7 @@ describe("memori run", () => {
     );
   });
 
-  it("--only chooses map elements in a dry run, and is refused for a run", async () => {
+  it("--only chooses map elements in a dry run and in a run; what needs all of them is left out", async () => {
     const dir = await project("smooth.js");
     const dry = await memoriRun(
       dir,
@@ -289,12 +289,25 @@ describe("memori run", () => {
     expect(typo.stderr).toBe(
       "memori run: --only sub-3: no element the dry run knows has this label; the labels are sub-01, sub-02, sub-03\n",
     );
-    const real = await memoriRun(dir, "smooth.js", "--only", "sub-01");
-    expect(real.status).toBe(2);
-    expect(real.stderr).toMatch(
-      /^memori run: --only sub-01: running only some elements of a map needs the scheduler/,
-    );
     expect(await ran(dir)).toEqual(["findT1w", "findT1w"]); // each dry run called the listing
+    // A run of one subject: its element runs; the group average, which needs all, is left out.
+    const real = await memoriRun(dir, "smooth.js", "--only", "sub-01");
+    expect(real.status, real.stderr).toBe(0);
+    expect(await ran(dir)).toEqual(["findT1w", "smooth sub-01"]);
+    expect(real.stderr).toMatch(/pipeline done in .*: 2 ran, 0 cached, 0 failed, 3 left out/);
+    await expect(readFile(path.join(dir, "derivatives", "average.txt"))).rejects.toThrow();
+    // The full run finds that subject cached, and runs the rest.
+    const full = await memoriRun(dir, "smooth.js");
+    expect(full.status).toBe(0);
+    expect(await ran(dir)).toEqual(["average", "smooth sub-02", "smooth sub-03"]);
+    const again = await memoriRun(dir, "smooth.js", "--only", "sub-02");
+    expect(again.stderr).toMatch(/: 0 ran, 2 cached, 0 failed, 3 left out/);
+    // A label no element has ran nothing for it: a usage error.
+    const none = await memoriRun(dir, "smooth.js", "--only", "sub-9");
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain(
+      "memori run: --only sub-9: no map element had this label; nothing ran for it\n",
+    );
   });
 
   it("exits 1 naming what failed; with --keep-going the rest runs; a re-run resumes", async () => {

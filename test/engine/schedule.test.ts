@@ -363,3 +363,64 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
     },
   );
 });
+
+describe("only some map elements (the pipeline option `only`)", () => {
+  // A map over subjects, a map streamed from it, a group stage after it, and a stage that
+  // needs no map: with only = [b], element b runs through both maps; the group stage is left
+  // out (it would see one subject); the other stage runs; the results hold b's alone.
+  it("runs the elements asked for and what needs no map; leaves out what needs all", async () => {
+    const dir = await tempDir();
+    const calls: string[] = [];
+    const opts = { hashOutput: dir, logger: quiet };
+    const first = new MappedStage(
+      new Stage((s: string) => (calls.push(`first ${s}`), `${s}1`), {
+        ...opts,
+        name: "first",
+        outputs: "a",
+      }),
+      ["s"],
+      { label: ({ s }) => String(s) },
+    );
+    const second = new MappedStage(
+      new Stage((a: string) => (calls.push(`second ${a}`), `${a}2`), {
+        ...opts,
+        name: "second",
+        outputs: "b",
+      }),
+      ["a"],
+    );
+    const group = new Stage((b: string[]) => (calls.push("group"), b.join("+")), {
+      ...opts,
+      name: "group",
+      outputs: "all",
+    });
+    const other = new Stage((s: string[]) => (calls.push("other"), s.length), {
+      ...opts,
+      name: "other",
+      outputs: "n",
+    });
+    const events: MemoriEvent[] = [];
+    const pipeline = new Pipeline([...linear(first, second, group), ["start", other]], {
+      only: ["b"],
+      onEvent: (e) => events.push(e),
+    });
+    const results = await pipeline.runNamed({ s: ["a", "b", "c"] });
+    expect(calls.sort()).toEqual(["first b", "other", "second b1"]);
+    expect(results).toEqual({ a: ["b1"], b: ["b12"], n: 3 });
+    expect(events.find((e) => e.type === "pipeline:done")).toMatchObject({
+      ran: 3,
+      cached: 0,
+      excluded: 5, // a, c in each map; the group stage
+    });
+    // Everything, later: b's elements cached, the rest runs.
+    calls.length = 0;
+    await pipeline.withOptions({ only: undefined }).runNamed({ s: ["a", "b", "c"] });
+    expect(calls.sort()).toEqual(["first a", "first c", "group", "second a1", "second c1"]);
+  });
+
+  it("is checked: a list of labels", () => {
+    expect(() => new Pipeline([], { only: "sub-01" as unknown as string[] })).toThrow(
+      "pipeline: expected `only` to be an array of map element labels, got",
+    );
+  });
+});
