@@ -11,6 +11,7 @@ import stringify from "fast-json-stable-stringify";
 import type { RecordedTree } from "../hashing/files.js";
 import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry } from "../hashing/values.js";
+import { readKnownFiles, readTrees, writeKnownFiles, writeTrees } from "../state/hints.js";
 import type { KnownFiles, StateStore } from "../state/store.js";
 import type { StageDef } from "./node.js";
 
@@ -28,12 +29,12 @@ export function seedKnownFiles(
   // files: nothing to hash.
   if (referenced === undefined) return {};
   if (referenced.length === 0 && codeFilesOf(def.fn) === undefined) return {};
-  const known = store.readKnownFiles();
+  const known = readKnownFiles(store);
   for (const [file, hash] of Object.entries(known)) def.hasher.seed(file, hash);
   // Entries of directories, read only if one of them changed.
   let trees: Record<string, RecordedTree> | undefined;
   for (const { file } of referenced) {
-    def.hasher.directories.recall(path.resolve(file), () => (trees ??= store.readTrees())[file]);
+    def.hasher.directories.recall(path.resolve(file), () => (trees ??= readTrees(store))[file]);
   }
   return known;
 }
@@ -55,16 +56,16 @@ export async function recordKnownFiles(
     const trusted = def.hasher.trusted(file);
     if (trusted !== undefined) files[file] = trusted;
   }
-  if (stringify(files) !== stringify(known)) await store.writeKnownFiles(files);
+  if (stringify(files) !== stringify(known)) await writeKnownFiles(store, files);
   // Directories hashed entry by entry in this run (new or changed): their entries, so that a
   // change inside reads only what changed and the reason names it.
   const dirs = def.hasher.directories;
   if (!entries.some((e) => dirs.hashedHere(path.resolve(e.file)))) return;
-  const old = store.readTrees();
+  const old = readTrees(store);
   const trees: Record<string, RecordedTree> = {};
   for (const { file } of entries) {
     const tree = dirs.entries(path.resolve(file)) ?? old[file];
     if (tree !== undefined) trees[file] = tree;
   }
-  await store.writeTrees(trees);
+  await writeTrees(store, trees);
 }

@@ -236,7 +236,9 @@ export class FileHasher {
     } catch (error) {
       // Not a path (ENOTDIR, ENAMETOOLONG...); but a file behind a directory memori may not
       // enter may exist: it cannot tell, so it never matches.
-      return BARRED.has(codeOf(error) ?? "") ? unreadableHash(codeOf(error)) : undefined;
+      return BARRED.has(codeOf(error) ?? "")
+        ? (unreadableHash(codeOf(error)) as Sha256Hex)
+        : undefined;
     }
     if (before === undefined) return undefined;
     if (before.isDirectory()) {
@@ -272,7 +274,7 @@ export class FileHasher {
     } catch (error) {
       // Gone meanwhile: it names nothing now. Still there: its content is unknown. (A worker's
       // error comes back without its code.)
-      return stillThere(absolute) ? unreadableHash(codeOf(error)) : undefined;
+      return stillThere(absolute) ? (unreadableHash(codeOf(error)) as Sha256Hex) : undefined;
     }
   }
 

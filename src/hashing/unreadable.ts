@@ -1,8 +1,6 @@
 /**
  * What stands for the hash of a file that exists (or may) but cannot be read.
  */
-import type { Sha256Hex } from "./files.js";
-
 const PREFIX = "cannot be read (";
 
 let unreadables = 0;
@@ -13,10 +11,10 @@ let unreadables = 0;
  * and the reason says so (`/data/t1.nii (cannot be read (EACCES) #…)`), never taken as the
  * same; for an input, never taken for a plain string either.
  */
-export function unreadableHash(code?: string): Sha256Hex {
+export function unreadableHash(code?: string): string {
   unreadables++;
   const nonce = `${process.pid}.${unreadables}.${Math.random().toString(16).slice(2, 10)}`;
-  return `${PREFIX}${code ?? "error"}) #${nonce}` as Sha256Hex;
+  return `${PREFIX}${code ?? "error"}) #${nonce}`;
 }
 
 /** Whether a hash stands for a file that could not be read ({@link unreadableHash}). */

@@ -14,8 +14,8 @@ import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
-import { sha256, type KnownHash, type RecordedTree, type Sha256Hex } from "../hashing/files.js";
-import { fileEntries, setOwn, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+import { sha256, type KnownHash } from "../hashing/files.js";
+import { fileEntries, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
 import {
   entriesFromStored,
@@ -253,77 +253,6 @@ export class StateStore {
         written: (read.outputs as { written: FileEntry[] }).written,
       },
     };
-  }
-
-  /**
-   * The file hashes recorded for this stage's files with their stat identities (the
-   * persistent hash cache: a hint that spares reading unchanged files, never a source of
-   * results). Anything unreadable reads as empty.
-   */
-  readKnownFiles(): KnownFiles {
-    try {
-      const parsed = JSON.parse(readFileSync(this.file("files"), "utf8")) as unknown;
-      if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.files))
-        return {};
-      const known: KnownFiles = {};
-      for (const [file, entry] of Object.entries(parsed.files)) {
-        if (
-          isRecord(entry) &&
-          typeof entry.identity === "string" &&
-          typeof entry.hash === "string"
-        ) {
-          setOwn(known, file, { identity: entry.identity, hash: entry.hash as Sha256Hex });
-        }
-      }
-      return known;
-    } catch {
-      return {};
-    }
-  }
-
-  /** Record file hashes with their identities (atomically; last writer wins, it is a cache). */
-  async writeKnownFiles(files: KnownFiles): Promise<void> {
-    const text = JSON.stringify(
-      { memori: FORMAT_VERSION, files: sortKeys(files as unknown as Json) },
-      null,
-      1,
-    );
-    await writeFilesAtomic([[this.file("files"), text + "\n"]]).catch(() => undefined);
-  }
-
-  /**
-   * The entries recorded for the directories among this stage's files (`<name>.trees`: a hint
-   * like `.files`, read only when a directory changed). Anything unreadable reads as empty.
-   */
-  readTrees(): Record<string, RecordedTree> {
-    try {
-      const parsed = JSON.parse(readFileSync(this.file("trees"), "utf8")) as unknown;
-      if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.trees))
-        return {};
-      const trees: Record<string, RecordedTree> = {};
-      for (const [dir, tree] of Object.entries(parsed.trees)) {
-        if (
-          isRecord(tree) &&
-          typeof tree.identity === "string" &&
-          typeof tree.hash === "string" &&
-          Array.isArray(tree.entries) &&
-          tree.entries.every(
-            (e) => Array.isArray(e) && e.length === 4 && e.every((x) => typeof x === "string"),
-          )
-        ) {
-          setOwn(trees, dir, tree as unknown as RecordedTree);
-        }
-      }
-      return trees;
-    } catch {
-      return {};
-    }
-  }
-
-  /** Record directories' entries (atomically; a cache, like `.files`). */
-  async writeTrees(trees: Record<string, RecordedTree>): Promise<void> {
-    const text = JSON.stringify({ memori: FORMAT_VERSION, trees });
-    await writeFilesAtomic([[this.file("trees"), text + "\n"]]).catch(() => undefined);
   }
 
   /**
