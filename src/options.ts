@@ -221,6 +221,12 @@ export interface PipelineOptions {
    * @default undefined
    */
   readonly signal?: AbortSignal;
+  /**
+   * Where the calls of stages that name no `executor` of their own run (a worker function's
+   * own executor gives way to it): `slurmExecutor(...)` runs the whole pipeline on a cluster.
+   * @default each stage's own (in-process)
+   */
+  readonly executor?: Executor;
 }
 
 /** Pipeline options, checked, with their defaults. */
@@ -230,9 +236,17 @@ export interface CheckedPipelineOptions {
   readonlyCaches: readonly string[];
   onEvent: EventListener | undefined;
   signal: AbortSignal | undefined;
+  executor: Executor | undefined;
 }
 
-const PIPELINE_OPTIONS = ["concurrency", "keepGoing", "readonlyCaches", "onEvent", "signal"];
+const PIPELINE_OPTIONS = "concurrency keepGoing readonlyCaches onEvent signal executor".split(" ");
+
+/** Whether a value is an executor (an object with an `execute()` method). */
+function isExecutor(value: unknown): value is Executor {
+  return (
+    typeof value === "object" && value !== null && typeof (value as Executor).execute === "function"
+  );
+}
 
 function pipelineFail(option: string, expected: string, value: unknown): never {
   throw new MemoriError(
@@ -255,6 +269,7 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     readonlyCaches = [],
     onEvent,
     signal,
+    executor,
   } = options;
   if (onEvent !== undefined && typeof onEvent !== "function") {
     pipelineFail("onEvent", "a function", onEvent);
@@ -272,6 +287,9 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     pipelineFail("signal", "an AbortSignal", signal);
   }
+  if (executor !== undefined && !isExecutor(executor)) {
+    pipelineFail("executor", "an executor (an object with an execute() method)", executor);
+  }
   for (const key of Object.keys(options)) {
     if (!PIPELINE_OPTIONS.includes(key)) {
       throw new MemoriError(
@@ -280,7 +298,7 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
       );
     }
   }
-  return { concurrency, keepGoing, readonlyCaches, onEvent, signal };
+  return { concurrency, keepGoing, readonlyCaches, onEvent, signal, executor };
 }
 
 function fail(stage: string, option: string, expected: string, value: unknown): never {
@@ -377,12 +395,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   if (o.onEvent !== undefined && typeof o.onEvent !== "function") {
     fail(stage, "onEvent", "a function", o.onEvent);
   }
-  if (
-    o.executor !== undefined &&
-    (typeof o.executor !== "object" ||
-      o.executor === null ||
-      typeof (o.executor as Executor).execute !== "function")
-  ) {
+  if (o.executor !== undefined && !isExecutor(o.executor)) {
     fail(stage, "executor", "an executor (an object with an execute() method)", o.executor);
   }
   const known = new Set([

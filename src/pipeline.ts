@@ -167,7 +167,7 @@ export class Pipeline {
   async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
     const { nodes, order } = this.#graph;
     this.#checkCollisions();
-    const { concurrency, keepGoing, readonlyCaches, onEvent, signal } = this.#options;
+    const { concurrency, keepGoing, readonlyCaches, onEvent, signal, executor } = this.#options;
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
     try {
@@ -182,6 +182,7 @@ export class Pipeline {
         signal: trap.signal,
         attribute: signal !== undefined,
         where: "pipeline",
+        executor,
       });
     } finally {
       trap.release();

@@ -3,6 +3,7 @@
  * each node is offered by the nodes before it.
  */
 import type { EventListener } from "../events.js";
+import type { Executor } from "./executor.js";
 import { DEFINITION, MAPPING, type PipelineNode } from "./node.js";
 import type { RunOptions } from "./run-options.js";
 import type { Invocation } from "./signature.js";
@@ -35,6 +36,8 @@ export interface ScheduleOptions {
   readonly attribute?: boolean;
   /** A pipeline (pipeline:* events, its error wording), or a stage or map run alone. */
   readonly where: "pipeline" | "stage";
+  /** Where calls run whose stage names no executor of its own (a pipeline's `executor`). */
+  readonly executor?: Executor | undefined;
 }
 
 /** Where a parameter of a node gets its value: a static argument, a source, the run's arguments. */
