@@ -57,12 +57,13 @@ export type Bounded =
  */
 export async function executeBounded(
   def: StageDef,
-  call: Omit<Execution, "signal" | "stage" | "fn" | "signature" | "attributed">,
+  call: Omit<Execution, "signal" | "stage" | "fn" | "signature" | "attributed" | "hashOutput">,
   signal: AbortSignal | undefined,
   attribute: boolean,
   runExecutor?: Executor,
 ): Promise<Bounded> {
-  const execution = { ...call, stage: def.name, fn: def.fn, signature: def.signature };
+  const { name: stage, fn, signature, hashOutput } = def;
+  const execution = { ...call, stage, fn, signature, hashOutput };
   const cancelled = (): Bounded => ({
     ok: false,
     stopped: { kind: "cancelled", cause: signal?.reason },
