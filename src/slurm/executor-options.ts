@@ -271,6 +271,12 @@ export function scaledMemory(resources: JobResources, factor: number): JobResour
  * is the bundled command line, the built library or its sources.
  */
 export function defaultCommand(): readonly string[] | string {
+  return (command ??= findCommand());
+}
+
+let command: readonly string[] | string | undefined;
+
+function findCommand(): readonly string[] | string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const manifest = path.join(dir, "package.json");

@@ -75,10 +75,12 @@ function opened(access: FileAccess, there: JobAccess): void {
   access.untraced = there.untraced;
 }
 
-/** The error of a call that was stopped (the engine drops it: the call was cancelled). */
-function interrupted(job: Job, id: string | undefined): Executed {
+/**
+ * The error of a call that was stopped (the engine drops it: the call was cancelled); `what`
+ * became of its job.
+ */
+function interrupted(job: Job, what: string): Executed {
   const { stage, element } = job.execution;
-  const what = id === undefined ? "its job was not submitted" : `its SLURM job ${id} was cancelled`;
   return {
     ok: false,
     error: new MemoriError("interrupted", `stage "${job.name}" was interrupted: ${what}.`, {
@@ -122,7 +124,7 @@ export class SlurmExecutor implements Executor {
       const spec = await this.#spec(execution, dir);
       return await this.#run({ execution, name, dir, spec });
     } catch (error) {
-      // Memori's own steps (encoding the inputs, writing the job file) failed.
+      // An input that cannot be sent (a function, a class instance): the codec says which.
       return { ok: false, error };
     } finally {
       if (dir !== undefined) this.#dirs.delete(dir);
@@ -191,14 +193,24 @@ export class SlurmExecutor implements Executor {
     const { execution, dir, spec, name } = job;
     const { signal, stage, attempt } = execution;
     const { logger, runner, cwd } = this.#options;
-    if (signal.aborted) return interrupted(job, undefined);
+    if (signal.aborted) return interrupted(job, "its job was not submitted");
     const command = this.#options.command ?? defaultCommand();
-    if (typeof command === "string")
+    if (typeof command === "string") {
       return this.#failed(job, { reason: "not-submitted", message: command });
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
+    }
     const files = jobFiles(dir);
-    await writeJobJson(files.job, spec);
+    try {
+      // What an earlier run of the call left there (its logs, its result) goes first.
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeJobJson(files.job, spec);
+    } catch (error) {
+      return this.#failed(job, {
+        reason: "not-submitted",
+        message: `its job file ${files.job} could not be written: ${messageOf(error)}`,
+        cause: error,
+      });
+    }
     // The call, whatever its attempt: its stage's jobs directory and its name.
     const key = `${this.#options.jobsDir(execution.hashOutput)}\0${name}`;
     const base = stageResources(this.#options.resources, stage);
@@ -256,7 +268,7 @@ export class SlurmExecutor implements Executor {
         `stage "${job.name}": cancelling SLURM job ${id} failed: ${cancelled.error.message}`,
       );
     }
-    return interrupted(job, id);
+    return interrupted(job, `its SLURM job ${id} was cancelled`);
   }
 
   /** A job that did not complete: how it ended, what `run-stage` said if it said anything, its log. */
@@ -297,8 +309,9 @@ export class SlurmExecutor implements Executor {
         ...about,
         ...(await this.#log(slurmJob)),
       });
+    const stopped = () => interrupted(job, `its SLURM job ${end.id} had completed; not waited for`);
     const shown = await waitForFiles([{ path: job.spec.result }], { latencyWait, signal });
-    if (signal.aborted) return interrupted(job, end.id);
+    if (signal.aborted) return stopped();
     if (!shown.ok) return missing(shown.missing);
     const read = await readJobResult(job.spec.result, job.spec.token);
     if (!read.ok) {
@@ -321,7 +334,7 @@ export class SlurmExecutor implements Executor {
       latencyWait: Math.max(0, deadline - Date.now()),
       signal,
     });
-    if (signal.aborted) return interrupted(job, end.id);
+    if (signal.aborted) return stopped();
     if (!files.ok) return missing(files.missing);
     try {
       const returned = decodeValue(result.returned);
