@@ -213,7 +213,8 @@ options:
       --param NAME=VALUE    a parameter's value (repeat for each; a list: a,b,c or a JSON array)
       --config FILE         a JSON object of parameter values; --param overrides it, and it
                             overrides the module's defaults
-      --concurrency N       run at most N stages and map elements at once (default: CPUs)
+      --concurrency N       run at most N stages and map elements at once (default: CPUs;
+                            with --executor slurm, 100 jobs)
       --keep-going          after a failure, run everything that does not depend on it
       --executor local|slurm
                             where stages run: local (this machine, the default), or slurm (one

@@ -31,6 +31,11 @@ const USAGE = 2;
 /** What a mapped stage has (engine/node.ts), whichever copy of memori made it. */
 const MAPPING = Symbol.for("memori.mapping");
 const FAILED = 1;
+/**
+ * Calls at once on a cluster, unless `--concurrency` (or the module) says otherwise: jobs in
+ * the queue, not this machine's CPUs (Nextflow's default queue size for SLURM).
+ */
+const SLURM_CONCURRENCY = 100;
 
 /** `default` for a declaration's default, as the help shows it. */
 function defaultText(spec: ParamSpec): string {
@@ -114,7 +119,11 @@ async function pipelineFor(
     }
   }
   const options: PipelineOptions = {
-    ...(args.concurrency === undefined ? {} : { concurrency: args.concurrency }),
+    ...(args.concurrency !== undefined
+      ? { concurrency: args.concurrency }
+      : executor !== undefined && pipeline.options.concurrency === undefined
+        ? { concurrency: SLURM_CONCURRENCY }
+        : {}),
     ...(args.keepGoing ? { keepGoing: true } : {}),
     ...(args.dryRun ? {} : { onEvent: both(pipeline.options.onEvent, terminalReporter()) }),
     ...(executor === undefined ? {} : { executor }),
