@@ -18,7 +18,7 @@ import { FileAccess, withCallContext } from "../call-signal.js";
 import { messageOf } from "../errors.js";
 import { codeIdentity, type CodeIdentity } from "../hashing/hashable.js";
 import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
-import { checkParamValue } from "../params.js";
+import { checkParamValue, type ParamSpecs } from "../params.js";
 import { installReadTracking } from "../read-tracking.js";
 import {
   namedFiles,
@@ -108,9 +108,7 @@ class StageJob {
   }
 
   /** The parameter values, decoded and checked against the module's declarations. */
-  params(
-    declared: Readonly<Record<string, { default?: unknown }>>,
-  ): Record<string, unknown> | string {
+  params(declared: ParamSpecs): Record<string, unknown> | string {
     const values: Record<string, unknown> = {};
     const moduleDir = path.dirname(this.spec.module);
     for (const name of Object.keys(this.spec.params)) {
@@ -122,7 +120,7 @@ class StageJob {
       const given = Object.hasOwn(this.spec.params, name)
         ? decodeValue(this.spec.params[name])
         : spec.default;
-      const checked = checkParamValue(spec as never, given, moduleDir);
+      const checked = checkParamValue(spec, given, moduleDir);
       if (!checked.ok) return `parameter \`${name}\`: ${checked.problem}`;
       values[name] = checked.value;
     }
