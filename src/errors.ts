@@ -24,7 +24,8 @@ export type MemoriErrorReason =
   | "process-failed"
   | "interrupted"
   | "timeout"
-  | "not-found";
+  | "not-found"
+  | "job-failed";
 
 /**
  * The error class of memori.

@@ -228,6 +228,12 @@ export interface PipelineOptions {
    * @default undefined (everything)
    */
   readonly only?: readonly string[];
+  /**
+   * Where the calls of stages that name no `executor` of their own run (a worker function's
+   * own executor gives way to it): `slurmExecutor(...)` runs the whole pipeline on a cluster.
+   * @default each stage's own (in-process)
+   */
+  readonly executor?: Executor;
 }
 
 /** Pipeline options, checked, with their defaults. */
@@ -238,16 +244,19 @@ export interface CheckedPipelineOptions {
   onEvent: EventListener | undefined;
   signal: AbortSignal | undefined;
   only: ReadonlySet<string> | undefined;
+  executor: Executor | undefined;
 }
 
-const PIPELINE_OPTIONS = [
-  "concurrency",
-  "keepGoing",
-  "readonlyCaches",
-  "onEvent",
-  "signal",
-  "only",
-];
+const PIPELINE_OPTIONS = "concurrency keepGoing readonlyCaches onEvent signal only executor".split(
+  " ",
+);
+
+/** Whether a value is an executor (an object with an `execute()` method). */
+function isExecutor(value: unknown): value is Executor {
+  return (
+    typeof value === "object" && value !== null && typeof (value as Executor).execute === "function"
+  );
+}
 
 function pipelineFail(option: string, expected: string, value: unknown): never {
   throw new MemoriError(
@@ -271,6 +280,7 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     onEvent,
     signal,
     only,
+    executor,
   } = options;
   if (only !== undefined && !(Array.isArray(only) && only.every((l) => typeof l === "string"))) {
     pipelineFail("only", "an array of map element labels", only);
@@ -291,6 +301,9 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     pipelineFail("signal", "an AbortSignal", signal);
   }
+  if (executor !== undefined && !isExecutor(executor)) {
+    pipelineFail("executor", "an executor (an object with an execute() method)", executor);
+  }
   for (const key of Object.keys(options)) {
     if (!PIPELINE_OPTIONS.includes(key)) {
       throw new MemoriError(
@@ -306,6 +319,7 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     onEvent,
     signal,
     only: only === undefined ? undefined : new Set(only),
+    executor,
   };
 }
 
@@ -403,12 +417,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   if (o.onEvent !== undefined && typeof o.onEvent !== "function") {
     fail(stage, "onEvent", "a function", o.onEvent);
   }
-  if (
-    o.executor !== undefined &&
-    (typeof o.executor !== "object" ||
-      o.executor === null ||
-      typeof (o.executor as Executor).execute !== "function")
-  ) {
+  if (o.executor !== undefined && !isExecutor(o.executor)) {
     fail(stage, "executor", "an executor (an object with an execute() method)", o.executor);
   }
   const known = new Set([

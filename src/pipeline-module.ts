@@ -7,6 +7,7 @@
 import { MemoriError, describe } from "./errors.js";
 import { checkParamSpecs, type ParamSpecs, type ParamValues } from "./params.js";
 import type { Pipeline } from "./pipeline.js";
+import { checkSlurmResources, type SlurmResources } from "./slurm/executor-options.js";
 
 /** Marks what {@link definePipeline} returns; its value is the protocol's version. */
 export const PIPELINE_MODULE: unique symbol = Symbol.for("memori.pipeline-module");
@@ -32,6 +33,13 @@ export interface PipelineModuleDefinition<P extends ParamSpecs> {
    * pipeline itself: a `hashOutput` directory, a stage's static `args`, which stages there are.
    */
   readonly pipeline: Pipeline | ((params: ParamValues<P>) => Pipeline | Promise<Pipeline>);
+  /**
+   * What each stage's SLURM job asks for when the pipeline runs on a cluster (`memori run
+   * --executor slurm`): defaults for every stage, and a stage's own by its name.
+   * @default {}
+   * @example resources: { default: { memory: "2G" }, stages: { recon: { cpus: 4, time: "12:00:00" } } }
+   */
+  readonly resources?: SlurmResources;
 }
 
 /** A pipeline with its parameters, as `memori run` runs it. */
@@ -41,6 +49,8 @@ export interface PipelineModule<P extends ParamSpecs = ParamSpecs> {
   /** The parameters' declarations. */
   readonly params: P;
   readonly description: string | undefined;
+  /** The resources of its stages' SLURM jobs. */
+  readonly resources: SlurmResources | undefined;
   /**
    * The pipeline for these values: the function given called with them (frozen), or the
    * pipeline given.
@@ -73,16 +83,18 @@ export function definePipeline<const P extends ParamSpecs = Record<never, never>
       `definePipeline() takes { params, pipeline }, got ${describe(definition)}.`,
     );
   }
-  const { params = {} as P, description, pipeline } = definition;
+  const { params = {} as P, description, pipeline, resources } = definition;
   checkParamSpecs(params);
+  const keys = ["params", "description", "pipeline", "resources"];
   for (const key of Object.keys(definition)) {
-    if (!["params", "description", "pipeline"].includes(key)) {
+    if (!keys.includes(key)) {
       throw new MemoriError(
         "invalid-option",
-        `definePipeline(): unknown key \`${key}\`; the keys are params, description, pipeline.`,
+        `definePipeline(): unknown key \`${key}\`; the keys are ${keys.join(", ")}.`,
       );
     }
   }
+  if (resources !== undefined) checkSlurmResources("definePipeline()", resources);
   if (description !== undefined && typeof description !== "string") {
     throw new MemoriError(
       "invalid-option",
@@ -99,6 +111,7 @@ export function definePipeline<const P extends ParamSpecs = Record<never, never>
     [PIPELINE_MODULE]: PIPELINE_MODULE_VERSION,
     params: Object.freeze({ ...params }),
     description,
+    resources,
     pipeline: async (values: ParamValues<P>) =>
       typeof pipeline === "function" ? pipeline(Object.freeze({ ...values })) : pipeline,
   });

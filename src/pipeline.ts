@@ -167,7 +167,8 @@ export class Pipeline {
   async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
     const { nodes, order } = this.#graph;
     this.#checkCollisions();
-    const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only } = this.#options;
+    const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only, executor } =
+      this.#options;
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
     try {
@@ -183,6 +184,7 @@ export class Pipeline {
         attribute: signal !== undefined,
         where: "pipeline",
         only,
+        executor,
       });
     } finally {
       trap.release();

@@ -80,10 +80,12 @@ type Fn = (...args: unknown[]) => unknown;
 /**
  * Give a wrapper what the original carries: its name, length and own properties, among them
  * `util.promisify.custom` (`promisify(execFile)` resolves to `{ stdout, stderr }` through it).
+ * Not what it stands for: the original may be another memori's wrapper (a job's command line
+ * and the module it runs each wrap them), and the wrapper stands for that one.
  */
 function keepProperties(wrapped: Fn, original: Fn): void {
   for (const key of Reflect.ownKeys(original)) {
-    if (key === "prototype") continue;
+    if (key === "prototype" || key === STANDS_FOR) continue;
     const descriptor = Object.getOwnPropertyDescriptor(original, key);
     if (descriptor !== undefined) Object.defineProperty(wrapped, key, descriptor);
   }

@@ -1,4 +1,5 @@
-// A runnable pipeline module: `memori run examples/pipelines/smooth.ts --param bids=DIR`.
+// A runnable pipeline module: `memori run examples/pipelines/smooth.ts --param bids=DIR`
+// (add `--executor slurm` to run each stage and subject as a SLURM job).
 // It finds every subject's T1w file in a dataset (optionally only some subjects), smooths each
 // (a map: one memoized element per subject, labelled by subject) and averages them. The
 // parameters reach the stages fed by "start" by name (bids, subjects, fwhm, derivatives);
@@ -21,6 +22,11 @@ export default definePipeline({
     subjects: { type: "list", default: [], help: "the subjects to process (default: all)" },
     fwhm: { type: "number", default: 6, help: "smoothing kernel width, in voxels" },
     derivatives: { type: "path", default: "work/derivatives", help: "where results go" },
+  },
+  // What each stage's job asks for with `memori run --executor slurm` (ignored otherwise).
+  resources: {
+    default: { memory: "512M", time: "10:00" },
+    stages: { smooth: { cpus: 1, memory: "1G" } },
   },
   pipeline: ({ derivatives }) => {
     const hashOutput = path.join(derivatives, ".memori");

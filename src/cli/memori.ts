@@ -4,7 +4,8 @@
  * function runs the process (see scriptFunction). What checking a call needs is imported up
  * front (it is bundled into the program, see scripts/bundle.mjs); what only running it needs
  * (starting processes, writing state) the engine loads when a call has to run, and
- * `memori cache`, `memori run` and parallel runs load their own modules.
+ * `memori cache`, `memori run`, `memori run-stage` (a SLURM job's call) and parallel runs load
+ * their own modules.
  */
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -79,6 +80,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "cache") {
     const { runCache } = await import("./cache.js");
     return runCache(
+      argv.slice(1),
+      (text) => process.stdout.write(text),
+      (text) => process.stderr.write(text),
+    );
+  }
+  if (argv[0] === "run-stage") {
+    const { runStageCommand } = await import("./run-stage.js");
+    return runStageCommand(
       argv.slice(1),
       (text) => process.stdout.write(text),
       (text) => process.stderr.write(text),
@@ -219,6 +228,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
+    // A job ends with its call: what the stage's code left running (a worker pool's threads,
+    // a timer) must not keep it, and its allocation, alive.
+    if (process.argv[2] === "run-stage") process.exit(status);
   },
   (error: unknown) => {
     say(

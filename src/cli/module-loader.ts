@@ -1,6 +1,6 @@
 /**
- * Loading a pipeline module for `memori run` (and, later, for a job that runs one of its
- * stages elsewhere): find the file, register TypeScript's loader if it is TypeScript, import
+ * Loading a pipeline module for `memori run` (and for `memori run-stage`, a job that runs one
+ * of its stages on a cluster node): find the file, register TypeScript's loader if it is TypeScript, import
  * it, pick the export, and check that it is a pipeline. The module imports its own memori,
  * which may be another copy than this command line's: what it exports is recognized by shape
  * and by registered symbols, never by `instanceof`.
@@ -20,6 +20,8 @@ export interface RunnableModule {
   readonly file: string;
   readonly params: ParamSpecs;
   readonly description: string | undefined;
+  /** The jobs' resources it declares (`definePipeline({ resources })`), not checked yet. */
+  readonly resources: unknown;
   /** The pipeline for these values (a plain Pipeline export: itself). */
   pipeline(values: Readonly<Record<string, unknown>>): Promise<unknown>;
 }
@@ -118,7 +120,11 @@ function commonJsTypeScript(given: string, file: string): string | undefined {
   return `${given} would load as CommonJS: ${where}, and memori is an ES module, which CommonJS cannot require. Add "type": "module" to the package.json, or name the module ${path.basename(file, ".ts")}.mts`;
 }
 
-function failure(reason: LoadFailure["reason"], message: string, usage: boolean): Loaded {
+function failure(
+  reason: LoadFailure["reason"],
+  message: string,
+  usage: boolean,
+): { ok: false; failure: LoadFailure } {
   return { ok: false, failure: { reason, message, usage } };
 }
 
@@ -130,14 +136,18 @@ function importError(error: unknown): string {
   return messageOf(error);
 }
 
+/** An export of a module, as it is (not checked), or why there is none. */
+export type Exported =
+  { ok: true; file: string; value: unknown; what: string } | { ok: false; failure: LoadFailure };
+
 /**
- * Load the pipeline that `given` (a path, relative to the working directory) exports as
- * `exportName` (default: its default export).
+ * Import the module `given` (a path, relative to the working directory) and take its export
+ * `exportName` (default: its default export), whatever it is.
  */
-export async function loadPipelineModule(
+export async function importExport(
   given: string,
   exportName: string | undefined,
-): Promise<Loaded> {
+): Promise<Exported> {
   const file = path.resolve(given);
   try {
     if (statSync(file).isDirectory()) {
@@ -175,6 +185,28 @@ export async function loadPipelineModule(
     return failure("no-export", message, true);
   }
   const what = exportName === undefined ? "its default export" : `its export "${exportName}"`;
+  return { ok: true, file, value, what };
+}
+
+/**
+ * Load the pipeline that `given` (a path, relative to the working directory) exports as
+ * `exportName` (default: its default export).
+ */
+export async function loadPipelineModule(
+  given: string,
+  exportName: string | undefined,
+): Promise<Loaded> {
+  const exported = await importExport(given, exportName);
+  if (!exported.ok) return exported;
+  return runnableFrom(given, exported);
+}
+
+/** The pipeline module an export is: a definePipeline() of this protocol, or a Pipeline. */
+export function runnableFrom(
+  given: string,
+  exported: { readonly file: string; readonly value: unknown; readonly what: string },
+): Loaded {
+  const { file, value, what } = exported;
   const defined =
     typeof value === "object" && value !== null
       ? (value as Record<symbol, unknown>)[PIPELINE_MODULE]
@@ -183,6 +215,7 @@ export async function loadPipelineModule(
     const m = value as {
       params: unknown;
       description: string | undefined;
+      resources?: unknown;
       pipeline(values: Readonly<Record<string, unknown>>): Promise<unknown>;
     };
     try {
@@ -196,6 +229,7 @@ export async function loadPipelineModule(
         file,
         params: m.params,
         description: m.description,
+        resources: m.resources,
         pipeline: (values) => m.pipeline(values),
       },
     };
@@ -210,6 +244,12 @@ export async function loadPipelineModule(
   const pipeline = value;
   return {
     ok: true,
-    module: { file, params: {}, description: undefined, pipeline: async () => pipeline },
+    module: {
+      file,
+      params: {},
+      description: undefined,
+      resources: undefined,
+      pipeline: async () => pipeline,
+    },
   };
 }

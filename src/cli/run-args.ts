@@ -22,7 +22,12 @@ export interface RunArgs {
   /** `--config FILE`: a JSON object of parameter values. */
   config: string | undefined;
   concurrency: number | undefined;
-  executor: "local";
+  /** `--executor`: this machine, or a job per call on a SLURM cluster. */
+  executor: "local" | "slurm";
+  /** `--slurm-partition NAME`: the jobs' partition (over the module's default). */
+  slurmPartition: string | undefined;
+  /** `--latency-wait SECONDS`, in milliseconds: how long a job's files may take to show. */
+  latencyWait: number | undefined;
   dryRun: boolean;
   keepGoing: boolean;
   /** `--target STAGE` (repeatable): run only what these stages need. */
@@ -33,11 +38,21 @@ export interface RunArgs {
 
 export type ParsedRun = { help: true; module: string | undefined } | { help: false; args: RunArgs };
 
-const VALUE = new Set(["export", "param", "config", "concurrency", "executor", "target", "only"]);
+const VALUE = new Set([
+  "export",
+  "param",
+  "config",
+  "concurrency",
+  "executor",
+  "slurm-partition",
+  "latency-wait",
+  "target",
+  "only",
+]);
 const FLAG = new Set(["dry-run", "keep-going", "help"]);
 
-/** The executors `--executor` knows, and the one this version has. */
-const EXECUTORS = ["local"];
+/** The executors `--executor` knows. */
+const EXECUTORS = ["local", "slurm"];
 
 /** Parse the arguments after `memori run`. Throws {@link UsageError}. */
 export function parseRunArgs(argv: readonly string[]): ParsedRun {
@@ -49,6 +64,8 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     config: undefined,
     concurrency: undefined,
     executor: "local",
+    slurmPartition: undefined,
+    latencyWait: undefined,
     dryRun: false,
     keepGoing: false,
     targets: [],
@@ -101,6 +118,12 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
       "no module given: memori run MODULE [options], e.g. memori run pipeline.ts",
     );
   }
+  if (a.executor !== "slurm") {
+    const given = a.slurmPartition !== undefined ? "--slurm-partition" : "--latency-wait";
+    if (a.slurmPartition !== undefined || a.latencyWait !== undefined) {
+      throw new UsageError(`${given} is for --executor slurm`);
+    }
+  }
   return { help: false, args: { module, ...a } };
 }
 
@@ -143,17 +166,31 @@ function setValue(a: Omit<RunArgs, "module">, key: string, value: string): void 
       return;
     }
     case "executor":
-      if (value === "slurm") {
-        throw new UsageError(
-          "--executor slurm: this memori has no SLURM executor yet; the executors are: local",
-        );
-      }
-      if (!EXECUTORS.includes(value)) {
+      if (value !== "local" && value !== "slurm") {
         throw new UsageError(
           `--executor ${JSON.stringify(value)}: no such executor; the executors are: ${EXECUTORS.join(", ")}`,
         );
       }
+      a.executor = value;
       return;
+    case "slurm-partition":
+      if (!/^[\w.,-]+$/.test(value)) {
+        throw new UsageError(
+          `--slurm-partition takes a partition name (letters, digits, _ . -; commas between several), got ${JSON.stringify(value)}`,
+        );
+      }
+      a.slurmPartition = value;
+      return;
+    case "latency-wait": {
+      const seconds = Number(value);
+      if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) {
+        throw new UsageError(
+          `--latency-wait takes a number of seconds from 0 to 86400, got ${JSON.stringify(value)}`,
+        );
+      }
+      a.latencyWait = Math.round(seconds * 1000);
+      return;
+    }
     case "target":
       a.targets.push(value);
       return;
@@ -176,9 +213,17 @@ options:
       --param NAME=VALUE    a parameter's value (repeat for each; a list: a,b,c or a JSON array)
       --config FILE         a JSON object of parameter values; --param overrides it, and it
                             overrides the module's defaults
-      --concurrency N       run at most N stages and map elements at once (default: CPUs)
+      --concurrency N       run at most N stages and map elements at once (default: CPUs;
+                            with --executor slurm, 100 jobs)
       --keep-going          after a failure, run everything that does not depend on it
-      --executor local      where stages run (local: this machine, the only one for now)
+      --executor local|slurm
+                            where stages run: local (this machine, the default), or slurm (one
+                            job per stage or map element on the SLURM cluster this host
+                            submits to, with the resources the module declares; job files
+                            and logs in <hashOutput>/.memori-jobs/)
+      --slurm-partition P   the jobs' partition (over the module's default resources)
+      --latency-wait S      seconds a completed job's result files may take to show on this
+                            host (a network file system); default 5
       --dry-run             say what would run and why, and the parameters; run nothing, write
                             nothing
       --target STAGE        run only STAGE and what it needs (repeat for several)
@@ -197,4 +242,5 @@ examples:
   memori run pipeline.ts --param subjects=sub-01,sub-02 --param fwhm=8
   memori run pipeline.js --config params.json --concurrency 8 --keep-going
   memori run pipeline.ts --target smooth --only sub-07 --dry-run
+  memori run pipeline.ts --executor slurm --slurm-partition short --latency-wait 30
 `;

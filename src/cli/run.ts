@@ -12,6 +12,8 @@ import { emit, type EventListener, type MemoriEvent } from "../events.js";
 import type { PipelineOptions } from "../options.js";
 import type { Pipeline } from "../pipeline.js";
 import { showParamValue, type ParamSpec } from "../params.js";
+import type { Executor } from "../engine/executor.js";
+import type { SlurmResources } from "../slurm/executor-options.js";
 import { terminalReporter } from "../reporter.js";
 import { UsageError } from "./args.js";
 import { dryRunRows, unmatchedLabels } from "./dry-run.js";
@@ -31,6 +33,11 @@ const USAGE = 2;
 /** What a mapped stage has (engine/node.ts), whichever copy of memori made it. */
 const MAPPING = Symbol.for("memori.mapping");
 const FAILED = 1;
+/**
+ * Calls at once on a cluster, unless `--concurrency` (or the module) says otherwise: jobs in
+ * the queue, not this machine's CPUs (Nextflow's default queue size for SLURM).
+ */
+const SLURM_CONCURRENCY = 100;
 
 /** `default` for a declaration's default, as the help shows it. */
 function defaultText(spec: ParamSpec): string {
@@ -96,6 +103,15 @@ async function pipelineFor(
     return { status: FAILED };
   }
   let pipeline = made;
+  let executor: Executor | undefined;
+  if (args.executor === "slurm" && !args.dryRun) {
+    try {
+      executor = await slurmFor(module, args, values);
+    } catch (error) {
+      err(`memori run: --executor slurm: ${failureText(error)}\n`);
+      return { status: FAILED };
+    }
+  }
   if (args.targets.length > 0) {
     try {
       pipeline = pipeline.upTo(...args.targets);
@@ -105,12 +121,48 @@ async function pipelineFor(
     }
   }
   const options: PipelineOptions = {
-    ...(args.concurrency === undefined ? {} : { concurrency: args.concurrency }),
+    ...(args.concurrency !== undefined
+      ? { concurrency: args.concurrency }
+      : executor !== undefined && pipeline.options.concurrency === undefined
+        ? { concurrency: SLURM_CONCURRENCY }
+        : {}),
     ...(args.keepGoing ? { keepGoing: true } : {}),
     ...(args.only.length > 0 && !args.dryRun ? { only: args.only } : {}),
     ...(args.dryRun ? {} : { onEvent: both(pipeline.options.onEvent, terminalReporter()) }),
+    ...(executor === undefined ? {} : { executor }),
   };
-  return { pipeline: pipeline.withOptions(options) };
+  try {
+    return { pipeline: pipeline.withOptions(options) };
+  } catch (error) {
+    // A module's memori that does not know an option (a pipeline-wide executor).
+    err(`memori run: ${failureText(error)}\n`);
+    return { status: FAILED };
+  }
+}
+
+/**
+ * The SLURM executor of a run: jobs reload this module and export with these values (their
+ * files beside each stage's state, `<hashOutput>/.memori-jobs`); resources are the module's,
+ * with `--slurm-partition` as the default partition.
+ */
+async function slurmFor(
+  module: RunnableModule,
+  args: RunArgs,
+  values: Record<string, unknown>,
+): Promise<Executor> {
+  const { slurmExecutor } = await import("../slurm/executor.js");
+  const declared = (module.resources ?? {}) as SlurmResources;
+  const resources: SlurmResources =
+    args.slurmPartition === undefined
+      ? declared
+      : { ...declared, default: { ...declared.default, partition: args.slurmPartition } };
+  return slurmExecutor({
+    module: module.file,
+    ...(args.exportName === undefined ? {} : { exportName: args.exportName }),
+    params: values,
+    resources,
+    ...(args.latencyWait === undefined ? {} : { latencyWait: args.latencyWait }),
+  });
 }
 
 /** After a run with `--only`: a label no map element had is a usage error (a typo ran nothing). */

@@ -9,6 +9,7 @@ import type { HashScope } from "../hashing/files.js";
 import type { RunOptions } from "./run-options.js";
 import type { Locker } from "../state/lock.js";
 import { elementLocation, stageLocation, type StateLocation } from "../state/location.js";
+import type { Executor } from "./executor.js";
 import type { CallFailure } from "./failure.js";
 import type { Outcome, StageDef } from "./node.js";
 import type { Invocation } from "./signature.js";
@@ -49,6 +50,8 @@ export interface CallContext {
   readonly locker?: Locker | undefined;
   /** The records this run found missing (a run, not a dry run). */
   readonly listing?: RecordListing | undefined;
+  /** Where a call runs when its stage names no executor (a pipeline's `executor`). */
+  readonly executor?: Executor | undefined;
 }
 
 /** How a call ended: its outcome, or why it failed. */

@@ -63,6 +63,7 @@ class CallTask implements QueueTask<CallResult | ExplainResult> {
       refresh: base.refresh,
       locker: base.locker,
       listing: base.listing,
+      executor: base.executor,
       attempt,
       attempts: this.#attempts,
     };

@@ -19,10 +19,14 @@ import type { Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 import { nameOutputs } from "./signature.js";
 
-/** The executor a call runs on: the stage's option, else its function's own, else in-process. */
-export function executorOf(def: StageDef): Executor {
+/**
+ * The executor a call runs on: the stage's option, else the run's (a pipeline's `executor`),
+ * else its function's own (a worker function's), else in-process.
+ */
+export function executorOf(def: StageDef, run?: Executor): Executor {
   return (
     def.executor ??
+    run ??
     (def.fn as unknown as Partial<Record<typeof EXECUTOR, Executor>>)[EXECUTOR] ??
     inProcessExecutor
   );
@@ -53,17 +57,19 @@ export type Bounded =
  */
 export async function executeBounded(
   def: StageDef,
-  call: Omit<Execution, "signal" | "stage" | "fn" | "signature" | "attributed">,
+  call: Omit<Execution, "signal" | "stage" | "fn" | "signature" | "attributed" | "hashOutput">,
   signal: AbortSignal | undefined,
   attribute: boolean,
+  runExecutor?: Executor,
 ): Promise<Bounded> {
-  const execution = { ...call, stage: def.name, fn: def.fn, signature: def.signature };
+  const { name: stage, fn, signature, hashOutput } = def;
+  const execution = { ...call, stage, fn, signature, hashOutput };
   const cancelled = (): Bounded => ({
     ok: false,
     stopped: { kind: "cancelled", cause: signal?.reason },
   });
   if (signal?.aborted) return cancelled();
-  const executor = executorOf(def);
+  const executor = executorOf(def, runExecutor);
   const { timeout } = def;
   if (timeout === undefined && !attribute) {
     // Only a process signal can interrupt: the executor hears it, the processes are stopped
@@ -126,6 +132,7 @@ export async function execute(
     { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access },
     ctx.signal,
     ctx.attribute ?? false,
+    ctx.executor,
   );
   if (executed.ok) {
     const outputs = nameOutputs(def.name, def.outputs, executed.returned);

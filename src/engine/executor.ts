@@ -14,6 +14,11 @@ import type { AnyFn, Signature } from "./signature.js";
 export interface Execution {
   /** The stage's name. */
   readonly stage: string;
+  /**
+   * Where the stage's state lives (absent: it is not memoized), for an executor that keeps
+   * files of its own beside it (a SLURM job's files). The executor never touches the state.
+   */
+  readonly hashOutput?: string | undefined;
   /** Its function, and how bound arguments are passed to it. */
   readonly fn: AnyFn;
   readonly signature: Signature;

@@ -3,6 +3,7 @@
  * each node is offered by the nodes before it.
  */
 import type { EventListener } from "../events.js";
+import type { Executor } from "./executor.js";
 import { DEFINITION, MAPPING, type PipelineNode } from "./node.js";
 import type { RunOptions } from "./run-options.js";
 import type { Invocation } from "./signature.js";
@@ -40,6 +41,8 @@ export interface ScheduleOptions {
    * nodes that need a map's elements that were left out, are `excluded`.
    */
   readonly only?: ReadonlySet<string> | undefined;
+  /** Where calls run whose stage names no executor of its own (a pipeline's `executor`). */
+  readonly executor?: Executor | undefined;
 }
 
 /** Where a parameter of a node gets its value: a static argument, a source, the run's arguments. */

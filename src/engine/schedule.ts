@@ -96,7 +96,7 @@ class Scheduling {
     );
     this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
     this.#queue = new TaskQueue(options.concurrency, groupLimits(plan));
-    const { onEvent, readonlyCaches, signal, attribute } = options;
+    const { onEvent, readonlyCaches, signal, attribute, executor } = options;
     const scope = new HashScope(
       onEvent &&
         ((file, bytes, total) =>
@@ -111,6 +111,7 @@ class Scheduling {
       attribute,
       refresh: refreshFromEnv(),
       listing,
+      executor,
     };
   }
 

@@ -82,12 +82,20 @@ describe("memori run, bad input", () => {
       '--concurrency takes a whole number >= 1, got "0" (see memori run --help)',
     ],
     [
-      ["smooth.js", "--executor", "slurm"],
-      "--executor slurm: this memori has no SLURM executor yet; the executors are: local (see memori run --help)",
+      ["smooth.js", "--executor", "cloud"],
+      '--executor "cloud": no such executor; the executors are: local, slurm (see memori run --help)',
     ],
     [
-      ["smooth.js", "--executor", "cloud"],
-      '--executor "cloud": no such executor; the executors are: local (see memori run --help)',
+      ["smooth.js", "--slurm-partition", "short"],
+      "--slurm-partition is for --executor slurm (see memori run --help)",
+    ],
+    [
+      ["smooth.js", "--executor", "slurm", "--latency-wait", "-1"],
+      '--latency-wait takes a number of seconds from 0 to 86400, got "-1" (see memori run --help)',
+    ],
+    [
+      ["smooth.js", "--executor", "slurm", "--slurm-partition", "a b"],
+      '--slurm-partition takes a partition name (letters, digits, _ . -; commas between several), got "a b" (see memori run --help)',
     ],
     [["smooth.js", "--dry-run=yes"], "--dry-run takes no value (see memori run --help)"],
     [["smooth.js", "--config"], "--config needs a value (see memori run --help)"],

@@ -1,0 +1,388 @@
+/**
+ * The SLURM executor: each call the engine hands it becomes one `sbatch` job that runs
+ * `memori run-stage JOBFILE` on a node. The job reloads the module, checks that the stage's
+ * code there is the submitter's, calls the function with the bound inputs and writes what it
+ * returned to a result file; the executor waits for the job (one poller for all of its jobs),
+ * waits for the result and the files it names to show here (`latencyWait`), and hands the
+ * value back. The engine holds the call's lock meanwhile and commits the state itself, as for
+ * any executor: a job never touches state, so a lost, cancelled, re-queued or duplicated job
+ * leaves nothing half done, and a result that comes back after an interrupt is dropped.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { hostname } from "node:os";
+import path from "node:path";
+import type { FileAccess } from "../call-signal.js";
+import { MemoriError, messageOf } from "../errors.js";
+import {
+  inProcessExecutor,
+  type Executed,
+  type Execution,
+  type Executor,
+} from "../engine/executor.js";
+import { codeIdentity } from "../hashing/hashable.js";
+import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
+import { crypto } from "../lazy-modules.js";
+import { fileStem } from "./batch-job.js";
+import { cancel } from "./cancel.js";
+import {
+  checkExecutorOptions,
+  defaultCommand,
+  scaledMemory,
+  stageResources,
+  type CheckedExecutorOptions,
+  type SlurmExecutorOptions,
+} from "./executor-options.js";
+import { describeEnd, type JobEnd } from "./job-end.js";
+import { JobFailedError, type JobFailure } from "./job-error.js";
+import {
+  jobFiles,
+  readJobResult,
+  writeJobJson,
+  type JobAccess,
+  type JobResult,
+  type JobSpec,
+} from "./job-file.js";
+import { waitForFiles } from "./latency-wait.js";
+import { logTail } from "./log-tail.js";
+import { JobPoller } from "./poller.js";
+import { submit, type SlurmJob } from "./submit.js";
+
+/** One call on its way through SLURM. */
+interface Job {
+  readonly execution: Execution;
+  /** `stage` or `stage[element]`. */
+  readonly name: string;
+  readonly dir: string;
+  readonly spec: JobSpec;
+}
+
+/** A directory name for a map element's label: `sub-07`, or the label with odd characters as `_`. */
+function elementDir(label: string): string {
+  const safe = label.replace(/[^\w.,=@+-]/g, "_").slice(0, 100);
+  return safe.startsWith(".") ? `_${safe}` : safe;
+}
+
+/**
+ * Tell the engine the files the call opened on the node (recorded there as the in-process
+ * executor records them), as named from this process's working directory.
+ */
+function opened(access: FileAccess, there: JobAccess): void {
+  const same = path.resolve(there.cwd) === path.resolve(access.cwd);
+  const named = (file: string) =>
+    same || path.isAbsolute(file) ? file : path.resolve(there.cwd, file);
+  for (const file of there.reads) access.reads.add(named(file));
+  for (const file of there.writes) access.writes.add(named(file));
+  access.untraced = there.untraced;
+}
+
+/**
+ * The error of a call that was stopped (the engine drops it: the call was cancelled); `what`
+ * became of its job.
+ */
+function interrupted(job: Job, what: string): Executed {
+  const { stage, element } = job.execution;
+  return {
+    ok: false,
+    error: new MemoriError("interrupted", `stage "${job.name}" was interrupted: ${what}.`, {
+      stage,
+      element,
+    }),
+  };
+}
+
+/**
+ * Runs calls as SLURM jobs. Make one with {@link slurmExecutor}; it may serve many pipelines
+ * and runs at once (one poller for all of its jobs).
+ */
+export class SlurmExecutor implements Executor {
+  readonly name = "slurm";
+  readonly #options: CheckedExecutorOptions;
+  #poller: JobPoller | undefined;
+  /** Job directories in use by this process (two labels may come to the same name). */
+  readonly #dirs = new Set<string>();
+  /** Calls whose last job ran out of memory: the next attempt asks for memory × attempt. */
+  readonly #outOfMemory = new Set<string>();
+  #submitted = 0;
+
+  constructor(options: SlurmExecutorOptions) {
+    this.#options = checkExecutorOptions(options);
+  }
+
+  /** How many jobs it has submitted. */
+  get submitted(): number {
+    return this.#submitted;
+  }
+
+  /** Run one call as a job; never rejects (a failure is a `JobFailedError`). */
+  async execute(execution: Execution): Promise<Executed> {
+    if (this.#options.local.has(execution.stage)) return inProcessExecutor.execute(execution);
+    const { stage, element } = execution;
+    const name = element === undefined ? stage : `${stage}[${element}]`;
+    let dir: string | undefined;
+    try {
+      dir = this.#claim(execution);
+      const spec = await this.#spec(execution, dir);
+      return await this.#run({ execution, name, dir, spec });
+    } catch (error) {
+      // An input that cannot be sent (a function, a class instance): the codec says which.
+      return { ok: false, error };
+    } finally {
+      if (dir !== undefined) this.#dirs.delete(dir);
+    }
+  }
+
+  /** The job's directory, free in this process: `<jobsDir>/<stage>[/<element>]/attempt-<n>`. */
+  #claim({ stage, element, attempt, hashOutput }: Execution): string {
+    const base = path.join(this.#options.jobsDir(hashOutput), stage);
+    const label = element === undefined ? undefined : elementDir(element);
+    for (let n = 1; ; n++) {
+      const suffix = n === 1 ? "" : `~${n}`;
+      const dir =
+        label === undefined
+          ? path.join(base, `attempt-${attempt}${suffix}`)
+          : path.join(base, `${label}${suffix}`, `attempt-${attempt}`);
+      if (!this.#dirs.has(dir)) {
+        this.#dirs.add(dir);
+        return dir;
+      }
+    }
+  }
+
+  /** The job file's content: the inputs encoded, the code identity the job must find. */
+  async #spec(execution: Execution, dir: string): Promise<JobSpec> {
+    const { stage, element, attempt, inputArgs, fingerprint, fn } = execution;
+    const { module, exportName, params, cwd } = this.#options;
+    const inputs: Record<string, Json> = {};
+    for (const [key, value] of Object.entries(inputArgs)) {
+      inputs[key] = encodePlainValue(value, `inputs.${key}`, stage);
+    }
+    const encodedParams: Record<string, Json> = {};
+    for (const [key, value] of Object.entries(params)) {
+      encodedParams[key] = encodePlainValue(value, `params.${key}`, stage);
+    }
+    const code =
+      fingerprint === undefined
+        ? { policy: "automatic" as const, identity: (await codeIdentity(fn)).code }
+        : { policy: "stage" as const, identity: fingerprint.code };
+    return {
+      format: 1,
+      token: crypto().randomUUID(),
+      module,
+      exportName: exportName ?? null,
+      params: encodedParams,
+      stage,
+      element: element ?? null,
+      attempt,
+      inputs,
+      code,
+      result: jobFiles(dir).result,
+      submitter: { host: hostname(), pid: process.pid, cwd },
+    };
+  }
+
+  #poll(): JobPoller {
+    const { poll, runner, logger } = this.#options;
+    return (this.#poller ??= new JobPoller({
+      ...poll,
+      ...(runner === undefined ? {} : { runner }),
+      onState: (id, state) => logger.info(`SLURM job ${id} is ${state}`),
+    }));
+  }
+
+  async #run(job: Job): Promise<Executed> {
+    const { execution, dir, spec, name } = job;
+    const { signal, stage, attempt } = execution;
+    const { logger, runner, cwd } = this.#options;
+    if (signal.aborted) return interrupted(job, "its job was not submitted");
+    const command = this.#options.command ?? defaultCommand();
+    if (typeof command === "string") {
+      return this.#failed(job, { reason: "not-submitted", message: command });
+    }
+    const files = jobFiles(dir);
+    try {
+      // What an earlier run of the call left there (its logs, its result) goes first.
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
+      await writeJobJson(files.job, spec);
+    } catch (error) {
+      return this.#failed(job, {
+        reason: "not-submitted",
+        message: `its job file ${files.job} could not be written: ${messageOf(error)}`,
+        cause: error,
+      });
+    }
+    // The call, whatever its attempt: its stage's jobs directory and its name.
+    const key = `${this.#options.jobsDir(execution.hashOutput)}\0${name}`;
+    const base = stageResources(this.#options.resources, stage);
+    const resources = this.#outOfMemory.has(key) ? scaledMemory(base, attempt) : base;
+    const submitted = await submit(
+      {
+        name: fileStem(
+          execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
+        ),
+        command: [...command, "run-stage", files.job],
+        logDir: dir,
+        cwd,
+        env: { MEMORI_JOB: files.job },
+        resources,
+      },
+      runner === undefined ? {} : { runner },
+    );
+    if (!submitted.ok) {
+      const { message, cause } = submitted.error;
+      return this.#failed(job, {
+        reason: "not-submitted",
+        message: `its job was not submitted: ${message}`,
+        cause,
+      });
+    }
+    const slurmJob = submitted.value.jobs[0]!;
+    const { id } = slurmJob;
+    this.#submitted++;
+    logger.info(`stage "${name}": SLURM job ${id} submitted (its files: ${dir})`);
+    if (signal.aborted) return this.#cancel(job, id);
+    const end = await this.#poll().wait(id, signal);
+    if (!end.ok) {
+      if (end.error.reason === "aborted") return this.#cancel(job, id);
+      return this.#failed(job, {
+        reason: "job-lost",
+        message: `SLURM job ${id}: ${end.error.message}`,
+        jobId: id,
+        cause: end.error,
+      });
+    }
+    logger.info(`stage "${name}": ${describeEnd(end.value)}`);
+    if (end.value.outcome === "out-of-memory") this.#outOfMemory.add(key);
+    else this.#outOfMemory.delete(key);
+    if (!end.value.ok) return this.#ended(job, end.value, slurmJob);
+    return this.#completed(job, end.value, slurmJob);
+  }
+
+  async #cancel(job: Job, id: string): Promise<Executed> {
+    const cancelled = await cancel(
+      [id],
+      this.#options.runner === undefined ? {} : { runner: this.#options.runner },
+    );
+    if (!cancelled.ok) {
+      this.#options.logger.warn(
+        `stage "${job.name}": cancelling SLURM job ${id} failed: ${cancelled.error.message}`,
+      );
+    }
+    return interrupted(job, `its SLURM job ${id} was cancelled`);
+  }
+
+  /** A job that did not complete: how it ended, what `run-stage` said if it said anything, its log. */
+  async #ended(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
+    const said = await readJobResult(job.spec.result, job.spec.token);
+    const failure = said.ok && !said.value.ok ? said.value : undefined;
+    const log = await this.#log(slurmJob);
+    const memory = stageResources(this.#options.resources, job.execution.stage).memory;
+    const hint =
+      end.outcome === "out-of-memory"
+        ? memory === undefined
+          ? "; give the stage a `memory` resource (a retry then asks for memory × attempt)"
+          : "; a retry (the stage's `retries`) asks for memory × attempt"
+        : "";
+    return this.#failed(job, {
+      reason: failure?.reason ?? "job-ended",
+      message: `SLURM ${describeEnd(end)}${failure === undefined ? "" : `: ${failure.message}`}${hint}`,
+      jobId: end.id,
+      outcome: end.outcome,
+      state: end.state,
+      exitCode: end.exitCode,
+      signal: end.signal,
+      ...log,
+    });
+  }
+
+  /** A completed job: its result, once it and the files it names show here. */
+  async #completed(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
+    const { latencyWait } = this.#options;
+    const { signal } = job.execution;
+    const deadline = Date.now() + latencyWait;
+    const about = { jobId: end.id, outcome: end.outcome, state: end.state, exitCode: 0, signal: 0 };
+    const missing = async (missing: readonly string[]): Promise<Executed> =>
+      this.#failed(job, {
+        reason: "result-missing",
+        message: `SLURM job ${end.id} completed, but after waiting ${latencyWait} ms (latencyWait) these are not here: ${missing.join(", ")}`,
+        missing,
+        ...about,
+        ...(await this.#log(slurmJob)),
+      });
+    const stopped = () => interrupted(job, `its SLURM job ${end.id} had completed; not waited for`);
+    const shown = await waitForFiles([{ path: job.spec.result }], { latencyWait, signal });
+    if (signal.aborted) return stopped();
+    if (!shown.ok) return missing(shown.missing);
+    const read = await readJobResult(job.spec.result, job.spec.token);
+    if (!read.ok) {
+      return this.#failed(job, {
+        reason: "result-invalid",
+        message: `SLURM job ${end.id}: ${read.message}`,
+        ...about,
+      });
+    }
+    const result: JobResult = read.value;
+    if (!result.ok) {
+      return this.#failed(job, {
+        reason: result.reason,
+        message: `SLURM job ${end.id}: ${result.message}`,
+        ...about,
+        ...(await this.#log(slurmJob)),
+      });
+    }
+    const files = await waitForFiles(result.files, {
+      latencyWait: Math.max(0, deadline - Date.now()),
+      signal,
+    });
+    if (signal.aborted) return stopped();
+    if (!files.ok) return missing(files.missing);
+    try {
+      const returned = decodeValue(result.returned);
+      if (job.execution.access !== undefined) opened(job.execution.access, result.access);
+      return { ok: true, returned };
+    } catch (error) {
+      return this.#failed(job, {
+        reason: "result-invalid",
+        message: `SLURM job ${end.id}: the result file ${job.spec.result} holds a value memori did not write (${messageOf(error)})`,
+        ...about,
+      });
+    }
+  }
+
+  /** The end of the job's log: its stderr, or its stdout when that says nothing. */
+  async #log(slurmJob: SlurmJob): Promise<{ log?: string; logFile?: string }> {
+    for (const file of [slurmJob.error, slurmJob.output]) {
+      const tail = await logTail(file);
+      if (tail.ok && tail.value.trim() !== "") return { log: tail.value, logFile: file };
+    }
+    return {};
+  }
+
+  #failed(job: Job, failure: JobFailure): Executed {
+    const { stage, element } = job.execution;
+    return { ok: false, error: new JobFailedError(failure, stage, element) };
+  }
+}
+
+/**
+ * An executor that runs each call as a SLURM job (`sbatch`), on the cluster this host submits
+ * to: for a stage (`new Stage(fn, { executor })`) or a whole pipeline (`new Pipeline(definition,
+ * { executor })`, or `memori run --executor slurm`). Each job imports `module` again, makes its
+ * pipeline with `params`, finds the stage by name, refuses to run if the stage's code there
+ * differs from this process's, and hands the returned value back; this process commits the
+ * state. Files the stage takes and returns must be on a file system the nodes share, at the
+ * same paths. Throws a `MemoriError` (`invalid-option`) for a bad option.
+ *
+ * @example
+ * ```ts
+ * const cluster = slurmExecutor({
+ *   module: import.meta.filename, // exports the pipeline below
+ *   exportName: "pipeline",
+ *   resources: { default: { memory: "2G", time: "1:00:00" }, stages: { recon: { cpus: 4 } } },
+ * });
+ * export const pipeline = new Pipeline(definition, { executor: cluster });
+ * ```
+ */
+export function slurmExecutor(options: SlurmExecutorOptions): SlurmExecutor {
+  return new SlurmExecutor(options);
+}
