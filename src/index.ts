@@ -50,7 +50,12 @@ export { stderrLogger } from "./options.js";
 export { describeReason, type Decision, type Explanation, type Reason } from "./decision.js";
 export type { MemoriEvent, EventListener } from "./events.js";
 export { terminalReporter, type ReporterOptions } from "./reporter.js";
-export { MemoriError, type MemoriErrorReason } from "./errors.js";
+export {
+  MemoriError,
+  ProcessFailedError,
+  type MemoriErrorReason,
+  type ProcessFailure,
+} from "./errors.js";
 export { hashable, hashFunction, isHashable } from "./hashing/hashable.js";
 export { FileHasher, HashScope, hashFileContent, type Sha256Hex } from "./hashing/files.js";
 export { StateStore, FORMAT_VERSION, type StageRecord } from "./state/store.js";
@@ -73,6 +78,11 @@ export {
   useOutputPathWorkingDirectory,
   redefineResultKey,
 } from "./helpers.js";
-export { runProcess, InterruptedError, type RunProcessOptions } from "./process.js";
+export {
+  runProcess,
+  InterruptedError,
+  type RunProcessOptions,
+  type ProcessOutput,
+} from "./process.js";
 export { which } from "./which.js";
-export { scriptFunction, ProcessFailedError, type ScriptFunctionOptions } from "./script.js";
+export { scriptFunction, type ScriptFunctionOptions } from "./script.js";
