@@ -1,5 +1,5 @@
 // `npm run check-package` (CI runs it): the package as `npm pack` makes it, from the sources
-// (`prepack` builds), checked before anyone installs it:
+// (`prepare` builds), checked before anyone installs it:
 //
 // 1. the tarball holds every file the manifest points at (`main`, `types`, `exports`, `bin`),
 //    what the bins run beside them (the bundles, their V8 code caches, the hashing worker), and
@@ -29,7 +29,7 @@ function run(program, args) {
 const work = mkdtempSync(path.join(tmpdir(), "memori-check-package-"));
 let failed = false;
 try {
-  // 1. npm pack, which runs `prepack` (the build) first.
+  // 1. npm pack, which runs `prepare` (the build) first.
   const packed = run("npm", ["pack", "--json", "--pack-destination", work]);
   if (packed.status !== 0) {
     process.stderr.write(packed.stdout + packed.stderr);
