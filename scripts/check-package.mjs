@@ -65,6 +65,10 @@ try {
       (file.startsWith("dist/") && /\.(js|cjs|d\.ts|cache)$/.test(file));
     if (!allowed) problems.push(`not the package's: ${file}`);
   }
+  // npm runs only `prepare` for a git dependency (`npm install github:...`), not `prepack`.
+  if (!/\bnpm run build\b/.test(manifest.scripts?.prepare ?? "")) {
+    problems.push("scripts.prepare must run the build: a git install would have no dist/");
+  }
   if (problems.length > 0) {
     failed = true;
     process.stderr.write(`check-package: the tarball is wrong:\n  ${problems.join("\n  ")}\n`);
