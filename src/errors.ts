@@ -41,6 +41,7 @@ export type MemoriErrorReason =
  * ```
  */
 export class MemoriError extends Error {
+  /** `"MemoriError"`, for every subclass too: branch on `reason`, or use `instanceof`. */
   override readonly name = "MemoriError";
   /** What went wrong, as a stable kebab-case word. */
   readonly reason: MemoriErrorReason;

@@ -18,6 +18,7 @@ export {
 export {
   Pipeline,
   PipelineError,
+  type AnyStage,
   type PipelineDefinition,
   type PipelineSource,
   type PipelineOptions,

@@ -80,7 +80,12 @@ export interface ProcessOutput {
   /** What it wrote to stderr, as UTF-8 (its last `captureLimit` bytes). */
   readonly stderr: string;
   /** Whether a stream was longer than `captureLimit`, so that only its end was kept. */
-  readonly truncated: { readonly stdout: boolean; readonly stderr: boolean };
+  readonly truncated: {
+    /** stdout was cut. */
+    readonly stdout: boolean;
+    /** stderr was cut. */
+    readonly stderr: boolean;
+  };
 }
 
 /** How much of stderr a {@link ProcessFailedError} keeps, and how much of it its message shows. */
@@ -457,7 +462,22 @@ export function runCommand(
   }
 }
 
-/** A process ended because this process received a signal and passed it on. */
+/**
+ * A process was stopped, or not started, because its run was interrupted: its call's abort
+ * signal fired (a stage's `timeout`, an interrupted pipeline, the `signal` option), or this
+ * process received a signal and passed it on (`forwardSignals`). Its reason is `interrupted`;
+ * nothing is recorded for the stage it ran in.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runProcess(["recon-all", "-s", subject, "-all"], { forwardSignals: true });
+ * } catch (error) {
+ *   if (error instanceof InterruptedError) process.exit(error.status); // 130 after Ctrl-C
+ *   throw error;
+ * }
+ * ```
+ */
 export class InterruptedError extends MemoriError {
   constructor(
     message: string,
