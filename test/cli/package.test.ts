@@ -228,6 +228,22 @@ describe("the package, packed from a fresh clone and installed into a new projec
     });
   });
 
+  it("loads from CommonJS: require() where Node can require an ES module, import() anywhere", async () => {
+    // Node 20.19 and later (22.12 and later) require ES modules; earlier ones only import them.
+    const canRequire = (process.features as { require_module?: boolean }).require_module === true;
+    const script = canRequire
+      ? `
+      const required = require("memori");
+      import("memori").then((imported) =>
+        console.log(typeof required.Stage, imported.Stage === required.Stage),
+      );
+    `
+      : `import("memori").then((imported) => console.log(typeof imported.Stage, true));`;
+    await writeFile(path.join(project, "common.cjs"), script);
+    const { stdout } = await inProject(process.execPath, ["common.cjs"], project);
+    expect(stdout).toBe("function true\n");
+  });
+
   it("gives stack traces that point at files the package holds, source maps enabled or not", async () => {
     const script = `
       import { Stage } from "memori";
