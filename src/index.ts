@@ -1,5 +1,23 @@
 /**
- * memori: memoize the stages of file-heavy data pipelines on disk.
+ * memori: memoize the stages of file-heavy data pipelines on disk. The README is the guide
+ * (what a stage's identity is made of, the state files, the command line); this reference
+ * covers every export. Where to start:
+ *
+ * - {@link Stage}: a function memoized on disk; {@link StageOptions} and {@link RunOptions}.
+ * - {@link Pipeline}: stages chained into a graph, run concurrently; {@link PipelineOptions}.
+ * - {@link MappedStage} and `stage.map()`: one memoized call per element of a list;
+ *   {@link blocks} for N-D tiling.
+ * - {@link definePipeline}: a pipeline with declared parameters, for `memori run`.
+ * - {@link runProcess} and {@link scriptFunction}: processes and shell scripts as stage code;
+ *   a failure rejects with a {@link ProcessFailedError}.
+ * - {@link PathManager} and the path functions ({@link appendSuffix}, {@link repath}, ...).
+ * - {@link MemoriError} (every error, with a stable `reason`), {@link Decision} and
+ *   {@link Reason} (why a stage ran), {@link MemoriEvent} and {@link terminalReporter}
+ *   (progress).
+ *
+ * memori is an ES module; importing it wraps the `fs` and `child_process` functions, so that
+ * the files a stage opens are seen (calls made outside a stage pass straight through).
+ *
  * @packageDocumentation
  */
 import { installReadTracking } from "./read-tracking.js";
