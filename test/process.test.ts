@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, expectTypeOf, it, vi } from "vitest";
 import {
   MemoriError,
   ProcessFailedError,
+  type ProcessOutput,
   Stage,
   runProcess,
   scriptFunction,
@@ -158,6 +159,18 @@ describe("runProcess", () => {
     } finally {
       vi.restoreAllMocks();
     }
+  });
+
+  it("is typed by its options: the status, or the captured output with capture: true", () => {
+    const run = (capture: boolean) => runProcess(["true"], { capture });
+    expectTypeOf(runProcess).toBeCallableWith(["true"]);
+    const typed = async () => {
+      expectTypeOf(await runProcess(["true"])).toEqualTypeOf<number>();
+      expectTypeOf(await runProcess(["true"], { reject: false })).toEqualTypeOf<number>();
+      expectTypeOf(await runProcess(["true"], { capture: true })).toEqualTypeOf<ProcessOutput>();
+      expectTypeOf(await run(true)).toEqualTypeOf<number | ProcessOutput>();
+    };
+    expect(typeof typed).toBe("function"); // checked by the compiler, not run
   });
 
   it("rejects capture with stdio, and a captureLimit that is not a positive whole number", async () => {

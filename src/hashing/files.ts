@@ -214,7 +214,7 @@ const BARRED = new Set(["EACCES", "EPERM", "EIO"]);
  * ```ts
  * const hasher = new FileHasher();
  * await hasher.hash("sub-01_T1w.nii.gz"); // "3c4636..." (64 hex characters), or undefined
- * await hasher.hash("sub-01_T1w.nii.gz"); // the same, from its stat identity: not read again
+ * await hasher.hash("sub-01_T1w.nii.gz"); // the same; not read again if it was still for 2 s
  * ```
  */
 export class FileHasher {
