@@ -29,7 +29,27 @@ export interface CallContext {
 
 const current = new AsyncLocalStorage<CallContext>();
 
-/** The abort signal of the stage call this code runs in, if any. */
+/**
+ * The abort signal of the stage call this code runs in, if any: it fires when the call's
+ * `timeout` passes or its pipeline is interrupted (given a `signal`, or by Ctrl-C). `undefined`
+ * outside a stage, or when nothing can stop the call. `runProcess` obeys it by itself; long
+ * JavaScript work of your own can watch it.
+ *
+ * @example
+ * ```ts
+ * const stage = new Stage(
+ *   async function countLines(files: string[]) {
+ *     let lines = 0;
+ *     for (const file of files) {
+ *       callSignal()?.throwIfAborted(); // stop between files once the call is stopped
+ *       lines += (await readFile(file, "utf8")).split("\n").length;
+ *     }
+ *     return lines;
+ *   },
+ *   { hashOutput: ".memori", timeout: 60_000 },
+ * );
+ * ```
+ */
 export function callSignal(): AbortSignal | undefined {
   return current.getStore()?.signal;
 }

@@ -1,23 +1,112 @@
 import type { MemoriErrorReason } from "./errors.js";
 
-/** Why a stage ran or was skipped (or, in a dry run, would be). */
+/**
+ * Why a stage ran or was skipped (or, in a dry run, would be), by `kind`; `describeReason()`
+ * says it in one line. Kinds that run: `not-memoized`, `first-run`, `forced`,
+ * `function-changed`, `input-changed`, `output-names-changed`, `output-missing`,
+ * `output-modified`, `state-unreadable`, `format-upgraded`; that skip: `cached`; in dry runs
+ * only: `upstream-would-run`, `upstream-failed`, `invalid-call`.
+ */
 export type Reason =
-  | { kind: "not-memoized" }
-  | { kind: "first-run" }
-  | { kind: "forced" }
-  | { kind: "function-changed"; changed: string[] }
-  /** `inside`: for a directory, the first paths inside it that changed (`mri/T1.mgz changed`). */
-  | { kind: "input-changed"; name: string; old: string; new: string; inside?: string[] }
-  | { kind: "output-names-changed"; old: string[]; new: string[] }
-  | { kind: "output-missing"; path: string }
-  | { kind: "output-modified"; path: string; inside?: string[] }
-  | { kind: "state-unreadable"; file: string; detail: string }
-  /** The state was written by an older memori, in format `from`: run once to upgrade it. */
-  | { kind: "format-upgraded"; from: number }
-  | { kind: "cached"; from?: string }
-  | { kind: "upstream-would-run"; upstream: string[] }
-  | { kind: "upstream-failed"; upstream: string[] }
-  | { kind: "invalid-call"; error: MemoriErrorReason; message: string };
+  | {
+      /** The stage has no `hashOutput`: it always runs. */
+      kind: "not-memoized";
+    }
+  | {
+      /** No state of this call was found. */
+      kind: "first-run";
+    }
+  | {
+      /** `forceRun`, or `MEMORI_REFRESH` naming the stage. */
+      kind: "forced";
+    }
+  | {
+      /** The code identity differs from the recorded one. */
+      kind: "function-changed";
+      /**
+       * What changed: the stage's own name when its function's code did, and the helpers,
+       * constants, packages and scripts whose identity differs (`helper`, `FWHM`,
+       * `script:/abs/run.sh`), or `wrappers` (the decorators around the function).
+       */
+      changed: string[];
+    }
+  | {
+      /** An input's value or content differs. */
+      kind: "input-changed";
+      /**
+       * The input that changed: a parameter's name, `env:NAME` (an environment variable), or
+       * `read:<path>` (a file the stage read without naming it).
+       */
+      name: string;
+      /** The recorded value, shortened for display (a file as `path@hash`). */
+      old: string;
+      /** The current value, shortened for display. */
+      new: string;
+      /** For a directory, the first paths inside it that changed (`mri/T1.mgz changed`). */
+      inside?: string[];
+    }
+  | {
+      /** The stage's output names differ from the recorded ones. */
+      kind: "output-names-changed";
+      /** The recorded output names. */
+      old: string[];
+      /** The current output names. */
+      new: string[];
+    }
+  | {
+      /** A file or directory the stage produced is gone. */
+      kind: "output-missing";
+      /** Its path. */
+      path: string;
+    }
+  | {
+      /** A file or directory the stage produced has other content than it left. */
+      kind: "output-modified";
+      /** Its path. */
+      path: string;
+      /** For a directory, the first paths inside it that changed (`b.txt removed`). */
+      inside?: string[];
+    }
+  | {
+      /** A state file could not be read or does not check (torn, edited, another format). */
+      kind: "state-unreadable";
+      /** The state file. */
+      file: string;
+      /** What is wrong with it. */
+      detail: string;
+    }
+  | {
+      /** The state was written by an older memori, in format `from`: run once to upgrade it. */
+      kind: "format-upgraded";
+      /** The format version of the state found. */
+      from: number;
+    }
+  | {
+      /** Everything matches: the stored results are used. */
+      kind: "cached";
+      /** The read-only cache the results came from, if not the stage's own `hashOutput`. */
+      from?: string;
+    }
+  | {
+      /** Dry run: runs only if what the stages before it produce differs from last time. */
+      kind: "upstream-would-run";
+      /** The stages before it that would run. */
+      upstream: string[];
+    }
+  | {
+      /** Dry run: a stage it depends on would fail (action `blocked`). */
+      kind: "upstream-failed";
+      /** The stages that would fail. */
+      upstream: string[];
+    }
+  | {
+      /** Dry run: the call itself cannot be made (a missing argument, say). */
+      kind: "invalid-call";
+      /** The reason of the error the run would raise. */
+      error: MemoriErrorReason;
+      /** Its message. */
+      message: string;
+    };
 
 /** What a stage did in its last run, and why. */
 export interface Decision {
@@ -25,6 +114,7 @@ export interface Decision {
   stage: string;
   /** `run`: the function executed; `skip`: the results came from the state files. */
   action: "run" | "skip";
+  /** Why. */
   reason: Reason;
   /** The label of the map element, for one element of a map. */
   element?: string;
@@ -39,8 +129,11 @@ export interface Decision {
  * stage before it would fail (`blocked`).
  */
 export interface Explanation {
+  /** The stage's name. */
   stage: string;
+  /** What the stage would do. */
   action: "run" | "skip" | "run-if-upstream-changes" | "fail" | "blocked";
+  /** Why. */
   reason: Reason;
   /** The label of the map element, for one element of a map. */
   element?: string;
@@ -52,7 +145,15 @@ function insideOf(inside: readonly string[] | undefined): string {
   return inside === undefined || inside.length === 0 ? "" : `: ${inside.join(", ")}`;
 }
 
-/** One line for a reason: `input changed: a (1 -> 2)`. */
+/**
+ * One line for a reason: `input changed: a (1 -> 2)`.
+ *
+ * @example
+ * ```ts
+ * await pipeline.run(subjects);
+ * for (const d of pipeline.decisions) console.log(d.stage, d.action, describeReason(d.reason));
+ * ```
+ */
 export function describeReason(reason: Reason): string {
   switch (reason.kind) {
     case "not-memoized":

@@ -42,6 +42,7 @@ export type MemoriErrorReason =
  * ```
  */
 export class MemoriError extends Error {
+  /** `"MemoriError"`, for every subclass too: branch on `reason`, or use `instanceof`. */
   override readonly name = "MemoriError";
   /** What went wrong, as a stable kebab-case word. */
   readonly reason: MemoriErrorReason;
@@ -59,6 +60,78 @@ export class MemoriError extends Error {
     this.reason = reason;
     this.stage = options.stage;
     this.element = options.element;
+  }
+}
+
+/** What a {@link ProcessFailedError} says about the process, beside its message and status. */
+export interface ProcessFailure {
+  /** The command as it was given to `runProcess` (the script, for `scriptFunction`). */
+  readonly command?: string | readonly string[];
+  /** The exit code, or `undefined` when a signal ended the process. */
+  readonly exitCode?: number | undefined;
+  /** The signal that ended the process, if one did. */
+  readonly signal?: NodeJS.Signals | undefined;
+  /** The end of what the process wrote to stderr (at most 8 KiB), or `""` where it was not kept. */
+  readonly stderrTail?: string;
+  /** Its stdout, with `capture: true` (its last `captureLimit` bytes). */
+  readonly stdout?: string | undefined;
+  /** Its stderr, with `capture: true` (its last `captureLimit` bytes). */
+  readonly stderr?: string | undefined;
+  /** The error behind this one, if any. */
+  readonly cause?: unknown;
+}
+
+/**
+ * A process failed: `runProcess` (unless given `reject: false`) or a `scriptFunction` script
+ * exited with a non-zero status or was killed by a signal, or a script exited 0 but left one of
+ * its `expectedOutputs` missing. Its reason is `process-failed`. Thrown inside a stage, it fails
+ * the stage: nothing is recorded, and the next run runs it again.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runProcess(["bet", t1w, brain]);
+ * } catch (error) {
+ *   if (error instanceof ProcessFailedError) {
+ *     console.error(error.exitCode, error.signal, error.stderrTail);
+ *   }
+ *   throw error;
+ * }
+ * ```
+ */
+export class ProcessFailedError extends MemoriError {
+  /** The command as it was given (the script, for `scriptFunction`); `""` if unknown. */
+  readonly command: string | readonly string[];
+  /** The exit code, or `undefined` when a signal ended the process. */
+  readonly exitCode: number | undefined;
+  /** The signal that ended the process, if one did (`"SIGKILL"` from the OOM killer, say). */
+  readonly signal: NodeJS.Signals | undefined;
+  /**
+   * The end of what the process wrote to stderr: its last 8 KiB at most, kept when stderr went
+   * through memori (the default, or `capture: true`); `""` when it did not (`stdio` given).
+   */
+  readonly stderrTail: string;
+  /** Its stdout, when it was captured (`capture: true`). */
+  readonly stdout: string | undefined;
+  /** Its stderr, when it was captured (`capture: true`). */
+  readonly stderr: string | undefined;
+
+  constructor(
+    message: string,
+    /**
+     * The status a shell would report: the exit code, 128 + N for signal N, or 1 for a script
+     * that left an expected output missing.
+     */
+    readonly status: number,
+    details: ProcessFailure = {},
+  ) {
+    super("process-failed", message, { cause: details.cause });
+    this.command = details.command ?? "";
+    this.exitCode = details.exitCode;
+    this.signal = details.signal;
+    this.stderrTail = details.stderrTail ?? "";
+    this.stdout = details.stdout;
+    this.stderr = details.stderr;
   }
 }
 

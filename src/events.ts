@@ -8,63 +8,148 @@ import type { Reason } from "./decision.js";
  *
  * `stage:*` events come from the stage runner, for every call (a stage run alone, a pipeline
  * node, one element of a map); `pipeline:*` and `map:start` from the scheduler.
+ *
+ * @example
+ * ```ts
+ * const pipeline = new Pipeline(definition, {
+ *   onEvent: (event) => {
+ *     if (event.type === "stage:done") console.log(`${event.stage}: ${event.ms} ms`);
+ *     if (event.type === "stage:error") console.error(event.stage, event.error);
+ *   },
+ * });
+ * ```
  */
 export type MemoriEvent =
-  | { type: "pipeline:start"; stages: number; time: number }
-  | { type: "map:start"; stage: string; elements: number; time: number }
-  | { type: "stage:start"; stage: string; element?: string; attempt?: number; time: number }
   | {
+      /** A pipeline run starts. */
+      type: "pipeline:start";
+      /** How many stages (nodes) the pipeline has. */
+      stages: number;
+      /** `Date.now()` when it happened. */
+      time: number;
+    }
+  | {
+      /** A map's elements are known: they start as their inputs are ready. */
+      type: "map:start";
+      /** The mapped stage's name. */
+      stage: string;
+      /** How many elements it has. */
+      elements: number;
+      /** `Date.now()` when it happened. */
+      time: number;
+    }
+  | {
+      /** A call starts (before its state is looked up). */
+      type: "stage:start";
+      /** The stage's name (`name[label]` for a map element). */
+      stage: string;
+      /** The map element's label, for one element of a map. */
+      element?: string;
+      /** The attempt, from the second one of a stage with `retries`. */
+      attempt?: number;
+      /** `Date.now()` when it happened. */
+      time: number;
+    }
+  | {
+      /** A call's function is about to run (it was not cached). */
       type: "stage:run";
+      /** The stage's name (`name[label]` for a map element). */
       stage: string;
+      /** The map element's label, for one element of a map. */
       element?: string;
+      /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
+      /** Why it runs. */
       reason: Reason;
+      /** `Date.now()` when it happened. */
       time: number;
     }
   | {
+      /** A call was skipped: its results came from the state files. */
       type: "stage:cached";
+      /** The stage's name (`name[label]` for a map element). */
       stage: string;
+      /** The map element's label, for one element of a map. */
       element?: string;
+      /** `cached`, with the read-only cache it came from, if any. */
       reason: Reason;
+      /** How long the call took, in milliseconds. */
       ms: number;
+      /** `Date.now()` when it happened. */
       time: number;
     }
   | {
+      /** A call's function ran and returned (and its state, if memoized, was written). */
       type: "stage:done";
+      /** The stage's name (`name[label]` for a map element). */
       stage: string;
+      /** The map element's label, for one element of a map. */
       element?: string;
+      /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
+      /** Why it ran. */
       reason: Reason;
+      /** How long the call took, in milliseconds. */
       ms: number;
+      /** `Date.now()` when it happened. */
       time: number;
     }
   | {
+      /** An attempt failed and the call is tried again (`retries`). */
       type: "stage:retry";
+      /** The stage's name (`name[label]` for a map element). */
       stage: string;
+      /** The map element's label, for one element of a map. */
       element?: string;
       /** The attempt that failed; the next one starts now. */
       attempt: number;
+      /** How many attempts the call has in all (`retries` + 1). */
       attempts: number;
+      /** What the failed attempt threw. */
       error: unknown;
+      /** How long the failed attempt took, in milliseconds. */
       ms: number;
+      /** `Date.now()` when it happened. */
       time: number;
     }
   | {
+      /** A call failed (after its last attempt): nothing was recorded. */
       type: "stage:error";
+      /** The stage's name (`name[label]` for a map element). */
       stage: string;
+      /** The map element's label, for one element of a map. */
       element?: string;
+      /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
+      /** What it threw (a `MemoriError` naming the stage, the function's error as `cause`). */
       error: unknown;
+      /** How long the call took, in milliseconds. */
       ms: number;
+      /** `Date.now()` when it happened. */
       time: number;
     }
-  | { type: "hash:progress"; file: string; bytes: number; total: number; time: number }
   | {
+      /** Progress hashing a large file, reported as it goes (for a progress bar). */
+      type: "hash:progress";
+      /** The file. */
+      file: string;
+      /** Bytes hashed so far. */
+      bytes: number;
+      /** Its size in bytes. */
+      total: number;
+      /** `Date.now()` when it happened. */
+      time: number;
+    }
+  | {
+      /** A pipeline run ended (also when it failed or was interrupted). */
       type: "pipeline:done";
+      /** How long the run took, in milliseconds. */
       ms: number;
-      /** Calls (stages and map elements) that ran, came from the cache, failed. */
+      /** Calls (stages and map elements) that ran. */
       ran: number;
+      /** Calls that came from the cache. */
       cached: number;
+      /** Calls that failed. */
       failed: number;
       /** Calls that did not run because a call they depend on failed. */
       blocked?: number;
@@ -72,6 +157,7 @@ export type MemoriEvent =
       cancelled?: number;
       /** Calls left out (the run's `only`). */
       excluded?: number;
+      /** `Date.now()` when it happened. */
       time: number;
     };
 

@@ -83,6 +83,12 @@ export function createOutputPath<F extends AnyFn>(fn: F): F {
 
 /**
  * Decorate a function so that arguments naming existing files are made absolute.
+ *
+ * @example
+ * ```ts
+ * const bet = new Stage(useAbspaths(async function bet(t1w: string, outDir: string) { ... }));
+ * await bet.run("sub-01_T1w.nii.gz", "out"); // t1w is "/work/sub-01_T1w.nii.gz" inside
+ * ```
  */
 export function useAbspaths<F extends AnyFn>(fn: F): F {
   const wrapper = async function (...args: unknown[]) {
@@ -137,6 +143,16 @@ async function removeLinkOrFile(file: string): Promise<void> {
  * Decorator factory: arguments naming existing files are replaced by symlinks to them in
  * `dir`, so tools that write beside their inputs write into your work tree.
  * @param dir @default "input_data"
+ *
+ * @example
+ * ```ts
+ * const fast = new Stage(
+ *   createSymlinksToInputFiles("work/input_data")(async function fast(brain: string) {
+ *     // brain is "work/input_data/sub-01_brain.nii.gz", a link: FAST's outputs land beside it
+ *     await runProcess(["fast", brain]);
+ *   }),
+ * );
+ * ```
  */
 export function createSymlinksToInputFiles(dir = "input_data"): <F extends AnyFn>(fn: F) => F {
   return <F extends AnyFn>(fn: F): F => {
@@ -165,6 +181,11 @@ const nested = new AsyncLocalStorage<true>();
  * or stages running at once would run in each other's directories): one that starts while
  * another runs is an error, never a wrong result; one made inside another's body is fine. Run
  * such a stage with `concurrency: 1`, or pass `cwd` to `runProcess` instead.
+ *
+ * @example
+ * ```ts
+ * await withWorkingDirectory("derivatives/sub-01", () => runProcess("recon-all -all"));
+ * ```
  */
 export async function withWorkingDirectory<T>(dir: string, body: () => T | Promise<T>): Promise<T> {
   if (changedTo !== undefined && nested.getStore() === undefined) {

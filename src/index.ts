@@ -1,5 +1,23 @@
 /**
- * memori: memoize the stages of file-heavy data pipelines on disk.
+ * memori: memoize the stages of file-heavy data pipelines on disk. The README is the guide
+ * (what a stage's identity is made of, the state files, the command line); this reference
+ * covers every export. Where to start:
+ *
+ * - {@link Stage}: a function memoized on disk; {@link StageOptions} and {@link RunOptions}.
+ * - {@link Pipeline}: stages chained into a graph, run concurrently; {@link PipelineOptions}.
+ * - {@link MappedStage} and `stage.map()`: one memoized call per element of a list;
+ *   {@link blocks} for N-D tiling.
+ * - {@link definePipeline}: a pipeline with declared parameters, for `memori run`.
+ * - {@link runProcess} and {@link scriptFunction}: processes and shell scripts as stage code;
+ *   a failure rejects with a {@link ProcessFailedError}.
+ * - {@link PathManager} and the path functions ({@link appendSuffix}, {@link repath}, ...).
+ * - {@link MemoriError} (every error, with a stable `reason`), {@link Decision} and
+ *   {@link Reason} (why a stage ran), {@link MemoriEvent} and {@link terminalReporter}
+ *   (progress).
+ *
+ * memori is an ES module; importing it wraps the `fs` and `child_process` functions, so that
+ * the files a stage opens are seen (calls made outside a stage pass straight through).
+ *
  * @packageDocumentation
  */
 import { installReadTracking } from "./read-tracking.js";
@@ -18,6 +36,7 @@ export {
 export {
   Pipeline,
   PipelineError,
+  type AnyStage,
   type PipelineDefinition,
   type PipelineSource,
   type PipelineOptions,
@@ -55,7 +74,12 @@ export { stderrLogger } from "./options.js";
 export { describeReason, type Decision, type Explanation, type Reason } from "./decision.js";
 export type { MemoriEvent, EventListener } from "./events.js";
 export { terminalReporter, type ReporterOptions } from "./reporter.js";
-export { MemoriError, type MemoriErrorReason } from "./errors.js";
+export {
+  MemoriError,
+  ProcessFailedError,
+  type MemoriErrorReason,
+  type ProcessFailure,
+} from "./errors.js";
 export { hashable, hashFunction, isHashable } from "./hashing/hashable.js";
 export { FileHasher, HashScope, hashFileContent, type Sha256Hex } from "./hashing/files.js";
 export { StateStore, FORMAT_VERSION, type StageRecord } from "./state/store.js";
@@ -78,6 +102,11 @@ export {
   useOutputPathWorkingDirectory,
   redefineResultKey,
 } from "./helpers.js";
-export { runProcess, InterruptedError, type RunProcessOptions } from "./process.js";
+export {
+  runProcess,
+  InterruptedError,
+  type RunProcessOptions,
+  type ProcessOutput,
+} from "./process.js";
 export { which } from "./which.js";
-export { scriptFunction, ProcessFailedError, type ScriptFunctionOptions } from "./script.js";
+export { scriptFunction, type ScriptFunctionOptions } from "./script.js";

@@ -21,6 +21,7 @@ interface Declared<T> {
 
 /** Text. */
 export interface StringParam extends Declared<string> {
+  /** A string parameter. */
   readonly type: "string";
   /** The only values allowed, if any (`["fast", "accurate"]`). */
   readonly choices?: readonly string[];
@@ -28,11 +29,13 @@ export interface StringParam extends Declared<string> {
 
 /** A finite number (`--param fwhm=6`). */
 export interface NumberParam extends Declared<number> {
+  /** A number parameter. */
   readonly type: "number";
 }
 
 /** `true` or `false` (`--param qc=yes`: also yes/no, on/off, 1/0). */
 export interface BooleanParam extends Declared<boolean> {
+  /** A boolean parameter. */
   readonly type: "boolean";
 }
 
@@ -42,6 +45,7 @@ export interface BooleanParam extends Declared<boolean> {
  * the working directory.
  */
 export interface PathParam extends Declared<string> {
+  /** A path parameter. */
   readonly type: "path";
   /** The path must exist when the run starts. @default false */
   readonly mustExist?: boolean;
@@ -53,6 +57,7 @@ export interface PathParam extends Declared<string> {
  * array.
  */
 export interface ListParam extends Declared<readonly string[] | readonly number[]> {
+  /** A list parameter. */
   readonly type: "list";
   /** What the items are: paths are made absolute like a `path` parameter. @default "string" */
   readonly items?: "string" | "number" | "path";

@@ -161,6 +161,7 @@ export class PathManager {
     return new PathManager(repath(dir, this.path));
   }
 
+  /** The path, so a `PathManager` can stand in a template string: `` `${pm}` ``. */
   toString(): string {
     return this.path;
   }

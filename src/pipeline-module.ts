@@ -48,6 +48,7 @@ export interface PipelineModule<P extends ParamSpecs = ParamSpecs> {
   readonly [PIPELINE_MODULE]: typeof PIPELINE_MODULE_VERSION;
   /** The parameters' declarations. */
   readonly params: P;
+  /** The line `memori run MODULE --help` shows, if one was given. */
   readonly description: string | undefined;
   /** The resources of its stages' SLURM jobs. */
   readonly resources: SlurmResources | undefined;

@@ -26,8 +26,9 @@ import { buildGraph, checkCollisions, diagramEdges, type PipelineGraph } from ".
 import type { MappedStage } from "./map.js";
 import type { Stage } from "./stage.js";
 
+/** A node of a pipeline: a `Stage` (of any function) or a `MappedStage`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyStage = Stage<any, any, any> | MappedStage;
+export type AnyStage = Stage<any, any, any> | MappedStage;
 
 /** Where a stage's inputs come from: the pipeline's arguments, one stage, or several. */
 export type PipelineSource = "start" | AnyStage | readonly AnyStage[];

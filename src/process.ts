@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
 import { signalBelow, stopTree } from "./process-tree.js";
-import { MemoriError, messageOf } from "./errors.js";
+import { MemoriError, ProcessFailedError, describe, messageOf } from "./errors.js";
 import { childProcess, crypto } from "./lazy-modules.js";
 import { which } from "./which.js";
 
@@ -18,11 +18,39 @@ export interface RunProcessOptions {
   /** Environment. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * Where the child's output goes: `"inherit"` streams it live to this process's stdout and
-   * stderr.
-   * @default "inherit"
+   * Where the child's input and output go, as for `child_process.spawn`. Without it, stdin and
+   * stdout are this process's own, and stderr passes through memori: each chunk is written to
+   * this process's stderr as it comes (so it streams live, though not to a terminal: a program
+   * that colours its stderr only on a terminal stops colouring), and its last 8 KiB are kept for
+   * the {@link ProcessFailedError} (`stderrTail`). Given (`"inherit"` gives the child the terminal
+   * itself), it is used as it is and the error has no tail; a stream given as `"pipe"` is read
+   * by memori (stdout dropped, stderr's tail kept), so the child never blocks on a full pipe.
+   * Not with `capture`.
+   * @default ["inherit", "inherit", "pipe"], stderr passed through
    */
   readonly stdio?: StdioOptions;
+  /**
+   * Reject with a {@link ProcessFailedError} (reason `process-failed`) when the process exits
+   * with a non-zero status or is killed by a signal, so that a failed step inside a stage fails
+   * the stage and is never recorded. `false`: resolve with the status (or the captured output)
+   * whatever it is, and check it yourself.
+   * @default true
+   */
+  readonly reject?: boolean;
+  /**
+   * Keep what the process writes to stdout and stderr instead of showing it, and resolve to a
+   * {@link ProcessOutput} (`{ status, stdout, stderr, ... }`) rather than the status. Each stream
+   * keeps its last {@link captureLimit} bytes; what came before is dropped (`truncated` says
+   * so), so a process that writes gigabytes costs no more memory than that. stdin stays this
+   * process's own.
+   * @default false
+   */
+  readonly capture?: boolean;
+  /**
+   * With `capture`, how many bytes of each stream are kept at most: the last ones.
+   * @default 1048576 (1 MiB, as `child_process.execFile`'s `maxBuffer`)
+   */
+  readonly captureLimit?: number;
   /**
    * While the child runs, pass SIGINT, SIGTERM and SIGHUP received by this process on to it,
    * and reject with reason `interrupted` once it ends (so its result is never recorded).
@@ -37,6 +65,104 @@ export interface RunProcessOptions {
    * @default the current stage call's signal
    */
   readonly signal?: AbortSignal;
+}
+
+/** What {@link runProcess} resolves to with `capture: true`. */
+export interface ProcessOutput {
+  /** The status a shell would report: the exit code, or 128 + N when signal N ended it. */
+  readonly status: number;
+  /** The exit code, or `undefined` when a signal ended the process. */
+  readonly exitCode: number | undefined;
+  /** The signal that ended the process, if one did. */
+  readonly signal: NodeJS.Signals | undefined;
+  /** What it wrote to stdout, as UTF-8 (its last `captureLimit` bytes). */
+  readonly stdout: string;
+  /** What it wrote to stderr, as UTF-8 (its last `captureLimit` bytes). */
+  readonly stderr: string;
+  /** Whether a stream was longer than `captureLimit`, so that only its end was kept. */
+  readonly truncated: {
+    /** stdout was cut. */
+    readonly stdout: boolean;
+    /** stderr was cut. */
+    readonly stderr: boolean;
+  };
+}
+
+/** How much of stderr a {@link ProcessFailedError} keeps, and how much of it its message shows. */
+const STDERR_TAIL_BYTES = 8 * 1024;
+const MESSAGE_TAIL_LINES = 10;
+const MESSAGE_TAIL_CHARS = 2000;
+const CAPTURE_LIMIT = 1024 * 1024;
+
+/** The last `limit` bytes of a stream, held as the chunks that came (at most one more). */
+class Tail {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private dropped = false;
+
+  constructor(private readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.chunks.length > 1 && this.size - this.chunks[0]!.length >= this.limit) {
+      this.size -= this.chunks.shift()!.length;
+      this.dropped = true;
+    }
+  }
+
+  /** Whether anything was dropped. */
+  get truncated(): boolean {
+    return this.dropped || this.size > this.limit;
+  }
+
+  /** The kept bytes as text, starting at a character (a cut UTF-8 sequence is left out). */
+  text(): string {
+    let data = Buffer.concat(this.chunks);
+    if (data.length > this.limit) data = data.subarray(data.length - this.limit);
+    let start = 0;
+    if (this.truncated) while (start < 3 && ((data[start] ?? 0) & 0xc0) === 0x80) start++;
+    return data.subarray(start).toString("utf8");
+  }
+}
+
+/** A command as a message names it: the program as given, or the shell command, quoted. */
+function commandName(command: string | readonly string[]): string {
+  if (typeof command !== "string") return command[0] ?? "";
+  return JSON.stringify(command.length > 80 ? `${command.slice(0, 77)}...` : command);
+}
+
+/** The end of a stderr tail for a message: its last lines, indented; `""` when it is empty. */
+function tailForMessage(tail: string): string {
+  const lines = tail.replace(/\s+$/, "").split("\n").slice(-MESSAGE_TAIL_LINES);
+  let text = lines.join("\n");
+  if (text === "") return "";
+  if (text.length > MESSAGE_TAIL_CHARS) text = `...${text.slice(-MESSAGE_TAIL_CHARS)}`;
+  return ` Its stderr ended with:\n${text.replace(/^/gm, "    ")}`;
+}
+
+/** The error of a process that exited non-zero or was killed. */
+function processFailed(
+  name: string,
+  command: string | readonly string[],
+  code: number | null,
+  killedBy: NodeJS.Signals | null,
+  stderrTail: string,
+  captured: { stdout: string; stderr: string } | undefined,
+): ProcessFailedError {
+  const status = exitStatus(code, killedBy);
+  const how =
+    killedBy === null
+      ? `exited with status ${status}`
+      : `was killed by ${killedBy} (status ${status})`;
+  return new ProcessFailedError(`${name} ${how}.${tailForMessage(stderrTail)}`, status, {
+    command,
+    exitCode: code ?? undefined,
+    signal: killedBy ?? undefined,
+    stderrTail,
+    stdout: captured?.stdout,
+    stderr: captured?.stderr,
+  });
 }
 
 /** Set while an interrupted process winds down: no new process may start. */
@@ -106,20 +232,60 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
 }
 
 /**
- * Run a command and resolve to its exit status (128 + N if killed by signal N). A string runs
- * through `/bin/sh -c`; an array runs the program directly with those arguments. Output is
- * streamed live by default.
+ * Run a command. A string runs through `/bin/sh -c`; an array runs the program directly with
+ * those arguments. Its output streams live by default (stderr through memori, which keeps its
+ * end for the error: see {@link RunProcessOptions.stdio}).
+ *
+ * It resolves to the exit status, 0, once the process (and everything it started) has ended;
+ * a non-zero exit status or a signal rejects with a {@link ProcessFailedError} carrying the exit
+ * code, the signal and the end of stderr, so inside a stage a failed step fails the stage and
+ * is never recorded. With `reject: false` it resolves to the status whatever it is (128 + N
+ * when signal N ended the process). With `capture: true` it resolves to a
+ * {@link ProcessOutput} instead, with what the process wrote to stdout and stderr.
+ *
+ * A missing program rejects with reason `not-found`; a process stopped by an abort signal (the
+ * stage's `timeout`, an interrupted pipeline) or by a forwarded signal rejects with an
+ * {@link InterruptedError}, whatever `reject` says.
  *
  * @example
  * ```ts
- * const status = await runProcess(["bet", t1, brain, "-f", "0.5"]);
- * if (status !== 0) throw new Error(`bet failed with ${status}`);
+ * await runProcess(["bet", t1w, brain, "-f", "0.5"]); // rejects if bet fails
+ *
+ * const { stdout } = await runProcess(["fslstats", brain, "-V"], { capture: true });
+ * const voxels = Number(stdout.split(" ")[0]);
+ *
+ * const status = await runProcess("grep -q sub-07 subjects.txt", { reject: false });
+ * if (status === 1) console.log("sub-07 is not listed");
  * ```
  */
 export function runProcess(
   command: string | readonly string[],
+  options: RunProcessOptions & { readonly capture: true },
+): Promise<ProcessOutput>;
+export function runProcess(
+  command: string | readonly string[],
+  options?: RunProcessOptions & { readonly capture?: false },
+): Promise<number>;
+export function runProcess(
+  command: string | readonly string[],
+  options?: RunProcessOptions,
+): Promise<number | ProcessOutput>;
+export function runProcess(
+  command: string | readonly string[],
   options: RunProcessOptions = {},
-): Promise<number> {
+): Promise<number | ProcessOutput> {
+  return runCommand(command, options);
+}
+
+/**
+ * {@link runProcess}, naming the command in its errors as `name` (`scriptFunction` names the
+ * script as it was given, not the path it was found at).
+ */
+export function runCommand(
+  command: string | readonly string[],
+  options: RunProcessOptions,
+  name: string = commandName(command),
+): Promise<number | ProcessOutput> {
   const [file, args, shell] =
     typeof command === "string"
       ? ["/bin/sh", ["-c", command], true]
@@ -127,6 +293,24 @@ export function runProcess(
   if (file === undefined || file === "") {
     return Promise.reject(
       new MemoriError("invalid-argument", "runProcess() was given an empty command."),
+    );
+  }
+  const capture = options.capture ?? false;
+  const captureLimit = options.captureLimit ?? CAPTURE_LIMIT;
+  if (capture && options.stdio !== undefined) {
+    return Promise.reject(
+      new MemoriError(
+        "invalid-option",
+        "runProcess() was given both `capture` and `stdio`: capture takes stdout and stderr; give one of them.",
+      ),
+    );
+  }
+  if (!Number.isSafeInteger(captureLimit) || captureLimit < 1) {
+    return Promise.reject(
+      new MemoriError(
+        "invalid-option",
+        `Expected \`captureLimit\` to be a whole number of bytes >= 1, got ${describe(captureLimit)}.`,
+      ),
     );
   }
   if (stopping) {
@@ -178,7 +362,7 @@ export function runProcess(
     }
     return started();
   });
-  function started(): Promise<number> {
+  function started(): Promise<number | ProcessOutput> {
     // Looking the program up took a moment: the run may have been stopped meanwhile (and even
     // have ended): start nothing then, or it would outlive the run.
     if (stopping || (options.signal ?? callSignal())?.aborted) {
@@ -188,10 +372,22 @@ export function runProcess(
     }
     return new Promise((resolve, reject) => {
       const before = access?.untraced ?? false;
+      const passThrough = options.stdio === undefined && !capture;
       const child = childProcess().spawn(program, programArgs, {
         cwd: options.cwd,
         env: options.env,
-        stdio: options.stdio ?? "inherit",
+        stdio: options.stdio ?? ["inherit", capture ? "pipe" : "inherit", "pipe"],
+      });
+      // Every pipe is read, so the child never blocks on a full one: captured, passed through
+      // (stderr, keeping its end for the error), or dropped.
+      const stdout = capture ? new Tail(captureLimit) : undefined;
+      const stderr = capture ? new Tail(captureLimit) : undefined;
+      const stderrTail = new Tail(STDERR_TAIL_BYTES);
+      child.stdout?.on("data", (chunk: Buffer) => stdout?.push(chunk));
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr?.push(chunk);
+        stderrTail.push(chunk);
+        if (passThrough) process.stderr.write(chunk);
       });
       // Started under strace: its files are seen (the spawn itself is not a blind spot).
       if (access !== undefined && log !== undefined) access.untraced = before;
@@ -221,10 +417,11 @@ export function runProcess(
           // Settled only when nothing the process started runs any more.
           stops.delete(child);
           done();
-          settle(exitStatus(code, killedBy), stopped !== undefined);
+          settle(code, killedBy, stopped !== undefined);
         });
       });
-      const settle = (status: number, stopped: boolean) => {
+      const settle = (code: number | null, killedBy: NodeJS.Signals | null, stopped: boolean) => {
+        const status = exitStatus(code, killedBy);
         if (stopped || signal?.aborted) {
           const why = signal?.aborted ? messageOf(signal.reason) : "the run was interrupted";
           reject(
@@ -242,14 +439,45 @@ export function runProcess(
             ),
           );
         } else {
-          resolve(status);
+          const captured =
+            stdout === undefined || stderr === undefined
+              ? undefined
+              : { stdout: stdout.text(), stderr: stderr.text() };
+          if (status !== 0 && (options.reject ?? true)) {
+            reject(processFailed(name, command, code, killedBy, stderrTail.text(), captured));
+          } else if (captured === undefined) {
+            resolve(status);
+          } else {
+            resolve({
+              status,
+              exitCode: code ?? undefined,
+              signal: killedBy ?? undefined,
+              ...captured,
+              truncated: { stdout: stdout!.truncated, stderr: stderr!.truncated },
+            });
+          }
         }
       };
     });
   }
 }
 
-/** A process ended because this process received a signal and passed it on. */
+/**
+ * A process was stopped, or not started, because its run was interrupted: its call's abort
+ * signal fired (a stage's `timeout`, an interrupted pipeline, the `signal` option), or this
+ * process received a signal and passed it on (`forwardSignals`). Its reason is `interrupted`;
+ * nothing is recorded for the stage it ran in.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await runProcess(["recon-all", "-s", subject, "-all"], { forwardSignals: true });
+ * } catch (error) {
+ *   if (error instanceof InterruptedError) process.exit(error.status); // 130 after Ctrl-C
+ *   throw error;
+ * }
+ * ```
+ */
 export class InterruptedError extends MemoriError {
   constructor(
     message: string,

@@ -10,7 +10,12 @@ import { messageOf } from "./errors.js";
 /** Options of {@link terminalReporter}. */
 export interface ReporterOptions {
   /** Where to write. @default process.stderr */
-  readonly stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly stream?: NodeJS.WritableStream & {
+    /** Whether it is a terminal (then the display is live by default). */
+    isTTY?: boolean;
+    /** Its width in characters: a live display's lines are cut to it (120 when unknown). */
+    columns?: number;
+  };
   /** Live display (true) or plain lines (false). @default whether the stream is a TTY */
   readonly live?: boolean;
 }

@@ -1,14 +1,20 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { MemoriError } from "./errors.js";
+import { MemoriError, ProcessFailedError } from "./errors.js";
 import { defaultHasher, sha256 } from "./hashing/files.js";
 import { CODE_EXTRA, CODE_FILES, PARSED } from "./hashing/wrappers.js";
 import type { ParsedSource } from "./hashing/source.js";
 import type { RunProcessOptions } from "./process.js";
 import { isFile, whichSync } from "./which.js";
 
-/** Options of {@link scriptFunction}. */
-export interface ScriptFunctionOptions extends RunProcessOptions {
+/**
+ * Options of {@link scriptFunction}: those of `runProcess` (the script always rejects on
+ * failure, and its output is shown, not captured), and these.
+ */
+export interface ScriptFunctionOptions extends Omit<
+  RunProcessOptions,
+  "reject" | "capture" | "captureLimit"
+> {
   /**
    * Other scripts the script calls: their content is part of the stage's code hash. Bare
    * names are looked up on `PATH`.
@@ -39,8 +45,9 @@ function resolveScript(name: string, what: string): string {
 
 /**
  * Wrap a script (or any executable) as a stage function: calling it runs the script with the
- * given arguments, streaming its output, and rejects if it exits non-zero (so a failure is
- * never cached). The stage's code hash covers the script's content and its dependents', so
+ * given arguments (each as a string), streaming its output, and resolves to 0, or rejects with a
+ * {@link ProcessFailedError} (exit code, signal, the end of its stderr) if it exits non-zero or
+ * is killed, so a failure is never cached. The stage's code hash covers the script's content and its dependents', so
  * editing any of them re-runs the stage. Arguments that name files are hashed by content.
  *
  * @example
@@ -61,11 +68,14 @@ export function scriptFunction(
   ): Promise<number | [number, ...string[]]> {
     const file = resolveScript(script, "script");
     // Loaded when a script runs: checking whether a call is cached starts no process.
-    const { runProcess } = await import("./process.js");
-    const status = await runProcess([file, ...args.map(String)], processOptions);
-    if (status !== 0) {
-      throw new ProcessFailedError(`${script} exited with status ${status}.`, status);
-    }
+    const { runCommand } = await import("./process.js");
+    // Rejects with a ProcessFailedError naming the script as given, on a non-zero status.
+    await runCommand(
+      [file, ...args.map(String)],
+      { ...processOptions, reject: true, capture: false },
+      script,
+    );
+    const status = 0;
     if (expectedOutputs.length === 0) return status;
     const missing: string[] = [];
     for (const output of expectedOutputs) {
@@ -81,6 +91,7 @@ export function scriptFunction(
       throw new ProcessFailedError(
         `${script} exited with status 0 but did not produce ${missing.join(", ")}.`,
         1,
+        { command: [script, ...args.map(String)], exitCode: 0 },
       );
     }
     return [status, ...expectedOutputs];
@@ -135,13 +146,4 @@ export function scriptFunction(
   return run;
 }
 
-/** A script or command exited non-zero, or left an expected output missing. */
-export class ProcessFailedError extends MemoriError {
-  constructor(
-    message: string,
-    /** The status to report: the process's own, or 1 for a missing output. */
-    readonly status: number,
-  ) {
-    super("process-failed", message);
-  }
-}
+export { ProcessFailedError };

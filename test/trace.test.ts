@@ -86,7 +86,11 @@ describe("runProcess inside a call whose files are tracked", () => {
     if (!tracing()) return context.skip();
     const access = new FileAccess();
     const inCall = <T>(body: () => T) => withCallContext({ access }, body);
-    expect(await inCall(() => runProcess("exit 3"))).toBe(3);
+    expect(await inCall(() => runProcess("exit 3", { reject: false }))).toBe(3);
+    // strace passes the status on, and says nothing on stderr of its own
+    await expect(
+      inCall(() => runProcess("echo oops >&2; exit 3", { capture: true })),
+    ).rejects.toMatchObject({ reason: "process-failed", exitCode: 3, stderrTail: "oops\n" });
     await expect(inCall(() => runProcess(["no-such-program-memori"]))).rejects.toMatchObject({
       reason: "not-found",
     });
@@ -105,6 +109,7 @@ describe("runProcess inside a call whose files are tracked", () => {
         });
         const status = await runProcess(["sh", "-c", "mytool > /dev/null 2>&1"], {
           cwd: dir,
+          reject: false,
           env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
         });
         return `${await readFile(path.join(dir, `out-${tag}.txt`), "utf8")}${status}`;

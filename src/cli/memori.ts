@@ -160,6 +160,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       dependents: args.dependents,
       expectedOutputs: run.outputs,
       forwardSignals: true,
+      // The command's own terminal: its stderr is not passed through memori (a program that
+      // colours its output, or draws progress, on a terminal does so), and it says why it
+      // failed itself.
+      stdio: "inherit",
     });
     const outputs = ["output", ...run.outputs.map((_, i) => `output${i}`)];
     try {

@@ -21,6 +21,7 @@ export interface Execution {
   readonly hashOutput?: string | undefined;
   /** Its function, and how bound arguments are passed to it. */
   readonly fn: AnyFn;
+  /** The stage's parameters: `signature.argumentsFor(inputArgs)` gives the call's arguments. */
   readonly signature: Signature;
   /** The map element's label, for one element of a map. */
   readonly element: string | undefined;
@@ -45,12 +46,28 @@ export interface Execution {
 }
 
 /** What an execution gives back: the returned value, or what was thrown. */
-export type Executed = { ok: true; returned: unknown } | { ok: false; error: unknown };
+export type Executed =
+  | {
+      /** The function returned. */
+      ok: true;
+      /** What it returned (a promise's value). */
+      returned: unknown;
+    }
+  | {
+      /** The function threw (or could not be called). */
+      ok: false;
+      /** What it threw. */
+      error: unknown;
+    };
 
 /** Runs bound calls somewhere. */
 export interface Executor {
   /** Names it in messages. */
   readonly name: string;
+  /**
+   * Run one call, and resolve to what the function returned or threw (a failure is a value,
+   * `{ ok: false, error }`); stop the work when `execution.signal` aborts.
+   */
   execute(execution: Execution): Promise<Executed>;
 }
 

@@ -148,6 +148,7 @@ export interface ElementFailure {
   label: string;
   /** The mapped values of the element. */
   values: Record<string, unknown>;
+  /** What the element's call threw (a `MemoriError` naming the stage and the element). */
   error: unknown;
 }
 
@@ -155,11 +156,24 @@ export interface ElementFailure {
  * Some elements of a map failed; the others completed and are cached. `failures` says which
  * (by label) and why; `results` holds every output as an array in input order, with
  * `undefined` where an element failed.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await skullStrip.map({ t1w: files });
+ * } catch (error) {
+ *   if (!(error instanceof MapError)) throw error;
+ *   for (const failure of error.failures) console.error(failure.label, failure.error);
+ *   const { brain } = error.results; // the elements that succeeded, in input order
+ * }
+ * ```
  */
 export class MapError extends MemoriError {
   constructor(
     stage: string,
+    /** The elements that failed, in input order. */
     readonly failures: readonly ElementFailure[],
+    /** Every output as an array in input order, `undefined` where an element failed. */
     readonly results: Record<string, unknown[]>,
     total: number,
   ) {
@@ -185,10 +199,23 @@ function named(error: MemoriError): string {
  * one's error, in topological order (elements in input order); `blocked` names the stages and
  * elements that did not run because they depend on a failed one. A re-run resumes from the
  * failed ones.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await pipeline.withOptions({ keepGoing: true }).run(subjects);
+ * } catch (error) {
+ *   if (!(error instanceof PipelineError)) throw error;
+ *   for (const failure of error.failures) console.error(failure.stage, failure.element, failure.message);
+ *   console.error("not run:", error.blocked.join(", "));
+ * }
+ * ```
  */
 export class PipelineError extends MemoriError {
   constructor(
+    /** Each failed stage's (or map element's) error, naming its stage. */
     readonly failures: readonly MemoriError[],
+    /** The stages and map elements not run because one they depend on failed. */
     readonly blocked: readonly string[],
   ) {
     const stages = new Set(failures.map((f) => f.stage));

@@ -67,7 +67,9 @@ export interface Mapping {
 
 /** The outcome of one run of a node, kept off the instance so that runs can overlap. */
 export interface Outcome {
+  /** The results by output name (and alias), as `run()` returns them. */
   results: Record<string, unknown>;
+  /** What the run did (ran or skipped) and why. */
   decision: Decision;
   /** The named arguments the function was (or would have been) called with. */
   inputArgs: Record<string, unknown>;
@@ -120,6 +122,7 @@ export abstract class NodeBase<R> implements PipelineNode {
     return this[DEFINITION].aliases;
   }
 
+  /** Replace the aliases; each is checked against the output names now. */
   set aliases(value: Record<string, string>) {
     const def = this[DEFINITION];
     const next: Record<string, string> = {};
@@ -135,6 +138,7 @@ export abstract class NodeBase<R> implements PipelineNode {
     return this[DEFINITION].hashOutput;
   }
 
+  /** Move the state files elsewhere (a non-empty path), or turn memoization off (`undefined`). */
   set hashOutput(dir: string | undefined) {
     if (dir !== undefined && (typeof dir !== "string" || dir === "")) {
       throw new MemoriError(

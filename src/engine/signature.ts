@@ -7,7 +7,9 @@ import type { ParsedSource } from "../hashing/source.js";
 
 /** Arguments of one run, before binding: positional and by name. */
 export interface Invocation {
+  /** Arguments by position, as `run(...args)` takes them. */
   positional: readonly unknown[];
+  /** Arguments by parameter name, as `runNamed(args)` takes them. */
   named: Readonly<Record<string, unknown>>;
 }
 

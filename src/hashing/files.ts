@@ -181,9 +181,13 @@ interface Known extends KnownHash {
  * identity to be trusted across runs, so each file is read at most once per run.
  */
 export class HashScope {
+  /** The hashes found in this scope, by absolute path, with the stat identity each is for. */
   readonly seen = new Map<string, KnownHash>();
   /** Told how far long hashes have got. */
-  constructor(readonly onProgress?: (file: string, bytes: number, total: number) => void) {}
+  constructor(
+    /** Called as a large file is hashed: bytes hashed so far of `total`. */
+    readonly onProgress?: (file: string, bytes: number, total: number) => void,
+  ) {}
 }
 
 /** Whether `file` exists (or may: a `stat` that fails otherwise than ENOENT). */
@@ -201,9 +205,17 @@ const BARRED = new Set(["EACCES", "EPERM", "EIO"]);
 /**
  * Hashes files, remembering each file's hash beside its stat identity (device, inode, size,
  * mtime and ctime in nanoseconds). An identity is trusted across runs only if the file had not
- * changed within {@link RACY_WINDOW_NS} of being hashed, so a quick rewrite that keeps size and
+ * changed within the racy window (`RACY_WINDOW_NS`, 2 s; longer on a file system other hosts
+ * write) of being hashed, so a quick rewrite that keeps size and
  * timestamps is never missed. With `alwaysHash`, identities are never trusted and every request
  * reads the file (concurrent requests for one file still share one read).
+ *
+ * @example
+ * ```ts
+ * const hasher = new FileHasher();
+ * await hasher.hash("sub-01_T1w.nii.gz"); // "3c4636..." (64 hex characters), or undefined
+ * await hasher.hash("sub-01_T1w.nii.gz"); // the same; not read again if it was still for 2 s
+ * ```
  */
 export class FileHasher {
   readonly #known = new Map<string, Known>();
@@ -213,7 +225,10 @@ export class FileHasher {
   /** Directories by content. */
   readonly directories: DirectoryHasher;
 
-  constructor(readonly alwaysHash = false) {
+  constructor(
+    /** Never trust a stat identity: read every file asked for (`MEMORI_ALWAYS_HASH=1`). */
+    readonly alwaysHash = false,
+  ) {
     this.directories = new DirectoryHasher(async (file) => this.hash(file), alwaysHash);
   }
 

@@ -15,7 +15,10 @@ import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type Sha256Hex } from "../hashing/files.js";
 import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 
-/** Version of the state file format written; see {@link READ_VERSIONS} for what is read. */
+/**
+ * Version of the state file format written. Formats 2 and 3 are read as they are
+ * (`READ_VERSIONS`); state of an older format is a miss that upgrades it (`format-upgraded`).
+ */
 export const FORMAT_VERSION = 3;
 
 /** Versions read as they are: older ones are a miss that upgrades them. */
@@ -31,27 +34,41 @@ export interface RecordValues {
 
 /** The commit record in `<name>.stage`. */
 export interface StageRecord {
+  /** The format version it was written in ({@link FORMAT_VERSION} when this memori wrote it). */
   memori: number;
+  /** The name of its state files: the stage's, or a map element's key. */
   name: string;
   /** Unique id of the run that wrote the triple. */
   run: string;
   /** When the run finished (ISO 8601). */
   time: string;
+  /** The stage's code identity: its hash, and what it is made of, to name what changed. */
   code: CodeIdentity;
   /** The stage's output names. */
   outputs: string[];
   /** SHA-256 of the exact bytes of `.inputs` and `.outputs`. */
-  digests: { inputs: Sha256Hex; outputs: Sha256Hex };
+  digests: {
+    /** Of `.inputs`. */
+    inputs: Sha256Hex;
+    /** Of `.outputs`. */
+    outputs: Sha256Hex;
+  };
   /**
    * Format 3: the host and process that committed it. The record is written into the call's
    * lock file before it takes the lock's place, so it names its owner as a lock does.
    */
   host?: string;
+  /** Format 3: the id of the process that committed it, on `host`. */
   pid?: number;
   /** Format 3: the SHA-256 of the record's bytes after its check line (recordText). */
   check?: string;
   /** Format 3: the stamps `.inputs` and `.outputs` were written with (atomic.ts, `stampOf`). */
-  stamps?: { inputs: string; outputs: string };
+  stamps?: {
+    /** Of `.inputs`. */
+    inputs: string;
+    /** Of `.outputs`. */
+    outputs: string;
+  };
   /** Format 3: the values of `.inputs` and `.outputs`. */
   values?: RecordValues;
 }

@@ -94,12 +94,30 @@ export function checkStateName(name: unknown): string | undefined {
   return undefined;
 }
 
-/** The state files of one stage in one directory. */
+/**
+ * The state files of one stage in one directory: `<dir>/<name>.stage` (the commit record),
+ * `.inputs`, `.outputs`, and the `.files` and `.trees` hints. What `memori cache` reads; the
+ * engine writes through it. Reading never throws for what is on disk: bad state is
+ * `unreadable`, a miss.
+ *
+ * @example
+ * ```ts
+ * const found = new StateStore(".memori", "skullStrip").read();
+ * if (found.kind === "ok") {
+ *   const { record, inputs, outputs } = found.state;
+ *   console.log(record.time, inputs, outputs); // when it last ran, with what, giving what
+ * } else if (found.kind === "unreadable") {
+ *   console.log(found.file, found.detail);
+ * }
+ * ```
+ */
 export class StateStore {
   readonly #root: string | null | undefined;
 
   constructor(
+    /** The state directory (a stage's `hashOutput`, or a map's `<name>.map/`). */
     readonly dir: string,
+    /** The name of the state files: `<dir>/<name>.stage`, `.inputs`, `.outputs`, ... */
     readonly name: string,
     /**
      * The pipeline root: paths inside it are stored relative to it (portable.ts). By default
