@@ -8,13 +8,12 @@ import type { Graph } from "@dagrejs/graphlib";
 import type { Decision, Explanation } from "./decision.js";
 import { toDot, toMermaid, type DiagramNode, type NodeState } from "./diagram.js";
 import { MemoriError, describe } from "./errors.js";
+import { stderrLogger, type RunOptions } from "./options.js";
 import {
-  stderrLogger,
   checkPipelineOptions,
   type CheckedPipelineOptions,
   type PipelineOptions,
-  type RunOptions,
-} from "./options.js";
+} from "./pipeline-options.js";
 import { elementDecisions } from "./engine/alone.js";
 import { PipelineError, errorOf } from "./engine/failure.js";
 import { interruptSummary, reraise, trapInterrupts } from "./engine/interrupt.js";
@@ -35,7 +34,7 @@ export type PipelineSource = "start" | AnyStage | readonly AnyStage[];
 
 /** A pipeline definition: `[source, stage]` pairs. */
 export type PipelineDefinition = ReadonlyArray<readonly [PipelineSource, AnyStage]>;
-export type { PipelineOptions } from "./options.js";
+export type { PipelineOptions } from "./pipeline-options.js";
 export { PipelineError } from "./engine/failure.js";
 
 /**

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { describeReason, type Explanation } from "../decision.js";
 import { emit, type EventListener, type MemoriEvent } from "../events.js";
-import type { PipelineOptions } from "../options.js";
+import type { PipelineOptions } from "../pipeline-options.js";
 import type { Pipeline } from "../pipeline.js";
 import { showParamValue, type ParamSpec } from "../params.js";
 import type { Executor } from "../engine/executor.js";

@@ -33,6 +33,7 @@ export type JobFailureReason =
 
 /** A job that brought no result back. */
 export interface JobFailure {
+  /** Why (see {@link JobFailureReason}). */
   readonly reason: JobFailureReason;
   /** One line (the log tail follows it in the error's message). */
   readonly message: string;
@@ -42,6 +43,7 @@ export interface JobFailure {
   readonly outcome?: JobOutcome;
   /** SLURM's state word (`FAILED`, `OUT_OF_MEMORY`, `TIMEOUT`...). */
   readonly state?: string;
+  /** The exit code of the job's script, when it ended. */
   readonly exitCode?: number;
   /** The signal that ended it, 0 if none. */
   readonly signal?: number;
@@ -69,6 +71,7 @@ export interface JobFailure {
  * ```
  */
 export class JobFailedError extends MemoriError {
+  /** Why the job brought no result back, and how it ended. */
   readonly job: JobFailure;
 
   constructor(job: JobFailure, stage: string, element: string | undefined) {
