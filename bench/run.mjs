@@ -308,6 +308,41 @@ if (existsSync(path.join(here, "children", "concurrency.mjs"))) {
   );
 }
 
+// --- 7. the SLURM executor against local runs (when this host submits to a cluster) ---------
+// scripts/slurm-local.sh starts a one-node cluster here. 16 calls that each run `sleep 1`, as
+// SLURM jobs and locally at this host's CPU count; and one trivial job's round trip.
+if (spawnSync("sinfo", ["--noheader"]).status === 0) {
+  const state = (name) => {
+    const dir = path.join(data, `slurm-${name}`);
+    rmSync(dir, { recursive: true, force: true });
+    return dir;
+  };
+  const runs = quick ? 1 : 3;
+  const local = median(times(runs, () => node("slurm-sleep.mjs", ["local", state("local")]).ms));
+  const slurm = median(times(runs, () => node("slurm-sleep.mjs", ["slurm", state("slurm")]).ms));
+  row(
+    "16 independent 1 s process stages as SLURM jobs (one-node cluster)",
+    slurm,
+    "ms",
+    `locally at ${availableParallelism()} at once`,
+    local,
+    "the cluster's CPUs are this host's: each job's memori run-stage start-up (about 0.5 s of CPU) competes with the sleeps",
+  );
+  const trip = median(
+    times(REPEAT, () => node("slurm-sleep.mjs", ["trivial", state("trivial")]).ms),
+  );
+  row(
+    "one SLURM job's round trip (a trivial stage)",
+    trip,
+    "ms",
+    "",
+    undefined,
+    "sbatch, the job's memori run-stage, the poll that sees it end, the result",
+  );
+} else {
+  process.stderr.write("bench: SLURM rows skipped: no cluster (scripts/slurm-local.sh)\n");
+}
+
 // --- report ----------------------------------------------------------------------------------
 const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}`;
 const format = (v) =>

@@ -5,6 +5,7 @@
  * that runs the call in another thread, process or machine needs no path of its own: it
  * only has to bring the returned value (or the failure) back.
  */
+import { setMaxListeners } from "node:events";
 import { withCallContext, type FileAccess } from "../call-signal.js";
 import { installReadTracking } from "../read-tracking.js";
 import type { Fingerprint } from "./fingerprint.js";
@@ -73,6 +74,7 @@ export interface Executor {
 
 /** The signal of an execution that nothing stops but the end of the run (see execute.ts). */
 export const NEVER: AbortSignal = new AbortController().signal;
+setMaxListeners(0, NEVER); // every call in flight may listen to it: not a leak
 
 /** A function may name the executor it needs (a worker-thread function does). */
 export const EXECUTOR: unique symbol = Symbol.for("memori.executor");

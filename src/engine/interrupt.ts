@@ -5,6 +5,7 @@
  * process as it would have. SIGHUP is left alone: `nohup` relies on it being ignored, and Node
  * cannot tell whether it is.
  */
+import { setMaxListeners } from "node:events";
 import { constants } from "node:os";
 import { InterruptedError, resumeProcesses, stopProcesses } from "../process.js";
 import type { NodeReport, ScheduleReport } from "./report.js";
@@ -68,9 +69,12 @@ export function trapInterrupts(external: AbortSignal | undefined): Trap {
     installed.set(signal, handler);
     process.on(signal, handler);
   }
+  const signal =
+    external === undefined ? controller.signal : AbortSignal.any([external, controller.signal]);
+  // Every call in flight may listen to it (a SLURM job's wait does): hundreds, not a leak.
+  setMaxListeners(0, signal);
   return {
-    signal:
-      external === undefined ? controller.signal : AbortSignal.any([external, controller.signal]),
+    signal,
     get received() {
       return run.received;
     },
