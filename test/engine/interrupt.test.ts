@@ -161,3 +161,23 @@ describe("interrupting a pipeline", () => {
     expect(await commits(dir)).toEqual([]);
   });
 });
+
+describe("the signals every call in flight listens to", () => {
+  // A SLURM job's wait listens to the run's signal: hundreds of calls in flight are not a leak,
+  // and Node must not warn about them (MaxListenersExceededWarning).
+  it("take any number of listeners without a warning", async () => {
+    const { trapInterrupts } = await import("../../src/engine/interrupt.js");
+    const { NEVER } = await import("../../src/engine/executor.js");
+    const { getMaxListeners } = await import("node:events");
+    const trap = trapInterrupts(undefined);
+    const withCaller = trapInterrupts(new AbortController().signal);
+    try {
+      expect(getMaxListeners(trap.signal)).toBe(0);
+      expect(getMaxListeners(withCaller.signal)).toBe(0);
+      expect(getMaxListeners(NEVER)).toBe(0);
+    } finally {
+      trap.release();
+      withCaller.release();
+    }
+  });
+});
