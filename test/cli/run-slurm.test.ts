@@ -245,6 +245,37 @@ describe.runIf(hasSlurm())("memori run --executor slurm, on the cluster", () => 
     expect(again.stderr).toMatch(/2 ran, 2 cached, 0 failed/);
   });
 
+  // A job cancelled from outside (an administrator's scancel) mid-stage: reported with its
+  // state, nothing of it recorded, the others kept; the re-run completes it.
+  it("a job cancelled with scancel mid-stage is reported, loses nothing, and the re-run completes it", async () => {
+    const dir = await project({ "sub-02": "sleep" });
+    const running = memoriRun(dir, "--executor", "slurm", "--keep-going");
+    const marker = path.join(dir, "derivatives", "started-sub-02");
+    let id = "";
+    for (const until = Date.now() + 60_000; id === "" && Date.now() < until;) {
+      id = await readFile(marker, "utf8").then(
+        (text) => text.trim(),
+        () => "",
+      );
+      if (id === "") await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(id).toMatch(/^\d+$/);
+    const cancelled = await runCommand("scancel", [id]);
+    expect(cancelled.ok).toBe(true);
+    const result = await running;
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      new RegExp(`scale\\[sub-02\\]: FAILED .*SLURM job ${id}.*CANCELLED`),
+    );
+    expect((await record(id)).get("JobState")).toBe("CANCELLED");
+    const committed = (await stateFiles(dir)).filter((name) => name.endsWith(".stage"));
+    expect(committed).toHaveLength(2); // sub-01 and sub-03: nothing of sub-02, no group
+    await writeFile(path.join(dir, "derivatives", "release"), "");
+    const again = await memoriRun(dir, "--executor", "slurm");
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/2 ran, 2 cached, 0 failed/);
+  });
+
   it("runs a stage exported alone, with the executor set on the stage (the API)", async () => {
     const dir = await project();
     await writeFile(
