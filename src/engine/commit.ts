@@ -112,18 +112,26 @@ async function filesAfterRun(
     if (isDirectory && !mine && wrote !== undefined) {
       // A directory argument it wrote into (seen): a place to write. The files it wrote there
       // are its outputs, whatever else changed there meanwhile (other calls write there too).
-      const inside = [...wrote]
-        .filter((w) => w.startsWith(absolute + path.sep))
-        .filter((w) => !ignoredBy(def)?.(path.relative(absolute, w)))
-        .sort();
-      for (const target of inside) {
-        const fileHash = await def.hasher.hash(target, scope);
-        if (fileHash !== undefined && !def.hasher.directories.hashedHere(target))
-          written.push({ file: path.join(file, path.relative(absolute, target)), hash: fileHash });
-      }
-      if (inside.length > 0 || hash === before) continue;
+      const inside = await writtenInside(def, scope, file, wrote, written);
+      if (inside > 0 || hash === before) continue;
       changed.push(file); // changed, and not by this call
       continue;
+    }
+    if (
+      before === undefined &&
+      hash !== undefined &&
+      wrote !== undefined &&
+      !returned.has(file) &&
+      (await stat(absolute).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    ) {
+      // A directory it made (absent when it began) and wrote into (seen): the files it wrote
+      // are its outputs, not the directory as a whole. Calls beside it may have made it at the
+      // same time and write there too (one output directory for every subject), so what it
+      // holds when this call ends is not this call's. An empty one it made: its own, whole.
+      if ((await writtenInside(def, scope, file, wrote, written)) > 0) continue;
     }
     if (hash === undefined || hash === before) continue;
     if (isDirectory && !mine) {
@@ -140,6 +148,30 @@ async function filesAfterRun(
     }
   }
   return { written, changed, rebased };
+}
+
+/**
+ * The files a call wrote (seen) inside directory `file`, added to `written` with their hashes
+ * (the `ignore` rule's aside); how many it wrote there.
+ */
+async function writtenInside(
+  def: StageDef,
+  scope: HashScope,
+  file: string,
+  wrote: ReadonlySet<string>,
+  written: FileEntry[],
+): Promise<number> {
+  const absolute = path.resolve(file);
+  const inside = [...wrote]
+    .filter((w) => w.startsWith(absolute + path.sep))
+    .filter((w) => !ignoredBy(def)?.(path.relative(absolute, w)))
+    .sort();
+  for (const target of inside) {
+    const fileHash = await def.hasher.hash(target, scope);
+    if (fileHash !== undefined && !def.hasher.directories.hashedHere(target))
+      written.push({ file: path.join(file, path.relative(absolute, target)), hash: fileHash });
+  }
+  return inside.length;
 }
 
 /**

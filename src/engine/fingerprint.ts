@@ -333,7 +333,9 @@ export function compare(
     const writtenPaths = new Set(tracked.map((e) => e.file));
     const trackedAbsolute = tracked.map((t) => path.resolve(t.file));
     const storedEntries = fileEntries(state.inputs);
-    for (const entry of storedEntries) {
+    // A directory holding files it wrote, on either side (one it made is a plain path in the
+    // state, and a directory now).
+    for (const entry of [...storedEntries, ...fileEntries(fingerprint.inputs)]) {
       const inside = path.resolve(entry.file) + path.sep;
       if (trackedAbsolute.some((t) => t.startsWith(inside))) writtenPaths.add(entry.file);
     }

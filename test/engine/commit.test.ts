@@ -1,8 +1,10 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Stage } from "../../src/index.js";
+import { MappedStage, Stage } from "../../src/index.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
+
+const quiet = recordingLogger().logger;
 
 describe("committing a run (commit.ts)", () => {
   // Proves an input file changed by someone else while the stage ran is recorded as changed:
@@ -103,5 +105,62 @@ describe("an output file that existed before the first memoized run (commit.ts)"
     expect(log.warn.join("\n")).toMatch(/in\.txt changed while it ran/);
     await stage.run(input);
     expect(runs).toBe(2); // what it read is not what the file holds now
+  });
+});
+
+describe("an output directory the calls of a map make together (commit.ts)", () => {
+  // Four elements start at once; each makes the shared output directory (absent when they
+  // began) and writes its own file there, at different times. Each records the file it wrote,
+  // not the directory as a whole, which holds its siblings' files too and changes after it
+  // ends: so the next run finds all four cached, and a change to one file re-runs its call alone.
+  it("records each call's own files, not the directory: nothing runs again for nothing", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "derivatives");
+    const delays: Record<string, number> = { a: 10, b: 120, c: 240, d: 360 };
+    const stage = new MappedStage(
+      new Stage(
+        async function write(subject: string, out: string) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          await mkdir(out, { recursive: true });
+          await new Promise((resolve) => setTimeout(resolve, delays[subject]));
+          const file = path.join(out, `${subject}.txt`);
+          await writeFile(file, subject);
+          return file;
+        },
+        { name: "write", outputs: "file", hashOutput: path.join(dir, "state"), logger: quiet },
+      ),
+      ["subject"],
+      { concurrency: 4 },
+    );
+    const decisions = async () => {
+      await stage.run({ subject: ["a", "b", "c", "d"], out });
+      return stage.elementDecisions.map((d) => `${d.element} ${d.action} ${d.reason.kind}`);
+    };
+    expect(await decisions()).toEqual([
+      "a run first-run",
+      "b run first-run",
+      "c run first-run",
+      "d run first-run",
+    ]);
+    expect(await decisions()).toEqual([
+      "a skip cached",
+      "b skip cached",
+      "c skip cached",
+      "d skip cached",
+    ]);
+    await writeFile(path.join(out, "b.txt"), "changed");
+    expect(await decisions()).toEqual([
+      "a skip cached",
+      "b run output-modified",
+      "c skip cached",
+      "d skip cached",
+    ]);
+    await rm(path.join(out, "c.txt"));
+    expect(await decisions()).toEqual([
+      "a skip cached",
+      "b skip cached",
+      "c run output-missing",
+      "d skip cached",
+    ]);
   });
 });
