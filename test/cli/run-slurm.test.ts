@@ -27,9 +27,10 @@ async function project(contents: Record<string, string> = {}): Promise<string> {
   await mkdir(project);
   await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
   await cp(fixture, path.join(project, "subjects.js"));
-  // The output directory exists before the run: a directory argument that a call creates is
-  // taken (by the engine, whatever the executor) as that call's own output, so the files its
-  // siblings write there later would make it run again.
+  // The output directory exists before the run, so that every call records it alike and the
+  // local and SLURM states compare equal: a call that began before the directory existed
+  // records it as a plain path (and the files it wrote there), one that began after as a
+  // directory, and which calls began first differs between the two.
   await mkdir(path.join(project, "derivatives"));
   for (const [subject, values] of Object.entries({
     "sub-01": "1 2 3",
