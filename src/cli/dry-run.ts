@@ -4,6 +4,7 @@
  * what those elements would do).
  */
 import type { Explanation, Reason } from "../decision.js";
+import { PRECEDENCE } from "../engine/report.js";
 
 /** One row of the dry run's table. */
 export interface DryRunRow {
@@ -11,15 +12,6 @@ export interface DryRunRow {
   readonly action: Explanation["action"];
   readonly reason: Reason;
 }
-
-/** Which element's action a map's row shows: the most telling one (as a map explains itself). */
-const PRECEDENCE: Explanation["action"][] = [
-  "fail",
-  "run",
-  "run-if-upstream-changes",
-  "blocked",
-  "skip",
-];
 
 function chosen(elements: readonly Explanation[], only: readonly string[]): Explanation[] {
   if (only.length === 0) return [...elements];
@@ -41,6 +33,7 @@ export function dryRunRows(
     if (only.length === 0 || elements.length === e.elements.length) {
       rows.push({ stage: e.stage, action: e.action, reason: e.reason });
     } else {
+      // The row shows the most telling element, as a map explains itself.
       const first = PRECEDENCE.map((a) => elements.find((x) => x.action === a)).find(
         (x) => x !== undefined,
       );

@@ -130,7 +130,8 @@ export function mapDecision(name: string, elements: readonly ElementReport[]): D
     : { stage: name, action: "skip", reason: { kind: "cached" } };
 }
 
-const PRECEDENCE: Explanation["action"][] = [
+/** Which action of a map's elements tells most about the map, most telling first. */
+export const PRECEDENCE: readonly Explanation["action"][] = [
   "fail",
   "run",
   "run-if-upstream-changes",
