@@ -74,13 +74,16 @@ export function typesByDevice(mountinfo: string): Map<string, string> {
   return types;
 }
 
-let known: Map<string, string> | undefined;
+/** The mount table as last read (`null`: there is none to read, not Linux). */
+let known: Map<string, string> | null | undefined;
+/** Devices the table was read again for (each once: a device still unknown stays shared). */
+const lookedAgain = new Set<string>();
 
-function mountinfo(): Map<string, string> | undefined {
+function mountinfo(): Map<string, string> | null {
   try {
     return typesByDevice(readFileSync("/proc/self/mountinfo", "utf8"));
   } catch {
-    return undefined; // not Linux: no types known
+    return null; // not Linux: no types known
   }
 }
 
@@ -92,7 +95,8 @@ function mountinfo(): Map<string, string> | undefined {
 export function isShared(dev: number | bigint, env: NodeJS.ProcessEnv = process.env): boolean {
   const name = deviceName(dev);
   let type = (known ??= mountinfo())?.get(name);
-  if (type === undefined) {
+  if (type === undefined && known !== null && !lookedAgain.has(name)) {
+    lookedAgain.add(name);
     known = mountinfo(); // an automounted share, mounted since
     type = known?.get(name);
   }
