@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import {
+  RUN_RECORD_FORMAT,
+  checkRunRecord,
+  describeProblem,
+  parseRunRecord,
+} from "../../src/records/run-record.js";
+import { sampleRecord } from "../util/run-records.js";
+
+describe("run records", () => {
+  it("reads a valid record back as it was", () => {
+    const record = sampleRecord();
+    const read = parseRunRecord(JSON.stringify(record), "r.json");
+    expect(read).toEqual({ ok: true, record });
+  });
+
+  it("says what is wrong and where", () => {
+    const record = sampleRecord() as unknown as { tasks: Record<string, unknown>[] };
+    record.tasks[2]!.decision = "done";
+    const read = checkRunRecord(record, "runs/x.json");
+    expect(read.ok).toBe(false);
+    if (read.ok) return;
+    expect(read.problem.at).toBe("tasks[2].decision");
+    expect(describeProblem(read.problem)).toMatch(
+      /^runs\/x\.json: tasks\[2\]\.decision: expected one of "ran", .*got "done"$/,
+    );
+  });
+
+  it("names a missing field", () => {
+    const record = sampleRecord() as unknown as Record<string, unknown>;
+    delete record.host;
+    const read = checkRunRecord(record);
+    expect(read.ok ? undefined : read.problem).toMatchObject({ at: "host", message: "missing" });
+  });
+
+  it("refuses another format, and text that is not JSON", () => {
+    const other = { ...sampleRecord(), format: RUN_RECORD_FORMAT + 1 };
+    const read = checkRunRecord(other);
+    expect(read.ok ? undefined : read.problem).toMatchObject({ at: "format" });
+    const torn = parseRunRecord(JSON.stringify(sampleRecord()).slice(0, 50), "t.json");
+    expect(torn.ok ? undefined : describeProblem(torn.problem)).toMatch(/^t\.json: not JSON/);
+  });
+
+  it("accepts fields it does not know (records only grow)", () => {
+    const record = { ...sampleRecord(), later: { anything: true } };
+    expect(checkRunRecord(record).ok).toBe(true);
+  });
+});
