@@ -140,12 +140,7 @@ export async function finishRecording(
     recording.dir,
     () => {
       const interrupted = report.interrupted !== undefined;
-      const first = report.nodes.flatMap((r) => r.failures.slice(0, 1))[0];
-      const error = interrupted
-        ? `interrupted (${messageOf(report.interrupted)})`
-        : first === undefined
-          ? undefined
-          : errorOf(first, "pipeline");
+      const error = interrupted ? `interrupted (${messageOf(report.interrupted)})` : undefined;
       return recording.recorder.record({
         command: runCommand(),
         nodes: nodes.map(({ node }, id) => {

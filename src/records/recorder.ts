@@ -52,7 +52,7 @@ export interface RunSummary {
   readonly calls: readonly CallStatus[];
   /** The run was interrupted. */
   readonly interrupted: boolean;
-  /** What the run threw, if it failed. */
+  /** What the run threw, if it failed (absent: its first failed call's error). */
   readonly error?: unknown;
 }
 
@@ -62,13 +62,14 @@ function stageOf(event: { stage: string; element?: string }): string {
   return element === undefined ? stage : stage.slice(0, stage.length - element.length - 2);
 }
 
-/** The error's message, reason and stderr tail, looking through `cause`s. */
+/** The error's message, reason (the innermost memori's) and stderr tail, through `cause`s. */
 export function taskError(error: unknown): TaskError {
   const found: TaskError = { message: messageOf(error) };
   const seen = new Set<unknown>();
   for (let e = error; e !== undefined && e !== null && !seen.has(e);) {
     seen.add(e);
-    if (found.reason === undefined && e instanceof MemoriError) found.reason = e.reason;
+    // The innermost reason tells most: `process-failed` under `stage-failed`.
+    if (e instanceof MemoriError) found.reason = e.reason;
     const tail = (e as { stderrTail?: unknown }).stderrTail;
     if (found.stderrTail === undefined && typeof tail === "string" && tail !== "") {
       found.stderrTail = tail;
@@ -253,7 +254,10 @@ export class RunRecorder {
       0,
     );
     if (tasks.some((t) => t.usage !== undefined)) record.cpuMs = cpu;
-    if (summary.error !== undefined) record.error = messageOf(summary.error).split("\n")[0]!;
+    // Why it failed: what it threw, else its first failed call's error.
+    const failed = tasks.find((t) => t.error !== undefined)?.error?.message;
+    const error = summary.error === undefined ? failed : messageOf(summary.error);
+    if (error !== undefined && outcome !== "ok") record.error = error;
     return record;
   }
 }

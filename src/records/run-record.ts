@@ -116,7 +116,10 @@ export interface FailedAttempt {
 export interface TaskError {
   /** The error's message. */
   message: string;
-  /** memori's kebab-case reason (`process-failed`, `timeout`...), when it is a `MemoriError`. */
+  /**
+   * memori's kebab-case reason (`process-failed`, `timeout`...): the innermost `MemoriError`'s
+   * among the error and its causes.
+   */
   reason?: string;
   /** The end of what the failed process wrote to stderr, when known. */
   stderrTail?: string;
