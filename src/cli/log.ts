@@ -181,7 +181,9 @@ function showRun(record: RunRecord, format: Format, out: Write): void {
       `command: ${commandText(record)}\n`,
   );
   for (const p of record.command.params ?? []) out(`  ${p.name} = ${p.value} (${p.from})\n`);
-  if (record.error !== undefined) out(`error: ${record.error}\n`);
+  const failed = record.tasks.filter((t) => t.error !== undefined);
+  // A failed task's error is said below, with its stderr.
+  if (record.error !== undefined && failed.length === 0) out(`error: ${record.error}\n`);
   out("\n");
   out(
     table([
@@ -198,7 +200,6 @@ function showRun(record: RunRecord, format: Format, out: Write): void {
       ]),
     ]),
   );
-  const failed = record.tasks.filter((t) => t.error !== undefined);
   for (const t of failed) {
     out(`\n${taskName(t)} failed: ${t.error!.message}\n`);
     const tail = t.error!.stderrTail?.trimEnd();
