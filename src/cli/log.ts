@@ -36,7 +36,7 @@ MEMORI_KEEP_RUNS=N to change).
 
 RUN is a run's id, a prefix of one, last, or -N (the Nth newest). DIR is the state directory
 (a stage's hashOutput, memori's -d); without it, the current directory, or the directories
-in it that have run records.
+one or two levels down that have run records.
 
 options:
   -d, --dir DIR           the state directory
@@ -107,17 +107,32 @@ function isDirectory(file: string): boolean {
   }
 }
 
-/** The state directories to read: the one given, else `.` or those in it with records. */
+/** Folders never searched for state directories. */
+const SKIPPED = new Set(["node_modules", ".git"]);
+
+function subdirectories(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && !SKIPPED.has(e.name) && e.name !== RUNS_FOLDER)
+      .map((e) => (dir === "." ? e.name : path.join(dir, e.name)))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The state directories to read: the one given, else `.` if it has records, else those with
+ * records one or two levels down (`derivatives/.memori`).
+ */
 function stateDirs(given: string | undefined): string[] {
   if (given !== undefined) return [given];
   if (existsSync(runsDir("."))) return ["."];
-  let names: string[];
-  try {
-    names = readdirSync(".").sort();
-  } catch {
-    return ["."];
+  const found: string[] = [];
+  for (const dir of subdirectories(".")) {
+    if (existsSync(runsDir(dir))) found.push(dir);
+    else for (const inner of subdirectories(dir)) if (existsSync(runsDir(inner))) found.push(inner);
   }
-  const found = names.filter((name) => existsSync(runsDir(name)));
   return found.length > 0 ? found : ["."];
 }
 
@@ -239,7 +254,7 @@ export function runLog(argv: readonly string[], out: Write, err: Write): number 
   for (const line of problemLines(problems)) err(`memori log: warning: ${line}\n`);
   if (args.run === undefined) {
     if (records.length === 0 && args.format === "text") {
-      const where = args.dir ?? "the current directory (nor in the directories in it)";
+      const where = args.dir ?? "the current directory (nor one or two levels down)";
       err(`memori log: no run records in ${where}; give the state directory: memori log DIR\n`);
       return 1;
     }
