@@ -84,7 +84,7 @@ export type StageResults<F, O, A> = {
  * parameters with the `inputs` option (TypeScript's function types have no parameter names):
  *
  * ```ts
- * const smooth = new Stage((inFile: string, fwhm = 6) => blur(inFile, fwhm), {
+ * const smooth = new Stage((inFile: string, fwhm: number = 6) => blur(inFile, fwhm), {
  *   inputs: ["inFile", "fwhm"],
  *   name: "smooth",
  * });
