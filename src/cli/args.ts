@@ -223,9 +223,11 @@ options:
                             (memori cache --help)
   memori run MODULE [--param NAME=VALUE ...] ...    run the pipeline a module exports,
                             with its parameters (memori run --help)
+  memori report [RUN] [-d DIR] [-o FILE]            a run's HTML report: summary, DAG,
+                            timeline, failures, tasks (memori report --help)
 
 Options end at the command: everything after it is passed to the command. If the command
-follows -c or -o, or is a program called cache or run, put -- before it. Python memori's
+follows -c or -o, or is a program called cache, run or report, put -- before it. Python memori's
 spellings (--hash_output, --log_file, --arg_output0) work too.
 
 exit status: the command's own when it ran (128+N if killed by signal N); 0 when skipped;

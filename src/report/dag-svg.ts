@@ -39,7 +39,10 @@ export function dagSvg(stages: readonly ReportStage[], edges: readonly ReportEdg
   stages.forEach((stage, i) => {
     index.set(stage.id, i);
     const widest = Math.max(shorten(stage.name).length, subtitle(stage).length);
-    graph.setNode(String(i), { width: Math.max(80, widest * CHAR_WIDTH + 24), height: NODE_HEIGHT });
+    graph.setNode(String(i), {
+      width: Math.max(80, widest * CHAR_WIDTH + 24),
+      height: NODE_HEIGHT,
+    });
   });
   const drawn: ReportEdge[] = [];
   for (const edge of edges) {
@@ -66,7 +69,10 @@ export function dagSvg(stages: readonly ReportStage[], edges: readonly ReportEdg
     const edge = graph.edge(e);
     const points = edge.points ?? [];
     const d = points
-      .map((p: { x: number; y: number }, i: number) => `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`)
+      .map(
+        (p: { x: number; y: number }, i: number) =>
+          `${i === 0 ? "M" : "L"}${p.x.toFixed(1)},${p.y.toFixed(1)}`,
+      )
       .join("");
     parts.push(`<g class="dag-edge"><path${attr("d", d)} marker-end="url(#arrow)"/>`);
     const label = drawn[Number(e.name)]?.label ?? "";

@@ -30,7 +30,9 @@ function taskOf(task: TaskRecord): ReportTask {
     decision: task.decision,
     reason: reasonText(task),
     start: task.start,
-    end: task.end ?? (task.start !== undefined && task.ms !== undefined ? task.start + task.ms : undefined),
+    end:
+      task.end ??
+      (task.start !== undefined && task.ms !== undefined ? task.start + task.ms : undefined),
     exit: task.exit,
     cpuMs: usage === undefined ? undefined : usage.userMs + usage.sysMs,
     peakRssBytes: usage?.peakRss,

@@ -7,7 +7,7 @@ import { dagSvg } from "./dag-svg.js";
 import { failuresHtml } from "./failures.js";
 import { text } from "./html.js";
 import type { ReportModel } from "./model.js";
-import { PAGE_SCRIPT } from "./page-script.js";
+import { PAGE_ROWS, PAGE_SCRIPT } from "./page-script.js";
 import { summaryHtml } from "./summary.js";
 import { taskTable } from "./task-table.js";
 import { timelineSvg } from "./timeline.js";
@@ -36,13 +36,17 @@ svg.dag .dag-edge text { fill: #616161; font-size: 11px; }
 svg.timeline .tick { stroke: #eeeeee; }
 svg.timeline .tick-label { fill: #757575; font-size: 10px; }
 svg.timeline .row-label { fill: #424242; font-size: 11px; }
-table.tasks { width: 100%; font-size: 12px; }
+table.tasks { width: 100%; min-width: 1100px; font-size: 12px; table-layout: fixed; }
+table.tasks col.task { width: 18%; } table.tasks col.reason { width: 26%; }
+table.tasks td { overflow-wrap: anywhere; }
 table.tasks th { position: sticky; top: 0; background: #eceff1; text-align: left; padding: 4px 8px; cursor: pointer; user-select: none; white-space: nowrap; }
 table.tasks th[aria-sort="ascending"]::after { content: " ▲"; }
 table.tasks th[aria-sort="descending"]::after { content: " ▼"; }
 table.tasks td { padding: 3px 8px; border-top: 1px solid #eeeeee; vertical-align: top; }
 table.tasks tbody tr:hover { background: #f5f5f5; }
 .table-wrap { max-height: 70vh; overflow: auto; }
+.pager { margin: 0 0 8px; }
+table.tasks[data-paged] tbody tr:nth-child(n+${PAGE_ROWS + 1}) { display: none; }
 td.d-ran { color: #0d47a1; } td.d-cached { color: #1b5e20; } td.d-failed { color: #b71c1c; font-weight: 600; }
 td.d-blocked, td.d-excluded, td.d-cancelled { color: #757575; }
 .failure { border-left: 4px solid #c62828; padding: 4px 12px; margin: 8px 0; }
@@ -52,7 +56,8 @@ pre.log-tail { background: #263238; color: #eceff1; padding: 8px 12px; border-ra
 `;
 
 /** Nothing may be loaded from anywhere: only the inline style and script run. */
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
 
 /** The report of one run: a whole HTML document. */
 export function reportPage(model: ReportModel): string {

@@ -5,13 +5,17 @@
  */
 import { attr, text } from "./html.js";
 import { taskName, type ReportTask } from "./model.js";
+import { PAGE_ROWS } from "./page-script.js";
 import { bytes, duration, MISSING } from "./units.js";
 
 interface Column {
   readonly title: string;
   /** `num` cells sort as numbers, missing last; others as text. */
   readonly kind: "text" | "num";
-  readonly cell: (task: ReportTask, runStart: number) => { shown: string; value: string | number | undefined };
+  readonly cell: (
+    task: ReportTask,
+    runStart: number,
+  ) => { shown: string; value: string | number | undefined };
 }
 
 function numeric(value: number | undefined, show: (n: number | undefined) => string) {
@@ -62,5 +66,15 @@ export function taskTable(tasks: readonly ReportTask[], runStart: number): strin
     });
     return `<tr>${cells.join("")}</tr>`;
   });
-  return `<table class="tasks"><thead><tr>${head}</tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
+  // A fixed layout (column widths from the first row): a table of 10,000 rows is laid out,
+  // and sorted, without measuring every cell.
+  const cols = COLUMNS.map((c) =>
+    c.title === "task" || c.title === "reason" ? `<col class="${c.title}">` : "<col>",
+  );
+  // More than a page: the page's CSS shows the first page until its script takes over.
+  const paged = tasks.length > PAGE_ROWS;
+  const pager = paged
+    ? `<div class="pager" hidden><button type="button" data-step="-1">previous</button> <span class="shown"></span> <button type="button" data-step="1">next</button></div>`
+    : "";
+  return `${pager}<table class="tasks"${paged ? " data-paged" : ""}><colgroup>${cols.join("")}</colgroup><thead><tr>${head}</tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
 }

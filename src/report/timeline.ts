@@ -33,17 +33,31 @@ interface Timed {
   end: number;
 }
 
+/** A row of bars, at `y`, `height` tall, with a label (or none: a stage's later lanes). */
 interface Row {
   label: string;
   bars: Timed[];
+  y: number;
+  height: number;
 }
+
+const TASK_ROW = 18;
+const LABEL_ROW = 14;
 
 /** One row per task, in the order they started. */
 function taskRows(timed: readonly Timed[]): Row[] {
-  return timed.map((t) => ({ label: taskName(t.task), bars: [t] }));
+  return timed.map((t, i) => ({
+    label: taskName(t.task),
+    bars: [t],
+    y: AXIS + i * TASK_ROW,
+    height: TASK_ROW,
+  }));
 }
 
-/** Each stage's tasks in as few rows as never overlap (greedy, by start). */
+/**
+ * Each stage's tasks in as few lanes as never overlap (greedy, by start); a stage's lanes share
+ * its label, and are at least a label's height together.
+ */
 function laneRows(timed: readonly Timed[]): Row[] {
   const byStage = new Map<string, Timed[]>();
   for (const t of timed) {
@@ -52,23 +66,43 @@ function laneRows(timed: readonly Timed[]): Row[] {
     else list.push(t);
   }
   const rows: Row[] = [];
+  let y = AXIS;
   for (const [stage, list] of byStage) {
-    const lanes: Row[] = [];
+    const lanes: Timed[][] = [];
     const ends: number[] = [];
     for (const t of list) {
       let lane = ends.findIndex((end) => end <= t.start);
       if (lane === -1) {
         lane = lanes.length;
-        lanes.push({ label: "", bars: [] });
+        lanes.push([]);
         ends.push(t.end);
       }
-      lanes[lane]!.bars.push(t);
+      lanes[lane]!.push(t);
       ends[lane] = t.end;
     }
-    lanes[0]!.label = `${stage} (${list.length})`;
-    rows.push(...lanes);
+    const lane = lanes.length > 50 ? 2 : lanes.length > 10 ? 4 : 8;
+    const height = Math.max(LABEL_ROW, lanes.length * lane);
+    const top = y + (height - lanes.length * lane) / 2;
+    lanes.forEach((bars, i) => {
+      rows.push({
+        label: i === 0 ? `${stage} (${list.length})` : "",
+        bars,
+        y: top + i * lane,
+        height: lane,
+      });
+    });
+    y += height + 6;
   }
   return rows;
+}
+
+/** The middle of the lanes a labelled row starts (up to the next labelled row). */
+function labelMiddle(rows: readonly Row[], row: Row): number {
+  const i = rows.indexOf(row);
+  let end = i + 1;
+  while (end < rows.length && rows[end]!.label === "") end++;
+  const lastLane = rows[end - 1]!;
+  return Math.max((row.y + lastLane.y + lastLane.height) / 2, row.y + LABEL_ROW / 2);
 }
 
 /** Round tick spacing: 1, 2 or 5 times a power of ten, in milliseconds, about 8 ticks. */
@@ -90,11 +124,11 @@ export function timelineSvg(tasks: readonly ReportTask[], runStart: number): str
   timed.sort((a, b) => a.start - b.start || a.end - b.end);
   const perTask = timed.length <= ROW_PER_TASK;
   const rows = perTask ? taskRows(timed) : laneRows(timed);
-  const rowHeight = perTask ? 18 : rows.length > 400 ? 4 : 8;
   const origin = Math.min(runStart, timed[0]!.start);
   const span = Math.max(1, ...timed.map((t) => t.end - origin));
   const scale = PLOT / span;
-  const height = AXIS + rows.length * rowHeight + 8;
+  const last = rows[rows.length - 1]!;
+  const height = Math.ceil(Math.max(last.y + last.height, AXIS + LABEL_ROW)) + 8;
   const parts = [
     `<svg class="timeline" xmlns="http://www.w3.org/2000/svg"${attr("viewBox", `0 0 ${WIDTH} ${height}`)}${attr("width", WIDTH)}${attr("height", height)} role="img" aria-label="When each task ran">`,
   ];
@@ -106,11 +140,12 @@ export function timelineSvg(tasks: readonly ReportTask[], runStart: number): str
       `<text class="tick-label"${attr("x", x)} y="${AXIS - 8}" text-anchor="middle">${text(duration(t))}</text>`,
     );
   }
-  rows.forEach((row, i) => {
-    const y = AXIS + i * rowHeight;
+  for (const row of rows) {
+    const { y, height: rowHeight } = row;
     if (row.label !== "") {
+      const middle = perTask ? y + rowHeight / 2 : labelMiddle(rows, row);
       parts.push(
-        `<text class="row-label" x="${LABEL - 6}"${attr("y", y + Math.min(rowHeight, 14) - 2)} text-anchor="end">${text(row.label.length > 32 ? `${row.label.slice(0, 31)}…` : row.label)}</text>`,
+        `<text class="row-label" x="${LABEL - 6}"${attr("y", (middle + 4).toFixed(1))} text-anchor="end">${text(row.label.length > 32 ? `${row.label.slice(0, 31)}…` : row.label)}</text>`,
       );
     }
     for (const bar of row.bars) {
@@ -123,7 +158,7 @@ export function timelineSvg(tasks: readonly ReportTask[], runStart: number): str
         `<rect class="bar"${attr("data-decision", bar.task.decision)}${attr("x", x.toFixed(1))}${attr("y", (y + (rowHeight - h) / 2).toFixed(1))}${attr("width", w.toFixed(1))}${attr("height", h.toFixed(1))}${attr("fill", BAR_COLOURS[bar.task.decision])}><title>${text(title)}</title></rect>`,
       );
     }
-  });
+  }
   parts.push("</svg>");
   return parts.join("");
 }

@@ -23,11 +23,16 @@ export function bytes(n: number | undefined): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+  return unit === 0
+    ? `${value} B`
+    : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
 
 /** A time as UTC, to the second: `2026-11-26 09:50:12 UTC`. */
 export function clock(time: number | undefined): string {
   if (time === undefined || !Number.isFinite(time)) return MISSING;
-  return new Date(time).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  return new Date(time)
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d+Z$/, " UTC");
 }
