@@ -4,6 +4,7 @@
  * and where the files it opens are recorded (see read-tracking.ts).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ProcessUsage } from "./records/run-record.js";
 
 /** The files a call's code opened in this process, when they are tracked. */
 export class FileAccess {
@@ -19,12 +20,25 @@ export class FileAccess {
   untraced: false | true | string = false;
 }
 
+/** A process a call started, once it ended (see process.ts, and the `stage:process` event). */
+export interface ProcessEnded {
+  readonly command: string | readonly string[];
+  readonly pid: number | undefined;
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  /** `Date.now()` when it started. */
+  readonly start: number;
+  readonly usage: ProcessUsage | undefined;
+}
+
 /** What a stage call's code runs with. */
 export interface CallContext {
   /** The call's own abort signal, when it has one (a timeout, a caller's signal). */
   readonly signal?: AbortSignal | undefined;
   /** Where the files the call opens are recorded, when they are tracked. */
   readonly access?: FileAccess | undefined;
+  /** Told of each process the call started, when someone listens (its resource usage is sampled then). */
+  readonly onProcess?: ((ended: ProcessEnded) => void) | undefined;
 }
 
 const current = new AsyncLocalStorage<CallContext>();
@@ -57,6 +71,11 @@ export function callSignal(): AbortSignal | undefined {
 /** The file record of the stage call this code runs in, if its files are tracked. */
 export function callAccess(): FileAccess | undefined {
   return current.getStore()?.access;
+}
+
+/** Who is told of the processes the current call starts, if anyone listens. */
+export function callProcessListener(): ((ended: ProcessEnded) => void) | undefined {
+  return current.getStore()?.onProcess;
 }
 
 /** Run `body` in the given call context. */

@@ -1,4 +1,5 @@
 import type { Reason } from "./decision.js";
+import type { ProcessUsage } from "./records/run-record.js";
 
 /**
  * What memori reports while it runs, through the `onEvent` option of a pipeline or a stage.
@@ -129,6 +130,34 @@ export type MemoriEvent =
       time: number;
     }
   | {
+      /**
+       * A process the call started with `runProcess` (or a command's run) ended, with what its
+       * tree used (Linux: sampled from `/proc`; absent elsewhere). Only for calls that run in
+       * this process (not in worker threads or on a cluster).
+       */
+      type: "stage:process";
+      /** The stage's name (`name[label]` for a map element). */
+      stage: string;
+      /** The map element's label, for one element of a map. */
+      element?: string;
+      /** The attempt, from the second one of a stage with `retries`. */
+      attempt?: number;
+      /** The command as given. */
+      command: string | readonly string[];
+      /** Its process id. */
+      pid?: number;
+      /** Its exit code, when it exited. */
+      exitCode?: number;
+      /** The signal that ended it, when one did. */
+      signal?: string;
+      /** `Date.now()` when it started. */
+      start: number;
+      /** What its process tree used, where it could be sampled. */
+      usage?: ProcessUsage;
+      /** `Date.now()` when it ended. */
+      time: number;
+    }
+  | {
       /** Progress hashing a large file, reported as it goes (for a progress bar). */
       type: "hash:progress";
       /** The file. */
@@ -178,4 +207,32 @@ export function emit(listener: EventListener | undefined, event: MemoriEvent): v
   } catch {
     // a reporter's problem must not fail the pipeline
   }
+}
+
+/** The listener a listener made by {@link alsoTell} passes events on to. */
+const PASSES_TO: unique symbol = Symbol.for("memori.passesTo") as never;
+
+/**
+ * A listener that hears each event first (memori's own: a run record), then passes it on to
+ * `then` (whose failure is its own, see {@link emit}).
+ */
+export function alsoTell(
+  hear: (event: MemoriEvent) => void,
+  then: EventListener | undefined,
+): EventListener {
+  if (then === undefined) return hear;
+  const both: EventListener & { [PASSES_TO]?: EventListener } = (event) => {
+    hear(event);
+    emit(then, event);
+  };
+  both[PASSES_TO] = then;
+  return both;
+}
+
+/** Whether `listener` is `run`, or what `run` passes events on to: told once, not twice. */
+export function sameListener(listener: EventListener, run: EventListener | undefined): boolean {
+  return (
+    listener === run ||
+    listener === (run as { [PASSES_TO]?: EventListener } | undefined)?.[PASSES_TO]
+  );
 }

@@ -55,6 +55,14 @@ export interface PipelineOptions {
    * @default each stage's own (in-process)
    */
   readonly executor?: Executor;
+  /**
+   * How many run records to keep in the state directory (`<state dir>/.memori-runs/`, the
+   * directory most of the stages use): each run writes one, read by `memori log`, and the
+   * oldest beyond this many are removed. 0 writes none. A record is never needed for
+   * correctness: one that cannot be written is a warning.
+   * @default the environment variable `MEMORI_KEEP_RUNS`, else 100
+   */
+  readonly keepRuns?: number;
 }
 
 /** Pipeline options, checked, with their defaults. */
@@ -66,11 +74,11 @@ export interface CheckedPipelineOptions {
   signal: AbortSignal | undefined;
   only: ReadonlySet<string> | undefined;
   executor: Executor | undefined;
+  keepRuns: number | undefined;
 }
 
-const PIPELINE_OPTIONS = "concurrency keepGoing readonlyCaches onEvent signal only executor".split(
-  " ",
-);
+const PIPELINE_OPTIONS =
+  "concurrency keepGoing readonlyCaches onEvent signal only executor keepRuns".split(" ");
 
 function pipelineFail(option: string, expected: string, value: unknown): never {
   throw new MemoriError(
@@ -95,7 +103,11 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     signal,
     only,
     executor,
+    keepRuns,
   } = options;
+  if (keepRuns !== undefined && !(Number.isSafeInteger(keepRuns) && keepRuns >= 0)) {
+    pipelineFail("keepRuns", "a whole number of runs >= 0", keepRuns);
+  }
   if (only !== undefined && !(Array.isArray(only) && only.every((l) => typeof l === "string"))) {
     pipelineFail("only", "an array of map element labels", only);
   }
@@ -134,5 +146,6 @@ export function checkPipelineOptions(options: PipelineOptions): CheckedPipelineO
     signal,
     only: only === undefined ? undefined : new Set(only),
     executor,
+    keepRuns,
   };
 }

@@ -22,6 +22,7 @@ import type { NodeReport, ScheduleReport } from "./engine/report.js";
 import { schedule } from "./engine/schedule.js";
 import type { Invocation } from "./engine/signature.js";
 import { buildGraph, checkCollisions, diagramEdges, type PipelineGraph } from "./pipeline/graph.js";
+import { finishRecording, startRecording } from "./records/pipeline-record.js";
 import type { MappedStage } from "./map.js";
 import type { Stage } from "./stage.js";
 
@@ -169,6 +170,7 @@ export class Pipeline {
     this.#checkCollisions();
     const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only, executor } =
       this.#options;
+    const recording = startRecording(nodes, this.#options.keepRuns, onEvent);
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;
     try {
@@ -179,7 +181,7 @@ export class Pipeline {
         concurrency,
         keepGoing,
         readonlyCaches,
-        onEvent,
+        onEvent: recording?.listener ?? onEvent,
         signal: trap.signal,
         attribute: signal !== undefined,
         where: "pipeline",
@@ -189,6 +191,7 @@ export class Pipeline {
     } finally {
       trap.release();
     }
+    if (recording !== undefined) await finishRecording(recording, nodes, report);
     this.#states = [];
     report.nodes.forEach((r, id) => {
       const elements = r.elements === undefined ? undefined : elementDecisions(r);

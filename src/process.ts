@@ -6,6 +6,7 @@ import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { callAccess, callSignal } from "./call-signal.js";
 import { canTrace, parseTrace, traced } from "./trace.js";
+import { watchProcess } from "./process-usage.js";
 import { signalBelow, stopTree } from "./process-tree.js";
 import { MemoriError, describe, messageOf } from "./errors.js";
 import { childProcess, crypto } from "./lazy-modules.js";
@@ -298,6 +299,7 @@ export function runCommand(
       // Started under strace: its files are seen (the spawn itself is not a blind spot).
       if (access !== undefined && log !== undefined) access.untraced = before;
       if (log !== undefined) tracers.add(child);
+      watchProcess(child, command, log !== undefined);
       const untrack = options.forwardSignals ? track(child) : () => undefined;
       live.add(child);
       const signal = options.signal ?? callSignal();

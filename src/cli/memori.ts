@@ -15,6 +15,7 @@ import { MemoriError } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { ProcessFailedError, scriptFunction } from "../script.js";
 import { Stage } from "../stage.js";
+import { recordCommand, type CommandEnd } from "../records/command-record.js";
 import { parallelRoot } from "../state/location.js";
 import { checkStateName } from "../state/store.js";
 import { isFile, whichSync } from "../which.js";
@@ -163,7 +164,14 @@ export async function main(argv: readonly string[]): Promise<number> {
               args.hashOutput === undefined ? undefined : parallelRoot(args.hashOutput, k),
           }));
 
-  const runOne = async (run: Run): Promise<number> => {
+  // The run's record, under the -d directory (never needed: a failure to write it is a warning).
+  const recording = recordCommand(args.hashOutput, args.parallel !== undefined);
+  const ends: CommandEnd[] = [];
+  const runOne = async (run: Run, k = 0): Promise<number> => {
+    const end = (status: number, error?: unknown, interrupted = false): number => {
+      ends[k] = { status, interrupted, error };
+      return status;
+    };
     const fn = scriptFunction(command, {
       dependents: args.dependents,
       expectedOutputs: run.outputs,
@@ -182,34 +190,36 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger,
         alwaysHash: args.alwaysHash,
         ...(args.codeVersion === undefined ? {} : { codeVersion: args.codeVersion }),
+        ...(recording === undefined ? {} : { onEvent: recording.listener(k) }),
       });
       await stage.run(...run.args);
-      return 0;
+      return end(0);
     } catch (error) {
       // Only a command that was started is interrupted: process.js is loaded by then.
       const { InterruptedError } = await import("../process.js");
       if (error instanceof InterruptedError) {
         say(error.message);
-        return error.status;
+        return end(error.status, error, true);
       }
       if (error instanceof ProcessFailedError) {
         // A missing expected output is always said; a failing command has said why itself.
         if (error.status === 1 && /did not produce/.test(error.message))
           logger.error(error.message);
         else logger.info(error.message);
-        return error.status;
+        return end(error.status, error);
       }
       if (error instanceof MemoriError) {
         say(error.message);
-        return 1;
+        return end(1, error);
       }
+      end(1, error);
       throw error;
     }
   };
 
   let status: number;
   if (runs.length === 1) {
-    status = await runOne(runs[0]!);
+    status = await runOne(runs[0]!).finally(() => recording?.finish(name, ends));
   } else {
     const { TaskQueue } = await import("../engine/queue.js");
     const queue = new TaskQueue<number>(args.parallel ?? 1);
@@ -217,11 +227,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       runs.map(
         (run, priority) =>
           new Promise<Settled<number>>((done) =>
-            queue.add({ priority, run: () => runOne(run) }, done),
+            queue.add({ priority, run: () => runOne(run, priority) }, done),
           ),
       ),
     );
     const statuses = settled.map((s) => (s.kind === "done" ? s.value : 1));
+    await recording?.finish(name, ends);
     const failed = statuses.filter((s) => s !== 0).length;
     if (failed > 0) say(`${failed} of ${runs.length} parallel runs failed`);
     status = statuses.find((s) => s !== 0) ?? 0;

@@ -23,7 +23,8 @@ import {
   notAPipeline,
   type RunnableModule,
 } from "./module-loader.js";
-import { paramRows, resolveParams, type ParamValue } from "./param-values.js";
+import { paramRows, resolveParams, sourceText, type ParamValue } from "./param-values.js";
+import { setRunCommand } from "../records/pipeline-record.js";
 import { RUN_HELP, parseRunArgs, type RunArgs } from "./run-args.js";
 import { table } from "./table.js";
 
@@ -277,11 +278,24 @@ export async function runPipelineCommand(
   if ("status" in made) return made.status;
   if (args.dryRun) return dryRun(made.pipeline, args, values, out, err);
   if (values.length > 0) err(`memori run: parameters:\n${table(paramRows(values), "  ")}`);
+  // The run's record says it came from `memori run`, with which module and parameters.
+  setRunCommand({
+    via: "run",
+    module:
+      path.resolve(args.module) + (args.exportName === undefined ? "" : `#${args.exportName}`),
+    params: values.map((v) => ({
+      name: v.name,
+      value: showParamValue(v.value),
+      from: sourceText(v.from),
+    })),
+  });
   try {
     await made.pipeline.runNamed(named);
     return unmatchedOnly(made.pipeline, args.only, err);
   } catch (error) {
     err(`memori run: ${failureText(error)}\n`);
     return FAILED;
+  } finally {
+    setRunCommand(undefined);
   }
 }

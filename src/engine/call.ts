@@ -4,7 +4,7 @@
  */
 import type { RecordListing } from "../state/listing.js";
 import type { Decision, Reason } from "../decision.js";
-import { emit, type EventListener, type MemoriEvent } from "../events.js";
+import { emit, sameListener, type EventListener, type MemoriEvent } from "../events.js";
 import type { HashScope } from "../hashing/files.js";
 import type { RunOptions } from "./run-options.js";
 import type { Locker } from "../state/lock.js";
@@ -94,11 +94,12 @@ function about(call: Call, ctx: CallContext): About {
  * someone listens.
  */
 export function tell(call: Call, ctx: CallContext, make: (about: About) => MemoriEvent): void {
-  const own = call.def.onEvent === ctx.onEvent ? undefined : call.def.onEvent;
-  if (ctx.onEvent === undefined && own === undefined) return;
+  const own = call.def.onEvent;
+  const heard = own === undefined || sameListener(own, ctx.onEvent) ? undefined : own;
+  if (ctx.onEvent === undefined && heard === undefined) return;
   const event = make(about(call, ctx));
   emit(ctx.onEvent, event);
-  emit(own, event);
+  emit(heard, event);
 }
 
 /** The decision a call made. */

@@ -3,7 +3,7 @@
  * run's abort signal. Whatever comes back after either fired is dropped, never committed.
  * Loaded when a call has to run (run.ts, explain.ts): a skipped call needs none of it.
  */
-import { FileAccess } from "../call-signal.js";
+import { FileAccess, type ProcessEnded } from "../call-signal.js";
 import {
   EXECUTOR,
   NEVER,
@@ -13,7 +13,7 @@ import {
   type Executor,
 } from "./executor.js";
 import { KILL_GRACE_MS } from "../process-tree.js";
-import type { Call, CallContext } from "./call.js";
+import { tell, type Call, type CallContext } from "./call.js";
 import type { Failure } from "./failure.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
@@ -127,9 +127,20 @@ export async function execute(
   // Files matter for memoized calls only: reads become inputs of the state, writes tell which
   // files in a directory argument the call wrote.
   const access = def.trackReads && fingerprint !== undefined ? new FileAccess() : undefined;
+  // Processes are sampled only when someone hears of them (a pipeline's run record does).
+  const heard = ctx.onEvent !== undefined || def.onEvent !== undefined;
+  const onProcess = heard
+    ? (ended: ProcessEnded) =>
+        tell(call, ctx, (about) => ({
+          type: "stage:process",
+          ...about,
+          ...definedOf(ended),
+          time: Date.now(),
+        }))
+    : undefined;
   const executed = await executeBounded(
     def,
-    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access },
+    { element: call.element, inputArgs, fingerprint, attempt: ctx.attempt, access, onProcess },
     ctx.signal,
     ctx.attribute ?? false,
     ctx.executor,
@@ -142,4 +153,11 @@ export async function execute(
     ok: false,
     failure: "stopped" in executed ? executed.stopped : { kind: "threw", error: executed.error },
   };
+}
+
+/** An ended process's fields without the undefined ones (events carry no `undefined` fields). */
+function definedOf(ended: ProcessEnded): Omit<ProcessEnded, "pid"> & { pid?: number } {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(ended)) if (value !== undefined) fields[key] = value;
+  return fields as never;
 }

@@ -6,7 +6,7 @@
  * only has to bring the returned value (or the failure) back.
  */
 import { setMaxListeners } from "node:events";
-import { withCallContext, type FileAccess } from "../call-signal.js";
+import { withCallContext, type FileAccess, type ProcessEnded } from "../call-signal.js";
 import { installReadTracking } from "../read-tracking.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { AnyFn, Signature } from "./signature.js";
@@ -44,6 +44,11 @@ export interface Execution {
    * (absent: not tracked). Other executors leave it empty.
    */
   readonly access?: FileAccess | undefined;
+  /**
+   * Told of each process the function starts in this thread, when the call's events are
+   * heard (the `stage:process` event). Other executors leave it alone.
+   */
+  readonly onProcess?: ((ended: ProcessEnded) => void) | undefined;
 }
 
 /** What an execution gives back: the returned value, or what was thrown. */
@@ -85,7 +90,7 @@ export const EXECUTOR: unique symbol = Symbol.for("memori.executor");
  */
 export const inProcessExecutor: Executor = {
   name: "in-process",
-  async execute({ fn, signature, inputArgs, signal, attributed, access }) {
+  async execute({ fn, signature, inputArgs, signal, attributed, access, onProcess }) {
     try {
       const args = signature.argumentsFor(inputArgs);
       const call = () => fn(...args);
@@ -93,8 +98,9 @@ export const inProcessExecutor: Executor = {
       const context = {
         ...(attributed ? { signal } : {}),
         ...(access === undefined ? {} : { access }),
+        ...(onProcess === undefined ? {} : { onProcess }),
       };
-      const inContext = attributed || access !== undefined;
+      const inContext = attributed || access !== undefined || onProcess !== undefined;
       return {
         ok: true,
         returned: await (inContext ? withCallContext(context, call) : call()),

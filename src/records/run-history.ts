@@ -1,0 +1,192 @@
+/**
+ * Where run records live and how many are kept: one file per run,
+ * `<state dir>/.memori-runs/<id>.json`, written atomically (a reader sees a whole record or
+ * none), the oldest removed beyond the newest {@link DEFAULT_KEEP_RUNS} (the pipeline option
+ * `keepRuns`, or `MEMORI_KEEP_RUNS`). Records are never needed for correctness: a record that
+ * cannot be written is said once (a warning) and the run goes on.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { MemoriError, describe, messageOf } from "../errors.js";
+import { stderrLogger } from "../logger.js";
+import { writeFileAtomic } from "../state/atomic.js";
+import {
+  RUNS_FOLDER,
+  describeProblem,
+  parseRunRecord,
+  type RecordProblem,
+  type RunRecord,
+} from "./run-record.js";
+
+/** How many runs a state directory keeps by default. */
+export const DEFAULT_KEEP_RUNS = 100;
+
+/** A record file's name: `<id>.json` (temporary files start with a dot). */
+const RECORD_NAME = /^\d{8}-\d{9}-\d+-[0-9a-f]{4}\.json$/;
+
+/** The folder of a state directory's run records. */
+export function runsDir(stateDir: string): string {
+  return path.join(stateDir, RUNS_FOLDER);
+}
+
+const two = (n: number) => String(n).padStart(2, "0");
+
+/**
+ * A run's id: its start time (UTC, to the millisecond), this process's id and 4 random hex
+ * digits (hosts sharing a state directory): `20261126-095012345-4242-a3f1`. Ids sort by time.
+ */
+export function runId(start: number): string {
+  const t = new Date(start);
+  const day = `${t.getUTCFullYear()}${two(t.getUTCMonth() + 1)}${two(t.getUTCDate())}`;
+  const time = `${two(t.getUTCHours())}${two(t.getUTCMinutes())}${two(t.getUTCSeconds())}`;
+  const ms = String(t.getUTCMilliseconds()).padStart(3, "0");
+  const random = Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, "0");
+  return `${day}-${time}${ms}-${process.pid}-${random}`;
+}
+
+/**
+ * How many runs to keep: `keepRuns` if given, else `MEMORI_KEEP_RUNS`, else 100; 0 writes no
+ * record. A `MEMORI_KEEP_RUNS` that is not a whole number >= 0 is said once (a warning), and
+ * the default is used: records never stop a run.
+ */
+export function keepRunsOf(option: number | undefined): number {
+  if (option !== undefined) return option;
+  const text = process.env.MEMORI_KEEP_RUNS;
+  if (text === undefined || text === "") return DEFAULT_KEEP_RUNS;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    warnOnce(
+      `expected MEMORI_KEEP_RUNS to be a whole number of runs >= 0, got ${describe(text)}; keeping ${DEFAULT_KEEP_RUNS}.`,
+    );
+    return DEFAULT_KEEP_RUNS;
+  }
+  return value;
+}
+
+const warned = new Set<string>();
+
+/** Say a problem with records once per process (by its text). */
+function warnOnce(message: string): void {
+  if (warned.has(message)) return;
+  warned.add(message);
+  stderrLogger().warn(message);
+}
+
+/**
+ * Write a run's record under `stateDir`, atomically, then remove the oldest beyond `keep`.
+ * Throws what went wrong (see {@link saveRunRecord}, which does not).
+ */
+export async function writeRunRecord(
+  stateDir: string,
+  record: RunRecord,
+  keep: number,
+): Promise<string> {
+  const dir = runsDir(stateDir);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${record.id}.json`);
+  await writeFileAtomic(file, `${JSON.stringify(record)}\n`);
+  const names = readdirSync(dir).filter((n) => RECORD_NAME.test(n));
+  if (names.length > keep) {
+    names.sort();
+    for (const name of names.slice(0, names.length - keep)) {
+      rmSync(path.join(dir, name), { force: true });
+    }
+  }
+  return file;
+}
+
+let wroteNone = false;
+
+/**
+ * Make a run's record and write it ({@link writeRunRecord}), never failing: a record that
+ * cannot be made or written is said once per process on stderr (a warning), and the run goes
+ * on. Resolves to the file, or `undefined`.
+ */
+export async function saveRunRecord(
+  stateDir: string,
+  make: () => RunRecord,
+  keep: number,
+): Promise<string | undefined> {
+  if (keep <= 0) return undefined;
+  try {
+    return await writeRunRecord(stateDir, make(), keep);
+  } catch (error) {
+    if (!wroteNone) {
+      wroteNone = true;
+      warnOnce(
+        `a run record could not be written to ${runsDir(stateDir)} (${messageOf(error)}); the run is not affected (said once).`,
+      );
+    }
+    return undefined;
+  }
+}
+
+/** The records of a state directory, oldest first, and what is wrong with the others. */
+export interface History {
+  readonly records: RunRecord[];
+  readonly problems: RecordProblem[];
+}
+
+/** Read every run record of `stateDir` (none when it has no `.memori-runs/`). */
+export function readHistory(stateDir: string): History {
+  const dir = runsDir(stateDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => RECORD_NAME.test(n));
+  } catch {
+    return { records: [], problems: [] };
+  }
+  const records: RunRecord[] = [];
+  const problems: RecordProblem[] = [];
+  for (const name of names.sort()) {
+    const file = path.join(dir, name);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      problems.push({ file, at: "", message: `cannot be read (${messageOf(error)})` });
+      continue;
+    }
+    const read = parseRunRecord(text, file);
+    if (read.ok) records.push(read.record);
+    else problems.push(read.problem);
+  }
+  return { records, problems };
+}
+
+/**
+ * The record a reference names among `records`: its id, a prefix of one id only, `last`
+ * (the newest), or `-N` (the Nth newest). Throws `not-found` naming what there is.
+ */
+export function findRun(records: readonly RunRecord[], ref: string): RunRecord {
+  const newest = records.length === 0 ? undefined : records[records.length - 1];
+  if (ref === "last" && newest !== undefined) return newest;
+  if (/^-\d+$/.test(ref)) {
+    const found = records[records.length + Number(ref)];
+    if (found !== undefined && Number(ref) < 0) return found;
+  }
+  const exact = records.find((r) => r.id === ref);
+  if (exact !== undefined) return exact;
+  const matches = records.filter((r) => r.id.startsWith(ref));
+  if (matches.length === 1) return matches[0]!;
+  const known =
+    records.length === 0
+      ? "there are no run records"
+      : `the runs are ${records
+          .slice(-5)
+          .map((r) => r.id)
+          .join(", ")}${records.length > 5 ? ` (the newest 5 of ${records.length})` : ""}`;
+  throw new MemoriError(
+    "not-found",
+    matches.length > 1
+      ? `${describe(ref)} names ${matches.length} runs (${matches.map((r) => r.id).join(", ")}); give more of the id.`
+      : `no run ${describe(ref)}: ${known}.`,
+  );
+}
+
+/** One line per problem, for a warning. */
+export function problemLines(problems: readonly RecordProblem[]): string[] {
+  return problems.map((p) => `skipped a run record: ${describeProblem(p)}`);
+}
