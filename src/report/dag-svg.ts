@@ -6,7 +6,7 @@
 import dagre, { type EdgeLabel, type GraphLabel, type NodeLabel } from "@dagrejs/dagre";
 import { COLOURS, LEGEND } from "../diagram.js";
 import { attr, text } from "./html.js";
-import type { ReportEdge, ReportStage } from "./model.js";
+import { DECISIONS, type ReportEdge, type ReportStage } from "./model.js";
 
 const CHAR_WIDTH = 7.2; // 12px sans-serif, about
 const NODE_HEIGHT = 46;
@@ -25,8 +25,11 @@ function coloursOf(stage: ReportStage) {
 function subtitle(stage: ReportStage): string {
   const legend = stage.state === "cancelled" ? CANCELLED.legend : LEGEND[stage.state];
   if (stage.elements === undefined) return legend;
-  const each = `×${stage.elements}`;
-  return legend === "" ? each : `${each} · ${legend}`;
+  // A map: its elements, and what they did (`×4 · 1 ran, 3 cached`), rather than the node's state.
+  const counts = stage.elements;
+  const total = DECISIONS.reduce((sum, d) => sum + counts[d], 0);
+  const what = DECISIONS.filter((d) => counts[d] > 0).map((d) => `${counts[d]} ${d}`);
+  return what.length === 0 ? `×${total} · ${legend}` : `×${total} · ${what.join(", ")}`;
 }
 
 /** The DAG as one `<svg>` element (`class="dag"`, one `g.dag-node` per stage). */

@@ -43,8 +43,8 @@ export interface ReportStage {
   readonly id: string;
   readonly name: string;
   readonly state: StageState;
-  /** For a map: how many elements it had. */
-  readonly elements: number | undefined;
+  /** For a map: its elements, by decision. */
+  readonly elements: DecisionCounts | undefined;
 }
 
 /** An edge of the DAG: stage `to` takes `label` (the names passed along) from stage `from` (ids). */

@@ -28,7 +28,7 @@ code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospac
 .count .n { font-size: 20px; font-weight: 600; }
 table { border-collapse: collapse; }
 table.run th { text-align: left; padding: 2px 16px 2px 0; color: #616161; font-weight: 500; vertical-align: top; }
-table.run td { padding: 2px 0; }
+table.run td { padding: 2px 0; white-space: pre-wrap; }
 ul.params { margin: 0; padding-left: 18px; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 svg.dag .dag-edge path { fill: none; stroke: #757575; stroke-width: 1.2; }
@@ -36,8 +36,7 @@ svg.dag .dag-edge text { fill: #616161; font-size: 11px; }
 svg.timeline .tick { stroke: #eeeeee; }
 svg.timeline .tick-label { fill: #757575; font-size: 10px; }
 svg.timeline .row-label { fill: #424242; font-size: 11px; }
-table.tasks { width: 100%; min-width: 1100px; font-size: 12px; table-layout: fixed; }
-table.tasks col.task { width: 18%; } table.tasks col.reason { width: 26%; }
+table.tasks { width: 100%; min-width: 900px; font-size: 12px; table-layout: fixed; }
 table.tasks td { overflow-wrap: anywhere; }
 table.tasks th { position: sticky; top: 0; background: #eceff1; text-align: left; padding: 4px 8px; cursor: pointer; user-select: none; white-space: nowrap; }
 table.tasks th[aria-sort="ascending"]::after { content: " ▲"; }

@@ -12,6 +12,8 @@ interface Column {
   readonly title: string;
   /** `num` cells sort as numbers, missing last; others as text. */
   readonly kind: "text" | "num";
+  /** Its share of the table's width, in percent (a fixed layout: see below). */
+  readonly width: number;
   readonly cell: (
     task: ReportTask,
     runStart: number,
@@ -27,27 +29,44 @@ function elapsed(task: ReportTask): number | undefined {
 }
 
 const COLUMNS: readonly Column[] = [
-  { title: "task", kind: "text", cell: (t) => ({ shown: taskName(t), value: taskName(t) }) },
-  { title: "decision", kind: "text", cell: (t) => ({ shown: t.decision, value: t.decision }) },
-  { title: "reason", kind: "text", cell: (t) => ({ shown: t.reason || MISSING, value: t.reason }) },
+  {
+    title: "task",
+    width: 16,
+    kind: "text",
+    cell: (t) => ({ shown: taskName(t), value: taskName(t) }),
+  },
+  {
+    title: "decision",
+    width: 7,
+    kind: "text",
+    cell: (t) => ({ shown: t.decision, value: t.decision }),
+  },
+  {
+    title: "reason",
+    width: 30,
+    kind: "text",
+    cell: (t) => ({ shown: t.reason || MISSING, value: t.reason }),
+  },
   {
     title: "start",
+    width: 7,
     kind: "num",
     cell: (t, runStart) =>
       numeric(t.start === undefined ? undefined : t.start - runStart, (n) =>
         n === undefined ? MISSING : `+${duration(n)}`,
       ),
   },
-  { title: "duration", kind: "num", cell: (t) => numeric(elapsed(t), duration) },
+  { title: "duration", width: 7, kind: "num", cell: (t) => numeric(elapsed(t), duration) },
   {
     title: "exit",
+    width: 5,
     kind: "num",
     cell: (t) => numeric(t.exit, (n) => (n === undefined ? MISSING : String(n))),
   },
-  { title: "CPU", kind: "num", cell: (t) => numeric(t.cpuMs, duration) },
-  { title: "peak RSS", kind: "num", cell: (t) => numeric(t.peakRssBytes, bytes) },
-  { title: "read", kind: "num", cell: (t) => numeric(t.readBytes, bytes) },
-  { title: "written", kind: "num", cell: (t) => numeric(t.writtenBytes, bytes) },
+  { title: "CPU", width: 7, kind: "num", cell: (t) => numeric(t.cpuMs, duration) },
+  { title: "peak RSS", width: 7, kind: "num", cell: (t) => numeric(t.peakRssBytes, bytes) },
+  { title: "read", width: 7, kind: "num", cell: (t) => numeric(t.readBytes, bytes) },
+  { title: "written", width: 7, kind: "num", cell: (t) => numeric(t.writtenBytes, bytes) },
 ];
 
 /** The table (`table.tasks`, one `tbody tr` per task). */
@@ -68,9 +87,7 @@ export function taskTable(tasks: readonly ReportTask[], runStart: number): strin
   });
   // A fixed layout (column widths from the first row): a table of 10,000 rows is laid out,
   // and sorted, without measuring every cell.
-  const cols = COLUMNS.map((c) =>
-    c.title === "task" || c.title === "reason" ? `<col class="${c.title}">` : "<col>",
-  );
+  const cols = COLUMNS.map((c) => `<col${attr("style", `width:${c.width}%`)}>`);
   // More than a page: the page's CSS shows the first page until its script takes over.
   const paged = tasks.length > PAGE_ROWS;
   const pager = paged

@@ -79,6 +79,30 @@ describe("the report page", () => {
     expect(html).toContain("CPU time</th><td>900 ms"); // the tasks' sum
   });
 
+  it("shows a process gone before its first sample as not measured, not as 0 B", () => {
+    const record = sampleRecord();
+    const zeros = { userMs: 0, sysMs: 0, peakRss: 0, rchar: 0, wchar: 0, samples: 1 };
+    record.tasks[1]!.usage = zeros;
+    const task = fromRunRecord(record).tasks[1]!;
+    expect([task.cpuMs, task.peakRssBytes, task.readBytes, task.writtenBytes]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
+  it("names memori's own command line as memori, not as node and a bundle's path", () => {
+    const record = sampleRecord();
+    record.command = {
+      via: "run",
+      argv: ["/usr/bin/node", "/p/node_modules/memori/dist/cli/memori.cjs", "run", "m.ts", "a b"],
+    };
+    expect(fromRunRecord(record).command).toBe('memori run m.ts "a b"');
+    record.command = { via: "api", argv: ["/usr/bin/node", "/p/memori.js"] };
+    expect(fromRunRecord(record).command).toBe("/usr/bin/node /p/memori.js");
+  });
+
   it("keeps a 10,000-element map usable: one bar per task, in lanes, a bounded file", () => {
     const record = largeMapRecord(10_000);
     const html = reportPage(fromRunRecord(record));
