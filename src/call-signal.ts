@@ -22,12 +22,17 @@ export class FileAccess {
 
 /** A process a call started, once it ended (see process.ts, and the `stage:process` event). */
 export interface ProcessEnded {
+  /** The command as given to `runProcess`. */
   readonly command: string | readonly string[];
+  /** Its process id. */
   readonly pid: number | undefined;
+  /** Its exit code, when it exited. */
   readonly exitCode: number | undefined;
+  /** The signal that ended it, when one did. */
   readonly signal: string | undefined;
   /** `Date.now()` when it started. */
   readonly start: number;
+  /** What its process tree used (Linux: sampled from `/proc`). */
   readonly usage: ProcessUsage | undefined;
 }
 

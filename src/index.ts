@@ -13,7 +13,7 @@
  * - {@link PathManager} and the path functions ({@link appendSuffix}, {@link repath}, ...).
  * - {@link MemoriError} (every error, with a stable `reason`), {@link Decision} and
  *   {@link Reason} (why a stage ran), {@link MemoriEvent} and {@link terminalReporter}
- *   (progress).
+ *   (progress), {@link RunRecord} (what a run did, as `memori log` reads it).
  *
  * memori is an ES module; importing it wraps the `fs` and `child_process` functions, so that
  * the files a stage opens are seen (calls made outside a stage pass straight through).
@@ -61,7 +61,7 @@ export { MappedStage, MapError, type MapOptions, type ElementFailure } from "./m
 export { blocks, type Block } from "./blocks.js";
 export type { Executor, Execution, Executed } from "./engine/executor.js";
 export { inProcessExecutor } from "./engine/executor.js";
-export { callSignal, FileAccess } from "./call-signal.js";
+export { callSignal, FileAccess, type ProcessEnded } from "./call-signal.js";
 export { workerFunction } from "./worker.js";
 export { slurmExecutor, SlurmExecutor } from "./slurm/executor.js";
 export type { SlurmExecutorOptions, SlurmResources } from "./slurm/executor-options.js";
@@ -73,6 +73,28 @@ export type { StageOptions, RunOptions, Logger } from "./options.js";
 export { stderrLogger } from "./options.js";
 export { describeReason, type Decision, type Explanation, type Reason } from "./decision.js";
 export type { MemoriEvent, EventListener } from "./events.js";
+export {
+  RUN_RECORD_FORMAT,
+  checkRunRecord,
+  parseRunRecord,
+  describeProblem,
+  type RunRecord,
+  type RunOutcome,
+  type RunCommand,
+  type RunParameter,
+  type RunGraph,
+  type GraphNode,
+  type GraphEdge,
+  type TaskRecord,
+  type TaskDecision,
+  type TaskCounts,
+  type TaskError,
+  type FailedAttempt,
+  type ProcessRecord,
+  type ProcessUsage,
+  type RecordProblem,
+  type RecordResult,
+} from "./records/run-record.js";
 export { terminalReporter, type ReporterOptions } from "./reporter.js";
 export {
   MemoriError,

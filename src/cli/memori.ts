@@ -4,7 +4,7 @@
  * function runs the process (see scriptFunction). What checking a call needs is imported up
  * front (it is bundled into the program, see scripts/bundle.mjs); what only running it needs
  * (starting processes, writing state) the engine loads when a call has to run, and
- * `memori cache`, `memori run`, `memori report`, `memori run-stage` (a SLURM job's call) and parallel runs load
+ * `memori cache`, `memori log`, `memori report`, `memori run`, `memori run-stage` (a SLURM job's call) and parallel runs load
  * their own modules.
  */
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
@@ -81,6 +81,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "cache") {
     const { runCache } = await import("./cache.js");
     return runCache(
+      argv.slice(1),
+      (text) => process.stdout.write(text),
+      (text) => process.stderr.write(text),
+    );
+  }
+  if (argv[0] === "log") {
+    const { runLog } = await import("./log.js");
+    return runLog(
       argv.slice(1),
       (text) => process.stdout.write(text),
       (text) => process.stderr.write(text),

@@ -14,7 +14,7 @@ import type { PlanNode } from "../engine/schedule.js";
 import { diagramEdges } from "../pipeline/graph.js";
 import { RunRecorder, type CallStatus } from "./recorder.js";
 import { keepRunsOf, saveRunRecord } from "./run-history.js";
-import type { GraphNode, RunCommand, TaskDecision } from "./run-record.js";
+import type { GraphEdge, GraphNode, RunCommand, TaskDecision } from "./run-record.js";
 
 /** Where `memori run` says what started a run (shared by every copy of memori in the process). */
 const RUN_COMMAND: unique symbol = Symbol.for("memori.runCommand") as never;
@@ -130,6 +130,15 @@ function callsOf(report: ScheduleReport): CallStatus[] {
   return calls;
 }
 
+/** The DAG's edges, by graph: they do not change from run to run. */
+const edges = new WeakMap<readonly PlanNode[], GraphEdge[]>();
+
+function edgesOf(nodes: readonly PlanNode[]): GraphEdge[] {
+  let found = edges.get(nodes);
+  if (found === undefined) edges.set(nodes, (found = diagramEdges(nodes)));
+  return found;
+}
+
 /** Make the run's record and write it (a failure to is a warning, said once). */
 export async function finishRecording(
   recording: Recording,
@@ -140,12 +149,7 @@ export async function finishRecording(
     recording.dir,
     () => {
       const interrupted = report.interrupted !== undefined;
-      const first = report.nodes.flatMap((r) => r.failures.slice(0, 1))[0];
-      const error = interrupted
-        ? `interrupted (${messageOf(report.interrupted)})`
-        : first === undefined
-          ? undefined
-          : errorOf(first, "pipeline");
+      const error = interrupted ? `interrupted (${messageOf(report.interrupted)})` : undefined;
       return recording.recorder.record({
         command: runCommand(),
         nodes: nodes.map(({ node }, id) => {
@@ -157,7 +161,7 @@ export async function finishRecording(
           if (node.hashOutput !== undefined) graphNode.hashOutput = node.hashOutput;
           return graphNode;
         }),
-        edges: diagramEdges(nodes),
+        edges: edgesOf(nodes),
         calls: callsOf(report),
         interrupted,
         error,

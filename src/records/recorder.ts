@@ -26,8 +26,8 @@ import { runId } from "./run-history.js";
 import { memoriVersion } from "./version.js";
 import { hostName } from "../state/atomic.js";
 
-/** A task as its events tell it, before it has an id. */
-type Draft = Omit<TaskRecord, "id" | "node" | "decision"> & { decision?: TaskDecision };
+/** A task as its events tell it: its id, node and decision are set when the run ends. */
+type Draft = TaskRecord & { heard?: TaskDecision };
 
 /** How one call (a node, or one element of a map) ended, as the scheduler reports it. */
 export interface CallStatus {
@@ -52,7 +52,7 @@ export interface RunSummary {
   readonly calls: readonly CallStatus[];
   /** The run was interrupted. */
   readonly interrupted: boolean;
-  /** What the run threw, if it failed. */
+  /** What the run threw, if it failed (absent: its first failed call's error). */
   readonly error?: unknown;
 }
 
@@ -62,13 +62,14 @@ function stageOf(event: { stage: string; element?: string }): string {
   return element === undefined ? stage : stage.slice(0, stage.length - element.length - 2);
 }
 
-/** The error's message, reason and stderr tail, looking through `cause`s. */
+/** The error's message, reason (the innermost memori's) and stderr tail, through `cause`s. */
 export function taskError(error: unknown): TaskError {
   const found: TaskError = { message: messageOf(error) };
   const seen = new Set<unknown>();
   for (let e = error; e !== undefined && e !== null && !seen.has(e);) {
     seen.add(e);
-    if (found.reason === undefined && e instanceof MemoriError) found.reason = e.reason;
+    // The innermost reason tells most: `process-failed` under `stage-failed`.
+    if (e instanceof MemoriError) found.reason = e.reason;
     const tail = (e as { stderrTail?: unknown }).stderrTail;
     if (found.stderrTail === undefined && typeof tail === "string" && tail !== "") {
       found.stderrTail = tail;
@@ -126,8 +127,11 @@ export class RunRecorder {
   #draft(event: { stage: string; element?: string }, time: number): Draft {
     let draft = this.#drafts.get(event.stage);
     if (draft === undefined) {
-      draft = { stage: stageOf(event), start: time };
+      // Fields in the order a reader looks for them.
+      draft = { id: 0, stage: stageOf(event), node: "" } as Draft;
       if (event.element !== undefined) draft.element = event.element;
+      draft.decision = "cancelled";
+      draft.start = time;
       this.#drafts.set(event.stage, draft);
     }
     return draft;
@@ -148,7 +152,7 @@ export class RunRecorder {
       case "stage:done":
       case "stage:error": {
         const draft = this.#draft(event, event.time);
-        draft.decision =
+        draft.heard =
           event.type === "stage:cached" ? "cached" : event.type === "stage:done" ? "ran" : "failed";
         if (event.type !== "stage:error") draft.reason = event.reason;
         else {
@@ -195,32 +199,34 @@ export class RunRecorder {
     const end = Date.now();
     const started: TaskRecord[] = [];
     const unstarted: TaskRecord[] = [];
+    const ids = summary.nodes.map((_, id) => `s${id}`);
     for (const call of summary.calls) {
       const name = summary.nodes[call.node]!.name;
       const key = call.element === undefined ? name : `${name}[${call.element}]`;
-      const draft: Draft = this.#drafts.get(key) ?? { stage: name };
-      this.#drafts.delete(key);
-      if (call.element !== undefined) draft.element = call.element;
-      const decision = call.decision ?? draft.decision ?? "cancelled";
-      delete draft.decision;
-      // Fields in the order a reader looks for them.
-      const { stage, element, ...rest } = draft;
-      const task = { id: 0, stage, node: `s${call.node}` } as TaskRecord;
-      if (element !== undefined) task.element = element;
+      let task = this.#drafts.get(key);
+      if (task === undefined) {
+        task = { id: 0, stage: name, node: "" } as Draft;
+        if (call.element !== undefined) task.element = call.element;
+        task.decision = "cancelled";
+      }
+      task.node = ids[call.node]!;
+      const decision = call.decision ?? task.heard ?? "cancelled";
       task.decision = decision;
-      Object.assign(task, rest);
+      task.heard = undefined;
       if (task.reason === undefined && call.reason !== undefined) task.reason = call.reason;
       if (decision === "failed" && task.error === undefined && call.error !== undefined) {
         task.error = taskError(call.error);
         const exit = exitOf(call.error);
         if (exit !== undefined) task.exit = exit;
       }
-      finishTask(task);
+      if (task.processes !== undefined) finishTask(task);
       (task.start === undefined ? unstarted : started).push(task);
     }
+    this.#drafts.clear();
+    // Calls start in order mostly: sorting what is sorted is quick.
     started.sort((a, b) => a.start! - b.start!);
-    const tasks = [...started, ...unstarted];
-    tasks.forEach((task, i) => (task.id = i + 1));
+    const tasks = started.concat(unstarted);
+    for (let i = 0; i < tasks.length; i++) tasks[i]!.id = i + 1;
     const counts = Object.fromEntries(TASK_DECISIONS.map((d) => [d, 0])) as TaskCounts;
     for (const task of tasks) counts[task.decision]++;
     const outcome: RunOutcome = summary.interrupted
@@ -253,7 +259,10 @@ export class RunRecorder {
       0,
     );
     if (tasks.some((t) => t.usage !== undefined)) record.cpuMs = cpu;
-    if (summary.error !== undefined) record.error = messageOf(summary.error).split("\n")[0]!;
+    // Why it failed: what it threw, else its first failed call's error.
+    const failed = tasks.find((t) => t.error !== undefined)?.error?.message;
+    const error = summary.error === undefined ? failed : messageOf(summary.error);
+    if (error !== undefined && outcome !== "ok") record.error = error;
     return record;
   }
 }

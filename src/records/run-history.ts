@@ -181,8 +181,8 @@ export function findRun(records: readonly RunRecord[], ref: string): RunRecord {
   throw new MemoriError(
     "not-found",
     matches.length > 1
-      ? `${describe(ref)} names ${matches.length} runs (${matches.map((r) => r.id).join(", ")}); give more of the id.`
-      : `no run ${describe(ref)}: ${known}.`,
+      ? `${JSON.stringify(ref)} names ${matches.length} runs (${matches.map((r) => r.id).join(", ")}); give more of the id.`
+      : `no run ${JSON.stringify(ref)}: ${known}.`,
   );
 }
 

@@ -89,8 +89,9 @@ export interface ProcessRecord {
   command: string | string[];
   /** Its process id. */
   pid?: number;
-  /** When it started and ended, ms since the epoch. */
+  /** When it started, ms since the epoch. */
   start: number;
+  /** When it ended, ms since the epoch. */
   end: number;
   /** Its exit code, when it exited. */
   exitCode?: number;
@@ -116,7 +117,10 @@ export interface FailedAttempt {
 export interface TaskError {
   /** The error's message. */
   message: string;
-  /** memori's kebab-case reason (`process-failed`, `timeout`...), when it is a `MemoriError`. */
+  /**
+   * memori's kebab-case reason (`process-failed`, `timeout`...): the innermost `MemoriError`'s
+   * among the error and its causes.
+   */
   reason?: string;
   /** The end of what the failed process wrote to stderr, when known. */
   stderrTail?: string;
@@ -138,8 +142,9 @@ export interface TaskRecord {
   reason?: Reason;
   /** The attempt that ended it, when the stage has `retries` and it was not the first. */
   attempt?: number;
-  /** When it started (before its state was looked up) and ended, ms since the epoch. */
+  /** When it started (before its state was looked up), ms since the epoch. */
   start?: number;
+  /** When it ended, ms since the epoch. */
   end?: number;
   /** `end - start`, ms. */
   ms?: number;
@@ -180,18 +185,23 @@ export interface GraphNode {
 export interface GraphEdge {
   /** A node's id, or `start` (the run's arguments). */
   from: string;
+  /** A node's id. */
   to: string;
+  /** The names passed along (`""`: none). */
   label: string;
 }
 
 /** The pipeline's DAG, so that a record is read without the pipeline's code. */
 export interface RunGraph {
+  /** Its nodes, by index (`s0` first). */
   nodes: GraphNode[];
+  /** Its edges, by target node. */
   edges: GraphEdge[];
 }
 
 /** A parameter of `memori run`, and where its value came from. */
 export interface RunParameter {
+  /** The parameter's name. */
   name: string;
   /** Its value as `memori run` shows it. */
   value: string;
@@ -220,8 +230,9 @@ export interface RunRecord {
    * `YYYYMMDD-HHMMSSmmm-<pid>-<4 hex>` (UTC). Its file is `<id>.json`.
    */
   id: string;
-  /** When the run started and ended, ms since the epoch. */
+  /** When the run started, ms since the epoch. */
   start: number;
+  /** When it ended, ms since the epoch. */
   end: number;
   /** `end - start`, ms. */
   ms: number;
@@ -262,7 +273,19 @@ export interface RecordProblem {
 }
 
 /** A record read, or why not. */
-export type RecordResult = { ok: true; record: RunRecord } | { ok: false; problem: RecordProblem };
+export type RecordResult =
+  | {
+      /** The record checks. */
+      ok: true;
+      /** The record. */
+      record: RunRecord;
+    }
+  | {
+      /** The record does not check. */
+      ok: false;
+      /** What is wrong, and where. */
+      problem: RecordProblem;
+    };
 
 /** One line: `runs/x.json: tasks[3].decision: expected one of ..., got "done"`. */
 export function describeProblem(problem: RecordProblem): string {

@@ -2,6 +2,7 @@ import { chmod, readFile, readdir, writeFile, unlink, mkdir } from "node:fs/prom
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { readHistory } from "../../src/records/run-history.js";
 import { bin, collect, run, start } from "../util/cli.js";
 import { canTrace } from "../../src/trace.js";
 import { tempDir } from "../util/tmp.js";
@@ -43,8 +44,10 @@ describe("memori command", () => {
     );
     expect(changed.stdout).toBe("2\n");
     expect(changed.stderr).toMatch(/running \(input changed: args/);
-    // echo.files: the hash of echo (the command's content), known by its stat identity
+    // echo.files: the hash of echo (the command's content), known by its stat identity;
+    // .memori-runs: the run records (memori log)
     expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
+      ".memori-runs",
       "echo.files",
       "echo.inputs",
       "echo.outputs",
@@ -164,9 +167,14 @@ describe("memori command", () => {
     expect(result.status).toBe(143);
     expect(result.stderr).toMatch(/interrupted by SIGTERM; nothing was recorded/);
     expect(() => process.kill(childPid, 0)).toThrow();
-    expect((await readdir(path.join(dir, "cache"))).filter((f) => !f.endsWith(".lock"))).toEqual(
-      [],
-    );
+    // No state; the run's record says it was cancelled.
+    expect((await readdir(path.join(dir, "cache"))).filter((f) => !f.endsWith(".lock"))).toEqual([
+      ".memori-runs",
+    ]);
+    const { records } = readHistory(path.join(dir, "cache"));
+    expect(records.map((r) => [r.outcome, r.tasks.map((t) => t.decision)])).toEqual([
+      ["interrupted", ["cancelled"]],
+    ]);
   });
 
   it("runs --argK sets in parallel, each memoized on its own", async () => {
@@ -193,6 +201,7 @@ describe("memori command", () => {
     expect((await run("memori", args("c"), dir)).status).toBe(0);
     expect(await runs(dir)).toBe(3);
     expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
+      ".memori-runs",
       "parallel0",
       "parallel1",
       "parallel2",

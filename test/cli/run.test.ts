@@ -6,6 +6,7 @@
 import { cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { readHistory } from "../../src/records/run-history.js";
 import { run, type Ran } from "../util/cli.js";
 import { snapshotTree, tempDir } from "../util/tmp.js";
 
@@ -83,6 +84,32 @@ describe("memori run", () => {
     expect(again.status).toBe(0);
     expect(await ran(dir)).toEqual([]);
     expect(again.stderr).toMatch(/pipeline done in .*: 0 ran, 5 cached, 0 failed/);
+  });
+
+  it("records each run: memori run, the module, its parameters and where each came from", async () => {
+    const dir = await project("smooth.js");
+    expect((await memoriRun(dir, "smooth.js", "--param", "fwhm=8")).status).toBe(0);
+    const { records } = readHistory(path.join(dir, "derivatives", ".memori"));
+    expect(records).toHaveLength(1);
+    expect(records[0]!.command).toMatchObject({
+      via: "run",
+      module: path.join(dir, "smooth.js"),
+      params: expect.arrayContaining([
+        { name: "fwhm", value: "8", from: "--param" },
+        { name: "subjects", value: "(empty list)", from: "default" },
+      ]) as unknown,
+    });
+    expect(records[0]!.tasks.map((t) => `${t.stage}${t.element ? `[${t.element}]` : ""}`)).toEqual([
+      "findT1w",
+      "smooth[sub-01]",
+      "smooth[sub-02]",
+      "smooth[sub-03]",
+      "average",
+    ]);
+    // memori log finds it from the project (derivatives/.memori, two levels down).
+    const log = await run("memori", ["log"], dir);
+    expect(log).toMatchObject({ status: 0, stderr: "" });
+    expect(log.stdout).toMatch(/ ok +5 ran, 0 cached +memori run .*smooth\.js \(.*fwhm=8/);
   });
 
   // Paths inside the project (the nearest package.json above the module) are stored relative

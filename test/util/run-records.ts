@@ -96,3 +96,65 @@ export function sampleRecord(): RunRecord {
     cpuMs: 900,
   };
 }
+
+/**
+ * A known history of three runs in `dir` (the state directory): a pipeline `list` ->
+ * `convert` (a map over the subjects, each element a process that holds 50 MiB for 0.3 s) ->
+ * `group`.
+ * 1. `a,b,c`: everything runs.
+ * 2. the same: everything is cached.
+ * 3. `a,b,c,bad`, keepGoing: `list` runs again (its input changed), `convert[a..c]` are cached,
+ *    `convert[bad]` fails (exit 3, "boom" on stderr), `group` is blocked.
+ */
+export async function knownRuns(dir: string): Promise<void> {
+  const { MappedStage, Pipeline, Stage, runProcess } = await import("../../src/index.js");
+  const quiet = { info: () => undefined, warn: () => undefined };
+  const list = new Stage((subjects: string) => subjects.split(","), {
+    name: "list",
+    outputs: "subject",
+    hashOutput: dir,
+    logger: quiet,
+  });
+  const convert = new MappedStage(
+    new Stage(
+      async function convert(subject: string) {
+        await runProcess(
+          [
+            process.execPath,
+            "-e",
+            "if (process.argv[1] === 'bad') { console.error('boom'); process.exit(3); }" +
+              "const b = Buffer.alloc(50 * 1024 * 1024, 1); setTimeout(() => b.length, 300);",
+            subject,
+          ],
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        return `${subject}.out`;
+      },
+      { name: "convert", outputs: "converted", hashOutput: dir, logger: quiet },
+    ),
+    ["subject"],
+    { label: ({ subject }) => String(subject) },
+  );
+  const group = new Stage((converted: string[]) => converted.join(" "), {
+    name: "group",
+    outputs: "all",
+    hashOutput: dir,
+    logger: quiet,
+  });
+  const pipeline = new Pipeline(
+    [
+      ["start", list],
+      [list, convert],
+      [convert, group],
+    ],
+    { keepGoing: true, concurrency: 2 },
+  );
+  await pipeline.run("a,b,c");
+  await pipeline.run("a,b,c");
+  await pipeline.run("a,b,c,bad").then(
+    () => {
+      throw new Error("the third run should fail");
+    },
+    () => undefined,
+  );
+}

@@ -1,0 +1,184 @@
+/**
+ * Every pipeline run writes a record (records/pipeline-record.ts): a known history of three
+ * runs (everything ran; everything cached; one element failed and what needs it was blocked),
+ * read back as memori log reads it.
+ */
+import { mkdir, readdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Pipeline, Stage } from "../../src/index.js";
+import { readHistory, runsDir } from "../../src/records/run-history.js";
+import type { RunRecord, TaskRecord } from "../../src/records/run-record.js";
+import { knownRuns } from "../util/run-records.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+const onLinux = process.platform === "linux";
+
+function byName(record: RunRecord): Record<string, TaskRecord> {
+  return Object.fromEntries(
+    record.tasks.map((t) => [t.element === undefined ? t.stage : `${t.stage}[${t.element}]`, t]),
+  );
+}
+
+describe("a pipeline's run records", () => {
+  it("say what every call of every run did, and why", async () => {
+    const dir = await tempDir();
+    await knownRuns(dir);
+    const { records, problems } = readHistory(dir);
+    expect(problems).toEqual([]);
+    expect(records.map((r) => [r.outcome, r.counts])).toEqual([
+      ["ok", { ran: 5, cached: 0, failed: 0, blocked: 0, cancelled: 0, excluded: 0 }],
+      ["ok", { ran: 0, cached: 5, failed: 0, blocked: 0, cancelled: 0, excluded: 0 }],
+      ["failed", { ran: 1, cached: 3, failed: 1, blocked: 1, cancelled: 0, excluded: 0 }],
+    ]);
+    const [first, second, third] = records as [RunRecord, RunRecord, RunRecord];
+    expect(first.graph).toEqual({
+      nodes: [
+        { id: "s0", name: "list", mapped: false, state: "ran", hashOutput: dir },
+        { id: "s1", name: "convert", mapped: true, state: "ran", hashOutput: dir },
+        { id: "s2", name: "group", mapped: false, state: "ran", hashOutput: dir },
+      ],
+      edges: [
+        { from: "start", to: "s0", label: "subjects" },
+        { from: "s0", to: "s1", label: "subject" },
+        { from: "s1", to: "s2", label: "converted" },
+      ],
+    });
+    expect(first.command.via).toBe("api");
+    expect(first.tasks.map((t) => t.id)).toEqual([1, 2, 3, 4, 5]);
+    const ran = byName(first);
+    expect(Object.keys(ran).sort()).toEqual([
+      "convert[a]",
+      "convert[b]",
+      "convert[c]",
+      "group",
+      "list",
+    ]);
+    for (const task of first.tasks) {
+      expect(task).toMatchObject({ decision: "ran", reason: { kind: "first-run" } });
+      expect(task.ms).toBe(task.end! - task.start!);
+    }
+    const a = ran["convert[a]"]!;
+    expect(a).toMatchObject({ node: "s1", element: "a", exit: 0 });
+    expect(a.processes).toHaveLength(1);
+    if (onLinux) expect(a.usage!.peakRss).toBeGreaterThan(50 * 1024 * 1024);
+    expect(ran.list!.processes).toBeUndefined();
+
+    for (const task of second.tasks) {
+      expect(task).toMatchObject({ decision: "cached", reason: { kind: "cached" } });
+      expect(task.processes).toBeUndefined();
+    }
+
+    const failed = byName(third);
+    expect(failed.list).toMatchObject({
+      decision: "ran",
+      reason: { kind: "input-changed", name: "subjects" },
+    });
+    expect(failed["convert[b]"]).toMatchObject({ decision: "cached" });
+    expect(failed["convert[bad]"]).toMatchObject({
+      decision: "failed",
+      reason: { kind: "first-run" },
+      exit: 3,
+      error: { reason: "process-failed", stderrTail: expect.stringContaining("boom") as string },
+    });
+    expect(failed.group).toMatchObject({ decision: "blocked" });
+    expect(failed.group!.start).toBeUndefined();
+    expect(third.tasks[third.tasks.length - 1]!.stage).toBe("group"); // never started: last
+    expect(third.graph.nodes.map((n) => n.state)).toEqual(["ran", "failed", "blocked"]);
+    expect(third.error).toMatch(/^pipeline: stage "convert" element bad failed.*status 3/);
+  });
+
+  it("keep the newest keepRuns, or MEMORI_KEEP_RUNS, and none with 0", async () => {
+    const dir = await tempDir();
+    const stage = new Stage((x: number) => x, {
+      name: "s",
+      hashOutput: dir,
+      logger: recordingLogger().logger,
+    });
+    const runs = async () => (await readdir(runsDir(dir))).filter((n) => n.endsWith(".json"));
+    const pipeline = new Pipeline([["start", stage]], { keepRuns: 2 });
+    for (let i = 0; i < 4; i++) await pipeline.run(i);
+    const kept = await runs();
+    expect(kept).toHaveLength(2);
+    const values = readHistory(dir).records.map((r) => r.tasks[0]!.reason);
+    expect(values).toEqual([
+      { kind: "input-changed", name: "x", old: "1", new: "2" },
+      { kind: "input-changed", name: "x", old: "2", new: "3" },
+    ]);
+    const previous = process.env.MEMORI_KEEP_RUNS;
+    try {
+      process.env.MEMORI_KEEP_RUNS = "3";
+      for (let i = 0; i < 3; i++) await new Pipeline([["start", stage]]).run(i);
+      expect(await runs()).toHaveLength(3);
+      process.env.MEMORI_KEEP_RUNS = "0";
+      await new Pipeline([["start", stage]]).run(9);
+      expect(await runs()).toHaveLength(3);
+    } finally {
+      if (previous === undefined) delete process.env.MEMORI_KEEP_RUNS;
+      else process.env.MEMORI_KEEP_RUNS = previous;
+    }
+    expect(() => new Pipeline([["start", stage]], { keepRuns: -1 })).toThrow(
+      /expected `keepRuns` to be a whole number of runs >= 0, got -1/,
+    );
+  });
+
+  it("are never needed: one that cannot be written is a warning, said once, and the run goes on", async () => {
+    const dir = await tempDir();
+    await mkdir(dir, { recursive: true });
+    await writeFile(runsDir(dir), "a file where the folder goes");
+    const stage = new Stage((x: number) => x * 2, {
+      name: "s",
+      outputs: "y",
+      hashOutput: dir,
+      logger: recordingLogger().logger,
+    });
+    const warnings: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((text: string) => (warnings.push(String(text)), true)) as never;
+    try {
+      expect(await new Pipeline([["start", stage]]).run(1)).toEqual({ y: 2 });
+      expect(await new Pipeline([["start", stage]]).run(2)).toEqual({ y: 4 });
+    } finally {
+      process.stderr.write = write;
+    }
+    const said = warnings.filter((w) => w.includes("run record"));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatch(/a run record could not be written to .*\.memori-runs/);
+  });
+
+  it("are written under the state directory most stages use, and not without one", async () => {
+    const dir = await tempDir();
+    const other = path.join(dir, "other");
+    const main = path.join(dir, "main");
+    const quiet = recordingLogger().logger;
+    const a = new Stage((x: number) => x, {
+      name: "a",
+      outputs: "y",
+      hashOutput: other,
+      logger: quiet,
+    });
+    const b = new Stage((y: number) => y, {
+      name: "b",
+      outputs: "z",
+      hashOutput: main,
+      logger: quiet,
+    });
+    const c = new Stage((z: number) => z, { name: "c", hashOutput: main, logger: quiet });
+    await new Pipeline([
+      ["start", a],
+      [a, b],
+      [b, c],
+    ]).run(1);
+    expect(readHistory(main).records).toHaveLength(1);
+    expect(readHistory(other).records).toHaveLength(0);
+    const free = new Stage((x: number) => x, { name: "free", logger: quiet });
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await new Pipeline([["start", free]]).run(1);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(readHistory(dir).records).toHaveLength(0);
+  });
+});
