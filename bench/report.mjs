@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { performance } from "node:perf_hooks";
 import { bin, data, median } from "./lib.mjs";
 
 const option = (name, fallback) => {
@@ -131,14 +132,15 @@ try {
   for (let r = 0; r < runs; r++) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(pathToFileURL(html).href, { waitUntil: "load" });
-    loads.push(await page.evaluate(() => performance.getEntriesByType("navigation")[0].duration));
+    // Run in the page (strings: the browser's globals, not Node's).
+    loads.push(await page.evaluate('performance.getEntriesByType("navigation")[0].duration'));
     sorts.push(
-      await page.evaluate(() => {
+      await page.evaluate(`(() => {
         const t0 = performance.now();
         document.querySelectorAll("table.tasks th")[4].click();
         void document.body.offsetHeight; // the layout the sort causes
         return performance.now() - t0;
-      }),
+      })()`),
     );
     await page.close();
   }
