@@ -2,13 +2,14 @@
  * `memori report [RUN] [-d DIR] [-o FILE]`: a run's HTML report, one self-contained file. Loaded
  * only for this subcommand (memori.ts imports it on demand), with dagre and the renderers.
  */
+import { statSync } from "node:fs";
 import { writeFileAtomic } from "../state/atomic.js";
 import { fromRunRecord } from "../report/from-record.js";
 import { reportPage } from "../report/page.js";
 import { describeRecordFailure, findRecord } from "../report/record-file.js";
 import { bytes, duration } from "../report/units.js";
 
-export const REPORT_HELP = `usage: memori report [RUN] [-d DIR] [-o FILE]
+export const REPORT_HELP = `usage: memori report [RUN] [DIR] [-o FILE]
 
 Write the HTML report of a pipeline run: a summary (tasks ran, cached, failed, blocked; wall
 and CPU time; command, host, parameters), the DAG coloured by what each stage did, a timeline
@@ -16,27 +17,37 @@ and CPU time; command, host, parameters), the DAG coloured by what each stage di
 every task with its decision, reason, duration, exit status, CPU, peak memory and I/O. One
 file, nothing loaded from the network: open it in any browser, mail it, archive it.
 
-arguments:
-  RUN                 the run: its id, a unique beginning of it, or its record's .json file
-                      (default: the newest run in DIR)
+RUN is a run as memori log names it: its id, a unique beginning of one, last, or -N (the
+Nth newest), or its record's .json file; the newest run by default. DIR is the state
+directory (a stage's hashOutput, memori's -d) whose .memori-runs/ to look in; without it, the
+current directory, or the directories one or two levels down that have run records.
+
 options:
-  -d, --dir DIR       the state directory whose runs to look in (its .memori-runs/ folder;
-                      default: the current directory)
+  -d, --dir DIR       the state directory (as DIR)
   -o, --output FILE   where to write the report (default: report.html)
   -h, --help          this help
 `;
 
 type Write = (text: string) => void;
 
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 interface ReportArgs {
   run: string | undefined;
-  dir: string;
+  dir: string | undefined;
   output: string;
   help: boolean;
 }
 
 function parseReportArgs(argv: readonly string[]): ReportArgs | string {
-  const args: ReportArgs = { run: undefined, dir: ".", output: "report.html", help: false };
+  const args: ReportArgs = { run: undefined, dir: undefined, output: "report.html", help: false };
+  const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
@@ -52,13 +63,21 @@ function parseReportArgs(argv: readonly string[]): ReportArgs | string {
       const v = value();
       if (v === undefined || v === "") return `${name} needs a file name`;
       args.output = v;
-    } else if (arg.startsWith("-") && arg !== "-") {
+    } else if (arg.startsWith("-") && !/^-\d+$/.test(arg)) {
       return `unknown option ${arg}`;
-    } else if (args.run === undefined) {
-      args.run = arg;
     } else {
-      return `one run at a time: got ${JSON.stringify(args.run)} and ${JSON.stringify(arg)}`;
+      positional.push(arg);
     }
+  }
+  if (positional.length > 2 || (positional.length === 2 && args.dir !== undefined)) {
+    return `too many arguments: ${positional.map((p) => JSON.stringify(p)).join(" ")} (one run, one directory)`;
+  }
+  if (positional.length === 2) [args.run, args.dir] = positional;
+  else if (positional.length === 1) {
+    // One argument: a directory if it is one, else a run (as memori log reads it).
+    const only = positional[0]!;
+    if (args.dir === undefined && isDirectory(only)) args.dir = only;
+    else args.run = only;
   }
   return args;
 }

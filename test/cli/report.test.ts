@@ -32,9 +32,15 @@ describe("memori report", () => {
     );
     const html = await readFile(path.join(dir, "out", "r.html"), "utf8");
     expect(html).toContain(`<title>memori run ${ID}</title>`);
-    const byId = await run("memori", ["report", ID.slice(0, 12), "-d", "state"], dir);
+    const byId = await run("memori", ["report", ID.slice(0, 12), "state"], dir);
     expect(byId.status).toBe(0);
     expect(await readFile(path.join(dir, "report.html"), "utf8")).toBe(html);
+    const found = await run("memori", ["report", "last", "-o", "found.html"], dir); // state/ is one level down
+    expect(found.stderr).toBe("");
+    expect(await readFile(path.join(dir, "found.html"), "utf8")).toBe(html);
+    const byDir = await run("memori", ["report", "state", "-o", "dir.html"], dir);
+    expect(await readFile(path.join(dir, "dir.html"), "utf8")).toBe(html);
+    expect(byDir.status).toBe(0);
   });
 
   it("says there are no runs, which run is unknown, and what is wrong in a record", async () => {
@@ -42,7 +48,11 @@ describe("memori report", () => {
     const none = await run("memori", ["report"], empty);
     expect(none.status).toBe(1);
     expect(none.stderr).toBe(
-      `memori report: no runs recorded yet: ${RUNS_FOLDER} does not exist (a pipeline run writes its record there)\n`,
+      "memori report: no runs recorded yet in the current directory, nor one or two levels down; give the state directory: memori report -d DIR\n",
+    );
+    const noFolder = await run("memori", ["report", "-d", "nowhere"], empty);
+    expect(noFolder.stderr).toBe(
+      `memori report: no runs recorded yet: ${path.join("nowhere", RUNS_FOLDER)} does not exist (a pipeline run writes its record there)\n`,
     );
     const { dir, runs } = await withRecord();
     const unknown = await run("memori", ["report", "2025", "-d", "state"], dir);
@@ -69,15 +79,15 @@ describe("memori report", () => {
     expect(unknown.stderr).toBe(
       "memori report: unknown option --open (see memori report --help)\n",
     );
-    const two = await run("memori", ["report", "a", "b"], dir);
-    expect(two.status).toBe(2);
-    expect(two.stderr).toBe(
-      'memori report: one run at a time: got "a" and "b" (see memori report --help)\n',
+    const three = await run("memori", ["report", "a", "b", "c"], dir);
+    expect(three.status).toBe(2);
+    expect(three.stderr).toBe(
+      'memori report: too many arguments: "a" "b" "c" (one run, one directory) (see memori report --help)\n',
     );
     const noDir = await run("memori", ["report", "-d"], dir);
     expect(noDir.stderr).toBe("memori report: -d needs a directory (see memori report --help)\n");
     const help = await run("memori", ["report", "--help"], dir);
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: memori report \[RUN\] \[-d DIR\] \[-o FILE\]/);
+    expect(help.stdout).toMatch(/^usage: memori report \[RUN\] \[DIR\] \[-o FILE\]/);
   });
 });

@@ -3,9 +3,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { RUNS_FOLDER } from "../../src/records/run-record.js";
-import { describeRecordFailure, findRecord } from "../../src/report/record-file.js";
+import { describeRecordFailure, findRecord, stateDirs } from "../../src/report/record-file.js";
 import { sampleRecord } from "../util/run-records.js";
-import { tempDir } from "../util/tmp.js";
+import { canChdir, tempDir } from "../util/tmp.js";
 
 /** A state directory with a record for each id (valid), and its runs folder. */
 async function stateDir(...ids: string[]): Promise<{ dir: string; runs: string }> {
@@ -36,7 +36,44 @@ describe("the record a report is made of", () => {
     expect(byFile.ok && byFile.record.id).toBe(B);
     const inFolder = findRecord(runs, undefined);
     expect(inFolder.ok && inFolder.record.id).toBe(C);
+    const last = findRecord(dir, "last");
+    expect(last.ok && last.record.id).toBe(C);
+    const second = findRecord(dir, "-2");
+    expect(second.ok && second.record.id).toBe(B);
+    const beyond = findRecord(dir, "-4");
+    expect(!beyond.ok && describeRecordFailure(beyond.failure)).toBe(
+      `no run "-4" in ${runs} (the newest: ${C}, ${B}, ${A})`,
+    );
   });
+
+  it.runIf(canChdir)(
+    "looks in the current directory, else one or two levels down, as memori log does",
+    async () => {
+      const { dir } = await stateDir(A);
+      const cwd = process.cwd();
+      try {
+        process.chdir(path.dirname(dir));
+        expect(stateDirs(undefined)).toContain(path.basename(dir));
+        const nested = await tempDir();
+        await mkdir(path.join(nested, "derivatives", ".memori", RUNS_FOLDER), { recursive: true });
+        await writeFile(
+          path.join(nested, "derivatives", ".memori", RUNS_FOLDER, `${B}.json`),
+          JSON.stringify({ ...sampleRecord(), id: B }),
+        );
+        process.chdir(nested);
+        expect(stateDirs(undefined)).toEqual([path.join("derivatives", ".memori")]);
+        const found = findRecord(undefined, undefined);
+        expect(found.ok && found.record.id).toBe(B);
+        process.chdir(path.join(nested, "derivatives", ".memori", RUNS_FOLDER));
+        const none = findRecord(undefined, undefined);
+        expect(!none.ok && describeRecordFailure(none.failure)).toBe(
+          "no runs recorded yet in the current directory, nor one or two levels down; give the state directory: memori report -d DIR",
+        );
+      } finally {
+        process.chdir(cwd);
+      }
+    },
+  );
 
   it("says there are no runs yet, naming the folder", async () => {
     const empty = await tempDir();
