@@ -83,6 +83,14 @@ export function callProcessListener(): ((ended: ProcessEnded) => void) | undefin
   return current.getStore()?.onProcess;
 }
 
+/**
+ * Run `body` outside any call's context: what it reads is not the call's (memori's own look at
+ * `/proc` while a call's process runs), and the timers it sets carry no call.
+ */
+export function outsideCall<T>(body: () => T): T {
+  return current.exit(body);
+}
+
 /** Run `body` in the given call context. */
 export function withCallContext<T>(context: CallContext, body: () => T): T {
   return current.run(context, body);

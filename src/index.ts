@@ -30,6 +30,9 @@ export {
   Stage,
   type StageResults,
   type OutputNames,
+  type PositionalArgs,
+  type NamedArgs,
+  type MapLists,
   type Outcome,
   type Invocation,
 } from "./stage.js";
@@ -40,6 +43,7 @@ export {
   type PipelineDefinition,
   type PipelineSource,
   type PipelineOptions,
+  type PipelineResults,
 } from "./pipeline.js";
 export {
   definePipeline,
@@ -57,7 +61,13 @@ export type {
   PathParam,
   ListParam,
 } from "./params.js";
-export { MappedStage, MapError, type MapOptions, type ElementFailure } from "./map.js";
+export {
+  MappedStage,
+  MapError,
+  type MapOptions,
+  type MappedResults,
+  type ElementFailure,
+} from "./map.js";
 export { blocks, type Block } from "./blocks.js";
 export type { Executor, Execution, Executed } from "./engine/executor.js";
 export { inProcessExecutor } from "./engine/executor.js";

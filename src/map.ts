@@ -26,6 +26,18 @@ export { MapError, type ElementFailure } from "./engine/failure.js";
 export type MappableStage = PipelineNode & { readonly [MAPPING]: undefined };
 
 /**
+ * What a map of stage `S` resolves to: one array per output (and alias), each element typed as
+ * the stage's result (`Record<string, unknown[]>` when the stage's results are not known).
+ */
+export type MappedResults<S> = S extends { readonly results: infer R }
+  ? 0 extends 1 & R
+    ? Record<string, unknown[]>
+    : string extends keyof NonNullable<R>
+      ? Record<string, unknown[]>
+      : { [K in keyof NonNullable<R>]: NonNullable<R>[K][] }
+  : Record<string, unknown[]>;
+
+/**
  * A stage mapped over lists of inputs. It can be a node of a Pipeline: its mapped parameters
  * receive lists from upstream, its other parameters single values, and downstream stages
  * receive one array per output (a "combine"). Each element is a call of its own on the
@@ -40,7 +52,7 @@ export type MappableStage = PipelineNode & { readonly [MAPPING]: undefined };
  * ```
  */
 export class MappedStage<S extends MappableStage = MappableStage> extends NodeBase<
-  Record<string, unknown[]>
+  MappedResults<S>
 > {
   /** @internal The mapped stage's definition. */
   readonly [DEFINITION]: StageDef;
@@ -106,10 +118,7 @@ export class MappedStage<S extends MappableStage = MappableStage> extends NodeBa
    * Run over the mapped lists given by name (other parameters take single values). Elements
    * that fail are reported together in a {@link MapError}; the others complete and are cached.
    */
-  async run(
-    args: Record<string, unknown>,
-    options: RunOptions = {},
-  ): Promise<Record<string, unknown[]>> {
+  async run(args: Record<string, unknown>, options: RunOptions = {}): Promise<MappedResults<S>> {
     return this.runNamed(args, options);
   }
 
@@ -117,14 +126,14 @@ export class MappedStage<S extends MappableStage = MappableStage> extends NodeBa
   async runNamed(
     args: Record<string, unknown>,
     options: RunOptions = {},
-  ): Promise<Record<string, unknown[]>> {
+  ): Promise<MappedResults<S>> {
     const outcome = await runAlone(
       this,
       { positional: [], named: args },
       options,
       this.#concurrency(),
     );
-    return outcome.results as Record<string, unknown[]>;
+    return outcome.results as MappedResults<S>;
   }
 
   /** What a run would do, element by element (in `elements`), without running or writing anything. */

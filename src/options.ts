@@ -12,6 +12,8 @@ export { refreshFromEnv } from "./engine/run-options.js";
 export interface StageOptions<
   O extends readonly string[] | string = readonly string[] | string,
   A extends Record<string, string> = Record<string, string>,
+  N extends readonly string[] = readonly string[],
+  S extends Record<string, unknown> = Record<string, unknown>,
 > {
   /**
    * Names for what the function returns. With one name, the return value is that output,
@@ -41,11 +43,22 @@ export interface StageOptions<
    */
   readonly aliases?: A;
   /**
-   * Static arguments by parameter name. They override what `run()` is given.
+   * Static arguments by parameter name. They override what `run()` is given, and `run()` and
+   * `runNamed()` may leave them out (their types know them).
    * @default {}
    * @example args: { threshold: 0.5 }
    */
-  readonly args?: Record<string, unknown>;
+  readonly args?: S;
+  /**
+   * The function's parameter names, in order (without a rest parameter), so that TypeScript
+   * can check `runNamed()`'s keys and `setArg()`'s names: function types carry no parameter
+   * names. For a function that destructures one object (`({ inFile, fwhm }) => ...`), its keys.
+   * Checked against the function's source when the stage is made (`invalid-option` if they
+   * differ); it changes nothing else.
+   * @default undefined (`runNamed()` accepts any object; names are checked when it runs)
+   * @example inputs: ["inFile", "fwhm"]
+   */
+  readonly inputs?: N;
   /**
    * Environment variables whose values are part of the stage's inputs (tools such as FSL
    * change behaviour with `FSLOUTPUTTYPE`). They are recorded as inputs named `env:NAME`.
@@ -247,7 +260,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
   ) {
     fail(stage, "env", "an array of environment variable names", o.env);
   }
-  for (const key of ["ignore", "byName"] as const) {
+  for (const key of ["ignore", "byName", "inputs"] as const) {
     const list = o[key];
     if (
       list !== undefined &&
@@ -295,6 +308,7 @@ export function checkStageOptions(stage: string, options: unknown): string[] {
     "name",
     "aliases",
     "args",
+    "inputs",
     "logger",
     "readonlyCaches",
     "timeout",

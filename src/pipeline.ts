@@ -24,11 +24,12 @@ import type { Invocation } from "./engine/signature.js";
 import { buildGraph, checkCollisions, diagramEdges, type PipelineGraph } from "./pipeline/graph.js";
 import { finishRecording, startRecording } from "./records/pipeline-record.js";
 import type { MappedStage } from "./map.js";
+import type { PipelineResults } from "./pipeline-results.js";
 import type { Stage } from "./stage.js";
 
 /** A node of a pipeline: a `Stage` (of any function) or a `MappedStage`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStage = Stage<any, any, any> | MappedStage;
+export type AnyStage = Stage<any, any, any, any, any> | MappedStage<any>;
 
 /** Where a stage's inputs come from: the pipeline's arguments, one stage, or several. */
 export type PipelineSource = "start" | AnyStage | readonly AnyStage[];
@@ -37,6 +38,7 @@ export type PipelineSource = "start" | AnyStage | readonly AnyStage[];
 export type PipelineDefinition = ReadonlyArray<readonly [PipelineSource, AnyStage]>;
 export type { PipelineOptions } from "./pipeline-options.js";
 export { PipelineError } from "./engine/failure.js";
+export type { PipelineResults } from "./pipeline-results.js";
 
 /**
  * Stages chained into a directed acyclic graph. Each stage's parameters are filled by name
@@ -53,8 +55,14 @@ export { PipelineError } from "./engine/failure.js";
  * ]);
  * const results = await pipeline.run("sub-01_T1w.nii.gz");
  * ```
+ *
+ * The results are typed from the stages' outputs when the definition is written in place (or
+ * `as const`): see {@link PipelineResults}.
+ *
+ * @typeParam D - the definition, as written; an array type that is not a tuple (`upTo()`,
+ *   `withOptions({ only })`) stands for "some of these stages": every result is then optional
  */
-export class Pipeline {
+export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
   readonly #definition: PipelineDefinition;
   readonly #given: PipelineOptions;
   readonly #graph: PipelineGraph;
@@ -63,10 +71,10 @@ export class Pipeline {
   #states: NodeState[] = [];
   /** What the last collision check saw: each node's hashOutput, and the working directory. */
   #checked: { dirs: (string | undefined)[]; cwd: string } | undefined;
-  #results: Record<string, unknown> | undefined;
+  #results: PipelineResults<D> | undefined;
   #decisions: Decision[] = [];
 
-  constructor(definition: PipelineDefinition, options: PipelineOptions = {}) {
+  constructor(definition: D, options: PipelineOptions = {}) {
     this.#options = checkPipelineOptions(options);
     this.#graph = buildGraph(definition);
     this.#definition = [...definition];
@@ -87,8 +95,17 @@ export class Pipeline {
    * await pipeline.withOptions({ keepGoing: true }).run(t1);
    * ```
    */
-  withOptions(options: PipelineOptions): Pipeline {
-    return new Pipeline(this.#definition, { ...this.#given, ...options });
+  withOptions<const W extends PipelineOptions>(
+    options: W,
+  ): Pipeline<
+    "only" extends keyof W
+      ? W extends { readonly only?: undefined }
+        ? D
+        : ReadonlyArray<D[number]>
+      : D
+  > {
+    // With `only`, a run may leave stages out: typed as some of these stages.
+    return new Pipeline(this.#definition as never, { ...this.#given, ...options });
   }
 
   /**
@@ -102,7 +119,7 @@ export class Pipeline {
    * await pipeline.upTo("register").run(t1); // skullStrip and register, not segment or report
    * ```
    */
-  upTo(...names: string[]): Pipeline {
+  upTo(...names: string[]): Pipeline<ReadonlyArray<D[number]>> {
     const { nodes } = this.#graph;
     const wanted: number[] = [];
     for (const name of names) {
@@ -124,7 +141,8 @@ export class Pipeline {
       wanted.push(...sources);
     }
     const kept = this.#definition.filter(([, target]) => needed.has(target));
-    return new Pipeline(kept, this.#given);
+    // Typed as some of these stages (every result optional), which it is.
+    return new Pipeline(kept as ReadonlyArray<D[number]>, this.#given);
   }
 
   /** The stages, in the order they run. */
@@ -138,7 +156,7 @@ export class Pipeline {
   }
 
   /** Merged results of the last run; strings that name existing files are made absolute. */
-  get results(): Record<string, unknown> | undefined {
+  get results(): PipelineResults<D> | undefined {
     return this.#results;
   }
 
@@ -148,7 +166,7 @@ export class Pipeline {
   }
 
   /** Run with positional arguments for the stages fed by `"start"`. */
-  async run(...args: unknown[]): Promise<Record<string, unknown>> {
+  async run(...args: unknown[]): Promise<PipelineResults<D>> {
     return this.#run({ positional: args, named: {} }, {});
   }
 
@@ -156,7 +174,7 @@ export class Pipeline {
   async runNamed(
     args: Record<string, unknown>,
     options: RunOptions = {},
-  ): Promise<Record<string, unknown>> {
+  ): Promise<PipelineResults<D>> {
     return this.#run({ positional: [], named: this.#checkNamed(args, "runNamed") }, options);
   }
 
@@ -165,7 +183,7 @@ export class Pipeline {
    * time (ties started in definition order). Results are merged in topological order, so they
    * never depend on which stage finished first.
    */
-  async #run(start: Invocation, runOptions: RunOptions): Promise<Record<string, unknown>> {
+  async #run(start: Invocation, runOptions: RunOptions): Promise<PipelineResults<D>> {
     const { nodes, order } = this.#graph;
     this.#checkCollisions();
     const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only, executor } =
@@ -226,8 +244,10 @@ export class Pipeline {
     const merged: Record<string, unknown> = {};
     // Stages left out (`only`) have no results.
     order.forEach((id) => Object.assign(merged, report.nodes[id]!.outcome?.results));
-    this.#results = await absolutize(merged);
-    return this.#results;
+    // Typed from the stages' result types: what each stage's run() returns, merged.
+    const results: PipelineResults<D> = await absolutize(merged);
+    this.#results = results;
+    return results;
   }
 
   /**

@@ -15,7 +15,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { callProcessListener } from "./call-signal.js";
+import { callProcessListener, outsideCall } from "./call-signal.js";
 import type { ProcessUsage } from "./records/run-record.js";
 
 /** Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`: 100 on every Linux ABI). */
@@ -181,10 +181,11 @@ export function sampleUsage(pid: number, tracer = false): UsageSampler | undefin
   // The last sample's tree CPU, this process's reaped-children CPU then, and how many children
   // had ended then: the root's final CPU time is what the reaped count grew by at its end.
   let before: { tree: number; reaped: [number, number]; ended: number; time: number } | undefined;
-  const take = () => {
+  /** Sample now; `false` once the process is gone. */
+  const take = (): boolean => {
     const reaped = reapedCpu();
     const sample = sampleTree(pid, tracer);
-    if (sample === undefined) return;
+    if (sample === undefined) return false;
     samples++;
     best.user = Math.max(best.user, sample.user);
     best.sys = Math.max(best.sys, sample.sys);
@@ -199,6 +200,7 @@ export function sampleUsage(pid: number, tracer = false): UsageSampler | undefin
     if (reaped !== undefined && !tracer) {
       before = { tree: sample.user + sample.sys, reaped, ended, time: Date.now() };
     }
+    return true;
   };
   let step = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -206,16 +208,17 @@ export function sampleUsage(pid: number, tracer = false): UsageSampler | undefin
     const wait = step + 1 < SCHEDULE.length ? SCHEDULE[step + 1]! - SCHEDULE[step]! : LAST_INTERVAL;
     step++;
     timer = setTimeout(() => {
-      take();
-      next();
+      if (take()) next();
     }, wait);
     timer.unref();
   };
-  take();
-  next();
+  if (take()) next();
+  let done = false;
   return {
     stop() {
       clearTimeout(timer);
+      if (done) return undefined;
+      done = true;
       ended++;
       // What is left of the tree (children the root left behind, reparented away) is gone
       // from it; the root itself was reaped by this process: its final CPU time, its own and
@@ -263,9 +266,12 @@ export function watchProcess(
   const pid = child.pid;
   if (onProcess === undefined || pid === undefined) return;
   const start = Date.now();
-  const sampler = sampleUsage(pid, tracer);
+  // memori's own reads, not the call's (read tracking), and timers that hold no call context.
+  const sampler = outsideCall(() => sampleUsage(pid, tracer));
+  const stopped = () => outsideCall(() => sampler?.stop());
+  child.once("error", () => void stopped());
   child.once("exit", (code, signal) => {
-    const usage = sampler?.stop();
+    const usage = stopped();
     try {
       onProcess({
         command,

@@ -20,9 +20,11 @@ import { MappedStage } from "./map.js";
 import { DEFINITION, MAPPING, NodeBase, type StageDef } from "./engine/node.js";
 import { explainAlone, runAlone } from "./engine/alone.js";
 import { Signature, checkAlias, type AnyFn } from "./engine/signature.js";
+import type { MapLists, NamedArgs, PositionalArgs } from "./stage-inputs.js";
 
 export type { Invocation } from "./engine/signature.js";
 export type { Outcome } from "./engine/node.js";
+export type { MapLists, NamedArgs, PositionalArgs } from "./stage-inputs.js";
 
 type Returned<F> = F extends (...args: never[]) => infer R ? Awaited<R> : unknown;
 
@@ -76,18 +78,39 @@ export type StageResults<F, O, A> = {
  * const { sum } = await add.run(1, 2); // runs
  * await add.run(1, 2); // loads from .memori/add.outputs
  * ```
+ *
+ * Its inputs are typed from the function: `run(...)` takes the function's parameters (wrong
+ * arity or types fail to compile). `runNamed({...})` is checked only when the stage names its
+ * parameters with the `inputs` option (TypeScript's function types have no parameter names):
+ *
+ * ```ts
+ * const smooth = new Stage((inFile: string, fwhm: number = 6) => blur(inFile, fwhm), {
+ *   inputs: ["inFile", "fwhm"],
+ *   name: "smooth",
+ * });
+ * await smooth.runNamed({ inFile: "t1.nii" }); // fwhm has a default
+ * await smooth.runNamed({ infile: "t1.nii" }); // compile error: no parameter "infile"
+ * ```
+ *
+ * @typeParam F - the wrapped function
+ * @typeParam O - the output names (`outputs` option)
+ * @typeParam A - the aliases (`aliases` option)
+ * @typeParam N - the parameter names (`inputs` option); `readonly string[]` when not declared
+ * @typeParam S - the static arguments (`args` option)
  */
 export class Stage<
   F extends AnyFn = AnyFn,
   const O extends readonly string[] | string = readonly ["output"],
   const A extends Record<string, OutputNames<O>> = Record<never, never>,
+  const N extends readonly string[] = readonly string[],
+  S extends Record<string, unknown> = Record<never, never>,
 > extends NodeBase<StageResults<F, O, A>> {
   /** @internal What the engine runs. */
   readonly [DEFINITION]: StageDef;
   /** @internal A stage is not mapped (see {@link MappedStage}). */
   readonly [MAPPING] = undefined;
 
-  constructor(fn: F, options?: StageOptions<O, A>) {
+  constructor(fn: F, options?: StageOptions<O, A, N, S>) {
     super();
     const provisional = options?.name ?? (typeof fn === "function" ? fn.name : "") ?? "";
     if (typeof fn !== "function") {
@@ -147,7 +170,8 @@ export class Stage<
         );
       }
     }
-    for (const [key, value] of Object.entries(options?.args ?? {})) this.setArg(key, value);
+    if (options?.inputs !== undefined) checkInputs(name, signature, options.inputs);
+    for (const [key, value] of Object.entries(options?.args ?? {})) this.#setArg(key, value);
   }
 
   /** The wrapped function. */
@@ -172,10 +196,17 @@ export class Stage<
   }
 
   /**
-   * Set a static argument.
+   * Set a static argument. With the `inputs` option the name and the value are checked at
+   * compile time. The types of `run` and `runNamed` do not see a static argument set here
+   * (give it in the `args` option for that).
    * @example stage.setArg("threshold", 0.5)
    */
+  setArg<K extends keyof NamedArgs<F, N, S> & string>(name: K, value: NamedArgs<F, N, S>[K]): void;
   setArg(name: string, value: unknown): void {
+    this.#setArg(name, value);
+  }
+
+  #setArg(name: string, value: unknown): void {
     const { signature, args } = this[DEFINITION];
     if (!signature.accepts(name)) throw signature.unknown(name);
     args[name] = value;
@@ -199,7 +230,7 @@ export class Stage<
    * Run with positional arguments, matched to the function's parameters in order.
    * @example await stage.run("sub-01_T1w.nii.gz", 0.5)
    */
-  async run(...args: unknown[]): Promise<StageResults<F, O, A>> {
+  async run(...args: PositionalArgs<F, N, S>): Promise<StageResults<F, O, A>> {
     return (await runAlone(this, { positional: args, named: {} }, {}, 1)).results as StageResults<
       F,
       O,
@@ -212,11 +243,16 @@ export class Stage<
    * @example await stage.runNamed({ inFile: "t1.nii.gz" }, { forceRun: true })
    */
   async runNamed(
-    args: Record<string, unknown>,
+    args: NamedArgs<F, N, S>,
     options: RunOptions = {},
   ): Promise<StageResults<F, O, A>> {
     this.#checkNamed(args, "runNamed");
-    const outcome = await runAlone(this, { positional: [], named: args }, options, 1);
+    const outcome = await runAlone(
+      this,
+      { positional: [], named: args as Record<string, unknown> },
+      options,
+      1,
+    );
     return outcome.results as StageResults<F, O, A>;
   }
 
@@ -234,16 +270,16 @@ export class Stage<
    * ```
    */
   async map(
-    lists: Record<string, readonly unknown[]>,
-    options: MapOptions & RunOptions & { readonly args?: Record<string, unknown> } = {},
+    lists: MapLists<F, N, S>,
+    options: MapOptions & RunOptions & { readonly args?: Partial<NamedArgs<F, N, S>> } = {},
   ): Promise<{ [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] }> {
     const { mode, concurrency, label, args = {}, ...runOptions } = options;
-    const mapped = new MappedStage(this, Object.keys(lists), {
+    const mapped = new MappedStage(this, Object.keys(lists as object), {
       ...(mode ? { mode } : {}),
       ...(concurrency ? { concurrency } : {}),
       ...(label ? { label } : {}),
     });
-    return (await mapped.runNamed({ ...args, ...lists }, runOptions)) as {
+    return (await mapped.runNamed({ ...(args as object), ...(lists as object) }, runOptions)) as {
       [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][];
     };
   }
@@ -253,17 +289,19 @@ export class Stage<
    * running anything or writing anything.
    * @example (await stage.explain("t1.nii")).reason // { kind: "input-changed", name: "t1w", ... }
    */
-  async explain(...args: unknown[]): Promise<Explanation> {
+  async explain(...args: PositionalArgs<F, N, S>): Promise<Explanation> {
     return explainAlone(this, { positional: args, named: {} }, {}, availableParallelism());
   }
 
   /** {@link explain} with arguments by name, and the run options the run would get. */
-  async explainNamed(
-    args: Record<string, unknown>,
-    options: RunOptions = {},
-  ): Promise<Explanation> {
+  async explainNamed(args: NamedArgs<F, N, S>, options: RunOptions = {}): Promise<Explanation> {
     this.#checkNamed(args, "explainNamed");
-    return explainAlone(this, { positional: [], named: args }, options, availableParallelism());
+    return explainAlone(
+      this,
+      { positional: [], named: args as Record<string, unknown> },
+      options,
+      availableParallelism(),
+    );
   }
 
   #checkNamed(args: unknown, method: string): void {
@@ -274,5 +312,17 @@ export class Stage<
         { stage: this.name },
       );
     }
+  }
+}
+
+/** Check that the `inputs` option names the function's parameters, in order. */
+function checkInputs(stage: string, signature: Signature, inputs: readonly string[]): void {
+  const names = signature.names;
+  if (inputs.length !== names.length || inputs.some((name, i) => name !== names[i])) {
+    throw new MemoriError(
+      "invalid-option",
+      `stage "${stage}": \`inputs\` is ${inputs.map((n) => `"${n}"`).join(", ") || "empty"}, but the function's parameters, read from its source, are ${signature.parameterList()}; list them all, in order (a rest parameter has no name there).`,
+      { stage },
+    );
   }
 }

@@ -343,3 +343,53 @@ describe("stopping a process tree (process-tree.ts)", () => {
     expect(existsSync(late)).toBe(false);
   });
 });
+
+describe("a failing runProcess inside a stage", () => {
+  // Proves issue 15's "a failing runProcess inside a stage is never cached", with a real
+  // process and real state files: the stage function does not check the status itself.
+  it("is never cached: no state is recorded, and the same call runs the process again", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const input = path.join(dir, "in.txt");
+    const out = path.join(dir, "out.txt");
+    const calls = path.join(dir, "calls.txt");
+    const status = path.join(dir, "status.txt");
+    await writeFile(input, "data\n");
+    await writeFile(status, "3\n");
+    const stage = new Stage(
+      async function convert(inFile: string, outFile: string) {
+        await runProcess(
+          ["sh", "-c", 'echo ran >> "$1"; cp "$2" "$3"; exit "$(cat "$4")"', "sh"].concat([
+            calls,
+            inFile,
+            outFile,
+            status,
+          ]),
+          { stdio: ["ignore", "ignore", "pipe"] },
+        );
+        return outFile;
+      },
+      { hashOutput: state, outputs: "converted", logger: recordingLogger().logger },
+    );
+    const ran = async () => (await readFile(calls, "utf8")).split("\n").filter(Boolean).length;
+    const stateFiles = ["inputs", "stage", "outputs"].map((e) => path.join(state, `convert.${e}`));
+
+    for (const attempt of [1, 2]) {
+      const error = await stage.run(input, out).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProcessFailedError);
+      expect(error).toMatchObject({ reason: "process-failed", exitCode: 3, stage: "convert" });
+      expect(await ran()).toBe(attempt); // the process ran again: nothing was cached
+      for (const file of stateFiles) expect(existsSync(file), file).toBe(false);
+    }
+
+    // The same stage, once the process succeeds, is recorded and then cached: the failures
+    // above were not a stage that never caches.
+    await writeFile(status, "0\n");
+    expect(await stage.run(input, out)).toEqual({ converted: out });
+    expect(await ran()).toBe(3);
+    for (const file of stateFiles) expect(existsSync(file), file).toBe(true);
+    expect(await stage.run(input, out)).toEqual({ converted: out });
+    expect(stage.fromCache).toBe(true);
+    expect(await ran()).toBe(3);
+  });
+});

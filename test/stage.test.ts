@@ -78,12 +78,14 @@ describe("calling", () => {
     const stage = new Stage(function needs(a: number, b: number) {
       return a + b;
     });
+    // @ts-expect-error -- a missing argument: a compile error, and a run-time one for JavaScript
     const error = await stage.run(1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MemoriError);
     expect((error as MemoriError).reason).toBe("missing-argument");
     expect((error as MemoriError).message).toMatch(
       /stage "needs" is missing argument "b"; it was given "a"/,
     );
+    // @ts-expect-error -- too many arguments
     await expect(stage.run(1, 2, 3)).rejects.toThrow(/takes 2 argument/);
     await expect(stage.runNamed({ a: 1, c: 2 })).rejects.toThrow(/no parameter "c"/);
   });

@@ -7,7 +7,8 @@
  */
 import { allowedSkewMs, isShared } from "./file-systems.js";
 import { unreadableHash } from "./unreadable.js";
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { statSync } from "../untracked-fs.js";
 import path from "node:path";
 import { crypto, picomatch } from "../lazy-modules.js";
 import { sha256Hex } from "./sha256.js";

@@ -3,7 +3,8 @@
  * several files use several cores, and a cache of each file's hash beside its stat identity so
  * an unchanged file is never read again.
  */
-import { existsSync, statSync, type BigIntStats } from "node:fs";
+import type { BigIntStats } from "node:fs";
+import { existsSync, statSync } from "../untracked-fs.js";
 import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";

@@ -35,7 +35,10 @@ export function sha256Hex(data: string | Uint8Array): string {
       return sha256Small(bytes);
     }
   }
-  return crypto().createHash("sha256").update(data).digest("hex");
+  const loaded = crypto();
+  // One-shot `crypto.hash` (Node.js 20.12 on) makes no Hash object: half the time for a state file.
+  if (typeof loaded.hash === "function") return loaded.hash("sha256", data, "hex");
+  return loaded.createHash("sha256").update(data).digest("hex");
 }
 
 /** The first 32 bits of the fractional parts of the cube roots of the first 64 primes. */

@@ -26,7 +26,10 @@ export type TaskDecision =
   | "failed"
   /** It did not run: a call it depends on failed. */
   | "blocked"
-  /** Interrupted while running, or not started because the run was interrupted. */
+  /**
+   * Interrupted while running, or never started: the run was interrupted, or stopped at a
+   * failure (without `keepGoing`, nothing new starts after one).
+   */
   | "cancelled"
   /** Left out of the run (the pipeline's `only`). */
   | "excluded";

@@ -1,14 +1,5 @@
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  futimesSync,
-  openSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-  type Stats,
-} from "node:fs";
+import { closeSync, fstatSync, fsyncSync, futimesSync, rmSync, type Stats } from "node:fs";
+import { openSync, renameSync, writeFileSync } from "../untracked-fs.js";
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";

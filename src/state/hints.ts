@@ -4,7 +4,7 @@
  * process), and `<name>.trees`, its directories' entries (read only when one changed).
  * Anything unreadable reads as empty; writes are atomic, and the last writer wins.
  */
-import { readFileSync } from "node:fs";
+import { readWhole } from "../untracked-fs.js";
 import type { RecordedTree, Sha256Hex } from "../hashing/files.js";
 import { setOwn, sortKeys, type Json } from "../hashing/values.js";
 import { writeFilesAtomic } from "./atomic.js";
@@ -18,7 +18,7 @@ import type { KnownFiles, StateStore } from "./store.js";
  */
 export function readKnownFiles(store: StateStore): KnownFiles {
   try {
-    const parsed = JSON.parse(readFileSync(store.file("files"), "utf8")) as unknown;
+    const parsed = JSON.parse(readWhole(store.file("files")).toString("utf8")) as unknown;
     if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.files)) return {};
     const known: KnownFiles = {};
     for (const [file, entry] of Object.entries(parsed.files)) {
@@ -48,7 +48,7 @@ export async function writeKnownFiles(store: StateStore, files: KnownFiles): Pro
  */
 export function readTrees(store: StateStore): Record<string, RecordedTree> {
   try {
-    const parsed = JSON.parse(readFileSync(store.file("trees"), "utf8")) as unknown;
+    const parsed = JSON.parse(readWhole(store.file("trees")).toString("utf8")) as unknown;
     if (!isRecord(parsed) || parsed.memori !== FORMAT_VERSION || !isRecord(parsed.trees)) return {};
     const trees: Record<string, RecordedTree> = {};
     for (const [dir, tree] of Object.entries(parsed.trees)) {

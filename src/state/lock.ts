@@ -19,15 +19,13 @@ import {
   fstatSync,
   ftruncateSync,
   linkSync,
-  lstatSync,
-  openSync,
   readFileSync,
-  renameSync,
   rmSync,
   unlinkSync,
   utimesSync,
   writeSync,
 } from "node:fs";
+import { lstatSync, openSync, renameSync } from "../untracked-fs.js";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import { hostName, type CarrierFile } from "./atomic.js";

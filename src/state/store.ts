@@ -9,7 +9,6 @@
  * as a cache miss, never as a hit pairing new inputs with old outputs. Every file carries the
  * format version.
  */
-import { readFileSync, statSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
@@ -17,6 +16,7 @@ import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash } from "../hashing/files.js";
 import { fileEntries, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
+import { readWhole, statSync } from "../untracked-fs.js";
 import {
   entriesFromStored,
   entriesToStored,
@@ -146,7 +146,7 @@ export class StateStore {
     // The commit record first: without it the state is absent, whatever else is there.
     let bytes: Buffer;
     try {
-      bytes = readFileSync(this.file("stage"));
+      bytes = readWhole(this.file("stage"));
     } catch (error) {
       if (codeOf(error) === "ENOENT") return { kind: "absent" };
       return { kind: "unreadable", file: this.file("stage"), detail: messageOf(error) };
@@ -246,7 +246,7 @@ export class StateStore {
     for (const kind of ["inputs", "outputs"] as const) {
       let bytes: Buffer;
       try {
-        bytes = readFileSync(this.file(kind));
+        bytes = readWhole(this.file(kind));
       } catch (error) {
         const detail = codeOf(error) === "ENOENT" ? "is missing" : messageOf(error);
         return { kind: "unreadable", file: this.file(kind), detail };

@@ -114,8 +114,10 @@ describe("memori cache", () => {
     expect(gc.stdout).toMatch(/removed echo \(last run/); // judged by the record's time
     expect(gc.stdout).toMatch(/removed temporary file .*\.tmp/);
     expect(gc.stdout).toMatch(/gc: removed the state of 1 stage\(s\) last run more than 30d ago/);
-    // (cp.files: the hash of /usr/bin/cp, the command's content, known by its stat identity)
+    // (cp.files: the hash of /usr/bin/cp, the command's content, known by its stat identity;
+    // .memori-runs: the run records, history rather than state, bounded by their own retention)
     expect((await readdir(state)).sort()).toEqual([
+      ".memori-runs",
       "cp.files",
       "cp.inputs",
       "cp.outputs",
@@ -137,7 +139,8 @@ describe("memori cache", () => {
     expect((await readdir(state)).some((f) => f.startsWith("echo."))).toBe(false);
     const all = await run("memori", ["cache", "clear", state], dir);
     expect(all.stdout).toMatch(/clear: removed the state of 2 stage\(s\)/);
-    expect(await readdir(state)).toEqual([]);
+    // The run records (memori log) are history, not state: kept.
+    expect(await readdir(state)).toEqual([".memori-runs"]);
     expect(await readFile(out, "utf8")).toBe("data\n");
   });
 

@@ -335,6 +335,7 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
       },
       { retries: 3, logger: log.logger, onEvent: (e) => events.push(e) },
     );
+    // @ts-expect-error -- a missing argument: a compile error, and a run-time one for JavaScript
     await expect(strict.run()).rejects.toMatchObject({ reason: "missing-argument" });
     expect(calls).toBe(0);
     expect(events.filter((e) => e.type === "stage:retry")).toEqual([]);

@@ -88,6 +88,38 @@ describe("a pipeline's run records", () => {
     expect(third.error).toMatch(/^pipeline: stage "convert" element bad failed.*status 3/);
   });
 
+  it("say what never started when a run stops at a failure (cancelled) or what it needs failed (blocked)", async () => {
+    const dir = await tempDir();
+    const quiet = recordingLogger().logger;
+    const fail = new Stage(
+      (x: number) => {
+        throw new Error(`no ${x}`);
+      },
+      { name: "fail", outputs: "y", hashOutput: dir, logger: quiet },
+    );
+    const after = new Stage((y: number) => y, { name: "after", hashOutput: dir, logger: quiet });
+    const other = new Stage((x: number) => x, { name: "other", hashOutput: dir, logger: quiet });
+    const pipeline = new Pipeline(
+      [
+        ["start", fail],
+        [fail, after],
+        ["start", other],
+      ],
+      { concurrency: 1 },
+    );
+    await expect(pipeline.run(1)).rejects.toThrow(/no 1/);
+    const [record] = readHistory(dir).records;
+    expect(record!.outcome).toBe("failed");
+    expect(record!.tasks.map((t) => [t.stage, t.decision])).toEqual([
+      ["fail", "failed"],
+      ["after", "blocked"],
+      ["other", "cancelled"],
+    ]);
+    expect(record!.tasks[0]!.error).toMatchObject({
+      message: expect.stringMatching(/no 1/) as string,
+    });
+  });
+
   it("keep the newest keepRuns, or MEMORI_KEEP_RUNS, and none with 0", async () => {
     const dir = await tempDir();
     const stage = new Stage((x: number) => x, {
