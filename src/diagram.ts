@@ -26,7 +26,8 @@ export interface DiagramEdge {
   label: string;
 }
 
-const COLOURS: Record<NodeState, { fill: string; stroke: string; text: string }> = {
+/** Each state's colours, shared by the diagrams and the HTML report (src/report/). */
+export const COLOURS: Record<NodeState, { fill: string; stroke: string; text: string }> = {
   cached: { fill: "#d4edda", stroke: "#2e7d32", text: "#1b5e20" },
   ran: { fill: "#d0e4ff", stroke: "#1565c0", text: "#0d47a1" },
   "would-run": { fill: "#ffe0b2", stroke: "#ef6c00", text: "#e65100" },
@@ -37,7 +38,8 @@ const COLOURS: Record<NodeState, { fill: string; stroke: string; text: string }>
   unknown: { fill: "#ffffff", stroke: "#757575", text: "#212121" },
 };
 
-const LEGEND: Record<NodeState, string> = {
+/** Each state in words, for a legend. */
+export const LEGEND: Record<NodeState, string> = {
   cached: "cached",
   ran: "ran",
   "would-run": "would run",

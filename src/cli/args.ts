@@ -225,10 +225,13 @@ options:
                             with its parameters (memori run --help)
   memori log [RUN] [DIR]    what past runs did, and why: runs, a run's tasks, a trace file
                             (memori log --help)
+  memori report [RUN] [DIR] [-o FILE]
+                            a run's HTML report: summary, DAG, timeline, failures, tasks
+                            (memori report --help)
 
 Options end at the command: everything after it is passed to the command. If the command
-follows -c or -o, or is a program called cache, log or run, put -- before it. Python memori's
-spellings (--hash_output, --log_file, --arg_output0) work too.
+follows -c or -o, or is a program called cache, log, report or run, put -- before it.
+Python memori's spellings (--hash_output, --log_file, --arg_output0) work too.
 
 exit status: the command's own when it ran (128+N if killed by signal N); 0 when skipped;
 in parallel mode, non-zero if any run failed; 2 for a usage error; 127 if the command is

@@ -4,7 +4,7 @@
  * function runs the process (see scriptFunction). What checking a call needs is imported up
  * front (it is bundled into the program, see scripts/bundle.mjs); what only running it needs
  * (starting processes, writing state) the engine loads when a call has to run, and
- * `memori cache`, `memori log`, `memori run`, `memori run-stage` (a SLURM job's call) and parallel runs load
+ * `memori cache`, `memori log`, `memori report`, `memori run`, `memori run-stage` (a SLURM job's call) and parallel runs load
  * their own modules.
  */
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
@@ -97,6 +97,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "run-stage") {
     const { runStageCommand } = await import("./run-stage.js");
     return runStageCommand(
+      argv.slice(1),
+      (text) => process.stdout.write(text),
+      (text) => process.stderr.write(text),
+    );
+  }
+  if (argv[0] === "report") {
+    const { runReport } = await import("./report.js");
+    return runReport(
       argv.slice(1),
       (text) => process.stdout.write(text),
       (text) => process.stderr.write(text),
