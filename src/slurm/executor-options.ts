@@ -10,6 +10,8 @@ import { MemoriError, describe } from "../errors.js";
 import { stderrLogger, type Logger } from "../logger.js";
 import type { CommandRunner } from "./command.js";
 import type { PollerOptions } from "./poller.js";
+import { rootFromEnv } from "../state/portable.js";
+import type { RootPair } from "./remote-root.js";
 import { checkResources, parseMemory, type JobResources } from "./resources.js";
 
 /** The resources of jobs: defaults for every stage, and a stage's own by its name. */
@@ -76,6 +78,17 @@ export interface SlurmExecutorOptions {
   /** The jobs' working directory (relative paths in inputs and results are resolved there). @default process.cwd() */
   readonly cwd?: string;
   /**
+   * Where the jobs' nodes see the project's root (`MEMORI_ROOT`, else `cwd`), when they mount
+   * it at another path than this host: every path under the root that a job is handed (the
+   * module, its job file and logs, its working directory, inputs and parameters) is given under
+   * `remoteRoot`, and every such path it hands back is placed under the root here again; the
+   * job runs with `MEMORI_ROOT` set to `remoteRoot`. Paths outside the root pass as they are
+   * (the nodes see them at the same paths). `memori run --remote-root`.
+   * @default the root itself (the nodes see the project where this host does)
+   * @example remoteRoot: "/mnt/lab/study" // the project is /lab/study here
+   */
+  readonly remoteRoot?: string;
+  /**
    * Stages (by name) whose calls run in this process instead of as jobs: cheap ones, such as
    * listing a dataset (Snakemake's `localrules`).
    * @default []
@@ -100,6 +113,8 @@ export interface CheckedExecutorOptions {
   readonly latencyWait: number;
   readonly command: readonly string[] | undefined;
   readonly cwd: string;
+  /** The project's root here and where the nodes see it; `undefined` when no root is known. */
+  readonly roots: RootPair | undefined;
   readonly local: ReadonlySet<string>;
   readonly poll: SlurmExecutorOptions["poll"];
   readonly runner: CommandRunner | undefined;
@@ -115,6 +130,7 @@ const KEYS = [
   "latencyWait",
   "command",
   "cwd",
+  "remoteRoot",
   "local",
   "poll",
   "runner",
@@ -217,12 +233,24 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     fail("command", "a non-empty array of strings (a program and its arguments)", command);
   }
   if (typeof cwd !== "string" || cwd === "") fail("cwd", "a directory", cwd);
+  const { remoteRoot } = options;
+  if (
+    remoteRoot !== undefined &&
+    !(typeof remoteRoot === "string" && path.isAbsolute(remoteRoot))
+  ) {
+    fail("remoteRoot", "an absolute path (where the nodes see the project)", remoteRoot);
+  }
   if (!isStrings(local)) fail("local", "an array of stage names", local);
   if (!isRecord(poll)) fail("poll", "{ minIntervalMs, maxIntervalMs, backoff }", poll);
   if (options.runner !== undefined && typeof options.runner !== "function") {
     fail("runner", "a function", options.runner);
   }
   const root = path.resolve(cwd);
+  const projectRoot = rootFromEnv() ?? (remoteRoot === undefined ? undefined : root);
+  const roots =
+    projectRoot === undefined
+      ? undefined
+      : { local: projectRoot, remote: path.resolve(remoteRoot ?? projectRoot) };
   const given = jobsDir === undefined ? undefined : path.resolve(root, jobsDir);
   const dirOf = (hashOutput: string | undefined) =>
     given ??
@@ -238,6 +266,7 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     latencyWait,
     command,
     cwd: root,
+    roots,
     local: new Set(local),
     poll,
     runner: options.runner,

@@ -43,8 +43,9 @@ import {
   type JobSpec,
 } from "./job-file.js";
 import { waitForFiles } from "./latency-wait.js";
-import { logTail } from "./log-tail.js";
+import { saidLogTail } from "./log-tail.js";
 import { JobPoller } from "./poller.js";
+import { mapPaths, resultHere, toRemote } from "./remote-root.js";
 import { submit, type SlurmJob } from "./submit.js";
 
 /** One call on its way through SLURM. */
@@ -54,6 +55,8 @@ interface Job {
   readonly name: string;
   readonly dir: string;
   readonly spec: JobSpec;
+  /** Its result file, as this host sees it (`spec.result` is the node's path). */
+  readonly result: string;
 }
 
 /** A directory name for a map element's label: `sub-07`, or the label with odd characters as `_`. */
@@ -122,7 +125,7 @@ export class SlurmExecutor implements Executor {
     try {
       dir = this.#claim(execution);
       const spec = await this.#spec(execution, dir);
-      return await this.#run({ execution, name, dir, spec });
+      return await this.#run({ execution, name, dir, spec, result: jobFiles(dir).result });
     } catch (error) {
       // An input that cannot be sent (a function, a class instance): the codec says which.
       return { ok: false, error };
@@ -151,14 +154,16 @@ export class SlurmExecutor implements Executor {
   /** The job file's content: the inputs encoded, the code identity the job must find. */
   async #spec(execution: Execution, dir: string): Promise<JobSpec> {
     const { stage, element, attempt, inputArgs, fingerprint, fn } = execution;
-    const { module, exportName, params, cwd } = this.#options;
+    const { module, exportName, params, cwd, roots } = this.#options;
+    // Paths under the project's root as the node sees them (remote-root.ts).
+    const there = (file: string) => toRemote(file, roots);
     const inputs: Record<string, Json> = {};
     for (const [key, value] of Object.entries(inputArgs)) {
-      inputs[key] = encodePlainValue(value, `inputs.${key}`, stage);
+      inputs[key] = mapPaths(encodePlainValue(value, `inputs.${key}`, stage), there);
     }
     const encodedParams: Record<string, Json> = {};
     for (const [key, value] of Object.entries(params)) {
-      encodedParams[key] = encodePlainValue(value, `params.${key}`, stage);
+      encodedParams[key] = mapPaths(encodePlainValue(value, `params.${key}`, stage), there);
     }
     const code =
       fingerprint === undefined
@@ -167,7 +172,7 @@ export class SlurmExecutor implements Executor {
     return {
       format: 1,
       token: crypto().randomUUID(),
-      module,
+      module: there(module),
       exportName: exportName ?? null,
       params: encodedParams,
       stage,
@@ -175,7 +180,7 @@ export class SlurmExecutor implements Executor {
       attempt,
       inputs,
       code,
-      result: jobFiles(dir).result,
+      result: there(jobFiles(dir).result),
       submitter: { host: hostname(), pid: process.pid, cwd },
     };
   }
@@ -192,7 +197,7 @@ export class SlurmExecutor implements Executor {
   async #run(job: Job): Promise<Executed> {
     const { execution, dir, spec, name } = job;
     const { signal, stage, attempt } = execution;
-    const { logger, runner, cwd } = this.#options;
+    const { logger, runner, cwd, roots } = this.#options;
     if (signal.aborted) return interrupted(job, "its job was not submitted");
     const command = this.#options.command ?? defaultCommand();
     if (typeof command === "string") {
@@ -220,11 +225,16 @@ export class SlurmExecutor implements Executor {
         name: fileStem(
           execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
         ),
-        command: [...command, "run-stage", files.job],
+        command: [...command, "run-stage", files.job].map((word) => toRemote(word, roots)),
         logDir: dir,
         cwd,
-        env: { MEMORI_JOB: files.job },
+        // The job's state paths are relative to the root as its node sees it.
+        env: {
+          MEMORI_JOB: toRemote(files.job, roots),
+          ...(roots === undefined ? {} : { MEMORI_ROOT: roots.remote }),
+        },
         resources,
+        seenAs: (file) => toRemote(file, roots),
       },
       runner === undefined ? {} : { runner },
     );
@@ -273,9 +283,9 @@ export class SlurmExecutor implements Executor {
 
   /** A job that did not complete: how it ended, what `run-stage` said if it said anything, its log. */
   async #ended(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
-    const said = await readJobResult(job.spec.result, job.spec.token);
+    const said = await readJobResult(job.result, job.spec.token);
     const failure = said.ok && !said.value.ok ? said.value : undefined;
-    const log = await this.#log(slurmJob);
+    const log = await this.#log(slurmJob, end);
     const memory = stageResources(this.#options.resources, job.execution.stage).memory;
     const hint =
       end.outcome === "out-of-memory"
@@ -310,10 +320,10 @@ export class SlurmExecutor implements Executor {
         ...(await this.#log(slurmJob)),
       });
     const stopped = () => interrupted(job, `its SLURM job ${end.id} had completed; not waited for`);
-    const shown = await waitForFiles([{ path: job.spec.result }], { latencyWait, signal });
+    const shown = await waitForFiles([{ path: job.result }], { latencyWait, signal });
     if (signal.aborted) return stopped();
     if (!shown.ok) return missing(shown.missing);
-    const read = await readJobResult(job.spec.result, job.spec.token);
+    const read = await readJobResult(job.result, job.spec.token);
     if (!read.ok) {
       return this.#failed(job, {
         reason: "result-invalid",
@@ -321,7 +331,7 @@ export class SlurmExecutor implements Executor {
         ...about,
       });
     }
-    const result: JobResult = read.value;
+    const result: JobResult = resultHere(read.value, this.#options.roots);
     if (!result.ok) {
       return this.#failed(job, {
         reason: result.reason,
@@ -343,19 +353,24 @@ export class SlurmExecutor implements Executor {
     } catch (error) {
       return this.#failed(job, {
         reason: "result-invalid",
-        message: `SLURM job ${end.id}: the result file ${job.spec.result} holds a value memori did not write (${messageOf(error)})`,
+        message: `SLURM job ${end.id}: the result file ${job.result} holds a value memori did not write (${messageOf(error)})`,
         ...about,
       });
     }
   }
 
-  /** The end of the job's log: its stderr, or its stdout when that says nothing. */
-  async #log(slurmJob: SlurmJob): Promise<{ log?: string; logFile?: string }> {
-    for (const file of [slurmJob.error, slurmJob.output]) {
-      const tail = await logTail(file);
-      if (tail.ok && tail.value.trim() !== "") return { log: tail.value, logFile: file };
-    }
-    return {};
+  /**
+   * The end of the job's log: its stderr, or its stdout when that says nothing. For a job SLURM
+   * ended (its time, its memory, scancel), once its node wrote why (latencyWait at most).
+   */
+  #log(slurmJob: SlurmJob, end?: JobEnd): Promise<{ log?: string; logFile?: string }> {
+    const killed =
+      end !== undefined && ["timeout", "cancelled", "out-of-memory"].includes(end.outcome);
+    return saidLogTail(
+      [slurmJob.error, slurmJob.output],
+      killed ? /slurmstepd/ : undefined,
+      Math.min(this.#options.latencyWait, 5000),
+    );
   }
 
   #failed(job: Job, failure: JobFailure): Executed {
