@@ -386,7 +386,7 @@ export class SlurmExecutor implements Executor {
  * pipeline with `params`, finds the stage by name, refuses to run if the stage's code there
  * differs from this process's, and hands the returned value back; this process commits the
  * state. Files the stage takes and returns must be on a file system the nodes share, at the
- * same paths. Throws a `MemoriError` (`invalid-option`) for a bad option.
+ * same paths, or under the project's root where the nodes see it at `remoteRoot`. Throws a `MemoriError` (`invalid-option`) for a bad option.
  *
  * @example
  * ```ts
