@@ -94,6 +94,13 @@ export interface SlurmExecutorOptions {
    * @default []
    */
   readonly local?: readonly string[];
+  /**
+   * The fewest calls of a map's stage that reach the executor together (within 0.1 s: a map's
+   * ready elements) submitted as one array job (`sbatch --array`) rather than a job each.
+   * `Infinity`: never.
+   * @default 32
+   */
+  readonly arrayMin?: number;
   /** How often jobs are polled (one poller for all of them). @default 0.5 s, backing off to 10 s */
   readonly poll?: Pick<PollerOptions, "minIntervalMs" | "maxIntervalMs" | "backoff">;
   /** Runs `sbatch`, `squeue`, `scontrol`, `scancel`. @default the real commands */
@@ -116,6 +123,7 @@ export interface CheckedExecutorOptions {
   /** The project's root here and where the nodes see it; `undefined` when no root is known. */
   readonly roots: RootPair | undefined;
   readonly local: ReadonlySet<string>;
+  readonly arrayMin: number;
   readonly poll: SlurmExecutorOptions["poll"];
   readonly runner: CommandRunner | undefined;
   readonly logger: Logger;
@@ -132,6 +140,7 @@ const KEYS = [
   "cwd",
   "remoteRoot",
   "local",
+  "arrayMin",
   "poll",
   "runner",
   "logger",
@@ -241,6 +250,10 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     fail("remoteRoot", "an absolute path (where the nodes see the project)", remoteRoot);
   }
   if (!isStrings(local)) fail("local", "an array of stage names", local);
+  const { arrayMin = 32 } = options;
+  if (!(arrayMin === Infinity || (Number.isSafeInteger(arrayMin) && arrayMin >= 2))) {
+    fail("arrayMin", "a whole number >= 2, or Infinity", arrayMin);
+  }
   if (!isRecord(poll)) fail("poll", "{ minIntervalMs, maxIntervalMs, backoff }", poll);
   if (options.runner !== undefined && typeof options.runner !== "function") {
     fail("runner", "a function", options.runner);
@@ -268,6 +281,7 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     cwd: root,
     roots,
     local: new Set(local),
+    arrayMin,
     poll,
     runner: options.runner,
     logger: options.logger ?? stderrLogger(),

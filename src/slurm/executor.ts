@@ -1,6 +1,7 @@
 /**
  * The SLURM executor: each call the engine hands it becomes one `sbatch` job that runs
- * `memori run-stage JOBFILE` on a node. The job reloads the module, checks that the stage's
+ * `memori run-stage JOBFILE` on a node (or, for a map's elements that arrive together, an
+ * element of one array job: array-batch.ts). The job reloads the module, checks that the stage's
  * code there is the submitter's, calls the function with the bound inputs and writes what it
  * returned to a result file; the executor waits for the job (one poller for all of its jobs),
  * waits for the result and the files it names to show here (`latencyWait`), and hands the
@@ -11,7 +12,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import type { FileAccess } from "../call-signal.js";
 import { MemoriError, messageOf } from "../errors.js";
 import {
   inProcessExecutor,
@@ -22,7 +22,8 @@ import {
 import { codeIdentity } from "../hashing/hashable.js";
 import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
-import { fileStem } from "./batch-job.js";
+import { ArrayBatcher } from "./array-batch.js";
+import { fileStem, type BatchJob } from "./batch-job.js";
 import { cancel } from "./cancel.js";
 import {
   checkExecutorOptions,
@@ -35,10 +36,11 @@ import {
 import { describeEnd, type JobEnd } from "./job-end.js";
 import { JobFailedError, type JobFailure } from "./job-error.js";
 import {
+  addOpened,
+  elementDir,
   jobFiles,
   readJobResult,
   writeJobJson,
-  type JobAccess,
   type JobResult,
   type JobSpec,
 } from "./job-file.js";
@@ -46,7 +48,8 @@ import { waitForFiles } from "./latency-wait.js";
 import { saidLogTail } from "./log-tail.js";
 import { JobPoller } from "./poller.js";
 import { mapPaths, resultHere, toRemote } from "./remote-root.js";
-import { submit, type SlurmJob } from "./submit.js";
+import { ok, type SlurmResult } from "./failure.js";
+import { submit, type SlurmJob, type Submission } from "./submit.js";
 
 /** One call on its way through SLURM. */
 interface Job {
@@ -57,25 +60,6 @@ interface Job {
   readonly spec: JobSpec;
   /** Its result file, as this host sees it (`spec.result` is the node's path). */
   readonly result: string;
-}
-
-/** A directory name for a map element's label: `sub-07`, or the label with odd characters as `_`. */
-function elementDir(label: string): string {
-  const safe = label.replace(/[^\w.,=@+-]/g, "_").slice(0, 100);
-  return safe.startsWith(".") ? `_${safe}` : safe;
-}
-
-/**
- * Tell the engine the files the call opened on the node (recorded there as the in-process
- * executor records them), as named from this process's working directory.
- */
-function opened(access: FileAccess, there: JobAccess): void {
-  const same = path.resolve(there.cwd) === path.resolve(access.cwd);
-  const named = (file: string) =>
-    same || path.isAbsolute(file) ? file : path.resolve(there.cwd, file);
-  for (const file of there.reads) access.reads.add(named(file));
-  for (const file of there.writes) access.writes.add(named(file));
-  access.untraced = there.untraced;
 }
 
 /**
@@ -101,6 +85,7 @@ export class SlurmExecutor implements Executor {
   readonly name = "slurm";
   readonly #options: CheckedExecutorOptions;
   #poller: JobPoller | undefined;
+  #arrays: ArrayBatcher | undefined;
   /** Job directories in use by this process (two labels may come to the same name). */
   readonly #dirs = new Set<string>();
   /** Calls whose last job ran out of memory: the next attempt asks for memory × attempt. */
@@ -185,6 +170,19 @@ export class SlurmExecutor implements Executor {
     };
   }
 
+  #submit(job: BatchJob): Promise<SlurmResult<Submission>> {
+    const { runner } = this.#options;
+    return submit(job, runner === undefined ? {} : { runner });
+  }
+
+  #batcher(): ArrayBatcher {
+    return (this.#arrays ??= new ArrayBatcher({
+      min: this.#options.arrayMin,
+      windowMs: 100,
+      submit: (job) => this.#submit(job),
+    }));
+  }
+
   #poll(): JobPoller {
     const { poll, runner, logger } = this.#options;
     return (this.#poller ??= new JobPoller({
@@ -197,7 +195,7 @@ export class SlurmExecutor implements Executor {
   async #run(job: Job): Promise<Executed> {
     const { execution, dir, spec, name } = job;
     const { signal, stage, attempt } = execution;
-    const { logger, runner, cwd, roots } = this.#options;
+    const { logger, cwd, roots } = this.#options;
     if (signal.aborted) return interrupted(job, "its job was not submitted");
     const command = this.#options.command ?? defaultCommand();
     if (typeof command === "string") {
@@ -220,24 +218,33 @@ export class SlurmExecutor implements Executor {
     const key = `${this.#options.jobsDir(execution.hashOutput)}\0${name}`;
     const base = stageResources(this.#options.resources, stage);
     const resources = this.#outOfMemory.has(key) ? scaledMemory(base, attempt) : base;
-    const submitted = await submit(
-      {
-        name: fileStem(
-          execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
-        ),
-        command: [...command, "run-stage", files.job].map((word) => toRemote(word, roots)),
-        logDir: dir,
-        cwd,
-        // The job's state paths are relative to the root as its node sees it.
-        env: {
-          MEMORI_JOB: toRemote(files.job, roots),
-          ...(roots === undefined ? {} : { MEMORI_ROOT: roots.remote }),
-        },
-        resources,
-        seenAs: (file) => toRemote(file, roots),
+    const alone: BatchJob = {
+      name: fileStem(
+        execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
+      ),
+      command: [...command, "run-stage", files.job].map((word) => toRemote(word, roots)),
+      logDir: dir,
+      cwd,
+      // The job's state paths are relative to the root as its node sees it.
+      env: {
+        MEMORI_JOB: toRemote(files.job, roots),
+        ...(roots === undefined ? {} : { MEMORI_ROOT: roots.remote }),
       },
-      runner === undefined ? {} : { runner },
-    );
+      resources,
+      seenAs: (file) => toRemote(file, roots),
+    };
+    // A map's elements may go together, as one array job (array-batch.ts).
+    const jobsDir = this.#options.jobsDir(execution.hashOutput);
+    const submitted =
+      execution.element === undefined || !Number.isFinite(this.#options.arrayMin)
+        ? await this.#submit(alone).then((s) => (s.ok ? ok(s.value.jobs[0]!) : s))
+        : await this.#batcher().submit({
+            key: `${jobsDir}\0${stage}\0${JSON.stringify(resources)}`,
+            arraysDir: path.join(jobsDir, stage, ".arrays"),
+            job: alone,
+            program: command.map((word) => toRemote(word, roots)),
+            jobFile: toRemote(files.job, roots),
+          });
     if (!submitted.ok) {
       const { message, cause } = submitted.error;
       return this.#failed(job, {
@@ -246,7 +253,7 @@ export class SlurmExecutor implements Executor {
         cause,
       });
     }
-    const slurmJob = submitted.value.jobs[0]!;
+    const slurmJob = submitted.value;
     const { id } = slurmJob;
     this.#submitted++;
     logger.info(`stage "${name}": SLURM job ${id} submitted (its files: ${dir})`);
@@ -348,7 +355,7 @@ export class SlurmExecutor implements Executor {
     if (!files.ok) return missing(files.missing);
     try {
       const returned = decodeValue(result.returned);
-      if (job.execution.access !== undefined) opened(job.execution.access, result.access);
+      if (job.execution.access !== undefined) addOpened(job.execution.access, result.access);
       return { ok: true, returned };
     } catch (error) {
       return this.#failed(job, {

@@ -62,6 +62,7 @@ describe("the SLURM executor's options", () => {
     [{ module: "p.js", command: [] }, "expected `command` to be a non-empty array of strings"],
     [{ module: "p.js", local: "x" }, "expected `local` to be an array of stage names"],
     [{ module: "p.js", jobsDir: 3 }, "expected `jobsDir` to be a directory, got 3 (number)"],
+    [{ module: "p.js", arrayMin: 1 }, "expected `arrayMin` to be a whole number >= 2, or Infinity"],
     [
       { module: "p.js", remoteRoot: "mnt/lab" },
       "expected `remoteRoot` to be an absolute path (where the nodes see the project)",
