@@ -326,7 +326,16 @@ if (spawnSync("sinfo", ["--noheader"]).status === 0) {
     "ms",
     `locally at ${availableParallelism()} at once`,
     local,
-    "the cluster's CPUs are this host's: each job's memori run-stage start-up (about 0.5 s of CPU) competes with the sleeps",
+    "as many jobs run at once as the node has CPUs (here this host's): the ratio is (1 s + a job's overhead) / 1 s",
+  );
+  // Each CPU runs 16 / CPUs jobs one after the other: what each adds to its 1 s.
+  row(
+    "a SLURM job's overhead (its start, memori run-stage, its end, the next job's start)",
+    ((slurm - local) * Math.min(16, availableParallelism())) / 16,
+    "ms",
+    "",
+    undefined,
+    "per job, from the row above; memori run-stage is about 0.45 s of CPU of it (Node's start, importing the module, checking the stage's code identity, cold)",
   );
   const trip = median(
     times(REPEAT, () => node("slurm-sleep.mjs", ["trivial", state("trivial")]).ms),

@@ -4,6 +4,7 @@
  * follows). What a parameter's text means is decided later, against the module's declarations
  * (param-values.ts): here `--param` is only split at its first `=`.
  */
+import path from "node:path";
 import { UsageError } from "./args.js";
 
 /** One `--param NAME=VALUE`. */
@@ -28,6 +29,8 @@ export interface RunArgs {
   slurmPartition: string | undefined;
   /** `--latency-wait SECONDS`, in milliseconds: how long a job's files may take to show. */
   latencyWait: number | undefined;
+  /** `--remote-root PATH`: where the jobs' nodes see the project (absolute). */
+  remoteRoot: string | undefined;
   dryRun: boolean;
   keepGoing: boolean;
   /** `--target STAGE` (repeatable): run only what these stages need. */
@@ -46,6 +49,7 @@ const VALUE = new Set([
   "executor",
   "slurm-partition",
   "latency-wait",
+  "remote-root",
   "target",
   "only",
 ]);
@@ -66,6 +70,7 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     executor: "local",
     slurmPartition: undefined,
     latencyWait: undefined,
+    remoteRoot: undefined,
     dryRun: false,
     keepGoing: false,
     targets: [],
@@ -119,10 +124,15 @@ export function parseRunArgs(argv: readonly string[]): ParsedRun {
     );
   }
   if (a.executor !== "slurm") {
-    const given = a.slurmPartition !== undefined ? "--slurm-partition" : "--latency-wait";
-    if (a.slurmPartition !== undefined || a.latencyWait !== undefined) {
-      throw new UsageError(`${given} is for --executor slurm`);
-    }
+    const given =
+      a.slurmPartition !== undefined
+        ? "--slurm-partition"
+        : a.latencyWait !== undefined
+          ? "--latency-wait"
+          : a.remoteRoot !== undefined
+            ? "--remote-root"
+            : undefined;
+    if (given !== undefined) throw new UsageError(`${given} is for --executor slurm`);
   }
   return { help: false, args: { module, ...a } };
 }
@@ -191,6 +201,14 @@ function setValue(a: Omit<RunArgs, "module">, key: string, value: string): void 
       a.latencyWait = Math.round(seconds * 1000);
       return;
     }
+    case "remote-root":
+      if (!path.isAbsolute(value)) {
+        throw new UsageError(
+          `--remote-root takes the absolute path where the jobs' nodes see the project, got ${JSON.stringify(value)}`,
+        );
+      }
+      a.remoteRoot = path.resolve(value);
+      return;
     case "target":
       a.targets.push(value);
       return;
@@ -224,6 +242,9 @@ options:
       --slurm-partition P   the jobs' partition (over the module's default resources)
       --latency-wait S      seconds a completed job's result files may take to show on this
                             host (a network file system); default 5
+      --remote-root PATH    where the jobs' nodes see the project (its directory with
+                            package.json) when they mount it elsewhere: paths under it are
+                            handed to jobs, and taken back, under PATH
       --dry-run             say what would run and why, and the parameters; run nothing, write
                             nothing
       --target STAGE        run only STAGE and what it needs (repeat for several)

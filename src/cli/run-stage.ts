@@ -12,6 +12,7 @@
  * 2 the job file cannot be used; 3 the call was refused (module, stage, parameters or code
  * differ here; the result says why).
  */
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { hostname } from "node:os";
 import { FileAccess, withCallContext } from "../call-signal.js";
@@ -47,6 +48,7 @@ interface StageDef {
 }
 
 export const RUN_STAGE_HELP = `usage: memori run-stage JOBFILE
+       memori run-stage --array LISTFILE   (an array job's element: SLURM_ARRAY_TASK_ID)
 
 Runs one call of a pipeline's stage as a SLURM job submitted by memori's SLURM executor
 (memori run --executor slurm): reloads the module the job file names, refuses to run when the
@@ -227,6 +229,25 @@ class StageJob {
   }
 }
 
+/** The job file at `index` in the list file (an array job's), or what is wrong (a message). */
+async function arrayElement(list: string, index: string | undefined): Promise<string> {
+  const at = Number(index);
+  if (index === undefined || !/^\d+$/.test(index) || !Number.isSafeInteger(at)) {
+    return `memori run-stage: --array ${list}: SLURM_ARRAY_TASK_ID is ${JSON.stringify(index)}, not an array element's index`;
+  }
+  let files: unknown;
+  try {
+    files = JSON.parse(await readFile(list, "utf8"));
+  } catch (error) {
+    return `memori run-stage: the array's list ${list} cannot be read: ${messageOf(error)}`;
+  }
+  const file = Array.isArray(files) ? (files as unknown[])[at] : undefined;
+  if (typeof file !== "string" || !path.isAbsolute(file)) {
+    return `memori run-stage: the array's list ${list} has no job file at ${at}`;
+  }
+  return file;
+}
+
 /** Run `memori run-stage` with the arguments after `run-stage`; returns the exit status. */
 export async function runStageCommand(
   argv: readonly string[],
@@ -237,11 +258,22 @@ export async function runStageCommand(
     out(RUN_STAGE_HELP);
     return 0;
   }
-  if (argv.length !== 1 || argv[0]!.startsWith("-")) {
+  let file: string;
+  if (argv.length === 2 && argv[0] === "--array") {
+    // An element of an array job: the job file at its index in the list.
+    const chosen = await arrayElement(argv[1]!, process.env.SLURM_ARRAY_TASK_ID);
+    if (chosen.startsWith("memori run-stage:")) {
+      err(`${chosen}\n`);
+      return USAGE;
+    }
+    file = chosen;
+    process.env.MEMORI_JOB = file;
+  } else if (argv.length !== 1 || argv[0]!.startsWith("-")) {
     err("memori run-stage: expected one job file: memori run-stage JOBFILE\n");
     return USAGE;
+  } else {
+    file = path.resolve(argv[0]!);
   }
-  const file = path.resolve(argv[0]!);
   const read = await readJobSpec(file);
   if (!read.ok) {
     err(`memori run-stage: ${read.message}\n`);

@@ -163,6 +163,7 @@ async function slurmFor(
     params: values,
     resources,
     ...(args.latencyWait === undefined ? {} : { latencyWait: args.latencyWait }),
+    ...(args.remoteRoot === undefined ? {} : { remoteRoot: args.remoteRoot }),
   });
 }
 

@@ -38,6 +38,14 @@ export interface BatchJob {
   /** What the job asks for. @default the cluster's defaults */
   readonly resources?: JobResources;
   /**
+   * How the job's node names a path of this host, where it mounts the files elsewhere: applied
+   * to the paths the node uses (`--output`, `--error`, `--chdir`), not to the script, which
+   * `sbatch` reads here, nor to the command (give it as the node sees it).
+   * @default the same path
+   * @example (file) => file.replace(/^\/lab\//, "/mnt/lab/")
+   */
+  readonly seenAs?: (file: string) => string;
+  /**
    * Submit an array of this many elements (`--array=0-N-1`) instead of one job: element `i`
    * runs the command with `SLURM_ARRAY_TASK_ID=i` and writes `NAME.i.out` and `NAME.i.err`.
    */
@@ -138,6 +146,8 @@ export function prepareJob(job: BatchJob): SlurmResult<PreparedJob> {
   const dir = path.resolve(logDir);
   const stem = path.join(dir, fileStem(name));
   const script = `${stem}.sh`;
+  const there = job.seenAs ?? ((file: string) => file);
+  const remoteStem = there(stem);
   const files: JobFiles[] =
     array === undefined
       ? [{ output: `${stem}.out`, error: `${stem}.err` }]
@@ -147,14 +157,14 @@ export function prepareJob(job: BatchJob): SlurmResult<PreparedJob> {
         }));
   const [output, error] =
     array === undefined
-      ? [pattern(`${stem}.out`), pattern(`${stem}.err`)]
-      : [`${pattern(stem)}.%a.out`, `${pattern(stem)}.%a.err`];
+      ? [pattern(`${remoteStem}.out`), pattern(`${remoteStem}.err`)]
+      : [`${pattern(remoteStem)}.%a.out`, `${pattern(remoteStem)}.%a.err`];
   const args = [
     "--parsable",
     `--job-name=${name}`,
     `--output=${output}`,
     `--error=${error}`,
-    `--chdir=${path.resolve(cwd ?? process.cwd())}`,
+    `--chdir=${there(path.resolve(cwd ?? process.cwd()))}`,
     ...(array === undefined
       ? []
       : [

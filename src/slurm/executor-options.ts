@@ -10,6 +10,8 @@ import { MemoriError, describe } from "../errors.js";
 import { stderrLogger, type Logger } from "../logger.js";
 import type { CommandRunner } from "./command.js";
 import type { PollerOptions } from "./poller.js";
+import { rootFromEnv } from "../state/portable.js";
+import type { RootPair } from "./remote-root.js";
 import { checkResources, parseMemory, type JobResources } from "./resources.js";
 
 /** The resources of jobs: defaults for every stage, and a stage's own by its name. */
@@ -76,11 +78,29 @@ export interface SlurmExecutorOptions {
   /** The jobs' working directory (relative paths in inputs and results are resolved there). @default process.cwd() */
   readonly cwd?: string;
   /**
+   * Where the jobs' nodes see the project's root (`MEMORI_ROOT`, else `cwd`), when they mount
+   * it at another path than this host: every path under the root that a job is handed (the
+   * module, its job file and logs, its working directory, inputs and parameters) is given under
+   * `remoteRoot`, and every such path it hands back is placed under the root here again; the
+   * job runs with `MEMORI_ROOT` set to `remoteRoot`. Paths outside the root pass as they are
+   * (the nodes see them at the same paths). `memori run --remote-root`.
+   * @default the root itself (the nodes see the project where this host does)
+   * @example remoteRoot: "/mnt/lab/study" // the project is /lab/study here
+   */
+  readonly remoteRoot?: string;
+  /**
    * Stages (by name) whose calls run in this process instead of as jobs: cheap ones, such as
    * listing a dataset (Snakemake's `localrules`).
    * @default []
    */
   readonly local?: readonly string[];
+  /**
+   * The fewest calls of a map's stage that reach the executor together (within 0.1 s: a map's
+   * ready elements) submitted as one array job (`sbatch --array`) rather than a job each.
+   * `Infinity`: never.
+   * @default 32
+   */
+  readonly arrayMin?: number;
   /** How often jobs are polled (one poller for all of them). @default 0.5 s, backing off to 10 s */
   readonly poll?: Pick<PollerOptions, "minIntervalMs" | "maxIntervalMs" | "backoff">;
   /** Runs `sbatch`, `squeue`, `scontrol`, `scancel`. @default the real commands */
@@ -100,7 +120,10 @@ export interface CheckedExecutorOptions {
   readonly latencyWait: number;
   readonly command: readonly string[] | undefined;
   readonly cwd: string;
+  /** The project's root here and where the nodes see it; `undefined` when no root is known. */
+  readonly roots: RootPair | undefined;
   readonly local: ReadonlySet<string>;
+  readonly arrayMin: number;
   readonly poll: SlurmExecutorOptions["poll"];
   readonly runner: CommandRunner | undefined;
   readonly logger: Logger;
@@ -115,7 +138,9 @@ const KEYS = [
   "latencyWait",
   "command",
   "cwd",
+  "remoteRoot",
   "local",
+  "arrayMin",
   "poll",
   "runner",
   "logger",
@@ -217,12 +242,28 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     fail("command", "a non-empty array of strings (a program and its arguments)", command);
   }
   if (typeof cwd !== "string" || cwd === "") fail("cwd", "a directory", cwd);
+  const { remoteRoot } = options;
+  if (
+    remoteRoot !== undefined &&
+    !(typeof remoteRoot === "string" && path.isAbsolute(remoteRoot))
+  ) {
+    fail("remoteRoot", "an absolute path (where the nodes see the project)", remoteRoot);
+  }
   if (!isStrings(local)) fail("local", "an array of stage names", local);
+  const { arrayMin = 32 } = options;
+  if (!(arrayMin === Infinity || (Number.isSafeInteger(arrayMin) && arrayMin >= 2))) {
+    fail("arrayMin", "a whole number >= 2, or Infinity", arrayMin);
+  }
   if (!isRecord(poll)) fail("poll", "{ minIntervalMs, maxIntervalMs, backoff }", poll);
   if (options.runner !== undefined && typeof options.runner !== "function") {
     fail("runner", "a function", options.runner);
   }
   const root = path.resolve(cwd);
+  const projectRoot = rootFromEnv() ?? (remoteRoot === undefined ? undefined : root);
+  const roots =
+    projectRoot === undefined
+      ? undefined
+      : { local: projectRoot, remote: path.resolve(remoteRoot ?? projectRoot) };
   const given = jobsDir === undefined ? undefined : path.resolve(root, jobsDir);
   const dirOf = (hashOutput: string | undefined) =>
     given ??
@@ -238,7 +279,9 @@ export function checkExecutorOptions(options: SlurmExecutorOptions): CheckedExec
     latencyWait,
     command,
     cwd: root,
+    roots,
     local: new Set(local),
+    arrayMin,
     poll,
     runner: options.runner,
     logger: options.logger ?? stderrLogger(),

@@ -1,6 +1,7 @@
 /**
  * The SLURM executor: each call the engine hands it becomes one `sbatch` job that runs
- * `memori run-stage JOBFILE` on a node. The job reloads the module, checks that the stage's
+ * `memori run-stage JOBFILE` on a node (or, for a map's elements that arrive together, an
+ * element of one array job: array-batch.ts). The job reloads the module, checks that the stage's
  * code there is the submitter's, calls the function with the bound inputs and writes what it
  * returned to a result file; the executor waits for the job (one poller for all of its jobs),
  * waits for the result and the files it names to show here (`latencyWait`), and hands the
@@ -11,7 +12,6 @@
 import { mkdir, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import type { FileAccess } from "../call-signal.js";
 import { MemoriError, messageOf } from "../errors.js";
 import {
   inProcessExecutor,
@@ -22,7 +22,8 @@ import {
 import { codeIdentity } from "../hashing/hashable.js";
 import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
-import { fileStem } from "./batch-job.js";
+import { ArrayBatcher } from "./array-batch.js";
+import { fileStem, type BatchJob } from "./batch-job.js";
 import { cancel } from "./cancel.js";
 import {
   checkExecutorOptions,
@@ -35,17 +36,20 @@ import {
 import { describeEnd, type JobEnd } from "./job-end.js";
 import { JobFailedError, type JobFailure } from "./job-error.js";
 import {
+  addOpened,
+  elementDir,
   jobFiles,
   readJobResult,
   writeJobJson,
-  type JobAccess,
   type JobResult,
   type JobSpec,
 } from "./job-file.js";
 import { waitForFiles } from "./latency-wait.js";
-import { logTail } from "./log-tail.js";
+import { saidLogTail } from "./log-tail.js";
 import { JobPoller } from "./poller.js";
-import { submit, type SlurmJob } from "./submit.js";
+import { mapPaths, resultHere, toRemote } from "./remote-root.js";
+import { ok, type SlurmResult } from "./failure.js";
+import { submit, type SlurmJob, type Submission } from "./submit.js";
 
 /** One call on its way through SLURM. */
 interface Job {
@@ -54,25 +58,8 @@ interface Job {
   readonly name: string;
   readonly dir: string;
   readonly spec: JobSpec;
-}
-
-/** A directory name for a map element's label: `sub-07`, or the label with odd characters as `_`. */
-function elementDir(label: string): string {
-  const safe = label.replace(/[^\w.,=@+-]/g, "_").slice(0, 100);
-  return safe.startsWith(".") ? `_${safe}` : safe;
-}
-
-/**
- * Tell the engine the files the call opened on the node (recorded there as the in-process
- * executor records them), as named from this process's working directory.
- */
-function opened(access: FileAccess, there: JobAccess): void {
-  const same = path.resolve(there.cwd) === path.resolve(access.cwd);
-  const named = (file: string) =>
-    same || path.isAbsolute(file) ? file : path.resolve(there.cwd, file);
-  for (const file of there.reads) access.reads.add(named(file));
-  for (const file of there.writes) access.writes.add(named(file));
-  access.untraced = there.untraced;
+  /** Its result file, as this host sees it (`spec.result` is the node's path). */
+  readonly result: string;
 }
 
 /**
@@ -98,6 +85,7 @@ export class SlurmExecutor implements Executor {
   readonly name = "slurm";
   readonly #options: CheckedExecutorOptions;
   #poller: JobPoller | undefined;
+  #arrays: ArrayBatcher | undefined;
   /** Job directories in use by this process (two labels may come to the same name). */
   readonly #dirs = new Set<string>();
   /** Calls whose last job ran out of memory: the next attempt asks for memory × attempt. */
@@ -122,7 +110,7 @@ export class SlurmExecutor implements Executor {
     try {
       dir = this.#claim(execution);
       const spec = await this.#spec(execution, dir);
-      return await this.#run({ execution, name, dir, spec });
+      return await this.#run({ execution, name, dir, spec, result: jobFiles(dir).result });
     } catch (error) {
       // An input that cannot be sent (a function, a class instance): the codec says which.
       return { ok: false, error };
@@ -151,14 +139,16 @@ export class SlurmExecutor implements Executor {
   /** The job file's content: the inputs encoded, the code identity the job must find. */
   async #spec(execution: Execution, dir: string): Promise<JobSpec> {
     const { stage, element, attempt, inputArgs, fingerprint, fn } = execution;
-    const { module, exportName, params, cwd } = this.#options;
+    const { module, exportName, params, cwd, roots } = this.#options;
+    // Paths under the project's root as the node sees them (remote-root.ts).
+    const there = (file: string) => toRemote(file, roots);
     const inputs: Record<string, Json> = {};
     for (const [key, value] of Object.entries(inputArgs)) {
-      inputs[key] = encodePlainValue(value, `inputs.${key}`, stage);
+      inputs[key] = mapPaths(encodePlainValue(value, `inputs.${key}`, stage), there);
     }
     const encodedParams: Record<string, Json> = {};
     for (const [key, value] of Object.entries(params)) {
-      encodedParams[key] = encodePlainValue(value, `params.${key}`, stage);
+      encodedParams[key] = mapPaths(encodePlainValue(value, `params.${key}`, stage), there);
     }
     const code =
       fingerprint === undefined
@@ -167,7 +157,7 @@ export class SlurmExecutor implements Executor {
     return {
       format: 1,
       token: crypto().randomUUID(),
-      module,
+      module: there(module),
       exportName: exportName ?? null,
       params: encodedParams,
       stage,
@@ -175,9 +165,22 @@ export class SlurmExecutor implements Executor {
       attempt,
       inputs,
       code,
-      result: jobFiles(dir).result,
+      result: there(jobFiles(dir).result),
       submitter: { host: hostname(), pid: process.pid, cwd },
     };
+  }
+
+  #submit(job: BatchJob): Promise<SlurmResult<Submission>> {
+    const { runner } = this.#options;
+    return submit(job, runner === undefined ? {} : { runner });
+  }
+
+  #batcher(): ArrayBatcher {
+    return (this.#arrays ??= new ArrayBatcher({
+      min: this.#options.arrayMin,
+      windowMs: 100,
+      submit: (job) => this.#submit(job),
+    }));
   }
 
   #poll(): JobPoller {
@@ -192,7 +195,7 @@ export class SlurmExecutor implements Executor {
   async #run(job: Job): Promise<Executed> {
     const { execution, dir, spec, name } = job;
     const { signal, stage, attempt } = execution;
-    const { logger, runner, cwd } = this.#options;
+    const { logger, cwd, roots } = this.#options;
     if (signal.aborted) return interrupted(job, "its job was not submitted");
     const command = this.#options.command ?? defaultCommand();
     if (typeof command === "string") {
@@ -215,19 +218,33 @@ export class SlurmExecutor implements Executor {
     const key = `${this.#options.jobsDir(execution.hashOutput)}\0${name}`;
     const base = stageResources(this.#options.resources, stage);
     const resources = this.#outOfMemory.has(key) ? scaledMemory(base, attempt) : base;
-    const submitted = await submit(
-      {
-        name: fileStem(
-          execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
-        ),
-        command: [...command, "run-stage", files.job],
-        logDir: dir,
-        cwd,
-        env: { MEMORI_JOB: files.job },
-        resources,
+    const alone: BatchJob = {
+      name: fileStem(
+        execution.element === undefined ? stage : `${stage}.${elementDir(execution.element)}`,
+      ),
+      command: [...command, "run-stage", files.job].map((word) => toRemote(word, roots)),
+      logDir: dir,
+      cwd,
+      // The job's state paths are relative to the root as its node sees it.
+      env: {
+        MEMORI_JOB: toRemote(files.job, roots),
+        ...(roots === undefined ? {} : { MEMORI_ROOT: roots.remote }),
       },
-      runner === undefined ? {} : { runner },
-    );
+      resources,
+      seenAs: (file) => toRemote(file, roots),
+    };
+    // A map's elements may go together, as one array job (array-batch.ts).
+    const jobsDir = this.#options.jobsDir(execution.hashOutput);
+    const submitted =
+      execution.element === undefined || !Number.isFinite(this.#options.arrayMin)
+        ? await this.#submit(alone).then((s) => (s.ok ? ok(s.value.jobs[0]!) : s))
+        : await this.#batcher().submit({
+            key: `${jobsDir}\0${stage}\0${JSON.stringify(resources)}`,
+            arraysDir: path.join(jobsDir, stage, ".arrays"),
+            job: alone,
+            program: command.map((word) => toRemote(word, roots)),
+            jobFile: toRemote(files.job, roots),
+          });
     if (!submitted.ok) {
       const { message, cause } = submitted.error;
       return this.#failed(job, {
@@ -236,7 +253,7 @@ export class SlurmExecutor implements Executor {
         cause,
       });
     }
-    const slurmJob = submitted.value.jobs[0]!;
+    const slurmJob = submitted.value;
     const { id } = slurmJob;
     this.#submitted++;
     logger.info(`stage "${name}": SLURM job ${id} submitted (its files: ${dir})`);
@@ -273,9 +290,9 @@ export class SlurmExecutor implements Executor {
 
   /** A job that did not complete: how it ended, what `run-stage` said if it said anything, its log. */
   async #ended(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
-    const said = await readJobResult(job.spec.result, job.spec.token);
+    const said = await readJobResult(job.result, job.spec.token);
     const failure = said.ok && !said.value.ok ? said.value : undefined;
-    const log = await this.#log(slurmJob);
+    const log = await this.#log(slurmJob, end);
     const memory = stageResources(this.#options.resources, job.execution.stage).memory;
     const hint =
       end.outcome === "out-of-memory"
@@ -310,10 +327,10 @@ export class SlurmExecutor implements Executor {
         ...(await this.#log(slurmJob)),
       });
     const stopped = () => interrupted(job, `its SLURM job ${end.id} had completed; not waited for`);
-    const shown = await waitForFiles([{ path: job.spec.result }], { latencyWait, signal });
+    const shown = await waitForFiles([{ path: job.result }], { latencyWait, signal });
     if (signal.aborted) return stopped();
     if (!shown.ok) return missing(shown.missing);
-    const read = await readJobResult(job.spec.result, job.spec.token);
+    const read = await readJobResult(job.result, job.spec.token);
     if (!read.ok) {
       return this.#failed(job, {
         reason: "result-invalid",
@@ -321,7 +338,7 @@ export class SlurmExecutor implements Executor {
         ...about,
       });
     }
-    const result: JobResult = read.value;
+    const result: JobResult = resultHere(read.value, this.#options.roots);
     if (!result.ok) {
       return this.#failed(job, {
         reason: result.reason,
@@ -338,24 +355,29 @@ export class SlurmExecutor implements Executor {
     if (!files.ok) return missing(files.missing);
     try {
       const returned = decodeValue(result.returned);
-      if (job.execution.access !== undefined) opened(job.execution.access, result.access);
+      if (job.execution.access !== undefined) addOpened(job.execution.access, result.access);
       return { ok: true, returned };
     } catch (error) {
       return this.#failed(job, {
         reason: "result-invalid",
-        message: `SLURM job ${end.id}: the result file ${job.spec.result} holds a value memori did not write (${messageOf(error)})`,
+        message: `SLURM job ${end.id}: the result file ${job.result} holds a value memori did not write (${messageOf(error)})`,
         ...about,
       });
     }
   }
 
-  /** The end of the job's log: its stderr, or its stdout when that says nothing. */
-  async #log(slurmJob: SlurmJob): Promise<{ log?: string; logFile?: string }> {
-    for (const file of [slurmJob.error, slurmJob.output]) {
-      const tail = await logTail(file);
-      if (tail.ok && tail.value.trim() !== "") return { log: tail.value, logFile: file };
-    }
-    return {};
+  /**
+   * The end of the job's log: its stderr, or its stdout when that says nothing. For a job SLURM
+   * ended (its time, its memory, scancel), once its node wrote why (latencyWait at most).
+   */
+  #log(slurmJob: SlurmJob, end?: JobEnd): Promise<{ log?: string; logFile?: string }> {
+    const killed =
+      end !== undefined && ["timeout", "cancelled", "out-of-memory"].includes(end.outcome);
+    return saidLogTail(
+      [slurmJob.error, slurmJob.output],
+      killed ? /slurmstepd/ : undefined,
+      Math.min(this.#options.latencyWait, 5000),
+    );
   }
 
   #failed(job: Job, failure: JobFailure): Executed {
@@ -371,7 +393,7 @@ export class SlurmExecutor implements Executor {
  * pipeline with `params`, finds the stage by name, refuses to run if the stage's code there
  * differs from this process's, and hands the returned value back; this process commits the
  * state. Files the stage takes and returns must be on a file system the nodes share, at the
- * same paths. Throws a `MemoriError` (`invalid-option`) for a bad option.
+ * same paths, or under the project's root where the nodes see it at `remoteRoot`. Throws a `MemoriError` (`invalid-option`) for a bad option.
  *
  * @example
  * ```ts

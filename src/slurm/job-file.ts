@@ -9,6 +9,7 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import type { FileAccess } from "../call-signal.js";
 import { codeOf, describe, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { walkStored, type Json } from "../hashing/values.js";
@@ -255,4 +256,23 @@ export async function namedFiles(
     }
   }
   return found;
+}
+
+/** A directory name for a map element's label: `sub-07`, or the label with odd characters as `_`. */
+export function elementDir(label: string): string {
+  const safe = label.replace(/[^\w.,=@+-]/g, "_").slice(0, 100);
+  return safe.startsWith(".") ? `_${safe}` : safe;
+}
+
+/**
+ * Tell the engine the files the call opened on the node (recorded there as the in-process
+ * executor records them), as named from this process's working directory.
+ */
+export function addOpened(access: FileAccess, there: JobAccess): void {
+  const same = path.resolve(there.cwd) === path.resolve(access.cwd);
+  const named = (file: string) =>
+    same || path.isAbsolute(file) ? file : path.resolve(there.cwd, file);
+  for (const file of there.reads) access.reads.add(named(file));
+  for (const file of there.writes) access.writes.add(named(file));
+  access.untraced = there.untraced;
 }

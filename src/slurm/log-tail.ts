@@ -53,3 +53,29 @@ export async function logTail(
   if (cut) all.shift();
   return ok(lines > 0 ? all.slice(-lines).join("\n") : "");
 }
+
+/**
+ * The tail of the first of `files` that says something, waiting (at most `within` ms, looking
+ * every 200 ms) until one holds `until`: SLURM's own word on a job it ended (`slurmstepd: ...
+ * CANCELLED AT ... DUE TO TIME LIMIT`) is written by the node as it kills the job, and may
+ * reach the log after the job's end is known here. Without `until`, one look.
+ */
+export async function saidLogTail(
+  files: readonly string[],
+  until?: RegExp,
+  within = 0,
+): Promise<{ log?: string; logFile?: string }> {
+  const deadline = Date.now() + within;
+  for (;;) {
+    let found: { log?: string; logFile?: string } = {};
+    for (const file of files) {
+      const tail = await logTail(file);
+      if (tail.ok && until?.test(tail.value)) return { log: tail.value, logFile: file };
+      if (tail.ok && tail.value.trim() !== "" && found.log === undefined) {
+        found = { log: tail.value, logFile: file };
+      }
+    }
+    if (until === undefined || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -14,6 +14,26 @@ const job: BatchJob = {
 };
 
 describe("prepareJob", () => {
+  it("names the node's paths as the node sees them (seenAs); the script is read here", () => {
+    const prepared = prepareJob({
+      ...job,
+      seenAs: (file) => file.replace(/^\/lab\//, "/mnt/lab/").replace(/^\/lab$/, "/mnt/lab"),
+    });
+    if (!prepared.ok) throw new Error(prepared.error.message);
+    const { script, args, files } = prepared.value;
+    expect(script).toBe("/lab/state/logs/normalize.sub-07.sh");
+    expect(args).toContain("--output=/mnt/lab/state/logs/normalize.sub-07.out");
+    expect(args).toContain("--error=/mnt/lab/state/logs/normalize.sub-07.err");
+    expect(args).toContain("--chdir=/mnt/lab");
+    expect(args.at(-1)).toBe(script);
+    expect(files).toEqual([
+      {
+        output: "/lab/state/logs/normalize.sub-07.out",
+        error: "/lab/state/logs/normalize.sub-07.err",
+      },
+    ]);
+  });
+
   it("writes a bash script that runs the command as given, with the job's files beside it", () => {
     const prepared = prepareJob(job);
     if (!prepared.ok) throw new Error(prepared.error.message);

@@ -62,6 +62,11 @@ describe("the SLURM executor's options", () => {
     [{ module: "p.js", command: [] }, "expected `command` to be a non-empty array of strings"],
     [{ module: "p.js", local: "x" }, "expected `local` to be an array of stage names"],
     [{ module: "p.js", jobsDir: 3 }, "expected `jobsDir` to be a directory, got 3 (number)"],
+    [{ module: "p.js", arrayMin: 1 }, "expected `arrayMin` to be a whole number >= 2, or Infinity"],
+    [
+      { module: "p.js", remoteRoot: "mnt/lab" },
+      "expected `remoteRoot` to be an absolute path (where the nodes see the project)",
+    ],
     [
       { module: "p.js", retries: 2 },
       "unknown option `retries`; the options are module, exportName",
@@ -85,6 +90,28 @@ describe("the SLURM executor's options", () => {
   ])("refuses %j", (options, message) => {
     const error = failure(() => slurmExecutor(options as unknown as SlurmExecutorOptions));
     expect(error.message).toContain(`slurmExecutor: ${message}`);
+  });
+
+  it("places the project's root (MEMORI_ROOT, else cwd) where the nodes see it", () => {
+    const root = process.env.MEMORI_ROOT;
+    try {
+      delete process.env.MEMORI_ROOT;
+      expect(checkExecutorOptions({ module: "p.js", cwd: "/lab" }).roots).toBeUndefined();
+      expect(
+        checkExecutorOptions({ module: "p.js", cwd: "/lab", remoteRoot: "/mnt/lab" }).roots,
+      ).toEqual({ local: "/lab", remote: "/mnt/lab" });
+      process.env.MEMORI_ROOT = "/lab/study";
+      expect(checkExecutorOptions({ module: "p.js", cwd: "/lab/study/code" }).roots).toEqual({
+        local: "/lab/study",
+        remote: "/lab/study",
+      });
+      expect(
+        checkExecutorOptions({ module: "p.js", cwd: "/lab", remoteRoot: "/mnt/study/" }).roots,
+      ).toEqual({ local: "/lab/study", remote: "/mnt/study" });
+    } finally {
+      if (root === undefined) delete process.env.MEMORI_ROOT;
+      else process.env.MEMORI_ROOT = root;
+    }
   });
 
   it("definePipeline() checks the resources it declares the same way", () => {

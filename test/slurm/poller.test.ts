@@ -1,6 +1,6 @@
 // Waiting for real jobs on the cluster (scripts/slurm-local.sh; skipped without it, failing in
 // CI): many jobs with a bounded number of queries per poll (counted through the runner, the
-// jobs are real), jobs past their --time or --mem, a job SLURM never had, an aborted wait.
+// jobs are real), a job past its --mem, a job SLURM never had, an aborted wait.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,8 +40,6 @@ async function quickJobs(dir: string, count: number, name: string): Promise<Subm
   return jobs;
 }
 
-// Concurrent: the job past its --time takes 60 to 90 s (SLURM's smallest limit is a minute,
-// checked every 30 s); the others run beside it, on the cluster's other CPU.
 describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
   it.concurrent(
     "waits for 30 jobs with one squeue and at most recordsPerPoll scontrol calls per poll",
@@ -124,32 +122,9 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     JOB_TIMEOUT,
   );
 
-  it.concurrent(
-    "reports a job past its --time as TIMEOUT, with SLURM's word in its log",
-    async ({ expect, onTestFinished }) => {
-      const dir = await jobDir(onTestFinished);
-      const result = await submit({
-        name: "too-long",
-        command: ["sleep", "600"],
-        logDir: dir,
-        resources: { time: 1, memory: 32 },
-      });
-      if (!result.ok) throw new Error(result.error.message);
-      const job = result.value.jobs[0]!;
-      try {
-        const end = await new JobPoller({ minIntervalMs: 500 }).wait(job.id);
-        expect(end).toMatchObject({
-          ok: true,
-          value: { outcome: "timeout", ok: false, state: "TIMEOUT", reason: "TimeLimit" },
-        });
-        const tail = await logTail(job.error);
-        expect(tail.ok && tail.value).toMatch(/CANCELLED AT .* DUE TO TIME LIMIT/);
-      } finally {
-        await cancel([job.id]);
-      }
-    },
-    JOB_TIMEOUT,
-  );
+  // A job past its --time (60 to 90 s: SLURM's smallest limit is a minute, checked every
+  // 30 s) is tested once, end to end, in test/cli/run-cohort.test.ts: reported TIMEOUT, with
+  // SLURM's word in its log's tail.
 
   it.concurrent(
     "reports a job over its --mem as OUT_OF_MEMORY (killed, where memory is not a cgroup's)",
