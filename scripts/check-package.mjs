@@ -53,6 +53,7 @@ try {
   }
   wanted.add("dist/cli/hash-worker.js");
   wanted.add("dist/worker-entry.js");
+  wanted.add("LICENSE"); // the MIT license asks for its notice in every copy
   for (const file of wanted) {
     const normalized = path.posix.normalize(file);
     if (!inside.has(normalized)) problems.push(`missing: ${normalized}`);
@@ -62,6 +63,7 @@ try {
       file === "package.json" ||
       file === "README.md" ||
       file === "CHANGELOG.md" ||
+      file === "LICENSE" ||
       (file.startsWith("dist/") && /\.(js|cjs|d\.ts|cache)$/.test(file));
     if (!allowed) problems.push(`not the package's: ${file}`);
   }
