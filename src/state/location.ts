@@ -13,8 +13,7 @@
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import { sha256 } from "../hashing/files.js";
-import { encodePlainValue, type Json } from "../hashing/values.js";
-import { rootFromEnv, storedPath } from "./portable.js";
+import { encodePlainValue } from "../hashing/values.js";
 import { StateStore } from "./store.js";
 
 /** The state of one call: a root directory, a folder inside it, and a name. */
@@ -54,32 +53,12 @@ export function stageLocation(hashOutput: string, name: string): StateLocation {
 /**
  * The key of a map element: a hash of its mapped values (paths, not contents), so that
  * reordering or adding elements finds each one's own state, and a changed file re-runs just
- * its element. Paths inside the pipeline root (`MEMORI_ROOT`) count relative to it. Values are encoded as state files encode them, so values JSON would write alike
+ * its element. Values are encoded as state files encode them, so values JSON would write alike
  * (`NaN`, `null`, `Infinity`, `-0` and `0`, Sets, Maps) key different elements; plain JSON
  * values keep the keys they always had.
  */
-export function elementKey(
-  values: Readonly<Record<string, unknown>>,
-  stage: string,
-  root: string | undefined = rootFromEnv(),
-): string {
-  const encoded = encodePlainValue(values, "inputs", stage);
-  return sha256(stringify(root === undefined ? encoded : rootRelative(encoded, root))).slice(0, 20);
-}
-
-/**
- * A value with every absolute path inside the pipeline root written as state writes it
- * (portable.ts): an element mapped over `/lab/study/sub-01.nii` has the key it has at
- * `/mnt/lab/study/sub-01.nii` on a host that mounts the project there, or after the project
- * moved. Other strings, and paths outside the root, are as they are.
- */
-function rootRelative(json: Json, root: string): Json {
-  if (typeof json === "string") return path.isAbsolute(json) ? storedPath(json, root) : json;
-  if (Array.isArray(json)) return json.map((item) => rootRelative(item, root));
-  if (json === null || typeof json !== "object") return json;
-  const out: Record<string, Json> = {};
-  for (const key of Object.keys(json)) out[key] = rootRelative(json[key]!, root);
-  return out;
+export function elementKey(values: Readonly<Record<string, unknown>>, stage: string): string {
+  return sha256(stringify(encodePlainValue(values, "inputs", stage))).slice(0, 20);
 }
 
 /** Where one element of a map keeps its state: `<hashOutput>/<name>.map/<key>`. */

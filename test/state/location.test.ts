@@ -70,38 +70,4 @@ describe("where a map element's state lives (location.ts)", () => {
     const before = createHash("sha256").update('{"x":"sub-01"}').digest("hex").slice(0, 20);
     expect(elementKey({ x: "sub-01" }, "s")).toBe(before);
   });
-
-  // Proves a map over files inside the pipeline root keys each element the same wherever the
-  // root is (a cluster node's mount, a moved project), and files outside it by their paths.
-  it("keys paths inside the pipeline root relative to it", async () => {
-    const { elementKey } = await import("../../src/state/location.js");
-    const at = (root: string) => ({
-      t1w: path.join(root, "sub-01", "anat", "T1w.nii.gz"),
-      atlas: "/opt/atlas/mni.nii.gz",
-      nested: [{ file: path.join(root, "sub-01") }],
-      fwhm: 6,
-    });
-    const key = elementKey(at("/lab/study"), "s", "/lab/study");
-    expect(elementKey(at("/mnt/lab/study"), "s", "/mnt/lab/study")).toBe(key);
-    // without a root, or with another file in it, another key
-    expect(elementKey(at("/lab/study"), "s", undefined)).not.toBe(key);
-    expect(
-      elementKey({ ...at("/lab/study"), atlas: "/opt/atlas/other.nii.gz" }, "s", "/lab/study"),
-    ).not.toBe(key);
-    expect(
-      elementKey(
-        { ...at("/lab/study"), t1w: "/lab/study/sub-02/anat/T1w.nii.gz" },
-        "s",
-        "/lab/study",
-      ),
-    ).not.toBe(key);
-    // a path outside the root stays absolute: the same file seen from two roots keys alike
-    expect(elementKey({ atlas: "/opt/a" }, "s", "/lab/study")).toBe(
-      elementKey({ atlas: "/opt/a" }, "s", "/mnt/x"),
-    );
-    // plain values key as they always did
-    expect(elementKey({ x: "sub-01" }, "s", "/lab/study")).toBe(
-      elementKey({ x: "sub-01" }, "s", undefined),
-    );
-  });
 });
