@@ -14,6 +14,8 @@ export class FileAccess {
   readonly reads = new Set<string>();
   /** The files it opened to write (created, truncated), named the same way. */
   readonly writes = new Set<string>();
+  /** The directories it listed (`readdir`, `opendir`; `getdents` under strace), named the same way. */
+  readonly lists = new Set<string>();
   /** The working directory when the call began: relative paths are relative to it. */
   readonly cwd = process.cwd();
   /** It started a child process whose files are not seen (why, if known). */

@@ -6,7 +6,8 @@
  *
  * The tree is read from /proc (Linux); elsewhere only the direct child is stopped.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { readdirSync } from "./untracked-fs.js";
 
 /** How long a tree has to end after SIGTERM before what is left gets SIGKILL. */
 export const KILL_GRACE_MS = 3000;

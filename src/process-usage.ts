@@ -13,7 +13,8 @@
  * Where there is no `/proc`, {@link sampleUsage} gives `undefined` and nothing is sampled.
  */
 import type { ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { readdirSync } from "./untracked-fs.js";
 import { availableParallelism } from "node:os";
 import { callProcessListener, outsideCall } from "./call-signal.js";
 import type { ProcessUsage } from "./records/run-record.js";

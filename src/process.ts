@@ -246,6 +246,7 @@ export function runCommand(
       );
       for (const read of found.reads) access.reads.add(read);
       for (const write of found.writes) access.writes.add(write);
+      for (const listed of found.lists) access.lists.add(listed);
     } catch {
       access.untraced = "its trace could not be read";
     } finally {

@@ -14,6 +14,9 @@ import { childProcess } from "./lazy-modules.js";
 
 let installed = false;
 
+/** `util.promisify.custom` (the same symbol, without loading `node:util`). */
+const PROMISIFY_CUSTOM = Symbol.for("nodejs.util.promisify.custom");
+
 /** Symbol under which a function that only observes another names it (see hashing/closure.ts). */
 export const STANDS_FOR: unique symbol = Symbol.for("memori.standsFor");
 
@@ -68,7 +71,7 @@ function writes(flags: unknown): boolean {
   return false;
 }
 
-function record(file: unknown, kind: "reads" | "writes"): void {
+function record(file: unknown, kind: "reads" | "writes" | "lists"): void {
   const access = callAccess();
   if (access === undefined) return;
   const named = pathOf(file, access.cwd);
@@ -86,6 +89,7 @@ type Fn = (...args: unknown[]) => unknown;
 function keepProperties(wrapped: Fn, original: Fn): void {
   for (const key of Reflect.ownKeys(original)) {
     if (key === "prototype" || key === STANDS_FOR) continue;
+    if (key === PROMISIFY_CUSTOM && Object.hasOwn(wrapped, key)) continue; // its own, above
     const descriptor = Object.getOwnPropertyDescriptor(original, key);
     if (descriptor !== undefined) Object.defineProperty(wrapped, key, descriptor);
   }
@@ -100,10 +104,14 @@ function keepProperties(wrapped: Fn, original: Fn): void {
 function wrap(
   target: Record<string, unknown>,
   name: string,
-  how: "flags" | "options" | "write" | "target",
+  how: "flags" | "options" | "write" | "target" | "list",
 ): void {
   const original = target[name] as Fn;
   const wrapped = function (this: unknown, ...args: unknown[]) {
+    if (how === "list") {
+      record(args[0], "lists");
+      return original.apply(this, args);
+    }
     if (how === "target") {
       record(args[1], "writes");
       if (name.startsWith("copyFile")) record(args[0], "reads");
@@ -159,6 +167,9 @@ export function installReadTracking(): void {
   ])
     wrap(sync, name, "options");
   for (const name of ["stat", "lstat", "access"]) wrap(promises, name, "options");
+  // Listing a directory (readdir, opendir): what the call found there is an input, by names.
+  for (const name of ["readdirSync", "readdir", "opendirSync", "opendir"]) wrap(sync, name, "list");
+  for (const name of ["readdir", "opendir"]) wrap(promises, name, "list");
   // writeFile(path, data, options), appendFile(...), createWriteStream(path, options)
   // (appendFile appends: not a write of the file's content, see writes())
   for (const name of ["writeFileSync", "writeFile"]) wrap(sync, name, "write");
@@ -181,11 +192,19 @@ export function installReadTracking(): void {
     "fork",
   ]) {
     const original = children[name] as Fn;
-    const wrapped = function (this: unknown, ...args: unknown[]) {
-      const access = callAccess();
-      if (access !== undefined) access.untraced = true;
-      return original.apply(this, args);
-    };
+    const untraced = (fn: Fn): Fn =>
+      function (this: unknown, ...args: unknown[]) {
+        const access = callAccess();
+        if (access !== undefined) access.untraced = true;
+        return fn.apply(this, args);
+      };
+    const wrapped = untraced(original);
+    // `promisify(exec)` and `promisify(execFile)` call the function's own promisified form
+    // (which keepProperties would copy from the original): it starts a process too.
+    const custom = (original as unknown as Record<symbol, unknown>)[PROMISIFY_CUSTOM];
+    if (typeof custom === "function") {
+      Object.defineProperty(wrapped, PROMISIFY_CUSTOM, { value: untraced(custom as Fn) });
+    }
     keepProperties(wrapped, original);
     Object.defineProperty(wrapped, STANDS_FOR, { value: original });
     children[name] = wrapped;

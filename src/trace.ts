@@ -23,6 +23,7 @@ const LOOKUPS = new Set([
 const SYSCALLS = [
   ...["open", "openat", "openat2", "creat", "rename", "renameat", "renameat2"],
   ...["chdir", "fchdir", "execve", "clone", "clone3", "fork", "vfork"],
+  ...["getdents", "getdents64"],
   ...LOOKUPS,
 ];
 
@@ -74,6 +75,8 @@ export interface Traced {
   readonly reads: Set<string>;
   /** Absolute paths of files opened for writing (not only appending), created, renamed to. */
   readonly writes: Set<string>;
+  /** Absolute paths of directories listed (`getdents`). */
+  readonly lists: Set<string>;
 }
 
 /** Decode a C-style string literal as strace prints it (without the quotes). */
@@ -123,12 +126,13 @@ function argumentsOf(args: string): { strings: string[]; dirfds: (string | undef
  * reading and writing, each as the process named it (a link's path, not its target's), an
  * absolute path as it is, a relative one relative to `base` (this process's working
  * directory). A file a process tried to read and did not find counts as read (absent: its
- * appearing later counts); other failed calls count for nothing; directories opened
- * (listings) are not files read.
+ * appearing later counts); other failed calls count for nothing; a directory opened is not a
+ * file read, and a directory listed (`getdents`, by `ls`, a shell's `*`, `find`) is listed.
  */
 export function parseTrace(log: string, cwd: string, base = process.cwd()): Traced {
   const reads = new Set<string>();
   const writes = new Set<string>();
+  const lists = new Set<string>();
   const cwds = new Map<string, string>();
   const unfinished = new Map<string, string>();
   for (const raw of log.split("\n")) {
@@ -172,6 +176,13 @@ export function parseTrace(log: string, cwd: string, base = process.cwd()): Trac
     }
     if (LOOKUPS.has(name!)) continue; // found: not a read of its content
     switch (name) {
+      case "getdents":
+      case "getdents64": {
+        // getdents64(3</data/inbox>, ...): -y names the directory the descriptor is open on.
+        const listed = /^\d+<((?:[^>\\]|\\.)*)>/.exec(args!);
+        if (listed !== null) lists.add(path.normalize(unquote(listed[1]!)));
+        break;
+      }
       case "clone":
       case "clone3":
       case "fork":
@@ -215,5 +226,5 @@ export function parseTrace(log: string, cwd: string, base = process.cwd()): Trac
       }
     }
   }
-  return { reads, writes };
+  return { reads, writes, lists };
 }

@@ -31,6 +31,7 @@ export const statSync = unwrapped(fs.statSync);
 export const lstatSync = unwrapped(fs.lstatSync);
 export const renameSync = unwrapped(fs.renameSync);
 export const existsSync = unwrapped(fs.existsSync);
+export const readdirSync = unwrapped(fs.readdirSync);
 /** With a descriptor only: with a path, the runtime opens it through `fs.openSync` (wrapped). */
 export const writeFileSync = unwrapped(fs.writeFileSync);
 

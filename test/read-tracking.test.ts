@@ -2,7 +2,7 @@
 // which calls count as reads, that each concurrent call gets its own, what is left out, and
 // that a change to such a file re-runs the stage with a reason naming it.
 import { createReadStream, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage } from "../src/index.js";
@@ -246,4 +246,86 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
       }
     },
   );
+
+  // A stage that lists a folder to find its subjects: adding, removing or renaming one
+  // re-runs it (the listing is an input by names); a cached re-run stays cached.
+  it("counts a directory listed (readdir, opendir, promises): a new entry re-runs the stage", async () => {
+    const { readdirSync, opendirSync } = await import("node:fs");
+    const { readdir, opendir } = await import("node:fs/promises");
+    const listers: [string, (dir: string) => Promise<string[]> | string[]][] = [
+      ["readdirSync", (dir) => readdirSync(dir)],
+      ["readdir", (dir) => readdir(dir)],
+      [
+        "opendirSync",
+        (dir) => {
+          const handle = opendirSync(dir);
+          const names: string[] = [];
+          for (let entry = handle.readSync(); entry !== null; entry = handle.readSync())
+            names.push(entry.name);
+          handle.closeSync();
+          return names;
+        },
+      ],
+      [
+        "opendir",
+        async (dir) => {
+          const names: string[] = [];
+          for await (const entry of await opendir(dir)) names.push(entry.name);
+          return names;
+        },
+      ],
+    ];
+    for (const [name, list] of listers) {
+      const dir = await tempDir();
+      const inbox = path.join(dir, "inbox");
+      await mkdir(inbox);
+      writeFileSync(path.join(inbox, "sub-01.txt"), "1");
+      const log = recordingLogger();
+      const stage = new Stage(
+        async function subjects() {
+          return [...(await list(inbox))].sort().join(",");
+        },
+        { name, hashOutput: path.join(dir, "state"), logger: log.logger },
+      );
+      expect(await stage.run()).toEqual({ output: "sub-01.txt" });
+      expect(await stage.run()).toEqual({ output: "sub-01.txt" });
+      expect(stage.fromCache, name).toBe(true);
+      writeFileSync(path.join(inbox, "sub-02.txt"), "2");
+      expect(await stage.run(), name).toEqual({ output: "sub-01.txt,sub-02.txt" });
+      expect(stage.lastDecision?.reason).toMatchObject({
+        kind: "input-changed",
+        name: `list:${inbox}`,
+      });
+      await rm(path.join(inbox, "sub-01.txt"));
+      expect(await stage.run(), name).toEqual({ output: "sub-02.txt" });
+      await rm(inbox, { recursive: true });
+      await expect(stage.run()).rejects.toThrow(); // listing a folder that is gone fails the call
+    }
+  });
+
+  // A process started other than by runProcess (execSync, promisify(execFile)) reads files
+  // memori cannot see: the stage says so as a warning, once, whatever the verbosity.
+  it("warns that a stage starting processes itself is not traced, promisified ones too", async () => {
+    const { execSync, execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const dir = await tempDir();
+    writeFileSync(path.join(dir, "e.txt"), "e");
+    const starters: [string, () => Promise<string> | string][] = [
+      ["execSync", () => execSync(`cat ${path.join(dir, "e.txt")}`, { encoding: "utf8" })],
+      [
+        "execFileAsync",
+        async () => (await promisify(execFile)("cat", [path.join(dir, "e.txt")])).stdout,
+      ],
+    ];
+    for (const [name, start] of starters) {
+      const log = recordingLogger();
+      const stage = new Stage(async () => start(), {
+        name,
+        hashOutput: path.join(dir, "state"),
+        logger: log.logger,
+      });
+      expect(await stage.run()).toEqual({ output: "e" });
+      expect(log.warn.join("\n"), name).toMatch(/its processes read are not traced/);
+    }
+  });
 });

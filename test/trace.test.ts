@@ -124,4 +124,48 @@ describe("runProcess inside a call whose files are tracked", () => {
     await writeFile(path.join(bin, "mytool"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
     expect(await stage.run("a")).toEqual({ output: "yes\n0" });
   });
+
+  // `ls inbox`, a shell's `*`, `find`: what a process found in a folder is an input by names.
+  it("counts a directory a process listed: a new entry re-runs the stage", async (context) => {
+    if (!tracing()) return context.skip();
+    const dir = await tempDir();
+    const inbox = path.join(dir, "inbox");
+    await mkdir(inbox);
+    await writeFile(path.join(inbox, "sub-01.nii"), "1");
+    const { Stage } = await import("../src/index.js");
+    const stage = new Stage(
+      async function subjects(folder: string) {
+        const { stdout } = (await runProcess(["ls", "-1", folder], {
+          capture: true,
+        })) as unknown as {
+          stdout: string;
+        };
+        return stdout.trim().split("\n").join(",");
+      },
+      { hashOutput: path.join(dir, "state"), byName: ["folder"], logger: { info() {}, warn() {} } },
+    );
+    expect(await stage.run(inbox)).toEqual({ output: "sub-01.nii" });
+    await stage.run(inbox);
+    expect(stage.fromCache).toBe(true);
+    await writeFile(path.join(inbox, "sub-02.nii"), "2");
+    expect(await stage.run(inbox)).toEqual({ output: "sub-01.nii,sub-02.nii" });
+    expect(stage.lastDecision?.reason).toMatchObject({
+      kind: "input-changed",
+      name: `list:${inbox}`,
+    });
+    await stage.run(inbox);
+    expect(stage.fromCache).toBe(true);
+  });
+
+  it("reads the directories getdents listed from its log", () => {
+    const log = [
+      '7 openat(AT_FDCWD</w>, "inbox", O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY) = 3</w/inbox>',
+      "7 getdents64(3</w/inbox>, 0x55 /* 4 entries */, 32768) = 112",
+      "7 getdents64(3</w/inbox>, 0x55 /* 0 entries */, 32768) = 0",
+      "7 getdents64(4</w/a\\>b>, 0x55 /* 3 entries */, 32768) = 80",
+    ].join("\n");
+    const found = parseTrace(log, "/w", "/w");
+    expect([...found.lists]).toEqual(["/w/inbox", "/w/a>b"]);
+    expect([...found.reads]).toEqual([]); // a directory opened is not a file read
+  });
 });

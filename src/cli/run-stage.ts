@@ -217,6 +217,7 @@ class StageJob {
         cwd: access.cwd,
         reads: [...access.reads],
         writes: [...access.writes],
+        lists: [...access.lists],
         untraced: access.untraced,
       },
       ms,

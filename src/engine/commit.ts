@@ -25,7 +25,13 @@ import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
-import { discoveredReads, ignoredBy, noteUntraced, writtenElsewhere } from "./discovered.js";
+import {
+  discoveredListings,
+  discoveredReads,
+  ignoredBy,
+  noteUntraced,
+  writtenElsewhere,
+} from "./discovered.js";
 import { recordKnownFiles } from "./known-files.js";
 
 /**
@@ -234,7 +240,7 @@ export async function commitRun(
     ...fileEntries(encoded),
     ...written,
   ]);
-  const inputs = { ...named, ...discovered };
+  const inputs = { ...named, ...discovered, ...discoveredListings(store, access?.lists) };
   await store.write(inputs, encoded, written, fingerprint.code, def.outputs, carrier);
   await recordKnownFiles(
     def,

@@ -10,7 +10,8 @@ import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
-import { READ_PREFIX } from "./fingerprint.js";
+import { listingHash } from "../hashing/listing.js";
+import { LIST_PREFIX, READ_PREFIX } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 
 /**
@@ -83,6 +84,27 @@ export async function discoveredReads(
   return out;
 }
 
+/**
+ * The directories a call listed (not the system's or memori's state), as `list:<path>` inputs
+ * with the path as the code named it: their listings now (see hashing/listing.ts).
+ */
+export function discoveredListings(
+  store: StateStore,
+  lists: ReadonlySet<string> | undefined,
+): Record<string, Json> {
+  if (lists === undefined || lists.size === 0) return {};
+  const stateDir = path.resolve(store.dir) + path.sep;
+  const out: Record<string, Json> = {};
+  for (const dir of [...lists].sort()) {
+    const absolute = path.resolve(dir);
+    if (notTheCalls(absolute + path.sep, stateDir) || `${absolute}${path.sep}` === stateDir) {
+      continue;
+    }
+    out[`${LIST_PREFIX}${dir}`] = listingHash(absolute);
+  }
+  return out;
+}
+
 /** Whether a path is memori's or the system's: never a read or a write of the call. */
 function notTheCalls(absolute: string, stateDir: string): boolean {
   return (
@@ -143,7 +165,8 @@ export function noteUntraced(def: StageDef, why: string | true): void {
   if (toldUntraced.has(def.name)) return;
   toldUntraced.add(def.name);
   const because = why === true ? "" : ` (${why})`;
-  def.logger.info(
-    `stage "${def.name}": the files its processes read are not traced${because}: a file one of them reads that no argument names will not re-run it when it changes.`,
+  // A warning, not a decision's note: such a file changing gives a stale result.
+  def.logger.warn(
+    `stage "${def.name}": the files its processes read are not traced${because}: a file one of them reads that no argument names will not re-run it when it changes (run commands with runProcess, under strace, or name such files as arguments).`,
   );
 }

@@ -27,6 +27,7 @@ import {
 } from "../hashing/values.js";
 import { trackedFiles, type StoredState } from "../state/store.js";
 import type { FileHasher } from "../hashing/files.js";
+import { listingHash } from "../hashing/listing.js";
 import type { AnyFn } from "./signature.js";
 
 /** What a fingerprint is taken of (a stage's definition has all of it). */
@@ -92,6 +93,9 @@ export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">)
 
 /** The prefix of a state's inputs that are files the function read without naming them. */
 export const READ_PREFIX = "read:";
+
+/** The key of a directory the last run listed: `list:<path as named>` (hashing/listing.ts). */
+export const LIST_PREFIX = "list:";
 
 /** What identifies a call. */
 export interface Fingerprint {
@@ -213,11 +217,16 @@ function fingerprintWith(
   for (let i = 0; i < names.length; i++) environment[`env:${names[i]}`] = process.env[names[i]!];
   // Files the last run read without naming them: their content now (a path, if gone).
   let reads: Record<string, string> | undefined;
+  // Directories it listed: their listings now (names and kinds, not contents).
+  let lists: Record<string, string> | undefined;
   if (previous !== undefined) {
     const keys = Object.keys(previous.inputs);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
+      else if (key.startsWith(LIST_PREFIX)) {
+        (lists ??= {})[key] = listingHash(path.resolve(key.slice(LIST_PREFIX.length)));
+      }
     }
   }
   const rule = directoryRule(def);
@@ -227,7 +236,7 @@ function fingerprintWith(
       : { ...inputArgs, ...environment, ...reads };
   const make = (inputs: Record<string, Json>): Fingerprint => ({
     code: facts.code,
-    inputs,
+    inputs: lists === undefined ? inputs : { ...inputs, ...lists },
     outputs: def.outputs,
     unhashable: facts.unhashable,
     rule,

@@ -6,8 +6,8 @@
  * a fixed order (names sorted by code unit, depth first), with paths relative to the root and
  * `/` as separator, so the same tree lists the same on any machine and under any path.
  */
-import { readdirSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { lstatSync, statSync } from "../untracked-fs.js";
+import { readlinkSync, realpathSync, type Stats } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "../untracked-fs.js";
 import path from "node:path";
 import { childProcess, crypto } from "../lazy-modules.js";
 

@@ -62,6 +62,8 @@ export interface JobAccess {
   readonly cwd: string;
   readonly reads: readonly string[];
   readonly writes: readonly string[];
+  /** The directories it listed (absent from a job of an earlier memori: none seen). */
+  readonly lists?: readonly string[];
   /** It started processes whose files are not seen (why, if known). */
   readonly untraced: boolean | string;
 }
@@ -203,6 +205,7 @@ export async function readJobResult(file: string, token: string): Promise<Read<J
       typeof access.cwd === "string" &&
       strings(access.reads) &&
       strings(access.writes) &&
+      (access.lists === undefined || strings(access.lists)) &&
       (typeof access.untraced === "boolean" || typeof access.untraced === "string") &&
       Array.isArray(files) &&
       files.every(
@@ -274,5 +277,6 @@ export function addOpened(access: FileAccess, there: JobAccess): void {
     same || path.isAbsolute(file) ? file : path.resolve(there.cwd, file);
   for (const file of there.reads) access.reads.add(named(file));
   for (const file of there.writes) access.writes.add(named(file));
+  for (const dir of there.lists ?? []) access.lists.add(named(dir));
   access.untraced = there.untraced;
 }

@@ -66,6 +66,7 @@ export function resultHere(result: JobResult, roots: RootPair | undefined): JobR
       cwd: here(access.cwd),
       reads: access.reads.map(here),
       writes: access.writes.map(here),
+      ...(access.lists === undefined ? {} : { lists: access.lists.map(here) }),
     },
   };
 }

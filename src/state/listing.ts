@@ -2,7 +2,7 @@
  * The commit records a run found missing, by state directory: what spares a first run a failed
  * read per call.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync } from "../untracked-fs.js";
 import { codeOf } from "../errors.js";
 import type { StateStore } from "./store.js";
 
