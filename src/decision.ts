@@ -38,6 +38,12 @@ export type Reason =
        * `read:<path>` (a file the stage read without naming it).
        */
       name: string;
+      /**
+       * Where in the input it first differs, when it is a list of the same length or an
+       * object with the same keys: `[2]`, `.options.fwhm`, `.files[0]` (`old` and `new` are
+       * then that part's values).
+       */
+      part?: string;
       /** The recorded value, shortened for display (a file as `path@hash`). */
       old: string;
       /** The current value, shortened for display. */
@@ -165,7 +171,7 @@ export function describeReason(reason: Reason): string {
     case "function-changed":
       return `function changed${reason.changed.length ? `: ${reason.changed.join(", ")}` : ""}`;
     case "input-changed":
-      return `input changed: ${reason.name} (${reason.old} -> ${reason.new})${insideOf(reason.inside)}`;
+      return `input changed: ${reason.name}${reason.part ?? ""} (${reason.old} -> ${reason.new})${insideOf(reason.inside)}`;
     case "output-names-changed":
       return `output names changed (${reason.old.join(", ")} -> ${reason.new.join(", ")})`;
     case "output-missing":

@@ -2,6 +2,7 @@ import { readFile, readdir, rm, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { MemoriError, Stage } from "../src/index.js";
+import { describeReason } from "../src/decision.js";
 import { recordingLogger, tempDir } from "./util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -345,7 +346,16 @@ describe("files", () => {
     await writeFile(input, "world");
     await stage.run(job);
     expect(calls.n).toBe(2);
-    expect(stage.lastDecision?.reason).toMatchObject({ kind: "input-changed", name: "job" });
+    // the reason names the part of the input that changed, with that part's values
+    expect(stage.lastDecision?.reason).toMatchObject({
+      kind: "input-changed",
+      name: "job",
+      part: ".files[0]",
+      old: `${input}@2cf24dba5fb0`,
+    });
+    expect(describeReason(stage.lastDecision!.reason)).toMatch(
+      /^input changed: job\.files\[0\] \(.*@2cf24dba5fb0 -> .*@[0-9a-f]{12}\)$/,
+    );
 
     await writeFile(output, "tampered");
     await stage.run(job);

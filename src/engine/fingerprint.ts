@@ -261,6 +261,39 @@ export function shorten(json: Json | undefined): string {
 }
 
 /**
+ * Where two values of an input first differ: inside a list of the same length (`files[2]`) or
+ * an object with the same keys (`options.fwhm`), down to the part that changed, so a reason
+ * names the subject whose file changed instead of two lists that shorten alike.
+ */
+function firstDifference(
+  name: string,
+  old: Json | undefined,
+  now: Json | undefined,
+): { name: string; old: Json | undefined; now: Json | undefined } {
+  if (Array.isArray(old) && Array.isArray(now) && old.length === now.length) {
+    for (let i = 0; i < old.length; i++) {
+      if (!sameJson(old[i]!, now[i]!)) return firstDifference(`${name}[${i}]`, old[i], now[i]);
+    }
+  }
+  const plain = (v: Json | undefined): v is Record<string, Json> =>
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !isFileEntry(v) &&
+    !("$memori" in v);
+  if (plain(old) && plain(now)) {
+    const keys = Object.keys(old).sort();
+    if (sameJson(keys, Object.keys(now).sort())) {
+      for (const key of keys) {
+        if (!sameJson(old[key]!, now[key]!))
+          return firstDifference(`${name}.${key}`, old[key], now[key]);
+      }
+    }
+  }
+  return { name, old, now };
+}
+
+/**
  * Whether two stored values are equal as canonical JSON (`stringify(a) === stringify(b)`, keys
  * in any order), without serializing either. Both are JSON as state files hold it: no
  * `undefined`, no non-finite number, no function, no cycle.
@@ -363,15 +396,17 @@ export function compare(
       const old = storedInputs[name];
       const now = currentInputs[name];
       if (stringify(old) !== stringify(now)) {
+        const at = firstDifference("", old, now);
         const paths =
-          isFileEntry(old) && isFileEntry(now) && old.file === now.file
-            ? inside?.(old.file, old.hash, now.hash)
+          isFileEntry(at.old) && isFileEntry(at.now) && at.old.file === at.now.file
+            ? inside?.(at.old.file, at.old.hash, at.now.hash)
             : undefined;
         const reason = {
           kind: "input-changed",
           name,
-          old: shorten(old),
-          new: shorten(now),
+          ...(at.name === "" ? {} : { part: at.name }),
+          old: shorten(at.old),
+          new: shorten(at.now),
         } as const;
         return paths === undefined ? reason : { ...reason, inside: paths };
       }
