@@ -210,13 +210,14 @@ function showRun(record: RunRecord, format: Format, out: Write): void {
         t.reason === undefined ? "-" : describeReason(t.reason),
         showDuration(t.ms),
         t.exit === undefined ? "-" : String(t.exit),
-        showBytes(t.usage?.peakRss),
+        // 0: every sample came too early or too late to see the process's memory
+        showBytes(t.usage?.peakRss || undefined),
         t.usage === undefined ? "-" : showDuration(t.usage.userMs + t.usage.sysMs),
       ]),
     ]),
   );
   for (const t of failed) {
-    out(`\n${taskName(t)} failed: ${t.error!.message}\n`);
+    out(`\n${taskName(t)} ${t.decision}: ${t.error!.message}\n`);
     const tail = t.error!.stderrTail?.trimEnd();
     if (tail !== undefined && tail !== "") {
       const lines = tail.split("\n").slice(-10);

@@ -89,7 +89,7 @@ export function traceRows(record: RunRecord): TraceRow[] {
           ? null
           : Math.round((cpu / real) * 1000) / 10,
       cpu_ms: cpu ?? null,
-      peak_rss: usage?.peakRss ?? null,
+      peak_rss: usage?.peakRss || null, // 0: not seen (sampled too early or too late)
       peak_vmem: usage?.peakVmem ?? null,
       rchar: usage?.rchar ?? null,
       wchar: usage?.wchar ?? null,
