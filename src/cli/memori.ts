@@ -10,6 +10,7 @@
 import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
+import { callerPid } from "./caller.js";
 import type { Settled } from "../engine/queue.js";
 import { MemoriError } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
@@ -246,11 +247,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     status = statuses.find((s) => s !== 0) ?? 0;
   }
   if (args.kill && status !== 0) {
-    logger.info(`killing the parent process ${process.ppid} because the command failed`);
+    const caller = callerPid();
+    logger.info(`killing the parent process ${caller} because the command failed`);
     try {
-      process.kill(process.ppid, "SIGKILL");
+      process.kill(caller, "SIGKILL");
     } catch (error) {
-      say(`could not kill the parent process ${process.ppid}: ${(error as Error).message}`);
+      say(`could not kill the parent process ${caller}: ${(error as Error).message}`);
     }
   }
   return status;

@@ -201,6 +201,23 @@ describe("the package, packed from a fresh clone and installed into a new projec
     expect(second.stderr).toContain("0 ran, 1 cached, 0 failed");
   });
 
+  // Through npx, the script that called memori is npx's caller, not npx: -k kills the script.
+  it("memori -k through npx kills the calling script, not npx", async () => {
+    const script = "npx --no-install memori -k -- false; echo script-survived";
+    const killed = await inProject("bash", ["-c", script], project).catch(
+      (error: unknown) => error,
+    );
+    const result = killed as { signal?: string | null; stdout?: string };
+    expect(result.signal).toBe("SIGKILL");
+    expect(result.stdout ?? "").not.toMatch(/script-survived/);
+    const fine = await inProject(
+      "bash",
+      ["-c", "npx --no-install memori -k -- true; echo ok"],
+      project,
+    );
+    expect(fine.stdout).toMatch(/ok/);
+  });
+
   it("provides both programs in node_modules/.bin, each run from its code cache", async () => {
     const bin = (name: string) => path.join(project, "node_modules", ".bin", name);
     const debug = { MEMORI_CODE_CACHE_DEBUG: "1" };
