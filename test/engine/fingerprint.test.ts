@@ -13,12 +13,11 @@ import {
   directoryRule,
   encodeAll,
   fingerprintNow,
-  sameJson,
-  shorten,
   takeFingerprint,
   verifyFiles,
   type Fingerprint,
 } from "../../src/engine/fingerprint.js";
+import { sameJson, shorten } from "../../src/engine/difference.js";
 import { FileHasher, HashScope, sha256, type Sha256Hex } from "../../src/hashing/files.js";
 import { codeIdentity, type CodeIdentity } from "../../src/hashing/hashable.js";
 import type { FileEntry, Json } from "../../src/hashing/values.js";

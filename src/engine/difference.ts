@@ -1,0 +1,79 @@
+/**
+ * How two stored values differ, for reasons: equal as canonical JSON or not, where a list or an
+ * object first differs, and a short rendering of a value (`/data/t1.nii@3c463695f6ad`).
+ */
+import stringify from "fast-json-stable-stringify";
+import { isFileEntry, type Json } from "../hashing/values.js";
+
+/** A short rendering of a recorded value for reasons: `/data/t1.nii@3c463695f6ad`, `"abc"`. */
+export function shorten(json: Json | undefined): string {
+  if (json === undefined) return "(absent)";
+  const tag =
+    typeof json === "object" && json !== null && !Array.isArray(json) ? json.$memori : undefined;
+  if (tag === "undefined") return "undefined";
+  if (isFileEntry(json)) {
+    return /^[0-9a-f]{64}$/.test(json.hash)
+      ? `${json.file}@${json.hash.slice(0, 12)}`
+      : `${json.file} (${json.hash})`;
+  }
+  const text = stringify(json);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * Where two values of an input first differ: inside a list of the same length (`files[2]`) or
+ * an object with the same keys (`options.fwhm`), down to the part that changed, so a reason
+ * names the subject whose file changed instead of two lists that shorten alike.
+ */
+export function firstDifference(
+  name: string,
+  old: Json | undefined,
+  now: Json | undefined,
+): { name: string; old: Json | undefined; now: Json | undefined } {
+  if (Array.isArray(old) && Array.isArray(now) && old.length === now.length) {
+    for (let i = 0; i < old.length; i++) {
+      if (!sameJson(old[i]!, now[i]!)) return firstDifference(`${name}[${i}]`, old[i], now[i]);
+    }
+  }
+  const plain = (v: Json | undefined): v is Record<string, Json> =>
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !isFileEntry(v) &&
+    !("$memori" in v);
+  if (plain(old) && plain(now)) {
+    const keys = Object.keys(old).sort();
+    if (sameJson(keys, Object.keys(now).sort())) {
+      for (const key of keys) {
+        if (!sameJson(old[key]!, now[key]!))
+          return firstDifference(`${name}.${key}`, old[key], now[key]);
+      }
+    }
+  }
+  return { name, old, now };
+}
+
+/**
+ * Whether two stored values are equal as canonical JSON (`stringify(a) === stringify(b)`, keys
+ * in any order), without serializing either. Both are JSON as state files hold it: no
+ * `undefined`, no non-finite number, no function, no cycle.
+ */
+export function sameJson(a: Json, b: Json): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i]!, b[i]!)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  // Own keys only (as Object.keys has them), counted instead of listed.
+  let count = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    if (!Object.hasOwn(b, key) || !sameJson(a[key]!, b[key]!)) return false;
+    count++;
+  }
+  for (const key in b) if (Object.hasOwn(b, key)) count--;
+  return count === 0;
+}
