@@ -85,9 +85,6 @@ export { describeReason, type Decision, type Explanation, type Reason } from "./
 export type { MemoriEvent, EventListener } from "./events.js";
 export {
   RUN_RECORD_FORMAT,
-  checkRunRecord,
-  parseRunRecord,
-  describeProblem,
   type RunRecord,
   type RunOutcome,
   type RunCommand,
@@ -102,9 +99,14 @@ export {
   type FailedAttempt,
   type ProcessRecord,
   type ProcessUsage,
+} from "./records/run-record.js";
+export {
+  checkRunRecord,
+  parseRunRecord,
+  describeProblem,
   type RecordProblem,
   type RecordResult,
-} from "./records/run-record.js";
+} from "./records/record-check.js";
 export { terminalReporter, type ReporterOptions } from "./reporter.js";
 export {
   MemoriError,

@@ -8,12 +8,8 @@ import path from "node:path";
 import { describeReason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import { findRun, problemLines, readHistory, runsDir } from "../records/run-history.js";
-import {
-  RUNS_FOLDER,
-  TASK_DECISIONS,
-  type RecordProblem,
-  type RunRecord,
-} from "../records/run-record.js";
+import { RUNS_FOLDER, TASK_DECISIONS, type RunRecord } from "../records/run-record.js";
+import { type RecordProblem } from "../records/record-check.js";
 import {
   showBytes,
   showDuration,

@@ -10,13 +10,8 @@ import path from "node:path";
 import { MemoriError, describe, messageOf } from "../errors.js";
 import { stderrLogger } from "../logger.js";
 import { writeFileAtomic } from "../state/atomic.js";
-import {
-  RUNS_FOLDER,
-  describeProblem,
-  parseRunRecord,
-  type RecordProblem,
-  type RunRecord,
-} from "./run-record.js";
+import { RUNS_FOLDER, type RunRecord } from "./run-record.js";
+import { describeProblem, parseRunRecord, type RecordProblem } from "./record-check.js";
 
 /** How many runs a state directory keeps by default. */
 export const DEFAULT_KEEP_RUNS = 100;

@@ -8,12 +8,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import {
-  describeProblem,
-  parseRunRecord,
-  RUNS_FOLDER,
-  type RunRecord,
-} from "../records/run-record.js";
+import { RUNS_FOLDER, type RunRecord } from "../records/run-record.js";
+import { describeProblem, parseRunRecord } from "../records/record-check.js";
 
 /** Why no record could be had. */
 export type RecordFileFailure =

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  RUN_RECORD_FORMAT,
-  checkRunRecord,
-  describeProblem,
-  parseRunRecord,
-} from "../../src/records/run-record.js";
+import { RUN_RECORD_FORMAT } from "../../src/records/run-record.js";
+import { checkRunRecord, describeProblem, parseRunRecord } from "../../src/records/record-check.js";
 import { sampleRecord } from "../util/run-records.js";
 
 describe("run records", () => {
