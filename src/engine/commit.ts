@@ -80,7 +80,9 @@ async function filesAfterRun(
   previous: ReadResult,
   created: ReadonlySet<string>,
   writes: ReadonlySet<string> | undefined,
+  reads: ReadonlySet<string> = new Set(),
 ): Promise<{ written: FileEntry[]; changed: string[]; rebased: Map<string, Sha256Hex> }> {
+  const read = new Set([...reads].map((r) => path.resolve(r)));
   const returned = new Set(fileEntries(outputs).map((e) => e.file));
   // The call's own files: those it wrote last time, those it created in an earlier attempt,
   // and those it changed during its last run too (when its writes are not seen, a file named
@@ -149,11 +151,36 @@ async function filesAfterRun(
       // Its own file or directory, as a whole (a directory with only the `ignore` rule).
       const whole = await def.hasher.hash(file, scope, directoryRule(def));
       if (whole !== undefined) written.push({ file, hash: whole });
+      // Read and written: changed in place (a file merely overwritten is its output).
+      if (
+        before !== undefined &&
+        !isDirectory &&
+        (wrote?.has(absolute) ?? false) &&
+        read.has(absolute)
+      ) {
+        warnInPlace(def, file);
+      }
     } else {
       changed.push(file);
     }
   }
   return { written, changed, rebased };
+}
+
+const toldInPlace = new Set<string>();
+
+/**
+ * A call changed a file it was given, in place (`sed -i`, AFNI's `3drefit`): said once per
+ * stage and file. Its own state stays consistent, but the stage that made the file finds its
+ * output modified on every run, runs again, and this one after it.
+ */
+function warnInPlace(def: StageDef, file: string): void {
+  const key = `${def.name}\u0000${path.resolve(file)}`;
+  if (toldInPlace.has(key)) return;
+  toldInPlace.add(key);
+  def.logger.warn(
+    `stage "${def.name}" changed its input ${file} in place: if another stage made that file, that stage will find its output modified and run again on every run, and this one after it. Write the result to a new file instead.`,
+  );
 }
 
 /**
@@ -206,6 +233,7 @@ export async function commitRun(
     previous,
     created,
     access === undefined || access.untraced ? undefined : access.writes,
+    reads,
   );
   // An input file that changed while the stage ran (and that it does not write itself) is
   // recorded as changed: no content matches that, so the next run runs it again, whatever the

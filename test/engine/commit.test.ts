@@ -164,3 +164,41 @@ describe("an output directory the calls of a map make together (commit.ts)", () 
     ]);
   });
 });
+
+describe("a stage that changes its input in place (commit.ts)", () => {
+  // Proves the loop it causes is said, once: the stage that made the file finds its output
+  // modified, runs again, and the editing stage after it, on every run.
+  it("warns, once, that the stage which made the file will run again every time", async () => {
+    const { Pipeline } = await import("../../src/index.js");
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const file = path.join(dir, "a.txt");
+    const log = recordingLogger();
+    const make = new Stage(
+      async function make(out: string) {
+        await writeFile(out, "made\n");
+        return out;
+      },
+      { hashOutput: state, outputs: "made", logger: quiet },
+    );
+    const refit = new Stage(
+      async function refit(made: string) {
+        await writeFile(made, (await readFile(made, "utf8")) + "refit\n"); // in place
+        return "done";
+      },
+      { hashOutput: state, outputs: "refitted", logger: log.logger },
+    );
+    const pipeline = new Pipeline([
+      ["start", make],
+      [make, refit],
+    ]);
+    await pipeline.run(file);
+    const warned = log.warn.filter((m) => m.includes("in place"));
+    expect(warned).toEqual([
+      `stage "refit" changed its input ${file} in place: if another stage made that file, that stage will find its output modified and run again on every run, and this one after it. Write the result to a new file instead.`,
+    ]);
+    await pipeline.run(file); // the loop the warning names: both run again
+    expect(pipeline.decisions.map((d) => d.action)).toEqual(["run", "run"]);
+    expect(log.warn.filter((m) => m.includes("in place"))).toHaveLength(1); // said once
+  });
+});
