@@ -151,11 +151,14 @@ async function filesAfterRun(
       // Its own file or directory, as a whole (a directory with only the `ignore` rule).
       const whole = await def.hasher.hash(file, scope, directoryRule(def));
       if (whole !== undefined) written.push({ file, hash: whole });
-      // Read and written: changed in place (a file merely overwritten is its output).
+      // Read and written, and neither its output last time nor one it returns: a file it was
+      // given, changed in place (a file merely overwritten, or its own, is its output).
+      const given = !own.has(file) && !returned.has(file);
       if (
+        given &&
         before !== undefined &&
         !isDirectory &&
-        (wrote?.has(absolute) ?? false) &&
+        wrote?.has(absolute) &&
         read.has(absolute)
       ) {
         warnInPlace(def, file);
