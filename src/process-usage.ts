@@ -99,12 +99,9 @@ function counter(io: string, key: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-/**
- * Sample the tree under `root` now. `tracer`: the root is a tracer (strace) whose own memory
- * and I/O are not the command's; only the CPU time of the children it waited for counts.
- */
-function sampleTree(root: number, tracer: boolean): Sample | undefined {
-  const sample: Sample = {
+/** A sample of nothing yet: what a tree's sample, and the best of them, start from. */
+function emptySample(): Sample {
+  return {
     user: 0,
     sys: 0,
     hwm: 0,
@@ -114,6 +111,14 @@ function sampleTree(root: number, tracer: boolean): Sample | undefined {
     readBytes: undefined,
     writeBytes: undefined,
   };
+}
+
+/**
+ * Sample the tree under `root` now. `tracer`: the root is a tracer (strace) whose own memory
+ * and I/O are not the command's; only the CPU time of the children it waited for counts.
+ */
+function sampleTree(root: number, tracer: boolean): Sample | undefined {
+  const sample = emptySample();
   let seen = false;
   const queue = [root];
   for (let i = 0; i < queue.length; i++) {
@@ -168,16 +173,7 @@ export interface UsageSampler {
  */
 export function sampleUsage(pid: number, tracer = false): UsageSampler | undefined {
   if (!hasProc()) return undefined;
-  const best: Sample = {
-    user: 0,
-    sys: 0,
-    hwm: 0,
-    peak: 0,
-    rchar: 0,
-    wchar: 0,
-    readBytes: undefined,
-    writeBytes: undefined,
-  };
+  const best = emptySample();
   let samples = 0;
   // The last sample's tree CPU, this process's reaped-children CPU then, and how many children
   // had ended then: the root's final CPU time is what the reaped count grew by at its end.

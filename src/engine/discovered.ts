@@ -97,9 +97,8 @@ export function discoveredListings(
   const out: Record<string, Json> = {};
   for (const dir of [...lists].sort()) {
     const absolute = path.resolve(dir);
-    if (notTheCalls(absolute + path.sep, stateDir) || `${absolute}${path.sep}` === stateDir) {
-      continue;
-    }
+    // With a separator: the state directory itself is memori's, as what is inside it.
+    if (notTheCalls(absolute + path.sep, stateDir)) continue;
     out[`${LIST_PREFIX}${dir}`] = listingHash(absolute);
   }
   return out;
