@@ -17,6 +17,7 @@ import {
   bin,
   data,
   dataFile,
+  freshDir,
   here,
   median,
   node,
@@ -24,10 +25,10 @@ import {
   py,
   python,
   quick,
+  removeFresh,
   root,
   row,
   rows,
-  settle,
   times,
   wait,
 } from "./lib.mjs";
@@ -137,17 +138,15 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   const result = {};
   const sizes = quick ? [1000, 5000] : [1000, 10000];
   for (const n of sizes) {
-    // Ours and Python's, interleaved (the order alternating), each first run on a state
-    // directory removed and flushed to disk just before, so both meet the same file system.
+    // Ours and Python's, interleaved (the order alternating), each first run on a new state
+    // directory (freshDir), so both meet the same file system.
     const sides = { ours: (state) => node("linear.mjs", [state, String(n)]) };
     if (python) sides.python = (state) => py("python-linear.py", [peer, state, String(n)]);
     const runs = Object.fromEntries(Object.keys(sides).map((k) => [k, { first: [], cached: [] }]));
     for (let i = 0; i < (quick ? 2 : 3); i++) {
       const order = i % 2 ? Object.keys(sides).reverse() : Object.keys(sides);
       for (const side of order) {
-        const state = path.join(data, `linear-${n}-${side}`);
-        rmSync(state, { recursive: true, force: true });
-        settle();
+        const state = freshDir(`linear-${n}-${side}`);
         runs[side].first.push(sides[side](state).ms);
         const again = sides[side](state);
         if (again.cached !== n)
@@ -189,12 +188,10 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
 // --- 3a. map over many elements ---------------------------------------------------------------
 {
   const n = quick ? 2000 : 10000;
-  const state = path.join(data, `map-${n}`);
   const firsts = [];
   const cached = [];
   for (let i = 0; i < (quick ? 2 : 3); i++) {
-    rmSync(state, { recursive: true, force: true });
-    settle();
+    const state = freshDir(`map-${n}`);
     firsts.push(node("map.mjs", [state, String(n)]).ms);
     const again = node("map.mjs", [state, String(n)]);
     if (again.cached !== n) throw new Error(`only ${again.cached} of ${n} elements were cached`);
@@ -351,6 +348,8 @@ if (spawnSync("sinfo", ["--noheader"]).status === 0) {
 } else {
   process.stderr.write("bench: SLURM rows skipped: no cluster (scripts/slurm-local.sh)\n");
 }
+
+removeFresh();
 
 // --- report ----------------------------------------------------------------------------------
 const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${availableParallelism()} cores, ${(totalmem() / GiB).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}`;

@@ -55,7 +55,7 @@ function providerOf(
   if (name in node[DEFINITION].args) return "static";
   for (let j = sources.length - 1; j >= 0; j--) {
     const source = plan[sources[j]!]!.node;
-    if (source.outputs.includes(name) || name in source.aliases) return sources[j];
+    if (source[DEFINITION].outputs.includes(name) || name in source.aliases) return sources[j];
   }
   return start ? "start" : undefined;
 }

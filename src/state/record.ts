@@ -106,12 +106,23 @@ export function recordText(record: StageRecord, sorted = false): string {
   return `${CHECK_START}${sha256(body)}${CHECK_END}${body}`;
 }
 
-/** Whether a format-3 record's bytes after its check line hash to the check. */
-export function checkHolds(bytes: Buffer): boolean {
-  if (bytes.length < CHECKED_FROM) return false;
-  const line = bytes.toString("latin1", 0, CHECKED_FROM);
-  if (!line.startsWith(CHECK_START) || !line.endsWith(CHECK_END)) return false;
-  return sha256(bytes.subarray(CHECKED_FROM)) === line.slice(CHECK_START.length, -CHECK_END.length);
+/**
+ * Whether a format-3 record's text after its check line hashes to the check. The check line is
+ * ASCII, so its characters are its bytes, and the rest hashes as the UTF-8 it was written as: a
+ * file that is not UTF-8 (read with U+FFFD in its place) never matches.
+ */
+export function checkHolds(text: string): boolean {
+  if (text.length < CHECKED_FROM) return false;
+  if (
+    !text.startsWith(CHECK_START) ||
+    text.slice(CHECKED_FROM - CHECK_END.length, CHECKED_FROM) !== CHECK_END
+  ) {
+    return false;
+  }
+  return (
+    sha256(text.slice(CHECKED_FROM)) ===
+    text.slice(CHECK_START.length, CHECKED_FROM - CHECK_END.length)
+  );
 }
 
 function checkValuesShape(values: unknown): boolean {
@@ -126,9 +137,9 @@ function checkValuesShape(values: unknown): boolean {
 
 /**
  * What is wrong with a parsed record, or `undefined`. A version this memori does not read is
- * named; `bytes` are the record as read, for the check line of format 3.
+ * named; `text` is the record as read, for the check line of format 3.
  */
-export function checkRecord(value: unknown, bytes: Buffer): string | undefined {
+export function checkRecord(value: unknown, text: string): string | undefined {
   if (!isRecord(value)) return "is not a JSON object";
   if (typeof value.memori !== "number") return "has no format version";
   if (!READ_VERSIONS.includes(value.memori)) {
@@ -136,7 +147,7 @@ export function checkRecord(value: unknown, bytes: Buffer): string | undefined {
       ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
       : `has old format ${value.memori}`;
   }
-  if (value.memori === 3 && !checkHolds(bytes)) {
+  if (value.memori === 3 && !checkHolds(text)) {
     return "does not match the check on its second line (changed after it was written)";
   }
   const code = value.code;

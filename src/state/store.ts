@@ -16,7 +16,7 @@ import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash } from "../hashing/files.js";
 import { fileEntries, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
-import { readWhole, statSync } from "../untracked-fs.js";
+import { readText, statSync } from "../untracked-fs.js";
 import {
   entriesFromStored,
   entriesToStored,
@@ -144,16 +144,16 @@ export class StateStore {
     // State files are small: a synchronous read (~6 us) costs far less than a thread-pool
     // round trip (~90 us with fs/promises), and this is the path every cached stage takes.
     // The commit record first: without it the state is absent, whatever else is there.
-    let bytes: Buffer;
+    let text: string;
     try {
-      bytes = readWhole(this.file("stage"));
+      text = readText(this.file("stage"));
     } catch (error) {
       if (codeOf(error) === "ENOENT") return { kind: "absent" };
       return { kind: "unreadable", file: this.file("stage"), detail: messageOf(error) };
     }
-    const parsed = this.parse("stage", bytes);
+    const parsed = this.parse("stage", text);
     if (!parsed.ok) return parsed.unreadable;
-    const problem = checkRecord(parsed.value, bytes);
+    const problem = checkRecord(parsed.value, text);
     if (problem !== undefined) {
       const version = isRecord(parsed.value) ? parsed.value.memori : undefined;
       const outdated =
@@ -179,7 +179,7 @@ export class StateStore {
       this.stamp("outputs") === stamps.outputs
         ? { kind: "ok", state: { record, ...values } }
         : this.readValues(record);
-    return read.kind === "ok" && mayHoldMarks(bytes) ? this.placed(read.state) : read;
+    return read.kind === "ok" && mayHoldMarks(text) ? this.placed(read.state) : read;
   }
 
   /** A state whose paths inside the pipeline root are as this process sees them (portable.ts). */
@@ -227,10 +227,10 @@ export class StateStore {
 
   private parse(
     kind: Extension,
-    bytes: Buffer,
+    text: string,
   ): { ok: true; value: unknown } | { ok: false; unreadable: ReadResult } {
     try {
-      return { ok: true, value: JSON.parse(bytes.toString("utf8")) };
+      return { ok: true, value: JSON.parse(text) };
     } catch (error) {
       const detail = `is not valid JSON (${messageOf(error)})`;
       return { ok: false, unreadable: { kind: "unreadable", file: this.file(kind), detail } };
@@ -244,18 +244,18 @@ export class StateStore {
   private readValues(record: StageRecord): ReadResult {
     const read: Partial<Record<"inputs" | "outputs", unknown>> = {};
     for (const kind of ["inputs", "outputs"] as const) {
-      let bytes: Buffer;
+      let text: string;
       try {
-        bytes = readWhole(this.file(kind));
+        text = readText(this.file(kind));
       } catch (error) {
         const detail = codeOf(error) === "ENOENT" ? "is missing" : messageOf(error);
         return { kind: "unreadable", file: this.file(kind), detail };
       }
-      const parsed = this.parse(kind, bytes);
+      const parsed = this.parse(kind, text);
       if (!parsed.ok) return parsed.unreadable;
       const problem =
         checkValues(parsed.value, kind, record) ??
-        (sha256(bytes) === record.digests[kind]
+        (sha256(text) === record.digests[kind]
           ? undefined
           : "does not match the digest in the .stage record (changed after it was written)");
       if (problem !== undefined)

@@ -33,16 +33,31 @@ describe("recordText / checkHolds", () => {
       "",
     ].join("\n");
     expect(text).toBe(`{\n  "check": "${sha(body)}",\n${body}`);
-    expect(checkHolds(Buffer.from(text))).toBe(true);
+    expect(checkHolds(text)).toBe(true);
     expect(JSON.parse(text)).toEqual({ ...record, check: sha(body) });
   });
 
   it("holds for no other bytes", () => {
     const text = recordText({ memori: 3, name: "n" } as unknown as StageRecord);
-    expect(checkHolds(Buffer.from(text + " "))).toBe(false);
-    expect(checkHolds(Buffer.from(text.replace('"n"', '"m"')))).toBe(false);
-    expect(checkHolds(Buffer.from(text.slice(0, 40)))).toBe(false);
-    expect(checkHolds(Buffer.from(text.replace('",\n', '" ,\n')))).toBe(false);
-    expect(checkHolds(Buffer.from(text.replace("{\n", "{ \n")))).toBe(false);
+    expect(checkHolds(text + " ")).toBe(false);
+    expect(checkHolds(text.replace('"n"', '"m"'))).toBe(false);
+    expect(checkHolds(text.slice(0, 40))).toBe(false);
+    expect(checkHolds(text.replace('",\n', '" ,\n'))).toBe(false);
+    expect(checkHolds(text.replace("{\n", "{ \n"))).toBe(false);
+  });
+
+  it("holds for text that is not ASCII, and never for bytes that are not UTF-8", () => {
+    const text = recordText({ memori: 3, name: "sujet-é-测试" } as unknown as StageRecord);
+    // as the store reads it: the file's bytes decoded as UTF-8
+    expect(checkHolds(Buffer.from(text, "utf8").toString("utf8"))).toBe(true);
+    // a body whose bytes are not UTF-8, checked over those bytes: read with U+FFFD, no match
+    const body = Buffer.concat([
+      Buffer.from('  "name": "'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"\n}\n'),
+    ]);
+    const check = createHash("sha256").update(body).digest("hex");
+    const bytes = Buffer.concat([Buffer.from(`{\n  "check": "${check}",\n`), body]);
+    expect(checkHolds(bytes.toString("utf8"))).toBe(false);
   });
 });
