@@ -71,6 +71,13 @@ export interface StageRecord {
   };
   /** Format 3: the values of `.inputs` and `.outputs`. */
   values?: RecordValues;
+  /**
+   * Format 3, when the writer had a pipeline root (`MEMORI_ROOT`, portable.ts): that root. A
+   * reader without a root of its own places the paths stored relative to the root under this
+   * one, where the writer saw them: a script run with the API reads the state `memori run`
+   * wrote (before, every such state was unreadable to it, and every stage ran again).
+   */
+  root?: string;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
@@ -167,6 +174,7 @@ export function checkRecord(value: unknown, text: string): string | undefined {
     !isRecord(digests) ||
     typeof digests.inputs !== "string" ||
     typeof digests.outputs !== "string" ||
+    (value.root !== undefined && typeof value.root !== "string") ||
     (value.memori === 3 &&
       !(
         isRecord(value.stamps) &&

@@ -182,11 +182,15 @@ export class StateStore {
     return read.kind === "ok" && mayHoldMarks(text) ? this.placed(read.state) : read;
   }
 
-  /** A state whose paths inside the pipeline root are as this process sees them (portable.ts). */
+  /**
+   * A state whose paths inside the pipeline root are as this process sees them (portable.ts):
+   * under this process's root, or, without one, under the root the record was written with.
+   */
   private placed(state: StoredState): ReadResult {
-    const inputs = fromStored(state.inputs, this.root);
-    const outputs = fromStored(state.outputs, this.root);
-    const written = entriesFromStored(state.written, this.root);
+    const root = this.root ?? state.record.root;
+    const inputs = fromStored(state.inputs, root);
+    const outputs = fromStored(state.outputs, root);
+    const written = entriesFromStored(state.written, root);
     for (const placed of [inputs, outputs, written]) {
       if (!placed.ok) {
         const detail = `records ${JSON.stringify(placed.path)} inside a pipeline root, and this process has none (set MEMORI_ROOT, as \`memori run\` does)`;
@@ -344,6 +348,7 @@ export class StateStore {
       name: this.name,
       outputs: [...outputNames],
       pid: process.pid,
+      ...(root === undefined ? {} : { root }), // keys in order: the text is written as built
       run,
       stamps: { inputs: stamps[0]!, outputs: stamps[1]! },
       time: new Date().toISOString(),

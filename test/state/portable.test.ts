@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ROOT_MARK, fromStored, livePath, storedPath, toStored } from "../../src/state/portable.js";
 import type { CodeIdentity } from "../../src/hashing/hashable.js";
 import { StateStore } from "../../src/state/store.js";
+import { recordText } from "../../src/state/record.js";
 import { tempDir } from "../util/tmp.js";
 
 const fixture = path.resolve(import.meta.dirname, "..", "fixtures", "portable-child.mjs");
@@ -45,7 +46,7 @@ describe("paths as stored", () => {
 });
 
 describe("a state written under one root, read under another", () => {
-  it("reads the same values with the reader's paths; without a root it is unreadable", async () => {
+  it("reads the same values with the reader's paths; without a root, with the writer's", async () => {
     const dir = await tempDir();
     const inputs = { t1w: { file: "/lab/study/t1.nii", hash: "h1" } };
     const code = {
@@ -69,11 +70,83 @@ describe("a state written under one root, read under another", () => {
       },
     });
     expect(new StateStore(dir, "bet", null).read()).toMatchObject({
+      kind: "ok",
+      state: {
+        inputs: { t1w: { file: "/lab/study/t1.nii", hash: "h1" } },
+        outputs: { brain: { file: "/lab/study/brain.nii", hash: "h2" } },
+      },
+    });
+  });
+
+  it("is unreadable without a root when the record does not name its writer's", async () => {
+    const dir = await tempDir();
+    const code = { hash: "c", self: "s", callees: {}, extras: {}, wrappers: [] };
+    const writer = new StateStore(dir, "bet", "/lab/study");
+    await writer.write(
+      { t1w: { file: "/lab/study/t1.nii", hash: "h1" } },
+      {},
+      [],
+      code as never,
+      [],
+    );
+    // as a memori before records named their root wrote it: the same record without `root`
+    const text = readFileSync(writer.file("stage"), "utf8");
+    const record = JSON.parse(text) as Record<string, unknown>;
+    delete record.root;
+    delete record.check;
+    writeFileSync(writer.file("stage"), recordText(record as never));
+    expect(new StateStore(dir, "bet", "/lab/study").read().kind).toBe("ok");
+    expect(new StateStore(dir, "bet", null).read()).toMatchObject({
       kind: "unreadable",
       detail: expect.stringContaining("MEMORI_ROOT"),
     });
   });
+
+  it("a script without MEMORI_ROOT hits what `memori run` (with one) committed, and the other way", async () => {
+    // What `memori run` does for a pipeline module's stages, then the same stage from a script
+    // run with node: nothing changed, nothing runs again.
+    const project = await tempDir();
+    mkdirSync(path.join(project, "data"));
+    mkdirSync(path.join(project, "out"));
+    const inside = path.join(project, "data", "t1.txt");
+    writeFileSync(inside, "t1");
+    const outside = path.join(await tempDir(), "atlas.txt");
+    writeFileSync(outside, "atlas");
+    const args = [path.join(project, ".memori"), inside, outside, path.join(project, "out")];
+    const viaRun = await portableChild(args, { MEMORI_ROOT: project });
+    expect(viaRun.decision).toMatchObject({ action: "run", reason: { kind: "first-run" } });
+    expect(readFileSync(path.join(project, ".memori", "combine.inputs"), "utf8")).toContain(
+      "\\u0000root/data/t1.txt",
+    );
+    const viaScript = await portableChild(args, { MEMORI_ROOT: "" });
+    expect(viaScript.decision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
+    expect(viaScript.out).toBe(path.join(project, "out", "combined.txt"));
+    const again = await portableChild(args, { MEMORI_ROOT: project });
+    expect(again.decision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
+    // and a change inside the project is still seen without a root
+    writeFileSync(inside, "t1 v2");
+    const changed = await portableChild(args, { MEMORI_ROOT: "" });
+    expect(changed.decision).toMatchObject({ action: "run", reason: { kind: "input-changed" } });
+  });
 });
+
+function portableChild(args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ out: string; decision: { action: string; reason: { kind: string } } }>(
+    (resolve, reject) => {
+      const p = spawn(process.execPath, [fixture, ...args], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      p.on("close", (status) =>
+        status === 0 ? resolve(JSON.parse(out)) : reject(new Error(`status ${status}: ${err}`)),
+      );
+    },
+  );
+}
 
 describe("a project seen at another path (bind mount)", () => {
   const asRoot = process.getuid?.() === 0;
@@ -139,11 +212,10 @@ describe("a project seen at another path (bind mount)", () => {
     expect(readFileSync(path.join(project, "out", "combined.txt"), "utf8")).toBe("t1 atlas v2");
     const back = await child(args(project), { MEMORI_ROOT: project });
     expect(back.decision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
-    // Without a root, the marked paths cannot be placed: a miss that says why, never a hit.
+    // Without a root, the marked paths are placed under the root the record was written with
+    // (the mount's: the last commit was through it): the same files, a hit.
     const rootless = await child(args(mount), { MEMORI_ROOT: "" });
-    expect(rootless.decision).toMatchObject({
-      action: "run",
-      reason: { kind: "state-unreadable" },
-    });
+    expect(rootless.decision).toMatchObject({ action: "skip", reason: { kind: "cached" } });
+    expect(rootless.out).toBe(path.join(mount, "out", "combined.txt"));
   });
 });
