@@ -23,7 +23,16 @@ export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
 import { isUnreadable } from "../hashing/unreadable.js";
 import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
-import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
+import {
+  CWD_KEY,
+  LIST_PREFIX,
+  READ_PREFIX,
+  directoryRule,
+  encodeAll,
+  hasDiscovered,
+  workingDirectory,
+  type Fingerprint,
+} from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 import {
   discoveredListings,
@@ -271,7 +280,20 @@ export async function commitRun(
     ...fileEntries(encoded),
     ...written,
   ]);
-  const inputs = { ...named, ...discovered, ...discoveredListings(store, access?.lists) };
+  // What the code found in this run stands for what it found in the last: a file it no longer
+  // reads (a copy of the project's, after it moved) is no longer an input. One read again keeps
+  // the content it had before the run (found changed while it ran: recorded as such). Unless
+  // some of its reads went unseen (a process not traced): then the old ones stay.
+  const complete =
+    access !== undefined && (access.untraced === undefined || access.untraced === false);
+  const inputs: Record<string, Json> = {
+    ...(complete ? foundAgain(named, reads) : named),
+    ...discovered,
+    ...discoveredListings(store, access?.lists),
+  };
+  // The working directory the files it found were found from: one of its inputs (CWD_KEY).
+  delete inputs[CWD_KEY];
+  if (hasDiscovered(inputs)) inputs[CWD_KEY] = workingDirectory();
   await store.write(inputs, encoded, written, fingerprint.code, def.outputs, carrier);
   await recordKnownFiles(
     def,
@@ -280,6 +302,19 @@ export async function commitRun(
     known,
   );
   return changed;
+}
+
+/** Inputs without the `read:` keys of files not read again, and without `list:` keys. */
+function foundAgain(named: Record<string, Json>, reads: ReadonlySet<string>): Record<string, Json> {
+  const again = new Set([...reads].map((r) => path.resolve(r)));
+  const kept: Record<string, Json> = {};
+  for (const key in named) {
+    if (key.startsWith(LIST_PREFIX)) continue; // this run's listings replace them
+    if (key.startsWith(READ_PREFIX) && !again.has(path.resolve(key.slice(READ_PREFIX.length))))
+      continue;
+    kept[key] = named[key]!;
+  }
+  return kept;
 }
 
 /**

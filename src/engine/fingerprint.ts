@@ -98,6 +98,33 @@ export const READ_PREFIX = "read:";
 /** The key of a directory the last run listed: `list:<path as named>` (hashing/listing.ts). */
 export const LIST_PREFIX = "list:";
 
+/**
+ * The key of the working directory a call with `read:`/`list:` inputs ran in. Those are the
+ * files and directories its code found, by the paths it made (often from `process.cwd()`, or
+ * relative to it): run in another directory (a copy of the project, the project moved), the
+ * same code finds other files, and the recorded ones say nothing about them. So the working
+ * directory is one of its inputs: another one is `input-changed` (`cwd:`), never a hit on what
+ * the old one's files were.
+ */
+export const CWD_KEY = "cwd:";
+
+/** The working directory, or "" when it is gone (removed while this process was in it). */
+export function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return "";
+  }
+}
+
+/** Whether stored or current inputs hold files or directories the code found (`read:`, `list:`). */
+export function hasDiscovered(inputs: Readonly<Record<string, unknown>>): boolean {
+  for (const key in inputs) {
+    if (key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX)) return true;
+  }
+  return false;
+}
+
 /** What identifies a call. */
 export interface Fingerprint {
   readonly code: CodeIdentity;
@@ -218,7 +245,8 @@ function fingerprintWith(
   for (let i = 0; i < names.length; i++) environment[`env:${names[i]}`] = process.env[names[i]!];
   // Files the last run read without naming them: their content now (a path, if gone).
   let reads: Record<string, string> | undefined;
-  // Directories it listed: their listings now (names and kinds, not contents).
+  // Directories it listed: their listings now (names and kinds, not contents). And the
+  // working directory they were found from, when the state recorded it (CWD_KEY).
   let lists: Record<string, string> | undefined;
   if (previous !== undefined) {
     const keys = Object.keys(previous.inputs);
@@ -227,7 +255,7 @@ function fingerprintWith(
       if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
       else if (key.startsWith(LIST_PREFIX)) {
         (lists ??= {})[key] = listingHash(path.resolve(key.slice(LIST_PREFIX.length)));
-      }
+      } else if (key === CWD_KEY) (lists ??= {})[key] = workingDirectory();
     }
   }
   const rule = directoryRule(def);
