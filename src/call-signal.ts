@@ -6,6 +6,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ProcessUsage } from "./records/run-record.js";
 
+/**
+ * What a recursive listing's path ends with (`readdir(dir, { recursive: true })`): what it
+ * found is every entry below the directory, at any depth (hashing/listing.ts).
+ */
+export const RECURSIVE = "/**";
+
 /** The files a call's code opened in this process, when they are tracked. */
 export class FileAccess {
   /**
@@ -14,7 +20,10 @@ export class FileAccess {
   readonly reads = new Set<string>();
   /** The files it opened to write (created, truncated), named the same way. */
   readonly writes = new Set<string>();
-  /** The directories it listed (`readdir`, `opendir`; `getdents` under strace), named the same way. */
+  /**
+   * The directories it listed (`readdir`, `opendir`; `getdents` under strace), named the same
+   * way; with {@link RECURSIVE} after the path when listed with `recursive: true`.
+   */
   readonly lists = new Set<string>();
   /** The working directory when the call began: relative paths are relative to it. */
   readonly cwd = process.cwd();

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { callAccess } from "./call-signal.js";
+import { RECURSIVE, callAccess } from "./call-signal.js";
 import { childProcess } from "./lazy-modules.js";
 
 let installed = false;
@@ -71,11 +71,11 @@ function writes(flags: unknown): boolean {
   return false;
 }
 
-function record(file: unknown, kind: "reads" | "writes" | "lists"): void {
+function record(file: unknown, kind: "reads" | "writes" | "lists", suffix = ""): void {
   const access = callAccess();
   if (access === undefined) return;
   const named = pathOf(file, access.cwd);
-  if (named !== undefined) access[kind].add(named);
+  if (named !== undefined) access[kind].add(named + suffix);
 }
 
 type Fn = (...args: unknown[]) => unknown;
@@ -109,7 +109,11 @@ function wrap(
   const original = target[name] as Fn;
   const wrapped = function (this: unknown, ...args: unknown[]) {
     if (how === "list") {
-      record(args[0], "lists");
+      // With `recursive: true`, what is found at every depth below (the runtime's walk does
+      // not come back through these wrappers): recorded as the path with RECURSIVE after it.
+      const options = args[1] as { recursive?: unknown } | null | undefined;
+      const recursive = typeof options === "object" && options?.recursive === true;
+      record(args[0], "lists", recursive ? RECURSIVE : "");
       return original.apply(this, args);
     }
     if (how === "target") {

@@ -2,7 +2,7 @@
 // which calls count as reads, that each concurrent call gets its own, what is left out, and
 // that a change to such a file re-runs the stage with a reason naming it.
 import { createReadStream, openSync, closeSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage } from "../src/index.js";
@@ -300,6 +300,55 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
       expect(await stage.run(), name).toEqual({ output: "sub-02.txt" });
       await rm(inbox, { recursive: true });
       await expect(stage.run()).rejects.toThrow(); // listing a folder that is gone fails the call
+    }
+  });
+
+  // A BIDS dataset searched with `recursive: true`: the runtime walks the tree itself (not
+  // through the wrappers), so the listing recorded is the whole tree's: a run added deep in it
+  // re-runs the stage; the stage's own state inside the tree never does.
+  it("counts a recursive listing (readdirSync, readdir): an entry added deep inside re-runs the stage", async () => {
+    const { readdirSync } = await import("node:fs");
+    const { readdir } = await import("node:fs/promises");
+    const listers: [string, (dir: string) => Promise<string[]> | string[]][] = [
+      ["readdirSync", (dir) => readdirSync(dir, { recursive: true }) as string[]],
+      ["readdir", (dir) => readdir(dir, { recursive: true })],
+    ];
+    for (const [name, list] of listers) {
+      const bids = await tempDir();
+      const anat = path.join(bids, "sub-01", "anat");
+      await mkdir(anat, { recursive: true });
+      writeFileSync(path.join(anat, "sub-01_T1w.nii"), "t1");
+      const stage = new Stage(
+        async function runs() {
+          return (await list(bids)).filter((f) => f.endsWith("_T1w.nii")).sort();
+        },
+        // the state inside the dataset, as `derivatives/` often is
+        { name, hashOutput: path.join(bids, "derivatives", ".memori") },
+      );
+      expect(await stage.run()).toEqual({ output: ["sub-01/anat/sub-01_T1w.nii"] });
+      expect(await stage.run()).toEqual({ output: ["sub-01/anat/sub-01_T1w.nii"] });
+      expect(stage.fromCache, name).toBe(true);
+      expect(stage.lastDecision?.reason.kind).toBe("cached");
+      await mkdir(path.join(bids, "sub-02", "anat"), { recursive: true });
+      writeFileSync(path.join(bids, "sub-02", "anat", "sub-02_T1w.nii"), "t1");
+      expect(await stage.run(), name).toEqual({
+        output: ["sub-01/anat/sub-01_T1w.nii", "sub-02/anat/sub-02_T1w.nii"],
+      });
+      expect(stage.lastDecision?.reason).toMatchObject({
+        kind: "input-changed",
+        name: `list:${bids}/**`,
+      });
+      // a rename deep inside, too
+      await rename(
+        path.join(bids, "sub-02", "anat", "sub-02_T1w.nii"),
+        path.join(bids, "sub-02", "anat", "sub-02_run-1_T1w.nii"),
+      );
+      expect(await stage.run(), name).toEqual({
+        output: ["sub-01/anat/sub-01_T1w.nii", "sub-02/anat/sub-02_run-1_T1w.nii"],
+      });
+      expect(stage.fromCache).toBe(false);
+      expect(await stage.run(), name).toBeDefined();
+      expect(stage.fromCache, `${name}: its own state inside the tree`).toBe(true);
     }
   });
 

@@ -45,17 +45,20 @@ import { recordKnownFiles } from "./known-files.js";
 
 /**
  * Strings among the inputs that could name a file, and the files named, with their hashes
- * (not those of the parameters in `byName`).
+ * (not those of the parameters in `byName`, nor the working directory and the listings a
+ * call's code found: `cwd:` names a directory that no call writes, and hashing it whole
+ * would read the project).
  */
 function pathCandidates(
   inputs: Record<string, Json>,
   byName: readonly string[] = [],
 ): { file: string; before?: string }[] {
   const candidates: { file: string; before?: string }[] = [];
-  const counted =
-    byName.length === 0
-      ? inputs
-      : Object.fromEntries(Object.entries(inputs).filter(([key]) => !byName.includes(key)));
+  const counted: Record<string, Json> = {};
+  for (const key in inputs) {
+    if (key === CWD_KEY || key.startsWith(LIST_PREFIX) || byName.includes(key)) continue;
+    counted[key] = inputs[key]!;
+  }
   walkStored(
     counted,
     (entry) => candidates.push({ file: entry.file, before: entry.hash }),
@@ -289,7 +292,7 @@ export async function commitRun(
   const inputs: Record<string, Json> = {
     ...(complete ? foundAgain(named, reads) : named),
     ...discovered,
-    ...discoveredListings(store, access?.lists),
+    ...discoveredListings(store, access?.lists, directoryRule(def).skip),
   };
   // The working directory the files it found were found from: one of its inputs (CWD_KEY).
   delete inputs[CWD_KEY];

@@ -91,6 +91,7 @@ export async function discoveredReads(
 export function discoveredListings(
   store: StateStore,
   lists: ReadonlySet<string> | undefined,
+  skip: readonly string[] = [],
 ): Record<string, Json> {
   if (lists === undefined || lists.size === 0) return {};
   const stateDir = path.resolve(store.dir) + path.sep;
@@ -99,7 +100,7 @@ export function discoveredListings(
     const absolute = path.resolve(dir);
     // With a separator: the state directory itself is memori's, as what is inside it.
     if (notTheCalls(absolute + path.sep, stateDir)) continue;
-    out[`${LIST_PREFIX}${dir}`] = listingHash(absolute);
+    out[`${LIST_PREFIX}${dir}`] = listingHash(absolute, skip);
   }
   return out;
 }

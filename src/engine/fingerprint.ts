@@ -248,17 +248,18 @@ function fingerprintWith(
   // Directories it listed: their listings now (names and kinds, not contents). And the
   // working directory they were found from, when the state recorded it (CWD_KEY).
   let lists: Record<string, string> | undefined;
+  const rule = directoryRule(def);
   if (previous !== undefined) {
     const keys = Object.keys(previous.inputs);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
       else if (key.startsWith(LIST_PREFIX)) {
-        (lists ??= {})[key] = listingHash(path.resolve(key.slice(LIST_PREFIX.length)));
+        const listed = path.resolve(key.slice(LIST_PREFIX.length));
+        (lists ??= {})[key] = listingHash(listed, rule.skip);
       } else if (key === CWD_KEY) (lists ??= {})[key] = workingDirectory();
     }
   }
-  const rule = directoryRule(def);
   const all =
     names.length === 0 && reads === undefined
       ? inputArgs

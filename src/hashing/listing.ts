@@ -4,26 +4,65 @@
  * subjects runs again when a subject is added, removed or renamed; the files it then reads
  * count through their own contents (`read:` inputs).
  */
+import type { Dirent } from "node:fs";
+import path from "node:path";
+import { RECURSIVE } from "../call-signal.js";
 import { readdirSync } from "../untracked-fs.js";
 import { sha256 } from "./files.js";
 
 /** What a listing is recorded as when the directory is not there (or cannot be listed). */
 export const NO_LISTING = "no listing";
 
+export { RECURSIVE } from "../call-signal.js";
+
+function kindOf(entry: Dirent): string {
+  return entry.isDirectory() ? "d" : entry.isFile() ? "f" : entry.isSymbolicLink() ? "l" : "o";
+}
+
 /**
  * The SHA-256 of a directory's sorted entries (`d name`, `f name`, `l name` for a symbolic
- * link, `o name` for anything else), prefixed `listing:`; {@link NO_LISTING} without one.
+ * link, `o name` for anything else), prefixed `listing:`; {@link NO_LISTING} without one. A
+ * path ending in {@link RECURSIVE} lists everything below the directory (`d sub/dir`, `f
+ * sub/dir/file`; symbolic links not followed, as `readdir` does not), except below `skip`
+ * (memori's state directories: what a call lists there is not its input).
  */
-export function listingHash(dir: string): string {
-  let entries: { name: string; kind: string }[];
+export function listingHash(dir: string, skip: readonly string[] = []): string {
+  const recursive = dir.endsWith(RECURSIVE);
+  const top = recursive ? dir.slice(0, -RECURSIVE.length) || "/" : dir;
+  const lines: string[] = [];
   try {
-    entries = readdirSync(dir, { withFileTypes: true }).map((entry) => ({
-      name: entry.name,
-      kind: entry.isDirectory() ? "d" : entry.isFile() ? "f" : entry.isSymbolicLink() ? "l" : "o",
-    }));
+    for (const entry of readdirSync(top, { withFileTypes: true })) {
+      lines.push(`${kindOf(entry)} ${entry.name}`);
+    }
   } catch {
     return NO_LISTING;
   }
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return `listing:${sha256(entries.map((e) => `${e.kind} ${e.name}`).join("\n"))}`;
+  if (recursive) {
+    // Breadth first, each directory's entries by their path inside `top`.
+    const pending = lines.filter((l) => l.startsWith("d ")).map((l) => l.slice(2));
+    while (pending.length > 0) {
+      const inside = pending.pop()!;
+      const absolute = path.join(top, inside);
+      if (skip.includes(absolute)) continue;
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(absolute, { withFileTypes: true });
+      } catch {
+        lines.push(`? ${inside}`); // there, but not listable: as such
+        continue;
+      }
+      for (const entry of entries) {
+        const relative = `${inside}/${entry.name}`;
+        const kind = kindOf(entry);
+        lines.push(`${kind} ${relative}`);
+        if (kind === "d") pending.push(relative);
+      }
+    }
+  }
+  lines.sort((a, b) => {
+    const x = a.slice(2);
+    const y = b.slice(2);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  return `listing:${sha256(lines.join("\n"))}`;
 }

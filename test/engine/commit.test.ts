@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MappedStage, Stage } from "../../src/index.js";
+import { absentPaths } from "../../src/engine/commit.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -200,5 +201,20 @@ describe("a stage that changes its input in place (commit.ts)", () => {
     await pipeline.run(file); // the loop the warning names: both run again
     expect(pipeline.decisions.map((d) => d.action)).toEqual(["run", "run"]);
     expect(log.warn.filter((m) => m.includes("in place"))).toHaveLength(1); // said once
+  });
+});
+
+describe("the strings among a call's inputs that may name files (commit.ts)", () => {
+  // The working directory (`cwd:`) and listings (`list:`) are inputs a call's code found, not
+  // paths it was given: taken for one, the working directory was hashed whole after every run
+  // (the project, node_modules and all).
+  it("are the arguments' strings, never the working directory or a listing", () => {
+    expect(
+      absentPaths({
+        "cwd:": process.cwd(),
+        [`list:${process.cwd()}`]: "listing:ab12",
+        out: "/tmp/not-there-yet.txt",
+      }),
+    ).toEqual(new Set(["/tmp/not-there-yet.txt"]));
   });
 });
