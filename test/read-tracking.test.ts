@@ -352,6 +352,39 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
     }
   });
 
+  // Data files named like state files (`subjects.files`, `qc.stage`) are the call's reads;
+  // another memori's state (its `.inputs` beside its `.stage`) is not.
+  it("counts a data file named like a state file, not another memori's state", async () => {
+    const dir = await tempDir();
+    const data = path.join(dir, "data");
+    await mkdir(data);
+    for (const name of ["subjects.files", "qc.stage", "run.lock"]) {
+      writeFileSync(path.join(data, name), "sub-01\n");
+    }
+    const other = path.join(dir, "other-state");
+    await new Stage((x: number) => x, { name: "other", hashOutput: other }).run(1);
+    const stage = new Stage(
+      function count(name: string) {
+        readFileSync(path.join(other, "other.inputs")); // another memori's state
+        return readFileSync(path.join(data, name), "utf8").trim().split("\n").length;
+      },
+      { name: "count", hashOutput: path.join(dir, "state") },
+    );
+    for (const name of ["subjects.files", "qc.stage", "run.lock"]) {
+      expect(await stage.run(name)).toEqual({ output: 1 });
+      const inputs = JSON.parse(readFileSync(path.join(dir, "state", "count.inputs"), "utf8"));
+      const keys = Object.keys(inputs.inputs);
+      expect(keys, name).toContain(`read:${path.join(data, name)}`);
+      expect(
+        keys.some((k) => k.includes("other-state")),
+        name,
+      ).toBe(false);
+      writeFileSync(path.join(data, name), "sub-01\nsub-02\n");
+      expect(await stage.run(name), name).toEqual({ output: 2 });
+      expect(stage.lastDecision?.reason, name).toMatchObject({ kind: "input-changed" });
+    }
+  });
+
   // A process started other than by runProcess (execSync, promisify(execFile)) reads files
   // memori cannot see: the stage says so as a warning, once, whatever the verbosity.
   it("warns that a stage starting processes itself is not traced, promisified ones too", async () => {

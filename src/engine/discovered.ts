@@ -4,6 +4,7 @@
  * are tracked like outputs. What is the system's or memori's own is left out.
  */
 import { stat } from "node:fs/promises";
+import { existsSync } from "../untracked-fs.js";
 import path from "node:path";
 import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
@@ -49,7 +50,23 @@ const SYSTEM = [
   "/etc/gai.conf",
   ...(process.env.MEMORI_UNTRACKED ?? "").split(":").filter((p) => p !== ""),
 ];
-const STATE_FILE = /\.(inputs|outputs|stage|files|trees|lock|owner|tmp)$/;
+/** A state file's name: `<name>.<kind>` (state/store.ts, state/lock.ts). */
+const STATE_FILE = /^(.+)\.(inputs|outputs|stage|files|trees|lock|owner)$/;
+/** An atomic write's temporary file: `.<base>.<host>.<pid>.<counter>.<random>.tmp` (atomic.ts). */
+const TEMP_FILE = /\/\.[^/]+\.\d+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Whether a file is memori's state (another memori's, a `memori` command run by the call):
+ * named as a state file is, beside that state's commit record (or, for the record itself, its
+ * `.inputs`). A file of the data merely named so (`subjects.files`) is the call's.
+ */
+function isStateFile(absolute: string): boolean {
+  if (TEMP_FILE.test(absolute)) return true;
+  const named = STATE_FILE.exec(absolute);
+  if (named === null) return false;
+  const beside = named[2] === "stage" ? "inputs" : "stage";
+  return existsSync(`${named[1]}.${beside}`);
+}
 
 /**
  * The files a call read without naming them (not its inputs, outputs or written files, not
@@ -110,7 +127,7 @@ function notTheCalls(absolute: string, stateDir: string): boolean {
   return (
     absolute.startsWith(stateDir) ||
     TRACE_LOG.test(absolute) ||
-    STATE_FILE.test(absolute) ||
+    isStateFile(absolute) ||
     SYSTEM.some((p) => absolute.startsWith(p))
   );
 }
