@@ -27,6 +27,8 @@ export class FileAccess {
   readonly lists = new Set<string>();
   /** The working directory when the call began: relative paths are relative to it. */
   readonly cwd = process.cwd();
+  /** When the call began (ms since the epoch): a file modified since changed while it ran. */
+  readonly began = Date.now();
   /** It started a child process whose files are not seen (why, if known). */
   untraced: false | true | string = false;
 }

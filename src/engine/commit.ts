@@ -278,11 +278,20 @@ export async function commitRun(
   // A file the call wrote itself is not one it read (a temporary file, written, read, gone).
   const wroteItself = new Set([...(access?.writes ?? [])].map((w) => path.resolve(w)));
   const readOnly = new Set([...reads].filter((r) => !wroteItself.has(path.resolve(r))));
-  const discovered = await discoveredReads(def, store, readOnly, [
-    ...fileEntries(fingerprint.inputs),
-    ...fileEntries(encoded),
-    ...written,
-  ]);
+  const found = await discoveredReads(
+    def,
+    store,
+    readOnly,
+    [...fileEntries(fingerprint.inputs), ...fileEntries(encoded), ...written],
+    access?.began,
+  );
+  // A file it found that was modified while it ran: recorded as changed, as a named input
+  // that changed is (the next run runs it again, whatever the file holds then).
+  const discovered = found.inputs;
+  for (const file of found.changed) {
+    discovered[`${READ_PREFIX}${file}`] = { file, hash: CHANGED_DURING_RUN };
+    changed.push(file);
+  }
   // What the code found in this run stands for what it found in the last: a file it no longer
   // reads (a copy of the project's, after it moved) is no longer an input. One read again keeps
   // the content it had before the run (found changed while it ran: recorded as such). Unless

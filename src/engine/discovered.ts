@@ -11,6 +11,7 @@ import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
+import { allowedSkewMs, isShared } from "../hashing/file-systems.js";
 import { listingHash } from "../hashing/listing.js";
 import { LIST_PREFIX, READ_PREFIX } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
@@ -73,15 +74,19 @@ function isStateFile(absolute: string): boolean {
  * state, not system files), as `read:<path>` inputs with the path as the code named it: by
  * content, or as a bare path where there is no file (looked for and not found, or a temporary
  * file gone since): one appearing there later counts as a change. Directories opened are not
- * files read.
+ * files read. With `began` (when the call began, ms), `changed` names those modified since:
+ * hashed now, after the run, their content may not be what the call read (on a file system
+ * other hosts write, only past the clock skew allowed for: their times are another clock's).
  */
 export async function discoveredReads(
   def: StageDef,
   store: StateStore,
   reads: ReadonlySet<string>,
   known: readonly FileEntry[],
-): Promise<Record<string, Json>> {
-  if (reads.size === 0) return {};
+  began?: number,
+): Promise<{ inputs: Record<string, Json>; changed: string[] }> {
+  const changed: string[] = [];
+  if (reads.size === 0) return { inputs: {}, changed };
   const named = new Set(known.map((entry) => path.resolve(entry.file)));
   // The stage's own script and its dependents are its code, not files it read.
   for (const file of (await codeFilesOf(def.fn)?.()) ?? []) named.add(path.resolve(file));
@@ -90,15 +95,19 @@ export async function discoveredReads(
   for (const file of [...reads].sort()) {
     const absolute = path.resolve(file);
     if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
-    const kind = await stat(absolute).then(
-      (s) => (s.isDirectory() ? "directory" : "file"),
-      () => "absent",
-    );
-    if (kind === "directory") continue;
-    const hash = kind === "file" ? await def.hasher.hash(file) : undefined;
+    const found = await stat(absolute).catch(() => undefined);
+    if (found?.isDirectory()) continue;
+    if (
+      found !== undefined &&
+      began !== undefined &&
+      found.mtimeMs > began + (isShared(found.dev) ? allowedSkewMs() : 0)
+    ) {
+      changed.push(file);
+    }
+    const hash = found !== undefined ? await def.hasher.hash(file) : undefined;
     out[`${READ_PREFIX}${file}`] = hash === undefined ? file : { file, hash };
   }
-  return out;
+  return { inputs: out, changed };
 }
 
 /**

@@ -57,6 +57,50 @@ describe("committing a run (commit.ts)", () => {
   });
 });
 
+describe("a file the code found, changed while the stage ran (commit.ts)", () => {
+  // A config file the stage reads without being given it (a `read:` input), edited while it
+  // runs: hashed only after the run, its new content must not pass for what the stage read.
+  it("is recorded as changed: the next run runs again, and says so at once", async () => {
+    const dir = await tempDir();
+    const config = path.join(dir, "config.json");
+    await writeFile(config, '{"threshold": 1}');
+    const log = recordingLogger();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const began = new Promise<void>((resolve) => (started = resolve));
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function threshold() {
+          runs++;
+          const read = JSON.parse(await readFile(config, "utf8")) as { threshold: number };
+          started();
+          await released; // the first run waits; the others find it released
+          return read.threshold;
+        },
+        { hashOutput: path.join(dir, "state"), logger: log.logger },
+      );
+    const running = make().run();
+    await began;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // past the clock's tick
+    await writeFile(config, '{"threshold": 2}'); // while the stage runs, after it read
+    release();
+    expect(await running).toEqual({ output: 1 });
+    expect(log.warn.join("\n")).toContain(`${config} changed while it ran`);
+    const next = make();
+    expect(await next.run()).toEqual({ output: 2 });
+    expect(next.lastDecision?.reason).toMatchObject({
+      kind: "input-changed",
+      name: `read:${config}`,
+    });
+    const third = make();
+    expect(await third.run()).toEqual({ output: 2 });
+    expect(third.fromCache).toBe(true);
+    expect(runs).toBe(2);
+  });
+});
+
 describe("an output file that existed before the first memoized run (commit.ts)", () => {
   // A gzip header or an FSL .nii.gz differs on every write: such a file, written through a
   // path argument that already existed, used to be taken as an input and re-run forever.
