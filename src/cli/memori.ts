@@ -15,6 +15,7 @@ import type { Settled } from "../engine/queue.js";
 import { MemoriError } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { ProcessFailedError, scriptFunction } from "../script.js";
+import { DEFINITION } from "../engine/node.js";
 import { Stage } from "../stage.js";
 import { recordCommand, type CommandEnd } from "../records/command-record.js";
 import { parallelRoot } from "../state/location.js";
@@ -201,6 +202,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         ...(args.codeVersion === undefined ? {} : { codeVersion: args.codeVersion }),
         ...(recording === undefined ? {} : { onEvent: recording.listener(k) }),
       });
+      // In parallel mode, each element's state is one part of the -d directory: the others'
+      // and the run records are not in any directory it hashes either (a dataset holding its
+      // derivatives/ ran every element again on every invocation).
+      if (args.parallel !== undefined) stage[DEFINITION].stateRoot = args.hashOutput;
       await stage.run(...run.args);
       return end(0);
     } catch (error) {

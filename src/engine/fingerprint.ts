@@ -47,6 +47,11 @@ export interface Fingerprinted {
   readonly byName?: readonly string[];
   /** Where its state lives (left out of the directories it hashes). */
   readonly hashOutput?: string | undefined;
+  /**
+   * The state directory its state is one part of, left out whole instead (`memori -d DIR -p`:
+   * each element's state is `DIR/parallel<k>`, beside the others' and the run records).
+   */
+  readonly stateRoot?: string | undefined;
 }
 
 /**
@@ -73,8 +78,10 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
  * How a stage hashes directories: its `ignore` globs, and never its own state (a project
  * directory passed as an argument often holds it).
  */
-export function directoryRule(def: Pick<Fingerprinted, "ignore" | "hashOutput">): DirectoryRule {
-  const { hashOutput } = def;
+export function directoryRule(
+  def: Pick<Fingerprinted, "ignore" | "hashOutput" | "stateRoot">,
+): DirectoryRule {
+  const hashOutput = def.stateRoot ?? def.hashOutput;
   // A relative hashOutput is resolved against the working directory of the moment.
   const cwd = hashOutput !== undefined && !path.isAbsolute(hashOutput) ? process.cwd() : "";
   const last = lastRule;

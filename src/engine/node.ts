@@ -31,6 +31,11 @@ export interface StageDef {
   aliases: Record<string, string>;
   /** Where state lives; `undefined`: not memoized (settable). */
   hashOutput: string | undefined;
+  /**
+   * The state directory `hashOutput` is one part of, left out whole from the directories the
+   * stage hashes (set by `memori -d DIR -p` for its elements' `DIR/parallel<k>`).
+   */
+  stateRoot?: string | undefined;
   readonly env: readonly string[];
   readonly hasher: FileHasher;
   readonly readonlyCaches: readonly string[];

@@ -219,6 +219,36 @@ describe("memori command", () => {
     expect(failing.stderr).toMatch(/1 of 3 parallel runs failed/);
   });
 
+  // A dataset that holds its own derivatives: each element reads the dataset, and the -d
+  // directory (the other elements' state, the run records) is inside it. Nothing changed:
+  // nothing runs again, however many times it is called.
+  it("runs nothing again when the --argK directories hold the -d directory itself", async () => {
+    const dir = await tempDir();
+    for (const sub of ["sub-01", "sub-02"]) {
+      await mkdir(path.join(dir, "bids", sub), { recursive: true });
+      await writeFile(path.join(dir, "bids", sub, "t1.txt"), sub);
+    }
+    const work = await script(dir, "t1.sh", `cat "$1/$2/t1.txt"`);
+    const args = [
+      "-d",
+      "bids/derivatives/.memori",
+      "-p",
+      "2",
+      work,
+      "--arg0",
+      "bids",
+      "sub-01",
+      "--arg1",
+      "bids",
+      "sub-02",
+    ];
+    for (let i = 0; i < 3; i++) expect((await run("memori", args, dir)).status).toBe(0);
+    expect(await runs(dir)).toBe(2);
+    await writeFile(path.join(dir, "bids", "sub-02", "t1.txt"), "changed");
+    expect((await run("memori", args, dir)).status).toBe(0);
+    expect(await runs(dir)).toBe(4); // a change in the dataset: both again
+  });
+
   it("-k kills the parent process when the command fails, not when it succeeds", async () => {
     const dir = await tempDir();
     const memori = `"${process.execPath}" "${bin("memori")}"`;
