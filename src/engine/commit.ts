@@ -23,16 +23,8 @@ export const CHANGED_DURING_RUN = "changed during the run" as Sha256Hex;
 import { isUnreadable } from "../hashing/unreadable.js";
 import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
-import {
-  CWD_KEY,
-  LIST_PREFIX,
-  READ_PREFIX,
-  directoryRule,
-  encodeAll,
-  hasDiscovered,
-  workingDirectory,
-  type Fingerprint,
-} from "./fingerprint.js";
+import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
+import { CWD_KEY, LIST_PREFIX, READ_PREFIX, hasFound, workingDirectory } from "./found.js";
 import type { StageDef } from "./node.js";
 import {
   discoveredListings,
@@ -301,11 +293,11 @@ export async function commitRun(
   const inputs: Record<string, Json> = {
     ...(complete ? foundAgain(named, reads) : named),
     ...discovered,
-    ...discoveredListings(store, access?.lists, directoryRule(def).skip),
+    ...discoveredListings(store, access?.lists, directoryRule(def).skip ?? []),
   };
   // The working directory the files it found were found from: one of its inputs (CWD_KEY).
   delete inputs[CWD_KEY];
-  if (hasDiscovered(inputs)) inputs[CWD_KEY] = workingDirectory();
+  if (hasFound(inputs)) inputs[CWD_KEY] = workingDirectory();
   await store.write(inputs, encoded, written, fingerprint.code, def.outputs, carrier);
   await recordKnownFiles(
     def,

@@ -13,7 +13,7 @@ import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
 import { allowedSkewMs, isShared } from "../hashing/file-systems.js";
 import { listingHash } from "../hashing/listing.js";
-import { LIST_PREFIX, READ_PREFIX } from "./fingerprint.js";
+import { LIST_PREFIX, READ_PREFIX } from "./found.js";
 import type { StageDef } from "./node.js";
 
 /**

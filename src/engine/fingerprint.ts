@@ -27,7 +27,7 @@ import {
 } from "../hashing/values.js";
 import { trackedFiles, type StoredState } from "../state/store.js";
 import type { FileHasher } from "../hashing/files.js";
-import { listingHash } from "../hashing/listing.js";
+import { foundNow, hasFound, withoutFound, type Found } from "./found.js";
 import { firstDifference, sameJson, shorten } from "./difference.js";
 import type { AnyFn } from "./signature.js";
 
@@ -97,39 +97,6 @@ export function directoryRule(
   const rule = { ignore, skip: hashOutput === undefined ? [] : [path.resolve(hashOutput)] };
   lastRule = { hashOutput, cwd, ignore, rule };
   return rule;
-}
-
-/** The prefix of a state's inputs that are files the function read without naming them. */
-export const READ_PREFIX = "read:";
-
-/** The key of a directory the last run listed: `list:<path as named>` (hashing/listing.ts). */
-export const LIST_PREFIX = "list:";
-
-/**
- * The key of the working directory a call with `read:`/`list:` inputs ran in. Those are the
- * files and directories its code found, by the paths it made (often from `process.cwd()`, or
- * relative to it): run in another directory (a copy of the project, the project moved), the
- * same code finds other files, and the recorded ones say nothing about them. So the working
- * directory is one of its inputs: another one is `input-changed` (`cwd:`), never a hit on what
- * the old one's files were.
- */
-export const CWD_KEY = "cwd:";
-
-/** The working directory, or "" when it is gone (removed while this process was in it). */
-export function workingDirectory(): string {
-  try {
-    return process.cwd();
-  } catch {
-    return "";
-  }
-}
-
-/** Whether stored or current inputs hold files or directories the code found (`read:`, `list:`). */
-export function hasDiscovered(inputs: Readonly<Record<string, unknown>>): boolean {
-  for (const key in inputs) {
-    if (key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX)) return true;
-  }
-  return false;
 }
 
 /** What identifies a call. */
@@ -250,23 +217,11 @@ function fingerprintWith(
   const names = facts.env.length === 0 ? def.env : [...def.env, ...facts.env];
   const environment: Record<string, string | undefined> = {};
   for (let i = 0; i < names.length; i++) environment[`env:${names[i]}`] = process.env[names[i]!];
-  // Files the last run read without naming them: their content now (a path, if gone).
-  let reads: Record<string, string> | undefined;
-  // Directories it listed: their listings now (names and kinds, not contents). And the
-  // working directory they were found from, when the state recorded it (CWD_KEY).
-  let lists: Record<string, string> | undefined;
+  // What the last run's code found (found.ts): the files it read (hashed with the inputs),
+  // its listings and working directory now.
   const rule = directoryRule(def);
-  if (previous !== undefined) {
-    const keys = Object.keys(previous.inputs);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (key.startsWith(READ_PREFIX)) (reads ??= {})[key] = key.slice(READ_PREFIX.length);
-      else if (key.startsWith(LIST_PREFIX)) {
-        const listed = path.resolve(key.slice(LIST_PREFIX.length));
-        (lists ??= {})[key] = listingHash(listed, rule.skip);
-      } else if (key === CWD_KEY) (lists ??= {})[key] = workingDirectory();
-    }
-  }
+  const { reads, lists } =
+    previous === undefined ? NOTHING_FOUND : foundNow(previous.inputs, rule.skip ?? []);
   const all =
     names.length === 0 && reads === undefined
       ? inputArgs
@@ -280,6 +235,34 @@ function fingerprintWith(
   });
   const inputs = encodeAllNow(def, all, "inputs", scope, rule);
   return inputs instanceof Promise ? inputs.then(make) : make(inputs);
+}
+
+const NOTHING_FOUND: Found = {};
+
+/**
+ * The fingerprint of the same call against another state's found inputs (a read-only cache's,
+ * whose code found files the call's own state may not have): the files, listings and working
+ * directory that state recorded, as they are now, in place of the call's own.
+ */
+export function fingerprintAgainst(
+  def: Fingerprinted,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  scope: HashScope,
+): Fingerprint | Promise<Fingerprint> {
+  const rule = fingerprint.rule ?? directoryRule(def);
+  const { reads, lists } = foundNow(state.inputs, rule.skip ?? []);
+  if (reads === undefined && lists === undefined && !hasFound(fingerprint.inputs)) {
+    return fingerprint;
+  }
+  const own = withoutFound(fingerprint.inputs);
+  const make = (found: Record<string, Json>): Fingerprint => ({
+    ...fingerprint,
+    inputs: { ...own, ...found, ...lists },
+  });
+  if (reads === undefined) return make({});
+  const encoded = encodeAllNow(def, reads, "inputs", scope, rule);
+  return encoded instanceof Promise ? encoded.then(make) : make(encoded);
 }
 
 /** Replace file entries for the given paths by the paths themselves. */

@@ -92,7 +92,7 @@ async function settleOtherHit(
   const name = callName(def, call.element);
   const stored: Recorded = async () => [found.state.outputs, found.state.written];
   if (found.from !== undefined) {
-    await record(call, ctx, location, fingerprint, stored);
+    await record(call, ctx, location, found.fingerprint ?? fingerprint, stored);
     def.logger.info(`stage "${name}": taken from read-only cache ${found.from}`);
     return;
   }

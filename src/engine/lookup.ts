@@ -17,7 +17,7 @@ import {
   type StateStore,
   type StoredState,
 } from "../state/store.js";
-import { compare, verifyFiles, type Fingerprint } from "./fingerprint.js";
+import { compare, fingerprintAgainst, verifyFiles, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 
 /** A state found valid for the call. */
@@ -30,6 +30,8 @@ export interface Hit {
   state: StoredState;
   /** The read-only cache it came from: record it in the call's own state. */
   from?: string;
+  /** From a read-only cache: the call's fingerprint with what that cache's run found. */
+  fingerprint?: Fingerprint;
   /** With `forceSkip`: how the state differs from the call, if it does (a warning). */
   mismatch?: Reason;
 }
@@ -242,7 +244,9 @@ async function fromCaches(
     const foreign = location.under(dir).store;
     const read = foreign.read();
     if (read.kind !== "ok") continue;
-    const valid = await validResultNow(input, fingerprint, read.state, foreign);
+    // Compared on what the cache's run found (its `read:`, `list:` inputs), as they are now.
+    const against = await fingerprintAgainst(input.def, fingerprint, read.state, input.scope);
+    const valid = await validResultNow(input, against, read.state, foreign);
     if (valid.ok) {
       return {
         hit: true,
@@ -250,6 +254,7 @@ async function fromCaches(
         outputs: valid.outputs,
         state: read.state,
         from: dir,
+        ...(against === fingerprint ? {} : { fingerprint: against }),
       };
     }
     rejected.push({ dir, reason: valid.reason });

@@ -1,6 +1,7 @@
 // Unit tests of src/engine/lookup.ts: every rung of the decision ladder with its exact Reason,
 // on states written by real Stage runs and read back with StateStore.
 import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -245,6 +246,38 @@ describe("read-only caches", () => {
       outputs: { double: 2, file: out },
       state: stored(cache),
       from: cache,
+    });
+  });
+
+  // A lab's shared cache of a stage that reads an atlas it is not given (a `read:` input): a
+  // new hashOutput takes it from the cache while the atlas is as the cache's run read it, and
+  // runs when it is not; what it takes, it records with the atlas as an input of its own.
+  it("compares a cache on the files its run found, as they are now", async () => {
+    const base = await tempDir();
+    const atlas = path.join(base, "atlas.txt");
+    writeFileSync(atlas, "atlas v1");
+    const labelled = (hashOutput: string, readonlyCaches: string[] = []) =>
+      new Stage((x: number) => `${readFileSync(atlas, "utf8")} ${x}`, {
+        name: "label",
+        hashOutput,
+        readonlyCaches,
+        logger: quiet,
+      });
+    const lab = path.join(base, "lab-cache");
+    await labelled(lab).run(1);
+    const mine = labelled(path.join(base, "mine"), [lab]);
+    expect(await mine.run(1)).toEqual({ output: "atlas v1 1" });
+    expect(mine.lastDecision?.reason).toEqual({ kind: "cached", from: lab });
+    const recorded = JSON.parse(readFileSync(path.join(base, "mine", "label.inputs"), "utf8"));
+    expect(Object.keys(recorded.inputs)).toContain(`read:${atlas}`);
+    writeFileSync(atlas, "atlas v2");
+    const other = labelled(path.join(base, "other"), [lab]);
+    expect(await other.run(1)).toEqual({ output: "atlas v2 1" });
+    expect(other.lastDecision?.action).toBe("run");
+    expect(await mine.run(1)).toEqual({ output: "atlas v2 1" }); // its own state: the atlas too
+    expect(mine.lastDecision?.reason).toMatchObject({
+      kind: "input-changed",
+      name: `read:${atlas}`,
     });
   });
 
