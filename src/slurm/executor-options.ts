@@ -101,8 +101,14 @@ export interface SlurmExecutorOptions {
    * @default 32
    */
   readonly arrayMin?: number;
-  /** How often jobs are polled (one poller for all of them). @default 0.5 s, backing off to 10 s */
-  readonly poll?: Pick<PollerOptions, "minIntervalMs" | "maxIntervalMs" | "backoff">;
+  /**
+   * How often jobs are polled (one poller for all of them).
+   * @default 0.5 s, backing off to 10 s, but to no more than a tenth of the newest job's age
+   */
+  readonly poll?: Pick<
+    PollerOptions,
+    "minIntervalMs" | "maxIntervalMs" | "backoff" | "maxDelayShare"
+  >;
   /** Runs `sbatch`, `squeue`, `scontrol`, `scancel`. @default the real commands */
   readonly runner?: CommandRunner;
   /** Told of submissions and job ends (`info`) and of what went wrong (`warn`). @default stderrLogger() */
