@@ -95,9 +95,10 @@ export interface SlurmExecutorOptions {
    */
   readonly local?: readonly string[];
   /**
-   * The fewest calls of a map's stage that reach the executor together (within 0.1 s: a map's
-   * ready elements) submitted as one array job (`sbatch --array`) rather than a job each.
-   * `Infinity`: never.
+   * The fewest jobs of a map's stage ready together (calls that reach the executor within
+   * 0.1 s, as a map's ready elements do; a job is one call, or a group of its stage's
+   * `callsPerJob`) submitted as one array job (`sbatch --array`, an element per job) rather
+   * than an `sbatch` each. `Infinity`: never.
    * @default 32
    */
   readonly arrayMin?: number;
