@@ -3,6 +3,7 @@
  * skipped without one, failing in CI), with test/fixtures/slurm/cohort.js: its map's calls go in
  * groups, each group one job that runs them one after the other and writes each call's result.
  * Grouped runs give the results and the state of a local run, and a second run submits no job;
+ * a group refuses a call whose code is not the submitter's, each call checked on its own;
  * a call that fails does not lose the others' results; a group past its time keeps the results
  * of the calls it finished, and so does a group cancelled with scancel; a re-run then runs the
  * calls that brought nothing back, and only those. What ran where is read from what the run
@@ -23,7 +24,7 @@ import {
   submitted,
   t1w,
 } from "../util/cohort.js";
-import { collect, start } from "../util/cli.js";
+import { collect, run, start } from "../util/cli.js";
 import { hasSlurm } from "../util/slurm.js";
 import { snapshotTree } from "../util/tmp.js";
 
@@ -89,7 +90,7 @@ const slowCohort = Object.fromEntries(SUBJECTS.map((s) => [s, "sleep 2"]));
 
 describe.runIf(hasSlurm())("the cohort pipeline with several calls a job", () => {
   it.concurrent(
-    "grouped runs agree with local ones; each job ran its calls in turn; a second run submits nothing",
+    "grouped runs agree with local ones; each job ran its calls in turn; a second run submits nothing; a group checks each call's code",
     async ({ expect, onTestFinished }) => {
       const env = { COHORT_CALLS_PER_JOB: "3" };
       const dir = await ownTempDir(onTestFinished);
@@ -125,6 +126,35 @@ describe.runIf(hasSlurm())("the cohort pipeline with several calls a job", () =>
       expect(again.stderr).toMatch(/pipeline done in .*: 0 ran, 9 cached, 0 failed/);
       expect(submitted(again).size).toBe(0);
       expect(await snapshotTree(jobsDir(slurm))).toBe(before);
+
+      // A group checks each call's code against its own job file: a call whose recorded
+      // identity is not the code here is refused while the others run; once the module is
+      // edited, all are (run here, by hand, with two of the run's job files).
+      const files = ["sub-01", "sub-02"].map((s) =>
+        path.join(jobsDir(slurm), "measure", s, "attempt-1", "job.json"),
+      );
+      const original = await readFile(files[1]!, "utf8");
+      const altered = JSON.parse(original) as { code: { identity: { hash: string } } };
+      altered.code.identity.hash = "0".repeat(64);
+      await writeFile(files[1]!, JSON.stringify(altered));
+      const list = path.join(dir, "list.json");
+      await writeFile(list, JSON.stringify(files));
+      const checked = await run("memori", ["run-stage", "--group", list], slurm);
+      expect(checked.status).toBe(3);
+      expect(checked.stdout).toMatch(/^memori run-stage: measure\[sub-01\] \(attempt 1\) ran in/);
+      expect(checked.stderr).toMatch(
+        /^memori run-stage: measure\[sub-02\]: the stage's code here differs from the submitter's \(000000000000 there/,
+      );
+      await writeFile(files[1]!, original);
+      const module = path.join(slurm, "cohort.js");
+      const code = await readFile(module, "utf8");
+      await writeFile(module, code.replace("* factor)", "* factor + 0)"));
+      const edited = await run("memori", ["run-stage", "--group", list], slurm);
+      expect(edited.status).toBe(3);
+      expect(edited.stdout).toBe("");
+      expect(
+        edited.stderr.match(/the stage's code here differs from the submitter's/g),
+      ).toHaveLength(2);
     },
     240_000,
   );
