@@ -307,7 +307,9 @@ if (existsSync(path.join(here, "children", "concurrency.mjs"))) {
 
 // --- 7. the SLURM executor against local runs (when this host submits to a cluster) ---------
 // scripts/slurm-local.sh starts a one-node cluster here. 16 calls that each run `sleep 1`, as
-// SLURM jobs and locally at this host's CPU count; and one trivial job's round trip.
+// SLURM jobs (one job a call; and 16 / CPUs calls a job, `callsPerJob`: a job per CPU) and
+// locally at this host's CPU count, interleaved (the machine is shared); and one trivial
+// job's round trip.
 if (spawnSync("sinfo", ["--noheader"]).status === 0) {
   const state = (name) => {
     const dir = path.join(data, `slurm-${name}`);
@@ -315,24 +317,46 @@ if (spawnSync("sinfo", ["--noheader"]).status === 0) {
     return dir;
   };
   const runs = quick ? 1 : 3;
-  const local = median(times(runs, () => node("slurm-sleep.mjs", ["local", state("local")]).ms));
-  const slurm = median(times(runs, () => node("slurm-sleep.mjs", ["slurm", state("slurm")]).ms));
+  const modes = ["local", "slurm", "grouped"];
+  const ms = Object.fromEntries(modes.map((mode) => [mode, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const mode of modes) ms[mode].push(node("slurm-sleep.mjs", [mode, state(mode)]).ms);
+  }
+  const [local, slurm, grouped] = modes.map((mode) => median(ms[mode]));
+  const cpus = Math.min(16, availableParallelism());
+  const perJob = Math.ceil(16 / cpus);
   row(
-    "16 independent 1 s process stages as SLURM jobs (one-node cluster)",
+    `16 independent 1 s process stages on SLURM, ${perJob} calls a job (callsPerJob: ${perJob}; one-node cluster)`,
+    grouped,
+    "ms",
+    `locally at ${availableParallelism()} at once`,
+    local,
+    `a job per CPU, each running its ${perJob} calls in turn in one process (one Node start, one import, one code check); what is left: SLURM starting the jobs on its scheduler's next pass (up to 1 s), memori run-stage's start, seeing the jobs end`,
+  );
+  row(
+    "16 independent 1 s process stages on SLURM, one job each (one-node cluster)",
     slurm,
     "ms",
     `locally at ${availableParallelism()} at once`,
     local,
-    "as many jobs run at once as the node has CPUs (here this host's): the ratio is (1 s + a job's overhead) / 1 s",
+    "as many jobs run at once as the node has CPUs (here this host's); SLURM starts a waiting job on its scheduler's pass, about once a second, so a job of just over 1 s holds its CPU for 2",
   );
   // Each CPU runs 16 / CPUs jobs one after the other: what each adds to its 1 s.
   row(
     "a SLURM job's overhead (its start, memori run-stage, its end, the next job's start)",
-    ((slurm - local) * Math.min(16, availableParallelism())) / 16,
+    ((slurm - local) * cpus) / 16,
     "ms",
     "",
     undefined,
-    "per job, from the row above; memori run-stage is about 0.45 s of CPU of it (Node's start, importing the module, checking the stage's code identity, cold)",
+    "per job, from the row above; memori run-stage is about 0.35 s of it (Node's start, importing the module, checking the stage's code identity); the rest is SLURM's once-a-second scheduling pass (scripts/slurm-local.sh's slurm.conf: batch_sched_delay=0, no other tuning)",
+  );
+  row(
+    `a call's overhead in a SLURM job of ${perJob} calls`,
+    ((grouped - local) * cpus) / 16,
+    "ms",
+    "",
+    undefined,
+    "per call, from the first row: the job's start and end shared by its calls",
   );
   const trip = median(
     times(REPEAT, () => node("slurm-sleep.mjs", ["trivial", state("trivial")]).ms),
@@ -343,7 +367,7 @@ if (spawnSync("sinfo", ["--noheader"]).status === 0) {
     "ms",
     "",
     undefined,
-    "sbatch, the job's memori run-stage, the poll that sees it end, the result",
+    "sbatch, SLURM's next scheduling pass (up to 1 s), the job's memori run-stage, the poll that sees it end (at once when its result file shows here), the result",
   );
 } else {
   process.stderr.write("bench: SLURM rows skipped: no cluster (scripts/slurm-local.sh)\n");

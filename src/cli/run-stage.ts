@@ -8,11 +8,17 @@
  * names and the files it opened, to the result file (whole or not at all). It never reads or writes the stage's state or lock: the submitter
  * commits. A job run twice (re-queued, duplicated) writes an equivalent result again.
  *
+ * A group job (`--group LIST`, or an array element whose item is a group) runs several job
+ * files one after the other in this one process: the module is imported and each pipeline made
+ * once, and each call's code is checked as a lone job's is (the identity of a stage whose code
+ * nothing changes at run time is taken once per process; one with run-time parts is taken again
+ * for each call). Each call writes its own result; one that fails does not stop the others; a
+ * job file that is gone (its call was cancelled) is skipped.
+ *
  * Exit status: 0 the result is written; 1 the stage's function failed (the result says why);
  * 2 the job file cannot be used; 3 the call was refused (module, stage, parameters or code
- * differ here; the result says why).
+ * differ here; the result says why). A group's is the highest of its calls'.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { hostname } from "node:os";
 import { FileAccess, withCallContext } from "../call-signal.js";
@@ -28,6 +34,7 @@ import {
   type JobSpec,
   type RunStageFailure,
 } from "../slurm/job-file.js";
+import { elementFiles, groupFiles } from "../slurm/job-list.js";
 import { importExport, isRunnablePipeline, runnableFrom } from "./module-loader.js";
 
 type Write = (text: string) => void;
@@ -48,6 +55,7 @@ interface StageDef {
 }
 
 export const RUN_STAGE_HELP = `usage: memori run-stage JOBFILE
+       memori run-stage --group LISTFILE   (a group job: every job file listed, in turn)
        memori run-stage --array LISTFILE   (an array job's element: SLURM_ARRAY_TASK_ID)
 
 Runs one call of a pipeline's stage as a SLURM job submitted by memori's SLURM executor
@@ -57,8 +65,12 @@ inputs and writes what it returned to the job's result file. It never writes the
 the submitter does. Not meant to be run by hand.
 
 exit status: 0 the result is written; 1 the stage's function failed; 2 the job file cannot be
-used; 3 the call was refused here (module, stage, parameters or code differ).
+used; 3 the call was refused here (module, stage, parameters or code differ). A group's is the
+highest of its calls'.
 `;
+
+/** The stages a job file names, by module, export, parameters and stage: each made once. */
+type Loaded = Map<string, Promise<StageDef[] | string>>;
 
 function definitionOf(value: unknown): StageDef | undefined {
   if (typeof value !== "object" || value === null) return undefined;
@@ -88,6 +100,7 @@ class StageJob {
     readonly spec: JobSpec,
     readonly out: Write,
     readonly err: Write,
+    readonly loaded: Loaded = new Map(),
   ) {}
 
   get name(): string {
@@ -129,8 +142,23 @@ class StageJob {
     return values;
   }
 
-  /** The stages the module's export has with the job's stage name, or why there are none. */
-  async stages(): Promise<StageDef[] | string> {
+  /**
+   * The stages the module's export has with the job's stage name, or why there are none; once
+   * per module, export, parameter values and stage in this process (the module is imported
+   * once anyway).
+   */
+  stages(): Promise<StageDef[] | string> {
+    const { module, exportName, params, stage } = this.spec;
+    const key = JSON.stringify([module, exportName, params, stage]);
+    let found = this.loaded.get(key);
+    if (found === undefined) {
+      found = this.load();
+      this.loaded.set(key, found);
+    }
+    return found;
+  }
+
+  async load(): Promise<StageDef[] | string> {
     const { module, exportName, stage } = this.spec;
     const exported = await importExport(module, exportName ?? undefined);
     if (!exported.ok) return exported.failure.message;
@@ -230,23 +258,51 @@ class StageJob {
   }
 }
 
-/** The job file at `index` in the list file (an array job's), or what is wrong (a message). */
-async function arrayElement(list: string, index: string | undefined): Promise<string> {
-  const at = Number(index);
-  if (index === undefined || !/^\d+$/.test(index) || !Number.isSafeInteger(at)) {
-    return `memori run-stage: --array ${list}: SLURM_ARRAY_TASK_ID is ${JSON.stringify(index)}, not an array element's index`;
+/** The job files the arguments name, or what is wrong (a message). */
+async function jobFilesOf(argv: readonly string[]): Promise<string[] | string> {
+  if (argv.length === 2 && argv[0] === "--array") {
+    // An element of an array job: the job file (or group) at its index in the list.
+    const found = await elementFiles(argv[1]!, process.env.SLURM_ARRAY_TASK_ID);
+    return typeof found === "string" ? found : found.files;
   }
-  let files: unknown;
+  if (argv.length === 2 && argv[0] === "--group") {
+    const found = await groupFiles(argv[1]!);
+    return typeof found === "string" ? found : found.files;
+  }
+  if (argv.length !== 1 || argv[0]!.startsWith("-")) {
+    return "expected one job file: memori run-stage JOBFILE";
+  }
+  return [path.resolve(argv[0]!)];
+}
+
+/** Run one job file (of a group: `loaded` shared); its exit status. */
+async function runJobFile(
+  file: string,
+  out: Write,
+  err: Write,
+  loaded: Loaded,
+  grouped: boolean,
+): Promise<number> {
+  process.env.MEMORI_JOB = file;
+  const read = await readJobSpec(file);
+  if (!read.ok) {
+    if (grouped && read.missing) {
+      // Its call was cancelled while the job waited (the submitter removed its job file).
+      out(`memori run-stage: ${file}: skipped: its job file is gone (the call was cancelled)\n`);
+      return 0;
+    }
+    err(`memori run-stage: ${read.message}\n`);
+    return USAGE;
+  }
   try {
-    files = JSON.parse(await readFile(list, "utf8"));
+    return await new StageJob(read.value, out, err, loaded).run();
   } catch (error) {
-    return `memori run-stage: the array's list ${list} cannot be read: ${messageOf(error)}`;
+    // Decoding the recorded values, or writing the result.
+    err(
+      `memori run-stage: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return USAGE;
   }
-  const file = Array.isArray(files) ? (files as unknown[])[at] : undefined;
-  if (typeof file !== "string" || !path.isAbsolute(file)) {
-    return `memori run-stage: the array's list ${list} has no job file at ${at}`;
-  }
-  return file;
 }
 
 /** Run `memori run-stage` with the arguments after `run-stage`; returns the exit status. */
@@ -259,34 +315,15 @@ export async function runStageCommand(
     out(RUN_STAGE_HELP);
     return 0;
   }
-  let file: string;
-  if (argv.length === 2 && argv[0] === "--array") {
-    // An element of an array job: the job file at its index in the list.
-    const chosen = await arrayElement(argv[1]!, process.env.SLURM_ARRAY_TASK_ID);
-    if (chosen.startsWith("memori run-stage:")) {
-      err(`${chosen}\n`);
-      return USAGE;
-    }
-    file = chosen;
-    process.env.MEMORI_JOB = file;
-  } else if (argv.length !== 1 || argv[0]!.startsWith("-")) {
-    err("memori run-stage: expected one job file: memori run-stage JOBFILE\n");
-    return USAGE;
-  } else {
-    file = path.resolve(argv[0]!);
-  }
-  const read = await readJobSpec(file);
-  if (!read.ok) {
-    err(`memori run-stage: ${read.message}\n`);
+  const files = await jobFilesOf(argv);
+  if (typeof files === "string") {
+    err(`memori run-stage: ${files}\n`);
     return USAGE;
   }
-  try {
-    return await new StageJob(read.value, out, err).run();
-  } catch (error) {
-    // Decoding the recorded values, or writing the result.
-    err(
-      `memori run-stage: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    return USAGE;
+  const loaded: Loaded = new Map();
+  let status = 0;
+  for (const file of files) {
+    status = Math.max(status, await runJobFile(file, out, err, loaded, files.length > 1));
   }
+  return status;
 }

@@ -95,14 +95,21 @@ export interface SlurmExecutorOptions {
    */
   readonly local?: readonly string[];
   /**
-   * The fewest calls of a map's stage that reach the executor together (within 0.1 s: a map's
-   * ready elements) submitted as one array job (`sbatch --array`) rather than a job each.
-   * `Infinity`: never.
+   * The fewest jobs of a map's stage ready together (calls that reach the executor within
+   * 0.1 s, as a map's ready elements do; a job is one call, or a group of its stage's
+   * `callsPerJob`) submitted as one array job (`sbatch --array`, an element per job) rather
+   * than an `sbatch` each. `Infinity`: never.
    * @default 32
    */
   readonly arrayMin?: number;
-  /** How often jobs are polled (one poller for all of them). @default 0.5 s, backing off to 10 s */
-  readonly poll?: Pick<PollerOptions, "minIntervalMs" | "maxIntervalMs" | "backoff">;
+  /**
+   * How often jobs are polled (one poller for all of them).
+   * @default 0.5 s, backing off to 10 s, but to no more than a tenth of the newest job's age
+   */
+  readonly poll?: Pick<
+    PollerOptions,
+    "minIntervalMs" | "maxIntervalMs" | "backoff" | "maxDelayShare"
+  >;
   /** Runs `sbatch`, `squeue`, `scontrol`, `scancel`. @default the real commands */
   readonly runner?: CommandRunner;
   /** Told of submissions and job ends (`info`) and of what went wrong (`warn`). @default stderrLogger() */

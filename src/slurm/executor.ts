@@ -1,7 +1,7 @@
 /**
  * The SLURM executor: each call the engine hands it becomes one `sbatch` job that runs
- * `memori run-stage JOBFILE` on a node (or, for a map's elements that arrive together, an
- * element of one array job: array-batch.ts). The job reloads the module, checks that the stage's
+ * `memori run-stage JOBFILE` on a node (or, for a map's elements that arrive together, one of
+ * the calls a group job runs in turn, or an element of one array job: array-batch.ts). The job reloads the module, checks that the stage's
  * code there is the submitter's, calls the function with the bound inputs and writes what it
  * returned to a result file; the executor waits for the job (one poller for all of its jobs),
  * waits for the result and the files it names to show here (`latencyWait`), and hands the
@@ -12,7 +12,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
-import { MemoriError, messageOf } from "../errors.js";
+import { messageOf } from "../errors.js";
 import {
   inProcessExecutor,
   type Executed,
@@ -20,7 +20,7 @@ import {
   type Executor,
 } from "../engine/executor.js";
 import { codeIdentity } from "../hashing/hashable.js";
-import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
+import { encodePlainValue, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
 import { ArrayBatcher } from "./array-batch.js";
 import { fileStem, type BatchJob } from "./batch-job.js";
@@ -33,49 +33,14 @@ import {
   type CheckedExecutorOptions,
   type SlurmExecutorOptions,
 } from "./executor-options.js";
-import { describeEnd, type JobEnd } from "./job-end.js";
-import { JobFailedError, type JobFailure } from "./job-error.js";
-import {
-  addOpened,
-  elementDir,
-  jobFiles,
-  readJobResult,
-  writeJobJson,
-  type JobResult,
-  type JobSpec,
-} from "./job-file.js";
-import { waitForFiles } from "./latency-wait.js";
-import { saidLogTail } from "./log-tail.js";
+import { describeEnd } from "./job-end.js";
+import { elementDir, jobFiles, writeJobJson, type JobSpec } from "./job-file.js";
+import { completedJob, endedJob, interrupted, jobFailed, type Job } from "./job-return.js";
 import { JobPoller } from "./poller.js";
-import { mapPaths, resultHere, toRemote } from "./remote-root.js";
+import { mapPaths, toRemote } from "./remote-root.js";
+import { onAppear } from "./result-watch.js";
 import { ok, type SlurmResult } from "./failure.js";
-import { submit, type SlurmJob, type Submission } from "./submit.js";
-
-/** One call on its way through SLURM. */
-interface Job {
-  readonly execution: Execution;
-  /** `stage` or `stage[element]`. */
-  readonly name: string;
-  readonly dir: string;
-  readonly spec: JobSpec;
-  /** Its result file, as this host sees it (`spec.result` is the node's path). */
-  readonly result: string;
-}
-
-/**
- * The error of a call that was stopped (the engine drops it: the call was cancelled); `what`
- * became of its job.
- */
-function interrupted(job: Job, what: string): Executed {
-  const { stage, element } = job.execution;
-  return {
-    ok: false,
-    error: new MemoriError("interrupted", `stage "${job.name}" was interrupted: ${what}.`, {
-      stage,
-      element,
-    }),
-  };
-}
+import { submit, type Submission } from "./submit.js";
 
 /**
  * Runs calls as SLURM jobs. Make one with {@link slurmExecutor}; it may serve many pipelines
@@ -90,13 +55,15 @@ export class SlurmExecutor implements Executor {
   readonly #dirs = new Set<string>();
   /** Calls whose last job ran out of memory: the next attempt asks for memory × attempt. */
   readonly #outOfMemory = new Set<string>();
+  /** Group jobs (by id) and how many of their calls still wait for them. */
+  readonly #live = new Map<string, number>();
   #submitted = 0;
 
   constructor(options: SlurmExecutorOptions) {
     this.#options = checkExecutorOptions(options);
   }
 
-  /** How many jobs it has submitted. */
+  /** How many jobs it has submitted (an array's elements each count; a group is one job). */
   get submitted(): number {
     return this.#submitted;
   }
@@ -170,9 +137,11 @@ export class SlurmExecutor implements Executor {
     };
   }
 
-  #submit(job: BatchJob): Promise<SlurmResult<Submission>> {
+  async #submit(job: BatchJob): Promise<SlurmResult<Submission>> {
     const { runner } = this.#options;
-    return submit(job, runner === undefined ? {} : { runner });
+    const submitted = await submit(job, runner === undefined ? {} : { runner });
+    if (submitted.ok) this.#submitted += submitted.value.jobs.length;
+    return submitted;
   }
 
   #batcher(): ArrayBatcher {
@@ -195,11 +164,11 @@ export class SlurmExecutor implements Executor {
   async #run(job: Job): Promise<Executed> {
     const { execution, dir, spec, name } = job;
     const { signal, stage, attempt } = execution;
-    const { logger, cwd, roots } = this.#options;
+    const { logger, cwd, roots, latencyWait } = this.#options;
     if (signal.aborted) return interrupted(job, "its job was not submitted");
     const command = this.#options.command ?? defaultCommand();
     if (typeof command === "string") {
-      return this.#failed(job, { reason: "not-submitted", message: command });
+      return jobFailed(job, { reason: "not-submitted", message: command });
     }
     const files = jobFiles(dir);
     try {
@@ -208,7 +177,7 @@ export class SlurmExecutor implements Executor {
       await mkdir(dir, { recursive: true });
       await writeJobJson(files.job, spec);
     } catch (error) {
-      return this.#failed(job, {
+      return jobFailed(job, {
         reason: "not-submitted",
         message: `its job file ${files.job} could not be written: ${messageOf(error)}`,
         cause: error,
@@ -233,49 +202,88 @@ export class SlurmExecutor implements Executor {
       resources,
       seenAs: (file) => toRemote(file, roots),
     };
-    // A map's elements may go together, as one array job (array-batch.ts).
+    // A map's elements may go together: in groups (callsPerJob), as one array job (arrayMin).
     const jobsDir = this.#options.jobsDir(execution.hashOutput);
-    const submitted =
-      execution.element === undefined || !Number.isFinite(this.#options.arrayMin)
-        ? await this.#submit(alone).then((s) => (s.ok ? ok(s.value.jobs[0]!) : s))
-        : await this.#batcher().submit({
-            key: `${jobsDir}\0${stage}\0${JSON.stringify(resources)}`,
-            arraysDir: path.join(jobsDir, stage, ".arrays"),
-            job: alone,
-            program: command.map((word) => toRemote(word, roots)),
-            jobFile: toRemote(files.job, roots),
-          });
+    const batched =
+      execution.element !== undefined &&
+      (Number.isFinite(this.#options.arrayMin) || (resources.callsPerJob ?? 1) > 1);
+    const submitted = !batched
+      ? await this.#submit(alone).then((s) =>
+          s.ok ? ok({ job: s.value.jobs[0]!, calls: 1, last: true }) : s,
+        )
+      : await this.#batcher().submit({
+          key: `${jobsDir}\0${stage}\0${JSON.stringify(resources)}`,
+          stageDir: path.join(jobsDir, stage),
+          job: alone,
+          program: command.map((word) => toRemote(word, roots)),
+          jobFile: toRemote(files.job, roots),
+        });
     if (!submitted.ok) {
       const { message, cause } = submitted.error;
-      return this.#failed(job, {
+      return jobFailed(job, {
         reason: "not-submitted",
         message: `its job was not submitted: ${message}`,
         cause,
       });
     }
-    const slurmJob = submitted.value;
+    const { job: slurmJob, calls, last } = submitted.value;
     const { id } = slurmJob;
-    this.#submitted++;
-    logger.info(`stage "${name}": SLURM job ${id} submitted (its files: ${dir})`);
-    if (signal.aborted) return this.#cancel(job, id);
-    const end = await this.#poll().wait(id, signal);
-    if (!end.ok) {
-      if (end.error.reason === "aborted") return this.#cancel(job, id);
-      return this.#failed(job, {
-        reason: "job-lost",
-        message: `SLURM job ${id}: ${end.error.message}`,
-        jobId: id,
-        cause: end.error,
-      });
+    const grouped = calls > 1;
+    // A group's job is cancelled by the last of its calls still waiting that is stopped.
+    let waiting = grouped;
+    const leave = (): number => {
+      if (!waiting) return 0;
+      waiting = false;
+      return this.#leave(id);
+    };
+    if (grouped) this.#live.set(id, (this.#live.get(id) ?? 0) + 1);
+    try {
+      const part = grouped ? `one of the ${calls} calls it runs; ` : "";
+      logger.info(`stage "${name}": SLURM job ${id} submitted (${part}its files: ${dir})`);
+      if (signal.aborted) return await this.#cancel(job, id, leave);
+      // The job's last result appearing here: it is ending, poll it soon.
+      const unwatch = last ? onAppear(job.result, () => this.#poll().soon(id)) : undefined;
+      const end = await this.#poll().wait(id, signal);
+      unwatch?.();
+      if (!end.ok) {
+        if (end.error.reason === "aborted") return await this.#cancel(job, id, leave);
+        return jobFailed(job, {
+          reason: "job-lost",
+          message: `SLURM job ${id}: ${end.error.message}`,
+          jobId: id,
+          cause: end.error,
+        });
+      }
+      logger.info(`stage "${name}": ${describeEnd(end.value)}`);
+      if (end.value.outcome === "out-of-memory") this.#outOfMemory.add(key);
+      else this.#outOfMemory.delete(key);
+      const returnOptions = { latencyWait, roots, memory: base.memory };
+      return end.value.ok
+        ? await completedJob(job, end.value, slurmJob, returnOptions)
+        : await endedJob(job, end.value, slurmJob, returnOptions, grouped);
+    } finally {
+      leave();
     }
-    logger.info(`stage "${name}": ${describeEnd(end.value)}`);
-    if (end.value.outcome === "out-of-memory") this.#outOfMemory.add(key);
-    else this.#outOfMemory.delete(key);
-    if (!end.value.ok) return this.#ended(job, end.value, slurmJob);
-    return this.#completed(job, end.value, slurmJob);
   }
 
-  async #cancel(job: Job, id: string): Promise<Executed> {
+  /** A call of a group job no longer waits for it. */
+  #leave(id: string): number {
+    const left = (this.#live.get(id) ?? 1) - 1;
+    if (left > 0) this.#live.set(id, left);
+    else this.#live.delete(id);
+    return left;
+  }
+
+  /**
+   * Stop a call's job: `scancel` it; for a call of a group job that other calls still wait
+   * for (`leave()`: how many, once this one left), only its job file goes (the job skips the
+   * call if it has not begun it).
+   */
+  async #cancel(job: Job, id: string, leave: () => number): Promise<Executed> {
+    if (leave() > 0) {
+      await rm(jobFiles(job.dir).job, { force: true }).catch(() => undefined);
+      return interrupted(job, `its SLURM job ${id} runs other calls too: this one is dropped`);
+    }
     const cancelled = await cancel(
       [id],
       this.#options.runner === undefined ? {} : { runner: this.#options.runner },
@@ -286,103 +294,6 @@ export class SlurmExecutor implements Executor {
       );
     }
     return interrupted(job, `its SLURM job ${id} was cancelled`);
-  }
-
-  /** A job that did not complete: how it ended, what `run-stage` said if it said anything, its log. */
-  async #ended(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
-    const said = await readJobResult(job.result, job.spec.token);
-    const failure = said.ok && !said.value.ok ? said.value : undefined;
-    const log = await this.#log(slurmJob, end);
-    const memory = stageResources(this.#options.resources, job.execution.stage).memory;
-    const hint =
-      end.outcome === "out-of-memory"
-        ? memory === undefined
-          ? "; give the stage a `memory` resource (a retry then asks for memory × attempt)"
-          : "; a retry (the stage's `retries`) asks for memory × attempt"
-        : "";
-    return this.#failed(job, {
-      reason: failure?.reason ?? "job-ended",
-      message: `SLURM ${describeEnd(end)}${failure === undefined ? "" : `: ${failure.message}`}${hint}`,
-      jobId: end.id,
-      outcome: end.outcome,
-      state: end.state,
-      exitCode: end.exitCode,
-      signal: end.signal,
-      ...log,
-    });
-  }
-
-  /** A completed job: its result, once it and the files it names show here. */
-  async #completed(job: Job, end: JobEnd, slurmJob: SlurmJob): Promise<Executed> {
-    const { latencyWait } = this.#options;
-    const { signal } = job.execution;
-    const deadline = Date.now() + latencyWait;
-    const about = { jobId: end.id, outcome: end.outcome, state: end.state, exitCode: 0, signal: 0 };
-    const missing = async (missing: readonly string[]): Promise<Executed> =>
-      this.#failed(job, {
-        reason: "result-missing",
-        message: `SLURM job ${end.id} completed, but after waiting ${latencyWait} ms (latencyWait) these are not here: ${missing.join(", ")}`,
-        missing,
-        ...about,
-        ...(await this.#log(slurmJob)),
-      });
-    const stopped = () => interrupted(job, `its SLURM job ${end.id} had completed; not waited for`);
-    const shown = await waitForFiles([{ path: job.result }], { latencyWait, signal });
-    if (signal.aborted) return stopped();
-    if (!shown.ok) return missing(shown.missing);
-    const read = await readJobResult(job.result, job.spec.token);
-    if (!read.ok) {
-      return this.#failed(job, {
-        reason: "result-invalid",
-        message: `SLURM job ${end.id}: ${read.message}`,
-        ...about,
-      });
-    }
-    const result: JobResult = resultHere(read.value, this.#options.roots);
-    if (!result.ok) {
-      return this.#failed(job, {
-        reason: result.reason,
-        message: `SLURM job ${end.id}: ${result.message}`,
-        ...about,
-        ...(await this.#log(slurmJob)),
-      });
-    }
-    const files = await waitForFiles(result.files, {
-      latencyWait: Math.max(0, deadline - Date.now()),
-      signal,
-    });
-    if (signal.aborted) return stopped();
-    if (!files.ok) return missing(files.missing);
-    try {
-      const returned = decodeValue(result.returned);
-      if (job.execution.access !== undefined) addOpened(job.execution.access, result.access);
-      return { ok: true, returned };
-    } catch (error) {
-      return this.#failed(job, {
-        reason: "result-invalid",
-        message: `SLURM job ${end.id}: the result file ${job.result} holds a value memori did not write (${messageOf(error)})`,
-        ...about,
-      });
-    }
-  }
-
-  /**
-   * The end of the job's log: its stderr, or its stdout when that says nothing. For a job SLURM
-   * ended (its time, its memory, scancel), once its node wrote why (latencyWait at most).
-   */
-  #log(slurmJob: SlurmJob, end?: JobEnd): Promise<{ log?: string; logFile?: string }> {
-    const killed =
-      end !== undefined && ["timeout", "cancelled", "out-of-memory"].includes(end.outcome);
-    return saidLogTail(
-      [slurmJob.error, slurmJob.output],
-      killed ? /slurmstepd/ : undefined,
-      Math.min(this.#options.latencyWait, 5000),
-    );
-  }
-
-  #failed(job: Job, failure: JobFailure): Executed {
-    const { stage, element } = job.execution;
-    return { ok: false, error: new JobFailedError(failure, stage, element) };
   }
 }
 

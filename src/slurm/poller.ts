@@ -4,7 +4,12 @@
  * too long; past that, one for all of the user's jobs); then, for the jobs that left the queue
  * or reached a final state, one `scontrol show job -o ID` each, at most `recordsPerPoll` a poll;
  * `sacct` only for a job `scontrol` no longer knows, and only where it works (a cluster without
- * accounting storage has none). Polls back off while nothing changes.
+ * accounting storage has none). Polls back off while nothing changes, but never to more than
+ * a share (`maxDelayShare`) of the time the newest job has been waited for: a job that ends is
+ * seen within about that share of its time (a short job soon), while the number of polls over
+ * a long job grows only with the logarithm of its length. A waiter that sees a sign of a job's
+ * end (its last result written: `soon`) has it polled shortly, and every 0.2 s for a little
+ * while after, until SLURM says it ended.
  */
 import { userInfo } from "node:os";
 import { messageOf } from "../errors.js";
@@ -29,6 +34,12 @@ export interface PollerOptions {
   readonly maxIntervalMs?: number;
   /** How much longer each wait is than the last while nothing changes. @default 1.5 */
   readonly backoff?: number;
+  /**
+   * The longest wait between polls as a share of how long the newest job has been waited for
+   * (never below `minIntervalMs`): a job that ended after `t` is seen by about `t × (1 + share)`.
+   * @default 0.1
+   */
+  readonly maxDelayShare?: number;
   /** Job ids in one `squeue --jobs=...` (keeps its command line short). @default 500 */
   readonly idsPerQuery?: number;
   /**
@@ -50,6 +61,8 @@ export interface PollerOptions {
 
 interface Watch {
   readonly id: string;
+  /** When the wait for it began (`Date.now()`). */
+  readonly since: number;
   /** Those waiting for it. */
   readonly waiters: Set<(result: SlurmResult<JobEnd>) => void>;
   state: string | undefined;
@@ -59,6 +72,8 @@ interface Watch {
   lost: number;
   /** Since when its record could not be read. */
   failingSince: number | undefined;
+  /** When a waiter last said it is ending (`soon`). */
+  endingSince: number | undefined;
 }
 
 const SQUEUE_FORMAT = "--format=%i %T";
@@ -66,6 +81,10 @@ const SQUEUE_FORMAT = "--format=%i %T";
 const RECORD_CONCURRENCY = 4;
 /** Polls at which `sacct` may not know a lost job yet, before it is given up. */
 const SACCT_TRIES = 3;
+/** The wait before and between polls for a job said to be ending (`soon`), in ms. */
+const SOON_MS = 200;
+/** How long a job said to be ending is polled every `SOON_MS`, in ms. */
+const SOON_FOR_MS = 3000;
 
 /** SLURM's message for a job id it does not know (purged, or never there). */
 function unknownJob(failure: SlurmFailure): boolean {
@@ -108,6 +127,7 @@ export class JobPoller {
       minIntervalMs: options.minIntervalMs ?? 500,
       maxIntervalMs: options.maxIntervalMs ?? 10_000,
       backoff: options.backoff ?? 1.5,
+      maxDelayShare: options.maxDelayShare ?? 0.1,
       idsPerQuery: options.idsPerQuery ?? 500,
       queriesPerPoll: options.queriesPerPoll ?? 4,
       recordsPerPoll: options.recordsPerPoll ?? 16,
@@ -139,11 +159,13 @@ export class JobPoller {
       if (watch === undefined) {
         watch = {
           id,
+          since: Date.now(),
           waiters: new Set(),
           state: undefined,
           ended: false,
           lost: 0,
           failingSince: undefined,
+          endingSince: undefined,
         };
         this.#watches.set(id, watch);
         // New work: poll soon, whatever the back-off had reached.
@@ -168,6 +190,18 @@ export class JobPoller {
       waiters.add(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  /**
+   * A sign that job `id` is ending (the last result it writes is there): poll it within
+   * `SOON_MS`, and every `SOON_MS` for a few seconds until it has. Nothing for a job not waited
+   * for.
+   */
+  soon(id: string): void {
+    const watch = this.#watches.get(id);
+    if (watch === undefined || watch.ended) return;
+    watch.endingSince = Date.now();
+    if (!this.#polling && this.#due > Date.now() + SOON_MS) this.#schedule(SOON_MS);
   }
 
   /** Stop polling: every wait resolves to an `aborted` failure. */
@@ -213,11 +247,18 @@ export class JobPoller {
       this.#polling = false;
     }
     if (this.#watches.size === 0) return;
-    const { minIntervalMs, maxIntervalMs, backoff } = this.#options;
-    const behind = [...this.#watches.values()].some((watch) => watch.ended);
+    const { minIntervalMs, maxIntervalMs, backoff, maxDelayShare } = this.#options;
+    const watches = [...this.#watches.values()];
+    const behind = watches.some((watch) => watch.ended);
+    const newest = watches.reduce((latest, watch) => Math.max(latest, watch.since), 0);
+    const share = Math.max(minIntervalMs, (Date.now() - newest) * maxDelayShare);
     this.#interval =
-      changed || behind ? minIntervalMs : Math.min(maxIntervalMs, this.#interval * backoff);
-    this.#schedule(this.#interval);
+      changed || behind ? minIntervalMs : Math.min(maxIntervalMs, share, this.#interval * backoff);
+    const now = Date.now();
+    const ending = watches.some(
+      (watch) => watch.endingSince !== undefined && now - watch.endingSince < SOON_FOR_MS,
+    );
+    this.#schedule(ending ? Math.min(SOON_MS, this.#interval) : this.#interval);
   }
 
   /** One `squeue` (or a few) for every job still in the queue; whether a state changed. */

@@ -1,6 +1,7 @@
 /**
  * What one job asks SLURM for (`cpus`, `memory`, `time`, `partition`, extra `sbatch`
- * arguments): checked and normalized once, then turned into `sbatch` arguments.
+ * arguments), and how many calls of a stage one job may run (`callsPerJob`): checked and
+ * normalized once, then turned into `sbatch` arguments.
  */
 import { describe } from "../errors.js";
 import { failed, ok, type SlurmResult } from "./failure.js";
@@ -22,7 +23,8 @@ export interface JobResources {
   /**
    * Wall-clock limit (`--time`): minutes as a number, or SLURM's forms `"MM"`, `"MM:SS"`,
    * `"HH:MM:SS"`, `"D-HH"`, `"D-HH:MM"`, `"D-HH:MM:SS"`, or `"UNLIMITED"`. A job past it ends
-   * with state `TIMEOUT`.
+   * with state `TIMEOUT`. It is one call's: a job that runs several calls (`callsPerJob`) asks
+   * for it times their number.
    * @default the partition's default
    * @example "2:00:00"
    */
@@ -39,6 +41,17 @@ export interface JobResources {
    * @default []
    */
   readonly sbatchArgs?: readonly string[];
+  /**
+   * How many calls of a map's stage one job may run, one after the other in one process (one
+   * Node.js start, one import of the module, one check of the stage's code for them all), when
+   * they reach the executor together: for calls too short to be worth a job each (a job costs
+   * SLURM's scheduling and a process start, about a second or two). Each call still brings its
+   * own result back (one that fails does not lose the others'), and the job asks for `time`
+   * times its number of calls. Not an `sbatch` argument. Snakemake's `group`.
+   * @default 1
+   * @example callsPerJob: 8
+   */
+  readonly callsPerJob?: number;
 }
 
 /** {@link JobResources}, checked: numbers in SLURM's units. */
@@ -50,6 +63,8 @@ export interface CheckedResources {
   readonly timeSeconds: number | "UNLIMITED" | undefined;
   readonly partition: string | undefined;
   readonly sbatchArgs: readonly string[];
+  /** At least 1. */
+  readonly callsPerJob: number;
 }
 
 const MEMORY_UNITS: Readonly<Record<string, number>> = { K: 1 / 1024, M: 1, G: 1024, T: 1024 ** 2 };
@@ -135,7 +150,7 @@ export function formatTime(seconds: number | "UNLIMITED"): string {
 
 /** Check a job's resources: each field valid, or the first that is not. */
 export function checkResources(resources: JobResources = {}): SlurmResult<CheckedResources> {
-  const { cpus, memory, time, partition, sbatchArgs = [] } = resources;
+  const { cpus, memory, time, partition, sbatchArgs = [], callsPerJob = 1 } = resources;
   if (cpus !== undefined && !(Number.isSafeInteger(cpus) && cpus >= 1)) {
     return invalid("cpus", cpus, "a whole number >= 1");
   }
@@ -168,7 +183,21 @@ export function checkResources(resources: JobResources = {}): SlurmResult<Checke
       message: `\`sbatchArgs\` may not set ${JSON.stringify(owned)}: the SLURM client sets it itself (the job's name, files, id and array)`,
     });
   }
-  return ok({ cpus, memoryMb, timeSeconds, partition, sbatchArgs: [...sbatchArgs] });
+  if (!(Number.isSafeInteger(callsPerJob) && callsPerJob >= 1)) {
+    return invalid("callsPerJob", callsPerJob, "a whole number >= 1");
+  }
+  return ok({ cpus, memoryMb, timeSeconds, partition, sbatchArgs: [...sbatchArgs], callsPerJob });
+}
+
+/**
+ * The resources of a job that runs `calls` calls one after the other: `time` (one call's)
+ * times `calls`; the rest as they are (the calls share the job's CPUs and memory in turn).
+ */
+export function groupResources(resources: JobResources, calls: number): JobResources {
+  if (calls === 1 || resources.time === undefined) return resources;
+  const seconds = parseTime(resources.time);
+  if (!seconds.ok || seconds.value === "UNLIMITED") return resources;
+  return { ...resources, time: formatTime(seconds.value * calls) };
 }
 
 /** The `sbatch` arguments that ask for checked resources. */

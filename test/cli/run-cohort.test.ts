@@ -19,59 +19,12 @@ import {
   record,
   runCohort,
   stateNames,
+  states,
   submitted,
   t1w,
 } from "../util/cohort.js";
 import { hasSlurm } from "../util/slurm.js";
 import { snapshotTree } from "../util/tmp.js";
-
-/**
- * A state file with what must differ between two projects made the same: the project's own
- * path (stored by name where a stage compares a directory by name: `out`), the run's id, and
- * in a commit record where and when it was written (host, pid, time, file stamps) and the
- * digests and check taken over those values.
- */
-async function normalized(project: string, name: string): Promise<unknown> {
-  const text = await readFile(path.join(cohortState(project), name), "utf8");
-  const {
-    run: _run,
-    host: _host,
-    pid: _pid,
-    time: _time,
-    stamps: _stamps,
-    check: _check,
-    digests: _digests,
-    ...rest
-  } = JSON.parse(text.replaceAll(project, "<project>")) as Record<string, unknown>;
-  return rest;
-}
-
-/**
- * Every state file of a project, normalized, by call: a map element's files are named after
- * its values, which hold the project's path (its T1w file), so they go by the subject instead
- * (and a commit record's \`name\`, that key, is left out).
- */
-async function states(project: string): Promise<Map<string, unknown>> {
-  const names = await stateNames(project);
-  const byCall = new Map<string, unknown>();
-  for (const name of names) {
-    const element = /^measure\.map\/(\w+)\.(\w+)$/.exec(name);
-    let call = name;
-    if (element !== null) {
-      const inputs = await readFile(
-        path.join(cohortState(project), `measure.map/${element[1]}.inputs`),
-        "utf8",
-      );
-      const subject = /bids\/(sub-\d+)\//.exec(inputs)?.[1];
-      call = `measure[${subject}].${element[2]}`;
-    }
-    const state = (await normalized(project, name)) as Record<string, unknown>;
-    // An element's commit record names it by its key, that same name.
-    if (element !== null) delete state.name;
-    byCall.set(call, state);
-  }
-  return byCall;
-}
 
 describe.runIf(hasSlurm())("the cohort pipeline, locally and on SLURM (issue 14)", () => {
   it.concurrent(

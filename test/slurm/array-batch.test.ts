@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, readdir, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { evenChunks } from "../../src/slurm/array-batch.js";
 import { collect, run } from "../util/cli.js";
 import { record } from "../util/cohort.js";
 import { hasSlurm } from "../util/slurm.js";
@@ -123,5 +124,48 @@ describe("memori run-stage --array", () => {
     });
     expect(first.status).toBe(2);
     expect(first.stderr).toContain(`the job file ${path.join(dir, "a.json")} cannot be read`);
+  });
+});
+
+describe("memori run-stage --group", () => {
+  it("runs the job files of its list in turn; skips one that is gone; says what is wrong otherwise", async () => {
+    const dir = await tempDir();
+    const list = path.join(dir, "list.json");
+    const gone = path.join(dir, "gone", "job.json");
+    await writeFile(list, JSON.stringify([gone, gone]));
+    // Job files removed by the submitter (their calls cancelled): skipped, nothing wrong.
+    const skipped = await run("memori", ["run-stage", "--group", list], dir);
+    expect(skipped.status).toBe(0);
+    expect(skipped.stdout).toBe(
+      `memori run-stage: ${gone}: skipped: its job file is gone (the call was cancelled)\n`.repeat(
+        2,
+      ),
+    );
+    // A job file that is there but not memori's: that call cannot run (status 2), the rest do.
+    const bad = path.join(dir, "bad.json");
+    await writeFile(bad, "{}");
+    await writeFile(list, JSON.stringify([bad, gone]));
+    const mixed = await run("memori", ["run-stage", "--group", list], dir);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toMatch(/the job file .*bad\.json has format undefined/);
+    expect(mixed.stdout).toMatch(/gone\/job\.json: skipped/);
+    await writeFile(list, "[]");
+    const empty = await run("memori", ["run-stage", "--group", list], dir);
+    expect(empty.status).toBe(2);
+    expect(empty.stderr).toBe(
+      `memori run-stage: the list ${list} is not a list of job files (absolute paths)\n`,
+    );
+  });
+});
+
+describe("evenChunks", () => {
+  it("cuts calls into the fewest runs of at most `size`, as even as can be, in order", () => {
+    const items = Array.from({ length: 17 }, (_, i) => i);
+    expect(evenChunks(items, 8).map((chunk) => chunk.length)).toEqual([6, 6, 5]);
+    expect(evenChunks(items, 8).flat()).toEqual(items);
+    expect(evenChunks(items.slice(0, 16), 8).map((chunk) => chunk.length)).toEqual([8, 8]);
+    expect(evenChunks(items.slice(0, 3), 1)).toEqual([[0], [1], [2]]);
+    expect(evenChunks(items.slice(0, 3), 10)).toEqual([[0, 1, 2]]);
+    expect(evenChunks([], 4)).toEqual([]);
   });
 });

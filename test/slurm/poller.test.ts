@@ -4,9 +4,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cancel } from "../../src/slurm/cancel.js";
-import { runCommand } from "../../src/slurm/command.js";
+import { runCommand, type CommandRunner } from "../../src/slurm/command.js";
+import { ok } from "../../src/slurm/failure.js";
 import { logTail } from "../../src/slurm/log-tail.js";
 import { JobPoller } from "../../src/slurm/poller.js";
 import { submit, type Submission } from "../../src/slurm/submit.js";
@@ -212,4 +213,30 @@ describe.runIf(hasSlurm())("JobPoller, on the cluster", () => {
     },
     JOB_TIMEOUT,
   );
+});
+
+describe("JobPoller.soon", () => {
+  it("polls a job said to be ending at once, whatever its interval, until SLURM says it ended", async () => {
+    // SLURM as a script: job 7 runs for two more polls after the sign, then is COMPLETED.
+    let polls = 0;
+    let runningFor = 2;
+    const runner: CommandRunner = (program) => {
+      if (program === "squeue") {
+        polls++;
+        const state = runningFor-- > 0 ? "RUNNING" : "COMPLETED";
+        return Promise.resolve(ok({ stdout: `7 ${state}\n`, stderr: "" }));
+      }
+      const record = "JobId=7 JobName=x JobState=COMPLETED Reason=None ExitCode=0:0\n";
+      return Promise.resolve(ok({ stdout: record, stderr: "" }));
+    };
+    // Without a sign, the first poll would come after ten minutes.
+    const poller = new JobPoller({ runner, minIntervalMs: 600_000, maxIntervalMs: 600_000 });
+    const waiting = poller.wait("7");
+    poller.soon("7");
+    poller.soon("8"); // not waited for: nothing
+    const end = await waiting;
+    expect(end).toMatchObject({ ok: true, value: { id: "7", outcome: "completed" } });
+    expect(polls).toBe(3);
+    expect(poller.waiting).toBe(0);
+  });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   checkResources,
   formatTime,
+  groupResources,
   parseMemory,
   parseTime,
   resourceArguments,
@@ -79,6 +80,7 @@ describe("checkResources", () => {
       time: "1-00:00:00",
       partition: "short,long",
       sbatchArgs: ["--qos=high", "--gres=gpu:1"],
+      callsPerJob: 8,
     });
     expect(checked).toEqual({
       ok: true,
@@ -88,6 +90,7 @@ describe("checkResources", () => {
         timeSeconds: 86_400,
         partition: "short,long",
         sbatchArgs: ["--qos=high", "--gres=gpu:1"],
+        callsPerJob: 8,
       },
     });
     expect(resourceArguments(checked.ok ? checked.value : (undefined as never))).toEqual([
@@ -104,6 +107,7 @@ describe("checkResources", () => {
       timeSeconds: undefined,
       partition: undefined,
       sbatchArgs: [],
+      callsPerJob: 1,
     });
   });
 
@@ -132,5 +136,30 @@ describe("checkResources", () => {
     }
     // Long options that merely start like an owned short one are fine.
     expect(checkResources({ sbatchArgs: ["--export=ALL", "--exclusive"] }).ok).toBe(true);
+  });
+
+  it("refuses a callsPerJob that is not a whole number >= 1", () => {
+    for (const callsPerJob of [0, 2.5, -3, NaN, Infinity, "4" as never]) {
+      expect(checkResources({ callsPerJob }), String(callsPerJob)).toMatchObject({
+        ok: false,
+        error: {
+          reason: "invalid-resources",
+          message: expect.stringMatching(/^Expected `callsPerJob` to be a whole number >= 1, got /),
+        },
+      });
+    }
+  });
+});
+
+describe("groupResources", () => {
+  it("asks for one call's time times the calls, the rest as it is", () => {
+    const one = { cpus: 2, memory: "1G", time: 5, callsPerJob: 8 };
+    expect(groupResources(one, 8)).toEqual({ ...one, time: "00:40:00" });
+    expect(groupResources({ time: "1-00:00:00" }, 3)).toEqual({ time: "3-00:00:00" });
+    expect(groupResources({ time: "10:30" }, 2)).toEqual({ time: "00:21:00" });
+    // One call, no time, no limit: nothing to scale.
+    expect(groupResources(one, 1)).toBe(one);
+    expect(groupResources({ memory: 100 }, 4)).toEqual({ memory: 100 });
+    expect(groupResources({ time: "UNLIMITED" }, 4)).toEqual({ time: "UNLIMITED" });
   });
 });

@@ -1,7 +1,7 @@
 // The cohort project of the SLURM executor's end-to-end tests (test/fixtures/slurm/cohort.js: a
 // map over eight subjects, each element reading only its own file, and a group stage), and what
 // they read back: the jobs a run submitted (MEMORI_VERBOSE's lines), SLURM's record of a job.
-import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { runCommand } from "../../src/slurm/command.js";
@@ -56,6 +56,16 @@ export const cohortState = (project: string) => path.join(project, "derivatives"
 export const runCohort = (cwd: string, ...args: string[]): Promise<Ran> =>
   run("memori", ["run", path.join(cwd, "cohort.js"), ...args], cwd, { MEMORI_VERBOSE: "1" });
 
+/**
+ * `memori run cohort.js` in `cwd` with more of the environment (COHORT_CALLS_PER_JOB,
+ * COHORT_TIME), saying what it submits.
+ */
+export const runCohortWith = (env: NodeJS.ProcessEnv, cwd: string, ...args: string[]) =>
+  run("memori", ["run", path.join(cwd, "cohort.js"), ...args], cwd, {
+    MEMORI_VERBOSE: "1",
+    ...env,
+  });
+
 /** The calls a run submitted jobs for, with their ids, from what it said. */
 export function submitted(ran: Ran): Map<string, string> {
   const jobs = new Map<string, string>();
@@ -80,4 +90,52 @@ export async function record(id: string): Promise<Map<string, string>> {
 export async function stateNames(project: string): Promise<string[]> {
   const names = await readdir(cohortState(project), { recursive: true });
   return names.filter((name) => /\.(inputs|outputs|stage)$/.test(name)).sort();
+}
+
+/**
+ * A state file with what must differ between two projects made the same: the project's own
+ * path (stored by name where a stage compares a directory by name: `out`), the run's id, and
+ * in a commit record where and when it was written (host, pid, time, file stamps) and the
+ * digests and check taken over those values.
+ */
+async function normalized(project: string, name: string): Promise<unknown> {
+  const text = await readFile(path.join(cohortState(project), name), "utf8");
+  const {
+    run: _run,
+    host: _host,
+    pid: _pid,
+    time: _time,
+    stamps: _stamps,
+    check: _check,
+    digests: _digests,
+    ...rest
+  } = JSON.parse(text.replaceAll(project, "<project>")) as Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * Every state file of a project, normalized, by call: a map element's files are named after
+ * its values, which hold the project's path (its T1w file), so they go by the subject instead
+ * (and a commit record's \`name\`, that key, is left out).
+ */
+export async function states(project: string): Promise<Map<string, unknown>> {
+  const names = await stateNames(project);
+  const byCall = new Map<string, unknown>();
+  for (const name of names) {
+    const element = /^measure\.map\/(\w+)\.(\w+)$/.exec(name);
+    let call = name;
+    if (element !== null) {
+      const inputs = await readFile(
+        path.join(cohortState(project), `measure.map/${element[1]}.inputs`),
+        "utf8",
+      );
+      const subject = /bids\/(sub-\d+)\//.exec(inputs)?.[1];
+      call = `measure[${subject}].${element[2]}`;
+    }
+    const state = (await normalized(project, name)) as Record<string, unknown>;
+    // An element's commit record names it by its key, that same name.
+    if (element !== null) delete state.name;
+    byCall.set(call, state);
+  }
+  return byCall;
 }
