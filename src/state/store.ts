@@ -236,7 +236,12 @@ export class StateStore {
     try {
       return { ok: true, value: JSON.parse(text) };
     } catch (error) {
-      const detail = `is not valid JSON (${messageOf(error)})`;
+      // V8's message quotes the text where it failed, line breaks and all, and ends with the
+      // same verdict: one line, said once (it goes into reasons, tables and warnings).
+      const why = messageOf(error)
+        .replace(/\r?\n/g, "\\n")
+        .replace(/ is not valid JSON$/, "");
+      const detail = `is not valid JSON (${why})`;
       return { ok: false, unreadable: { kind: "unreadable", file: this.file(kind), detail } };
     }
   }
