@@ -22,7 +22,7 @@ export class FileAccess {
   readonly writes = new Set<string>();
   /**
    * The directories it listed (`readdir`, `opendir`; `getdents` under strace), named the same
-   * way; with {@link RECURSIVE} after the path when listed with `recursive: true`.
+   * way; with `/**` after the path when listed with `recursive: true`.
    */
   readonly lists = new Set<string>();
   /** The working directory when the call began: relative paths are relative to it. */
