@@ -24,7 +24,7 @@ import { isUnreadable } from "../hashing/unreadable.js";
 import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
-import { CWD_KEY, LIST_PREFIX, READ_PREFIX, hasFound, workingDirectory } from "./found.js";
+import { CWD_KEY, LIST_PREFIX, READ_PREFIX, foundInside, workingDirectory } from "./found.js";
 import type { StageDef } from "./node.js";
 import {
   discoveredListings,
@@ -297,7 +297,8 @@ export async function commitRun(
   };
   // The working directory the files it found were found from: one of its inputs (CWD_KEY).
   delete inputs[CWD_KEY];
-  if (hasFound(inputs)) inputs[CWD_KEY] = workingDirectory();
+  const cwd = workingDirectory();
+  if (foundInside(inputs, cwd)) inputs[CWD_KEY] = cwd;
   await store.write(inputs, encoded, written, fingerprint.code, def.outputs, carrier);
   await recordKnownFiles(
     def,

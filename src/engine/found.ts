@@ -14,12 +14,13 @@ export const READ_PREFIX = "read:";
 export const LIST_PREFIX = "list:";
 
 /**
- * The key of the working directory a call with `read:`/`list:` inputs ran in. Those are the
- * files and directories its code found, by the paths it made (often from `process.cwd()`, or
- * relative to it): run in another directory (a copy of the project, the project moved), the
- * same code finds other files, and the recorded ones say nothing about them. So the working
- * directory is one of its inputs: another one is `input-changed` (`cwd:`), never a hit on what
- * the old one's files were.
+ * The key of the working directory a call with `read:`/`list:` inputs inside it ran in. Those
+ * are the files and directories its code found, by the paths it made (often from
+ * `process.cwd()`, or relative to it): run in another directory (a copy of the project, the
+ * project moved), the same code finds other files, and the recorded ones say nothing about
+ * them. So the working directory is one of its inputs: another one is `input-changed`
+ * (`cwd:`), never a hit on what the old one's files were. Found paths all outside it (an atlas
+ * in /opt, FSL's standard images) do not make it one: a copy of the project finds the same.
  */
 export const CWD_KEY = "cwd:";
 
@@ -36,6 +37,24 @@ export function workingDirectory(): string {
 export function hasFound(inputs: Readonly<Record<string, unknown>>): boolean {
   for (const key in inputs) {
     if (key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the code found a file or directory by a relative path, or inside `cwd` (or `cwd`
+ * itself): what it would find elsewhere in a copy of the working directory (see CWD_KEY).
+ */
+export function foundInside(inputs: Readonly<Record<string, unknown>>, cwd: string): boolean {
+  for (const key in inputs) {
+    const prefix = key.startsWith(READ_PREFIX)
+      ? READ_PREFIX
+      : key.startsWith(LIST_PREFIX)
+        ? LIST_PREFIX
+        : undefined;
+    if (prefix === undefined) continue;
+    const found = key.slice(prefix.length);
+    if (!path.isAbsolute(found) || found === cwd || found.startsWith(cwd + path.sep)) return true;
   }
   return false;
 }

@@ -81,6 +81,42 @@ describe("the working directory of a call whose code found files", () => {
     expect((await survey(b)).decision).toMatchObject({ action: "skip" });
   });
 
+  // Files found only outside the working directory (an atlas in /opt, FSL's standard images)
+  // are the same files from any directory: run from another one, nothing runs again.
+  it("is not an input when everything the code found is outside it", async () => {
+    const { a, b } = await project();
+    const atlas = path.join(await tempDir(), "atlas.txt");
+    writeFileSync(atlas, "atlas v1");
+    const state = path.join(await tempDir(), "state");
+    const stage = (cwd: string) =>
+      new Promise<Ran["decision"]>((resolve, reject) => {
+        const code = `import { readFileSync } from "node:fs";
+          import { Stage } from ${JSON.stringify(path.resolve(import.meta.dirname, "..", "..", "dist", "index.js"))};
+          const stage = new Stage(function atlasOf() { return readFileSync(${JSON.stringify(atlas)}, "utf8"); },
+            { name: "atlas", hashOutput: ${JSON.stringify(state)} });
+          await stage.run();
+          process.stdout.write(JSON.stringify(stage.lastDecision));`;
+        const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
+          cwd,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+        child.on("close", (status) =>
+          status === 0 ? resolve(JSON.parse(out) as Ran["decision"]) : reject(new Error(err)),
+        );
+      });
+    mkdirSync(b);
+    expect((await stage(a)).action).toBe("run");
+    const inputs = JSON.parse(readFileSync(path.join(state, "atlas.inputs"), "utf8"));
+    expect(Object.keys(inputs.inputs)).toEqual([`read:${atlas}`]);
+    expect(await stage(b)).toMatchObject({ action: "skip" });
+    writeFileSync(atlas, "atlas v2");
+    expect(await stage(b)).toMatchObject({ action: "run", reason: { name: `read:${atlas}` } });
+  });
+
   it("holds for state written with a root and read without one (a script after `memori run`)", async () => {
     const { a, b } = await project();
     expect((await survey(a, { MEMORI_ROOT: a })).decision.action).toBe("run");
