@@ -14,11 +14,10 @@ export const READ_PREFIX = "read:";
 export const LIST_PREFIX = "list:";
 
 /**
- * The key of the working directory a call with `read:`/`list:` inputs inside it ran in. Those
- * are the files and directories its code found, by the paths it made (often from
- * `process.cwd()`, or relative to it): run in another directory (a copy of the project, the
- * project moved), the same code finds other files, and the recorded ones say nothing about
- * them. So the working directory is one of its inputs: another one is `input-changed`
+ * The key of the working directory a call with `read:`/`list:` inputs inside it (by absolute
+ * paths) ran in. Those are the files and directories its code found, by the paths it made
+ * (often from `process.cwd()`): run in another directory (a copy of the project, the project
+ * moved), the same code finds other files, and the recorded ones say nothing about them. So the working directory is one of its inputs: another one is `input-changed`
  * (`cwd:`), never a hit on what the old one's files were. Found paths all outside it (an atlas
  * in /opt, FSL's standard images) do not make it one: a copy of the project finds the same.
  */
@@ -42,8 +41,10 @@ export function hasFound(inputs: Readonly<Record<string, unknown>>): boolean {
 }
 
 /**
- * Whether the code found a file or directory by a relative path, or inside `cwd` (or `cwd`
- * itself): what it would find elsewhere in a copy of the working directory (see CWD_KEY).
+ * Whether the code found a file or directory by an absolute path inside `cwd` (or `cwd`
+ * itself): what it would find elsewhere in a copy of the working directory (see CWD_KEY). One
+ * found by a relative path is looked at again where it points from the working directory of
+ * the moment: it needs none.
  */
 export function foundInside(inputs: Readonly<Record<string, unknown>>, cwd: string): boolean {
   for (const key in inputs) {
@@ -54,7 +55,7 @@ export function foundInside(inputs: Readonly<Record<string, unknown>>, cwd: stri
         : undefined;
     if (prefix === undefined) continue;
     const found = key.slice(prefix.length);
-    if (!path.isAbsolute(found) || found === cwd || found.startsWith(cwd + path.sep)) return true;
+    if (path.isAbsolute(found) && (found === cwd || found.startsWith(cwd + path.sep))) return true;
   }
   return false;
 }
