@@ -16,9 +16,10 @@ interface Ran {
   decision: { action: string; reason: { kind: string; name?: string; old?: string; new?: string } };
 }
 
-function survey(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+/** Run Node with `args` in `cwd`: the JSON it printed. */
+function node<T>(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fixture], {
+    const child = spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, MEMORI_ROOT: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
@@ -28,11 +29,13 @@ function survey(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.on("close", (status) =>
-      status === 0
-        ? resolve(JSON.parse(out) as Ran)
-        : reject(new Error(`status ${status}: ${err}`)),
+      status === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`status ${status}: ${err}`)),
     );
   });
+}
+
+function survey(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  return node<Ran>([fixture], cwd, env);
 }
 
 async function project(): Promise<{ a: string; b: string }> {
@@ -88,26 +91,13 @@ describe("the working directory of a call whose code found files", () => {
     const atlas = path.join(await tempDir(), "atlas.txt");
     writeFileSync(atlas, "atlas v1");
     const state = path.join(await tempDir(), "state");
-    const stage = (cwd: string) =>
-      new Promise<Ran["decision"]>((resolve, reject) => {
-        const code = `import { readFileSync } from "node:fs";
-          import { Stage } from ${JSON.stringify(path.resolve(import.meta.dirname, "..", "..", "dist", "index.js"))};
-          const stage = new Stage(function atlasOf() { return readFileSync(${JSON.stringify(atlas)}, "utf8"); },
-            { name: "atlas", hashOutput: ${JSON.stringify(state)} });
-          await stage.run();
-          process.stdout.write(JSON.stringify(stage.lastDecision));`;
-        const child = spawn(process.execPath, ["--input-type=module", "-e", code], {
-          cwd,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        child.on("close", (status) =>
-          status === 0 ? resolve(JSON.parse(out) as Ran["decision"]) : reject(new Error(err)),
-        );
-      });
+    const code = `import { readFileSync } from "node:fs";
+      import { Stage } from ${JSON.stringify(path.resolve(import.meta.dirname, "..", "..", "dist", "index.js"))};
+      const stage = new Stage(function atlasOf() { return readFileSync(${JSON.stringify(atlas)}, "utf8"); },
+        { name: "atlas", hashOutput: ${JSON.stringify(state)} });
+      await stage.run();
+      process.stdout.write(JSON.stringify(stage.lastDecision));`;
+    const stage = (cwd: string) => node<Ran["decision"]>(["--input-type=module", "-e", code], cwd);
     mkdirSync(b);
     expect((await stage(a)).action).toBe("run");
     const inputs = JSON.parse(readFileSync(path.join(state, "atlas.inputs"), "utf8"));

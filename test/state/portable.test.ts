@@ -130,6 +130,7 @@ describe("a state written under one root, read under another", () => {
   });
 });
 
+/** Run test/fixtures/portable-child.mjs: what its stage returned, and its decision. */
 function portableChild(args: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ out: string; decision: { action: string; reason: { kind: string } } }>(
     (resolve, reject) => {
@@ -155,23 +156,7 @@ describe("a project seen at another path (bind mount)", () => {
     for (const at of mounted.splice(0)) spawnSync("umount", [at]);
   });
 
-  function child(args: string[], env: NodeJS.ProcessEnv) {
-    return new Promise<{ out: string; decision: { action: string; reason: { kind: string } } }>(
-      (resolve, reject) => {
-        const p = spawn(process.execPath, [fixture, ...args], {
-          env: { ...process.env, ...env },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        let err = "";
-        p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-        p.stderr.on("data", (d: Buffer) => (err += d.toString()));
-        p.on("close", (status) =>
-          status === 0 ? resolve(JSON.parse(out)) : reject(new Error(`status ${status}: ${err}`)),
-        );
-      },
-    );
-  }
+  const child = portableChild;
 
   it("hits the state written through the other path; paths outside compare as they are", async (ctx) => {
     if (!asRoot) {
