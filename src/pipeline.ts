@@ -18,7 +18,8 @@ import { elementDecisions } from "./engine/alone.js";
 import { PipelineError, errorOf } from "./engine/failure.js";
 import { interruptSummary, reraise, trapInterrupts } from "./engine/interrupt.js";
 import { REMEMBER } from "./engine/node.js";
-import type { NodeReport, ScheduleReport } from "./engine/report.js";
+import type { ScheduleReport } from "./engine/report.js";
+import { explainState, runState } from "./pipeline/node-state.js";
 import { schedule } from "./engine/schedule.js";
 import type { Invocation } from "./engine/signature.js";
 import { buildGraph, checkCollisions, diagramEdges, type PipelineGraph } from "./pipeline/graph.js";
@@ -345,36 +346,6 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
       );
     }
     return args as Record<string, unknown>;
-  }
-}
-
-function runState(r: NodeReport): NodeState {
-  switch (r.status) {
-    case "done":
-      return r.outcome?.decision.action === "skip" ? "cached" : "ran";
-    case "failed":
-      return "failed";
-    case "blocked":
-      return "blocked";
-    case "excluded":
-      return "excluded";
-    default:
-      return "unknown";
-  }
-}
-
-function explainState(e: Explanation): NodeState {
-  switch (e.action) {
-    case "skip":
-      return "cached";
-    case "run":
-      return "would-run";
-    case "run-if-upstream-changes":
-      return "run-if-upstream-changes";
-    case "fail":
-      return "failed";
-    case "blocked":
-      return "blocked";
   }
 }
 
