@@ -10,8 +10,8 @@ import { cp, mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCommand } from "../../src/slurm/command.js";
-import { outcomeOf, parseRecord } from "../../src/slurm/job-end.js";
 import { collect, run, start, type Ran } from "../util/cli.js";
+import { record } from "../util/cohort.js";
 import { hasSlurm } from "../util/slurm.js";
 import { snapshotTree, tempDir } from "../util/tmp.js";
 
@@ -49,17 +49,6 @@ const memoriRun = (dir: string, ...args: string[]): Promise<Ran> =>
 
 const state = (dir: string) => path.join(dir, "derivatives", ".memori");
 const jobs = (dir: string) => path.join(state(dir), ".memori-jobs");
-
-/** What SLURM recorded of a job (`scontrol show job -o`), once it is in a final state. */
-async function record(id: string): Promise<Map<string, string>> {
-  for (let i = 0; ; i++) {
-    const shown = await runCommand("scontrol", ["show", "job", "-o", id]);
-    if (!shown.ok) throw new Error(shown.error.message);
-    const fields = parseRecord(shown.value.stdout.trim());
-    if (outcomeOf(fields.get("JobState") ?? "") !== undefined || i >= 50) return fields;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** The id of the job that ran a call, from what `memori run-stage` printed in its log. */
 async function ranAs(attempt: string): Promise<string> {
