@@ -67,6 +67,27 @@ export function readWhole(file: string): Buffer {
 }
 
 /**
+ * The rest of an open file, as UTF-8 text: `read` until the end, into the shared buffer (the
+ * caller opened the file, and closes it).
+ */
+export function readOpenText(fd: number): string {
+  let length = 0;
+  for (;;) {
+    if (length === buffer.length) {
+      const bigger = Buffer.allocUnsafe(buffer.length * 2);
+      buffer.copy(bigger, 0, 0, length);
+      buffer = bigger;
+    }
+    const got = fs.readSync(fd, buffer, length, buffer.length - length, null);
+    if (got === 0) break;
+    length += got;
+  }
+  const text = buffer.toString("utf8", 0, length);
+  if (buffer.length > KEPT) buffer = Buffer.allocUnsafe(KEPT);
+  return text;
+}
+
+/**
  * A file's whole content as UTF-8 text (bytes that are not UTF-8 read as U+FFFD). With a path
  * and this encoding the runtime opens, reads and closes the file in one native call (Node.js
  * 20.10 on; older ones through `fs.openSync`, still the runtime's own): the cheapest whole read

@@ -242,7 +242,7 @@ async function fromCaches(
   const rejected: Miss["rejected"] = [];
   for (const dir of caches) {
     const foreign = location.under(dir).store;
-    const read = foreign.read();
+    const read = foreign.read(false); // a read-only cache: never indexed (its index is not this run's to write)
     if (read.kind !== "ok") continue;
     // Compared on what the cache's run found (its `read:`, `list:` inputs), as they are now.
     const against = await fingerprintAgainst(input.def, fingerprint, read.state, input.scope);

@@ -32,6 +32,7 @@ import {
   type ScheduleOptions,
 } from "./plan.js";
 import { TaskQueue, type Settled } from "./queue.js";
+import { openIndexSession } from "../state/state-index.js";
 import {
   countCalls,
   failedExplanation,
@@ -55,12 +56,20 @@ const ACTIVATE = 0;
 const SETTLED = 1;
 const ELEMENT = 2;
 
-/** Run (or explain) a plan. Never throws for a failing call: see the report. */
-export function schedule(
+/**
+ * Run (or explain) a plan. Never throws for a failing call: see the report. Its state
+ * directories' indexes serve it (state-index.ts), and a run's end writes what they learned.
+ */
+export async function schedule(
   plan: readonly PlanNode[],
   options: ScheduleOptions,
 ): Promise<ScheduleReport> {
-  return new Scheduling(plan, options).run();
+  const indexes = openIndexSession(options.mode === "run");
+  try {
+    return await new Scheduling(plan, options).run();
+  } finally {
+    await indexes.close();
+  }
 }
 
 class Scheduling {

@@ -87,8 +87,11 @@ export interface CarrierFile {
    * process's (another took the lock over): the last file then goes through a temporary.
    */
   fill(data: string): boolean;
-  /** Told once it has been renamed over its target: it is no longer a lock. */
-  moved(): void;
+  /**
+   * Told once it has been renamed over its target: it is no longer a lock. Returns the file's
+   * `fstat` as renamed (from the descriptor it still holds), when it can be had.
+   */
+  moved(): Stats | undefined;
 }
 
 export interface AtomicOptions {
@@ -199,6 +202,16 @@ function agedTime(): number {
 }
 
 /**
+ * Set an open file's times {@link AGE_SECONDS} back, so that any later write changes its stamp
+ * (even within this clock tick), and return its `fstat` then.
+ */
+export function agedStats(fd: number): Stats {
+  const time = agedTime();
+  futimesSync(fd, time, time);
+  return fstatSync(fd);
+}
+
+/**
  * Create `target` in place with `data` when it does not exist: its stamp ("" when not
  * `stamp`), or `undefined` when it exists (then nothing was written).
  */
@@ -242,9 +255,7 @@ function writeAndClose(fd: number, data: string | Uint8Array, stamp: boolean): s
     writeFileSync(fd, data);
     if (FSYNC) fsyncSync(fd);
     if (!stamp) return undefined;
-    const time = agedTime();
-    futimesSync(fd, time, time);
-    return stampOf(fstatSync(fd));
+    return stampOf(agedStats(fd));
   } finally {
     closeSync(fd);
   }

@@ -24,11 +24,12 @@ import {
   unlinkSync,
   utimesSync,
   writeSync,
+  type Stats,
 } from "node:fs";
 import { lstatSync, openSync, renameSync } from "../untracked-fs.js";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
-import { hostName, type CarrierFile } from "./atomic.js";
+import { agedStats, hostName, type CarrierFile } from "./atomic.js";
 import type { StateStore } from "./store.js";
 
 /** How a holder is told about waiting and about losing its lock. */
@@ -367,7 +368,15 @@ function carrierOf(lock: Held): CarrierFile {
     moved() {
       lock.moved = true;
       held.delete(lock);
+      // No longer a lock but a record: aged as the files it stamps are (state-index.ts).
+      let renamed: Stats | undefined;
+      try {
+        if (lock.fd !== undefined) renamed = agedStats(lock.fd);
+      } catch {
+        // only the index's knowing it is lost
+      }
       closeOf(lock);
+      return renamed;
     },
   };
 }

@@ -9,68 +9,28 @@
  * as a cache miss, never as a hit pairing new inputs with old outputs. Every file carries the
  * format version.
  */
+import type { Stats } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { MemoriError, codeOf, messageOf } from "../errors.js";
 import type { CodeIdentity } from "../hashing/hashable.js";
 import { sha256, type KnownHash } from "../hashing/files.js";
-import { fileEntries, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
+import { sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
-import { readText, statSync } from "../untracked-fs.js";
-import {
-  entriesFromStored,
-  entriesToStored,
-  fromStored,
-  mayHoldMarks,
-  rootFromEnv,
-  toStored,
-} from "./portable.js";
-import { hostName, stampOf, writeFilesAtomic, type CarrierFile } from "./atomic.js";
-import {
-  FORMAT_VERSION,
-  checkRecord,
-  checkValues,
-  isRecord,
-  prettyText,
-  recordText,
-  type StageRecord,
-} from "./record.js";
+import { statSync } from "../untracked-fs.js";
+import { indexOf, recordStamp } from "./state-index.js";
+import { entriesToStored, rootFromEnv, toStored } from "./portable.js";
+import { hostName, writeFilesAtomic, type CarrierFile } from "./atomic.js";
+import { FORMAT_VERSION, prettyText, recordText, type StageRecord } from "./record.js";
+import { readState, type ReadResult } from "./state-reader.js";
 
 export { FORMAT_VERSION, type StageRecord } from "./record.js";
-
-/** A consistent state read back from disk. */
-export interface StoredState {
-  record: StageRecord;
-  inputs: Record<string, Json>;
-  outputs: Record<string, Json>;
-  /** Files named by inputs that the run created or changed, with their content afterwards. */
-  written: FileEntry[];
-}
-
-/** The files a state says the stage wrote (its outputs, and files written through arguments), once each. */
-export function trackedFiles(state: StoredState): FileEntry[] {
-  const byPath = new Map<string, FileEntry>();
-  for (const entry of [...fileEntries(state.outputs), ...state.written])
-    byPath.set(entry.file, entry);
-  return [...byPath.values()];
-}
-
-/** Every file a state refers to: its inputs' files and the files the stage wrote. */
-export function referencedFiles(state: StoredState): FileEntry[] {
-  return [...fileEntries(state.inputs), ...trackedFiles(state)];
-}
-
-/** The outcome of reading a stage's state. */
-export type ReadResult =
-  | { kind: "absent" }
-  | {
-      kind: "unreadable";
-      file: string;
-      detail: string;
-      /** Written by an older memori in this format: a miss that upgrades it, not a problem. */
-      outdated?: number;
-    }
-  | { kind: "ok"; state: StoredState };
+export {
+  referencedFiles,
+  trackedFiles,
+  type ReadResult,
+  type StoredState,
+} from "./state-reader.js";
 
 type Extension = "inputs" | "outputs" | "stage";
 
@@ -134,78 +94,27 @@ export class StateStore {
     return this.#root === undefined ? rootFromEnv() : (this.#root ?? undefined);
   }
 
+  /** `<dir>/<name>`, joined once (a cached call names three files), when joining keeps the name. */
+  #base: string | null | undefined;
+
   /** The path of one of the state files. */
   file(kind: Extension | "files" | "trees"): string {
-    return path.join(this.dir, `${this.name}.${kind}`);
-  }
-
-  /** Read and check the state. Never throws for what is on disk: bad state is "unreadable". */
-  read(): ReadResult {
-    // State files are small: a synchronous read (~6 us) costs far less than a thread-pool
-    // round trip (~90 us with fs/promises), and this is the path every cached stage takes.
-    // The commit record first: without it the state is absent, whatever else is there.
-    let text: string;
-    try {
-      text = readText(this.file("stage"));
-    } catch (error) {
-      if (codeOf(error) === "ENOENT") return { kind: "absent" };
-      return { kind: "unreadable", file: this.file("stage"), detail: messageOf(error) };
+    if (this.#base === undefined) {
+      const base = path.join(this.dir, this.name);
+      this.#base = path.basename(base) === this.name ? base : null;
     }
-    const parsed = this.parse("stage", text);
-    if (!parsed.ok) return parsed.unreadable;
-    const problem = checkRecord(parsed.value, text);
-    if (problem !== undefined) {
-      const version = isRecord(parsed.value) ? parsed.value.memori : undefined;
-      const outdated =
-        typeof version === "number" &&
-        Number.isInteger(version) &&
-        version >= 1 &&
-        version < FORMAT_VERSION;
-      return {
-        kind: "unreadable",
-        file: this.file("stage"),
-        detail: problem,
-        ...(outdated ? { outdated: version } : {}),
-      };
-    }
-    const record = parsed.value as StageRecord;
-    const { values, stamps } = record;
-    // One read: `.inputs` and `.outputs` are still the files the record was committed with.
-    const read: ReadResult =
-      record.memori === FORMAT_VERSION &&
-      values !== undefined &&
-      stamps !== undefined &&
-      this.stamp("inputs") === stamps.inputs &&
-      this.stamp("outputs") === stamps.outputs
-        ? { kind: "ok", state: { record, ...values } }
-        : this.readValues(record);
-    return read.kind === "ok" && mayHoldMarks(text) ? this.placed(read.state) : read;
+    return this.#base === null
+      ? path.join(this.dir, `${this.name}.${kind}`)
+      : `${this.#base}.${kind}`;
   }
 
   /**
-   * A state whose paths inside the pipeline root are as this process sees them (portable.ts):
-   * under this process's root, or, without one, under the root the record was written with.
+   * Read and check the state. Never throws for what is on disk: bad state is "unreadable".
+   * Inside a run the directory's index (state-index.ts) may give the commit record, the
+   * `.stage` file unread; `indexed: false` (a read-only cache) reads it always.
    */
-  private placed(state: StoredState): ReadResult {
-    const root = this.root ?? state.record.root;
-    const inputs = fromStored(state.inputs, root);
-    const outputs = fromStored(state.outputs, root);
-    const written = entriesFromStored(state.written, root);
-    for (const placed of [inputs, outputs, written]) {
-      if (!placed.ok) {
-        const detail = `records ${JSON.stringify(placed.path)} inside a pipeline root, and this process has none (set MEMORI_ROOT, as \`memori run\` does)`;
-        return { kind: "unreadable", file: this.file("stage"), detail };
-      }
-    }
-    return {
-      kind: "ok",
-      state: {
-        ...state,
-        inputs: (inputs as { value: Record<string, Json> }).value,
-        outputs: (outputs as { value: Record<string, Json> }).value,
-        written: (written as { value: FileEntry[] }).value,
-      },
-    };
+  read(indexed = true): ReadResult {
+    return readState(this, indexed);
   }
 
   /**
@@ -218,68 +127,6 @@ export class StateStore {
     } catch {
       return true; // there may be one: reading it says what is wrong
     }
-  }
-
-  /** A state file's stamp now, or `undefined` if it cannot be had. */
-  private stamp(kind: "inputs" | "outputs"): string | undefined {
-    try {
-      return stampOf(statSync(this.file(kind)));
-    } catch {
-      return undefined; // gone (or unreadable): the full check says which
-    }
-  }
-
-  private parse(
-    kind: Extension,
-    text: string,
-  ): { ok: true; value: unknown } | { ok: false; unreadable: ReadResult } {
-    try {
-      return { ok: true, value: JSON.parse(text) };
-    } catch (error) {
-      // V8's message quotes the text where it failed, line breaks and all, and ends with the
-      // same verdict: one line, said once (it goes into reasons, tables and warnings).
-      const why = messageOf(error)
-        .replace(/\r?\n/g, "\\n")
-        .replace(/ is not valid JSON$/, "");
-      const detail = `is not valid JSON (${why})`;
-      return { ok: false, unreadable: { kind: "unreadable", file: this.file(kind), detail } };
-    }
-  }
-
-  /**
-   * The state from `.inputs` and `.outputs`, checked against the record's digests: format 2,
-   * or format 3 when their stamps changed (copied, moved, restored, or written to).
-   */
-  private readValues(record: StageRecord): ReadResult {
-    const read: Partial<Record<"inputs" | "outputs", unknown>> = {};
-    for (const kind of ["inputs", "outputs"] as const) {
-      let text: string;
-      try {
-        text = readText(this.file(kind));
-      } catch (error) {
-        const detail = codeOf(error) === "ENOENT" ? "is missing" : messageOf(error);
-        return { kind: "unreadable", file: this.file(kind), detail };
-      }
-      const parsed = this.parse(kind, text);
-      if (!parsed.ok) return parsed.unreadable;
-      const problem =
-        checkValues(parsed.value, kind, record) ??
-        (sha256(text) === record.digests[kind]
-          ? undefined
-          : "does not match the digest in the .stage record (changed after it was written)");
-      if (problem !== undefined)
-        return { kind: "unreadable", file: this.file(kind), detail: problem };
-      read[kind] = parsed.value;
-    }
-    return {
-      kind: "ok",
-      state: {
-        record,
-        inputs: (read.inputs as { inputs: Record<string, Json> }).inputs,
-        outputs: (read.outputs as { outputs: Record<string, Json> }).outputs,
-        written: (read.outputs as { written: FileEntry[] }).written,
-      },
-    };
   }
 
   /**
@@ -369,12 +216,18 @@ export class StateStore {
         (stamps: readonly string[]) => recordText((committed = record(stamps)), true),
       ],
     ] as const;
+    // The record's file as renamed, when it went through the lock: the index learns it.
+    let renamed: Stats | undefined;
     const options = {
       onReplaced: () => {
         replacedAny = true;
       },
       newInPlace: true,
-      carrier,
+      carrier: carrier && {
+        path: carrier.path,
+        fill: (data: string) => carrier.fill(data),
+        moved: () => (renamed = carrier.moved()),
+      },
     };
     try {
       try {
@@ -395,6 +248,8 @@ export class StateStore {
         { stage: this.name, cause: error },
       );
     }
+    if (renamed !== undefined)
+      indexOf(this.dir)?.learn(this.name, recordStamp(renamed), committed!);
     return committed!;
   }
 }

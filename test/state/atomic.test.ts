@@ -195,6 +195,7 @@ describe("writeFilesAtomic: new files in place, the last one through a carrier",
         },
         moved() {
           told.push("moved");
+          return undefined;
         },
       },
     };

@@ -1,0 +1,233 @@
+/**
+ * A state directory's index of commit records (`<dir>/.memori-index`): a cache, for the runs
+ * of a process, of what each `<name>.stage` holds, keyed by that file's stamp.
+ *
+ * A cached call reads its commit record, a `read` of the whole file. With the index, a run that
+ * touches many states of one directory opens each `.stage` and asks the file system who it is
+ * (`fstat`: device, inode, size, modification and change times); when the index has a record
+ * for that exact file, the record comes from the index and the file is not read. Any other
+ * file there (rewritten in place, replaced by another commit, restored, copied) has another
+ * stamp: it is read, checked, and the index learns it. The record the index gives is one that
+ * memori committed to that file, so the worst a stamp that collides could do is give a
+ * valid earlier record of the same stage (whose inputs and code are compared as always, and
+ * whose files are checked), never a result of other inputs or code.
+ *
+ * The index is used only inside a run (`openIndexSession`, by the scheduler): a lone read
+ * (`memori cache`, a dry run's first lookups) reads `.stage` as always. Within a run it is
+ * loaded once a directory has been touched {@link LOAD_AFTER} times, so a run of a few calls
+ * never reads a big index for them. At the end of a run (not a dry run), a directory whose
+ * index learned something is written again, atomically, with a SHA-256 of its entries: an
+ * index that is damaged, of another version or unreadable is ignored (and rewritten).
+ *
+ * File format (version {@link INDEX_VERSION}): a first line `{"check":<sha256 of the rest>,
+ * "memori-index":1}`, then one line per stage: its name as JSON, a tab, the stamp of its
+ * `.stage`, a tab, and its record as compact JSON.
+ */
+import path from "node:path";
+import type { Stats } from "node:fs";
+import { sha256 } from "../hashing/files.js";
+import { readText } from "../untracked-fs.js";
+import { stampOf, writeFileAtomic } from "./atomic.js";
+import type { StageRecord } from "./record.js";
+
+/** The index's file in a state directory. */
+export const INDEX_FILE = ".memori-index";
+/** The version of the index's format. */
+export const INDEX_VERSION = 1;
+/** How many states of a directory a run touches before it loads the directory's index. */
+export const LOAD_AFTER = 16;
+
+const HEADER = `{"check":"`;
+const HEADER_END = `","memori-index":${INDEX_VERSION}}\n`;
+
+/** The stamp of a `.stage` file as the index keys it: its identity, size and times. */
+export function recordStamp(stats: Stats): string {
+  return `${stampOf(stats)}:${stats.ctimeMs}`;
+}
+
+/** One stage's entry: the stamp of its `.stage`, and its record as one line of JSON. */
+interface Entry {
+  stamp: string;
+  json: string;
+}
+
+/** The index of one directory, for one session. */
+export class DirectoryIndex {
+  #touches = 0;
+  #loaded = false;
+  #changed = false;
+  /** Entries of this session: learned, or loaded. */
+  readonly #entries = new Map<string, Entry>();
+  /** Names found with no `.stage` this session: their loaded entries are dropped. */
+  readonly #gone = new Set<string>();
+
+  constructor(readonly dir: string) {}
+
+  /** The index's file. */
+  get file(): string {
+    return path.join(this.dir, INDEX_FILE);
+  }
+
+  /** Count a state touched: the index file is loaded at the {@link LOAD_AFTER}th. */
+  touch(): void {
+    if (++this.#touches === LOAD_AFTER) this.#load();
+  }
+
+  /**
+   * The record of `name`'s `.stage` whose stamp is `stamp`, as JSON text (parsed by the
+   * caller, a fresh object each time), or `undefined` when the index does not know that file.
+   */
+  recordText(name: string, stamp: string): string | undefined {
+    const entry = this.#entries.get(name);
+    return entry !== undefined && entry.stamp === stamp ? entry.json : undefined;
+  }
+
+  /** Learn that `name`'s `.stage` with `stamp` holds `record` (read and checked, or committed). */
+  learn(name: string, stamp: string, record: StageRecord): void {
+    const known = this.#entries.get(name);
+    if (known !== undefined && known.stamp === stamp) return;
+    this.#entries.set(name, { stamp, json: JSON.stringify(record) });
+    this.#gone.delete(name);
+    // Before the file is loaded, whether this is news is told when it is (#load).
+    if (this.#loaded) this.#changed = true;
+  }
+
+  /** `name` has no `.stage` (or an unreadable one): the index forgets it. */
+  forget(name: string): void {
+    if (this.#entries.delete(name) && this.#loaded) this.#changed = true;
+    this.#gone.add(name);
+  }
+
+  /** Whether writing the index is worth it: it changed, and the directory is one a run uses much. */
+  get worthWriting(): boolean {
+    return this.#changed && (this.#loaded || this.#touches >= LOAD_AFTER);
+  }
+
+  /** The index's text: its header with the check, then its entries, by name. */
+  text(): string {
+    const lines: string[] = [];
+    const names = [...this.#entries.keys()].sort();
+    for (const name of names) {
+      const { stamp, json } = this.#entries.get(name)!;
+      lines.push(`${JSON.stringify(name)}\t${stamp}\t${json}\n`);
+    }
+    const body = lines.join("");
+    return `${HEADER}${sha256(body)}${HEADER_END}${body}`;
+  }
+
+  /** Write the index (atomically). */
+  async write(): Promise<void> {
+    await writeFileAtomic(this.file, this.text());
+    this.#changed = false;
+  }
+
+  /** Load the index file, if there is a whole one, under what this session learned. */
+  #load(): void {
+    this.#loaded = true;
+    let text: string | undefined;
+    try {
+      text = readText(this.file);
+    } catch {
+      // none yet (or unreadable): written at the end of the run
+    }
+    const loaded = text === undefined ? undefined : parseIndex(text);
+    if (loaded === undefined) {
+      // none, damaged, or of another version: written with what this run learns
+      this.#changed = this.#entries.size > 0 || text !== undefined;
+      return;
+    }
+    // What was learned before is news unless the file knew it already.
+    for (const [name, entry] of this.#entries) {
+      if (loaded.get(name)?.stamp !== entry.stamp) this.#changed = true;
+    }
+    for (const [name, entry] of loaded) {
+      if (this.#gone.has(name)) this.#changed = true;
+      else if (!this.#entries.has(name)) this.#entries.set(name, entry);
+    }
+  }
+}
+
+/** The entries of an index file's text, or `undefined` if it is not a whole index of this version. */
+export function parseIndex(text: string): Map<string, Entry> | undefined {
+  const bodyAt = HEADER.length + 64 + HEADER_END.length;
+  if (
+    !text.startsWith(HEADER) ||
+    text.slice(HEADER.length + 64, bodyAt) !== HEADER_END ||
+    text.slice(HEADER.length, HEADER.length + 64) !== sha256(text.slice(bodyAt))
+  ) {
+    return undefined;
+  }
+  const entries = new Map<string, Entry>();
+  let at = bodyAt;
+  while (at < text.length) {
+    const end = text.indexOf("\n", at);
+    const first = text.indexOf("\t", at);
+    const second = first < 0 ? -1 : text.indexOf("\t", first + 1);
+    if (end < 0 || second < 0 || second > end) return undefined;
+    let name: unknown;
+    try {
+      name = JSON.parse(text.slice(at, first));
+    } catch {
+      return undefined;
+    }
+    if (typeof name !== "string") return undefined;
+    entries.set(name, { stamp: text.slice(first + 1, second), json: text.slice(second + 1, end) });
+    at = end + 1;
+  }
+  return entries;
+}
+
+/** The indexes of the sessions open in this process, by directory. */
+const indexes = new Map<string, DirectoryIndex>();
+let sessions = 0;
+/** Whether a run (not only dry runs) used the indexes since they were last written. */
+let anyRun = false;
+
+/**
+ * The index of `dir` in the open sessions, or `undefined` when no run is going on (then
+ * nothing is indexed).
+ */
+export function indexOf(dir: string): DirectoryIndex | undefined {
+  if (sessions === 0) return undefined;
+  const key = path.isAbsolute(dir) ? dir : `${process.cwd()}\0${dir}`;
+  let index = indexes.get(key);
+  if (index === undefined) indexes.set(key, (index = new DirectoryIndex(dir)));
+  return index;
+}
+
+/** A run's (or dry run's) use of the indexes: closed when it ends. */
+export interface IndexSession {
+  /** End the session; the last one to end writes what the indexes learned (a run's). */
+  close(): Promise<void>;
+}
+
+/**
+ * Open a session of the indexes for a run (`write`: its end writes what they learned) or a
+ * dry run. Sessions of one process share the indexes; they are written and dropped when the
+ * last one ends. Writing never fails the run: an index that cannot be written is not needed.
+ */
+export function openIndexSession(write: boolean): IndexSession {
+  sessions++;
+  if (write) anyRun = true;
+  let closed = false;
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--sessions > 0) return;
+      const run = anyRun;
+      anyRun = false;
+      const open = [...indexes.values()];
+      indexes.clear();
+      if (!run) return;
+      for (const index of open) {
+        if (!index.worthWriting) continue;
+        try {
+          await index.write();
+        } catch {
+          // a cache: the next run reads the records themselves
+        }
+      }
+    },
+  };
+}
