@@ -26,7 +26,7 @@
 import path from "node:path";
 import type { Stats } from "node:fs";
 import { sha256 } from "../hashing/files.js";
-import { readText } from "../untracked-fs.js";
+import { readWhole } from "../untracked-fs.js";
 import { stampOf, writeFileAtomic } from "./atomic.js";
 import type { StageRecord } from "./record.js";
 
@@ -86,7 +86,9 @@ export class DirectoryIndex {
   learn(name: string, stamp: string, record: StageRecord): void {
     const known = this.#entries.get(name);
     if (known !== undefined && known.stamp === stamp) return;
-    this.#entries.set(name, { stamp, json: JSON.stringify(record) });
+    // Without its check: the index has its own, and a record from it is not checked again.
+    const { check: _check, ...kept } = record;
+    this.#entries.set(name, { stamp, json: JSON.stringify(kept) });
     this.#gone.delete(name);
     // Before the file is loaded, whether this is news is told when it is (#load).
     if (this.#loaded) this.#changed = true;
@@ -124,16 +126,16 @@ export class DirectoryIndex {
   /** Load the index file, if there is a whole one, under what this session learned. */
   #load(): void {
     this.#loaded = true;
-    let text: string | undefined;
+    let data: Buffer | undefined;
     try {
-      text = readText(this.file);
+      data = readWhole(this.file);
     } catch {
       // none yet (or unreadable): written at the end of the run
     }
-    const loaded = text === undefined ? undefined : parseIndex(text);
+    const loaded = data === undefined ? undefined : parseIndex(data);
     if (loaded === undefined) {
       // none, damaged, or of another version: written with what this run learns
-      this.#changed = this.#entries.size > 0 || text !== undefined;
+      this.#changed = this.#entries.size > 0 || data !== undefined;
       return;
     }
     // What was learned before is news unless the file knew it already.
@@ -147,18 +149,24 @@ export class DirectoryIndex {
   }
 }
 
-/** The entries of an index file's text, or `undefined` if it is not a whole index of this version. */
-export function parseIndex(text: string): Map<string, Entry> | undefined {
+/**
+ * The entries of an index file, or `undefined` if it is not a whole index of this version. Its
+ * entries are hashed as the bytes they are (not encoded again from text).
+ */
+export function parseIndex(data: Buffer | string): Map<string, Entry> | undefined {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const bodyAt = HEADER.length + 64 + HEADER_END.length;
+  const header = bytes.toString("latin1", 0, bodyAt);
   if (
-    !text.startsWith(HEADER) ||
-    text.slice(HEADER.length + 64, bodyAt) !== HEADER_END ||
-    text.slice(HEADER.length, HEADER.length + 64) !== sha256(text.slice(bodyAt))
+    !header.startsWith(HEADER) ||
+    !header.endsWith(HEADER_END) ||
+    header.slice(HEADER.length, HEADER.length + 64) !== sha256(bytes.subarray(bodyAt))
   ) {
     return undefined;
   }
+  const text = bytes.toString("utf8", bodyAt);
   const entries = new Map<string, Entry>();
-  let at = bodyAt;
+  let at = 0;
   while (at < text.length) {
     const end = text.indexOf("\n", at);
     const first = text.indexOf("\t", at);
