@@ -9,6 +9,7 @@ import path from "node:path";
 import { RECURSIVE } from "../call-signal.js";
 import { readdirSync } from "../untracked-fs.js";
 import { sha256 } from "./files.js";
+import { BOOKKEEPING } from "./bookkeeping.js";
 
 /** What a listing is recorded as when the directory is not there (or cannot be listed). */
 export const NO_LISTING = "no listing";
@@ -32,7 +33,7 @@ export function listingHash(dir: string, skip: readonly string[] = []): string {
   const lines: string[] = [];
   try {
     for (const entry of readdirSync(top, { withFileTypes: true })) {
-      lines.push(`${kindOf(entry)} ${entry.name}`);
+      if (!BOOKKEEPING.has(entry.name)) lines.push(`${kindOf(entry)} ${entry.name}`);
     }
   } catch {
     return NO_LISTING;
@@ -52,6 +53,7 @@ export function listingHash(dir: string, skip: readonly string[] = []): string {
         continue;
       }
       for (const entry of entries) {
+        if (BOOKKEEPING.has(entry.name)) continue;
         const relative = `${inside}/${entry.name}`;
         const kind = kindOf(entry);
         lines.push(`${kind} ${relative}`);

@@ -10,6 +10,7 @@ import { readlinkSync, realpathSync, type Stats } from "node:fs";
 import { lstatSync, readdirSync, statSync } from "../untracked-fs.js";
 import path from "node:path";
 import { childProcess, crypto } from "../lazy-modules.js";
+import { BOOKKEEPING } from "./bookkeeping.js";
 
 /**
  * What an entry is: `f` a regular file, `l` a symbolic link to a file (both hashed by content),
@@ -78,6 +79,7 @@ export function listTree(
     walking.add(real);
     const names = readdirSync(dir).sort(byCodeUnit);
     for (const name of names) {
+      if (BOOKKEEPING.has(name)) continue;
       const full = `${dir}${path.sep}${name}`;
       const relative = rel === "" ? name : `${rel}/${name}`;
       if (ignored?.(relative)) continue;
@@ -226,8 +228,11 @@ export async function findDigest(
   if (!findWorks) return undefined;
   const { spawn } = childProcess();
   return new Promise((resolve) => {
-    // Paths under `prune` (relative to root) are not walked.
-    const pruned = prune.flatMap((rel) => ["-path", `${root}/${rel}`, "-prune", "-o"]);
+    // Paths under `prune` (relative to root) are not walked, nor memori's bookkeeping.
+    const pruned = [
+      ...prune.flatMap((rel) => ["-path", `${root}/${rel}`, "-prune", "-o"]),
+      ...[...BOOKKEEPING].flatMap((name) => ["-name", name, "-prune", "-o"]),
+    ];
     const printf = ["-printf", "%y\\0%P\\0%D:%i:%s:%T@:%C@\\0"];
     // The listing goes straight into sha256sum (megabytes for a large tree: through this
     // process, it would cost more than the walk). Arguments are passed as "$@", never parsed.

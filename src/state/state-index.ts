@@ -56,6 +56,8 @@ export class DirectoryIndex {
   #touches = 0;
   #loaded = false;
   #changed = false;
+  /** Whether a run committed a state here this session. */
+  #committed = false;
   /** Entries of this session: learned, or loaded. */
   readonly #entries = new Map<string, Entry>();
   /** Names found with no `.stage` this session: their loaded entries are dropped. */
@@ -82,8 +84,12 @@ export class DirectoryIndex {
     return entry !== undefined && entry.stamp === stamp ? entry.json : undefined;
   }
 
-  /** Learn that `name`'s `.stage` with `stamp` holds `record` (read and checked, or committed). */
-  learn(name: string, stamp: string, record: StageRecord): void {
+  /**
+   * Learn that `name`'s `.stage` with `stamp` holds `record`: read and checked, or `committed`
+   * by this process (which only a run does).
+   */
+  learn(name: string, stamp: string, record: StageRecord, committed = false): void {
+    if (committed) this.#committed = true;
     const known = this.#entries.get(name);
     if (known !== undefined && known.stamp === stamp) return;
     // Without its check: the index has its own, and a record from it is not checked again.
@@ -100,9 +106,17 @@ export class DirectoryIndex {
     this.#gone.add(name);
   }
 
-  /** Whether writing the index is worth it: it changed, and the directory is one a run uses much. */
-  get worthWriting(): boolean {
-    return this.#changed && (this.#loaded || this.#touches >= LOAD_AFTER);
+  /**
+   * Whether writing the index is worth it: it changed, and the directory is one a run uses
+   * much. When a dry run shared the session (`dryRunsToo`), only where a run committed: what a
+   * dry run alone looked at is not written.
+   */
+  worthWriting(dryRunsToo: boolean): boolean {
+    return (
+      this.#changed &&
+      (this.#loaded || this.#touches >= LOAD_AFTER) &&
+      (!dryRunsToo || this.#committed)
+    );
   }
 
   /** The index's text: its header with the check, then its entries, by name. */
@@ -188,8 +202,9 @@ export function parseIndex(data: Buffer | string): Map<string, Entry> | undefine
 /** The indexes of the sessions open in this process, by directory. */
 const indexes = new Map<string, DirectoryIndex>();
 let sessions = 0;
-/** Whether a run (not only dry runs) used the indexes since they were last written. */
+/** Whether a run (not only dry runs), and whether a dry run, used the indexes since they were last written. */
 let anyRun = false;
+let anyDryRun = false;
 
 /**
  * The index of `dir` in the open sessions, or `undefined` when no run is going on (then
@@ -199,7 +214,7 @@ export function indexOf(dir: string): DirectoryIndex | undefined {
   if (sessions === 0) return undefined;
   const key = path.isAbsolute(dir) ? dir : `${process.cwd()}\0${dir}`;
   let index = indexes.get(key);
-  if (index === undefined) indexes.set(key, (index = new DirectoryIndex(dir)));
+  if (index === undefined) indexes.set(key, (index = new DirectoryIndex(path.resolve(dir))));
   return index;
 }
 
@@ -217,6 +232,7 @@ export interface IndexSession {
 export function openIndexSession(write: boolean): IndexSession {
   sessions++;
   if (write) anyRun = true;
+  else anyDryRun = true;
   let closed = false;
   return {
     async close() {
@@ -224,12 +240,13 @@ export function openIndexSession(write: boolean): IndexSession {
       closed = true;
       if (--sessions > 0) return;
       const run = anyRun;
-      anyRun = false;
+      const dryRunsToo = anyDryRun;
+      anyRun = anyDryRun = false;
       const open = [...indexes.values()];
       indexes.clear();
       if (!run) return;
       for (const index of open) {
-        if (!index.worthWriting) continue;
+        if (!index.worthWriting(dryRunsToo)) continue;
         try {
           await index.write();
         } catch {

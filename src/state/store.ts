@@ -249,7 +249,7 @@ export class StateStore {
       );
     }
     if (renamed !== undefined)
-      indexOf(this.dir)?.learn(this.name, recordStamp(renamed), committed!);
+      indexOf(this.dir)?.learn(this.name, recordStamp(renamed), committed!, true);
     return committed!;
   }
 }

@@ -2,7 +2,7 @@
 // file's stamp. What it may never do: give a record for a file that is not the one it learned
 // (rewritten in place, replaced by another commit, damaged index), write where a run must not
 // write (a dry run, a read-only cache), or hide a corrupt record.
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage, type PipelineOptions, type PipelineSource } from "../../src/index.js";
@@ -173,6 +173,16 @@ describe("the index of commit records", () => {
     expect(ran(borrowing)).toEqual([]);
     expect(readFileSync(index, "utf8")).toBe("left as it was\n");
     expect(cacheIndex).not.toBe("left as it was\n");
+  });
+
+  it("is not written for a dry run's directory when a run in the same process overlaps it", async () => {
+    const explained = await tempDir();
+    await chain(explained).run(0);
+    rmSync(path.join(explained, INDEX_FILE));
+    const running = await tempDir();
+    await Promise.all([chain(running).run(0), chain(explained).explain(0)]);
+    expect(readdirSync(explained)).not.toContain(INDEX_FILE);
+    expect(indexOfDir(running).size).toBe(N); // the run's own, which committed there, is written
   });
 
   it("keeps names of any kind, and drops a stage whose state is gone", () => {

@@ -1,0 +1,89 @@
+// memori's bookkeeping in a state directory (run records, the index of commit records) is left
+// out of any directory taken as an input or listed: it changes with every run and says nothing
+// of the data. Without that, a stage taking a project folder that holds a pipeline's state ran
+// again after every run.
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { Pipeline, Stage, type PipelineSource } from "../../src/index.js";
+import type { Decision } from "../../src/decision.js";
+import { BOOKKEEPING } from "../../src/hashing/bookkeeping.js";
+import { listingHash } from "../../src/hashing/listing.js";
+import { INDEX_FILE, LOAD_AFTER } from "../../src/state/state-index.js";
+import { RUNS_FOLDER } from "../../src/records/run-record.js";
+import { tempDir } from "../util/tmp.js";
+
+const N = LOAD_AFTER + 4;
+
+/** N stages keeping their state in `<project>/state`, then one taking the project folder. */
+function pipeline(project: string, elsewhere: string) {
+  const add = (x: number) => x + 1;
+  const stages = Array.from(
+    { length: N },
+    (_, i) => new Stage(add, { name: `s${i}`, outputs: "x", hashOutput: `${project}/state` }),
+  );
+  const summary = new Stage((x: number, folder: string) => `${folder}: ${x}`, {
+    name: "summary",
+    outputs: "y",
+    hashOutput: elsewhere,
+    args: { folder: project },
+  });
+  const definition: [PipelineSource | Stage<typeof add, "x">, Stage<typeof add, "x">][] = [
+    ["start", stages[0]!],
+  ];
+  for (let i = 1; i < N; i++) definition.push([stages[i - 1]!, stages[i]!]);
+  // The last edge feeds another kind of stage: typed loosely, as a definition built in a loop.
+  const all = [...definition, [stages[N - 1]!, summary]] as unknown as typeof definition;
+  return new Pipeline(all) as unknown as {
+    run(start: number): Promise<{ y: string }>;
+    decisions: readonly Decision[];
+  };
+}
+
+const ran = (p: { decisions: readonly Decision[] }) =>
+  p.decisions.filter((d) => d.action === "run").map((d) => d.stage);
+
+describe("memori's bookkeeping in a folder taken as an input", () => {
+  it("names the run records and the index", () => {
+    expect([...BOOKKEEPING].sort()).toEqual([INDEX_FILE, RUNS_FOLDER].sort());
+  });
+
+  it("does not make a stage taking the folder run again after each run", async () => {
+    const project = await tempDir();
+    const elsewhere = await tempDir();
+    writeFileSync(path.join(project, "subjects.tsv"), "sub-01\n");
+    const first = pipeline(project, elsewhere);
+    await first.run(0);
+    expect(ran(first)).toHaveLength(N + 1);
+    // The run wrote a run record and an index inside the project folder: not a change of it.
+    const second = pipeline(project, elsewhere);
+    await second.run(0);
+    expect(ran(second)).toEqual([]);
+    // A change upstream re-runs the stages (their state files change), then nothing again.
+    const third = pipeline(project, elsewhere);
+    await third.run(5);
+    expect(ran(third)).toHaveLength(N + 1);
+    const fourth = pipeline(project, elsewhere);
+    await fourth.run(5);
+    expect(ran(fourth)).toEqual([]);
+    // The folder's data still counts.
+    writeFileSync(path.join(project, "subjects.tsv"), "sub-01\nsub-02\n");
+    const fifth = pipeline(project, elsewhere);
+    expect((await fifth.run(5)).y).toBe(`${project}: ${5 + N}`);
+    expect(ran(fifth)).toEqual(["summary"]);
+  });
+
+  it("leaves them out of a listing, at the top and below", async () => {
+    const dir = await tempDir();
+    mkdirSync(path.join(dir, "sub"));
+    writeFileSync(path.join(dir, "data.txt"), "");
+    const before = [listingHash(dir), listingHash(`${dir}/**`)];
+    for (const at of [dir, path.join(dir, "sub")]) {
+      writeFileSync(path.join(at, INDEX_FILE), "x");
+      mkdirSync(path.join(at, RUNS_FOLDER));
+    }
+    expect([listingHash(dir), listingHash(`${dir}/**`)]).toEqual(before);
+    writeFileSync(path.join(dir, "sub", "more.txt"), "");
+    expect(listingHash(`${dir}/**`)).not.toBe(before[1]);
+  });
+});
