@@ -92,8 +92,12 @@ export class DirectoryIndex {
     if (committed) this.#committed = true;
     const known = this.#entries.get(name);
     if (known !== undefined && known.stamp === stamp) return;
-    // Without its check: the index has its own, and a record from it is not checked again.
-    const { check: _check, ...kept } = record;
+    // Without its check (a record read has one, a commit's has none): the index has its own.
+    let kept: Omit<StageRecord, "check"> = record;
+    if (record.check !== undefined) {
+      const { check: _check, ...rest } = record;
+      kept = rest;
+    }
     this.#entries.set(name, { stamp, json: JSON.stringify(kept) });
     this.#gone.delete(name);
     // Before the file is loaded, whether this is news is told when it is (#load).
@@ -119,21 +123,20 @@ export class DirectoryIndex {
     );
   }
 
-  /** The index's text: its header with the check, then its entries, by name. */
-  text(): string {
+  /** The index's bytes: its header with the check, then its entries. */
+  bytes(): Buffer {
     const lines: string[] = [];
-    const names = [...this.#entries.keys()].sort();
-    for (const name of names) {
-      const { stamp, json } = this.#entries.get(name)!;
+    for (const [name, { stamp, json }] of this.#entries) {
       lines.push(`${JSON.stringify(name)}\t${stamp}\t${json}\n`);
     }
-    const body = lines.join("");
-    return `${HEADER}${sha256(body)}${HEADER_END}${body}`;
+    // Encoded once, hashed and written as those bytes.
+    const body = Buffer.from(lines.join(""), "utf8");
+    return Buffer.concat([Buffer.from(`${HEADER}${sha256(body)}${HEADER_END}`, "latin1"), body]);
   }
 
   /** Write the index (atomically). */
   async write(): Promise<void> {
-    await writeFileAtomic(this.file, this.text());
+    await writeFileAtomic(this.file, this.bytes());
     this.#changed = false;
   }
 
