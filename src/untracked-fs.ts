@@ -47,20 +47,7 @@ let buffer = Buffer.allocUnsafe(KEPT);
 export function readWhole(file: string): Buffer {
   const fd = openSync(file, "r");
   try {
-    let length = 0;
-    for (;;) {
-      if (length === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, length);
-        buffer = bigger;
-      }
-      const got = fs.readSync(fd, buffer, length, buffer.length - length, null);
-      if (got === 0) break;
-      length += got;
-    }
-    const copy = Buffer.from(buffer.subarray(0, length));
-    if (buffer.length > KEPT) buffer = Buffer.allocUnsafe(KEPT);
-    return copy;
+    return readRest(fd, (data) => Buffer.from(data));
   } finally {
     fs.closeSync(fd);
   }
@@ -71,6 +58,11 @@ export function readWhole(file: string): Buffer {
  * caller opened the file, and closes it).
  */
 export function readOpenText(fd: number): string {
+  return readRest(fd, (data) => data.toString("utf8"));
+}
+
+/** Read an open file to its end into the shared buffer, and make `take` of the bytes read. */
+function readRest<T>(fd: number, take: (data: Buffer) => T): T {
   let length = 0;
   for (;;) {
     if (length === buffer.length) {
@@ -82,9 +74,9 @@ export function readOpenText(fd: number): string {
     if (got === 0) break;
     length += got;
   }
-  const text = buffer.toString("utf8", 0, length);
+  const taken = take(buffer.subarray(0, length));
   if (buffer.length > KEPT) buffer = Buffer.allocUnsafe(KEPT);
-  return text;
+  return taken;
 }
 
 /**

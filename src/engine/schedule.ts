@@ -32,7 +32,7 @@ import {
   type ScheduleOptions,
 } from "./plan.js";
 import { TaskQueue, type Settled } from "./queue.js";
-import { openIndexSession } from "../state/state-index.js";
+import { withIndexes } from "../state/state-index.js";
 import {
   countCalls,
   failedExplanation,
@@ -60,16 +60,11 @@ const ELEMENT = 2;
  * Run (or explain) a plan. Never throws for a failing call: see the report. Its state
  * directories' indexes serve it (state-index.ts), and a run's end writes what they learned.
  */
-export async function schedule(
+export function schedule(
   plan: readonly PlanNode[],
   options: ScheduleOptions,
 ): Promise<ScheduleReport> {
-  const indexes = openIndexSession(options.mode === "run");
-  try {
-    return await new Scheduling(plan, options).run();
-  } finally {
-    await indexes.close();
-  }
+  return withIndexes(options.mode === "run", () => new Scheduling(plan, options).run());
 }
 
 class Scheduling {

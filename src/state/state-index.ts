@@ -259,3 +259,13 @@ export function openIndexSession(write: boolean): IndexSession {
     },
   };
 }
+
+/** Run `body` (a run, or a dry run: `write` false) in a session of the indexes. */
+export async function withIndexes<T>(write: boolean, body: () => Promise<T>): Promise<T> {
+  const session = openIndexSession(write);
+  try {
+    return await body();
+  } finally {
+    await session.close();
+  }
+}
