@@ -54,6 +54,20 @@ export function readWhole(file: string): Buffer {
 }
 
 /**
+ * A large file's whole content: `open`, `fstat`, then read into a buffer of its size (no
+ * copies of a growing buffer: for megabytes, as an index of commit records is). Throws what the
+ * calls throw.
+ */
+export function readSized(file: string): Buffer {
+  const fd = openSync(file, "r");
+  try {
+    return readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * The rest of an open file, as UTF-8 text: `read` until the end, into the shared buffer (the
  * caller opened the file, and closes it).
  */

@@ -26,7 +26,7 @@
 import path from "node:path";
 import type { Stats } from "node:fs";
 import { sha256 } from "../hashing/files.js";
-import { readWhole } from "../untracked-fs.js";
+import { readSized } from "../untracked-fs.js";
 import { stampOf, writeFileAtomic } from "./atomic.js";
 import type { StageRecord } from "./record.js";
 
@@ -145,7 +145,7 @@ export class DirectoryIndex {
     this.#loaded = true;
     let data: Buffer | undefined;
     try {
-      data = readWhole(this.file);
+      data = readSized(this.file);
     } catch {
       // none yet (or unreadable): written at the end of the run
     }
