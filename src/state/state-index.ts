@@ -75,6 +75,11 @@ export class DirectoryIndex {
     if (++this.#touches === LOAD_AFTER) this.#load();
   }
 
+  /** Whether the index has an entry for `name` (whatever file it was learned from). */
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
   /**
    * The record of `name`'s `.stage` whose stamp is `stamp`, as JSON text (parsed by the
    * caller, a fresh object each time), or `undefined` when the index does not know that file.

@@ -82,36 +82,33 @@ export function readState(at: StateFiles, indexed: boolean): ReadResult {
 
 /**
  * The state, with the commit record from the directory's index when it knows the `.stage`
- * there now (by its stamp, taken from the open file): otherwise read from the same open
- * file, and learned.
+ * there now (a `stat`, compared with the stamp it learned; taken only for a name it has):
+ * otherwise read from the open file, and learned with that file's own stamp (`fstat`).
  */
 function readIndexed(at: StateFiles, index: DirectoryIndex): ReadResult {
   index.touch();
   const file = at.file("stage");
-  // A `stat` costs less than an `open` (and its `close`): the file is opened only when the
-  // index does not know it.
-  let stamp: string;
-  try {
-    const stats = statSync(file, { throwIfNoEntry: false });
-    if (stats === undefined) {
-      index.forget(at.name);
-      return { kind: "absent" };
+  if (index.has(at.name)) {
+    let known: string | undefined;
+    try {
+      const stats = statSync(file, { throwIfNoEntry: false });
+      if (stats === undefined) {
+        index.forget(at.name);
+        return { kind: "absent" };
+      }
+      known = index.recordText(at.name, recordStamp(stats));
+    } catch (error) {
+      return { kind: "unreadable", file, detail: messageOf(error) };
     }
-    stamp = recordStamp(stats);
-  } catch (error) {
-    return { kind: "unreadable", file, detail: messageOf(error) };
+    const record = known === undefined ? undefined : knownRecord(at, known);
+    if (record !== undefined) return withValues(at, record, known!);
   }
-  const known = index.recordText(at.name, stamp);
-  const record = known === undefined ? undefined : knownRecord(at, known);
-  if (record !== undefined) return withValues(at, record, known!);
-  // Read from the open file, whose stamp says whether it is the file stamped above: the
-  // index learns a record only with the stamp of the file it was read from.
   let text: string;
-  let same: boolean;
+  let stamp: string;
   try {
     const fd = openSync(file, "r");
     try {
-      same = recordStamp(fstatSync(fd)) === stamp;
+      stamp = recordStamp(fstatSync(fd));
       text = readOpenText(fd);
     } finally {
       closeSync(fd);
@@ -122,8 +119,8 @@ function readIndexed(at: StateFiles, index: DirectoryIndex): ReadResult {
     return { kind: "absent" };
   }
   const read = fromText(at, text);
-  if (read.kind !== "ok") index.forget(at.name);
-  else if (same) index.learn(at.name, stamp, read.state.record);
+  if (read.kind === "ok") index.learn(at.name, stamp, read.state.record);
+  else index.forget(at.name);
   return read;
 }
 
