@@ -209,6 +209,29 @@ export function emit(listener: EventListener | undefined, event: MemoriEvent): v
   }
 }
 
+/** Marks a listener that learns of a plain cache hit from the run's report, not its events. */
+const HITS_FROM_REPORT: unique symbol = Symbol.for("memori.hitsFromReport") as never;
+
+/**
+ * Mark `listener` (memori's run recorder) as one that needs no `stage:start` nor
+ * `stage:cached` event for a call that is a plain cache hit: the run's report gives it
+ * those calls, with their times. Every other event still reaches it. Returns `listener`.
+ */
+export function hitsFromReport<L extends EventListener>(listener: L): L {
+  (listener as L & { [HITS_FROM_REPORT]?: true })[HITS_FROM_REPORT] = true;
+  return listener;
+}
+
+/**
+ * Whether `listener` wants every event of every call: a cache hit's too (it is not only a
+ * listener marked by {@link hitsFromReport}).
+ */
+export function wantsEveryEvent(listener: EventListener | undefined): boolean {
+  return (
+    listener !== undefined && (listener as { [HITS_FROM_REPORT]?: true })[HITS_FROM_REPORT] !== true
+  );
+}
+
 /** The listener a listener made by {@link alsoTell} passes events on to. */
 const PASSES_TO: unique symbol = Symbol.for("memori.passesTo") as never;
 

@@ -55,7 +55,15 @@ export interface CallContext {
 }
 
 /** How a call ended: its outcome, or why it failed. */
-export type CallResult = { ok: true; outcome: Outcome } | { ok: false; failure: CallFailure };
+export type CallResult =
+  | {
+      ok: true;
+      outcome: Outcome;
+      /** When the call (this attempt) began and ended, `Date.now()`. */
+      start: number;
+      end: number;
+    }
+  | { ok: false; failure: CallFailure };
 
 /**
  * Where a call's state lives: the stage's, or its map element's (keyed by its values);

@@ -38,6 +38,9 @@ export interface ElementReport {
   values: Record<string, unknown> | undefined;
   status: Status;
   outcome?: Outcome;
+  /** A run: when the call that gave its outcome began and ended, `Date.now()`. */
+  start?: number;
+  end?: number;
   failure?: CallFailure;
   explanation?: Explanation;
   /** A dry run: the results, when known. */
@@ -50,6 +53,9 @@ export interface NodeReport {
   status: Status;
   /** A run: the node's outcome (a map: one array per output); a dry run: `results` only. */
   outcome?: Outcome;
+  /** A run of a node that is not a map: when the call that gave its outcome began and ended. */
+  start?: number;
+  end?: number;
   results?: Record<string, unknown>;
   explanation?: Explanation;
   /** The node's own failed calls (a map: its elements'), in order. */
@@ -229,6 +235,8 @@ export function recordCall(
   const target = element ?? r;
   if (result.ok && "outcome" in result) {
     target.outcome = result.outcome;
+    target.start = result.start;
+    target.end = result.end;
     target.status = "done";
     return undefined;
   }

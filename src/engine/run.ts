@@ -12,6 +12,7 @@
 import { describeReason, type Reason } from "../decision.js";
 import type { KnownFiles, ReadResult, StoredState } from "../state/store.js";
 import { fileEntries, type FileEntry } from "../hashing/values.js";
+import { wantsEveryEvent } from "../events.js";
 import { logsInfo } from "../logger.js";
 import type { StateLocation } from "../state/location.js";
 import {
@@ -135,14 +136,14 @@ function preparedWith(
  * Run one call: its outcome, or why it failed. Never throws. A hit that waits for nothing (no
  * file to hash) is decided without a promise of its own: the result is settled at once.
  */
-export function runCall(call: Call, ctx: CallContext): Promise<CallResult> {
+export function runCall(call: Call, ctx: CallContext): CallResult | Promise<CallResult> {
   const run = new CallRun(call, ctx);
   try {
     const result = run.start();
-    if (!(result instanceof Promise)) return Promise.resolve(result);
+    if (!(result instanceof Promise)) return result;
     return result.catch((error: unknown) => run.caught(error));
   } catch (error) {
-    return Promise.resolve(run.caught(error));
+    return run.caught(error);
   }
 }
 
@@ -152,15 +153,28 @@ class CallRun {
   readonly #ctx: CallContext;
   readonly #def: StageDef;
   readonly #began = Date.now();
-  /** Whether anyone listens to the call's events. */
+  /**
+   * Whether a listener wants every event of the call. Only the run's recorder listening
+   * (events.ts `hitsFromReport`), a first attempt that is a plain hit tells nothing: the
+   * report gives the recorder its times. Any other path tells `stage:start` first (`#announce`).
+   */
   readonly #heard: boolean;
+  /** `stage:start` was told (then the call's end is too). */
+  #told = false;
   #inputArgs: Record<string, unknown> | undefined;
 
   constructor(call: Call, ctx: CallContext) {
     this.#call = call;
     this.#ctx = ctx;
     this.#def = call.def;
-    this.#heard = ctx.onEvent !== undefined || call.def.onEvent !== undefined;
+    this.#heard = call.def.onEvent !== undefined || ctx.attempt > 1 || wantsEveryEvent(ctx.onEvent);
+  }
+
+  /** Tell `stage:start` (with the time the call began), once. */
+  #announce(): void {
+    if (this.#told) return;
+    this.#told = true;
+    tell(this.#call, this.#ctx, (about) => ({ type: "stage:start", ...about, time: this.#began }));
   }
 
   /** Up to the lookup; a hit ends here. Throws for a failure before anything ran. */
@@ -168,9 +182,7 @@ class CallRun {
     const call = this.#call;
     const ctx = this.#ctx;
     const def = this.#def;
-    if (this.#heard) {
-      tell(call, ctx, (about) => ({ type: "stage:start", ...about, time: this.#began }));
-    }
+    if (this.#heard) this.#announce();
     checkRunOptions(def.name, call.options);
     const inputArgs = (this.#inputArgs = def.signature.bind(call.invocation, def.args));
     const location = locationOf(call);
@@ -223,6 +235,7 @@ class CallRun {
 
   /** A stage that is not memoized: it runs. */
   async #unmemoized(inputArgs: Record<string, unknown>): Promise<CallResult> {
+    this.#announce();
     const reason: Reason = { kind: "not-memoized" };
     tell(this.#call, this.#ctx, (about) => ({
       type: "stage:run",
@@ -239,6 +252,7 @@ class CallRun {
 
   /** No valid result: under the call's lock, look again, then run and commit. */
   async #miss(location: StateLocation, prepared: Prepared, found: Miss): Promise<CallResult> {
+    this.#announce();
     const call = this.#call;
     const ctx = this.#ctx;
     const def = this.#def;
@@ -274,17 +288,18 @@ class CallRun {
     if (action === "skip" && logsInfo(def.logger)) {
       def.logger.info(`stage "${outcome.decision.stage}": skipped (${describeReason(reason)})`);
     }
-    if (this.#heard) {
+    const end = Date.now();
+    if (this.#told) {
       tell(call, this.#ctx, (about) => {
-        const now = Date.now();
         const type = action === "skip" ? "stage:cached" : "stage:done";
-        return { type, ...about, reason, ms: now - this.#began, time: now };
+        return { type, ...about, reason, ms: end - this.#began, time: end };
       });
     }
-    return { ok: true, outcome };
+    return { ok: true, outcome, start: this.#began, end };
   }
 
   failed(failure: Failure): CallResult {
+    this.#announce();
     return { ok: false, failure: failureOf(this.#call, this.#ctx, this.#inputArgs, failure) };
   }
 

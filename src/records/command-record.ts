@@ -43,7 +43,9 @@ export function recordCommand(
   const recorder = new RunRecorder();
   return {
     listener(k) {
-      if (!parallel) return recorder.listener;
+      // Every event, a hit's too: a command's calls come to the record only through them
+      // (the recorder's own listener learns of a hit from a pipeline's report instead).
+      if (!parallel) return (event: MemoriEvent) => recorder.listener(event);
       const element = `parallel${k}`;
       return (event: MemoriEvent) =>
         recorder.listener(
@@ -66,7 +68,7 @@ export function recordCommand(
           const state = interrupted ? "cancelled" : failed !== undefined ? "failed" : "ran";
           const record = recorder.record({
             command: { via: "memori", argv: [...process.argv] },
-            nodes: [{ name, mapped: parallel, state, hashOutput: dir }],
+            nodes: [{ id: "s0", name, mapped: parallel, state, hashOutput: dir }],
             edges: [{ from: "start", to: "s0", label: "" }],
             calls: ends.map((end, k) => ({
               node: 0,

@@ -105,17 +105,20 @@ function nodeState(r: NodeReport): GraphNode["state"] {
 /** Every call of the run, node by node, as the scheduler saw it end. */
 function callsOf(report: ScheduleReport): CallStatus[] {
   const calls: CallStatus[] = [];
-  report.nodes.forEach((r, node) => {
-    const failed = (f: NodeReport["failures"][number] | undefined) =>
-      f === undefined ? undefined : errorOf(f, "pipeline", Object.keys(r.offered));
+  const failed = (r: NodeReport, f: NodeReport["failures"][number] | undefined) =>
+    f === undefined ? undefined : errorOf(f, "pipeline", Object.keys(r.offered));
+  for (let node = 0; node < report.nodes.length; node++) {
+    const r = report.nodes[node]!;
     if (r.elements === undefined) {
       calls.push({
         node,
         decision: decisionOf(r.status, r.outcome?.decision.action),
         reason: r.outcome?.decision.reason,
-        error: r.status === "failed" ? failed(r.failures[0]) : undefined,
+        error: r.status === "failed" ? failed(r, r.failures[0]) : undefined,
+        start: r.start,
+        end: r.end,
       });
-      return;
+      continue;
     }
     for (const e of r.elements) {
       calls.push({
@@ -123,10 +126,12 @@ function callsOf(report: ScheduleReport): CallStatus[] {
         element: e.label,
         decision: decisionOf(e.status, e.outcome?.decision.action),
         reason: e.outcome?.decision.reason,
-        error: e.status === "failed" ? failed(e.failure) : undefined,
+        error: e.status === "failed" ? failed(r, e.failure) : undefined,
+        start: e.start,
+        end: e.end,
       });
     }
-  });
+  }
   return calls;
 }
 
@@ -153,7 +158,8 @@ export async function finishRecording(
       return recording.recorder.record({
         command: runCommand(),
         nodes: nodes.map(({ node }, id) => {
-          const graphNode: Omit<GraphNode, "id"> = {
+          const graphNode: GraphNode = {
+            id: `s${id}`,
             name: node.name,
             mapped: node[MAPPING] !== undefined,
             state: nodeState(report.nodes[id]!),

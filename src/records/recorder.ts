@@ -7,7 +7,7 @@
 import { constants } from "node:os";
 import type { Reason } from "../decision.js";
 import { MemoriError, messageOf } from "../errors.js";
-import type { MemoriEvent } from "../events.js";
+import { hitsFromReport, type MemoriEvent } from "../events.js";
 import {
   RUN_RECORD_FORMAT,
   TASK_DECISIONS,
@@ -41,12 +41,16 @@ export interface CallStatus {
   readonly reason?: Reason | undefined;
   /** Its failure's error, when it failed. */
   readonly error?: unknown;
+  /** When the call that gave its outcome began and ended, when it has one (a run). */
+  readonly start?: number | undefined;
+  readonly end?: number | undefined;
 }
 
 /** What {@link RunRecorder.record} needs besides the events. */
 export interface RunSummary {
   readonly command: RunCommand;
-  readonly nodes: readonly Omit<GraphNode, "id">[];
+  /** The graph's nodes, `s<index>` each: the record keeps them (and the edges) as they are. */
+  readonly nodes: readonly GraphNode[];
   readonly edges: readonly GraphEdge[];
   /** Every call, in node order (elements in input order). */
   readonly calls: readonly CallStatus[];
@@ -121,8 +125,11 @@ export class RunRecorder {
   /** When the run started. */
   readonly start = Date.now();
   readonly #drafts = new Map<string, Draft>();
-  /** The listener to hear the run's events with. */
-  readonly listener = (event: MemoriEvent): void => this.#hear(event);
+  /**
+   * The listener to hear the run's events with. A plain cache hit's calls tell it nothing: the
+   * scheduler's report gives them ({@link CallStatus} `start`, `end`), see `hitsFromReport`.
+   */
+  readonly listener = hitsFromReport((event: MemoriEvent): void => this.#hear(event));
 
   #draft(event: { stage: string; element?: string }, time: number): Draft {
     let draft = this.#drafts.get(event.stage);
@@ -199,17 +206,24 @@ export class RunRecorder {
     const end = Date.now();
     const started: TaskRecord[] = [];
     const unstarted: TaskRecord[] = [];
-    const ids = summary.nodes.map((_, id) => `s${id}`);
     for (const call of summary.calls) {
-      const name = summary.nodes[call.node]!.name;
+      const graphNode = summary.nodes[call.node]!;
+      const name = graphNode.name;
       const key = call.element === undefined ? name : `${name}[${call.element}]`;
       let task = this.#drafts.get(key);
       if (task === undefined) {
         task = { id: 0, stage: name, node: "" } as Draft;
         if (call.element !== undefined) task.element = call.element;
         task.decision = "cancelled";
+        if (call.start !== undefined && call.end !== undefined) {
+          // A plain hit, unheard: its times from the report, in the order its events give.
+          task.start = call.start;
+          if (call.reason !== undefined) task.reason = call.reason;
+          task.end = call.end;
+          task.ms = call.end - call.start;
+        }
       }
-      task.node = ids[call.node]!;
+      task.node = graphNode.id;
       const decision = call.decision ?? task.heard ?? "cancelled";
       task.decision = decision;
       task.heard = undefined;
@@ -248,10 +262,7 @@ export class RunRecorder {
       cwd: safeCwd(),
       memori: memoriVersion(),
       node: process.version,
-      graph: {
-        nodes: summary.nodes.map((n, id) => ({ id: `s${id}`, ...n })),
-        edges: [...summary.edges],
-      },
+      graph: { nodes: summary.nodes.slice(), edges: summary.edges.slice() },
       tasks,
     };
     const cpu = tasks.reduce(

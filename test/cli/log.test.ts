@@ -164,6 +164,11 @@ describe("memori log", () => {
       ["memori", "failed", ["failed"]],
       ["memori", "ok", ["ran", "ran"]],
     ]);
+    for (const task of records.flatMap((r) => r.tasks)) {
+      // A skipped command's task too: its times came from its events.
+      expect(task.start, `${task.decision} task`).toBeTypeOf("number");
+      expect(task.ms).toBe(task.end! - task.start!);
+    }
     expect(records[0]!.command.argv.slice(2)).toEqual(["-d", state, "echo", "one"]);
     expect(records[2]!.tasks[0]).toMatchObject({ exit: 4, error: { reason: "process-failed" } });
     expect(records[3]!.tasks.map((t) => t.element).sort()).toEqual(["parallel0", "parallel1"]);

@@ -6,7 +6,7 @@
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Pipeline, Stage } from "../../src/index.js";
+import { MappedStage, Pipeline, Stage, type MemoriEvent } from "../../src/index.js";
 import { readHistory, runsDir } from "../../src/records/run-history.js";
 import type { RunRecord, TaskRecord } from "../../src/records/run-record.js";
 import { knownRuns } from "../util/run-records.js";
@@ -118,6 +118,57 @@ describe("a pipeline's run records", () => {
     expect(record!.tasks[0]!.error).toMatchObject({
       message: expect.stringMatching(/no 1/) as string,
     });
+  });
+
+  it("record a cache hit heard by no one just as one a listener heard (the report gives its times)", async () => {
+    const dir = await tempDir();
+    const logger = recordingLogger().logger;
+    const make = (onEvent?: (e: MemoriEvent) => void) => {
+      const add = new Stage((x: number) => x + 1, {
+        name: "add",
+        outputs: "y",
+        hashOutput: dir,
+        logger,
+      });
+      const each = new MappedStage(
+        new Stage((y: number, k: number) => y * k, {
+          name: "each",
+          outputs: "z",
+          hashOutput: dir,
+          logger,
+        }),
+        ["k"],
+      );
+      return new Pipeline(
+        [
+          ["start", add],
+          ["start", each],
+          [add, each],
+        ],
+        onEvent === undefined ? {} : { onEvent },
+      );
+    };
+    await make().runNamed({ x: 1, k: [1, 2, 3] });
+    const before = Date.now();
+    await make().runNamed({ x: 1, k: [1, 2, 3] }); // cached, no listener: the recorder hears no hit
+    const heard: string[] = [];
+    await make((e) => heard.push(e.type)).runNamed({ x: 1, k: [1, 2, 3] });
+    expect(heard.filter((t) => t === "stage:cached")).toHaveLength(4);
+    const [, quiet, told] = readHistory(dir).records as [RunRecord, RunRecord, RunRecord];
+    // The same tasks, the same fields in the same order, but for their times.
+    const shape = (r: RunRecord) =>
+      r.tasks.map((t) => JSON.stringify({ ...t, start: 0, end: 0, ms: 0 }));
+    expect(shape(quiet)).toEqual(shape(told));
+    expect(quiet.tasks.map((t) => Object.keys(t))).toEqual(told.tasks.map((t) => Object.keys(t)));
+    expect(quiet.counts.cached).toBe(4);
+    for (const task of quiet.tasks) {
+      expect(task).toMatchObject({ decision: "cached", reason: { kind: "cached" } });
+      expect(task.start).toBeGreaterThanOrEqual(before);
+      expect(task.start).toBeGreaterThanOrEqual(quiet.start);
+      expect(task.end).toBeLessThanOrEqual(quiet.end);
+      expect(task.ms).toBe(task.end! - task.start!);
+    }
+    expect(quiet.tasks.map((t) => t.id)).toEqual([1, 2, 3, 4]);
   });
 
   it("keep the newest keepRuns, or MEMORI_KEEP_RUNS, and none with 0", async () => {
