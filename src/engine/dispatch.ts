@@ -69,7 +69,7 @@ class CallTask implements QueueTask<CallResult | ExplainResult> {
     };
   }
 
-  run(attempt: number): Promise<CallResult | ExplainResult> {
+  run(attempt: number): CallResult | ExplainResult | Promise<CallResult | ExplainResult> {
     this.#began = Date.now();
     const ctx = this.#context(attempt);
     return this.how.mode === "run" ? runCall(this.call, ctx) : explainCall(this.call, ctx);

@@ -13,8 +13,11 @@ export interface QueueTask<T> {
   readonly priority: number;
   /** Tasks of a group share the group's limit, if it has one. */
   readonly group?: number | undefined;
-  /** One attempt (1 for the first). Must not throw. */
-  run(attempt: number): Promise<T>;
+  /**
+   * One attempt (1 for the first). Must not throw. A value returned at once (not a promise)
+   * ends the attempt at once: its slot is free again before `run` returns to the queue.
+   */
+  run(attempt: number): T | Promise<T>;
   /** Whether the attempt's result asks for another attempt. */
   again?(value: T, attempt: number): boolean;
   /** Told when another attempt is queued. */
@@ -39,6 +42,7 @@ export class TaskQueue<T> {
   readonly #groupLimits: ReadonlyMap<number, number>;
   #running = 0;
   #halted = false;
+  #pumping = false;
 
   constructor(concurrency: number, groupLimits: ReadonlyMap<number, number> = new Map()) {
     this.#concurrency = concurrency;
@@ -83,7 +87,22 @@ export class TaskQueue<T> {
     return limit !== undefined && (this.#runningByGroup.get(group) ?? 0) >= limit;
   }
 
+  /**
+   * Fill the free slots from the ready tasks. Not again while it runs: a task that ends at once
+   * comes back here (#ended), and the loop already running takes the next one (a map of
+   * thousands of hits queued behind one running call does not nest a call per task).
+   */
   #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      this.#fill();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #fill(): void {
     while (!this.#halted && this.#running < this.#concurrency) {
       const entry = this.#ready.pop();
       if (entry === undefined) return;
@@ -104,22 +123,30 @@ export class TaskQueue<T> {
     this.#running++;
     if (group !== undefined)
       this.#runningByGroup.set(group, (this.#runningByGroup.get(group) ?? 0) + 1);
-    void task.run(attempt).then((value) => {
-      this.#running--;
-      if (group !== undefined) {
-        this.#runningByGroup.set(group, this.#runningByGroup.get(group)! - 1);
-        const parked = this.#parked.get(group);
-        const next = parked?.shift();
-        if (next !== undefined) this.#ready.push(next);
-        if (parked?.length === 0) this.#parked.delete(group);
-      }
-      if (!this.#halted && task.again?.(value, attempt)) {
-        task.onRetry?.(value, attempt);
-        this.#ready.push({ ...entry, attempt: attempt + 1 });
-      } else {
-        entry.done({ kind: "done", value, attempt });
-      }
-      this.#pump();
-    });
+    const result = task.run(attempt);
+    // A task that ended at once (a cache hit) settles now: no promise, no microtask per call.
+    if (result instanceof Promise) void result.then((value) => this.#ended(entry, value));
+    else this.#ended(entry, result);
+  }
+
+  /** An attempt ended: free its slot, queue another attempt or tell its end, fill the slots. */
+  #ended(entry: Entry<T>, value: T): void {
+    const { task, attempt } = entry;
+    const { group } = task;
+    this.#running--;
+    if (group !== undefined) {
+      this.#runningByGroup.set(group, this.#runningByGroup.get(group)! - 1);
+      const parked = this.#parked.get(group);
+      const next = parked?.shift();
+      if (next !== undefined) this.#ready.push(next);
+      if (parked?.length === 0) this.#parked.delete(group);
+    }
+    if (!this.#halted && task.again?.(value, attempt)) {
+      task.onRetry?.(value, attempt);
+      this.#ready.push({ ...entry, attempt: attempt + 1 });
+    } else {
+      entry.done({ kind: "done", value, attempt });
+    }
+    this.#pump();
   }
 }

@@ -104,4 +104,32 @@ describe("TaskQueue", () => {
     await tick();
     expect(result).toEqual({ kind: "done", value: "ok", attempt: 2 });
   });
+
+  // pins the synchronous path: a task that returns its value (a cache hit) settles before
+  // add() returns, and 100,000 of them waiting behind one running task start in a loop, in
+  // priority order, not one nested call each (a stack overflow)
+  it("settles a task that ends at once before add returns, and many without nesting", async () => {
+    const queue = new TaskQueue<string>(1);
+    const settled: number[] = [];
+    const now = (priority: number): QueueTask<string> => ({
+      priority,
+      run: () => String(priority),
+    });
+    queue.add(now(1), (s) => settled.push(s.kind === "done" ? Number(s.value) : -1));
+    expect(settled).toEqual([1]);
+    expect(queue.running).toBe(0);
+    const log: string[] = [];
+    const slow = task("slow", 0, log);
+    queue.add(slow.task, () => undefined);
+    const n = 100_000;
+    for (let i = n; i > 0; i--)
+      queue.add(now(i + 1), (s) => s.kind === "done" && settled.push(Number(s.value)));
+    expect(settled).toEqual([1]);
+    slow.end();
+    await tick();
+    expect(settled).toHaveLength(n + 1);
+    expect(settled.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    expect(settled[n]).toBe(n + 1);
+    expect(queue.running).toBe(0);
+  });
 });
