@@ -71,6 +71,28 @@ export function checkStateName(name: unknown): string | undefined {
  * }
  * ```
  */
+/** Each state directory as `path.join` begins a path inside it: `""`, or ending in a separator. */
+const dirPrefixes = new Map<string, string>();
+
+/**
+ * `path.join(dir, name)` when it keeps `name` as the last part, else `null`. A run names the
+ * files of thousands of states in one directory: the directory is normalized once, not per state.
+ */
+function joinedBase(dir: string, name: string): string | null {
+  if (name === "" || name === "." || name === ".." || name.includes(path.sep)) {
+    const base = path.join(dir, name);
+    return path.basename(base) === name ? base : null;
+  }
+  let prefix = dirPrefixes.get(dir);
+  if (prefix === undefined) {
+    // What path.join puts before any one plain name in this directory.
+    prefix = path.join(dir, "x").slice(0, -1);
+    if (dirPrefixes.size > 1000) dirPrefixes.clear();
+    dirPrefixes.set(dir, prefix);
+  }
+  return prefix + name;
+}
+
 export class StateStore {
   readonly #root: string | null | undefined;
 
@@ -99,10 +121,7 @@ export class StateStore {
 
   /** The path of one of the state files. */
   file(kind: Extension | "files" | "trees"): string {
-    if (this.#base === undefined) {
-      const base = path.join(this.dir, this.name);
-      this.#base = path.basename(base) === this.name ? base : null;
-    }
+    if (this.#base === undefined) this.#base = joinedBase(this.dir, this.name);
     return this.#base === null
       ? path.join(this.dir, `${this.name}.${kind}`)
       : `${this.#base}.${kind}`;

@@ -810,3 +810,24 @@ describe("read(): format 2", () => {
     );
   });
 });
+
+describe("file()", () => {
+  // pins the directory normalized once per directory: the same paths path.join gives
+  it("names the state files as path.join(dir, name + ext) does, for any directory", () => {
+    const part = fc.constantFrom(".", "..", "a", "b c", "", "x.map", "é");
+    const dir = fc
+      .tuple(fc.boolean(), fc.array(part, { maxLength: 5 }), fc.boolean())
+      .map(
+        ([absolute, parts, slash]) => `${absolute ? "/" : ""}${parts.join("/")}${slash ? "/" : ""}`,
+      );
+    const name = fc.constantFrom("stage", "s1", "a.b", "0123abcd", "..x", "name with space");
+    fc.assert(
+      fc.property(dir, name, (d, n) => {
+        for (const kind of ["inputs", "outputs", "stage"] as const) {
+          expect(new StateStore(d, n).file(kind)).toBe(path.join(d, `${n}.${kind}`));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
