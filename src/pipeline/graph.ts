@@ -187,26 +187,35 @@ function checkWiring(nodes: readonly PlanNode[]): void {
 /** The diagram's edges, labelled with the names passed along (and what `"start"` gives). */
 export function diagramEdges(nodes: readonly PlanNode[]): DiagramEdge[] {
   // Made once per run for its record, over every node of a graph that may have 10,000: plain
-  // loops over the definitions' own arrays, no copies or sets for the usual one source.
+  // loops over the definitions' own arrays (the signature's names, not a copy), no sets, and
+  // no array but the edges for the usual one source.
   const edges: DiagramEdge[] = [];
   for (let id = 0; id < nodes.length; id++) {
     const { node, start, sources } = nodes[id]!;
-    const inputs = node[DEFINITION].signature.inputs;
+    const inputs = node[DEFINITION].signature.names;
     const to = `s${id}`;
-    const fed: string[] = [];
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!;
-      if (sources.indexOf(source) !== i) continue; // one edge per source
+      if (i > 0 && sources.indexOf(source) !== i) continue; // one edge per source
       const upstream = nodes[source]!.node;
-      const passed: string[] = [];
-      for (const name of upstream[DEFINITION].outputs) if (inputs.includes(name)) passed.push(name);
-      for (const name in upstream.aliases) if (inputs.includes(name)) passed.push(name);
-      fed.push(...passed);
-      edges.push({ from: `s${source}`, to, label: passed.join(", ") });
+      let label = "";
+      for (const name of upstream[DEFINITION].outputs) {
+        if (inputs.includes(name)) label = label === "" ? name : `${label}, ${name}`;
+      }
+      for (const name in upstream.aliases) {
+        if (inputs.includes(name)) label = label === "" ? name : `${label}, ${name}`;
+      }
+      edges.push({ from: `s${source}`, to, label });
     }
     if (start) {
-      const rest = inputs.filter((name) => !fed.includes(name));
-      edges.push({ from: "start", to, label: rest.join(", ") });
+      const fed = (name: string) =>
+        sources.some((source) => {
+          const upstream = nodes[source]!.node;
+          return (
+            upstream[DEFINITION].outputs.includes(name) || Object.hasOwn(upstream.aliases, name)
+          );
+        });
+      edges.push({ from: "start", to, label: inputs.filter((name) => !fed(name)).join(", ") });
     }
   }
   return edges;

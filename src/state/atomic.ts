@@ -1,4 +1,12 @@
-import { closeSync, fstatSync, fsyncSync, futimesSync, rmSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  futimesSync,
+  rmSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { openSync, renameSync, writeFileSync } from "../untracked-fs.js";
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -281,6 +289,29 @@ async function writeTemp(
     return stampOf(await handle.stat());
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Write one file atomically from its parts, with synchronous calls: each part is written as it
+ * comes and then dropped (a large run record is never one string). A reader sees the old file
+ * or the whole new one; on a failure the temporary file is removed and the target kept.
+ */
+export function writeFileAtomicSync(target: string, parts: Iterable<string>): void {
+  const temp = tempPathFor(target);
+  const fd = openSync(temp, "wx", 0o666);
+  let renamed = false;
+  try {
+    try {
+      for (const part of parts) writeSync(fd, part);
+      if (FSYNC) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, target);
+    renamed = true;
+  } finally {
+    if (!renamed) rmSync(temp, { force: true });
   }
 }
 
