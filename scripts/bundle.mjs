@@ -80,6 +80,34 @@ const lazyFsPromises = {
   },
 };
 
+/**
+ * `node:path` for the programs, as one module: 44 of memori's modules import its default
+ * export, and esbuild gives each such import its own copy of the module's properties (about
+ * 0.3 ms at every start). Its functions never change (nothing wraps them, unlike `node:fs`'s),
+ * so one module holding them serves every import.
+ */
+const onePath = {
+  name: "one-path",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?path$/ }, (args) =>
+      args.namespace === "one-path"
+        ? { path: "node:path", external: true }
+        : { path: "path", namespace: "one-path" },
+    );
+    build.onLoad({ filter: /.*/, namespace: "one-path" }, async () => {
+      const names = Object.keys(await import("node:path")).filter((name) => name !== "default");
+      return {
+        contents: [
+          'const path = require("node:path");',
+          "export default path;",
+          `export const { ${names.join(", ")} } = path;`,
+        ].join("\n"),
+        loader: "js",
+      };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -96,7 +124,7 @@ const programs = await build({
       '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
       "__memori_import=module.memoriImport;",
   },
-  plugins: [lazyFsPromises],
+  plugins: [lazyFsPromises, onePath],
   write: false,
 });
 for (const { path: file, text } of programs.outputFiles) {
