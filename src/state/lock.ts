@@ -69,6 +69,9 @@ const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) ||
 const REFRESH_MS = LOCK_STALE_MS / 6;
 
 const HOST = hostName();
+/** What a lock this process creates holds: its owner. The file's whole content, and size. */
+const OWNER = JSON.stringify({ host: HOST, pid: process.pid });
+const OWNER_BYTES = Buffer.byteLength(OWNER);
 
 /** A lock this process holds. */
 interface Held {
@@ -162,7 +165,7 @@ function create(file: string, name: string, options: LockOptions): Held | undefi
     throw error;
   }
   try {
-    writeSync(fd, JSON.stringify({ host: HOST, pid: process.pid }));
+    writeSync(fd, OWNER);
   } catch (error) {
     // A lock with no owner would stand until it is stale: take it back (a full disk).
     closeSync(fd);
@@ -359,7 +362,8 @@ function carrierOf(lock: Held): CarrierFile {
       const bytes = Buffer.from(data);
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
-      ftruncateSync(fd, bytes.length);
+      // The lock held its owner only: a record at least as long covers it all.
+      if (bytes.length < OWNER_BYTES) ftruncateSync(fd, bytes.length);
       // Still this process's lock, with a new time: kept so until it is renamed (or released).
       const info = fstatSync(fd, { bigint: true });
       lock.stamp = `${info.ino}:${info.mtimeNs}`;
