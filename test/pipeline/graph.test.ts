@@ -268,3 +268,29 @@ describe("cycles and collisions", () => {
     expect(doubleAll.elementDecisions.map((d) => d.action)).toEqual(["skip", "skip", "skip"]);
   });
 });
+
+describe("pipeline.graph", () => {
+  // pins the graphlib graph made when first asked for: every stage by index, labelled by name,
+  // and every [source, stage] edge, as the definition gives them
+  it("is the definition as a graphlib graph, made once", () => {
+    const a = new Stage((x: number) => x, { name: "a", outputs: "y" });
+    const b = new Stage((y: number) => y, { name: "b", outputs: "z" });
+    const c = new Stage((y: number, z: number) => y + z, { name: "c" });
+    const pipeline = new Pipeline([
+      ["start", a],
+      [a, b],
+      [[a, b], c],
+    ]);
+    const graph = pipeline.graph;
+    expect(pipeline.graph).toBe(graph);
+    expect(graph.isDirected()).toBe(true);
+    expect(graph.nodes()).toEqual(["0", "1", "2"]);
+    expect(graph.nodes().map((v) => graph.node(v) as unknown)).toEqual(["a", "b", "c"]);
+    expect(graph.edges()).toEqual([
+      { v: "0", w: "1" },
+      { v: "0", w: "2" },
+      { v: "1", w: "2" },
+    ]);
+    expect(graph.predecessors("2")?.sort()).toEqual(["0", "1"]);
+  });
+});
