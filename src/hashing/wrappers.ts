@@ -39,10 +39,10 @@ export interface Wrapper {
  * script and dependents), if it has any: its own or its innermost wrapped function's.
  */
 export function codeFilesOf(fn: AnyFunction): (() => Promise<string[]>) | undefined {
-  return (
-    (fn as AnyFunction & Wrapper)[CODE_FILES] ??
-    (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_FILES]
-  );
+  const own = (fn as AnyFunction & Wrapper)[CODE_FILES];
+  // Asked twice per call: a plain function (no wrapper) is answered without unwrapping.
+  if (own !== undefined || (fn as AnyFunction & Wrapper)[WRAPPED] === undefined) return own;
+  return (unwrap(fn).inner as AnyFunction & Wrapper)[CODE_FILES];
 }
 
 /**

@@ -59,7 +59,7 @@ export class DirectoryIndex {
   /** Whether a run committed a state here this session. */
   #committed = false;
   /** Entries of this session: learned, or loaded. */
-  readonly #entries = new Map<string, Entry>();
+  #entries = new Map<string, Entry>();
   /** Names found with no `.stage` this session: their loaded entries are dropped. */
   readonly #gone = new Set<string>();
 
@@ -160,14 +160,14 @@ export class DirectoryIndex {
       this.#changed = this.#entries.size > 0 || data !== undefined;
       return;
     }
-    // What was learned before is news unless the file knew it already.
+    // The file's entries, under what this session learned before (news unless the file knew
+    // it already) and without what it found gone: the few learned go into the loaded map.
     for (const [name, entry] of this.#entries) {
       if (loaded.get(name)?.stamp !== entry.stamp) this.#changed = true;
+      loaded.set(name, entry);
     }
-    for (const [name, entry] of loaded) {
-      if (this.#gone.has(name)) this.#changed = true;
-      else if (!this.#entries.has(name)) this.#entries.set(name, entry);
-    }
+    for (const name of this.#gone) if (loaded.delete(name)) this.#changed = true;
+    this.#entries = loaded;
   }
 }
 
