@@ -77,7 +77,8 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
 
   constructor(definition: D, options: PipelineOptions = {}) {
     this.#options = checkPipelineOptions(options);
-    this.#graph = buildGraph(definition);
+    this.#graph = buildGraph(definition); // checks collisions too
+    this.#checked = this.#seen();
     this.#definition = [...definition];
     this.#given = { ...options };
   }
@@ -335,7 +336,17 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
       return;
     }
     checkCollisions(nodes);
-    this.#checked = { cwd, dirs: nodes.map(({ node }) => node.hashOutput) };
+    this.#checked = this.#seen();
+  }
+
+  /** What a collision check that just passed saw (`undefined` without a working directory). */
+  #seen(): { dirs: (string | undefined)[]; cwd: string } | undefined {
+    try {
+      const cwd = process.cwd();
+      return { cwd, dirs: this.#graph.nodes.map(({ node }) => node.hashOutput) };
+    } catch {
+      return undefined;
+    }
   }
 
   #checkNamed(args: unknown, method: string): Record<string, unknown> {
