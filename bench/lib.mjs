@@ -84,15 +84,20 @@ function childrenCpuMs() {
 }
 
 /**
- * Run whole processes in turn, `n` rounds (so a busy machine slows each alike): for each
- * command (`[program, ...args]`), its wall-clock times in ms, and the mean CPU time of its
- * processes (user + system; `undefined` without /proc; 10 ms ticks, so a mean of many).
+ * Run whole processes in turn, `n` rounds (so a busy machine slows each alike), each round
+ * starting one command further on (none always runs first, or always after the same one): for
+ * each command (`[program, ...args]`), its wall-clock times in ms, and the mean CPU time of its
+ * processes (user + system; `undefined` without /proc; 10 ms ticks, so a mean of many). What
+ * earlier rows wrote is flushed first (`sync`), so the disk's writing back is not timed.
  */
 export function alternating(n, commands) {
+  spawnSync("sync");
   const walls = commands.map(() => []);
   const cpu = commands.map(() => 0);
   for (let i = 0; i < n; i++) {
-    commands.forEach(([program, ...args], j) => {
+    const order = commands.map((_, j) => (i + j) % commands.length);
+    order.forEach((j) => {
+      const [program, ...args] = commands[j];
       const ticks = childrenCpuMs();
       const started = process.hrtime.bigint();
       const result = spawnSync(program, args, { encoding: "utf8" });
