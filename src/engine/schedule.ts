@@ -93,12 +93,18 @@ class Scheduling {
   constructor(plan: readonly PlanNode[], options: ScheduleOptions) {
     this.#plan = plan;
     this.#options = options;
-    this.#reports = plan.map(({ node }) => waitingReport(node));
-    this.#streams = plan.map((_, id) => streamSource(plan, id));
-    this.#streams.forEach(
-      (from, id) => from !== undefined && (this.#followers[from] ??= []).push(id),
-    );
-    this.#waiting = plan.map(({ sources }, id) => upstreamCount(sources, this.#streams[id]));
+    // One pass over a plan that may have 10,000 nodes.
+    this.#reports = [];
+    this.#streams = [];
+    this.#waiting = [];
+    for (let id = 0; id < plan.length; id++) {
+      const { node, sources } = plan[id]!;
+      this.#reports.push(waitingReport(node));
+      const from = node[MAPPING] === undefined ? undefined : streamSource(plan, id);
+      this.#streams.push(from);
+      if (from !== undefined) (this.#followers[from] ??= []).push(id);
+      this.#waiting.push(upstreamCount(sources, from));
+    }
     this.#queue = new TaskQueue(options.concurrency, groupLimits(plan));
     const { onEvent, readonlyCaches, signal, attribute, executor } = options;
     const scope = new HashScope(
