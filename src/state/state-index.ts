@@ -47,49 +47,8 @@ export function recordStamp(stats: Stats): string {
 
 /** One stage's entry: the stamp of its `.stage`, and its record as one line of JSON. */
 interface Entry {
-  readonly stamp: string;
-  readonly json: string;
-}
-
-/**
- * An entry of an index file, its record decoded from the file's bytes when first asked for:
- * the file is not made one string (for a map of 100,000 elements, 60 MB of it).
- */
-class FileEntry implements Entry {
-  #json: string | undefined;
-
-  constructor(
-    readonly stamp: string,
-    readonly bytes: Buffer,
-    readonly at: number,
-    readonly end: number,
-  ) {}
-
-  get json(): string {
-    return (this.#json ??= this.bytes.toString("utf8", this.at, this.end));
-  }
-}
-
-const TAB = 0x09;
-const NEWLINE = 0x0a;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** An entry's name, a JSON string at `bytes[at, end)`: plain ASCII read as it is, else parsed. */
-function nameAt(bytes: Buffer, at: number, end: number): unknown {
-  if (end - at >= 2 && bytes[at] === QUOTE && bytes[end - 1] === QUOTE) {
-    let plain = true;
-    for (let i = at + 1; i < end - 1 && plain; i++) {
-      const byte = bytes[i]!;
-      plain = byte >= 0x20 && byte < 0x80 && byte !== QUOTE && byte !== BACKSLASH;
-    }
-    if (plain) return bytes.toString("latin1", at + 1, end - 1);
-  }
-  try {
-    return JSON.parse(bytes.toString("utf8", at, end));
-  } catch {
-    return undefined;
-  }
+  stamp: string;
+  json: string;
 }
 
 /** The index of one directory, for one session. */
@@ -227,17 +186,22 @@ export function parseIndex(data: Buffer | string): Map<string, Entry> | undefine
   ) {
     return undefined;
   }
+  const text = bytes.toString("utf8", bodyAt);
   const entries = new Map<string, Entry>();
-  let at = bodyAt;
-  while (at < bytes.length) {
-    const end = bytes.indexOf(NEWLINE, at);
-    const first = bytes.indexOf(TAB, at);
-    const second = first < 0 ? -1 : bytes.indexOf(TAB, first + 1);
-    if (end < 0 || first < 0 || second < 0 || second > end) return undefined;
-    const name = nameAt(bytes, at, first);
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf("\n", at);
+    const first = text.indexOf("\t", at);
+    const second = first < 0 ? -1 : text.indexOf("\t", first + 1);
+    if (end < 0 || second < 0 || second > end) return undefined;
+    let name: unknown;
+    try {
+      name = JSON.parse(text.slice(at, first));
+    } catch {
+      return undefined;
+    }
     if (typeof name !== "string") return undefined;
-    const stamp = bytes.toString("latin1", first + 1, second);
-    entries.set(name, new FileEntry(stamp, bytes, second + 1, end));
+    entries.set(name, { stamp: text.slice(first + 1, second), json: text.slice(second + 1, end) });
     at = end + 1;
   }
   return entries;
