@@ -43,6 +43,7 @@ export class TaskQueue<T> {
   #running = 0;
   #halted = false;
   #pumping = false;
+  #held = false;
 
   constructor(concurrency: number, groupLimits: ReadonlyMap<number, number> = new Map()) {
     this.#concurrency = concurrency;
@@ -66,11 +67,33 @@ export class TaskQueue<T> {
     if (this.#halted) return done({ kind: "dropped" });
     const entry = { task, attempt: 1, done };
     // A free slot and nothing waiting: what #pump would do, without the heap.
-    if (this.#running < this.#concurrency && this.#ready.size === 0 && !this.#full(task.group)) {
-      return this.#start(entry);
+    if (
+      !this.#held &&
+      this.#running < this.#concurrency &&
+      this.#ready.size === 0 &&
+      !this.#full(task.group)
+    ) {
+      this.#start(entry);
+      return;
     }
     this.#ready.push(entry);
     this.#pump();
+  }
+
+  /** Start nothing until {@link release}: tasks added meanwhile wait, in priority order. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /**
+   * Start what is ready, lowest priority number first, until the slots are full or nothing is
+   * ready; but stop after a task that ended at once (a cache hit), so that what it made ready
+   * is added before the next one starts, as it is when a task ends later. Returns whether it
+   * stopped so: then call {@link hold} and `release` again, once that is added.
+   */
+  release(): boolean {
+    this.#held = false;
+    return this.#pump(true);
   }
 
   /** Start nothing more: queued tasks are dropped; running ones finish (without retries). */
@@ -92,20 +115,21 @@ export class TaskQueue<T> {
    * comes back here (#ended), and the loop already running takes the next one (a map of
    * thousands of hits queued behind one running call does not nest a call per task).
    */
-  #pump(): void {
-    if (this.#pumping) return;
+  #pump(stopAtOnce = false): boolean {
+    if (this.#pumping || this.#held) return false;
     this.#pumping = true;
     try {
-      this.#fill();
+      return this.#fill(stopAtOnce);
     } finally {
       this.#pumping = false;
     }
   }
 
-  #fill(): void {
+  /** Start ready tasks; `stopAtOnce`: stop after one that ended at once (returns true then). */
+  #fill(stopAtOnce: boolean): boolean {
     while (!this.#halted && this.#running < this.#concurrency) {
       const entry = this.#ready.pop();
-      if (entry === undefined) return;
+      if (entry === undefined) return false;
       const { group } = entry.task;
       if (this.#full(group)) {
         const parked = this.#parked.get(group!) ?? [];
@@ -113,11 +137,13 @@ export class TaskQueue<T> {
         this.#parked.set(group!, parked);
         continue;
       }
-      this.#start(entry);
+      if (this.#start(entry) && stopAtOnce) return true;
     }
+    return false;
   }
 
-  #start(entry: Entry<T>): void {
+  /** Start an attempt; whether it ended at once (then it has settled already). */
+  #start(entry: Entry<T>): boolean {
     const { task, attempt } = entry;
     const { group } = task;
     this.#running++;
@@ -125,8 +151,12 @@ export class TaskQueue<T> {
       this.#runningByGroup.set(group, (this.#runningByGroup.get(group) ?? 0) + 1);
     const result = task.run(attempt);
     // A task that ended at once (a cache hit) settles now: no promise, no microtask per call.
-    if (result instanceof Promise) void result.then((value) => this.#ended(entry, value));
-    else this.#ended(entry, result);
+    if (result instanceof Promise) {
+      void result.then((value) => this.#ended(entry, value));
+      return false;
+    }
+    this.#ended(entry, result);
+    return true;
   }
 
   /** An attempt ended: free its slot, queue another attempt or tell its end, fill the slots. */

@@ -158,14 +158,24 @@ class Scheduling {
     this.#draining = true;
     try {
       const work = this.#work;
-      for (let i = 0; i < work.length; i += 3) {
-        const kind = work[i];
-        const id = work[i + 1]!;
-        if (kind === ACTIVATE) this.#tryActivate(id);
-        else if (kind === SETTLED) this.#propagate(id);
-        else this.#stepElement(id, work[i + 2]!);
-      }
-      work.length = 0;
+      // The calls this work makes ready wait in the queue, then start by priority; a call
+      // that ends at once (a hit) stops the starting, and what it makes ready joins them.
+      let more = false;
+      do {
+        this.#queue.hold();
+        try {
+          for (let i = 0; i < work.length; i += 3) {
+            const kind = work[i];
+            const id = work[i + 1]!;
+            if (kind === ACTIVATE) this.#tryActivate(id);
+            else if (kind === SETTLED) this.#propagate(id);
+            else this.#stepElement(id, work[i + 2]!);
+          }
+          work.length = 0;
+        } finally {
+          more = this.#queue.release();
+        }
+      } while (more || work.length > 0);
     } finally {
       this.#draining = false;
     }

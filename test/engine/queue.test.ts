@@ -132,4 +132,34 @@ describe("TaskQueue", () => {
     expect(settled[n]).toBe(n + 1);
     expect(queue.running).toBe(0);
   });
+
+  // pins hold/release: tasks added while held wait, then start by priority; release stops
+  // after a task that ended at once (and says so), so what that task made ready can be added
+  // before the next one starts
+  it("holds what is added, then starts it by priority, stopping after a task that ends at once", async () => {
+    const queue = new TaskQueue<string>(2);
+    const log: string[] = [];
+    const now = (name: string, priority: number): QueueTask<string> => ({
+      priority,
+      run: () => (log.push(`start ${name}`), name),
+    });
+    const slow = task("slow", 5, log);
+    queue.hold();
+    queue.add(slow.task, () => undefined);
+    queue.add(now("hit", 1), () => log.push("done hit"));
+    queue.add(now("late", 9), () => log.push("done late"));
+    expect(log).toEqual([]);
+    expect(queue.release()).toBe(true); // "hit" ended at once: stopped there
+    expect(log).toEqual(["start hit", "done hit"]);
+    queue.hold();
+    queue.add(now("unlocked", 2), () => log.push("done unlocked"));
+    expect(queue.release()).toBe(true);
+    expect(log.slice(2)).toEqual(["start unlocked", "done unlocked"]);
+    expect(queue.release()).toBe(true); // "slow" started (it runs on), then "late" ended at once
+    expect(log.slice(4)).toEqual(["start slow#1", "start late", "done late"]);
+    expect(queue.release()).toBe(false); // nothing more is ready
+    slow.end();
+    await tick();
+    expect(queue.running).toBe(0);
+  });
 });

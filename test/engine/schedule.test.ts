@@ -73,6 +73,43 @@ describe("scheduling (streaming, concurrency, keepGoing, labels)", () => {
   });
 
   // Proves one bound for stages and elements alike, and a map's own `concurrency` inside it.
+  // Pins priority after a cache hit that ends at once: what the hit makes ready (D, defined
+  // right after A) waits with what was ready before (B, C) and starts by definition order, not
+  // behind them; the chain A -> D -> E is not held up by B and C.
+  it("starts what a hit makes ready by definition order, with what was ready before", async () => {
+    const dir = await tempDir();
+    const started: string[] = [];
+    const make = (name: string, salt: number) =>
+      new Stage(
+        async (x: number, salt: number) => {
+          started.push(name);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          return x + salt;
+        },
+        { name, outputs: "x", hashOutput: dir, logger: quiet, args: { salt } },
+      );
+    const [a, d, e, b, c] = ["a", "d", "e", "b", "c"].map((name) => make(name, 0));
+    const pipeline = new Pipeline(
+      [
+        ["start", a!],
+        [a!, d!],
+        [d!, e!],
+        ["start", b!],
+        ["start", c!],
+      ],
+      { concurrency: 2, keepRuns: 0 },
+    );
+    await pipeline.run(1);
+    await pipeline.run(1); // every call a hit: its stage was run in this process
+    started.length = 0;
+    for (const stage of [d!, b!, c!]) stage.setArg("salt", 1);
+    await pipeline.run(1);
+    expect(started).toHaveLength(4);
+    expect(a!.fromCache).toBe(true);
+    expect(started.indexOf("d")).toBeLessThan(started.indexOf("c"));
+    expect(started.indexOf("e")).toBeGreaterThan(started.indexOf("d"));
+  });
+
   it("shares the pipeline's concurrency across stages and elements, and honours a map's own limit", async () => {
     let running = 0;
     let max = 0;
