@@ -4,7 +4,6 @@ import {
   fsyncSync,
   futimesSync,
   rmSync,
-  writeSync,
   type Stats,
 } from "node:fs";
 import { openSync, renameSync, writeFileSync } from "../untracked-fs.js";
@@ -303,7 +302,8 @@ export function writeFileAtomicSync(target: string, parts: Iterable<string>): vo
   let renamed = false;
   try {
     try {
-      for (const part of parts) writeSync(fd, part);
+      // writeFileSync on a descriptor writes at its position, all of it (a short write goes on).
+      for (const part of parts) writeFileSync(fd, part);
       if (FSYNC) fsyncSync(fd);
     } finally {
       closeSync(fd);
