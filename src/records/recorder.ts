@@ -206,22 +206,32 @@ export class RunRecorder {
     const end = Date.now();
     const started: TaskRecord[] = [];
     const unstarted: TaskRecord[] = [];
+    const drafts = this.#drafts;
     for (const call of summary.calls) {
       const graphNode = summary.nodes[call.node]!;
       const name = graphNode.name;
-      const key = call.element === undefined ? name : `${name}[${call.element}]`;
-      let task = this.#drafts.get(key);
+      const { element, start, end } = call;
+      let task =
+        drafts.size === 0
+          ? undefined
+          : drafts.get(element === undefined ? name : `${name}[${element}]`);
+      if (task === undefined && start !== undefined && end !== undefined && call.decision) {
+        // A plain hit, unheard: made whole at once, its times from the report, its fields in
+        // the order its events give.
+        const { reason, decision } = call;
+        const ms = end - start;
+        const node = graphNode.id;
+        started.push(
+          element === undefined
+            ? { id: 0, stage: name, node, decision, start, reason, end, ms }
+            : { id: 0, stage: name, node, element, decision, start, reason, end, ms },
+        );
+        continue;
+      }
       if (task === undefined) {
         task = { id: 0, stage: name, node: "" } as Draft;
-        if (call.element !== undefined) task.element = call.element;
+        if (element !== undefined) task.element = element;
         task.decision = "cancelled";
-        if (call.start !== undefined && call.end !== undefined) {
-          // A plain hit, unheard: its times from the report, in the order its events give.
-          task.start = call.start;
-          if (call.reason !== undefined) task.reason = call.reason;
-          task.end = call.end;
-          task.ms = call.end - call.start;
-        }
       }
       task.node = graphNode.id;
       const decision = call.decision ?? task.heard ?? "cancelled";
