@@ -1,11 +1,4 @@
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  futimesSync,
-  rmSync,
-  type Stats,
-} from "node:fs";
+import { closeSync, fstatSync, fsyncSync, futimesSync, rmSync, type Stats } from "node:fs";
 import { openSync, renameSync, writeFileSync } from "../untracked-fs.js";
 import { open } from "node:fs/promises";
 import { hostname } from "node:os";
