@@ -2,10 +2,15 @@
  * A call on the queue: one task that runs (or explains) the call, attempt after attempt while
  * its failures are worth another try, announcing retries and the final failure.
  */
+import { emit } from "../events.js";
+import { HashScope } from "../hashing/files.js";
+import { RecordListing } from "../state/listing.js";
 import type { CallResult, Call, CallContext } from "./call.js";
 import { explainCall, type ExplainResult } from "./explain.js";
 import { errorOf } from "./failure.js";
+import type { ScheduleOptions } from "./plan.js";
 import type { QueueTask, Settled, TaskQueue } from "./queue.js";
+import { refreshFromEnv } from "./run-options.js";
 import { announceFailure, announceRetry, runCall, willRetry } from "./run.js";
 
 /** What a call runs with, but its attempt. */
@@ -20,6 +25,27 @@ export interface Dispatch {
   readonly group: number | undefined;
   /** What the stages feeding it offered, for a missing argument's message. */
   readonly offered: () => readonly string[];
+}
+
+/** What every call of a run of `options` runs with: one hash scope, one listing of records. */
+export function callBase(options: ScheduleOptions): CallBase {
+  const { onEvent, readonlyCaches, signal, attribute, executor } = options;
+  const scope = new HashScope(
+    onEvent &&
+      ((file, bytes, total) =>
+        emit(onEvent, { type: "hash:progress", file, bytes, total, time: Date.now() })),
+  );
+  const listing = options.mode === "run" ? new RecordListing() : undefined;
+  return {
+    scope,
+    readonlyCaches,
+    onEvent,
+    signal,
+    attribute,
+    refresh: refreshFromEnv(),
+    listing,
+    executor,
+  };
 }
 
 /** Queue a call; `done` is told when its last attempt ended, or when it was dropped. */

@@ -9,6 +9,7 @@ import {
   mapDecision,
   mapExplanation,
   mapResults,
+  waitingExplanation,
   type ElementReport,
   type NodeReport,
   type Status,
@@ -68,6 +69,36 @@ export function fillStreamed(
   const label = labelsOf(node.name, mapping, [element.values])[0]!;
   element.label = used.has(label) ? `${label}#${element.index}` : label;
   used.add(element.label);
+}
+
+/**
+ * A streamed element whose upstream element ended without results: left out with it, or
+ * blocked (a dry run: unknown) by it, with why (a dry run). Whether it is settled so.
+ */
+export function settleWithoutSource(
+  element: ElementReport,
+  source: ElementReport,
+  mode: "run" | "explain",
+  names: { readonly node: string; readonly source: string },
+): boolean {
+  const status = source.status;
+  if (
+    status !== "excluded" &&
+    status !== "failed" &&
+    status !== "blocked" &&
+    status !== "unknown"
+  ) {
+    return false;
+  }
+  element.label ??= source.label;
+  element.status =
+    status === "excluded" ? "excluded" : status === "unknown" ? "unknown" : "blocked";
+  if (mode === "explain" && element.status !== "excluded") {
+    const upstream = `${names.source}[${source.label}]`;
+    const name = `${names.node}[${element.label}]`;
+    element.explanation = waitingExplanation(name, element.status, [upstream], element.label);
+  }
+  return true;
 }
 
 /** A map's status from its elements': a failure first, then cancelled, blocked, unknown. */

@@ -7,7 +7,7 @@ import type { Executor } from "./executor.js";
 import { DEFINITION, MAPPING, type PipelineNode } from "./node.js";
 import type { RunOptions } from "./run-options.js";
 import type { Invocation } from "./signature.js";
-import type { NodeReport } from "./report.js";
+import { waitingReport, type NodeReport } from "./report.js";
 
 /** A node of the plan, with its edges (node ids are definition order). */
 export interface PlanNode {
@@ -75,6 +75,31 @@ export function streamSource(plan: readonly PlanNode[], id: number): number | un
   if (!mapping.over.every((name) => providerOf(plan, id, name) === source)) return undefined;
   const others = node.inputs.filter((name) => !mapping.over.includes(name));
   return others.some((name) => providerOf(plan, id, name) === source) ? undefined : source;
+}
+
+/** Where a run of a plan begins, made in one pass over a plan that may have 10,000 nodes. */
+export interface StartingState {
+  /** Every node waiting. */
+  readonly reports: NodeReport[];
+  /** Per node: the map it streams from ({@link streamSource}). */
+  readonly streams: (number | undefined)[];
+  /** Per node: the maps that stream from it. */
+  readonly followers: (number[] | undefined)[];
+  /** Per node: how many upstream nodes (not counting a stream source) it waits for. */
+  readonly waiting: number[];
+}
+
+export function startingState(plan: readonly PlanNode[]): StartingState {
+  const state: StartingState = { reports: [], streams: [], followers: [], waiting: [] };
+  for (let id = 0; id < plan.length; id++) {
+    const { node, sources } = plan[id]!;
+    state.reports.push(waitingReport(node));
+    const from = node[MAPPING] === undefined ? undefined : streamSource(plan, id);
+    state.streams.push(from);
+    if (from !== undefined) (state.followers[from] ??= []).push(id);
+    state.waiting.push(upstreamCount(sources, from));
+  }
+  return state;
 }
 
 /** How many distinct upstream nodes a node waits for (not the map it streams from). */

@@ -159,6 +159,22 @@ export function mapExplanation(name: string, elements: readonly Explanation[]): 
   return { stage: name, action: "skip", reason: { kind: "cached" }, elements: [...elements] };
 }
 
+/**
+ * Tell `downstream` how its upstream node `r` (named `name`) ended: failed or blocked, unknown
+ * (a dry run), or with elements left out. Whether it ended at all (not cancelled or waiting).
+ */
+export function noteUpstream(downstream: NodeReport, r: NodeReport, name: string): boolean {
+  const { status } = r;
+  if (status === "cancelled" || status === "waiting" || status === "running") return false;
+  // A map with elements left out, or a node left out: what needs it would see only part.
+  if (status === "excluded" || r.elements?.some((e) => e.status === "excluded")) {
+    downstream.excludedUpstream.push(name);
+  }
+  if (status === "failed" || status === "blocked") downstream.failedUpstream.push(name);
+  if (status === "unknown") downstream.unknownUpstream.push(name);
+  return true;
+}
+
 /** Count the calls of a run by what they did; with an interrupt, what did not end is cancelled. */
 export function countCalls(nodes: readonly NodeReport[], interrupted: boolean): Counts {
   const counts: Counts = { ran: 0, cached: 0, failed: 0, blocked: 0, cancelled: 0, excluded: 0 };

@@ -10,14 +10,11 @@
  * any length settle in constant stack. Reports pipeline:* and map:start; the stage runner
  * reports stage:*.
  */
-import { RecordListing } from "../state/listing.js";
 import { emit, type MemoriEvent } from "../events.js";
-import { HashScope } from "../hashing/files.js";
-import { refreshFromEnv } from "./run-options.js";
 import type { Call, CallResult } from "./call.js";
-import { dispatch, type CallBase } from "./dispatch.js";
+import { callBase, dispatch, type CallBase } from "./dispatch.js";
 import { announceFailure } from "./run.js";
-import { expandElements, fillStreamed, settleMap } from "./expand.js";
+import { expandElements, fillStreamed, settleMap, settleWithoutSource } from "./expand.js";
 import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type StageDef } from "./node.js";
@@ -26,8 +23,7 @@ import {
   namedFor,
   offeredTo,
   priorityOf,
-  streamSource,
-  upstreamCount,
+  startingState,
   type PlanNode,
   type ScheduleOptions,
 } from "./plan.js";
@@ -36,11 +32,11 @@ import { withIndexes } from "../state/state-index.js";
 import {
   countCalls,
   failedExplanation,
+  noteUpstream,
   recordCall,
   sortFailures,
   waitingExplanation,
   type ElementReport,
-  waitingReport,
   type NodeReport,
   type ScheduleReport,
 } from "./report.js";
@@ -76,7 +72,7 @@ class Scheduling {
   /** Per node: the map it streams from. */
   readonly #streams: (number | undefined)[];
   /** Per node: the maps that stream from it. */
-  readonly #followers: (number[] | undefined)[] = [];
+  readonly #followers: (number[] | undefined)[];
   /** Per mapped node: its arguments besides the mapped values, and how many elements are open. */
   readonly #named: Record<string, unknown>[] = [];
   readonly #open: number[] = [];
@@ -93,36 +89,13 @@ class Scheduling {
   constructor(plan: readonly PlanNode[], options: ScheduleOptions) {
     this.#plan = plan;
     this.#options = options;
-    // One pass over a plan that may have 10,000 nodes.
-    this.#reports = [];
-    this.#streams = [];
-    this.#waiting = [];
-    for (let id = 0; id < plan.length; id++) {
-      const { node, sources } = plan[id]!;
-      this.#reports.push(waitingReport(node));
-      const from = node[MAPPING] === undefined ? undefined : streamSource(plan, id);
-      this.#streams.push(from);
-      if (from !== undefined) (this.#followers[from] ??= []).push(id);
-      this.#waiting.push(upstreamCount(sources, from));
-    }
+    const start = startingState(plan);
+    this.#reports = start.reports;
+    this.#streams = start.streams;
+    this.#followers = start.followers;
+    this.#waiting = start.waiting;
     this.#queue = new TaskQueue(options.concurrency, groupLimits(plan));
-    const { onEvent, readonlyCaches, signal, attribute, executor } = options;
-    const scope = new HashScope(
-      onEvent &&
-        ((file, bytes, total) =>
-          emit(onEvent, { type: "hash:progress", file, bytes, total, time: Date.now() })),
-    );
-    const listing = options.mode === "run" ? new RecordListing() : undefined;
-    this.#base = {
-      scope,
-      readonlyCaches,
-      onEvent,
-      signal,
-      attribute,
-      refresh: refreshFromEnv(),
-      listing,
-      executor,
-    };
+    this.#base = callBase(options);
   }
 
   async run(): Promise<ScheduleReport> {
@@ -277,19 +250,8 @@ class Scheduling {
     if (element === undefined || element.status !== "waiting") return;
     const from = this.#streams[id]!;
     const source = this.#reports[from]!.elements![k]!;
-    if (source.status === "excluded") {
-      element.label ??= source.label;
-      element.status = "excluded";
-      return this.#elementSettled(id);
-    }
-    if (source.status === "failed" || source.status === "blocked" || source.status === "unknown") {
-      element.label ??= source.label;
-      element.status = source.status === "unknown" ? "unknown" : "blocked";
-      if (this.#options.mode === "explain") {
-        const upstream = `${this.#name(from)}[${source.label}]`;
-        const name = `${this.#name(id)}[${element.label}]`;
-        element.explanation = waitingExplanation(name, element.status, [upstream], element.label);
-      }
+    const names = { node: this.#name(id), source: this.#name(from) };
+    if (settleWithoutSource(element, source, this.#options.mode, names)) {
       return this.#elementSettled(id);
     }
     if (source.status !== "done" || this.#stopping) return;
@@ -428,22 +390,8 @@ class Scheduling {
         this.#work.push(ACTIVATE, next, 0); // it follows element by element
         continue;
       }
-      if (
-        r.status !== "done" &&
-        r.status !== "failed" &&
-        r.status !== "blocked" &&
-        r.status !== "unknown" &&
-        r.status !== "excluded"
-      ) {
-        continue; // cancelled: what follows does not start
-      }
-      const downstream = this.#reports[next]!;
-      // A map with elements left out, or a node left out: what needs it would see only part.
-      if (r.status === "excluded" || r.elements?.some((e) => e.status === "excluded"))
-        downstream.excludedUpstream.push(this.#name(id));
-      if (r.status === "failed" || r.status === "blocked")
-        downstream.failedUpstream.push(this.#name(id));
-      if (r.status === "unknown") downstream.unknownUpstream.push(this.#name(id));
+      // Cancelled (or still waiting: dropped): what follows does not start.
+      if (!noteUpstream(this.#reports[next]!, r, this.#name(id))) continue;
       this.#waiting[next]! -= 1;
       if (this.#waiting[next] === 0) this.#work.push(ACTIVATE, next, 0);
     }
