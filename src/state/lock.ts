@@ -69,9 +69,8 @@ const LOCK_STALE_MS = Math.max(5000, Number(process.env.MEMORI_LOCK_STALE_MS) ||
 const REFRESH_MS = LOCK_STALE_MS / 6;
 
 const HOST = hostName();
-/** What a lock this process creates holds: its owner. The file's whole content, and size. */
-const OWNER = JSON.stringify({ host: HOST, pid: process.pid });
-const OWNER_BYTES = Buffer.byteLength(OWNER);
+/** What a lock this process creates holds, all of it: its owner. */
+const OWNER = Buffer.from(JSON.stringify({ host: HOST, pid: process.pid }));
 
 /** A lock this process holds. */
 interface Held {
@@ -363,7 +362,7 @@ function carrierOf(lock: Held): CarrierFile {
       let done = 0;
       while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
       // The lock held its owner only: a record at least as long covers it all.
-      if (bytes.length < OWNER_BYTES) ftruncateSync(fd, bytes.length);
+      if (bytes.length < OWNER.length) ftruncateSync(fd, bytes.length);
       // Still this process's lock, with a new time: kept so until it is renamed (or released).
       const info = fstatSync(fd, { bigint: true });
       lock.stamp = `${info.ino}:${info.mtimeNs}`;
