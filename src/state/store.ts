@@ -54,23 +54,6 @@ export function checkStateName(name: unknown): string | undefined {
   return undefined;
 }
 
-/**
- * The state files of one stage in one directory: `<dir>/<name>.stage` (the commit record),
- * `.inputs`, `.outputs`, and the `.files` and `.trees` hints. What `memori cache` reads; the
- * engine writes through it. Reading never throws for what is on disk: bad state is
- * `unreadable`, a miss.
- *
- * @example
- * ```ts
- * const found = new StateStore(".memori", "skullStrip").read();
- * if (found.kind === "ok") {
- *   const { record, inputs, outputs } = found.state;
- *   console.log(record.time, inputs, outputs); // when it last ran, with what, giving what
- * } else if (found.kind === "unreadable") {
- *   console.log(found.file, found.detail);
- * }
- * ```
- */
 /** Each state directory as `path.join` begins a path inside it: `""`, or ending in a separator. */
 const dirPrefixes = new Map<string, string>();
 
@@ -93,6 +76,23 @@ function joinedBase(dir: string, name: string): string | null {
   return prefix + name;
 }
 
+/**
+ * The state files of one stage in one directory: `<dir>/<name>.stage` (the commit record),
+ * `.inputs`, `.outputs`, and the `.files` and `.trees` hints. What `memori cache` reads; the
+ * engine writes through it. Reading never throws for what is on disk: bad state is
+ * `unreadable`, a miss.
+ *
+ * @example
+ * ```ts
+ * const found = new StateStore(".memori", "skullStrip").read();
+ * if (found.kind === "ok") {
+ *   const { record, inputs, outputs } = found.state;
+ *   console.log(record.time, inputs, outputs); // when it last ran, with what, giving what
+ * } else if (found.kind === "unreadable") {
+ *   console.log(found.file, found.detail);
+ * }
+ * ```
+ */
 export class StateStore {
   readonly #root: string | null | undefined;
 
