@@ -210,21 +210,26 @@ export class RunRecorder {
     for (const call of summary.calls) {
       const graphNode = summary.nodes[call.node]!;
       const name = graphNode.name;
-      const { element, start, end } = call;
+      const { element } = call;
       let task =
         drafts.size === 0
           ? undefined
           : drafts.get(element === undefined ? name : `${name}[${element}]`);
-      if (task === undefined && start !== undefined && end !== undefined && call.decision) {
+      if (
+        task === undefined &&
+        call.start !== undefined &&
+        call.end !== undefined &&
+        call.decision
+      ) {
         // A plain hit, unheard: made whole at once, its times from the report, its fields in
         // the order its events give.
-        const { reason, decision } = call;
-        const ms = end - start;
+        const { reason, decision, start: began, end: ended } = call;
         const node = graphNode.id;
+        const ms = ended - began;
         started.push(
           element === undefined
-            ? { id: 0, stage: name, node, decision, start, reason, end, ms }
-            : { id: 0, stage: name, node, element, decision, start, reason, end, ms },
+            ? { id: 0, stage: name, node, decision, start: began, reason, end: ended, ms }
+            : { id: 0, stage: name, node, element, decision, start: began, reason, end: ended, ms },
         );
         continue;
       }
