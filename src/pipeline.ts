@@ -211,7 +211,7 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
     } finally {
       trap.release();
     }
-    if (recording !== undefined) await finishRecording(recording, nodes, report);
+    if (recording !== undefined) finishRecording(recording, nodes, report);
     this.#states = [];
     report.nodes.forEach((r, id) => {
       const elements = r.elements === undefined ? undefined : elementDecisions(r);

@@ -246,7 +246,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ),
     );
     const statuses = settled.map((s) => (s.kind === "done" ? s.value : 1));
-    await recording?.finish(name, ends);
+    recording?.finish(name, ends);
     const failed = statuses.filter((s) => s !== 0).length;
     if (failed > 0) say(`${failed} of ${runs.length} parallel runs failed`);
     status = statuses.find((s) => s !== 0) ?? 0;

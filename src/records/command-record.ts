@@ -25,7 +25,7 @@ export interface CommandRecording {
   /** The listener of run `k` (of `runs`). */
   listener(k: number): EventListener;
   /** Write the record: `ends[k]` is how run `k` ended. */
-  finish(name: string, ends: readonly CommandEnd[]): Promise<void>;
+  finish(name: string, ends: readonly CommandEnd[]): void;
 }
 
 /**
@@ -54,10 +54,10 @@ export function recordCommand(
             : event,
         );
     },
-    async finish(name, given) {
+    finish(name, given) {
       // A run that never started (an interrupt before its turn) ended cancelled.
       const ends = Array.from(given, (end) => end ?? { status: 130, interrupted: true });
-      await saveRunRecord(
+      saveRunRecord(
         dir,
         () => {
           const decisions = ends.map((end): TaskDecision | undefined =>

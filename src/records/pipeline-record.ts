@@ -145,12 +145,12 @@ function edgesOf(nodes: readonly PlanNode[]): GraphEdge[] {
 }
 
 /** Make the run's record and write it (a failure to is a warning, said once). */
-export async function finishRecording(
+export function finishRecording(
   recording: Recording,
   nodes: readonly PlanNode[],
   report: ScheduleReport,
-): Promise<void> {
-  await saveRunRecord(
+): void {
+  saveRunRecord(
     recording.dir,
     () => {
       const interrupted = report.interrupted !== undefined;

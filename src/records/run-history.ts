@@ -74,11 +74,7 @@ function warnOnce(message: string): void {
  * Write a run's record under `stateDir`, atomically, then remove the oldest beyond `keep`.
  * Throws what went wrong (see {@link saveRunRecord}, which does not).
  */
-export async function writeRunRecord(
-  stateDir: string,
-  record: RunRecord,
-  keep: number,
-): Promise<string> {
+export function writeRunRecord(stateDir: string, record: RunRecord, keep: number): string {
   const dir = runsDir(stateDir);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${record.id}.json`);
@@ -109,16 +105,16 @@ let wroteNone = false;
 /**
  * Make a run's record and write it ({@link writeRunRecord}), never failing: a record that
  * cannot be made or written is said once per process on stderr (a warning), and the run goes
- * on. Resolves to the file, or `undefined`.
+ * on. Returns the file, or `undefined`.
  */
-export async function saveRunRecord(
+export function saveRunRecord(
   stateDir: string,
   make: () => RunRecord,
   keep: number,
-): Promise<string | undefined> {
+): string | undefined {
   if (keep <= 0) return undefined;
   try {
-    return await writeRunRecord(stateDir, make(), keep);
+    return writeRunRecord(stateDir, make(), keep);
   } catch (error) {
     if (!wroteNone) {
       wroteNone = true;

@@ -52,20 +52,18 @@ describe("memori's bookkeeping in a folder taken as an input", () => {
     const project = await tempDir();
     const elsewhere = await tempDir();
     writeFileSync(path.join(project, "subjects.tsv"), "sub-01\n");
-    const first = pipeline(project, elsewhere);
-    await first.run(0);
-    expect(ran(first)).toHaveLength(N + 1);
+    /** A fresh pipeline's run with `x`: the stages it ran. */
+    const runWith = async (x: number) => {
+      const fresh = pipeline(project, elsewhere);
+      await fresh.run(x);
+      return ran(fresh);
+    };
+    expect(await runWith(0)).toHaveLength(N + 1);
     // The run wrote a run record and an index inside the project folder: not a change of it.
-    const second = pipeline(project, elsewhere);
-    await second.run(0);
-    expect(ran(second)).toEqual([]);
+    expect(await runWith(0)).toEqual([]);
     // A change upstream re-runs the stages (their state files change), then nothing again.
-    const third = pipeline(project, elsewhere);
-    await third.run(5);
-    expect(ran(third)).toHaveLength(N + 1);
-    const fourth = pipeline(project, elsewhere);
-    await fourth.run(5);
-    expect(ran(fourth)).toEqual([]);
+    expect(await runWith(5)).toHaveLength(N + 1);
+    expect(await runWith(5)).toEqual([]);
     // The folder's data still counts.
     writeFileSync(path.join(project, "subjects.tsv"), "sub-01\nsub-02\n");
     const fifth = pipeline(project, elsewhere);
