@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { codeOf } from "../errors.js";
 import { crashPoint } from "./fault.js";
+import { stampOf } from "./stamp.js";
 
 let counter = 0;
 
@@ -59,17 +60,6 @@ export function tempPathFor(target: string): string {
  * keeps times in whole seconds (or two), and even within the clock tick of the commit.
  */
 const AGE_SECONDS = 10;
-
-/**
- * A file's stamp as written: device, inode, size and modification time (ms, with its fraction).
- * A rename keeps it; writing the file again, in place or by replacing it, changes it: the
- * stamped time is a whole second in the past, a write's time is now. From `Stats`, not
- * `BigIntStats`: the same fields without fourteen BigInts and four Dates made per `stat` (a
- * cached stage stats two files); writer and reader make the stamp the same way.
- */
-export function stampOf(stats: Stats): string {
-  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
-}
 
 /** The data of a file, or how to make it from the stamps of the files written before it. */
 export type AtomicData = string | Uint8Array | ((stamps: readonly string[]) => string);

@@ -24,10 +24,10 @@
  * `.stage`, a tab, and its record as compact JSON.
  */
 import path from "node:path";
-import type { Stats } from "node:fs";
 import { sha256 } from "../hashing/files.js";
 import { readSized } from "../untracked-fs.js";
-import { stampOf, writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "./atomic.js";
+import { hasStamp, type StampStats } from "./stamp.js";
 import type { StageRecord } from "./record.js";
 
 /** The index's file in a state directory. */
@@ -39,11 +39,6 @@ export const LOAD_AFTER = 16;
 
 const HEADER = `{"check":"`;
 const HEADER_END = `","memori-index":${INDEX_VERSION}}\n`;
-
-/** The stamp of a `.stage` file as the index keys it: its identity, size and times. */
-export function recordStamp(stats: Stats): string {
-  return `${stampOf(stats)}:${stats.ctimeMs}`;
-}
 
 /** One stage's entry: the stamp of its `.stage`, and its record as one line of JSON. */
 interface Entry {
@@ -81,12 +76,13 @@ export class DirectoryIndex {
   }
 
   /**
-   * The record of `name`'s `.stage` whose stamp is `stamp`, as JSON text (parsed by the
-   * caller, a fresh object each time), or `undefined` when the index does not know that file.
+   * The record of `name`'s `.stage` as `stats` says it is now (its stamp, `recordStampOf`), as
+   * JSON text (parsed by the caller, a fresh object each time), or `undefined` when the index
+   * does not know that file.
    */
-  recordText(name: string, stamp: string): string | undefined {
+  recordText(name: string, stats: StampStats): string | undefined {
     const entry = this.#entries.get(name);
-    return entry !== undefined && entry.stamp === stamp ? entry.json : undefined;
+    return entry !== undefined && hasStamp(entry.stamp, stats, true) ? entry.json : undefined;
   }
 
   /**

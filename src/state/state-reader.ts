@@ -10,10 +10,10 @@ import { codeOf, messageOf } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { fileEntries, type FileEntry, type Json } from "../hashing/values.js";
 import { openSync, readOpenText, readText, statSync } from "../untracked-fs.js";
-import { stampOf } from "./atomic.js";
 import { entriesFromStored, fromStored, mayHoldMarks } from "./portable.js";
 import { FORMAT_VERSION, checkRecord, checkValues, isRecord, type StageRecord } from "./record.js";
-import { indexOf, recordStamp, type DirectoryIndex } from "./state-index.js";
+import { indexOf, type DirectoryIndex } from "./state-index.js";
+import { hasStamp, recordStampOf } from "./stamp.js";
 
 /** A consistent state read back from disk. */
 export interface StoredState {
@@ -96,7 +96,7 @@ function readIndexed(at: StateFiles, index: DirectoryIndex): ReadResult {
         index.forget(at.name);
         return { kind: "absent" };
       }
-      known = index.recordText(at.name, recordStamp(stats));
+      known = index.recordText(at.name, stats);
     } catch (error) {
       return { kind: "unreadable", file, detail: messageOf(error) };
     }
@@ -108,7 +108,7 @@ function readIndexed(at: StateFiles, index: DirectoryIndex): ReadResult {
   try {
     const fd = openSync(file, "r");
     try {
-      stamp = recordStamp(fstatSync(fd));
+      stamp = recordStampOf(fstatSync(fd));
       text = readOpenText(fd);
     } finally {
       closeSync(fd);
@@ -166,8 +166,8 @@ function withValues(at: StateFiles, record: StageRecord, text: string): ReadResu
     record.memori === FORMAT_VERSION &&
     values !== undefined &&
     stamps !== undefined &&
-    stamp(at, "inputs") === stamps.inputs &&
-    stamp(at, "outputs") === stamps.outputs
+    stamped(at, "inputs", stamps.inputs) &&
+    stamped(at, "outputs", stamps.outputs)
       ? { kind: "ok", state: { record, ...values } }
       : readValues(at, record);
   return read.kind === "ok" && mayHoldMarks(text) ? placed(at, read.state) : read;
@@ -199,12 +199,14 @@ function placed(at: StateFiles, state: StoredState): ReadResult {
   };
 }
 
-/** A state file's stamp now, or `undefined` if it cannot be had. */
-function stamp(at: StateFiles, kind: "inputs" | "outputs"): string | undefined {
+/** Whether a state file is still the one stamped `stamp` (stamp.ts). */
+function stamped(at: StateFiles, kind: "inputs" | "outputs", stamp: unknown): boolean {
+  if (typeof stamp !== "string") return false;
   try {
-    return stampOf(statSync(at.file(kind)));
+    const stats = statSync(at.file(kind), { throwIfNoEntry: false });
+    return stats !== undefined && hasStamp(stamp, stats);
   } catch {
-    return undefined; // gone (or unreadable): the full check says which
+    return false; // unreadable: the full check says why
   }
 }
 

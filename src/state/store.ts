@@ -18,7 +18,8 @@ import { sha256, type KnownHash } from "../hashing/files.js";
 import { sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 import { crypto } from "../lazy-modules.js";
 import { statSync } from "../untracked-fs.js";
-import { indexOf, recordStamp } from "./state-index.js";
+import { indexOf } from "./state-index.js";
+import { recordStampOf } from "./stamp.js";
 import { entriesToStored, rootFromEnv, toStored } from "./portable.js";
 import { hostName, writeFilesAtomic, type CarrierFile } from "./atomic.js";
 import { FORMAT_VERSION, prettyText, recordText, type StageRecord } from "./record.js";
@@ -268,7 +269,7 @@ export class StateStore {
       );
     }
     if (renamed !== undefined)
-      indexOf(this.dir)?.learn(this.name, recordStamp(renamed), committed!, true);
+      indexOf(this.dir)?.learn(this.name, recordStampOf(renamed), committed!, true);
     return committed!;
   }
 }

@@ -17,7 +17,8 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { stampOf, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
+import { writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
+import { stampOf } from "../../src/state/stamp.js";
 import { runChild, type ChildResult } from "../util/child.js";
 import { tempDir } from "../util/tmp.js";
 

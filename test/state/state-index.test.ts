@@ -6,13 +6,8 @@ import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage, type PipelineOptions, type PipelineSource } from "../../src/index.js";
-import {
-  DirectoryIndex,
-  INDEX_FILE,
-  LOAD_AFTER,
-  parseIndex,
-  recordStamp,
-} from "../../src/state/state-index.js";
+import { DirectoryIndex, INDEX_FILE, LOAD_AFTER, parseIndex } from "../../src/state/state-index.js";
+import { recordStampOf } from "../../src/state/stamp.js";
 import type { Decision } from "../../src/decision.js";
 import { FORMAT_VERSION, type StageRecord } from "../../src/state/record.js";
 import { tempDir } from "../util/tmp.js";
@@ -63,7 +58,7 @@ describe("the index of commit records", () => {
     expect(entries.size).toBe(N);
     for (let i = 0; i < N; i++) {
       const stats = statSync(path.join(dir, `s${i}.stage`));
-      expect(entries.get(`s${i}`)?.stamp).toBe(recordStamp(stats));
+      expect(entries.get(`s${i}`)?.stamp).toBe(recordStampOf(stats));
       const record = JSON.parse(entries.get(`s${i}`)!.json) as StageRecord;
       expect(record).toMatchObject({ name: `s${i}`, memori: FORMAT_VERSION });
       expect(record.values?.outputs).toEqual({ x: i + 1 });
@@ -190,13 +185,15 @@ describe("the index of commit records", () => {
     const record = (name: string) =>
       ({ name, memori: FORMAT_VERSION, run: "r", time: "t" }) as unknown as StageRecord;
     const names = ["plain", 'quo"te', "tab\there", "line\nbreak", "ünï", "back\\slash"];
-    names.forEach((name, i) => index.learn(name, `1:${i}:2:3:4`, record(name)));
+    const stats = (i: number) => ({ dev: 1, ino: i, size: 2, mtimeMs: 3, ctimeMs: 4.5 });
+    names.forEach((name, i) => index.learn(name, recordStampOf(stats(i)), record(name)));
     index.forget("plain");
     const entries = parseIndex(index.bytes())!;
     expect([...entries.keys()].sort()).toEqual(names.slice(1).sort());
     for (const [name, entry] of entries) {
-      expect(index.recordText(name, entry.stamp)).toBe(entry.json);
-      expect(index.recordText(name, "another stamp")).toBeUndefined();
+      const i = names.indexOf(name);
+      expect(index.recordText(name, stats(i))).toBe(entry.json);
+      expect(index.recordText(name, { ...stats(i), ctimeMs: 4.25 })).toBeUndefined();
       expect(JSON.parse(entry.json)).toMatchObject({ name });
     }
     expect(parseIndex(index.bytes().toString("utf8").replace("ünï", "uni"))).toBeUndefined();
