@@ -143,7 +143,7 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
     const sides = { ours: (state) => node("linear.mjs", [state, String(n)]) };
     if (python) sides.python = (state) => py("python-linear.py", [peer, state, String(n)]);
     const runs = Object.fromEntries(Object.keys(sides).map((k) => [k, { first: [], cached: [] }]));
-    for (let i = 0; i < (quick ? 2 : 3); i++) {
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
       const order = i % 2 ? Object.keys(sides).reverse() : Object.keys(sides);
       for (const side of order) {
         const state = freshDir(`linear-${n}-${side}`);
