@@ -9,6 +9,11 @@ import { attr, text } from "./html.js";
 import { DECISIONS, type ReportEdge, type ReportStage } from "./model.js";
 
 const CHAR_WIDTH = 7.2; // 12px sans-serif, about
+/**
+ * Above this many stages the DAG is not drawn: dagre lays out 2,000 in about 2 s (a chain of
+ * 3,000 overflows its recursion), and a drawing that large shows nothing a reader can use.
+ */
+export const MAX_DRAWN = 2000;
 const NODE_HEIGHT = 46;
 const MAX_LABEL = 40;
 
@@ -32,9 +37,14 @@ function subtitle(stage: ReportStage): string {
   return what.length === 0 ? `×${total} · ${legend}` : `×${total} · ${what.join(", ")}`;
 }
 
+function notDrawn(why: string): string {
+  return `<p class="empty">The DAG is not drawn: ${text(why)}. The timeline and the table of tasks show every stage.</p>`;
+}
+
 /** The DAG as one `<svg>` element (`class="dag"`, one `g.dag-node` per stage). */
 export function dagSvg(stages: readonly ReportStage[], edges: readonly ReportEdge[]): string {
   if (stages.length === 0) return '<p class="empty">No stages recorded.</p>';
+  if (stages.length > MAX_DRAWN) return notDrawn(`${stages.length} stages are too many to draw`);
   const graph = new dagre.graphlib.Graph<GraphLabel, NodeLabel, EdgeLabel>({ multigraph: true });
   graph.setGraph({ rankdir: "LR", nodesep: 24, ranksep: 56, edgesep: 12, marginx: 8, marginy: 8 });
   graph.setDefaultEdgeLabel(() => ({}));
@@ -61,7 +71,13 @@ export function dagSvg(stages: readonly ReportStage[], edges: readonly ReportEdg
     );
     drawn.push(edge);
   }
-  dagre.layout(graph);
+  try {
+    dagre.layout(graph);
+  } catch (error) {
+    // A graph whose layout recurses deeper than the stack allows (a long chain).
+    if (!(error instanceof RangeError)) throw error;
+    return notDrawn(`the layout of its ${stages.length} stages failed (${error.message})`);
+  }
   const { width = 0, height = 0 } = graph.graph();
   const parts: string[] = [];
   parts.push(

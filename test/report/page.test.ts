@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { fromRunRecord } from "../../src/report/from-record.js";
 import { reportPage } from "../../src/report/page.js";
 import { ROW_PER_TASK } from "../../src/report/timeline.js";
-import { largeMapRecord } from "../util/large-record.js";
+import { MAX_DRAWN } from "../../src/report/dag-svg.js";
+import { largeMapRecord, longChainRecord } from "../util/large-record.js";
 import { sampleRecord } from "../util/run-records.js";
 
 const count = (html: string, pattern: RegExp): number => html.match(pattern)?.length ?? 0;
@@ -113,5 +114,21 @@ describe("the report page", () => {
     expect(count(html, /class="row-label"/g)).toBe(3);
     expect(html).toContain("register (10000)");
     expect(Buffer.byteLength(html)).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it("draws the DAG of a chain of 1,000 stages, and says why one of 10,000 is not drawn", () => {
+    const drawn = reportPage(fromRunRecord(longChainRecord(1000)));
+    expect(count(drawn, /<g class="dag-node"/g)).toBe(1000);
+    // A layout that overflows the stack (dagre recurses along a chain) is said, not thrown.
+    const deep = reportPage(fromRunRecord(longChainRecord(MAX_DRAWN)));
+    expect(count(deep, /<g class="dag-node"/g) === MAX_DRAWN || deep.includes("failed (")).toBe(
+      true,
+    );
+    // dagre's layout of a chain of 3,000 overflowed the stack: the report threw instead.
+    const html = reportPage(fromRunRecord(longChainRecord(10_000)));
+    expect(count(html, /<g class="dag-node"/g)).toBe(0);
+    expect(html).toContain("The DAG is not drawn: 10000 stages are too many to draw.");
+    expect(count(html, /<tr><td/g)).toBe(10_000);
+    expect(count(html, /<rect class="bar"/g)).toBe(10_000);
   });
 });

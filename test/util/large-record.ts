@@ -53,3 +53,33 @@ export function largeMapRecord(n: number): RunRecord {
   record.ms = record.end - record.start;
   return record;
 }
+
+/**
+ * A record of a fully cached run of a chain of `n` stages (`s0` to `s<n-1>`, each feeding the
+ * next): what a report of a pipeline of thousands of stages has to show.
+ */
+export function longChainRecord(n: number): RunRecord {
+  const record = sampleRecord();
+  const start = record.start;
+  record.graph.nodes = [];
+  record.graph.edges = [];
+  record.tasks = [];
+  for (let i = 0; i < n; i++) {
+    record.graph.nodes.push({ id: `s${i}`, name: `step${i}`, mapped: false, state: "cached" });
+    if (i > 0) record.graph.edges.push({ from: `s${i - 1}`, to: `s${i}`, label: "x" });
+    record.tasks.push({
+      id: i + 1,
+      stage: `step${i}`,
+      node: `s${i}`,
+      decision: "cached",
+      reason: { kind: "cached" },
+      start: start + i,
+      end: start + i,
+      ms: 0,
+    });
+  }
+  record.counts = { ran: 0, cached: n, failed: 0, blocked: 0, cancelled: 0, excluded: 0 };
+  record.end = start + n;
+  record.ms = n;
+  return record;
+}
