@@ -12,10 +12,11 @@ import { bytes, duration } from "../report/units.js";
 export const REPORT_HELP = `usage: memori report [RUN] [DIR] [-o FILE]
 
 Write the HTML report of a pipeline run: a summary (tasks ran, cached, failed, blocked; wall
-and CPU time; command, host, parameters), the DAG coloured by what each stage did, a timeline
-(one bar per stage call or map element), the failures with their log tails, and a table of
-every task with its decision, reason, duration, exit status, CPU, peak memory and I/O. One
-file, nothing loaded from the network: open it in any browser, mail it, archive it.
+and CPU time; command, host, parameters), the DAG coloured by what each stage did (up to
+2,000 stages), a timeline (one bar per stage call or map element), the failures with their
+log tails, and a table of every task with its decision, reason, duration, exit status, CPU,
+peak memory and I/O. One file, nothing loaded from the network: open it in any browser, mail
+it, archive it.
 
 RUN is a run as memori log names it: its id, a unique beginning of one, last, or -N (the
 Nth newest), or its record's .json file; the newest run by default. DIR is the state
