@@ -204,9 +204,9 @@ function checkWiring(nodes: readonly PlanNode[]): void {
 
 /** The diagram's edges, labelled with the names passed along (and what `"start"` gives). */
 export function diagramEdges(nodes: readonly PlanNode[]): DiagramEdge[] {
-  // Made once per run for its record, over every node of a graph that may have 10,000: plain
-  // loops over the definitions' own arrays (the signature's names, not a copy), no sets, and
-  // no array but the edges for the usual one source.
+  // Made once per run for its record, over every node of a graph that may have 10,000, mostly
+  // by code V8 has not compiled yet: indexed loops over the definitions' own arrays (the
+  // signature's names, not a copy; no iterator), no sets, and no array but the edges.
   const edges: DiagramEdge[] = [];
   for (let id = 0; id < nodes.length; id++) {
     const { node, start, sources } = nodes[id]!;
@@ -215,12 +215,13 @@ export function diagramEdges(nodes: readonly PlanNode[]): DiagramEdge[] {
     for (let i = 0; i < sources.length; i++) {
       const source = sources[i]!;
       if (i > 0 && sources.indexOf(source) !== i) continue; // one edge per source
-      const upstream = nodes[source]!.node;
+      const { outputs, aliases } = nodes[source]!.node[DEFINITION];
       let label = "";
-      for (const name of upstream[DEFINITION].outputs) {
+      for (let k = 0; k < outputs.length; k++) {
+        const name = outputs[k]!;
         if (inputs.includes(name)) label = label === "" ? name : `${label}, ${name}`;
       }
-      for (const name in upstream.aliases) {
+      for (const name in aliases) {
         if (inputs.includes(name)) label = label === "" ? name : `${label}, ${name}`;
       }
       edges.push({ from: `s${source}`, to, label });
