@@ -129,9 +129,9 @@ export function dataFile(name, size) {
 }
 
 export const rows = [];
-export function row(name, value, unit, reference, referenceValue, note = "") {
+export function row(name, value, unit, reference, referenceValue, note = "", samples) {
   const ratio = referenceValue ? value / referenceValue : undefined;
-  rows.push({ name, value, unit, reference, referenceValue, ratio, note });
+  rows.push({ name, value, unit, reference, referenceValue, ratio, note, ...samples });
   process.stderr.write(`bench: ${name}: ${value.toFixed(2)} ${unit}\n`);
 }
 

@@ -156,7 +156,7 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
     }
     const summary = (side) =>
       runs[side] && { first: median(runs[side].first), cached: median(runs[side].cached) };
-    result[n] = { ours: summary("ours"), python: summary("python") };
+    result[n] = { ours: summary("ours"), python: summary("python"), samples: runs };
   }
   const vsPython = (n, what, target) => {
     const { ours, python: theirs } = result[n];
@@ -168,6 +168,8 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
       theirs ? "Python memori, same pipeline" : "skipped: no python3",
       theirs?.[what],
       [perStage, target].filter(Boolean).join("; "),
+      // Every round's time, in the JSON results: these rows move from run to run here.
+      { samples: result[n].samples.ours[what], referenceSamples: result[n].samples.python?.[what] },
     );
   };
   const [small, large] = sizes;
