@@ -46,6 +46,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
       /** `Date.now()` when it happened. */
@@ -58,6 +63,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
       /** Why it runs. */
@@ -72,6 +82,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** `cached`, with the read-only cache it came from, if any. */
       reason: Reason;
       /** How long the call took, in milliseconds. */
@@ -86,6 +101,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
       /** Why it ran. */
@@ -102,6 +122,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt that failed; the next one starts now. */
       attempt: number;
       /** How many attempts the call has in all (`retries` + 1). */
@@ -120,6 +145,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
       /** What it threw (a `MemoriError` naming the stage, the function's error as `cause`). */
@@ -140,6 +170,11 @@ export type MemoriEvent =
       stage: string;
       /** The map element's label, for one element of a map. */
       element?: string;
+      /**
+       * In a pipeline, the node's id (`s0`, `s1`... in definition order, as its run record has
+       * it): it tells apart stages of the same name (in different state directories).
+       */
+      node?: string;
       /** The attempt, from the second one of a stage with `retries`. */
       attempt?: number;
       /** The command as given. */

@@ -25,6 +25,8 @@ export interface Call {
   readonly options: RunOptions;
   /** What the first attempt saw, for the later ones: path arguments that named no file. */
   readonly memo?: { absent?: Set<string> };
+  /** The pipeline node's id (`s<index>`), for a pipeline's call: its events carry it. */
+  readonly node?: string | undefined;
 }
 
 /** What a call runs with. */
@@ -88,12 +90,14 @@ export interface About {
   stage: string;
   element?: string;
   attempt?: number;
+  node?: string;
 }
 
 function about(call: Call, ctx: CallContext): About {
   const fields: About = { stage: callName(call.def, call.element) };
   if (call.element !== undefined) fields.element = call.element;
   if (ctx.attempt > 1) fields.attempt = ctx.attempt;
+  if (call.node !== undefined) fields.node = call.node;
   return fields;
 }
 

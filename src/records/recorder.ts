@@ -120,6 +120,11 @@ function combined(usages: readonly ProcessUsage[]): ProcessUsage | undefined {
   return total;
 }
 
+/** Where the events of a call go: by its node and name (two nodes may share a name). */
+function draftKey(node: string | undefined, stage: string): string {
+  return node === undefined ? stage : `${node}\u0000${stage}`;
+}
+
 /** Collects a run's events, then makes its record. */
 export class RunRecorder {
   /** When the run started. */
@@ -131,15 +136,16 @@ export class RunRecorder {
    */
   readonly listener = hitsFromReport((event: MemoriEvent): void => this.#hear(event));
 
-  #draft(event: { stage: string; element?: string }, time: number): Draft {
-    let draft = this.#drafts.get(event.stage);
+  #draft(event: { stage: string; element?: string; node?: string }, time: number): Draft {
+    const key = draftKey(event.node, event.stage);
+    let draft = this.#drafts.get(key);
     if (draft === undefined) {
       // Fields in the order a reader looks for them.
       draft = { id: 0, stage: stageOf(event), node: "" } as Draft;
       if (event.element !== undefined) draft.element = event.element;
       draft.decision = "cancelled";
       draft.start = time;
-      this.#drafts.set(event.stage, draft);
+      this.#drafts.set(key, draft);
     }
     return draft;
   }
@@ -211,10 +217,12 @@ export class RunRecorder {
       const graphNode = summary.nodes[call.node]!;
       const name = graphNode.name;
       const { element } = call;
-      let task =
-        drafts.size === 0
-          ? undefined
-          : drafts.get(element === undefined ? name : `${name}[${element}]`);
+      let task: Draft | undefined;
+      if (drafts.size > 0) {
+        // A pipeline's events name their node; a stage run alone's (a command's) do not.
+        const stage = element === undefined ? name : `${name}[${element}]`;
+        task = drafts.get(draftKey(graphNode.id, stage)) ?? drafts.get(stage);
+      }
       if (
         task === undefined &&
         call.start !== undefined &&

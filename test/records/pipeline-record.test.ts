@@ -264,4 +264,67 @@ describe("a pipeline's run records", () => {
     }
     expect(readHistory(dir).records).toHaveLength(0);
   });
+
+  it("keep apart stages of the same name in different state directories: their events name their node", async () => {
+    const dir = await tempDir();
+    const quiet = recordingLogger().logger;
+    const make = (onEvent?: (e: MemoriEvent) => void) => {
+      const first = new Stage((x: number) => x + 1, {
+        name: "prep",
+        outputs: "y",
+        hashOutput: path.join(dir, "t1"),
+        logger: quiet,
+      });
+      const second = new Stage((y: number) => y * 2, {
+        name: "prep",
+        outputs: "z",
+        hashOutput: path.join(dir, "t2"),
+        logger: quiet,
+      });
+      const third = new Stage((z: number) => z - 1, {
+        name: "prep",
+        outputs: "w",
+        hashOutput: path.join(dir, "t2", "more"),
+        logger: quiet,
+      });
+      return new Pipeline(
+        [
+          ["start", first],
+          [first, second],
+          [second, third],
+        ],
+        onEvent === undefined ? {} : { onEvent },
+      );
+    };
+    const heard: MemoriEvent[] = [];
+    expect(await make((event) => heard.push(event)).run(1)).toMatchObject({ w: 3 });
+    const starts = heard.filter((e) => e.type === "stage:start");
+    expect(starts.map((e) => "node" in e && e.node)).toEqual(["s0", "s1", "s2"]);
+    await make().run(1); // cached, heard by the recorder alone
+    const runs = [dir, path.join(dir, "t1"), path.join(dir, "t2"), path.join(dir, "t2", "more")]
+      .flatMap((d) => readHistory(d).records)
+      .sort((a, b) => a.start - b.start);
+    expect(runs).toHaveLength(2);
+    for (const [record, decision] of [
+      [runs[0]!, "ran"],
+      [runs[1]!, "cached"],
+    ] as const) {
+      expect(record.tasks.map((t) => [t.id, t.stage, t.node, t.decision])).toEqual([
+        [1, "prep", "s0", decision],
+        [2, "prep", "s1", decision],
+        [3, "prep", "s2", decision],
+      ]);
+      expect(record.counts[decision]).toBe(3);
+    }
+    // A stage run alone names no node.
+    const alone: MemoriEvent[] = [];
+    const solo = new Stage((x: number) => x, {
+      name: "solo",
+      logger: quiet,
+      onEvent: (event) => alone.push(event),
+    });
+    await solo.run(1);
+    expect(alone.length).toBeGreaterThan(0);
+    expect(alone.some((e) => "node" in e)).toBe(false);
+  });
 });
