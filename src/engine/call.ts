@@ -25,8 +25,8 @@ export interface Call {
   readonly options: RunOptions;
   /** What the first attempt saw, for the later ones: path arguments that named no file. */
   readonly memo?: { absent?: Set<string> };
-  /** The pipeline node's id (`s<index>`), for a pipeline's call: its events carry it. */
-  readonly node?: string | undefined;
+  /** The pipeline node's index, for a pipeline's call: its events carry `s<index>`. */
+  readonly node?: number | undefined;
 }
 
 /** What a call runs with. */
@@ -97,7 +97,7 @@ function about(call: Call, ctx: CallContext): About {
   const fields: About = { stage: callName(call.def, call.element) };
   if (call.element !== undefined) fields.element = call.element;
   if (ctx.attempt > 1) fields.attempt = ctx.attempt;
-  if (call.node !== undefined) fields.node = call.node;
+  if (call.node !== undefined) fields.node = `s${call.node}`;
   return fields;
 }
 

@@ -282,7 +282,7 @@ class Scheduling {
       options: this.#options.runOptions,
       // What a first attempt leaves for the next ones.
       memo: node[DEFINITION].retries > 0 ? {} : undefined,
-      node: this.#options.where === "pipeline" ? `s${id}` : undefined,
+      node: this.#options.where === "pipeline" ? id : undefined,
     };
     (element ?? this.#reports[id]!).status = "running";
     this.#outstanding++;
