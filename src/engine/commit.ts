@@ -89,11 +89,13 @@ async function filesAfterRun(
   const read = new Set([...reads].map((r) => path.resolve(r)));
   const returned = new Set(fileEntries(outputs).map((e) => e.file));
   // The call's own files: those it wrote last time, those it created in an earlier attempt,
-  // and those it changed during its last run too (when its writes are not seen, a file named
-  // by an argument that changes during two runs in a row is taken to be written by it).
+  // and, only when its writes are not seen, those it changed during its last run too (a file
+  // named by an argument that changes during two runs in a row is taken to be written by it).
+  // Where its writes are seen, a file it did not write is never its own: one another process
+  // keeps rewriting while it runs stays changed, run after run.
   const own = new Set([
     ...(previous.kind === "ok" ? trackedFiles(previous.state).map((e) => e.file) : []),
-    ...(previous.kind === "ok"
+    ...(previous.kind === "ok" && writes === undefined
       ? fileEntries(previous.state.inputs)
           .filter((e) => e.hash === CHANGED_DURING_RUN)
           .map((e) => e.file)
@@ -293,7 +295,13 @@ export async function commitRun(
   const inputs: Record<string, Json> = {
     ...(complete ? foundAgain(named, reads) : named),
     ...discovered,
-    ...discoveredListings(store, access?.lists, directoryRule(def).skip ?? []),
+    ...discoveredListings(
+      store,
+      access?.lists,
+      directoryRule(def).skip ?? [],
+      access?.began,
+      access === undefined || access.untraced ? undefined : access.writes,
+    ),
   };
   // The working directory the files it found were found from: one of its inputs (CWD_KEY).
   delete inputs[CWD_KEY];

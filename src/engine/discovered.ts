@@ -4,15 +4,15 @@
  * are tracked like outputs. What is the system's or memori's own is left out.
  */
 import { stat } from "node:fs/promises";
-import { existsSync } from "../untracked-fs.js";
+import { existsSync, statSync } from "../untracked-fs.js";
 import path from "node:path";
 import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
-import { allowedSkewMs, isShared } from "../hashing/file-systems.js";
-import { listingHash } from "../hashing/listing.js";
+import { modifiedSince } from "../hashing/file-systems.js";
+import { LISTING_CHANGED, RECURSIVE, listingHash } from "../hashing/listing.js";
 import { LIST_PREFIX, READ_PREFIX } from "./found.js";
 import type { StageDef } from "./node.js";
 
@@ -74,9 +74,10 @@ function isStateFile(absolute: string): boolean {
  * state, not system files), as `read:<path>` inputs with the path as the code named it: by
  * content, or as a bare path where there is no file (looked for and not found, or a temporary
  * file gone since): one appearing there later counts as a change. Directories opened are not
- * files read. With `began` (when the call began, ms), `changed` names those modified since:
- * hashed now, after the run, their content may not be what the call read (on a file system
- * other hosts write, only past the clock skew allowed for: their times are another clock's).
+ * files read. With `began` (when the call began, ms), `changed` names those that may have been
+ * modified since (`modifiedSince`: by their change time too, and on a file system other hosts
+ * write, from the allowed clock skew before it): hashed now, after the run, their content may
+ * not be what the call read.
  */
 export async function discoveredReads(
   def: StageDef,
@@ -97,11 +98,7 @@ export async function discoveredReads(
     if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
     const found = await stat(absolute).catch(() => undefined);
     if (found?.isDirectory()) continue;
-    if (
-      found !== undefined &&
-      began !== undefined &&
-      found.mtimeMs > began + (isShared(found.dev) ? allowedSkewMs() : 0)
-    ) {
+    if (found !== undefined && began !== undefined && modifiedSince(found, began)) {
       changed.push(file);
     }
     const hash = found !== undefined ? await def.hasher.hash(file) : undefined;
@@ -112,21 +109,44 @@ export async function discoveredReads(
 
 /**
  * The directories a call listed (not the system's or memori's state), as `list:<path>` inputs
- * with the path as the code named it: their listings now (see hashing/listing.ts).
+ * with the path as the code named it: their listings now (see hashing/listing.ts). Taken after
+ * the run, a listing may not be what the call saw: with `began`, one whose directory (or one
+ * below it, listed recursively) may have been modified since (`modifiedSince`) is recorded as
+ * {@link LISTING_CHANGED}, which no listing matches, so the next run runs again. Unless the
+ * call wrote there itself (`writes`, seen): then the change is taken to be its own (a stage
+ * that lists the folder it writes into would otherwise run on every run).
  */
 export function discoveredListings(
   store: StateStore,
   lists: ReadonlySet<string> | undefined,
   skip: readonly string[] = [],
+  began?: number,
+  writes?: ReadonlySet<string>,
 ): Record<string, Json> {
   if (lists === undefined || lists.size === 0) return {};
   const stateDir = path.resolve(store.dir) + path.sep;
+  const wrote = [...(writes ?? [])].map((w) => path.resolve(w));
   const out: Record<string, Json> = {};
   for (const dir of [...lists].sort()) {
     const absolute = path.resolve(dir);
     // With a separator: the state directory itself is memori's, as what is inside it.
     if (notTheCalls(absolute + path.sep, stateDir)) continue;
-    out[`${LIST_PREFIX}${dir}`] = listingHash(absolute, skip);
+    const top = absolute.endsWith(RECURSIVE) ? absolute.slice(0, -RECURSIVE.length) : absolute;
+    const own = wrote.some((w) => w.startsWith(top + path.sep));
+    let modified = false;
+    const check =
+      began === undefined || own
+        ? undefined
+        : (listed: string) => {
+            try {
+              const times = statSync(listed, { throwIfNoEntry: false });
+              if (times !== undefined && modifiedSince(times, began)) modified = true;
+            } catch {
+              modified = true; // cannot tell: as changed
+            }
+          };
+    const listing = listingHash(absolute, skip, check);
+    out[`${LIST_PREFIX}${dir}`] = modified ? LISTING_CHANGED : listing;
   }
   return out;
 }

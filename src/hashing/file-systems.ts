@@ -111,3 +111,36 @@ export function isShared(dev: number | bigint, env: NodeJS.ProcessEnv = process.
 export function trustAfterNs(dev: number | bigint, windowNs: bigint): bigint {
   return isShared(dev) ? windowNs + BigInt(allowedSkewMs()) * 1_000_000n : windowNs;
 }
+
+/** What {@link modifiedSince} reads of a file's or directory's `stat`. */
+export interface ChangeTimes {
+  readonly dev: number | bigint;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+/**
+ * How far behind this host's clock a file's times may be, in ms, where they are kept finer
+ * than whole seconds: the kernel stamps them from a clock that advances once a tick (up to
+ * 10 ms), so a change a moment after `Date.now()` may be stamped a little before it.
+ */
+export const TIMESTAMP_LAG_MS = 10;
+
+/**
+ * Whether a file or directory may have been modified after `since` (ms since the epoch, this
+ * host's clock): its modification or its change time is later, less what its times may lag.
+ * The change time counts because nobody can set it back: a file moved in, `cp -p`, `touch -r`
+ * or `tar x` keep an old modification time, never an old change time. The lag: the allowed
+ * clock skew on a file system other hosts write (their clocks set the times), two seconds
+ * where times are kept in whole seconds (a change a moment after `since` is stamped with the
+ * second before it), {@link TIMESTAMP_LAG_MS} elsewhere. Errs towards "modified": a file
+ * changed just before `since` counts too.
+ */
+export function modifiedSince(times: ChangeTimes, since: number): boolean {
+  const lag = isShared(times.dev)
+    ? allowedSkewMs()
+    : times.ctimeMs % 1000 === 0
+      ? 2000
+      : TIMESTAMP_LAG_MS;
+  return Math.max(times.mtimeMs, times.ctimeMs) > since - lag;
+}

@@ -153,6 +153,44 @@ describe("an output file that existed before the first memoized run (commit.ts)"
   });
 });
 
+describe("a named input another process rewrites while the stage runs, run after run (commit.ts)", () => {
+  // A file kept up to date by someone else (a sync, an instrument appending) that changes
+  // during two runs in a row is not the stage's output when the stage's writes are seen and it
+  // wrote nothing there: each such run is recorded as changed, and the next one runs again.
+  // (It was taken as the stage's own after the second, and the third served the second's
+  // result, computed from content the file no longer held.)
+  it("stays changed: the third run runs again and reads what the file holds", async () => {
+    const dir = await tempDir();
+    const input = path.join(dir, "x.txt");
+    await writeFile(input, "V1");
+    let runs = 0;
+    const log = recordingLogger();
+    const stage = new Stage(
+      async function copy(inFile: string) {
+        runs++;
+        const text = await readFile(inFile, "utf8");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return text;
+      },
+      { outputs: "text", hashOutput: path.join(dir, "state"), logger: log.logger },
+    );
+    const rewriteDuringRun = async (text: string) => {
+      const running = stage.run(input);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      await writeFile(input, text); // by someone else: outside the call
+      return running;
+    };
+    expect(await rewriteDuringRun("V2")).toEqual({ text: "V1" });
+    expect(await rewriteDuringRun("V3")).toEqual({ text: "V2" });
+    expect(log.warn.filter((m) => m.includes("changed while it ran"))).toHaveLength(2);
+    expect(await stage.run(input)).toEqual({ text: "V3" });
+    expect(stage.lastDecision?.action).toBe("run");
+    expect(await stage.run(input)).toEqual({ text: "V3" });
+    expect(stage.fromCache).toBe(true);
+    expect(runs).toBe(3);
+  });
+});
+
 describe("an output directory the calls of a map make together (commit.ts)", () => {
   // Four elements start at once; each makes the shared output directory (absent when they
   // began) and writes its own file there, at different times. Each records the file it wrote,

@@ -1,0 +1,214 @@
+// What a call found without being given it, checked for changes made while it ran
+// (engine/discovered.ts): a file it read (`read:`), replaced while it ran in ways that keep an
+// old modification time, or changed on a file system other hosts write; a directory it listed
+// (`list:`) that gains an entry while it runs. Each must leave the next run running again,
+// never a hit that serves what the call computed from what was there before. Real files, real
+// processes for the writers that keep times (`mv`, `cp -p`, `touch -r`).
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Stage } from "../../src/index.js";
+import {
+  TIMESTAMP_LAG_MS,
+  deviceName,
+  modifiedSince,
+  typesByDevice,
+} from "../../src/hashing/file-systems.js";
+import { LISTING_CHANGED } from "../../src/hashing/listing.js";
+import { recordingLogger, tempDir } from "../util/tmp.js";
+
+const savedShared = process.env.MEMORI_SHARED_FS;
+afterEach(() => {
+  if (savedShared === undefined) delete process.env.MEMORI_SHARED_FS;
+  else process.env.MEMORI_SHARED_FS = savedShared;
+});
+
+/** A stage that waits, once, for the test to change things while it runs. */
+function gated() {
+  let started!: () => void;
+  const began = new Promise<void>((resolve) => (started = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { began, started: () => started(), release: () => release(), released };
+}
+
+const hour = new Date(Date.now() - 3_600_000);
+
+describe("a file the code read, replaced while it ran (discovered.ts)", () => {
+  // `mv` of a file made earlier, `cp -p` and a write then `touch -r` all leave the file with an
+  // old modification time: only its change time says it changed.
+  for (const how of ["mv", "cp -p", "touch -r"] as const) {
+    it(`by \`${how}\` keeping an old modification time: the next run runs again`, async () => {
+      const dir = await tempDir();
+      const config = path.join(dir, "config.txt");
+      const prepared = path.join(dir, "prepared.txt");
+      await writeFile(config, "OLD1");
+      await writeFile(prepared, "NEW1");
+      await utimes(config, hour, hour);
+      await utimes(prepared, hour, hour);
+      const log = recordingLogger();
+      const gate = gated();
+      let runs = 0;
+      const make = () =>
+        new Stage(
+          async function readConfig() {
+            runs++;
+            const text = await readFile(config, "utf8");
+            gate.started();
+            await gate.released;
+            return text;
+          },
+          { hashOutput: path.join(dir, "state"), logger: log.logger },
+        );
+      const running = make().run();
+      await gate.began;
+      if (how === "mv") execFileSync("mv", [prepared, config]);
+      else if (how === "cp -p") execFileSync("cp", ["-p", prepared, config]);
+      else {
+        writeFileSync(config, "NEW1");
+        execFileSync("touch", ["-r", prepared, config]);
+      }
+      expect(statSync(config).mtimeMs).toBeLessThan(Date.now() - 3_000_000); // an old mtime
+      gate.release();
+      expect(await running).toEqual({ output: "OLD1" });
+      expect(log.warn.join("\n")).toContain(`${config} changed while it ran`);
+      const next = make();
+      expect(await next.run()).toEqual({ output: "NEW1" }); // never the OLD1 computed before
+      expect(next.lastDecision?.reason).toMatchObject({ kind: "input-changed" });
+      const third = make();
+      expect(await third.run()).toEqual({ output: "NEW1" });
+      expect(third.fromCache).toBe(true);
+      expect(runs).toBe(2);
+    });
+  }
+
+  it("on a file system other hosts write, changed a moment after the call began", async () => {
+    const dir = await tempDir();
+    // This machine has no network file system: its own type counts as shared here.
+    const types = typesByDevice(readFileSync("/proc/self/mountinfo", "utf8"));
+    process.env.MEMORI_SHARED_FS = types.get(deviceName(statSync(dir).dev))!;
+    const config = path.join(dir, "config.txt");
+    await writeFile(config, "OLD1");
+    await utimes(config, hour, hour);
+    const gate = gated();
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function readConfig() {
+          runs++;
+          const text = await readFile(config, "utf8");
+          gate.started();
+          await gate.released;
+          return text;
+        },
+        { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
+      );
+    const running = make().run();
+    await gate.began;
+    writeFileSync(config, "NEW1"); // its times: now, within the allowed skew of the call's start
+    gate.release();
+    expect(await running).toEqual({ output: "OLD1" });
+    const next = make();
+    expect(await next.run()).toEqual({ output: "NEW1" });
+    expect(runs).toBe(2);
+  });
+});
+
+describe("a directory the code listed, changed while it ran (discovered.ts)", () => {
+  it("gains an entry while the call runs: the next run runs again and sees it", async () => {
+    const dir = await tempDir();
+    const subjects = path.join(dir, "subjects");
+    await mkdir(subjects);
+    await writeFile(path.join(subjects, "s1"), "");
+    await writeFile(path.join(subjects, "s2"), "");
+    const gate = gated();
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function list() {
+          runs++;
+          const names = readdirSync(subjects).sort().join(",");
+          gate.started();
+          await gate.released;
+          return names;
+        },
+        { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
+      );
+    const running = make().run();
+    await gate.began;
+    await writeFile(path.join(subjects, "s3"), ""); // a subject added while it runs
+    gate.release();
+    expect(await running).toEqual({ output: "s1,s2" });
+    const state = JSON.parse(readFileSync(path.join(dir, "state", "list.inputs"), "utf8")) as {
+      inputs: Record<string, unknown>;
+    };
+    expect(state.inputs[`list:${subjects}`]).toBe(LISTING_CHANGED);
+    // Past the times' lag: a change that close before a call began counts as made during it.
+    await new Promise((resolve) => setTimeout(resolve, 3 * TIMESTAMP_LAG_MS));
+    const next = make();
+    expect(await next.run()).toEqual({ output: "s1,s2,s3" });
+    const third = make();
+    expect(await third.run()).toEqual({ output: "s1,s2,s3" });
+    expect(third.fromCache).toBe(true);
+    expect(runs).toBe(2);
+  });
+
+  it("listed and written into by the call itself: cached on the next run", async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, "out");
+    await mkdir(out);
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function report() {
+          runs++;
+          const before = readdirSync(out).length;
+          await writeFile(path.join(out, `report-${before === 0 ? "a" : "b"}.txt`), "done");
+          return "ok";
+        },
+        { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
+      );
+    await make().run();
+    const next = make();
+    await next.run();
+    // Its own write changed the folder while it ran: the listing after the run stands. The
+    // second run saw its first report and wrote another; the third finds what it left.
+    const third = make();
+    await third.run();
+    expect(third.fromCache).toBe(true);
+    expect(runs).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("modifiedSince (file-systems.ts)", () => {
+  it("reads the change time too, and allows for whole-second times and shared file systems", async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, "f");
+    await writeFile(file, "x");
+    const now = statSync(file);
+    expect(modifiedSince(now, now.ctimeMs - 1)).toBe(true);
+    // the kernel's clock tick: a change stamped a little before `since` counts
+    expect(modifiedSince(now, Math.max(now.ctimeMs, now.mtimeMs) + TIMESTAMP_LAG_MS - 1)).toBe(
+      true,
+    );
+    expect(modifiedSince(now, Math.max(now.ctimeMs, now.mtimeMs) + TIMESTAMP_LAG_MS + 1)).toBe(
+      false,
+    );
+    // an old modification time, a recent change time: modified
+    expect(modifiedSince({ dev: now.dev, mtimeMs: 0, ctimeMs: now.ctimeMs }, now.ctimeMs - 5)).toBe(
+      true,
+    );
+    // times in whole seconds: a change stamped up to two seconds before counts
+    const whole = Math.floor(now.ctimeMs / 1000) * 1000;
+    const second = { dev: now.dev, mtimeMs: whole, ctimeMs: whole };
+    expect(modifiedSince(second, whole + 1500)).toBe(true);
+    expect(modifiedSince(second, whole + 2500)).toBe(false);
+    // shared: the allowed clock skew before
+    const types = typesByDevice(readFileSync("/proc/self/mountinfo", "utf8"));
+    process.env.MEMORI_SHARED_FS = types.get(deviceName(now.dev))!;
+    expect(modifiedSince(now, now.ctimeMs + 60_000)).toBe(true);
+    expect(modifiedSince(now, now.ctimeMs + 200_000)).toBe(false);
+  });
+});
