@@ -16,8 +16,8 @@ export interface ScriptFunctionOptions extends Omit<
   "reject" | "capture" | "captureLimit"
 > {
   /**
-   * Other scripts the script calls: their content is part of the stage's code hash. Bare
-   * names are looked up on `PATH`.
+   * Other scripts the script calls: their content is part of the stage's code hash. A bare
+   * name is a file of that name in the working directory, or else one on `PATH`.
    * @default []
    */
   readonly dependents?: readonly string[];
@@ -30,13 +30,19 @@ export interface ScriptFunctionOptions extends Omit<
   readonly expectedOutputs?: readonly string[];
 }
 
-/** A script's absolute path (synchronous: see which.ts). */
-function resolveScript(name: string, what: string): string {
+/**
+ * A script's absolute path (synchronous: see which.ts): a name with a `/` as a path; a bare
+ * name on `PATH`, or for a dependent (a file the script sources) a file of that name in the
+ * working directory first, as `memori -c lib.sh` finds it.
+ */
+export function resolveScript(name: string, what: string, dependent = false): string {
   const found = name.includes("/")
     ? isFile(name)
       ? path.resolve(name)
       : undefined
-    : whichSync(name);
+    : dependent && isFile(name)
+      ? path.resolve(name)
+      : whichSync(name);
   if (found === undefined) {
     throw new MemoriError("not-found", `${what} not found: ${name} (not a file, nor on PATH).`);
   }
@@ -114,9 +120,9 @@ export function scriptFunction(
   Object.defineProperty(run, CODE_FILES, {
     value: async (): Promise<string[]> => {
       const found: string[] = [];
-      for (const name of [script, ...dependents]) {
+      for (const [i, name] of [script, ...dependents].entries()) {
         try {
-          found.push(resolveScript(name, "script"));
+          found.push(resolveScript(name, "script", i > 0));
         } catch {
           // not found: not a file the stage's code is read from
         }
@@ -132,7 +138,10 @@ export function scriptFunction(
         ...dependents.map((d): [string, string] => ["dependent", d]),
       ];
       for (const [kind, name] of entries) {
-        const file = resolveScript(name, kind === "script" ? "script" : "dependent script");
+        const file =
+          kind === "script"
+            ? resolveScript(name, "script")
+            : resolveScript(name, "dependent script", true);
         const hash = await defaultHasher.hash(file);
         if (hash === undefined)
           throw new MemoriError("not-found", `${kind} ${name} cannot be read.`);

@@ -202,7 +202,7 @@ unchanged. Without -d it just runs the command.
 options:
   -d, --hash-output DIR     directory for the state files (enables memoization)
   -c, --dependents FILE...  scripts the command depends on; their content is hashed too
-                            (bare names are looked up on PATH)
+                            (a bare name: a file here, or else one on PATH)
   -o, --outputs FILE...     files the command must produce; re-run if one is missing or changed
   -n, --name NAME           name of the state files (default: the command's base name and a
                             digest of the command line, so each call keeps its own state)

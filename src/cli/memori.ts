@@ -14,13 +14,13 @@ import { callerPid } from "./caller.js";
 import type { Settled } from "../engine/queue.js";
 import { MemoriError } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
-import { ProcessFailedError, scriptFunction } from "../script.js";
+import { ProcessFailedError, resolveScript, scriptFunction } from "../script.js";
 import { DEFINITION } from "../engine/node.js";
 import { Stage } from "../stage.js";
 import { recordCommand, type CommandEnd } from "../records/command-record.js";
 import { parallelRoot } from "../state/location.js";
 import { checkStateName } from "../state/store.js";
-import { isFile, whichSync } from "../which.js";
+import { whichSync } from "../which.js";
 
 /**
  * The state name of a call without `-n`: the command's base name and a digest of the command
@@ -141,11 +141,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 127;
   }
   for (const dependent of args.dependents) {
-    if (whichSync(dependent) === undefined) {
-      if (!isFile(dependent)) {
-        say(`dependent script not found: ${dependent} (not a file, nor on PATH)`);
-        return 1;
-      }
+    try {
+      resolveScript(dependent, "dependent script", true);
+    } catch {
+      say(`dependent script not found: ${dependent} (not a file, nor on PATH)`);
+      return 1;
     }
   }
   const name = args.name ?? callStateName(args.command, args.args);

@@ -95,6 +95,20 @@ describe("memori command", () => {
     expect(await readFile(output, "utf8")).toBe("new data\n2\n");
   });
 
+  it("finds a dependent script named bare in the working directory, as the README's example does", async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, "lib.sh"), "X=1\n");
+    const work = await script(dir, "script.sh", `. ./lib.sh\necho "$X" > "$1"`);
+    const call = () => run("memori", ["-d", "cache", "-c", "lib.sh", "--", work, "out.txt"], dir);
+    expect(await call()).toMatchObject({ status: 0, stderr: "" });
+    expect(await call()).toMatchObject({ status: 0, stderr: "" });
+    expect(await runs(dir)).toBe(1);
+    await writeFile(path.join(dir, "lib.sh"), "X=2\n"); // the dependent counts
+    expect((await call()).status).toBe(0);
+    expect(await runs(dir)).toBe(2);
+    expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("2\n");
+  });
+
   it("sees the files a shell string reads and writes (traced with strace)", async (context) => {
     if (!canTrace()) {
       if (process.env.CI === "true") throw new Error("CI needs strace: scripts/strace.sh");
