@@ -6,11 +6,12 @@
  * Calls made in worker threads, by native addons or by child processes are not seen here.
  */
 import fs from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import { createRequire, syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RECURSIVE, callAccess } from "./call-signal.js";
 import { childProcess } from "./lazy-modules.js";
+import { stderrLogger } from "./logger.js";
 
 let installed = false;
 
@@ -171,6 +172,12 @@ export function installReadTracking(): void {
   ])
     wrap(sync, name, "options");
   for (const name of ["stat", "lstat", "access"]) wrap(promises, name, "options");
+  // A file's content as a Blob; where a symbolic link points (readlink, realpath): reads of
+  // the path (a link re-pointed at other content counts).
+  if (typeof sync.openAsBlob === "function") wrap(sync, "openAsBlob", "options");
+  for (const name of ["readlinkSync", "readlink", "realpathSync", "realpath"])
+    wrap(sync, name, "options");
+  for (const name of ["readlink", "realpath"]) wrap(promises, name, "options");
   // Listing a directory (readdir, opendir): what the call found there is an input, by names.
   for (const name of ["readdirSync", "readdir", "opendirSync", "opendir"]) wrap(sync, name, "list");
   for (const name of ["readdir", "opendir"]) wrap(promises, name, "list");
@@ -215,4 +222,19 @@ export function installReadTracking(): void {
   }
   // ES modules that imported these by name see the wrappers too.
   syncBuiltinESMExports();
+  warnIfCopiedBefore();
+}
+
+/**
+ * graceful-fs (under fs-extra) keeps copies of `fs`'s functions, made when it was loaded: loaded
+ * before memori (`import fse from "fs-extra"` above `import ... from "memori"`), the reads
+ * made through it are never seen, so a config read with `fse.readFileSync` that changes would
+ * leave the stage cached. Said once, at import, with what to do.
+ */
+function warnIfCopiedBefore(): void {
+  const loaded = Object.keys(createRequire(import.meta.url).cache);
+  if (!loaded.some((file) => file.includes(`${path.sep}graceful-fs${path.sep}`))) return;
+  stderrLogger().warn(
+    "graceful-fs (fs-extra) was loaded before memori: the files stages read through it are not seen (not inputs). Import memori first (before fs-extra), or name those files as arguments.",
+  );
 }

@@ -6,6 +6,7 @@ import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage } from "../src/index.js";
+import { runChild } from "./util/child.js";
 import { canChdir, recordingLogger, tempDir } from "./util/tmp.js";
 
 const logger = recordingLogger().logger;
@@ -152,6 +153,63 @@ describe("files a JavaScript stage reads (read-tracking.ts)", () => {
     rmSync(f("data"));
     symlinkSync("set2", f("data"));
     expect(await stage.run()).toEqual({ output: "two" });
+  });
+
+  it("counts openAsBlob, and where a link points (readlink, realpath): re-pointing it re-runs", async () => {
+    const dir = await tempDir();
+    const f = (name: string) => path.join(dir, name);
+    const fs = await import("node:fs");
+    writeFileSync(f("r1.txt"), "run one");
+    writeFileSync(f("r2.txt"), "run two");
+    writeFileSync(f("blob.txt"), "blob one");
+    fs.symlinkSync("r1.txt", f("current"));
+    fs.symlinkSync("r1.txt", f("latest"));
+    let runs = 0;
+    const stage = new Stage(
+      async function where() {
+        runs++;
+        const blob = await (await fs.openAsBlob(f("blob.txt"))).text();
+        const target = fs.readlinkSync(f("current"));
+        const real = path.basename(await fs.promises.realpath(f("latest")));
+        return `${blob} ${target} ${real}`;
+      },
+      { hashOutput: path.join(dir, "state"), logger },
+    );
+    expect(await stage.run()).toEqual({ output: "blob one r1.txt r1.txt" });
+    expect(await readKeys(path.join(dir, "state"), "where")).toEqual([
+      `read:${f("blob.txt")}`,
+      `read:${f("current")}`,
+      `read:${f("latest")}`,
+    ]);
+    await stage.run();
+    expect(runs).toBe(1);
+    writeFileSync(f("blob.txt"), "blob two");
+    expect(await stage.run()).toEqual({ output: "blob two r1.txt r1.txt" });
+    fs.rmSync(f("current"));
+    fs.symlinkSync("r2.txt", f("current"));
+    expect(await stage.run()).toEqual({ output: "blob two r2.txt r1.txt" });
+    fs.rmSync(f("latest"));
+    fs.symlinkSync("r2.txt", f("latest"));
+    expect(await stage.run()).toEqual({ output: "blob two r2.txt r2.txt" });
+    expect(runs).toBe(4);
+  });
+
+  it("warns at import when fs-extra was loaded before memori (its reads are not seen)", async () => {
+    const dir = await tempDir();
+    const config = path.join(dir, "config.txt");
+    const run = async (order: string) => {
+      writeFileSync(config, "original");
+      const state = path.join(dir, `state-${order}`);
+      const child = await runChild("fs-extra-first-child.mjs", [order, state, config]);
+      expect(child.status, child.stderr).toBe(0);
+      return { ...(JSON.parse(child.stdout) as { cached: boolean }), stderr: child.stderr };
+    };
+    const first = await run("first");
+    expect(first.stderr).toMatch(/graceful-fs \(fs-extra\) was loaded before memori/);
+    expect(first.cached).toBe(true); // what the warning is about: the change went unseen
+    const after = await run("after");
+    expect(after.stderr).toBe("");
+    expect(after).toMatchObject({ second: { output: "changed" }, cached: false });
   });
 
   it("does not take a log several stages append to for anyone's output", async () => {

@@ -120,27 +120,22 @@ export interface ChangeTimes {
 }
 
 /**
- * How far behind this host's clock a file's times may be, in ms, where they are kept finer
- * than whole seconds: the kernel stamps them from a clock that advances once a tick (up to
- * 10 ms), so a change a moment after `Date.now()` may be stamped a little before it.
- */
-export const TIMESTAMP_LAG_MS = 10;
-
-/**
  * Whether a file or directory may have been modified after `since` (ms since the epoch, this
  * host's clock): its modification or its change time is later, less what its times may lag.
  * The change time counts because nobody can set it back: a file moved in, `cp -p`, `touch -r`
  * or `tar x` keep an old modification time, never an old change time. The lag: the allowed
  * clock skew on a file system other hosts write (their clocks set the times), two seconds
  * where times are kept in whole seconds (a change a moment after `since` is stamped with the
- * second before it), {@link TIMESTAMP_LAG_MS} elsewhere. Errs towards "modified": a file
- * changed just before `since` counts too.
+ * second before it); none elsewhere. There, a change stamped before `since` was made before
+ * it (the kernel's clock for file times never runs ahead of this one), so a file written just
+ * before a call began never counts as changed during it; but that clock advances once a tick
+ * (a few ms), and a change made within the tick in which `since` fell may be stamped before
+ * it and go unseen (README, Limitations). Errs towards "modified" on coarse and shared file
+ * systems: a change just before `since` counts there. `since` is a whole millisecond
+ * (`Date.now()`): a change stamped within the millisecond after it is taken as made before.
  */
 export function modifiedSince(times: ChangeTimes, since: number): boolean {
-  const lag = isShared(times.dev)
-    ? allowedSkewMs()
-    : times.ctimeMs % 1000 === 0
-      ? 2000
-      : TIMESTAMP_LAG_MS;
+  // `since` from Date.now() is whole milliseconds, cut down: the moment was up to 1 ms later.
+  const lag = isShared(times.dev) ? allowedSkewMs() : times.ctimeMs % 1000 === 0 ? 2000 : -1;
   return Math.max(times.mtimeMs, times.ctimeMs) > since - lag;
 }

@@ -10,12 +10,7 @@ import { mkdir, readFile, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Stage } from "../../src/index.js";
-import {
-  TIMESTAMP_LAG_MS,
-  deviceName,
-  modifiedSince,
-  typesByDevice,
-} from "../../src/hashing/file-systems.js";
+import { deviceName, modifiedSince, typesByDevice } from "../../src/hashing/file-systems.js";
 import { LISTING_CHANGED } from "../../src/hashing/listing.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
@@ -35,6 +30,12 @@ function gated() {
 }
 
 const hour = new Date(Date.now() - 3_600_000);
+
+/**
+ * Past the clock tick in which the call began: a change within it may be stamped before the
+ * call's start and go unseen (README, Limitations). These tests are about later changes.
+ */
+const pastTheTick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe("a file the code read, replaced while it ran (discovered.ts)", () => {
   // `mv` of a file made earlier, `cp -p` and a write then `touch -r` all leave the file with an
@@ -64,6 +65,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
         );
       const running = make().run();
       await gate.began;
+      await pastTheTick();
       if (how === "mv") execFileSync("mv", [prepared, config]);
       else if (how === "cp -p") execFileSync("cp", ["-p", prepared, config]);
       else {
@@ -107,6 +109,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
       );
     const running = make().run();
     await gate.began;
+    await pastTheTick();
     writeFileSync(config, "NEW1"); // its times: now, within the allowed skew of the call's start
     gate.release();
     expect(await running).toEqual({ output: "OLD1" });
@@ -138,6 +141,7 @@ describe("a directory the code listed, changed while it ran (discovered.ts)", ()
       );
     const running = make().run();
     await gate.began;
+    await pastTheTick();
     await writeFile(path.join(subjects, "s3"), ""); // a subject added while it runs
     gate.release();
     expect(await running).toEqual({ output: "s1,s2" });
@@ -145,8 +149,6 @@ describe("a directory the code listed, changed while it ran (discovered.ts)", ()
       inputs: Record<string, unknown>;
     };
     expect(state.inputs[`list:${subjects}`]).toBe(LISTING_CHANGED);
-    // Past the times' lag: a change that close before a call began counts as made during it.
-    await new Promise((resolve) => setTimeout(resolve, 3 * TIMESTAMP_LAG_MS));
     const next = make();
     expect(await next.run()).toEqual({ output: "s1,s2,s3" });
     const third = make();
@@ -188,14 +190,11 @@ describe("modifiedSince (file-systems.ts)", () => {
     const file = path.join(dir, "f");
     await writeFile(file, "x");
     const now = statSync(file);
-    expect(modifiedSince(now, now.ctimeMs - 1)).toBe(true);
-    // the kernel's clock tick: a change stamped a little before `since` counts
-    expect(modifiedSince(now, Math.max(now.ctimeMs, now.mtimeMs) + TIMESTAMP_LAG_MS - 1)).toBe(
-      true,
-    );
-    expect(modifiedSince(now, Math.max(now.ctimeMs, now.mtimeMs) + TIMESTAMP_LAG_MS + 1)).toBe(
-      false,
-    );
+    expect(modifiedSince(now, now.ctimeMs - 2)).toBe(true);
+    // a change stamped before `since` was made before it: never counts (no false alarms for a
+    // file written just before a call began)
+    expect(modifiedSince(now, Math.floor(Math.max(now.ctimeMs, now.mtimeMs)))).toBe(false);
+    expect(modifiedSince(now, Math.floor(Math.max(now.ctimeMs, now.mtimeMs)) - 2)).toBe(true);
     // an old modification time, a recent change time: modified
     expect(modifiedSince({ dev: now.dev, mtimeMs: 0, ctimeMs: now.ctimeMs }, now.ctimeMs - 5)).toBe(
       true,
