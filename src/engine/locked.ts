@@ -7,6 +7,8 @@
  */
 import { describeReason, type Reason } from "../decision.js";
 import type { FileEntry, Json } from "../hashing/values.js";
+import { MemoriError } from "../errors.js";
+import { CarrierLostError } from "../state/atomic.js";
 import { crashPoint } from "../state/fault.js";
 import { fileLocker, withLock, type LockOptions } from "../state/lock.js";
 import { referencedFiles, type ReadResult, type StateStore } from "../state/store.js";
@@ -38,9 +40,18 @@ function lockOptions(def: StageDef, signal: AbortSignal | undefined): LockOption
   };
 }
 
+/** The failure of a call whose lock another process took over before its commit. */
+function lockLost(name: string, lost: CarrierLostError): MemoriError {
+  return new MemoriError(
+    "lock-failed",
+    `stage "${name}": another process took over its lock (${lost.path}) while it ran: this process was blocked or suspended for longer than the lock's stale time (a synchronous call such as execSync, Ctrl-Z). Its result was not recorded, and the files it wrote may since hold the other process's; run it again.`,
+    { stage: name, cause: lost },
+  );
+}
+
 /**
  * A memoized call whose lookup missed: take the lock, look again, and unless another run
- * committed meanwhile, execute and commit.
+ * committed meanwhile, execute and commit (never once the lock is lost).
  */
 export async function runLocked(
   call: Call,
@@ -77,18 +88,25 @@ export async function runLocked(
       crashPoint("after-function", true);
       if (!executed.ok) return executed;
       const created = call.memo?.absent;
-      const changed = await commitRun(
-        def,
-        store,
-        fingerprint,
-        executed.outputs,
-        current,
-        known,
-        ctx.scope,
-        created,
-        executed.access,
-        lock.carrier,
-      );
+      let changed: string[];
+      try {
+        changed = await commitRun(
+          def,
+          store,
+          fingerprint,
+          executed.outputs,
+          current,
+          known,
+          ctx.scope,
+          created,
+          executed.access,
+          lock.carrier,
+        );
+      } catch (error) {
+        if (!(error instanceof CarrierLostError)) throw error;
+        // Never a commit without the lock: the other holder's state stays as it committed it.
+        return { ok: false, failure: { kind: "error", error: lockLost(name, error) } };
+      }
       if (changed.length > 0) {
         def.logger.warn(
           `stage "${name}": ${changed.join(", ")} changed while it ran, and memori cannot tell who changed it (it existed before, and the stage's last run did not write it: the stage itself, another process, or a stage it is not ordered after). Recorded as changed, so the next run runs it again.`,

@@ -74,7 +74,7 @@ export interface CarrierFile {
   readonly path: string;
   /**
    * Replace its content with `data`. `false`, with nothing written, when it is no longer this
-   * process's (another took the lock over): the last file then goes through a temporary.
+   * process's (another took the lock over): the write then fails ({@link CarrierLostError}).
    */
   fill(data: string): boolean;
   /**
@@ -82,6 +82,19 @@ export interface CarrierFile {
    * `fstat` as renamed (from the descriptor it still holds), when it can be had.
    */
   moved(): Stats | undefined;
+}
+
+/**
+ * The carrier (the call's lock) was no longer this process's when its commit came: another
+ * process took the lock over (this one was blocked or suspended past the lock's stale time)
+ * and may have run and committed the same state meanwhile. Nothing was renamed: committing
+ * now could pair this call's inputs with files the other one wrote.
+ */
+export class CarrierLostError extends Error {
+  override readonly name = "CarrierLostError";
+  constructor(readonly path: string) {
+    super(`the lock ${path} is no longer this process's: another process took it over`);
+  }
 }
 
 export interface AtomicOptions {
@@ -134,7 +147,8 @@ export async function writeFilesAtomic(
       const made = typeof given === "function";
       const data = made ? given(stamps) : given;
       const stamped = stampsWanted && !made;
-      if (last && carrier !== undefined && typeof data === "string" && carrier.fill(data)) {
+      if (last && carrier !== undefined && typeof data === "string") {
+        if (!carrier.fill(data)) throw new CarrierLostError(carrier.path);
         sources.push(carrier.path);
         ways.push(Way.Carrier);
       } else {

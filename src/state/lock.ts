@@ -112,7 +112,7 @@ function refresh(): void {
     held.delete(lock);
     closeOf(lock);
     lock.onCompromised?.(
-      `stage "${lock.name}": another process took over its lock (${lock.file}); state files stay consistent, but the stage may run twice.`,
+      `stage "${lock.name}": another process took over its lock (${lock.file}); the stage may run twice, and this run's result will not be recorded.`,
     );
   }
 }

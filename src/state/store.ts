@@ -21,7 +21,7 @@ import { statSync } from "../untracked-fs.js";
 import { indexOf } from "./state-index.js";
 import { recordStampOf } from "./stamp.js";
 import { entriesToStored, rootFromEnv, toStored } from "./portable.js";
-import { hostName, writeFilesAtomic, type CarrierFile } from "./atomic.js";
+import { CarrierLostError, hostName, writeFilesAtomic, type CarrierFile } from "./atomic.js";
 import { FORMAT_VERSION, prettyText, recordText, type StageRecord } from "./record.js";
 import { readState, type ReadResult } from "./state-reader.js";
 
@@ -259,6 +259,7 @@ export class StateStore {
         await writeFilesAtomic(files, options);
       }
     } catch (error) {
+      if (error instanceof CarrierLostError) throw error; // the lock's, said by the caller
       const previous = !replacedAny
         ? "The previous state, if any, was left as it was."
         : "The previous state was partly replaced: it reads as a cache miss, never as a result.";

@@ -17,7 +17,7 @@ import { open } from "node:fs/promises";
 import path from "node:path";
 import { hostname } from "node:os";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
+import { CarrierLostError, writeFileAtomic, writeFilesAtomic } from "../../src/state/atomic.js";
 import { stampOf } from "../../src/state/stamp.js";
 import { runChild, type ChildResult } from "../util/child.js";
 import { tempDir } from "../util/tmp.js";
@@ -244,15 +244,22 @@ describe("writeFilesAtomic: new files in place, the last one through a carrier",
 
   // A carrier that is no longer this process's (the lock was taken over) carries nothing:
   // the last file goes through a temporary, and the carrier is left as it was.
-  it("writes the last file through a temporary when the carrier refuses", async () => {
+  // A carrier that refuses is a lock another process took over: committing without it could
+  // pair this call's inputs with what the other one wrote. Nothing is renamed, nothing made in
+  // place is left, and the other's files stay.
+  it("commits nothing when the carrier refuses (the lock was taken over)", async () => {
     const dir = await tempDir();
     const { carrier: c, told } = carrier(dir, false);
-    const last = path.join(dir, "x.stage");
-    await writeFilesAtomic([[last, "record"]], { carrier: c });
-    expect(read(last)).toBe("record");
+    const files = [
+      [path.join(dir, "x.inputs"), "A"],
+      [path.join(dir, "x.stage"), "record"],
+    ] as const;
+    await expect(writeFilesAtomic(files, { newInPlace: true, carrier: c })).rejects.toBeInstanceOf(
+      CarrierLostError,
+    );
     expect(told).toEqual(["fill"]);
     expect(read(c.path)).toBe('{"host":"h","pid":1}');
-    expect(readdirSync(dir).sort()).toEqual(["x.lock", "x.stage"]);
+    expect(readdirSync(dir).sort()).toEqual(["x.lock"]);
   });
 
   // A failure after files were made in place removes them (nothing commits them), and never

@@ -228,7 +228,7 @@ describe("the lock file (<name>.lock)", () => {
 
   // A holder keeps its lock fresh while it runs (every sixth of the stale time), and a holder
   // whose lock was taken over says so, and does not remove the new holder's lock.
-  it("is refreshed while held; a holder that lost it warns and leaves the new lock", async () => {
+  it("is refreshed while held; a holder that lost it warns, commits nothing and leaves the new lock", async () => {
     const dir = await tempDir();
     const hashOutput = path.join(dir, "state");
     const work = path.join(dir, "work");
@@ -249,9 +249,13 @@ describe("the lock file (<name>.lock)", () => {
     rmSync(lock);
     writeFileSync(lock, JSON.stringify({ host: "elsewhere", pid: 1 }));
     const result = await child.done;
-    expect(result.status, result.stderr).toBe(0);
+    // It fails (lock-failed): a commit without the lock could pair its inputs with what the
+    // new holder wrote.
+    expect(result.status, result.stderr).not.toBe(0);
     expect(result.stderr).toMatch(/stage "square": another process took over its lock/);
+    expect(result.stderr).toMatch(/Its result was not recorded/);
     expect(JSON.parse(readFileSync(lock, "utf8"))).toEqual({ host: "elsewhere", pid: 1 });
+    expect(existsSync(path.join(hashOutput, "square.stage"))).toBe(false);
   });
 
   // A process that exits while holding a lock (process.exit in a stage) gives it back.
