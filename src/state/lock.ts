@@ -18,11 +18,11 @@ import {
   closeSync,
   fstatSync,
   ftruncateSync,
+  futimesSync,
   linkSync,
   readFileSync,
   rmSync,
   unlinkSync,
-  utimesSync,
   writeSync,
   type Stats,
 } from "node:fs";
@@ -100,13 +100,16 @@ function refresh(): void {
   }
   const now = new Date();
   for (const lock of held) {
-    if (ownerOf(lock)) {
+    if (ownerOf(lock) && lock.fd !== undefined) {
       try {
-        utimesSync(lock.file, now, now);
-        lock.stamp = stampOf(lock.file);
-        continue;
+        // Through the file it made (not its path, which another process may have taken since
+        // the check), then still its file at the path: never another's lock adopted.
+        futimesSync(lock.fd, now, now);
+        const info = fstatSync(lock.fd, { bigint: true });
+        lock.stamp = `${info.ino}:${info.mtimeNs}`;
+        if (ownerOf(lock)) continue;
       } catch {
-        // gone between the check and the refresh: lost, as below
+        // closed or gone between the check and the refresh: lost, as below
       }
     }
     held.delete(lock);
