@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   GiB,
   MiB,
@@ -187,6 +188,36 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   });
 }
 
+// --- 3, continued: the same cached pipeline as a user runs it, the whole script ------------
+// Node's (or Python's) start, importing memori, building the 1,000 stages and the pipeline, the
+// run: what `node pipeline.mjs` costs when nothing changed. Both states made first, then the
+// two scripts in turn.
+{
+  const n = 1000;
+  const ours = freshDir(`script-${n}-ours`);
+  node("linear.mjs", [ours, String(n)]);
+  const commands = [[process.execPath, path.join(here, "children", "linear.mjs"), ours, String(n)]];
+  if (python) {
+    const theirs = freshDir(`script-${n}-python`);
+    py("python-linear.py", [peer, theirs, String(n)]);
+    commands.push([
+      "python3",
+      path.join(here, "children", "python-linear.py"),
+      peer,
+      theirs,
+      String(n),
+    ]);
+  }
+  const [script, pythonScript] = alternating(REPEAT * 2, commands).map((m) => median(m.wall));
+  row(
+    `${n}-stage linear pipeline, cached re-run, whole script (start, import, build, run)`,
+    script,
+    "ms",
+    python ? "Python memori, same script" : "skipped: no python3",
+    pythonScript,
+  );
+}
+
 // --- 3a. map over many elements ---------------------------------------------------------------
 {
   const n = quick ? 2000 : 10000;
@@ -292,6 +323,24 @@ const rawBig = median(times(REPEAT, () => node("hash-rss.mjs", ["--raw", big]).m
   row(name, skipped, "ms", "bare `node -e ''`", bare, "target ratio <= 1.15");
   if (theirs !== undefined) row(name, skipped, "ms", "Python memori's `memori`", theirs);
   else row(name, skipped, "ms", "skipped: no python3", undefined);
+}
+
+// --- 5b. importing the library, whole process ------------------------------------------------
+// `import "memori"` loads dist/lib/memori.js, the library bundled into one file
+// (scripts/bundle.mjs), against a module that imports nothing.
+{
+  const empty = path.join(data, "empty.mjs");
+  const importer = path.join(data, "import-memori.mjs");
+  writeFileSync(empty, "");
+  writeFileSync(
+    importer,
+    `import ${JSON.stringify(pathToFileURL(path.join(root, "dist", "index.js")).href)};\n`,
+  );
+  const [imported, nothing] = alternating(REPEAT * 4, [
+    [process.execPath, importer],
+    [process.execPath, empty],
+  ]).map((measured) => median(measured.wall));
+  row('`import "memori"` (whole process)', imported, "ms", "an empty ES module", nothing);
 }
 
 // --- 6. independent process stages at concurrency 1 vs 8 (when the pipeline has it) ----------

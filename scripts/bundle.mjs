@@ -1,7 +1,8 @@
-// `npm run build`, second step (after tsc, which builds the library in dist/ with its .d.ts):
-// the command-line programs, each as one CommonJS bundle run by a small launcher with V8's
-// code cache, so that a skipped `memori -d DIR cmd` costs little more than starting Node
-// (issue 13; see bench/README.md for what was measured). In dist/cli/:
+// `npm run build`, second step (after tsc, which builds the library's modules in dist/ with
+// their .d.ts): the library as one ES module file, dist/lib/memori.js, which dist/index.js
+// re-exports (see below), and the command-line programs, each as one CommonJS bundle run by a
+// small launcher with V8's code cache, so that a skipped `memori -d DIR cmd` costs little more
+// than starting Node (issue 13; see bench/README.md for what was measured). In dist/cli/:
 //
 // - memori.cjs, pathman.cjs: the programs (the package's bins), each src/cli/launch.cts.
 // - memori.bundle.cjs, pathman.bundle.cjs: the programs themselves, one file each.
@@ -139,6 +140,40 @@ const worker = await build({
   entryPoints: { "hash-worker": "src/hashing/hash-worker.ts" },
   format: "esm",
 });
+
+// The library, as `import "memori"` loads it: one ES module file, dist/lib/memori.js, which
+// dist/index.js re-exports. Importing tsc's 130-odd modules one by one cost about 60 ms in a
+// fresh process (resolving, reading, compiling and linking each), the file about 22 ms: more
+// than a whole cached run of 1,000 stages (bench/README.md). tsc's modules stay in dist/ for
+// their types (dist/index.d.ts and the rest), and the one graph they make is never mixed with
+// the file's. Not minified: a stack trace reads as the source does (a function whose name
+// another module's function has too is renamed, `record2`, as in the programs' bundles; no
+// `keepNames`, which adds a `__name()` call each time a closure is made, hot paths included).
+// The file sits two folders down, as tsc's modules do, so what it finds from its own URL is where they find it
+// (package.json two levels up, the package's root); the hashing worker and the worker-thread
+// entry it starts by URL are built beside it.
+const libdir = path.join(root, "dist", "lib");
+const library = {
+  ...common,
+  outdir: libdir,
+  format: "esm",
+  external: Object.keys(manifest.dependencies ?? {}),
+  minifyWhitespace: false,
+  minifySyntax: false,
+};
+await build({ ...library, entryPoints: { memori: "src/index.ts" } });
+await build({
+  ...library,
+  entryPoints: {
+    "hash-worker": "src/hashing/hash-worker.ts",
+    "worker-entry": "src/worker-entry.ts",
+  },
+});
+writeFileSync(
+  path.join(root, "dist", "index.js"),
+  "// memori, bundled into one file (scripts/bundle.mjs); the types are tsc's, dist/index.d.ts.\n" +
+    'export * from "./lib/memori.js";\n',
+);
 
 const launchers = await build({
   ...common,
