@@ -2,7 +2,7 @@
 // (`prepare` builds), checked before anyone installs it:
 //
 // 1. the tarball holds every file the manifest points at (`main`, `types`, `exports`, `bin`),
-//    what the bins run beside them (the bundles, their V8 code caches, the hashing worker), and
+//    what they load beside them (the bundles, their V8 code caches, the workers), and
 //    nothing that is not the package's (sources, tests, source maps, temporary files);
 // 2. publint, with warnings as errors: the manifest's fields and the files they name;
 // 3. @arethetypeswrong/cli: the types resolve, and match the JavaScript, under each module
@@ -53,6 +53,9 @@ try {
   }
   wanted.add("dist/cli/hash-worker.js");
   wanted.add("dist/worker-entry.js");
+  // The library as `import "memori"` loads it (dist/index.js re-exports it), and what it starts.
+  for (const file of ["memori.js", "hash-worker.js", "worker-entry.js"])
+    wanted.add(`dist/lib/${file}`);
   wanted.add("LICENSE"); // the MIT license asks for its notice in every copy
   for (const file of wanted) {
     const normalized = path.posix.normalize(file);
