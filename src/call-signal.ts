@@ -12,8 +12,34 @@ import type { ProcessUsage } from "./records/run-record.js";
  */
 export const RECURSIVE = "/**";
 
+/** What a file was when the call's code first read it (its `stat`), or `null`: not there. */
+export interface FileSeen {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
 /** The files a call's code opened in this process, when they are tracked. */
 export class FileAccess {
+  /**
+   * `skip`: memori's state directories, which listings leave out (hashing/listing.ts).
+   */
+  constructor(readonly skip: readonly string[] = []) {}
+  /**
+   * What each file its JavaScript read was just before it first read it (`stat`, following
+   * links), by the name in {@link reads}: compared after the run, a file changed, replaced or
+   * re-pointed meanwhile is told by its device, inode, size and times, whatever clock set them.
+   * Files only a traced process read have none (their times are compared with {@link began}).
+   */
+  readonly seen = new Map<string, FileSeen | null>();
+  /**
+   * Each directory its JavaScript listed, as it first listed it (its listing, made just before;
+   * hashing/listing.ts), by the name in {@link lists}: what the call saw, whatever changes
+   * there while it runs.
+   */
+  readonly listed = new Map<string, string>();
   /**
    * The files it opened (or looked for) to read, as named: absolute, or relative to `cwd`.
    */

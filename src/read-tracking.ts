@@ -9,7 +9,9 @@ import fs from "node:fs";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { RECURSIVE, callAccess } from "./call-signal.js";
+import { RECURSIVE, callAccess, type FileSeen } from "./call-signal.js";
+import { listingHash } from "./hashing/listing.js";
+import { statSync } from "./untracked-fs.js";
 import { childProcess } from "./lazy-modules.js";
 import { stderrLogger } from "./logger.js";
 
@@ -76,7 +78,28 @@ function record(file: unknown, kind: "reads" | "writes" | "lists", suffix = ""):
   const access = callAccess();
   if (access === undefined) return;
   const named = pathOf(file, access.cwd);
-  if (named !== undefined) access[kind].add(named + suffix);
+  if (named === undefined) return;
+  const key = named + suffix;
+  // Before the call's own read or listing: what it then found (engine/discovered.ts).
+  if (kind === "reads" && !access.reads.has(key)) {
+    const seen = seenNow(path.resolve(access.cwd, named));
+    if (seen !== undefined) access.seen.set(key, seen);
+  } else if (kind === "lists" && !access.lists.has(key)) {
+    access.listed.set(key, listingHash(path.resolve(access.cwd, named) + suffix, access.skip));
+  }
+  access[kind].add(key);
+}
+
+/** A file's `stat` as the call's read finds it; `null` when absent, `undefined`: cannot tell. */
+function seenNow(absolute: string): FileSeen | null | undefined {
+  try {
+    const stats = statSync(absolute, { throwIfNoEntry: false });
+    if (stats === undefined) return null;
+    const { dev, ino, size, mtimeMs, ctimeMs } = stats;
+    return { dev, ino, size, mtimeMs, ctimeMs };
+  } catch {
+    return undefined;
+  }
 }
 
 type Fn = (...args: unknown[]) => unknown;

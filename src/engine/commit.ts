@@ -278,6 +278,7 @@ export async function commitRun(
     readOnly,
     [...fileEntries(fingerprint.inputs), ...fileEntries(encoded), ...written],
     access?.began,
+    access?.seen,
   );
   // A file it found that was modified while it ran: recorded as changed, as a named input
   // that changed is (the next run runs it again, whatever the file holds then).
@@ -299,7 +300,7 @@ export async function commitRun(
       store,
       access?.lists,
       directoryRule(def).skip ?? [],
-      access?.began,
+      access?.listed,
       access === undefined || access.untraced ? undefined : access.writes,
     ),
   };

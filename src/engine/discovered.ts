@@ -4,7 +4,7 @@
  * are tracked like outputs. What is the system's or memori's own is left out.
  */
 import { stat } from "node:fs/promises";
-import { existsSync, statSync } from "../untracked-fs.js";
+import { existsSync } from "../untracked-fs.js";
 import path from "node:path";
 import { codeFilesOf } from "../hashing/wrappers.js";
 import type { FileEntry, Json } from "../hashing/values.js";
@@ -12,7 +12,8 @@ import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
 import { modifiedSince } from "../hashing/file-systems.js";
-import { LISTING_CHANGED, RECURSIVE, listingHash } from "../hashing/listing.js";
+import { NO_LISTING, RECURSIVE, listingHash } from "../hashing/listing.js";
+import type { FileSeen } from "../call-signal.js";
 import { LIST_PREFIX, READ_PREFIX } from "./found.js";
 import type { StageDef } from "./node.js";
 
@@ -74,10 +75,11 @@ function isStateFile(absolute: string): boolean {
  * state, not system files), as `read:<path>` inputs with the path as the code named it: by
  * content, or as a bare path where there is no file (looked for and not found, or a temporary
  * file gone since): one appearing there later counts as a change. Directories opened are not
- * files read. With `began` (when the call began, ms), `changed` names those that may have been
- * modified since (`modifiedSince`: by their change time too, and on a file system other hosts
- * write, from the allowed clock skew before it): hashed now, after the run, their content may
- * not be what the call read.
+ * files read. Hashed now, after the run, a file's content may not be what the call read:
+ * `changed` names those that may have changed since. A file its JavaScript read is compared
+ * with what it was just before that read (`seen`: device, inode, size, times; so a file
+ * replaced, moved over or re-pointed counts, whatever clock set its times); one only a traced
+ * process read, by its times against `began`, when the call began (`modifiedSince`).
  */
 export async function discoveredReads(
   def: StageDef,
@@ -85,6 +87,7 @@ export async function discoveredReads(
   reads: ReadonlySet<string>,
   known: readonly FileEntry[],
   began?: number,
+  seen?: ReadonlyMap<string, FileSeen | null>,
 ): Promise<{ inputs: Record<string, Json>; changed: string[] }> {
   const changed: string[] = [];
   if (reads.size === 0) return { inputs: {}, changed };
@@ -98,7 +101,15 @@ export async function discoveredReads(
     if (named.has(absolute) || notTheCalls(absolute, stateDir)) continue;
     const found = await stat(absolute).catch(() => undefined);
     if (found?.isDirectory()) continue;
-    if (found !== undefined && began !== undefined && modifiedSince(found, began)) {
+    // Gone since: recorded as gone (a temporary file the call made and removed by means not
+    // seen as writes, `rm` among them), not as changed.
+    const before = seen?.get(file);
+    if (
+      found !== undefined &&
+      (before !== undefined
+        ? !sameFile(before, found)
+        : began !== undefined && modifiedSince(found, began))
+    ) {
       changed.push(file);
     }
     const hash = found !== undefined ? await def.hasher.hash(file) : undefined;
@@ -107,20 +118,33 @@ export async function discoveredReads(
   return { inputs: out, changed };
 }
 
+/** Whether a file is as it was seen (both absent, or the same device, inode, size and times). */
+function sameFile(seen: FileSeen | null, now: FileSeen | undefined): boolean {
+  if (seen === null || now === undefined) return seen === null && now === undefined;
+  return (
+    seen.dev === now.dev &&
+    seen.ino === now.ino &&
+    seen.size === now.size &&
+    seen.mtimeMs === now.mtimeMs &&
+    seen.ctimeMs === now.ctimeMs
+  );
+}
+
 /**
  * The directories a call listed (not the system's or memori's state), as `list:<path>` inputs
- * with the path as the code named it: their listings now (see hashing/listing.ts). Taken after
- * the run, a listing may not be what the call saw: with `began`, one whose directory (or one
- * below it, listed recursively) may have been modified since (`modifiedSince`) is recorded as
- * {@link LISTING_CHANGED}, which no listing matches, so the next run runs again. Unless the
- * call wrote there itself (`writes`, seen): then the change is taken to be its own (a stage
- * that lists the folder it writes into would otherwise run on every run).
+ * with the path as the code named it. A listing its JavaScript made is recorded as the call
+ * saw it (`listed`, made just before): an entry added, removed or renamed while it ran leaves
+ * the next run running again. Unless the call wrote into that directory itself (`writes`,
+ * seen): then its listing after the run, with what the call wrote (a stage that lists the
+ * folder it writes into would otherwise run again on every run); or the directory is gone
+ * after the run (a temporary one): recorded as gone. A listing only a traced process made:
+ * its listing after the run (see hashing/listing.ts).
  */
 export function discoveredListings(
   store: StateStore,
   lists: ReadonlySet<string> | undefined,
   skip: readonly string[] = [],
-  began?: number,
+  listed?: ReadonlyMap<string, string>,
   writes?: ReadonlySet<string>,
 ): Record<string, Json> {
   if (lists === undefined || lists.size === 0) return {};
@@ -133,20 +157,10 @@ export function discoveredListings(
     if (notTheCalls(absolute + path.sep, stateDir)) continue;
     const top = absolute.endsWith(RECURSIVE) ? absolute.slice(0, -RECURSIVE.length) : absolute;
     const own = wrote.some((w) => w.startsWith(top + path.sep));
-    let modified = false;
-    const check =
-      began === undefined || own
-        ? undefined
-        : (listed: string) => {
-            try {
-              const times = statSync(listed, { throwIfNoEntry: false });
-              if (times !== undefined && modifiedSince(times, began)) modified = true;
-            } catch {
-              modified = true; // cannot tell: as changed
-            }
-          };
-    const listing = listingHash(absolute, skip, check);
-    out[`${LIST_PREFIX}${dir}`] = modified ? LISTING_CHANGED : listing;
+    const saw = listed?.get(dir);
+    const now = listingHash(absolute, skip);
+    // Gone since (a temporary folder): recorded as gone, as a file read and gone is.
+    out[`${LIST_PREFIX}${dir}`] = saw !== undefined && !own && now !== NO_LISTING ? saw : now;
   }
   return out;
 }

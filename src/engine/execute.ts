@@ -15,7 +15,7 @@ import {
 import { KILL_GRACE_MS } from "../process-tree.js";
 import { tell, type Call, type CallContext } from "./call.js";
 import type { Failure } from "./failure.js";
-import type { Fingerprint } from "./fingerprint.js";
+import { directoryRule, type Fingerprint } from "./fingerprint.js";
 import type { StageDef } from "./node.js";
 import { nameOutputs } from "./signature.js";
 
@@ -126,7 +126,10 @@ export async function execute(
   const { def } = call;
   // Files matter for memoized calls only: reads become inputs of the state, writes tell which
   // files in a directory argument the call wrote.
-  const access = def.trackReads && fingerprint !== undefined ? new FileAccess() : undefined;
+  const access =
+    def.trackReads && fingerprint !== undefined
+      ? new FileAccess(directoryRule(def).skip ?? [])
+      : undefined;
   // Processes are sampled only when someone hears of them (a pipeline's run record does).
   const heard = ctx.onEvent !== undefined || def.onEvent !== undefined;
   const onProcess = heard

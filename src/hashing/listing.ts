@@ -14,12 +14,6 @@ import { BOOKKEEPING } from "./bookkeeping.js";
 /** What a listing is recorded as when the directory is not there (or cannot be listed). */
 export const NO_LISTING = "no listing";
 
-/**
- * What a listing is recorded as when the directory may have changed while the call that listed
- * it ran (engine/discovered.ts): no listing is this, so the next run runs the call again.
- */
-export const LISTING_CHANGED = "changed during the run";
-
 export { RECURSIVE } from "../call-signal.js";
 
 function kindOf(entry: Dirent): string {
@@ -31,19 +25,13 @@ function kindOf(entry: Dirent): string {
  * link, `o name` for anything else), prefixed `listing:`; {@link NO_LISTING} without one. A
  * path ending in {@link RECURSIVE} lists everything below the directory (`d sub/dir`, `f
  * sub/dir/file`; symbolic links not followed, as `readdir` does not), except below `skip`
- * (memori's state directories: what a call lists there is not its input). `onDirectory` is
- * told each directory listed, before it is.
+ * (memori's state directories: what a call lists there is not its input).
  */
-export function listingHash(
-  dir: string,
-  skip: readonly string[] = [],
-  onDirectory?: (absolute: string) => void,
-): string {
+export function listingHash(dir: string, skip: readonly string[] = []): string {
   const recursive = dir.endsWith(RECURSIVE);
   const top = recursive ? dir.slice(0, -RECURSIVE.length) || "/" : dir;
   const lines: string[] = [];
   try {
-    onDirectory?.(top);
     for (const entry of readdirSync(top, { withFileTypes: true })) {
       if (!BOOKKEEPING.has(entry.name)) lines.push(`${kindOf(entry)} ${entry.name}`);
     }
@@ -59,7 +47,6 @@ export function listingHash(
       if (skip.includes(absolute)) continue;
       let entries: Dirent[];
       try {
-        onDirectory?.(absolute);
         entries = readdirSync(absolute, { withFileTypes: true });
       } catch {
         lines.push(`? ${inside}`); // there, but not listable: as such
