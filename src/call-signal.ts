@@ -14,19 +14,26 @@ export const RECURSIVE = "/**";
 
 /** What a file was when the call's code first read it (its `stat`), or `null`: not there. */
 export interface FileSeen {
+  /** Its device (`stat`'s `dev`). */
   readonly dev: number;
+  /** Its inode number. */
   readonly ino: number;
+  /** Its size, bytes. */
   readonly size: number;
+  /** Its modification time, ms since the epoch. */
   readonly mtimeMs: number;
+  /** Its change time, ms since the epoch. */
   readonly ctimeMs: number;
 }
 
 /** The files a call's code opened in this process, when they are tracked. */
 export class FileAccess {
-  /**
-   * `skip`: memori's state directories, which listings leave out (hashing/listing.ts).
-   */
-  constructor(readonly skip: readonly string[] = []) {}
+  /** `skip`: memori's state directories, which listings leave out (hashing/listing.ts). */
+  constructor(skip: readonly string[] = []) {
+    this.skip = skip;
+  }
+  /** memori's state directories, which the listings in {@link listed} leave out. */
+  readonly skip: readonly string[];
   /**
    * What each file its JavaScript read was just before it first read it (`stat`, following
    * links), by the name in {@link reads}: compared after the run, a file changed, replaced or

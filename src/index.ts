@@ -71,7 +71,7 @@ export {
 export { blocks, type Block } from "./blocks.js";
 export type { Executor, Execution, Executed } from "./engine/executor.js";
 export { inProcessExecutor } from "./engine/executor.js";
-export { callSignal, FileAccess, type ProcessEnded } from "./call-signal.js";
+export { callSignal, FileAccess, type FileSeen, type ProcessEnded } from "./call-signal.js";
 export { workerFunction } from "./worker.js";
 export { slurmExecutor, SlurmExecutor } from "./slurm/executor.js";
 export type { SlurmExecutorOptions, SlurmResources } from "./slurm/executor-options.js";
