@@ -24,6 +24,7 @@ import {
   rmSync,
   unlinkSync,
   writeSync,
+  type BigIntStats,
   type Stats,
 } from "node:fs";
 import { lstatSync, openSync, renameSync } from "../untracked-fs.js";
@@ -105,8 +106,7 @@ function refresh(): void {
         // Through the file it made (not its path, which another process may have taken since
         // the check), then still its file at the path: never another's lock adopted.
         futimesSync(lock.fd, now, now);
-        const info = fstatSync(lock.fd, { bigint: true });
-        lock.stamp = `${info.ino}:${info.mtimeNs}`;
+        lock.stamp = stampFrom(fstatSync(lock.fd, { bigint: true }));
         if (ownerOf(lock)) continue;
       } catch {
         // closed or gone between the check and the refresh: lost, as below
@@ -121,9 +121,11 @@ function refresh(): void {
 }
 
 function stampOf(file: string): string {
-  const info = lstatSync(file, { bigint: true });
-  return `${info.ino}:${info.mtimeNs}`;
+  return stampFrom(lstatSync(file, { bigint: true }));
 }
+
+/** What tells a lock file from any other: its inode and modification time. */
+const stampFrom = (info: BigIntStats): string => `${info.ino}:${info.mtimeNs}`;
 
 function ownerOf(lock: Held): boolean {
   try {
@@ -174,14 +176,9 @@ function create(file: string, name: string, options: LockOptions): Held | undefi
     unlinkSync(file);
     throw error;
   }
-  const info = fstatSync(fd, { bigint: true }); // the file just made: no path to look up
-  const lock: Held = {
-    file,
-    fd,
-    stamp: `${info.ino}:${info.mtimeNs}`,
-    name,
-    onCompromised: options.onCompromised,
-  };
+  // The file just made: no path to look up.
+  const stamp = stampFrom(fstatSync(fd, { bigint: true }));
+  const lock: Held = { file, fd, stamp, name, onCompromised: options.onCompromised };
   held.add(lock);
   if (refresher === undefined) {
     refresher = setInterval(refresh, REFRESH_MS);
@@ -367,8 +364,7 @@ function carrierOf(lock: Held): CarrierFile {
       // The lock held its owner only: a record at least as long covers it all.
       if (bytes.length < OWNER.length) ftruncateSync(fd, bytes.length);
       // Still this process's lock, with a new time: kept so until it is renamed (or released).
-      const info = fstatSync(fd, { bigint: true });
-      lock.stamp = `${info.ino}:${info.mtimeNs}`;
+      lock.stamp = stampFrom(fstatSync(fd, { bigint: true }));
       return true;
     },
     moved() {

@@ -37,6 +37,28 @@ function gated() {
   return { began, started: () => started(), release: () => release(), released };
 }
 
+/**
+ * A stage that reads `file` (a file it is not given), then waits at `gate` once; `runs()`
+ * counts how often its function ran.
+ */
+function configReader(dir: string, file: string, gate: ReturnType<typeof gated>, logger = quiet) {
+  let count = 0;
+  const make = () =>
+    new Stage(
+      async function readConfig() {
+        count++;
+        const text = await readFile(file, "utf8");
+        gate.started();
+        await gate.released;
+        return text;
+      },
+      { hashOutput: path.join(dir, "state"), logger },
+    );
+  return { make, runs: () => count };
+}
+
+const quiet = recordingLogger().logger;
+
 const hour = new Date(Date.now() - 3_600_000);
 
 /**
@@ -59,18 +81,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
       await utimes(prepared, hour, hour);
       const log = recordingLogger();
       const gate = gated();
-      let runs = 0;
-      const make = () =>
-        new Stage(
-          async function readConfig() {
-            runs++;
-            const text = await readFile(config, "utf8");
-            gate.started();
-            await gate.released;
-            return text;
-          },
-          { hashOutput: path.join(dir, "state"), logger: log.logger },
-        );
+      const { make, runs } = configReader(dir, config, gate, log.logger);
       const running = make().run();
       await gate.began;
       await pastTheTick();
@@ -90,7 +101,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
       const third = make();
       expect(await third.run()).toEqual({ output: "NEW1" });
       expect(third.fromCache).toBe(true);
-      expect(runs).toBe(2);
+      expect(runs()).toBe(2);
     });
   }
 
@@ -103,18 +114,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
     await writeFile(config, "OLD1");
     await utimes(config, hour, hour);
     const gate = gated();
-    let runs = 0;
-    const make = () =>
-      new Stage(
-        async function readConfig() {
-          runs++;
-          const text = await readFile(config, "utf8");
-          gate.started();
-          await gate.released;
-          return text;
-        },
-        { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
-      );
+    const { make, runs } = configReader(dir, config, gate);
     const running = make().run();
     await gate.began;
     await pastTheTick();
@@ -123,7 +123,7 @@ describe("a file the code read, replaced while it ran (discovered.ts)", () => {
     expect(await running).toEqual({ output: "OLD1" });
     const next = make();
     expect(await next.run()).toEqual({ output: "NEW1" });
-    expect(runs).toBe(2);
+    expect(runs()).toBe(2);
   });
 });
 
@@ -234,18 +234,7 @@ describe("a file the code read, swapped for another while it ran (discovered.ts)
       else execFileSync("cp", ["-a", path.join(dir, "a"), path.join(dir, "current")]);
       const config = path.join(dir, "current", "cfg.txt");
       const gate = gated();
-      let runs = 0;
-      const make = () =>
-        new Stage(
-          async function readConfig() {
-            runs++;
-            const text = await readFile(config, "utf8");
-            gate.started();
-            await gate.released;
-            return text;
-          },
-          { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
-        );
+      const { make, runs } = configReader(dir, config, gate);
       const running = make().run();
       await gate.began;
       if (linked) execFileSync("ln", ["-sfn", "b", path.join(dir, "current")]);
@@ -261,7 +250,7 @@ describe("a file the code read, swapped for another while it ran (discovered.ts)
       const third = make();
       expect(await third.run()).toEqual({ output: "config b" });
       expect(third.fromCache).toBe(true);
-      expect(runs).toBe(2);
+      expect(runs()).toBe(2);
     });
   }
 });
