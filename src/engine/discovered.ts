@@ -155,12 +155,15 @@ export function discoveredListings(
     const absolute = path.resolve(dir);
     // With a separator: the state directory itself is memori's, as what is inside it.
     if (notTheCalls(absolute + path.sep, stateDir)) continue;
-    const top = absolute.endsWith(RECURSIVE) ? absolute.slice(0, -RECURSIVE.length) : absolute;
+    const top = absolute.endsWith(RECURSIVE)
+      ? absolute.slice(0, -RECURSIVE.length) || "/"
+      : absolute;
     const own = wrote.some((w) => w.startsWith(top + path.sep));
     const saw = listed?.get(dir);
-    const now = listingHash(absolute, skip);
-    // Gone since (a temporary folder): recorded as gone, as a file read and gone is.
-    out[`${LIST_PREFIX}${dir}`] = saw !== undefined && !own && now !== NO_LISTING ? saw : now;
+    // Gone since (a temporary folder): recorded as gone, as a file read and gone is. Otherwise
+    // not listed again (a recursive listing walks the whole tree).
+    out[`${LIST_PREFIX}${dir}`] =
+      saw === undefined || own ? listingHash(absolute, skip) : existsSync(top) ? saw : NO_LISTING;
   }
   return out;
 }
