@@ -12,7 +12,7 @@ import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
 import { modifiedSince } from "../hashing/file-systems.js";
-import { NO_LISTING, RECURSIVE, listingHash } from "../hashing/listing.js";
+import { NO_LISTING, listedDirectory, listingHash } from "../hashing/listing.js";
 import type { FileSeen } from "../call-signal.js";
 import { LIST_PREFIX, READ_PREFIX } from "./found.js";
 import type { StageDef } from "./node.js";
@@ -155,9 +155,7 @@ export function discoveredListings(
     const absolute = path.resolve(dir);
     // With a separator: the state directory itself is memori's, as what is inside it.
     if (notTheCalls(absolute + path.sep, stateDir)) continue;
-    const top = absolute.endsWith(RECURSIVE)
-      ? absolute.slice(0, -RECURSIVE.length) || "/"
-      : absolute;
+    const top = listedDirectory(absolute);
     const own = wrote.some((w) => w.startsWith(top + path.sep));
     const saw = listed?.get(dir);
     // Gone since (a temporary folder): recorded as gone, as a file read and gone is. Otherwise

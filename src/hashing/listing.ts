@@ -16,6 +16,11 @@ export const NO_LISTING = "no listing";
 
 export { RECURSIVE } from "../call-signal.js";
 
+/** The directory a listing's path names: itself, or for a recursive one (`/**`), its top. */
+export function listedDirectory(dir: string): string {
+  return dir.endsWith(RECURSIVE) ? dir.slice(0, -RECURSIVE.length) || "/" : dir;
+}
+
 function kindOf(entry: Dirent): string {
   return entry.isDirectory() ? "d" : entry.isFile() ? "f" : entry.isSymbolicLink() ? "l" : "o";
 }
@@ -29,7 +34,7 @@ function kindOf(entry: Dirent): string {
  */
 export function listingHash(dir: string, skip: readonly string[] = []): string {
   const recursive = dir.endsWith(RECURSIVE);
-  const top = recursive ? dir.slice(0, -RECURSIVE.length) || "/" : dir;
+  const top = listedDirectory(dir);
   const lines: string[] = [];
   try {
     for (const entry of readdirSync(top, { withFileTypes: true })) {
