@@ -32,10 +32,18 @@
 //   needs it, and loading it is a second file to find and read.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -128,12 +136,15 @@ const programs = await build({
   plugins: [lazyFsPromises, onePath],
   write: false,
 });
-for (const { path: file, text } of programs.outputFiles) {
-  // The launcher runs the bundle as a function's body: no `#!` line.
+/**
+ * A bundle as code-cache.ts runs it: a function's body (no `#!` line), its first line
+ * `//memori-build <SHA-256 of the rest>`, the line its cache starts with.
+ */
+function stamped(text) {
   const body = text.startsWith("#!") ? text.slice(text.indexOf("\n") + 1) : text;
-  const stamp = `//memori-build ${createHash("sha256").update(body).digest("hex")}\n`;
-  writeFileSync(file, stamp + body);
+  return `//memori-build ${createHash("sha256").update(body).digest("hex")}\n${body}`;
 }
+for (const { path: file, text } of programs.outputFiles) writeFileSync(file, stamped(text));
 
 const worker = await build({
   ...common,
@@ -141,29 +152,95 @@ const worker = await build({
   format: "esm",
 });
 
-// The library, as `import "memori"` loads it: one ES module file, dist/lib/memori.js, which
-// dist/index.js re-exports. Importing tsc's 130-odd modules one by one cost about 60 ms in a
-// fresh process (resolving, reading, compiling and linking each), the file about 22 ms: more
-// than a whole cached run of 1,000 stages (bench/README.md). tsc's modules stay in dist/ for
+// The library, as `import "memori"` loads it. Importing tsc's 130-odd modules one by one cost
+// about 60 ms in a fresh process (resolving, reading, compiling and linking each); one file,
+// about 22 ms: more than a whole cached run of 1,000 stages (bench/README.md). And a run then
+// compiled each function it called the first time: about a tenth of a cached run of 1,000
+// stages, and of a first run. So, as for the programs:
+//
+// - dist/lib/memori.bundle.cjs: the library as one CommonJS file (`import.meta.url` its own
+//   URL, its `import()` the facade's, as in the programs' bundles), stamped with its SHA-256.
+// - dist/lib/memori.bundle.cache: V8's code cache of it, made by running a small pipeline
+//   (first run, cached run, a map, a stage alone) with it (see below).
+// - dist/lib/memori.js: an ES module that runs the bundle with its cache (src/code-cache.ts)
+//   and exports its exports by name; dist/index.js re-exports it.
+//
+// Not minified: a stack trace reads as the source does (a function whose name another module's
+// function has too is renamed, `record2`, as in the programs' bundles; no `keepNames`, which
+// adds a `__name()` call each time a closure is made, hot paths included). The files sit two
+// folders down, as tsc's modules do, so what the bundle finds from its own URL is where they
+// find it (package.json two levels up, the package's root); the hashing worker and the
+// worker-thread entry it starts by URL are built beside it. tsc's modules stay in dist/ for
 // their types (dist/index.d.ts and the rest), and the one graph they make is never mixed with
-// the file's. Not minified: a stack trace reads as the source does (a function whose name
-// another module's function has too is renamed, `record2`, as in the programs' bundles; no
-// `keepNames`, which adds a `__name()` call each time a closure is made, hot paths included).
-// The file sits two folders down, as tsc's modules do, so what it finds from its own URL is where they find it
-// (package.json two levels up, the package's root); the hashing worker and the worker-thread
-// entry it starts by URL are built beside it.
+// the bundle's.
 const libdir = path.join(root, "dist", "lib");
 const library = {
   ...common,
   outdir: libdir,
-  format: "esm",
   external: Object.keys(manifest.dependencies ?? {}),
   minifyWhitespace: false,
   minifySyntax: false,
 };
-await build({ ...library, entryPoints: { memori: "src/index.ts" } });
+const libraryBundle = await build({
+  ...library,
+  entryPoints: { "memori.bundle": "src/index.ts" },
+  format: "cjs",
+  outExtension: { ".js": ".cjs" },
+  define: { "import.meta.url": "__memori_url" },
+  banner: {
+    js:
+      '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
+      "__memori_import=module.memoriImport;",
+  },
+  write: false,
+});
+const [libraryFile] = libraryBundle.outputFiles;
+mkdirSync(libdir, { recursive: true });
+writeFileSync(libraryFile.path, stamped(libraryFile.text));
+// The names the library exports, as an ES module build of it says.
+const exported = await build({
+  ...library,
+  entryPoints: { memori: "src/index.ts" },
+  format: "esm",
+  write: false,
+});
+const names = Object.values(exported.metafile.outputs).flatMap((output) => output.exports);
+if (names.length < 20 || names.includes("default")) {
+  throw new Error(`the library's exports, as esbuild reads them: ${names.join(", ")}`);
+}
 await build({
   ...library,
+  stdin: {
+    contents: [
+      'import { fileURLToPath } from "node:url";',
+      'import { runCachedBundle } from "./src/code-cache.ts";',
+      "const bundle = runCachedBundle(",
+      '  fileURLToPath(new URL("./memori.bundle.cjs", import.meta.url)),',
+      "  {",
+      '    label: "memori library",',
+      '    writeVariable: "MEMORI_LIBRARY_CODE_CACHE_WRITE",',
+      "    // Resolved from here, beside the bundle.",
+      "    memoriImport: (specifier) => import(specifier),",
+      "  },",
+      ");",
+      `export const { ${names.join(", ")} } = bundle;`,
+    ].join("\n"),
+    resolveDir: root,
+    sourcefile: "memori-facade.js",
+    loader: "js",
+  },
+  outdir: undefined,
+  outfile: path.join(libdir, "memori.js"),
+  format: "esm",
+  banner: {
+    js:
+      "// memori: runs the library bundled beside it (memori.bundle.cjs) with its V8 code\n" +
+      "// cache (scripts/bundle.mjs, src/code-cache.ts), and exports what it exports.",
+  },
+});
+await build({
+  ...library,
+  format: "esm",
   entryPoints: {
     "hash-worker": "src/hashing/hash-worker.ts",
     "worker-entry": "src/worker-entry.ts",
@@ -218,6 +295,46 @@ try {
     throw new Error("making the code cache: the second memori call was not a skip");
   }
   run("pathman", ["/d/sub-01_T1w.nii.gz", "get_prefix"], cacheOf("pathman"));
+
+  // The library's: a pipeline of 200 trivial stages, a map over 50 elements and a stage alone,
+  // each run and then cached, in one process (what a pipeline script does on its first run and
+  // on every run after).
+  const script = path.join(work, "warm.mjs");
+  writeFileSync(
+    script,
+    [
+      `import { MappedStage, Pipeline, Stage } from ${JSON.stringify(pathToFileURL(path.join(root, "dist", "index.js")).href)};`,
+      'const hashOutput = "library-state";',
+      "const step = (x) => x + 1;",
+      "for (let round = 0; round < 2; round++) {",
+      "  const stages = Array.from({ length: 200 }, (_, i) =>",
+      '    new Stage(step, { name: `s${i}`, outputs: "x", hashOutput }));',
+      '  const definition = [["start", stages[0]]];',
+      "  for (let i = 1; i < stages.length; i++) definition.push([stages[i - 1], stages[i]]);",
+      "  const pipeline = new Pipeline(definition);",
+      '  if ((await pipeline.run(0)).x !== 200) throw new Error("the pipeline\'s result");',
+      '  const mapped = new MappedStage(new Stage(step, { name: "m", outputs: "y", hashOutput }), ["x"]);',
+      "  await mapped.run({ x: Array.from({ length: 50 }, (_, i) => i) });",
+      '  await new Stage(step, { name: "alone", outputs: "z", hashOutput }).run(1);',
+      "}",
+    ].join("\n"),
+  );
+  const warmed = spawnSync(process.execPath, [script], {
+    cwd: work,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      MEMORI_LIBRARY_CODE_CACHE_WRITE: path.join(libdir, "memori.bundle.cache"),
+    },
+  });
+  if (warmed.status !== 0) throw new Error(`making the library's code cache: ${warmed.stderr}`);
+  for (const cache of [
+    path.join(outdir, "memori.bundle.cache"),
+    path.join(outdir, "pathman.bundle.cache"),
+    path.join(libdir, "memori.bundle.cache"),
+  ]) {
+    if (!existsSync(cache)) throw new Error(`making the code caches: ${cache} was not written`);
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

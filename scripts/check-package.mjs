@@ -53,8 +53,15 @@ try {
   }
   wanted.add("dist/cli/hash-worker.js");
   wanted.add("dist/worker-entry.js");
-  // The library as `import "memori"` loads it (dist/index.js re-exports it), and what it starts.
-  for (const file of ["memori.js", "hash-worker.js", "worker-entry.js"])
+  // The library as `import "memori"` loads it (dist/index.js re-exports it): the module that
+  // runs the bundle with its code cache, and what the bundle starts.
+  for (const file of [
+    "memori.js",
+    "memori.bundle.cjs",
+    "memori.bundle.cache",
+    "hash-worker.js",
+    "worker-entry.js",
+  ])
     wanted.add(`dist/lib/${file}`);
   wanted.add("LICENSE"); // the MIT license asks for its notice in every copy
   for (const file of wanted) {

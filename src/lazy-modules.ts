@@ -11,11 +11,12 @@
  * and a module object is read at each use: `child_process` functions wrapped later by read
  * tracking are the ones called. Only `tinypool`, an ES module only package, is imported.
  *
- * The bundled command line runs from V8's code cache (src/cli/launch.cts), and on Node 20 code
- * run from a code cache cannot `import()`: its script lost its loader ("A dynamic import
- * callback was not specified"). So nothing memori's code runs uses `import()` of a package or
- * built-in except {@link tinypool} and {@link importModule} (`memori run`'s pipeline module),
- * which import through the launcher there.
+ * The bundled command line and the bundled library run from V8's code cache
+ * (src/code-cache.ts), and on Node 20 code run from a code cache cannot `import()`: its script
+ * lost its loader ("A dynamic import callback was not specified"). So nothing memori's code
+ * runs uses `import()` of a package, a built-in or a user's module except {@link tinypool} and
+ * {@link importModule} (`memori run`'s pipeline module, `workerFunction`'s module), which
+ * import through the code that runs the bundle there.
  */
 import { createRequire } from "node:module";
 
@@ -69,8 +70,8 @@ export function fsExtra(): FsExtra {
 }
 
 /**
- * The command-line launcher's `import()`, lent to the bundle it runs (scripts/bundle.mjs
- * declares it); not defined elsewhere.
+ * The `import()` of the code that runs a bundle (the programs' launcher, the library's
+ * module), lent to it (scripts/bundle.mjs declares it); not defined elsewhere.
  */
 declare const __memori_import: ((specifier: string) => Promise<unknown>) | undefined;
 
@@ -88,7 +89,8 @@ export async function tinypool(): Promise<TinypoolModule["default"]> {
 
 /**
  * Import an ES module (or CommonJS, as `import()` does) by URL: a pipeline module that
- * `memori run` runs. Under the bundled command line, with the launcher's `import()`.
+ * `memori run` runs, a `workerFunction`'s module. In a bundle, with the `import()` of the code
+ * that runs it.
  */
 export async function importModule(url: string): Promise<Record<string, unknown>> {
   return (

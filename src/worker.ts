@@ -12,6 +12,7 @@ import type Tinypool from "tinypool";
 import { MemoriError, describe } from "./errors.js";
 import { markWrapper } from "./hashing/wrappers.js";
 import { EXECUTOR, type Executor } from "./engine/executor.js";
+import { importModule, tinypool } from "./lazy-modules.js";
 
 /** A pool, and a promise that rejects if one of its workers cannot start. */
 interface Pool {
@@ -25,7 +26,8 @@ async function poolFor(maxThreads: number): Promise<Pool> {
   const key = String(maxThreads);
   let entry = pools.get(key);
   if (entry === undefined) {
-    const { default: TinypoolClass } = await import("tinypool");
+    // Through lazy-modules: the bundled library runs from V8's code cache and cannot `import()`.
+    const TinypoolClass = await tinypool();
     const pool = new TinypoolClass({
       filename: new URL("./worker-entry.js", import.meta.url).href,
       minThreads: 0,
@@ -78,7 +80,7 @@ export async function workerFunction(
       : /^[a-z]+:/i.test(module)
         ? module
         : pathToFileURL(path.resolve(module)).href;
-  const loaded = (await import(url)) as Record<string, unknown>;
+  const loaded = await importModule(url);
   const fn = loaded[exportName];
   if (typeof fn !== "function") {
     throw new MemoriError(

@@ -18,17 +18,23 @@ const root = path.resolve(import.meta.dirname, "..", "..");
 const DEBUG = { MEMORI_CODE_CACHE_DEBUG: "1" };
 const said = (state: string) => `memori: code cache ${state}\n`;
 
-/** A copy of the built programs (with the package's manifest and modules), to damage. */
-async function copyOfPackage(): Promise<{ memori: string; cache: string }> {
+/**
+ * A copy of the built programs (with the package's manifest and modules), to damage. The
+ * copied cache names the place it was made in, so the copy's first start writes its own
+ * (`foreign`); with `own`, that start is made here, and the copy has a cache for its place.
+ */
+async function copyOfPackage(own = true): Promise<{ memori: string; cache: string }> {
   const dir = await tempDir();
   await mkdir(path.join(dir, "dist"));
   await cp(path.join(root, "dist", "cli"), path.join(dir, "dist", "cli"), { recursive: true });
   await cp(path.join(root, "package.json"), path.join(dir, "package.json"));
   await symlink(path.join(root, "node_modules"), path.join(dir, "node_modules"));
-  return {
-    memori: path.join(dir, "dist", "cli", "memori.cjs"),
-    cache: path.join(dir, "dist", "cli", "memori.bundle.cache"),
-  };
+  const memori = path.join(dir, "dist", "cli", "memori.cjs");
+  if (own) {
+    const made = await runFile(memori, ["-d", "state", "echo", "hi"], await tempDir(), DEBUG);
+    expect(made).toMatchObject({ status: 0, stdout: "hi\n", stderr: said("foreign") });
+  }
+  return { memori, cache: path.join(dir, "dist", "cli", "memori.bundle.cache") };
 }
 
 function runFile(
@@ -87,6 +93,8 @@ describe("the launcher", () => {
   });
 
   it("compiles the program when its cache is missing, from another build, cut short or damaged, and it runs and skips alike", async () => {
+    // Missing or foreign: the first start compiles the program and writes a cache for the next
+    // ones. Rejected by V8: compiled each time, the cache left as it is.
     const cases: [string, (cache: string) => Promise<void>, string][] = [
       ["missing", (cache) => rm(cache), "missing"],
       [
@@ -124,8 +132,23 @@ describe("the launcher", () => {
       const { memori, cache } = await copyOfPackage();
       await damage(cache);
       const result = await runSkipChange(memori);
-      expect({ what, ...result }).toEqual({ what, states: Array(3).fill(said(state)), runs: 2 });
+      const states =
+        state === "rejected"
+          ? Array(3).fill(said(state))
+          : [state, "accepted", "accepted"].map(said);
+      expect({ what, ...result }).toEqual({ what, states, runs: 2 });
     }
+  });
+
+  it("does not take a cache made in another place: the first start there writes one for it", async () => {
+    // V8 keeps, in code it takes from a cache, the file name the cache was made under: the
+    // package's stack traces would name files where it was built.
+    const { memori, cache } = await copyOfPackage(false);
+    const result = await runSkipChange(memori);
+    expect(result).toEqual({ states: ["foreign", "accepted", "accepted"].map(said), runs: 2 });
+    const header = (await readFile(cache, "latin1")).split("\n", 1)[0]!;
+    expect(header).toContain(JSON.stringify(memori.replace(/\.cjs$/, ".bundle.cjs")));
+    expect(header.endsWith(` ${process.version}`)).toBe(true);
   });
 
   it("compiles the program when V8 runs with other flags, and it runs and skips alike", async () => {

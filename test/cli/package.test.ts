@@ -228,21 +228,40 @@ describe("the package, packed from a fresh clone and installed into a new projec
       debug,
     );
     expect(first.stdout).toBe("installed\n");
-    // Built on this machine's Node, the shipped cache is taken (elsewhere V8 rejects it and
-    // the program is compiled: test/cli/launch.test.ts).
+    // The shipped cache names the clone it was built in: the project's first start of memori
+    // (a test above) compiled the program and wrote a cache for this place, which later starts
+    // take (test/cli/launch.test.ts); pathman's first start is the one below.
     expect(first.stderr).toContain("memori: code cache accepted\n");
-    const second = await inProject(bin("memori"), ["-d", "cache", "echo", "installed"], project);
-    expect(second.stdout).toBe(""); // skipped
-    const pathman = await inProject(
-      bin("pathman"),
-      ["/d/sub-01_T1w.nii.gz", "get_prefix", "append_suffix", "_brain"],
+    const cache = path.join(
+      project,
+      "node_modules",
+      "memori",
+      "dist",
+      "cli",
+      "memori.bundle.cache",
+    );
+    const header = (await readFile(cache, "latin1")).split("\n", 1)[0]!;
+    expect(header).toContain(JSON.stringify(path.join(path.dirname(cache), "memori.bundle.cjs")));
+    const second = await inProject(
+      bin("memori"),
+      ["-d", "cache", "echo", "installed"],
       project,
       debug,
     );
-    expect(pathman).toEqual({
-      stdout: "sub-01_T1w_brain\n",
-      stderr: "memori: code cache accepted\n",
-    });
+    expect(second).toEqual({ stdout: "", stderr: "memori: code cache accepted\n" }); // skipped
+    const pathman = () =>
+      inProject(
+        bin("pathman"),
+        ["/d/sub-01_T1w.nii.gz", "get_prefix", "append_suffix", "_brain"],
+        project,
+        debug,
+      );
+    for (const state of ["foreign", "accepted"]) {
+      expect(await pathman()).toEqual({
+        stdout: "sub-01_T1w_brain\n",
+        stderr: `memori: code cache ${state}\n`,
+      });
+    }
   });
 
   it("loads from CommonJS: require() where Node can require an ES module, import() anywhere", async () => {
@@ -268,7 +287,16 @@ describe("the package, packed from a fresh clone and installed into a new projec
     `;
     await writeFile(path.join(project, "stack.js"), script);
     for (const flags of [[], ["--enable-source-maps"]]) {
-      const { stdout } = await inProject(process.execPath, [...flags, "stack.js"], project);
+      // From the code cache the project's first import of memori wrote (the tarball's names the
+      // clone it was built in, where V8 would have the frames point).
+      const debug = { MEMORI_CODE_CACHE_DEBUG: "1" };
+      const { stdout, stderr } = await inProject(
+        process.execPath,
+        [...flags, "stack.js"],
+        project,
+        debug,
+      );
+      expect(stderr).toBe("memori library: code cache accepted\n");
       const files = [...stdout.matchAll(/\((?:file:\/\/)?([^():]+):\d+:\d+\)/g)].map((m) => m[1]!);
       // Frames in memori's own code among them; each file named exists (not src/*.ts).
       expect(files.some((file) => file.includes(path.join("node_modules", "memori")))).toBe(true);

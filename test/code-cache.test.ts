@@ -1,0 +1,171 @@
+/**
+ * The library as `import "memori"` loads it: dist/lib/memori.js runs the bundle beside it with
+ * its V8 code cache (src/code-cache.ts, scripts/bundle.mjs). Real processes importing the
+ * built package, and copies of it in other places, their caches removed or damaged: the same
+ * results each time, stack traces naming the files where the package is, and the cache a
+ * place lacks written by its first process. (The programs' launcher: test/cli/launch.test.ts.)
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { chmod, cp, readFile, readdir, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, expect, it } from "vitest";
+import { collect } from "./util/cli.js";
+import { tempDir } from "./util/tmp.js";
+
+const root = path.resolve(import.meta.dirname, "..");
+const said = (state: string) => `memori library: code cache ${state}\n`;
+
+/** A copy of the built package in another place (its manifest, dist/ and modules). */
+async function copyOfPackage(): Promise<string> {
+  const dir = await tempDir();
+  await cp(path.join(root, "dist"), path.join(dir, "dist"), { recursive: true });
+  await cp(path.join(root, "package.json"), path.join(dir, "package.json"));
+  await symlink(path.join(root, "node_modules"), path.join(dir, "node_modules"));
+  return dir;
+}
+
+/**
+ * A script that imports the package in `packageDir`, runs a pipeline of two stages (a hit the
+ * second time), a stage that fails with memori's own error, and a worker function (which the
+ * library imports with the module's `import()`), and prints what it got.
+ */
+async function script(packageDir: string): Promise<string> {
+  const dir = await tempDir();
+  const index = pathToFileURL(path.join(packageDir, "dist", "index.js")).href;
+  await writeFile(path.join(dir, "double.mjs"), "export const double = (x) => 2 * x;\n");
+  const file = path.join(dir, "use.mjs");
+  await writeFile(
+    file,
+    `import { Pipeline, Stage, workerFunction } from ${JSON.stringify(index)};
+const hashOutput = ${JSON.stringify(path.join(dir, "state"))};
+const add = new Stage(function add(x) { return x + 1; }, { outputs: "y", hashOutput });
+const square = new Stage(function square(y) { return y * y; }, { outputs: "z", hashOutput });
+const pipeline = new Pipeline([["start", add], [add, square]]);
+const { z } = await pipeline.run(2);
+let frame;
+try { new Stage(() => 1); } catch (error) { frame = /\\((\\/[^():]+):\\d+:\\d+\\)/.exec(error.stack)[1]; }
+const double = await workerFunction(${JSON.stringify(path.join(dir, "double.mjs"))}, "double");
+console.log(JSON.stringify({ z, cached: pipeline.decisions.filter((d) => d.action === "skip").length, frame, doubled: await double(21) }));
+`,
+  );
+  return file;
+}
+
+interface Used {
+  z: number;
+  cached: number;
+  frame: string;
+  doubled: number;
+  state: string;
+}
+
+async function use(file: string, env: NodeJS.ProcessEnv = {}): Promise<Used> {
+  const child = spawn(process.execPath, [file], {
+    env: { ...process.env, MEMORI_CODE_CACHE_DEBUG: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const ran = await collect(child);
+  expect(ran.status, ran.stderr).toBe(0);
+  return { ...(JSON.parse(ran.stdout) as Omit<Used, "state">), state: ran.stderr };
+}
+
+describe("the library's code cache", () => {
+  it("is taken where the package was built, and the library works from it", async () => {
+    const file = await script(root);
+    const first = await use(file);
+    expect(first).toEqual({
+      z: 9,
+      cached: 0,
+      frame: path.join(root, "dist", "lib", "memori.bundle.cjs"),
+      doubled: 42,
+      state: said("accepted"),
+    });
+    expect(await use(file)).toEqual({ ...first, cached: 2 });
+  });
+
+  it("is not taken in another place: the first process there writes one, and stack traces name the files there", async () => {
+    const copy = await copyOfPackage();
+    const file = await script(copy);
+    const cache = path.join(copy, "dist", "lib", "memori.bundle.cache");
+    const frame = path.join(copy, "dist", "lib", "memori.bundle.cjs");
+    const first = await use(file);
+    expect(first).toEqual({ z: 9, cached: 0, frame, doubled: 42, state: said("foreign") });
+    const header = (await readFile(cache, "latin1")).split("\n", 1)[0]!;
+    expect(header).toContain(` ${JSON.stringify(frame)} ${process.version}`);
+    expect(await use(file)).toEqual({ ...first, cached: 2, state: said("accepted") });
+  });
+
+  it("compiles the library when the cache is missing, from another build, cut short or damaged, with the same results", async () => {
+    const cases: [string, (cache: string) => Promise<void>, string, string][] = [
+      ["missing", (cache) => rm(cache), "missing", "accepted"],
+      [
+        "from another build",
+        async (cache) => {
+          const bytes = await readFile(cache);
+          bytes[20] = bytes[20] === 0x30 ? 0x31 : 0x30; // a digit of the bundle's SHA-256
+          await writeFile(cache, bytes);
+        },
+        "foreign",
+        "accepted",
+      ],
+      // V8 rejects it: the cache is left as it is (the next process compiles again).
+      ["cut short", (cache) => truncate(cache, 2000), "rejected", "rejected"],
+    ];
+    for (const [what, damage, state, then] of cases) {
+      const copy = await copyOfPackage();
+      const file = await script(copy);
+      const cache = path.join(copy, "dist", "lib", "memori.bundle.cache");
+      expect((await use(file)).state, what).toBe(said("foreign")); // a cache for this place
+      await damage(cache);
+      const damaged = await use(file);
+      expect({ what, ...damaged }).toMatchObject({ what, z: 9, cached: 2, state: said(state) });
+      expect({ what, ...(await use(file)) }).toMatchObject({ what, cached: 2, state: said(then) });
+    }
+  });
+
+  it("leaves import() to the module that runs it: the bundle calls none of its own but lazy-modules' fallbacks", async () => {
+    // Code V8 took from a code cache cannot import() on Node 20: tinypool, a worker function's
+    // module and `memori run`'s are imported through dist/lib/memori.js.
+    const bundle = await readFile(path.join(root, "dist", "lib", "memori.bundle.cjs"), "utf8");
+    expect(bundle.match(/\bimport\([^)]*\)/g)).toEqual(['import("tinypool")', "import(url)"]);
+  });
+
+  it("leaves a cache made under other V8 flags alone, and runs alike", async () => {
+    const copy = await copyOfPackage();
+    const file = await script(copy);
+    const cache = path.join(copy, "dist", "lib", "memori.bundle.cache");
+    await use(file); // a cache for this place
+    const made = await readFile(cache);
+    const flags = { NODE_OPTIONS: "--max-old-space-size=300" };
+    expect(await use(file, flags)).toMatchObject({ z: 9, cached: 2, state: said("rejected") });
+    expect(await readFile(cache)).toEqual(made);
+    expect((await use(file)).state).toBe(said("accepted"));
+  });
+
+  it("writes nothing where the package's folder cannot be written, and runs alike", async () => {
+    const copy = await copyOfPackage();
+    const file = await script(copy);
+    const lib = path.join(copy, "dist", "lib");
+    const before = (await readdir(lib)).sort();
+    // Read-only to this process: for root, which permissions do not stop, immutable (ext4).
+    const asRoot = process.getuid?.() === 0;
+    try {
+      if (asRoot) execFileSync("chattr", ["+i", lib], { stdio: "pipe" });
+      else await chmod(lib, 0o555);
+    } catch (error) {
+      if (process.env.CI === "true") throw error;
+      console.warn(`skipped: cannot make ${lib} read-only here (${String(error)})`);
+      return;
+    }
+    try {
+      for (let i = 0; i < 2; i++) {
+        expect(await use(file)).toMatchObject({ z: 9, doubled: 42, state: said("foreign") });
+      }
+      expect((await readdir(lib)).sort()).toEqual(before);
+    } finally {
+      if (asRoot) execFileSync("chattr", ["-i", lib]);
+      else await chmod(lib, 0o755);
+    }
+  });
+});
