@@ -168,6 +168,22 @@ export class DirectoryIndex {
 }
 
 /**
+ * The string `text.slice(from, to)` holds as JSON when it is one with no escape (`"name"`):
+ * the text between its quotes, which JSON.stringify leaves with no quote, backslash or control
+ * character. `undefined` for anything else.
+ */
+function plainName(text: string, from: number, to: number): string | undefined {
+  if (to - from < 2 || text.charCodeAt(from) !== 34 || text.charCodeAt(to - 1) !== 34) {
+    return undefined;
+  }
+  for (let i = from + 1; i < to - 1; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 || c === 92 || c < 32) return undefined;
+  }
+  return text.slice(from + 1, to - 1);
+}
+
+/**
  * The entries of an index file, or `undefined` if it is not a whole index of this version. Its
  * entries are hashed as the bytes they are (not encoded again from text).
  */
@@ -190,11 +206,15 @@ export function parseIndex(data: Buffer | string): Map<string, Entry> | undefine
     const first = text.indexOf("\t", at);
     const second = first < 0 ? -1 : text.indexOf("\t", first + 1);
     if (end < 0 || second < 0 || second > end) return undefined;
-    let name: unknown;
-    try {
-      name = JSON.parse(text.slice(at, first));
-    } catch {
-      return undefined;
+    // A name as JSON.stringify wrote it: between quotes, with no escape (most are), it is the
+    // text between them; JSON.parse reads the others.
+    let name: unknown = plainName(text, at, first);
+    if (name === undefined) {
+      try {
+        name = JSON.parse(text.slice(at, first));
+      } catch {
+        return undefined;
+      }
     }
     if (typeof name !== "string") return undefined;
     entries.set(name, { stamp: text.slice(first + 1, second), json: text.slice(second + 1, end) });

@@ -184,7 +184,15 @@ describe("the index of commit records", () => {
     const index = new DirectoryIndex("/nowhere");
     const record = (name: string) =>
       ({ name, memori: FORMAT_VERSION, run: "r", time: "t" }) as unknown as StageRecord;
-    const names = ["plain", 'quo"te', "tab\there", "line\nbreak", "ünï", "back\\slash"];
+    const names = [
+      "plain",
+      "also plain",
+      'quo"te',
+      "tab\there",
+      "line\nbreak",
+      "ünï",
+      "back\\slash",
+    ];
     const stats = (i: number) => ({ dev: 1, ino: i, size: 2, mtimeMs: 3, ctimeMs: 4.5 });
     names.forEach((name, i) => index.learn(name, recordStampOf(stats(i)), record(name)));
     index.forget("plain");
