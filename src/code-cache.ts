@@ -5,21 +5,25 @@
  * (`dist/lib/memori.js`, the module `import "memori"` loads, runs `dist/lib/memori.bundle.cjs`).
  * Node 22's `module.enableCompileCache()` does this for any module; Node 20 has no such thing.
  *
- * A cache belongs to one bundle, in one place, under one Node: its first line is the bundle's
- * first line (`//memori-build <SHA-256 of the bundle>`) followed by the bundle's path and
- * Node's version. The place matters because V8 keeps, in the code it takes from a cache, the
- * file name the cache was made under: a cache made where the package was built would have
- * every stack trace through memori name a file there. So a cache of another build, place or
- * Node (`foreign`), or none (`missing`), is not offered to V8; the bundle is compiled as
- * usual, and at exit the process writes the cache of what it ran beside the bundle, for the
- * processes after it (whole or not at all: a temporary file renamed; nothing when the folder
- * cannot be written). The build makes the first one, in `dist/` (scripts/bundle.mjs).
+ * A cache belongs to one bundle file, in one place, under one Node: its first line is the
+ * bundle's first line (`//memori-build <SHA-256 of the bundle>`) followed by the bundle's path,
+ * the stat identity of its file (device, inode, size, modification and change times: V8
+ * itself checks only the source's length, so a bundle edited in place would otherwise run the
+ * cached code of the old one) and Node's version. The place matters because V8 keeps, in the
+ * code it takes from a cache, the file name the cache was made under: a cache made where the
+ * package was built would have every stack trace through memori name a file there. So a cache
+ * of another bundle, place or Node (`foreign`), or none (`missing`), is not offered to V8; the
+ * bundle is compiled as usual. V8 checks the rest: its own version and flags (a cache made
+ * under other V8 flags, such as `--max-old-space-size`, is `rejected`), and the data's length.
+ * V8 does not check the data itself (release builds keep no checksum of it): a cache is written
+ * whole or not at all (a temporary file renamed).
  *
- * V8 checks the rest: its own version and flags (a cache made under other V8 flags, such as
- * `--max-old-space-size`, is `rejected`), the source's length and the data's length (a cache
- * cut short is rejected). A rejected cache is left as it is (the flags may be this process's
- * only), and the bundle compiled. V8 does not check the data itself (release builds keep no
- * checksum of it), so a cache damaged inside, like a damaged bundle, is not found out.
+ * Who writes a cache: the build (scripts/bundle.mjs), and, at exit, a process whose cache was
+ * not accepted and that runs with Node's default flags (no `execArgv`, no `NODE_OPTIONS`), so
+ * that a run under other flags never leaves a cache the plain processes after it reject. It is
+ * written beside the bundle; nothing is written where that folder cannot be written (then every
+ * process compiles the bundle, as without a cache). The caches are memori's bookkeeping: never a
+ * stage's read or write (hashing/bookkeeping.ts).
  *
  * On Node 20, code that V8 took from a code cache cannot `import()` (its script has lost its
  * loader: "A dynamic import callback was not specified"), and `vm`'s own loader for such code
@@ -32,7 +36,16 @@
  * - `MEMORI_CODE_CACHE_DEBUG=1`: at exit, say on stderr what became of the cache: `accepted`,
  *   `rejected` (by V8), `foreign` (made for another build, place or Node) or `missing`.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { Script } from "node:vm";
@@ -60,14 +73,28 @@ export interface CachedBundleOptions {
 /** What became of a bundle's cache. */
 export type CacheState = "accepted" | "rejected" | "foreign" | "missing";
 
-/** The first line of `program`'s cache: its stamp, its path and Node's version. */
-function headerOf(stamp: string, program: string): string {
-  return `${stamp.trimEnd()} ${JSON.stringify(program)} ${process.version}\n`;
+/**
+ * The first line of `program`'s cache: its stamp, its path, its file's stat identity and
+ * Node's version.
+ */
+function headerOf(stamp: string, program: string, stats: Stats): string {
+  const identity = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+  return `${stamp.trimEnd()} ${JSON.stringify(program)} ${identity} ${process.version}\n`;
 }
 
-/** Write `data()` to `file` whole or not at all; nothing when the folder cannot be written. */
+/** Whether this process runs with Node's default flags (the flags V8 checks a cache against). */
+function plainFlags(): boolean {
+  return process.execArgv.length === 0 && (process.env.NODE_OPTIONS ?? "").trim() === "";
+}
+
+/**
+ * Write `data()` to `file` whole or not at all (a temporary file, named as
+ * hashing/bookkeeping.ts's `CODE_CACHE` says, renamed); nothing when the folder cannot be
+ * written.
+ */
 function writeWhole(file: string, data: () => Buffer[]): void {
-  const temp = `${file}.${process.pid}.tmp`;
+  const random = Math.floor(Math.random() * 2 ** 32).toString(36);
+  const temp = `${file}.${process.pid}.${random}.tmp`;
   let fd: number;
   try {
     fd = openSync(temp, "wx");
@@ -93,10 +120,18 @@ function writeWhole(file: string, data: () => Buffer[]): void {
  * (`<program without .cjs>.cache`), and return its `module.exports`.
  */
 export function runCachedBundle(program: string, options: CachedBundleOptions): unknown {
-  const source = readFileSync(program, "utf8");
+  const fd = openSync(program, "r");
+  let source: string;
+  let stats: Stats;
+  try {
+    stats = fstatSync(fd);
+    source = readFileSync(fd, "utf8");
+  } finally {
+    closeSync(fd);
+  }
   const stamp = source.slice(0, source.indexOf("\n") + 1);
   const cacheFile = program.replace(/\.cjs$/, ".cache");
-  const header = headerOf(stamp, program);
+  const header = headerOf(stamp, program, stats);
   let cache: Buffer | undefined;
   try {
     cache = readFileSync(cacheFile);
@@ -130,7 +165,7 @@ export function runCachedBundle(program: string, options: CachedBundleOptions): 
   const to =
     writeTo !== undefined && writeTo !== ""
       ? writeTo
-      : (state === "missing" || state === "foreign") && stamp.startsWith(STAMP)
+      : state !== "accepted" && stamp.startsWith(STAMP) && plainFlags()
         ? cacheFile
         : undefined;
   if (to !== undefined) {

@@ -6,7 +6,17 @@
  * place lacks written by its first process. (The programs' launcher: test/cli/launch.test.ts.)
  */
 import { execFileSync, spawn } from "node:child_process";
-import { chmod, cp, readFile, readdir, rm, symlink, truncate, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  cp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  symlink,
+  truncate,
+  writeFile,
+} from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -92,7 +102,9 @@ describe("the library's code cache", () => {
     const first = await use(file);
     expect(first).toEqual({ z: 9, cached: 0, frame, doubled: 42, state: said("foreign") });
     const header = (await readFile(cache, "latin1")).split("\n", 1)[0]!;
-    expect(header).toContain(` ${JSON.stringify(frame)} ${process.version}`);
+    const { dev, ino, size } = await stat(frame);
+    expect(header).toContain(` ${JSON.stringify(frame)} ${dev}:${ino}:${size}:`);
+    expect(header.endsWith(` ${process.version}`)).toBe(true);
     expect(await use(file)).toEqual({ ...first, cached: 2, state: said("accepted") });
   });
 
@@ -109,8 +121,8 @@ describe("the library's code cache", () => {
         "foreign",
         "accepted",
       ],
-      // V8 rejects it: the cache is left as it is (the next process compiles again).
-      ["cut short", (cache) => truncate(cache, 2000), "rejected", "rejected"],
+      // V8 rejects it: compiled, and a cache written again (by a process with Node's flags).
+      ["cut short", (cache) => truncate(cache, 2000), "rejected", "accepted"],
     ];
     for (const [what, damage, state, then] of cases) {
       const copy = await copyOfPackage();
@@ -129,6 +141,47 @@ describe("the library's code cache", () => {
     // module and `memori run`'s are imported through dist/lib/memori.js.
     const bundle = await readFile(path.join(root, "dist", "lib", "memori.bundle.cjs"), "utf8");
     expect(bundle.match(/\bimport\([^)]*\)/g)).toEqual(['import("tinypool")', "import(url)"]);
+  });
+
+  it("is not taken for a bundle edited in place, even to the same length: the edited code runs", async () => {
+    // V8 checks only the source's length: the cache names the bundle file's stat identity.
+    const copy = await copyOfPackage();
+    const file = await script(copy);
+    expect((await use(file)).state).toBe(said("foreign")); // a cache for this place
+    expect((await use(file)).state).toBe(said("accepted"));
+    const bundle = path.join(copy, "dist", "lib", "memori.bundle.cjs");
+    const text = await readFile(bundle, "utf8");
+    const message = "Give the function a name or pass the `name` option.";
+    expect(text).toContain(message);
+    await writeFile(bundle, text.replace(message, message.toUpperCase()));
+    const child = spawn(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        `import { Stage } from ${JSON.stringify(pathToFileURL(path.join(copy, "dist", "index.js")).href)};
+try { new Stage(() => 1); } catch (error) { console.log(error.message); }`,
+      ],
+      { env: { ...process.env, MEMORI_CODE_CACHE_DEBUG: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const ran = await collect(child);
+    expect(ran.stdout).toContain(message.toUpperCase());
+    // --input-type is a flag: the cache of the old bundle stays, not taken, until a plain process.
+    expect(ran.stderr).toBe(said("foreign"));
+    expect(await use(file)).toMatchObject({ z: 9, cached: 2, state: said("foreign") });
+    expect((await use(file)).state).toBe(said("accepted"));
+  });
+
+  it("is not written by a process under other V8 flags, which would leave one the others reject", async () => {
+    const copy = await copyOfPackage();
+    const file = await script(copy);
+    const cache = path.join(copy, "dist", "lib", "memori.bundle.cache");
+    const shipped = await readFile(cache);
+    const flags = { NODE_OPTIONS: "--max-old-space-size=300" };
+    expect(await use(file, flags)).toMatchObject({ z: 9, state: said("foreign") });
+    expect(await readFile(cache)).toEqual(shipped);
+    expect((await use(file)).state).toBe(said("foreign"));
+    expect((await use(file)).state).toBe(said("accepted"));
   });
 
   it("leaves a cache made under other V8 flags alone, and runs alike", async () => {

@@ -11,6 +11,7 @@ import type { FileEntry, Json } from "../hashing/values.js";
 import type { StateStore } from "../state/store.js";
 import { picomatch } from "../lazy-modules.js";
 import { TRACE_LOG } from "../trace.js";
+import { CODE_CACHE } from "../hashing/bookkeeping.js";
 import { modifiedSince } from "../hashing/file-systems.js";
 import { NO_LISTING, listedDirectory, listingHash } from "../hashing/listing.js";
 import type { FileSeen } from "../call-signal.js";
@@ -20,7 +21,7 @@ import type { StageDef } from "./node.js";
 /**
  * Paths never recorded as reads or writes: the kernel's, the system's programs and libraries
  * (they count through `env` and the code's identity, and a process opens dozens of them), and
- * memori's own state. `MEMORI_UNTRACKED` adds prefixes (separated by `:`). Software installed
+ * memori's own state and code caches. `MEMORI_UNTRACKED` adds prefixes (separated by `:`). Software installed
  * under /usr/local or /opt (FSL's atlases) is tracked.
  */
 const SYSTEM = [
@@ -172,6 +173,7 @@ function notTheCalls(absolute: string, stateDir: string): boolean {
     absolute.startsWith(stateDir) ||
     TRACE_LOG.test(absolute) ||
     isStateFile(absolute) ||
+    CODE_CACHE.test(absolute) ||
     SYSTEM.some((p) => absolute.startsWith(p))
   );
 }

@@ -1,11 +1,24 @@
-import { chmod, readFile, readdir, writeFile, unlink, mkdir } from "node:fs/promises";
+import {
+  chmod,
+  cp,
+  mkdir,
+  readFile,
+  readdir,
+  rm,
+  symlink,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { spawn } from "node:child_process";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { readHistory } from "../../src/records/run-history.js";
 import { bin, collect, run, start } from "../util/cli.js";
 import { canTrace } from "../../src/trace.js";
 import { tempDir } from "../util/tmp.js";
+
+const root = path.resolve(import.meta.dirname, "..", "..");
 
 /** A script that logs each execution to runs.log, so a test can count real runs. */
 async function script(dir: string, name: string, body: string): Promise<string> {
@@ -128,6 +141,39 @@ describe("memori command", () => {
     expect(await decided()).toMatch(/running \(output missing: out\.txt\)/);
     await writeFile(path.join(dir, "out.txt"), "edited by hand");
     expect(await decided()).toMatch(/running \(output modified: out\.txt\)/);
+    expect(await decided()).toMatch(/skipped \(cached\)/);
+  });
+
+  it("never takes memori's own code caches for what a call read or wrote (traced)", async (context) => {
+    if (!canTrace()) {
+      if (process.env.CI === "true") throw new Error("CI needs strace: scripts/strace.sh");
+      console.warn("skipping: strace cannot trace here (scripts/strace.sh installs it)");
+      return context.skip();
+    }
+    // A copy of the package elsewhere: its caches name the place they were made in, so the
+    // call's own pathman and node (importing the library) write ones for the copy at exit.
+    const copy = await tempDir();
+    await cp(path.join(root, "dist"), path.join(copy, "dist"), { recursive: true });
+    await cp(path.join(root, "package.json"), path.join(copy, "package.json"));
+    await symlink(path.join(root, "node_modules"), path.join(copy, "node_modules"));
+    const pathman = path.join(copy, "dist", "cli", "pathman.cjs");
+    const dir = await tempDir();
+    const index = pathToFileURL(path.join(copy, "dist", "index.js")).href;
+    await writeFile(
+      path.join(dir, "use.mjs"),
+      `import { Stage } from ${JSON.stringify(index)};\nconsole.log(typeof Stage);\n`,
+    );
+    const command = `node ${pathman} /d/sub-01_T1w.nii.gz get_prefix > out.txt && node use.mjs >> out.txt`;
+    const call = ["--verbose", "-d", "st", "-o", "out.txt", "--", "sh", "-c", command];
+    const decided = async () => (await run("memori", call, dir)).stderr.trim();
+    expect(await decided()).toMatch(/running \(first run\)/);
+    expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("sub-01_T1w\nfunction\n");
+    expect(await decided()).toMatch(/skipped \(cached\)/);
+    // The caches written again, by processes outside any call (as a reinstall would have).
+    for (const cache of ["cli/pathman.bundle.cache", "lib/memori.bundle.cache"]) {
+      await rm(path.join(copy, "dist", cache));
+    }
+    await run("memori", ["--verbose", "-d", "other", "--", "sh", "-c", command], dir);
     expect(await decided()).toMatch(/skipped \(cached\)/);
   });
 

@@ -1,13 +1,13 @@
-// memori's bookkeeping in a state directory (run records, the index of commit records) is left
-// out of any directory taken as an input or listed: it changes with every run and says nothing
-// of the data. Without that, a stage taking a project folder that holds a pipeline's state ran
+// memori's bookkeeping (run records, the index of commit records, the code caches beside its
+// bundles) is left out of any directory taken as an input or listed: it changes with runs and
+// says nothing of the data. Without that, a stage taking a project folder that holds a pipeline's state ran
 // again after every run.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage, type PipelineSource } from "../../src/index.js";
 import type { Decision } from "../../src/decision.js";
-import { BOOKKEEPING } from "../../src/hashing/bookkeeping.js";
+import { BOOKKEEPING, CODE_CACHE } from "../../src/hashing/bookkeeping.js";
 import { listingHash } from "../../src/hashing/listing.js";
 import { INDEX_FILE, LOAD_AFTER } from "../../src/state/state-index.js";
 import { RUNS_FOLDER } from "../../src/records/run-record.js";
@@ -44,8 +44,32 @@ const ran = (p: { decisions: readonly Decision[] }) =>
   p.decisions.filter((d) => d.action === "run").map((d) => d.stage);
 
 describe("memori's bookkeeping in a folder taken as an input", () => {
-  it("names the run records and the index", () => {
-    expect([...BOOKKEEPING].sort()).toEqual([INDEX_FILE, RUNS_FOLDER].sort());
+  it("names the run records, the index and the code caches", () => {
+    const caches = ["memori.bundle.cache", "pathman.bundle.cache"];
+    expect([...BOOKKEEPING].sort()).toEqual([INDEX_FILE, RUNS_FOLDER, ...caches].sort());
+    for (const name of caches) {
+      expect(CODE_CACHE.test(`/opt/memori/dist/lib/${name}`)).toBe(true);
+      expect(CODE_CACHE.test(`/opt/memori/dist/lib/${name}.4242.k3x9q1.tmp`)).toBe(true);
+      expect(CODE_CACHE.test(`/data/sub-01/${name}.txt`)).toBe(false);
+    }
+  });
+
+  it("leaves a code cache out of a folder's content: one written again is no change", async () => {
+    const folder = await tempDir();
+    writeFileSync(path.join(folder, "data.txt"), "data");
+    writeFileSync(path.join(folder, "memori.bundle.cache"), "one");
+    const stage = () =>
+      new Stage((dir: string) => dir.length, { name: "size", hashOutput: path.join(folder, "st") });
+    const first = stage();
+    await first.run(folder);
+    writeFileSync(path.join(folder, "memori.bundle.cache"), "another, longer");
+    const second = stage();
+    await second.run(folder);
+    expect(second.fromCache).toBe(true);
+    writeFileSync(path.join(folder, "data.txt"), "other data");
+    const third = stage();
+    await third.run(folder);
+    expect(third.fromCache).toBe(false);
   });
 
   it("does not make a stage taking the folder run again after each run", async () => {
