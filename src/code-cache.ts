@@ -21,9 +21,10 @@
  * Who writes a cache: the build (scripts/bundle.mjs), and, at exit, a process whose cache was
  * not accepted and that runs with Node's default flags (no `execArgv`, no `NODE_OPTIONS`), so
  * that a run under other flags never leaves a cache the plain processes after it reject. It is
- * written beside the bundle; nothing is written where that folder cannot be written (then every
- * process compiles the bundle, as without a cache). The caches are memori's bookkeeping: never a
- * stage's read or write (hashing/bookkeeping.ts).
+ * written beside the bundle, or, where that folder cannot be written (an installation of
+ * another user's, read-only), in the user's cache folder (`~/.cache/memori/code-cache/`, see
+ * `userCacheFile`), where the next process looks when the one beside the bundle is not its. The
+ * caches are memori's bookkeeping: never a stage's read or write (hashing/bookkeeping.ts).
  *
  * On Node 20, code that V8 took from a code cache cannot `import()` (its script has lost its
  * loader: "A dynamic import callback was not specified"), and `vm`'s own loader for such code
@@ -39,6 +40,7 @@
 import {
   closeSync,
   fstatSync,
+  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -47,7 +49,7 @@ import {
   type Stats,
 } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { Script } from "node:vm";
 
 const STAMP = "//memori-build ";
@@ -92,19 +94,20 @@ function plainFlags(): boolean {
  * hashing/bookkeeping.ts's `CODE_CACHE` says, renamed); nothing when the folder cannot be
  * written.
  */
-function writeWhole(file: string, data: () => Buffer[]): void {
+function writeWhole(file: string, data: () => Buffer[]): boolean {
   const random = Math.floor(Math.random() * 2 ** 32).toString(36);
   const temp = `${file}.${process.pid}.${random}.tmp`;
   let fd: number;
   try {
     fd = openSync(temp, "wx");
   } catch {
-    return; // a folder this process cannot write (an installation of another user's, say)
+    return false; // a folder this process cannot write (an installation of another user's, say)
   }
   try {
     for (const part of data()) writeSync(fd, part);
     closeSync(fd);
     renameSync(temp, file);
+    return true;
   } catch {
     try {
       closeSync(fd);
@@ -112,7 +115,38 @@ function writeWhole(file: string, data: () => Buffer[]): void {
       // closed already
     }
     rmSync(temp, { force: true });
+    return false;
   }
+}
+
+/**
+ * Where a cache goes when the bundle's folder cannot be written (an installation of another
+ * user's, read-only): the user's cache folder (`$XDG_CACHE_HOME`, else `~/.cache`), under
+ * `memori/code-cache/<FNV-1a of the cache's path>/`, named as beside the bundle. `undefined`
+ * without a home.
+ */
+function userCacheFile(beside: string): string | undefined {
+  const home = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, ".cache"));
+  if (!home || !isAbsolute(home)) return undefined;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < beside.length; i++) {
+    hash = Math.imul(hash ^ beside.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  const folder = `${basename(dirname(dirname(dirname(beside))))}-${hash.toString(16)}`;
+  return join(home, "memori", "code-cache", folder, basename(beside));
+}
+
+/** The cache in `file` when it is the one for `header`; whether there was a file at all. */
+function readCache(file: string, header: string): { data?: Buffer; found: boolean } {
+  let cache: Buffer;
+  try {
+    cache = readFileSync(file);
+  } catch {
+    return { found: false };
+  }
+  const length = Buffer.byteLength(header);
+  const ours = cache.length > length && cache.toString("utf8", 0, length) === header;
+  return ours ? { data: cache.subarray(length), found: true } : { found: true };
 }
 
 /**
@@ -130,31 +164,24 @@ export function runCachedBundle(program: string, options: CachedBundleOptions): 
     closeSync(fd);
   }
   const stamp = source.slice(0, source.indexOf("\n") + 1);
-  const cacheFile = program.replace(/\.cjs$/, ".cache");
+  const stamped = stamp.startsWith(STAMP);
+  const beside = program.replace(/\.cjs$/, ".cache");
+  const inUserCache = userCacheFile(beside);
   const header = headerOf(stamp, program, stats);
-  let cache: Buffer | undefined;
-  try {
-    cache = readFileSync(cacheFile);
-  } catch {
-    // no cache (not built, or removed): the bundle is compiled
+  // Beside the bundle, else (an installation this process cannot write) in the user's cache.
+  let cache = stamped ? readCache(beside, header) : { found: false };
+  if (stamped && cache.data === undefined && inUserCache !== undefined) {
+    const there = readCache(inUserCache, header);
+    if (there.data !== undefined || !cache.found) cache = there;
   }
-  const ours =
-    cache !== undefined &&
-    stamp.startsWith(STAMP) &&
-    cache.length > header.length &&
-    cache.toString("utf8", 0, Buffer.byteLength(header)) === header;
-  const script = new Script(wrap(source), {
-    filename: program,
-    cachedData: ours ? cache!.subarray(Buffer.byteLength(header)) : undefined,
-  });
-  const state: CacheState =
-    cache === undefined
-      ? "missing"
-      : !ours
-        ? "foreign"
-        : script.cachedDataRejected === true
-          ? "rejected"
-          : "accepted";
+  const script = new Script(wrap(source), { filename: program, cachedData: cache.data });
+  const state: CacheState = !cache.found
+    ? "missing"
+    : cache.data === undefined
+      ? "foreign"
+      : script.cachedDataRejected === true
+        ? "rejected"
+        : "accepted";
 
   if (process.env.MEMORI_CODE_CACHE_DEBUG === "1") {
     process.on("exit", () => writeSync(2, `${options.label}: code cache ${state}\n`));
@@ -162,16 +189,19 @@ export function runCachedBundle(program: string, options: CachedBundleOptions): 
   // After running: the cache then holds the functions compiled on the way, not only the top
   // level.
   const writeTo = process.env[options.writeVariable];
-  const to =
-    writeTo !== undefined && writeTo !== ""
-      ? writeTo
-      : state !== "accepted" && stamp.startsWith(STAMP) && plainFlags()
-        ? cacheFile
-        : undefined;
-  if (to !== undefined) {
-    process.on("exit", () =>
-      writeWhole(to, () => [Buffer.from(header, "utf8"), script.createCachedData()]),
-    );
+  const data = () => [Buffer.from(header, "utf8"), script.createCachedData()];
+  if (writeTo !== undefined && writeTo !== "") {
+    process.on("exit", () => writeWhole(writeTo, data));
+  } else if (state !== "accepted" && stamped && plainFlags()) {
+    process.on("exit", () => {
+      if (writeWhole(beside, data) || inUserCache === undefined) return;
+      try {
+        mkdirSync(dirname(inUserCache), { recursive: true });
+      } catch {
+        return;
+      }
+      writeWhole(inUserCache, data);
+    });
   }
 
   const module_ = { exports: {}, memoriImport: options.memoriImport };

@@ -196,11 +196,13 @@ try { new Stage(() => 1); } catch (error) { console.log(error.message); }`,
     expect((await use(file)).state).toBe(said("accepted"));
   });
 
-  it("writes nothing where the package's folder cannot be written, and runs alike", async () => {
+  it("is written in the user's cache folder where the package's folder cannot be written", async () => {
     const copy = await copyOfPackage();
     const file = await script(copy);
     const lib = path.join(copy, "dist", "lib");
     const before = (await readdir(lib)).sort();
+    const home = await tempDir();
+    const env = { HOME: home, XDG_CACHE_HOME: "" };
     // Read-only to this process: for root, which permissions do not stop, immutable (ext4).
     const asRoot = process.getuid?.() === 0;
     try {
@@ -212,8 +214,19 @@ try { new Stage(() => 1); } catch (error) { console.log(error.message); }`,
       return;
     }
     try {
+      const first = await use(file, env);
+      expect(first).toMatchObject({ z: 9, doubled: 42, state: said("foreign") });
+      expect(first.frame).toBe(path.join(lib, "memori.bundle.cjs"));
+      const caches = path.join(home, ".cache", "memori", "code-cache");
+      const [folder, ...others] = await readdir(caches);
+      expect(others).toEqual([]);
+      expect(await readdir(path.join(caches, folder!))).toEqual(["memori.bundle.cache"]);
+      expect(await use(file, env)).toMatchObject({ z: 9, cached: 2, state: said("accepted") });
+      expect((await readdir(lib)).sort()).toEqual(before);
+      // Without a home to write in: nothing written, compiled each time, the same results.
+      const homeless = { HOME: "", XDG_CACHE_HOME: "" };
       for (let i = 0; i < 2; i++) {
-        expect(await use(file)).toMatchObject({ z: 9, doubled: 42, state: said("foreign") });
+        expect(await use(file, homeless)).toMatchObject({ z: 9, state: said("foreign") });
       }
       expect((await readdir(lib)).sort()).toEqual(before);
     } finally {
