@@ -150,8 +150,9 @@ function readCache(file: string, header: string): { data?: Buffer; found: boolea
 }
 
 /**
- * Run `program` (a CommonJS bundle whose first line is its stamp) with the cache beside it
- * (`<program without .cjs>.cache`), and return its `module.exports`.
+ * Run `program` (a CommonJS bundle whose first line is its stamp) with its cache: the one
+ * beside it (`<program without .cjs>.cache`), else the one in the user's cache folder
+ * (`userCacheFile`); return its `module.exports`.
  */
 export function runCachedBundle(program: string, options: CachedBundleOptions): unknown {
   const fd = openSync(program, "r");
@@ -166,11 +167,11 @@ export function runCachedBundle(program: string, options: CachedBundleOptions): 
   const stamp = source.slice(0, source.indexOf("\n") + 1);
   const stamped = stamp.startsWith(STAMP);
   const beside = program.replace(/\.cjs$/, ".cache");
-  const inUserCache = userCacheFile(beside);
   const header = headerOf(stamp, program, stats);
   // Beside the bundle, else (an installation this process cannot write) in the user's cache.
   let cache = stamped ? readCache(beside, header) : { found: false };
-  if (stamped && cache.data === undefined && inUserCache !== undefined) {
+  const inUserCache = stamped && cache.data === undefined ? userCacheFile(beside) : undefined;
+  if (inUserCache !== undefined) {
     const there = readCache(inUserCache, header);
     if (there.data !== undefined || !cache.found) cache = there;
   }
@@ -194,13 +195,15 @@ export function runCachedBundle(program: string, options: CachedBundleOptions): 
     process.on("exit", () => writeWhole(writeTo, data));
   } else if (state !== "accepted" && stamped && plainFlags()) {
     process.on("exit", () => {
-      if (writeWhole(beside, data) || inUserCache === undefined) return;
+      if (writeWhole(beside, data)) return;
+      const elsewhere = inUserCache ?? userCacheFile(beside);
+      if (elsewhere === undefined) return;
       try {
-        mkdirSync(dirname(inUserCache), { recursive: true });
+        mkdirSync(dirname(elsewhere), { recursive: true });
       } catch {
         return;
       }
-      writeWhole(inUserCache, data);
+      writeWhole(elsewhere, data);
     });
   }
 
