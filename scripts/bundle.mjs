@@ -120,19 +120,26 @@ const onePath = {
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
-const programs = await build({
-  ...common,
-  entryPoints: { "memori.bundle": "src/cli/memori.ts", "pathman.bundle": "src/cli/pathman.ts" },
+/**
+ * A bundle src/code-cache.ts runs: CommonJS, `import.meta.url` its own URL, its `import()` the
+ * one the code running it lends (lazy-modules.ts). The sources are ES modules, strict:
+ * "use strict" comes first.
+ */
+const cachedBundle = {
   format: "cjs",
   outExtension: { ".js": ".cjs" },
   define: { "import.meta.url": "__memori_url" },
-  // The sources are ES modules, strict: "use strict" comes first. The launcher's `import()`
-  // (src/cli/launch.cts, used in lazy-modules.ts) is undefined when run otherwise.
   banner: {
     js:
       '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
       "__memori_import=module.memoriImport;",
   },
+};
+
+const programs = await build({
+  ...common,
+  ...cachedBundle,
+  entryPoints: { "memori.bundle": "src/cli/memori.ts", "pathman.bundle": "src/cli/pathman.ts" },
   plugins: [lazyFsPromises, onePath],
   write: false,
 });
@@ -183,15 +190,8 @@ const library = {
 };
 const libraryBundle = await build({
   ...library,
+  ...cachedBundle,
   entryPoints: { "memori.bundle": "src/index.ts" },
-  format: "cjs",
-  outExtension: { ".js": ".cjs" },
-  define: { "import.meta.url": "__memori_url" },
-  banner: {
-    js:
-      '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
-      "__memori_import=module.memoriImport;",
-  },
   write: false,
 });
 const [libraryFile] = libraryBundle.outputFiles;
