@@ -21,8 +21,8 @@ import type { StageDef } from "./node.js";
 /**
  * Paths never recorded as reads or writes: the kernel's, the system's programs and libraries
  * (they count through `env` and the code's identity, and a process opens dozens of them), and
- * memori's own state and code caches. `MEMORI_UNTRACKED` adds prefixes (separated by `:`). Software installed
- * under /usr/local or /opt (FSL's atlases) is tracked.
+ * memori's own state and code caches. `MEMORI_UNTRACKED` adds prefixes (separated by `:`).
+ * Software installed under /usr/local or /opt (FSL's atlases) is tracked.
  */
 const SYSTEM = [
   "/proc/",

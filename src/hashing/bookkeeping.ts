@@ -23,4 +23,4 @@ export const BOOKKEEPING: ReadonlySet<string> = new Set([
  * changes what the code does (src/code-cache.ts takes a cache only for the very bundle file it
  * was made from).
  */
-export const CODE_CACHE = /(^|\/)(memori|pathman)\.bundle\.cache(\.\d+\.[0-9a-z]+\.tmp)?$/;
+export const CODE_CACHE = /(^|[\\/])(memori|pathman)\.bundle\.cache(\.\d+\.[0-9a-z]+\.tmp)?$/;

@@ -50,7 +50,9 @@ describe("memori's bookkeeping in a folder taken as an input", () => {
     for (const name of caches) {
       expect(CODE_CACHE.test(`/opt/memori/dist/lib/${name}`)).toBe(true);
       expect(CODE_CACHE.test(`/opt/memori/dist/lib/${name}.4242.k3x9q1.tmp`)).toBe(true);
+      expect(CODE_CACHE.test(`C:\\memori\\dist\\lib\\${name}`)).toBe(true);
       expect(CODE_CACHE.test(`/data/sub-01/${name}.txt`)).toBe(false);
+      expect(CODE_CACHE.test(`/data/sub-01/my-${name}`)).toBe(false);
     }
   });
 
