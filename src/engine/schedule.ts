@@ -29,6 +29,7 @@ import {
 } from "./plan.js";
 import { TaskQueue, type Settled } from "./queue.js";
 import { withIndexes } from "../state/state-index.js";
+import { newReading } from "../hashing/reading.js";
 import {
   countCalls,
   failedExplanation,
@@ -55,11 +56,14 @@ const ELEMENT = 2;
 /**
  * Run (or explain) a plan. Never throws for a failing call: see the report. Its state
  * directories' indexes serve it (state-index.ts), and a run's end writes what they learned.
+ * It begins a new reading of what the stages' code reaches (hashing/reading.ts).
  */
 export function schedule(
   plan: readonly PlanNode[],
   options: ScheduleOptions,
 ): Promise<ScheduleReport> {
+  // What the stages' code reaches is read again for each run (reading.ts).
+  newReading();
   return withIndexes(options.mode === "run", () => new Scheduling(plan, options).run());
 }
 

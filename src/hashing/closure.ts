@@ -16,6 +16,7 @@
  * depend on where the project lives on disk.
  */
 import { builtinExports, isBuiltinModule, isModuleNamespace, packageOf } from "./packages.js";
+import { PerReading } from "./reading.js";
 import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
 import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
 
@@ -313,15 +314,15 @@ class Walk {
   }
 
   private scopes(fn: AnyFunction): FunctionScopes {
-    return scopesOf(fn); // read once per function object and process
+    return scopesOf(fn); // its bindings read once per reading (reading.ts)
   }
 }
 
-const cache = new WeakMap<AnyFunction, Dependencies>();
+const cache = new PerReading<AnyFunction, Dependencies>();
 
 /**
  * What `fn` depends on beyond its own text, resolved now and remembered for this function
- * object (a stage function's bindings are read once per process).
+ * object in this reading of bindings (reading.ts: once per run).
  */
 export function dependenciesOf(fn: AnyFunction): Dependencies {
   let found = cache.get(fn);

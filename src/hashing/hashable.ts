@@ -10,6 +10,7 @@ import { sha256, type Sha256Hex } from "./files.js";
 import { dependenciesOf } from "./closure.js";
 import { CODE_EXTRA, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
 import { encodePlainValue } from "./values.js";
+import { PerReading, newReading } from "./reading.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type AnyFunction = Function;
@@ -85,14 +86,14 @@ interface Reached {
   unhashable: string[];
 }
 
-const reachedBy = new WeakMap<AnyFunction, Reached>();
+const reachedBy = new PerReading<AnyFunction, Reached>();
 
 /** Code identities of functions with no wrapper computing anything at run time. */
-const plainIdentities = new WeakMap<AnyFunction, CodeFacts>();
+const plainIdentities = new PerReading<AnyFunction, CodeFacts>();
 
 /**
- * What `fn` reaches, resolved and encoded the first time it is asked for in this process:
- * a stage that counts its calls in a captured variable keeps one identity for the run.
+ * What `fn` reaches, resolved and encoded the first time it is asked for in this reading of
+ * bindings (reading.ts): each run reads it again; within a run it does not drift.
  */
 function reached(fn: AnyFunction): Reached {
   let found = reachedBy.get(fn);
@@ -139,6 +140,29 @@ function forIdentity(value: unknown, seen: Map<object, unknown>): unknown {
   return out;
 }
 
+/**
+ * The hash of each object a dependency was bound to, as the process first read it: an object
+ * (or array, Map...) keeps it for as long as it lives. Each reading finds what a name is bound
+ * to now, so a variable bound to another object, or to another number or string, counts; the
+ * content of one object changed in place does not. What code keeps in a captured container (a
+ * cache it fills, a list it pushes to, through any helper) is state, not what its result is
+ * made of: hashing it again at each run would run the stage again at each run, and after a
+ * run that found it cached (and so filled nothing), again.
+ */
+const objectCallees = new WeakMap<object, string>();
+
+function valueCallee(value: unknown, key: string, fn: AnyFunction): string {
+  const isObject = typeof value === "object" && value !== null;
+  if (isObject) {
+    const known = objectCallees.get(value);
+    if (known !== undefined) return known;
+  }
+  const json = encodePlainValue(forIdentity(value, new Map()), key, fn.name || "<anonymous>");
+  const callee = `value:${sha256(stringify(json))}`;
+  if (isObject) objectCallees.set(value, callee);
+  return callee;
+}
+
 function resolveReached(fn: AnyFunction): Reached {
   const found = dependenciesOf(unwrap(fn).inner);
   const callees: Record<string, string> = {};
@@ -159,12 +183,7 @@ function resolveReached(fn: AnyFunction): Reached {
       callees[dependency.key] = `package:${dependency.package}`;
     } else {
       try {
-        const json = encodePlainValue(
-          forIdentity(dependency.value, new Map()),
-          dependency.key,
-          fn.name || "<anonymous>",
-        );
-        callees[dependency.key] = `value:${sha256(stringify(json))}`;
+        callees[dependency.key] = valueCallee(dependency.value, dependency.key, fn);
       } catch (error) {
         if (!(error instanceof MemoriError) || error.reason !== "unserializable") throw error;
         unhashable.push(`${dependency.key} (${describe(dependency.value)})`);
@@ -265,8 +284,9 @@ export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Pr
 /**
  * The hash memori records for a function's code: its normalized AST and everything it reaches
  * through its bindings (helpers, constants, captured values, package versions). Formatting and
- * comments do not change it; changes to what the code does do. (Scripts that wrappers run are
- * hashed when a stage runs, not here.)
+ * comments do not change it; changes to what the code does do. What it reaches is read as it
+ * is at each call: a captured variable reassigned since the last call changes the hash. (Scripts
+ * that wrappers run are hashed when a stage runs, not here.)
  *
  * @example
  * ```ts
@@ -274,5 +294,7 @@ export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Pr
  * ```
  */
 export function hashFunction(fn: AnyFunction): string {
+  newReading(); // what it reaches as it is now
+
   return identity(fn, reached(fn).callees, {}).hash;
 }

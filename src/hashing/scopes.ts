@@ -10,6 +10,7 @@
  */
 import type { Session } from "node:inspector";
 import { inspector } from "../lazy-modules.js";
+import { currentReading } from "./reading.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
 type AnyFunction = Function;
@@ -151,31 +152,45 @@ const READ = `function (names) {
 }`;
 
 /** The inspector's handles of a function: its object and internal properties. */
-function acquire(fn: AnyFunction): { anchor: string; internal: Map<string, RemoteObject> } {
-  acquired++;
+interface Handles {
+  anchor: string;
+  internal: Map<string, RemoteObject>;
+}
+
+/** A function's handles: its object's, then its internal properties ({@link internalOf}). */
+function acquire(fn: AnyFunction): Handles {
   const slot = globalThis as unknown as Slot;
   slot[SLOT] = fn;
+  let anchor: string | undefined;
   try {
     const evaluated = post<{ result: RemoteObject }>("Runtime.evaluate", {
       expression: SLOT_EXPRESSION,
       objectGroup: GROUP,
       silent: true,
     });
-    const anchor = evaluated.result.objectId;
-    if (anchor === undefined)
-      throw new Error("inspector: a function came back without an object id");
-    const properties = post<Properties>("Runtime.getProperties", {
-      objectId: anchor,
-      ownProperties: true,
-    });
-    const internal = new Map<string, RemoteObject>();
-    for (const p of properties.internalProperties ?? []) {
-      if (p.value !== undefined) internal.set(p.name, p.value);
-    }
-    return { anchor, internal };
+    anchor = evaluated.result.objectId;
   } finally {
     delete slot[SLOT];
   }
+  if (anchor === undefined) throw new Error("inspector: a function came back without an object id");
+  return { anchor, internal: internalOf(anchor) };
+}
+
+/**
+ * The internal properties of the function whose handle is `anchor`, as V8 makes them now: its
+ * `[[Scopes]]` are copies of its variables made when asked for (asked again at each reading).
+ */
+function internalOf(anchor: string): Map<string, RemoteObject> {
+  acquired++;
+  const properties = post<Properties>("Runtime.getProperties", {
+    objectId: anchor,
+    ownProperties: true,
+  });
+  const internal = new Map<string, RemoteObject>();
+  for (const p of properties.internalProperties ?? []) {
+    if (p.value !== undefined) internal.set(p.name, p.value);
+  }
+  return internal;
 }
 
 /** Handles are valid until the next {@link releaseScopes}: this counts releases. */
@@ -186,9 +201,11 @@ const RELEASE_EVERY = 256;
 const known = new WeakMap<AnyFunction, FunctionScopes>();
 
 /**
- * The scopes of `fn`, read once per function object and process: what a name is bound to is
- * what it was bound to when first asked (a stage's identity does not drift within a run).
- * Reading is synchronous; names asked for together are read in one inspector call.
+ * The scopes of `fn`: where its code is, known once per function object and process, and what
+ * each name is bound to, read once per reading of bindings (reading.ts): what it was bound to
+ * when first asked in this reading (a stage's identity does not drift within a run; the next
+ * run reads it again). Reading is synchronous; names asked for together are read in one
+ * inspector call.
  */
 export function scopesOf(fn: AnyFunction): FunctionScopes {
   const cached = known.get(fn);
@@ -212,12 +229,24 @@ export function scopesOf(fn: AnyFunction): FunctionScopes {
 
   const read = new Set<string>();
   const found = new Map<string, unknown>();
+  let readIn = currentReading();
+  let internalIn = readIn;
   const readNames = (wanted: readonly string[]): void => {
+    if (readIn !== currentReading()) {
+      // A new reading: what the names held then may have changed since.
+      read.clear();
+      found.clear();
+      readIn = currentReading();
+    }
     const fresh = wanted.filter((name) => !read.has(name));
     if (fresh.length === 0) return;
     if (handlesOf !== generation) {
-      handles = acquire(fn);
+      handles = acquire(fn); // released: the function's handle too
       handlesOf = generation;
+      internalIn = readIn;
+    } else if (internalIn !== readIn) {
+      handles = { anchor: handles.anchor, internal: internalOf(handles.anchor) };
+      internalIn = readIn;
     }
     const list = handles.internal.get("[[Scopes]]")?.objectId;
     for (const name of fresh) read.add(name);

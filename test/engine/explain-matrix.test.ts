@@ -32,7 +32,7 @@ afterEach(() => {
 });
 
 // A helper the "callee" variant reaches by binding; editCallee() rebinds it and makes a fresh
-// stage function (bindings are read once per function object and process).
+// stage function (each run reads bindings again: rebinding alone would do).
 let matrixScale: (n: number) => number = (n) => n;
 
 /** Writes `<outDir>/<input's name>.out` from the input's text. Not hashed: the same for all. */
