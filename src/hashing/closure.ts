@@ -140,10 +140,13 @@ class Walk {
   ): void {
     const binding = scopes.resolve(reference.name);
     if (binding.kind === "global") {
+      const extended = superName === reference.name; // found as the class's prototype
+      if (extended) return;
       // Not in the function's scopes and not a global: bound where V8 keeps no trace of it for
       // this function (a class's `extends` or computed key, read once when it was defined).
-      const extended = superName === reference.name; // found as the class's prototype
-      if (!extended && !(reference.name in globalThis)) this.unresolved.add(reference.name);
+      if (!(reference.name in globalThis)) this.unresolved.add(reference.name);
+      else
+        this.global(reference.name, prefix === "" ? reference.name : `${prefix}>${reference.name}`);
       return;
     }
     // A variable the code keeps state in (a counter, a cache it fills) is not what its result
@@ -166,6 +169,22 @@ class Walk {
       return;
     }
     this.value(value, key);
+  }
+
+  /**
+   * A global the code reads. A function or class of the user's that is a global counts by its
+   * code: in the Node REPL and in a notebook (code run as a script), a top-level `function` or
+   * `class` is a global, not a binding of a module (and `globalThis.helper = ...` makes one
+   * anywhere). The runtime's globals and the packages' count for nothing, and so do globals
+   * that are not functions: memori cannot tell a setting of the user's from the runtime's.
+   */
+  private global(name: string, key: string): void {
+    const value = (globalThis as Record<string, unknown>)[name];
+    if (typeof value !== "function" || this.visited.has(value as AnyFunction)) return;
+    if (NATIVE.test(Function.prototype.toString.call(value))) return; // a built-in
+    const url = this.scopes(value as AnyFunction).url;
+    if (url === undefined || url.startsWith("node:") || packageOf(url) !== undefined) return;
+    this.callable(value as AnyFunction, key);
   }
 
   /** A value reached under `key`. */

@@ -2,6 +2,7 @@
 // that changes what a stage's code reaches between two runs: the next run (a nested one too)
 // sees it, runs the stage again and names what changed; what a stage keeps state in does not
 // count.
+import { runInThisContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { Pipeline, Stage, hashFunction } from "../../src/index.js";
 import { PerReading, currentReading, newReading } from "../../src/hashing/reading.js";
@@ -21,6 +22,9 @@ describe("PerReading", () => {
     expect(map.get(key)).toBe(2);
   });
 });
+
+// Declared by a script the test runs, as a notebook's cell declares a function: a global.
+declare function readingCellHelper(x: number): number;
 
 // Module-level bindings, as a notebook's cells or a REPL's lines make them.
 let factor = 2;
@@ -188,6 +192,33 @@ describe("a long-lived process", () => {
     await stage.run(1);
     expect(calls).toBe(1);
     expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
+  });
+
+  it("counts a function a notebook or the REPL declared at top level (a global) by its code", async () => {
+    const dir = await tempDir();
+    // As a notebook kernel runs a cell: a script, whose top-level functions are globals.
+    runInThisContext("function readingCellHelper(x) { return x * 2; }");
+    const stage = new Stage((x: number) => readingCellHelper(x), {
+      name: "celled",
+      hashOutput: dir,
+    });
+    expect(await stage.run(4)).toEqual({ output: 8 });
+    expect(await stage.run(4)).toEqual({ output: 8 });
+    expect(stage.lastDecision?.reason).toEqual({ kind: "cached" });
+    runInThisContext("function readingCellHelper(x) { return x * 3; }");
+    expect(await stage.run(4)).toEqual({ output: 12 });
+    expect(stage.lastDecision?.reason).toEqual({
+      kind: "function-changed",
+      changed: ["readingCellHelper"],
+    });
+    // The runtime's globals count for nothing: a stage calling them stays cached.
+    const timed = new Stage((x: number) => structuredClone([x, typeof setTimeout])[0], {
+      name: "timed",
+      hashOutput: dir,
+    });
+    await timed.run(1);
+    await timed.run(1);
+    expect(timed.lastDecision?.reason).toEqual({ kind: "cached" });
   });
 
   it("hashes a function with what it reaches as it is at each call", () => {
