@@ -29,7 +29,9 @@
 // - Whitespace and syntax are minified (less to parse at each start); names are kept, so a
 //   stack trace still names functions.
 // - Packages stay external (installed beside memori), except fast-json-stable-stringify: a skip
-//   needs it, and loading it is a second file to find and read.
+//   needs it, and loading it is a second file to find and read. The library's bundle also holds
+//   the parsers of code identity (acorn, acorn-walk, eslint-scope; see `bundledParsers`). The
+//   licenses of what the bundles hold: dist/THIRD-PARTY-LICENSES.txt.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
@@ -38,6 +40,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -117,6 +120,28 @@ const onePath = {
   },
 };
 
+/**
+ * The parsers of code identity (acorn, acorn-walk, eslint-scope) inside the library's bundle:
+ * lazy-modules.ts loads each with `load("name")`, made here a `require("name")` that esbuild
+ * bundles as a module run on first use. Compiled from their packages, they cost each process
+ * that hashed a function about 7 ms; in the bundle, their code comes from its code cache.
+ */
+const parsers = ["acorn", "acorn-walk", "eslint-scope"];
+const bundledParsers = {
+  name: "bundled-parsers",
+  setup(build) {
+    build.onLoad({ filter: /[/\\]src[/\\]lazy-modules\.ts$/ }, (args) => {
+      let contents = readFileSync(args.path, "utf8");
+      for (const name of parsers) {
+        const call = `load(${JSON.stringify(name)})`;
+        if (!contents.includes(call)) throw new Error(`lazy-modules.ts no longer has ${call}`);
+        contents = contents.replace(call, `require(${JSON.stringify(name)})`);
+      }
+      return { contents, loader: "ts" };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -191,6 +216,8 @@ const library = {
 const libraryBundle = await build({
   ...library,
   ...cachedBundle,
+  external: library.external.filter((name) => !parsers.includes(name)),
+  plugins: [bundledParsers],
   entryPoints: { "memori.bundle": "src/index.ts" },
   write: false,
 });
@@ -246,6 +273,39 @@ await build({
     "worker-entry": "src/worker-entry.ts",
   },
 });
+// The licenses of the packages the bundles hold (their code is copied into them; the
+// packages stay installed as dependencies too): dist/THIRD-PARTY-LICENSES.txt.
+{
+  const packages = new Map();
+  for (const { metafile } of [programs, libraryBundle]) {
+    for (const input of Object.keys(metafile.inputs)) {
+      const found = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (found) packages.set(found[1], path.join(root, "node_modules", found[1]));
+    }
+  }
+  const licenseOf = (dir) => {
+    const manifestOf = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+    const file = readdirSync(dir).find((name) => /^licen[cs]e/i.test(name));
+    if (file !== undefined) return readFileSync(path.join(dir, file), "utf8").trim();
+    // No license file (esrecurse): its license's name, and its main file's notice.
+    const main = path.join(dir, manifestOf.main ?? "index.js");
+    const notice = existsSync(main)
+      ? /^\s*\/\*[\s\S]*?\*\//.exec(readFileSync(main, "utf8"))
+      : null;
+    return [manifestOf.license, notice?.[0].trim()].filter(Boolean).join("\n\n");
+  };
+  const sections = [...packages]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, dir]) => {
+      const { version } = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+      return `${name} ${version}\n${"-".repeat(name.length + 1 + version.length)}\n\n${licenseOf(dir)}\n`;
+    });
+  writeFileSync(
+    path.join(root, "dist", "THIRD-PARTY-LICENSES.txt"),
+    "The bundles in dist/lib/ and dist/cli/ hold the code of these packages, under these licenses.\n\n" +
+      sections.join("\n"),
+  );
+}
 writeFileSync(
   path.join(root, "dist", "index.js"),
   "// memori, bundled into one file (scripts/bundle.mjs); the types are tsc's, dist/index.d.ts.\n" +

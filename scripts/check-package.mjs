@@ -64,6 +64,7 @@ try {
   ])
     wanted.add(`dist/lib/${file}`);
   wanted.add("LICENSE"); // the MIT license asks for its notice in every copy
+  wanted.add("dist/THIRD-PARTY-LICENSES.txt"); // and the bundled packages' licenses theirs
   for (const file of wanted) {
     const normalized = path.posix.normalize(file);
     if (!inside.has(normalized)) problems.push(`missing: ${normalized}`);
@@ -74,6 +75,7 @@ try {
       file === "README.md" ||
       file === "CHANGELOG.md" ||
       file === "LICENSE" ||
+      file === "dist/THIRD-PARTY-LICENSES.txt" ||
       (file.startsWith("dist/") && /\.(js|cjs|d\.ts|cache)$/.test(file));
     if (!allowed) problems.push(`not the package's: ${file}`);
   }

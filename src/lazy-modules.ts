@@ -62,6 +62,27 @@ export function cryptoLoaded(): boolean {
   return loadedCrypto !== undefined;
 }
 
+/**
+ * The parsers of code identity (hashing/source.ts, free-references.ts): `acorn`, `acorn-walk`,
+ * `eslint-scope`. The library's bundle holds them (scripts/bundle.mjs makes each `load` here a
+ * `require` it bundles, still run on first use), so their code comes from its code cache too:
+ * loaded from their packages, compiling them cost every process that hashed a function about
+ * 7 ms. Elsewhere (the programs, tests) they are loaded from their packages.
+ */
+export function acornModule(): typeof import("acorn") {
+  return load("acorn") as typeof import("acorn");
+}
+
+/** `acorn-walk` (see {@link acornModule}). */
+export function acornWalk(): typeof import("acorn-walk") {
+  return load("acorn-walk") as typeof import("acorn-walk");
+}
+
+/** `eslint-scope`, which ships no types (see {@link acornModule}). */
+export function eslintScopeModule(): unknown {
+  return load("eslint-scope");
+}
+
 type FsExtra = typeof import("fs-extra");
 
 /** `fs-extra`: removing state files (`memori cache`). */

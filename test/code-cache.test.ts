@@ -136,11 +136,41 @@ describe("the library's code cache", () => {
     }
   });
 
+  it("holds the parsers of code identity: hashing loads no acorn or eslint-scope from their packages", async () => {
+    const dir = await tempDir();
+    const script = path.join(dir, "hash.mjs");
+    await writeFile(
+      script,
+      [
+        `import { Stage, hashFunction } from ${JSON.stringify(pathToFileURL(path.join(root, "dist", "index.js")).href)};`,
+        'import { createRequire } from "node:module";',
+        "const SCALE = 2;",
+        "const stage = new Stage((x) => x * SCALE, { name: 'scaled' });",
+        "const hash = hashFunction((x) => x * SCALE);",
+        "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+        "console.log(JSON.stringify({ inputs: stage.inputs, hash, loaded }));",
+      ].join("\n"),
+    );
+    const out = JSON.parse(execFileSync(process.execPath, [script], { encoding: "utf8" })) as {
+      inputs: string[];
+      hash: string;
+      loaded: string[];
+    };
+    expect(out.inputs).toEqual(["x"]);
+    expect(out.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      out.loaded.filter((file) =>
+        /[/\\](acorn|acorn-walk|eslint-scope|estraverse|esrecurse)[/\\]/.test(file),
+      ),
+    ).toEqual([]);
+  });
+
   it("leaves import() to the module that runs it: the bundle calls none of its own but lazy-modules' fallbacks", async () => {
     // Code V8 took from a code cache cannot import() on Node 20: tinypool, a worker function's
-    // module and `memori run`'s are imported through dist/lib/memori.js.
+    // module and `memori run`'s are imported through dist/lib/memori.js. (A call names what it
+    // imports: acorn's messages say `import()`.)
     const bundle = await readFile(path.join(root, "dist", "lib", "memori.bundle.cjs"), "utf8");
-    expect(bundle.match(/\bimport\([^)]*\)/g)).toEqual(['import("tinypool")', "import(url)"]);
+    expect(bundle.match(/\bimport\([^)]+\)/g)).toEqual(['import("tinypool")', "import(url)"]);
   });
 
   it("is not taken for a bundle edited in place, even to the same length: the edited code runs", async () => {

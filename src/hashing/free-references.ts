@@ -5,7 +5,7 @@
  * (scopes.ts, closure.ts).
  */
 import type { Node } from "acorn";
-import { load } from "../lazy-modules.js";
+import { eslintScopeModule } from "../lazy-modules.js";
 
 type AnyNode = Node & Record<string, unknown>;
 
@@ -64,7 +64,7 @@ interface EslintScope {
   };
 }
 function eslintScope(): EslintScope {
-  scope ??= load("eslint-scope") as EslintScope;
+  scope ??= eslintScopeModule() as EslintScope;
   return scope;
 }
 

@@ -9,7 +9,7 @@ import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
 import { freeReferences, isNode, type FreeReference } from "./free-references.js";
-import { load } from "../lazy-modules.js";
+import { acornModule, acornWalk } from "../lazy-modules.js";
 
 export type { FreeReference } from "./free-references.js";
 
@@ -65,8 +65,8 @@ function parser(): {
   tokenizer: typeof import("acorn").tokenizer;
   full: typeof import("acorn-walk").full;
 } {
-  acorn ??= load("acorn") as typeof import("acorn");
-  walk ??= load("acorn-walk") as typeof import("acorn-walk");
+  acorn ??= acornModule();
+  walk ??= acornWalk();
   return { parse: acorn.parse, tokenizer: acorn.tokenizer, full: walk.full };
 }
 
