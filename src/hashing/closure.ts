@@ -179,7 +179,9 @@ class Walk {
    * that are not functions: memori cannot tell a setting of the user's from the runtime's.
    */
   private global(name: string, key: string): void {
-    const value = (globalThis as Record<string, unknown>)[name];
+    // A data property only: the runtime's lazy globals (`crypto`, `fetch`) are getters that load
+    // a module when read, and a declaration is never one.
+    const value = Object.getOwnPropertyDescriptor(globalThis, name)?.value as unknown;
     if (typeof value !== "function" || this.visited.has(value as AnyFunction)) return;
     if (NATIVE.test(Function.prototype.toString.call(value))) return; // a built-in
     const url = this.scopes(value as AnyFunction).url;
