@@ -153,7 +153,7 @@ mkdirSync(outdir, { recursive: true });
 const cachedBundle = {
   format: "cjs",
   outExtension: { ".js": ".cjs" },
-  define: { "import.meta.url": "__memori_url" },
+  define: { "import.meta.url": "__memori_url", __memori_version: JSON.stringify(manifest.version) },
   banner: {
     js:
       '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
