@@ -7,9 +7,16 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { describeReason } from "../decision.js";
 import { MemoriError } from "../errors.js";
-import { findRun, problemLines, readHistory, runsDir } from "../records/run-history.js";
+import {
+  findRun,
+  problemLines,
+  readHeaders,
+  readWhole,
+  runsDir,
+  type HeaderOf,
+} from "../records/run-history.js";
 import { RUNS_FOLDER, TASK_DECISIONS, type RunRecord } from "../records/run-record.js";
-import { type RecordProblem } from "../records/record-check.js";
+import { describeProblem, type RecordProblem, type RunHeader } from "../records/record-check.js";
 import {
   showBytes,
   showDuration,
@@ -132,13 +139,13 @@ function stateDirs(given: string | undefined): string[] {
   return found.length > 0 ? found : ["."];
 }
 
-function countsText(record: RunRecord): string {
+function countsText(record: RunHeader): string {
   return TASK_DECISIONS.filter((d) => record.counts[d] > 0 || d === "ran" || d === "cached")
     .map((d) => `${record.counts[d]} ${d}`)
     .join(", ");
 }
 
-function commandText(record: RunRecord): string {
+function commandText(record: RunHeader): string {
   const { command } = record;
   if (command.via === "run" && command.module !== undefined) {
     const params = (command.params ?? []).map((p) => `${p.name}=${p.value}`).join(" ");
@@ -149,7 +156,7 @@ function commandText(record: RunRecord): string {
   return [program, ...argv].join(" ");
 }
 
-function listRuns(records: readonly RunRecord[], format: Format, out: Write): void {
+function listRuns(records: readonly RunHeader[], format: Format, out: Write): void {
   const summaries = records.map((r) => ({
     id: r.id,
     start: r.start,
@@ -240,30 +247,39 @@ export function runLog(argv: readonly string[], out: Write, err: Write): number 
     err(`memori log: ${args.dir} is not a directory\n`);
     return USAGE;
   }
-  const records: RunRecord[] = [];
+  // The runs by their headers (a record's beginning); only the run shown is read whole.
+  const found: HeaderOf[] = [];
   const problems: RecordProblem[] = [];
   for (const dir of stateDirs(args.dir)) {
-    const history = readHistory(dir);
-    records.push(...history.records);
-    problems.push(...history.problems);
+    const read = readHeaders(dir);
+    found.push(...read.headers);
+    problems.push(...read.problems);
   }
-  records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  found.sort((a, b) => (a.header.id < b.header.id ? -1 : a.header.id > b.header.id ? 1 : 0));
+  const headers = found.map((h) => h.header);
   for (const line of problemLines(problems)) err(`memori log: warning: ${line}\n`);
   if (args.run === undefined) {
-    if (records.length === 0 && args.format === "text") {
+    if (headers.length === 0 && args.format === "text") {
       const where = args.dir ?? "the current directory (nor one or two levels down)";
       err(`memori log: no run records in ${where}; give the state directory: memori log DIR\n`);
       return 1;
     }
-    listRuns(records, args.format, out);
+    listRuns(headers, args.format, out);
     return 0;
   }
+  let file: string;
   try {
-    showRun(findRun(records, args.run), args.format, out);
-    return 0;
+    file = found[headers.indexOf(findRun(headers, args.run))]!.file;
   } catch (error) {
     if (!(error instanceof MemoriError)) throw error;
     err(`memori log: ${error.message}\n`);
     return 1;
   }
+  const read = readWhole(file);
+  if (!read.ok) {
+    err(`memori log: cannot show the run: ${describeProblem(read.problem)}\n`);
+    return 1;
+  }
+  showRun(read.record, args.format, out);
+  return 0;
 }

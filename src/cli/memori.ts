@@ -79,8 +79,20 @@ function checkWritable(dir: string): string | undefined {
   }
 }
 
+/**
+ * For a command that only reads: a reader that stops reading (`memori log | head`) ends it,
+ * quietly, rather than with Node's stack trace for the write that failed (EPIPE).
+ */
+function endWhenStdoutCloses(): void {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === "cache") {
+    if (["ls", "show", "why"].includes(argv[1] ?? "")) endWhenStdoutCloses();
     const { runCache } = await import("./cache.js");
     return runCache(
       argv.slice(1),
@@ -89,6 +101,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
   }
   if (argv[0] === "log") {
+    endWhenStdoutCloses();
     const { runLog } = await import("./log.js");
     return runLog(
       argv.slice(1),

@@ -143,7 +143,8 @@ const task = fields({
   "failedAttempts?": arrayOf(fields({ attempt: count, end: number, ms: number, error: string })),
 });
 
-const record = fields({
+/** The fields a record has before its graph and tasks (as memori writes it). */
+const headerFields: Record<string, Check> = {
   format: count,
   id: string,
   start: number,
@@ -162,6 +163,14 @@ const record = fields({
   cwd: string,
   memori: string,
   node: string,
+  "cpuMs?": number,
+  "error?": string,
+};
+
+const header = fields(headerFields);
+
+const record = fields({
+  ...headerFields,
   graph: fields({
     nodes: arrayOf(
       fields({
@@ -175,8 +184,6 @@ const record = fields({
     edges: arrayOf(fields({ from: string, to: string, label: string })),
   }),
   tasks: arrayOf(task),
-  "cpuMs?": number,
-  "error?": string,
 });
 
 /**
@@ -184,23 +191,57 @@ const record = fields({
  * format is refused (its fields may mean other things).
  */
 export function checkRunRecord(value: unknown, file = "<record>"): RecordResult {
+  const problem = problemOf(record, value, file);
+  return problem === undefined ? { ok: true, record: value as RunRecord } : { ok: false, problem };
+}
+
+/** What is wrong with `value` by `check` (a record of another format first), if anything. */
+function problemOf(check: Check, value: unknown, file: string): RecordProblem | undefined {
+  if (isObject(value) && value.format !== RUN_RECORD_FORMAT && typeof value.format === "number") {
+    return {
+      file,
+      at: "format",
+      message: `format ${value.format}, this memori reads format ${RUN_RECORD_FORMAT}`,
+    };
+  }
   try {
-    if (isObject(value) && value.format !== RUN_RECORD_FORMAT && typeof value.format === "number") {
-      return {
-        ok: false,
-        problem: {
-          file,
-          at: "format",
-          message: `format ${value.format}, this memori reads format ${RUN_RECORD_FORMAT}`,
-        },
-      };
-    }
-    record(value, "");
-    return { ok: true, record: value as RunRecord };
+    check(value, "");
+    return undefined;
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
-    return { ok: false, problem: { file, at: error.at, message: error.message } };
+    return { file, at: error.at, message: error.message };
   }
+}
+
+/** A run record's fields but its graph and tasks: what a list of runs shows. */
+export type RunHeader = Omit<RunRecord, "graph" | "tasks">;
+
+/** A header read, or why not. */
+export type HeaderResult =
+  | { ok: true; header: RunHeader }
+  | { ok: false; problem: RecordProblem };
+
+/** Where a record's graph begins: the first key of its text that no string can hold. */
+const GRAPH_KEY = ',"graph":';
+
+/**
+ * The header of a record from the beginning of its text (`head`, as much as was read): the
+ * fields before its graph, checked, without reading or parsing the rest (a record of 10,000
+ * calls is 2.6 MB). `undefined` when `head` does not reach the graph (read the whole record
+ * then, {@link parseRunRecord}). Inside a JSON string a quote is escaped, so the first
+ * `,"graph":` of the text is the key.
+ */
+export function parseRunHeader(head: string, file = "<text>"): HeaderResult | undefined {
+  const at = head.indexOf(GRAPH_KEY);
+  if (at < 0) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(`${head.slice(0, at)}}`);
+  } catch {
+    return undefined; // not a record as memori writes it: the whole one says what is wrong
+  }
+  const problem = problemOf(header, value, file);
+  return problem === undefined ? { ok: true, header: value as RunHeader } : { ok: false, problem };
 }
 
 /** Parse and check a record's text (see {@link checkRunRecord}). */

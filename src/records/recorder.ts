@@ -271,6 +271,15 @@ export class RunRecorder {
       : counts.failed > 0 || summary.error !== undefined
         ? "failed"
         : "ok";
+    const cpu = tasks.reduce(
+      (n, t) => n + (t.usage === undefined ? 0 : t.usage.userMs + t.usage.sysMs),
+      0,
+    );
+    // Why it failed: what it threw, else its first failed call's error.
+    const failed = tasks.find((t) => t.error !== undefined)?.error?.message;
+    const error = summary.error === undefined ? failed : messageOf(summary.error);
+    // The graph and the tasks last: a list of runs reads the fields before them only
+    // (run-history.ts, `readHeaders`).
     const record: RunRecord = {
       format: RUN_RECORD_FORMAT,
       id: runId(this.start),
@@ -285,18 +294,11 @@ export class RunRecorder {
       cwd: safeCwd(),
       memori: memoriVersion(),
       node: process.version,
+      ...(tasks.some((t) => t.usage !== undefined) ? { cpuMs: cpu } : {}),
+      ...(error !== undefined && outcome !== "ok" ? { error } : {}),
       graph: { nodes: summary.nodes.slice(), edges: summary.edges.slice() },
       tasks,
     };
-    const cpu = tasks.reduce(
-      (n, t) => n + (t.usage === undefined ? 0 : t.usage.userMs + t.usage.sysMs),
-      0,
-    );
-    if (tasks.some((t) => t.usage !== undefined)) record.cpuMs = cpu;
-    // Why it failed: what it threw, else its first failed call's error.
-    const failed = tasks.find((t) => t.error !== undefined)?.error?.message;
-    const error = summary.error === undefined ? failed : messageOf(summary.error);
-    if (error !== undefined && outcome !== "ok") record.error = error;
     return record;
   }
 }

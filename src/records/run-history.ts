@@ -5,14 +5,28 @@
  * `keepRuns`, or `MEMORI_KEEP_RUNS`). Records are never needed for correctness: a record that
  * cannot be written is said once (a warning) and the run goes on.
  */
-import { mkdirSync, readFileSync, readdirSync, unlinkSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  unlinkSync,
+} from "node:fs";
 import path from "node:path";
 import { MemoriError, codeOf, describe, messageOf } from "../errors.js";
 import { stderrLogger } from "../logger.js";
 import { writeFileAtomicSync } from "../state/atomic.js";
 import { jsonParts } from "./record-json.js";
 import { RUNS_FOLDER, type RunRecord } from "./run-record.js";
-import { describeProblem, parseRunRecord, type RecordProblem } from "./record-check.js";
+import {
+  describeProblem,
+  parseRunHeader,
+  parseRunRecord,
+  type RecordProblem,
+  type RunHeader,
+} from "./record-check.js";
 
 /** How many runs a state directory keeps by default. */
 export const DEFAULT_KEEP_RUNS = 100;
@@ -144,26 +158,97 @@ export function readHistory(stateDir: string): History {
   const records: RunRecord[] = [];
   const problems: RecordProblem[] = [];
   for (const name of names.sort()) {
-    const file = path.join(dir, name);
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      problems.push({ file, at: "", message: `cannot be read (${messageOf(error)})` });
-      continue;
-    }
-    const read = parseRunRecord(text, file);
+    const read = readWhole(path.join(dir, name));
     if (read.ok) records.push(read.record);
     else problems.push(read.problem);
   }
   return { records, problems };
 }
 
+/** A record's header (its fields but its graph and tasks), with its file. */
+export interface HeaderOf {
+  readonly header: RunHeader;
+  readonly file: string;
+}
+
+/** How much of a record is read for its header: a run's command line fits many times. */
+const HEAD_BYTES = 64 * 1024;
+
+/**
+ * The headers of the run records of `stateDir`, oldest first (none when it has no
+ * `.memori-runs/`), and what is wrong with the others: what `memori log` lists. Each record's
+ * beginning is read and parsed up to its graph (`parseRunHeader`); a record whose beginning
+ * does not reach it is read whole. So a list of 100 runs of 10,000 calls reads 6 MB, not
+ * 260 MB; a record torn after its header is listed, and said to be torn when it is shown.
+ */
+export function readHeaders(stateDir: string): {
+  headers: HeaderOf[];
+  problems: RecordProblem[];
+} {
+  const dir = runsDir(stateDir);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => RECORD_NAME.test(n));
+  } catch {
+    return { headers: [], problems: [] };
+  }
+  const headers: HeaderOf[] = [];
+  const problems: RecordProblem[] = [];
+  const buffer = Buffer.allocUnsafe(HEAD_BYTES);
+  for (const name of names.sort()) {
+    const file = path.join(dir, name);
+    let head: string;
+    let whole: boolean;
+    try {
+      const fd = openSync(file, "r");
+      try {
+        const read = readSync(fd, buffer, 0, HEAD_BYTES, 0);
+        head = buffer.toString("utf8", 0, read);
+        whole = read < HEAD_BYTES;
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      problems.push({ file, at: "", message: `cannot be read (${messageOf(error)})` });
+      continue;
+    }
+    const fromHead = parseRunHeader(head, file);
+    if (fromHead !== undefined) {
+      if (fromHead.ok) headers.push({ header: fromHead.header, file });
+      else problems.push(fromHead.problem);
+      continue;
+    }
+    const read = readWhole(file, whole ? head : undefined);
+    if (read.ok) headers.push({ header: read.record, file });
+    else problems.push(read.problem);
+  }
+  return { headers, problems };
+}
+
+/** A record read whole (`text`: when it was read already) and checked. */
+export function readWhole(
+  file: string,
+  text?: string,
+): { ok: true; record: RunRecord } | { ok: false; problem: RecordProblem } {
+  let whole = text;
+  if (whole === undefined) {
+    try {
+      whole = readFileSync(file, "utf8");
+    } catch (error) {
+      return {
+        ok: false,
+        problem: { file, at: "", message: `cannot be read (${messageOf(error)})` },
+      };
+    }
+  }
+  return parseRunRecord(whole, file);
+}
+
 /**
  * The record a reference names among `records`: its id, a prefix of one id only, `last`
  * (the newest), or `-N` (the Nth newest). Throws `not-found` naming what there is.
  */
-export function findRun(records: readonly RunRecord[], ref: string): RunRecord {
+export function findRun<T extends { readonly id: string }>(records: readonly T[], ref: string): T {
   const newest = records.length === 0 ? undefined : records[records.length - 1];
   if (ref === "last" && newest !== undefined) return newest;
   if (/^-\d+$/.test(ref)) {

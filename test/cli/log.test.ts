@@ -4,13 +4,18 @@
  * reason, duration and, for process stages, peak RSS; and the records memoized commands write.
  */
 import { mkdir, writeFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
 import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { readHistory, runsDir } from "../../src/records/run-history.js";
 import { TRACE_FIELDS } from "../../src/records/trace-file.js";
-import { run } from "../util/cli.js";
+import { bin, run } from "../util/cli.js";
+import { largeMapRecord } from "../util/large-record.js";
 import { knownRuns } from "../util/run-records.js";
 import { tempDir } from "../util/tmp.js";
+
+const execFileAsync = promisify(execFile);
 
 const onLinux = process.platform === "linux";
 
@@ -141,6 +146,36 @@ describe("memori log", () => {
     expect(bad.stderr).toMatch(/--format takes text, tsv or json, got "csv"/);
     const help = await run("memori", ["log", "--help"], dir);
     expect(help.stdout).toMatch(/^usage: memori log \[RUN\] \[DIR\]/);
+  });
+
+  it("lists large records by their headers; says which one cannot be shown; stops quietly when its reader does", async () => {
+    const dir = await tempDir();
+    const runs = runsDir(dir);
+    await mkdir(runs, { recursive: true });
+    // A run of 5,000 calls, written as memori writes one (its graph and tasks last), and the
+    // same record torn after its header.
+    const { graph, tasks, ...header } = largeMapRecord(5000);
+    const big = { ...header, id: "20010101-000000000-1-b1c0", graph, tasks };
+    await writeFile(path.join(runs, `${big.id}.json`), JSON.stringify(big));
+    const torn = JSON.stringify({ ...big, id: "20010101-000000000-1-70f0" });
+    await writeFile(path.join(runs, "20010101-000000000-1-70f0.json"), torn.slice(0, 200_000));
+
+    const listed = await run("memori", ["log", dir], dir);
+    expect(listed).toMatchObject({ status: 0, stderr: "" });
+    const rows = listed.stdout.trimEnd().split("\n").slice(1);
+    expect(rows.map((row) => row.split(/ {2,}/)[0])).toEqual(["20010101-000000000-1-70f0", big.id]);
+    expect(rows[1]).toContain(`${big.counts.ran} ran`);
+
+    const shown = await run("memori", ["log", "20010101-000000000-1-70f0", dir], dir);
+    expect(shown.status).toBe(1);
+    expect(shown.stderr).toMatch(/^memori log: cannot show the run: .*70f0\.json: not JSON/);
+
+    const piped = await execFileAsync("bash", [
+      "-c",
+      `${JSON.stringify(process.execPath)} ${JSON.stringify(bin("memori"))} log ${big.id} ${JSON.stringify(dir)} | head -n 1; echo "exit \${PIPESTATUS[0]}" >&2`,
+    ]);
+    expect(piped.stdout).toMatch(new RegExp(`^run ${big.id}: failed`));
+    expect(piped.stderr).toBe("exit 0\n");
   });
 
   it("finds the records of memoized commands: one task per run, -p runs as elements", async () => {

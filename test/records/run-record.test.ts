@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { RUN_RECORD_FORMAT } from "../../src/records/run-record.js";
-import { checkRunRecord, describeProblem, parseRunRecord } from "../../src/records/record-check.js";
+import {
+  checkRunRecord,
+  describeProblem,
+  parseRunHeader,
+  parseRunRecord,
+} from "../../src/records/record-check.js";
 import { sampleRecord } from "../util/run-records.js";
 
 describe("run records", () => {
@@ -40,5 +45,31 @@ describe("run records", () => {
   it("accepts fields it does not know (records only grow)", () => {
     const record = { ...sampleRecord(), later: { anything: true } };
     expect(checkRunRecord(record).ok).toBe(true);
+  });
+
+  it("reads a header from a record's beginning: its fields up to the graph", () => {
+    const record = sampleRecord();
+    // A command line holding the text that marks the graph, inside a string.
+    record.command.argv.push(',"graph":{"nodes":[]}', 'a\\","graph":');
+    const { graph, tasks, ...header } = record;
+    // As memori writes a record: the graph and the tasks last.
+    const text = JSON.stringify({ ...header, graph, tasks });
+    expect(graph.nodes.length).toBeGreaterThan(0);
+    expect(tasks.length).toBeGreaterThan(0);
+    const at = text.indexOf(',"graph":{"nodes":[{');
+    expect(parseRunHeader(text.slice(0, at + 20), "r.json")).toEqual({ ok: true, header });
+    // Not as far as the graph: the caller reads the whole record.
+    expect(parseRunHeader(text.slice(0, 60), "r.json")).toBeUndefined();
+  });
+
+  it("says what is wrong with a header, and refuses another format", () => {
+    const record = { ...sampleRecord(), outcome: "done" };
+    const read = parseRunHeader(JSON.stringify(record), "runs/x.json");
+    expect(read?.ok ? undefined : read?.problem).toMatchObject({
+      file: "runs/x.json",
+      at: "outcome",
+    });
+    const other = parseRunHeader(JSON.stringify({ ...sampleRecord(), format: 9 }));
+    expect(other?.ok ? undefined : other?.problem).toMatchObject({ at: "format" });
   });
 });
