@@ -142,6 +142,27 @@ const bundledParsers = {
   },
 };
 
+/**
+ * `node:fs` as a default import (read-tracking.ts wraps the module's own functions;
+ * untracked-fs.ts keeps the originals): the module itself, for the programs. esbuild gives a
+ * default import of a CommonJS module a copy of all its properties (about 100 for `node:fs`,
+ * 0.13 ms at each start for each of the two modules); these use only the module object.
+ */
+const fsDefault = {
+  name: "fs-default",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?fs$/ }, (args) =>
+      /[/\\](read-tracking|untracked-fs)\.ts$/.test(args.importer)
+        ? { path: "fs", namespace: "fs-default" }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: "fs-default" }, () => ({
+      contents: 'export default require("node:fs");',
+      loader: "js",
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
 
@@ -153,10 +174,11 @@ mkdirSync(outdir, { recursive: true });
 const cachedBundle = {
   format: "cjs",
   outExtension: { ".js": ".cjs" },
-  define: { "import.meta.url": "__memori_url", __memori_version: JSON.stringify(manifest.version) },
+  define: { "import.meta.url": "__memori.url", __memori_version: JSON.stringify(manifest.version) },
+  // The bundle's URL when asked for (a skip never asks: making it costs about 0.3 ms).
   banner: {
     js:
-      '"use strict";const __memori_url=require("node:url").pathToFileURL(__filename).href,' +
+      '"use strict";const __memori={get url(){return require("node:url").pathToFileURL(__filename).href}},' +
       "__memori_import=module.memoriImport;",
   },
 };
@@ -165,7 +187,7 @@ const programs = await build({
   ...common,
   ...cachedBundle,
   entryPoints: { "memori.bundle": "src/cli/memori.ts", "pathman.bundle": "src/cli/pathman.ts" },
-  plugins: [lazyFsPromises, onePath],
+  plugins: [lazyFsPromises, onePath, fsDefault],
   write: false,
 });
 /**
