@@ -217,9 +217,7 @@ function problemOf(check: Check, value: unknown, file: string): RecordProblem | 
 export type RunHeader = Omit<RunRecord, "graph" | "tasks">;
 
 /** A header read, or why not. */
-export type HeaderResult =
-  | { ok: true; header: RunHeader }
-  | { ok: false; problem: RecordProblem };
+export type HeaderResult = { ok: true; header: RunHeader } | { ok: false; problem: RecordProblem };
 
 /** Where a record's graph begins: the first key of its text that no string can hold. */
 const GRAPH_KEY = ',"graph":';
