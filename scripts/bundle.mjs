@@ -40,7 +40,6 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
-  readdirSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -48,6 +47,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { writeThirdPartyLicenses } from "./third-party-licenses.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = path.join(root, "dist", "cli");
@@ -295,39 +295,11 @@ await build({
     "worker-entry": "src/worker-entry.ts",
   },
 });
-// The licenses of the packages the bundles hold (their code is copied into them; the
-// packages stay installed as dependencies too): dist/THIRD-PARTY-LICENSES.txt.
-{
-  const packages = new Map();
-  for (const { metafile } of [programs, libraryBundle]) {
-    for (const input of Object.keys(metafile.inputs)) {
-      const found = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-      if (found) packages.set(found[1], path.join(root, "node_modules", found[1]));
-    }
-  }
-  const licenseOf = (dir) => {
-    const manifestOf = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
-    const file = readdirSync(dir).find((name) => /^licen[cs]e/i.test(name));
-    if (file !== undefined) return readFileSync(path.join(dir, file), "utf8").trim();
-    // No license file (esrecurse): its license's name, and its main file's notice.
-    const main = path.join(dir, manifestOf.main ?? "index.js");
-    const notice = existsSync(main)
-      ? /^\s*\/\*[\s\S]*?\*\//.exec(readFileSync(main, "utf8"))
-      : null;
-    return [manifestOf.license, notice?.[0].trim()].filter(Boolean).join("\n\n");
-  };
-  const sections = [...packages]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([name, dir]) => {
-      const { version } = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
-      return `${name} ${version}\n${"-".repeat(name.length + 1 + version.length)}\n\n${licenseOf(dir)}\n`;
-    });
-  writeFileSync(
-    path.join(root, "dist", "THIRD-PARTY-LICENSES.txt"),
-    "The bundles in dist/lib/ and dist/cli/ hold the code of these packages, under these licenses.\n\n" +
-      sections.join("\n"),
-  );
-}
+writeThirdPartyLicenses(
+  root,
+  [programs.metafile, libraryBundle.metafile],
+  path.join(root, "dist", "THIRD-PARTY-LICENSES.txt"),
+);
 writeFileSync(
   path.join(root, "dist", "index.js"),
   "// memori, bundled into one file (scripts/bundle.mjs); the types are tsc's, dist/index.d.ts.\n" +
