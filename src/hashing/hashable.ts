@@ -295,6 +295,5 @@ export async function codeIdentity(fn: AnyFunction, policy: CodePolicy = {}): Pr
  */
 export function hashFunction(fn: AnyFunction): string {
   newReading(); // what it reaches as it is now
-
   return identity(fn, reached(fn).callees, {}).hash;
 }

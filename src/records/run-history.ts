@@ -148,21 +148,27 @@ export interface History {
 
 /** Read every run record of `stateDir` (none when it has no `.memori-runs/`). */
 export function readHistory(stateDir: string): History {
-  const dir = runsDir(stateDir);
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => RECORD_NAME.test(n));
-  } catch {
-    return { records: [], problems: [] };
-  }
   const records: RunRecord[] = [];
   const problems: RecordProblem[] = [];
-  for (const name of names.sort()) {
-    const read = readWhole(path.join(dir, name));
+  for (const file of recordFiles(stateDir)) {
+    const read = readWhole(file);
     if (read.ok) records.push(read.record);
     else problems.push(read.problem);
   }
   return { records, problems };
+}
+
+/** The run records' files of `stateDir`, oldest first (none without `.memori-runs/`). */
+function recordFiles(stateDir: string): string[] {
+  const dir = runsDir(stateDir);
+  try {
+    return readdirSync(dir)
+      .filter((n) => RECORD_NAME.test(n))
+      .sort()
+      .map((name) => path.join(dir, name));
+  } catch {
+    return [];
+  }
 }
 
 /** A record's header (its fields but its graph and tasks), with its file. */
@@ -185,18 +191,10 @@ export function readHeaders(stateDir: string): {
   headers: HeaderOf[];
   problems: RecordProblem[];
 } {
-  const dir = runsDir(stateDir);
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((n) => RECORD_NAME.test(n));
-  } catch {
-    return { headers: [], problems: [] };
-  }
   const headers: HeaderOf[] = [];
   const problems: RecordProblem[] = [];
   const buffer = Buffer.allocUnsafe(HEAD_BYTES);
-  for (const name of names.sort()) {
-    const file = path.join(dir, name);
+  for (const file of recordFiles(stateDir)) {
     let head: string;
     let whole: boolean;
     try {
