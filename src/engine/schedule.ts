@@ -62,7 +62,6 @@ export function schedule(
   plan: readonly PlanNode[],
   options: ScheduleOptions,
 ): Promise<ScheduleReport> {
-  // What the stages' code reaches is read again for each run (reading.ts).
   newReading();
   return withIndexes(options.mode === "run", () => new Scheduling(plan, options).run());
 }
