@@ -140,26 +140,8 @@ export function saveRunRecord(
   }
 }
 
-/** The records of a state directory, oldest first, and what is wrong with the others. */
-export interface History {
-  readonly records: RunRecord[];
-  readonly problems: RecordProblem[];
-}
-
-/** Read every run record of `stateDir` (none when it has no `.memori-runs/`). */
-export function readHistory(stateDir: string): History {
-  const records: RunRecord[] = [];
-  const problems: RecordProblem[] = [];
-  for (const file of recordFiles(stateDir)) {
-    const read = readWhole(file);
-    if (read.ok) records.push(read.record);
-    else problems.push(read.problem);
-  }
-  return { records, problems };
-}
-
 /** The run records' files of `stateDir`, oldest first (none without `.memori-runs/`). */
-function recordFiles(stateDir: string): string[] {
+export function recordFiles(stateDir: string): string[] {
   const dir = runsDir(stateDir);
   try {
     return readdirSync(dir)

@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { readHistory } from "../../src/records/run-history.js";
+import { readHistory } from "../util/run-records.js";
 import { bin, collect, run, start } from "../util/cli.js";
 import { canTrace } from "../../src/trace.js";
 import { tempDir } from "../util/tmp.js";

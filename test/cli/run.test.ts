@@ -6,7 +6,7 @@
 import { cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readHistory } from "../../src/records/run-history.js";
+import { readHistory } from "../util/run-records.js";
 import { run, type Ran } from "../util/cli.js";
 import { snapshotTree, tempDir } from "../util/tmp.js";
 

@@ -1,3 +1,5 @@
+import type { RecordProblem } from "../../src/records/record-check.js";
+import { readWhole, recordFiles } from "../../src/records/run-history.js";
 import { RUN_RECORD_FORMAT, type RunRecord } from "../../src/records/run-record.js";
 
 /** A small valid record: a stage, and a map with one element that ran a process and one that failed. */
@@ -157,4 +159,16 @@ export async function knownRuns(dir: string): Promise<void> {
     },
     () => undefined,
   );
+}
+
+/** Every run record of a state directory, read whole, oldest first, and what is wrong with the others. */
+export function readHistory(stateDir: string): { records: RunRecord[]; problems: RecordProblem[] } {
+  const records: RunRecord[] = [];
+  const problems: RecordProblem[] = [];
+  for (const file of recordFiles(stateDir)) {
+    const read = readWhole(file);
+    if (read.ok) records.push(read.record);
+    else problems.push(read.problem);
+  }
+  return { records, problems };
 }
