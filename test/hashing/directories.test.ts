@@ -166,6 +166,72 @@ describe("what hashing a directory again costs", () => {
   });
 });
 
+/** `count` small files in folders of 50 (`d0/f0`, `d0/f1`, ...). */
+function manyFiles(count: number, from = 0): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = from; i < from + count; i++) files[`d${Math.floor(i / 50)}/f${i}`] = String(i);
+  return files;
+}
+const wait = () => new Promise((resolve) => setTimeout(resolve, 2100));
+
+describe("how a tree's quick look is taken", () => {
+  // A subject's folder is listed here (starting `sh`, `find` and `sha256sum` would cost more);
+  // a tree of thousands of entries is walked by GNU find. The identity says which.
+  it("lists a small tree here, and has GNU find walk a large one", async () => {
+    const small = await oldTree(FILES);
+    const hasher = new FileHasher();
+    const first = await hasher.hash(small);
+    expect(hasher.trusted(small)!.identity).toMatch(/^tree::node:9:[0-9a-f]{64}$/); // 4 files, 5 folders
+    expect(await new FileHasher().hash(small)).toBe(first);
+
+    const large = await oldTree(manyFiles(2000));
+    await hasher.hash(large);
+    expect(hasher.trusted(large)!.identity).toMatch(/^tree::find:[0-9a-f]{64}$/);
+  });
+
+  // The way a tree was recorded is how it is looked at again (here each look a new process,
+  // told what the one before recorded); a change that crosses the size where the other way
+  // pays switches it, and every change is seen on the way.
+  it("follows a tree that shrinks or grows to the other way, seeing every change", async () => {
+    const dir = await oldTree(manyFiles(2000));
+    let recorded: { identity: string; hash: Sha256Hex } | undefined;
+    const look = async () => {
+      const hasher = new FileHasher();
+      if (recorded !== undefined) hasher.seed(dir, recorded);
+      const hash = (await hasher.hash(dir))!;
+      recorded = hasher.trusted(dir);
+      return { hash, identity: recorded?.identity ?? "", reads: hasher.directories.reads };
+    };
+    const hashes = new Set<string>();
+    const changed = async (kind: RegExp) => {
+      const now = await look();
+      expect(now.identity).toMatch(kind);
+      expect(hashes.has(now.hash)).toBe(false);
+      hashes.add(now.hash);
+      const again = await look(); // unchanged: the recorded hash, nothing read
+      expect(again).toEqual({ ...now, reads: 0 });
+      return now;
+    };
+    await changed(/^tree::find:/);
+
+    for (let d = 1; d < 40; d++) await rm(path.join(dir, `d${d}`), { recursive: true });
+    await changed(/^tree::node:51:/); // d0 and its 50 files
+
+    await writeTree(dir, manyFiles(1990, 50));
+    await wait();
+    // Grown past the size: listed once more (its identity counts the entries), then find's.
+    const grown = await look();
+    expect(grown.identity).toMatch(/^tree::node:2081:/);
+    expect(hashes.has(grown.hash)).toBe(false);
+    const walked = await look();
+    expect(walked).toMatchObject({ hash: grown.hash, identity: expect.stringMatching(/:find:/) });
+    expect((await look()).reads).toBe(0);
+    await writeFile(path.join(dir, "d10/f500"), "changed");
+    await wait();
+    await changed(/^tree::find:/);
+  });
+});
+
 describe("treeChanges", () => {
   it("names what was added, changed and removed, the first few", () => {
     const before = new Map([
