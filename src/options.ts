@@ -69,14 +69,16 @@ export interface StageOptions<
   /**
    * Replaces the automatic code identity (the function's code and everything it reaches) by a
    * version you control: the stage re-runs when you change this string, and only then as far
-   * as its code is concerned (inputs, `env` and outputs still count). For code memori cannot
+   * as its code is concerned (inputs, `env`, the environment variables the code reads by name,
+   * and outputs still count). For code memori cannot
    * follow (reached through `this`, `eval` or computed imports), or to pin a version by hand.
    * @example codeVersion: "2"
    */
   readonly codeVersion?: string;
   /**
    * The stage's code is irrelevant to its results (a pure data loader whose code may change
-   * freely): no change to the code re-runs it. Inputs, `env` and outputs still count.
+   * freely): no change to the code re-runs it. Inputs, `env`, the environment variables the
+   * code reads by name (`process.env.NAME`) and outputs still count.
    * @default false
    */
   readonly ignoreCode?: boolean;

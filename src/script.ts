@@ -114,7 +114,7 @@ export function scriptFunction(
     hash: sha256("memori.scriptFunction/1"),
     identifiers: new Set(),
     free: [],
-    env: [],
+    env: {},
   };
   Object.defineProperty(run, PARSED, { value: parsedSource });
   Object.defineProperty(run, CODE_FILES, {

@@ -23,6 +23,7 @@ import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./w
 /** Symbol under which a function that only observes another names it (read tracking). */
 const STANDS_FOR = Symbol.for("memori.standsFor");
 import type { FreeReference } from "./source.js";
+import type { EnvReads } from "./free-references.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
 type AnyFunction = Function;
@@ -124,12 +125,31 @@ class Walk {
     const scopes = this.scopes(fn);
     scopes.prefetch(source.free.map((reference) => reference.name));
     for (const reference of source.free) {
-      if (reference.name === "process" && scopes.resolve("process").kind === "global") {
-        for (const name of source.env) this.env.add(name);
-        if (source.envWhole) this.unresolved.add("process.env");
-      }
+      const reads = source.env[reference.name];
+      if (reads !== undefined && this.environment(scopes, reference.name, reads)) continue;
       this.reference(scopes, reference, prefix, source.superName);
     }
+  }
+
+  /**
+   * The environment variables the code reads through `name`, when it is the process (global,
+   * or imported from `node:process`: `process.env.NAME`) or its environment (`env.NAME`):
+   * inputs, as if listed in `env`. Whether `name` is the environment itself (then it is not
+   * walked as a value).
+   */
+  private environment(scopes: FunctionScopes, name: string, reads: EnvReads): boolean {
+    const binding = scopes.resolve(name);
+    const value =
+      binding.kind === "bound" ? binding.value : name === "process" ? process : undefined;
+    if (value === process) {
+      for (const variable of reads.env) this.env.add(variable);
+      if (reads.envWhole) this.unresolved.add(`${name}.env`);
+      return false;
+    }
+    if (value !== process.env) return false;
+    for (const variable of reads.keys) this.env.add(variable);
+    if (reads.keysWhole) this.unresolved.add(name);
+    return true;
   }
 
   private reference(

@@ -25,6 +25,21 @@ export interface FreeReference {
   state: "assigned" | "method" | undefined;
 }
 
+/**
+ * What a function's code reads by name of one free identifier, for when it turns out to be the
+ * process or its environment (scopes.ts tells at run time).
+ */
+export interface EnvReads {
+  /** Read as `name.env.NAME`, `name.env["NAME"]`, or destructured from `name.env`. */
+  env: string[];
+  /** `name.env` used otherwise (passed on, aliased, indexed by a computed name). */
+  envWhole: boolean;
+  /** Read as `name.NAME`, `name["NAME"]`, or destructured from `name`. */
+  keys: string[];
+  /** `name` used otherwise. */
+  keysWhole: boolean;
+}
+
 /** Methods of arrays, Maps and Sets that change them in place. */
 const MUTATORS = new Set([
   "push",
@@ -121,8 +136,7 @@ function changedInPlace(
  */
 export function freeReferences(node: AnyNode): {
   free: FreeReference[];
-  env: string[];
-  envWhole: boolean;
+  env: Record<string, EnvReads>;
   locals: Map<AnyNode, string>;
 } {
   const parents = new Map<AnyNode, AnyNode>();
@@ -163,8 +177,9 @@ export function freeReferences(node: AnyNode): {
   }
   const byName = new Map<string, Set<string> | undefined>();
   const state = new Map<string, "assigned" | "method">();
-  const env = new Set<string>();
-  let envWhole = false;
+  const env: Record<string, EnvReads> = {};
+  const readsOf = (name: string) =>
+    (env[name] ??= { env: [], envWhole: false, keys: [], keysWhole: false });
   for (const reference of through) {
     const { identifier } = reference;
     const id = identifier as unknown as AnyNode;
@@ -173,23 +188,18 @@ export function freeReferences(node: AnyNode): {
     const member = literalMember(parent, id);
     const change = reference.isWrite() ? "assigned" : changedInPlace(id, parents);
     if (change !== undefined && state.get(name) !== "assigned") state.set(name, change);
-    if (name === "process" && member === "env" && parent !== undefined) {
-      const above = parents.get(parent);
-      const variable = literalMember(above, parent);
-      const destructured = above?.type === "VariableDeclarator" && above.init === parent;
-      const pattern = destructured ? (above.id as AnyNode) : undefined;
-      if (variable !== undefined) env.add(variable);
-      else if (pattern?.type === "ObjectPattern") {
-        // const { FSLDIR, OMP_NUM_THREADS = "1" } = process.env
-        for (const property of pattern.properties as AnyNode[]) {
-          const key = property.key as AnyNode | undefined;
-          if (property.type !== "Property" || property.computed || key === undefined) {
-            envWhole = true;
-          } else env.add(key.type === "Identifier" ? (key.name as string) : String(key.value));
-        }
-      } else if (!(above?.type === "AssignmentExpression" && above.left === parent)) {
-        envWhole = true; // passed on, aliased, or indexed by a computed name
-      }
+    // What is read of it by name, should it be the environment (`env` imported from
+    // `node:process`): `env.NAME`, `env["NAME"]`, `const { NAME } = env`.
+    const keys = namesRead(id, parents);
+    const reads = readsOf(name);
+    if (keys === undefined) reads.keysWhole = true;
+    else reads.keys.push(...keys);
+    // ... and of its `env`, should it be the process (`process`, global or imported):
+    // `process.env.NAME`, `const { NAME } = process.env`.
+    if (member === "env" && parent !== undefined) {
+      const variables = namesRead(parent, parents);
+      if (variables === undefined) reads.envWhole = true;
+      else reads.env.push(...variables);
     }
     if (!byName.has(name)) byName.set(name, new Set());
     const members = byName.get(name);
@@ -204,5 +214,33 @@ export function freeReferences(node: AnyNode): {
       state: state.get(name),
     };
   });
-  return { free, env: [...env].sort(), envWhole, locals };
+  for (const reads of Object.values(env)) {
+    reads.env = [...new Set(reads.env)].sort();
+    reads.keys = [...new Set(reads.keys)].sort();
+  }
+  return { free, env, locals };
+}
+
+/**
+ * The names used of what `node` evaluates to: `[NAME]` for `node.NAME` or `node["NAME"]` (read
+ * or written), the keys of `const { A, B = 1 } = node`, none for `node = ...`; `undefined` when
+ * it is used otherwise (passed on, aliased, indexed by a computed name).
+ */
+function namesRead(node: AnyNode, parents: Map<AnyNode, AnyNode>): string[] | undefined {
+  const parent = parents.get(node);
+  const member = literalMember(parent, node);
+  if (member !== undefined) return [member];
+  if (parent?.type === "AssignmentExpression" && parent.left === node) return [];
+  if (parent?.type === "VariableDeclarator" && parent.init === node) {
+    const pattern = parent.id as AnyNode;
+    if (pattern.type !== "ObjectPattern") return undefined;
+    const names: string[] = [];
+    for (const property of pattern.properties as AnyNode[]) {
+      const key = property.key as AnyNode | undefined;
+      if (property.type !== "Property" || property.computed || key === undefined) return undefined;
+      names.push(key.type === "Identifier" ? (key.name as string) : String(key.value));
+    }
+    return names;
+  }
+  return undefined;
 }

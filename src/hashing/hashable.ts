@@ -242,8 +242,33 @@ function declaredIdentity(policy: CodePolicy): CodeFacts {
  * time (see {@link codeIdentity}); `undefined` otherwise.
  */
 export function knownCodeIdentity(fn: AnyFunction, policy: CodePolicy = {}): CodeFacts | undefined {
-  if (policy.ignoreCode || policy.codeVersion !== undefined) return declaredIdentity(policy);
+  if (policy.ignoreCode || policy.codeVersion !== undefined) {
+    const declared = declaredIdentity(policy);
+    const env = envReadBy(fn);
+    return env.length === 0 ? declared : { ...declared, env };
+  }
   return plainIdentities.get(fn);
+}
+
+/** What {@link envReadBy} found, by function, for this reading of bindings. */
+const declaredEnv = new PerReading<AnyFunction, readonly string[]>();
+
+/**
+ * The environment variables `fn` and what it reaches read by name: inputs of each call even
+ * when the code does not count (`codeVersion`, `ignoreCode`), as the options promise. None
+ * when its code cannot be read (a version stands for code memori cannot follow).
+ */
+function envReadBy(fn: AnyFunction): readonly string[] {
+  let env = declaredEnv.get(fn);
+  if (env === undefined) {
+    try {
+      env = reached(fn).env;
+    } catch {
+      env = [];
+    }
+    declaredEnv.set(fn, env);
+  }
+  return env;
 }
 
 /**

@@ -8,7 +8,7 @@
 import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
-import { freeReferences, isNode, type FreeReference } from "./free-references.js";
+import { freeReferences, isNode, type EnvReads, type FreeReference } from "./free-references.js";
 import { acornModule, acornWalk } from "../lazy-modules.js";
 
 export type { FreeReference } from "./free-references.js";
@@ -40,10 +40,11 @@ export interface ParsedSource {
   identifiers: Set<string>;
   /** The free identifiers of the code (bound outside it), by name. */
   free: FreeReference[];
-  /** Environment variables read as `process.env.NAME`, `process.env["NAME"]`, or destructured. */
-  env: string[];
-  /** `process.env` used otherwise (passed on, aliased, indexed by a computed name). */
-  envWhole?: boolean;
+  /**
+   * What the code reads by name of each free identifier, should it be the process
+   * (`process.env.NAME`) or its environment (`env.NAME`, `env` imported from `node:process`).
+   */
+  env: Record<string, EnvReads>;
   /**
    * Where V8 says the function starts, in its source text: an arrow function's first
    * character, any other function's parameter list `(`. With V8's location of the function,
@@ -236,7 +237,7 @@ export function parseSource(fn: Function): ParsedSource {
   });
   // The function's own name is left out: renaming does not change what it does (the stage
   // name, which keys the state files, is separate).
-  const { free, env, envWhole, locals } = freeReferences(node);
+  const { free, env, locals } = freeReferences(node);
   const hash = sha256(normalize({ ...node, id: null }, locals));
   const superClass = node.superClass as AnyNode | null | undefined;
   const facts = {
@@ -244,7 +245,6 @@ export function parseSource(fn: Function): ParsedSource {
     identifiers,
     free,
     env,
-    envWhole,
     start: v8Start(source, node, shift),
     ...(superClass?.type === "Identifier" ? { superName: superClass.name as string } : {}),
   };

@@ -41,6 +41,7 @@ import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
 import { scaleBy, Model } from "./lib.mjs";
 import { pkgFn, memoize, memoInner, pipeFns, memoObject } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
+import nodeProcess, { env as nodeEnv } from "node:process";
 
 const FWHM = 6;
 const DEFAULT_SIGMA = 2;
@@ -78,6 +79,11 @@ const stages = [
   new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
   new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
   new Stage(function envRead(x) { return process.env.MEMORI_T_READ ?? x; }, { outputs: "e", hashOutput: "state" }),
+  new Stage(function envImported(x) { return nodeProcess.env.MEMORI_T_READ ?? x; }, { outputs: "e2", hashOutput: "state" }),
+  new Stage(function envNamed(x) { return nodeEnv["MEMORI_T_READ"] ?? x; }, { outputs: "e3", hashOutput: "state" }),
+  new Stage(function envPicked(x) { const { MEMORI_T_READ: v } = nodeEnv; return v ?? x; }, { outputs: "e4", hashOutput: "state" }),
+  new Stage(function envVersioned(x) { return process.env.MEMORI_T_READ ?? x; }, { outputs: "e5", hashOutput: "state", codeVersion: "1" }),
+  new Stage(function envIgnored(x) { return nodeEnv.MEMORI_T_READ ?? x; }, { outputs: "e6", hashOutput: "state", ignoreCode: true }),
   new Stage(function readsConfig(x) { return JSON.parse(readFileSync("config.json", "utf8")).k + x; }, { outputs: "r", hashOutput: "state" }),
   new Stage(function listsDir(x, dataDir) { return readdirSync(dataDir, { recursive: true }).length + x; }, { outputs: "n", hashOutput: "state", args: { dataDir: "data" } }),
   new Stage(function atlas(x, atlasDir) { return x; }, { outputs: "t", hashOutput: "state", args: { atlasDir: "atlas" } }),
@@ -313,7 +319,16 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
     [
       "an env variable read as process.env.NAME",
       async () => ({ MEMORI_T_LISTED: "two", MEMORI_T_READ: "two" }),
-      { envRead: "input: env:MEMORI_T_READ" },
+      // through the global `process`, an imported one, `env` imported (read by name, or
+      // destructured), and when a version or nothing stands for the code
+      {
+        envRead: "input: env:MEMORI_T_READ",
+        envImported: "input: env:MEMORI_T_READ",
+        envNamed: "input: env:MEMORI_T_READ",
+        envPicked: "input: env:MEMORI_T_READ",
+        envVersioned: "input: env:MEMORI_T_READ",
+        envIgnored: "input: env:MEMORI_T_READ",
+      },
     ],
   ];
   let env: NodeJS.ProcessEnv = {};
