@@ -6,7 +6,8 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { FileAccess } from "../call-signal.js";
-import type { HashScope, Sha256Hex } from "../hashing/files.js";
+import { identityOf, type HashScope, type Sha256Hex } from "../hashing/files.js";
+import { statSync } from "../untracked-fs.js";
 import {
   fileEntries,
   mapStored,
@@ -109,6 +110,8 @@ async function filesAfterRun(
   const rebased = new Map<string, Sha256Hex>();
   for (const { file, before } of pathCandidates(fingerprint.inputs, def.byName)) {
     const absolute = path.resolve(file);
+    // The file as it was when the call's inputs were hashed (a file; a directory has none).
+    const hashedAs = scope.seen.get(absolute)?.identity;
     const hash = await def.hasher.hash(file, scope, fingerprint.rule);
     // Unreadable before and after: not known to have changed, and recorded as unreadable
     // (the next run runs it again anyway, unreadableHash).
@@ -147,7 +150,13 @@ async function filesAfterRun(
       // holds when this call ends is not this call's. An empty one it made: its own, whole.
       if ((await writtenInside(def, scope, file, wrote, written)) > 0) continue;
     }
-    if (hash === undefined || hash === before) continue;
+    if (hash === undefined) continue;
+    if (hash === before) {
+      // The same content, but written again while the call ran (the same bytes copied over
+      // it): what the call read may have been the file half-written.
+      if (!mine && hashedAs !== undefined && rewrittenSince(absolute, hashedAs)) changed.push(file);
+      continue;
+    }
     if (isDirectory && !mine) {
       // Changed while it ran, writes not seen: taken to be its own doing, and the directory
       // stays an input by content, as it is now (own files included), so that no change to
@@ -174,6 +183,16 @@ async function filesAfterRun(
     }
   }
   return { written, changed, rebased };
+}
+
+/**
+ * Whether the file at `absolute` is no longer the one whose stat identity (files.ts: device,
+ * inode, size, modification and change times) was `identity`: written again, or replaced,
+ * whatever its times were set back to (as a file the call's code read is compared, found.ts).
+ */
+function rewrittenSince(absolute: string, identity: string): boolean {
+  const now = statSync(absolute, { bigint: true, throwIfNoEntry: false });
+  return now === undefined || identityOf(now) !== identity;
 }
 
 const toldInPlace = new Set<string>();

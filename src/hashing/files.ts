@@ -268,7 +268,10 @@ export class FileHasher {
       const inScope = scope?.seen.get(absolute);
       if (inScope?.identity === identity) return inScope.hash;
       const known = this.#known.get(absolute);
-      if (known?.trusted && known.identity === identity) return known.hash;
+      if (known?.trusted && known.identity === identity) {
+        scope?.seen.set(absolute, known); // as it was hashed in this scope (commit.ts compares)
+        return known.hash;
+      }
     }
     const key = `${absolute}\0${identity}`;
     let pending = this.#pending.get(key);

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, truncate, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MappedStage, Stage } from "../../src/index.js";
@@ -52,6 +52,66 @@ describe("committing a run (commit.ts)", () => {
     // Nothing changed during that run: the one after it is cached.
     const third = make();
     expect(await third.run(input)).toEqual({ output: "ORIGINAL" });
+    expect(third.lastDecision?.reason).toEqual({ kind: "cached" });
+    expect(runs).toBe(2);
+  });
+});
+
+describe("an input file written again with the same bytes while the stage ran (commit.ts)", () => {
+  // A copy of the same data over an input (`cp`: truncated, then written; here its times set
+  // back too) while the stage reads it: the content after the run is what was hashed before,
+  // but what the stage read may have been the file half-written. Recorded as changed: the next
+  // run runs again; the run after that, nothing having changed, is cached.
+  it.each([
+    ["read in this process", true],
+    ["with trackReads off", false],
+  ])("re-runs the stage next time, %s", async (_, trackReads) => {
+    const dir = await tempDir();
+    const input = path.join(dir, "in.txt");
+    await writeFile(input, "AAAA");
+    const { mtime } = await stat(input);
+    const log = recordingLogger();
+    let runs = 0;
+    // The copy is another process's doing: the test's, between the steps of the call.
+    const step = { read: Promise.resolve(), done: Promise.resolve() };
+    let readNow!: () => void;
+    let finish!: () => void;
+    let reading!: () => void;
+    let begun!: () => void;
+    const make = () =>
+      new Stage(
+        async function readMidway(inFile: string) {
+          runs++;
+          begun();
+          await step.read;
+          const read = await readFile(inFile, "utf8");
+          reading();
+          await step.done;
+          return read;
+        },
+        // The version stands for the code: what it captures to meet the test changes.
+        { hashOutput: path.join(dir, "state"), logger: log.logger, trackReads, codeVersion: "1" },
+      );
+    step.read = new Promise((resolve) => (readNow = resolve));
+    step.done = new Promise((resolve) => (finish = resolve));
+    const hasRead = new Promise<void>((resolve) => (reading = resolve));
+    const hasBegun = new Promise<void>((resolve) => (begun = resolve));
+    const first = make().run(input);
+    await hasBegun; // its inputs hashed
+    await truncate(input); // the copy has begun
+    readNow();
+    await hasRead;
+    await writeFile(input, "AAAA"); // the copy ends: the same bytes...
+    await utimes(input, mtime, mtime); // ... and times, as `cp -p` leaves them
+    finish();
+    expect(await first).toEqual({ output: "" }); // what it read, half-written
+    expect(log.warn.join("\n")).toContain(`${input} changed while it ran`);
+    reading = begun = () => undefined;
+    const next = make();
+    expect(await next.run(input)).toEqual({ output: "AAAA" });
+    expect(next.lastDecision).toMatchObject({ action: "run", reason: { kind: "input-changed" } });
+    const third = make();
+    expect(await third.run(input)).toEqual({ output: "AAAA" });
     expect(third.lastDecision?.reason).toEqual({ kind: "cached" });
     expect(runs).toBe(2);
   });
