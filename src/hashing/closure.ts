@@ -45,6 +45,48 @@ export interface Dependencies {
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 
+/** What every function or class has of its own, whatever its code. */
+const OWN_OF_FUNCTION = new Set(["length", "name", "prototype", "arguments", "caller"]);
+/** What every prototype has of its own. */
+const OWN_OF_PROTOTYPE = new Set(["constructor"]);
+
+/**
+ * The members of a function or class (or its prototype) that its text, `text`, does not
+ * define: assigned outside its body (`K.factor = 2`, `K.prototype.f = …`: enumerable), or put
+ * there by `Object.defineProperty` or a decorator (a method replaced by the function a
+ * decorator returned: not enumerable, and not code of the class's text). A method or accessor
+ * of the class's own body (its text inside `text`) is part of the class's code already.
+ */
+function addedMembers(
+  target: object,
+  text: string,
+  always: ReadonlySet<string>,
+): [string, unknown][] {
+  const added: [string, unknown][] = [];
+  for (const name of Object.getOwnPropertyNames(target)) {
+    if (always.has(name)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(target, name)!;
+    if (descriptor.enumerable) {
+      added.push([name, (target as Record<string, unknown>)[name]]);
+      continue;
+    }
+    const parts: [string, unknown][] =
+      "value" in descriptor
+        ? [[name, descriptor.value]]
+        : [
+            [`${name}<get>`, descriptor.get],
+            [`${name}<set>`, descriptor.set],
+          ];
+    for (const [part, value] of parts) {
+      if (value === undefined) continue;
+      if (typeof value === "function" && text.includes(Function.prototype.toString.call(value)))
+        continue; // the body's own
+      added.push([part, value]);
+    }
+  }
+  return added;
+}
+
 /** Whether `value` is a plain object or array (walked into for functions). */
 function isPlainContainer(value: object): boolean {
   if (Array.isArray(value)) return true;
@@ -290,13 +332,14 @@ class Walk {
     if (typeof parent === "function" && parent !== Function.prototype) {
       this.callable(parent, `${key}>extends`);
     }
-    for (const name of Object.keys(fn)) {
-      this.value((fn as unknown as Record<string, unknown>)[name], memberKey(key, name));
+    const text = Function.prototype.toString.call(fn);
+    for (const [name, value] of addedMembers(fn, text, OWN_OF_FUNCTION)) {
+      this.value(value, memberKey(key, name));
     }
     const prototype = (fn as { prototype?: unknown }).prototype;
     if (typeof prototype === "object" && prototype !== null) {
-      for (const name of Object.keys(prototype)) {
-        this.value((prototype as Record<string, unknown>)[name], `${key}.prototype.${name}`);
+      for (const [name, value] of addedMembers(prototype, text, OWN_OF_PROTOTYPE)) {
+        this.value(value, `${key}.prototype.${name}`);
       }
     }
   }

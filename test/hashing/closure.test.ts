@@ -34,11 +34,27 @@ export class Model {
     return x + 0.5;
   }
 }
+// What a decorator leaves (TypeScript's, compiled): the method replaced, not enumerable.
+export class Decorated {
+  predict(x) {
+    return x;
+  }
+}
+const predict = Decorated.prototype.predict;
+Object.defineProperty(Decorated.prototype, "predict", {
+  value: function scaledPredict(x) {
+    return predict.call(this, x) * 10;
+  },
+  writable: true,
+  configurable: true,
+});
+export class Defined {}
+Object.defineProperty(Defined, "FACTOR", { value: 7 });
 `;
 
 const PIPELINE = `
 import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
-import { scaleBy, Model } from "./lib.mjs";
+import { scaleBy, Model, Decorated, Defined } from "./lib.mjs";
 import { pkgFn, memoize, memoInner, pipeFns, memoObject } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
 import nodeProcess, { env as nodeEnv } from "node:process";
@@ -75,6 +91,8 @@ const stages = [
   new Stage(makeScaled(3), { outputs: "k", hashOutput: "state" }),
   new Stage(function defaults(x, sigma = DEFAULT_SIGMA) { return x + sigma; }, { outputs: "d", hashOutput: "state" }),
   new Stage(function method(x) { return new Model().fit(x); }, { outputs: "m", hashOutput: "state" }),
+  new Stage(function decorated(x) { return new Decorated().predict(x); }, { outputs: "m2", hashOutput: "state" }),
+  new Stage(function defined(x) { return x * Defined.FACTOR; }, { outputs: "m3", hashOutput: "state" }),
   new Stage(async function asyncArrow(x) { return await load(x); }, { outputs: "a", hashOutput: "state" }),
   new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
   new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
@@ -223,6 +241,16 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       "a class method",
       () => edit("lib.mjs", "return x + 0.5;", "return x + 1.5;"),
       { method: "code: Model" },
+    ],
+    [
+      "a method a decorator replaced (not enumerable)",
+      () => edit("lib.mjs", "* 10;", "* 20;"),
+      { decorated: "code: Decorated.prototype.predict" },
+    ],
+    [
+      "a static member put there by Object.defineProperty (not enumerable)",
+      () => edit("lib.mjs", "value: 7", "value: 8"),
+      { defined: "code: Defined.FACTOR" },
     ],
     [
       "an async arrow helper",
