@@ -16,6 +16,17 @@
  * depend on where the project lives on disk.
  */
 import { builtinExports, isBuiltinModule, isModuleNamespace, packageOf } from "./packages.js";
+import {
+  OWN_OF_FUNCTION,
+  OWN_OF_PROTOTYPE,
+  addedMembers,
+  collectionMembers,
+  containsFunction,
+  isCode,
+  isCollection,
+  isPlainContainer,
+  ownMembers,
+} from "./members.js";
 import { PerReading } from "./reading.js";
 import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
 import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
@@ -44,92 +55,6 @@ export interface Dependencies {
 }
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
-
-/** What every function or class has of its own, whatever its code. */
-const OWN_OF_FUNCTION = new Set(["length", "name", "prototype", "arguments", "caller"]);
-/** What every prototype has of its own. */
-const OWN_OF_PROTOTYPE = new Set(["constructor"]);
-
-/**
- * The members of a function or class (or its prototype) that its text, `text`, does not
- * define: assigned outside its body (`K.factor = 2`, `K.prototype.f = …`: enumerable), or put
- * there by `Object.defineProperty` or a decorator (a method replaced by the function a
- * decorator returned: not enumerable, and not code of the class's text). A method or accessor
- * of the class's own body (its text inside `text`) is part of the class's code already.
- */
-function addedMembers(
-  target: object,
-  text: string,
-  always: ReadonlySet<string>,
-): [string, unknown][] {
-  const added: [string, unknown][] = [];
-  for (const name of Object.getOwnPropertyNames(target)) {
-    if (always.has(name)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(target, name)!;
-    if (descriptor.enumerable) {
-      added.push([name, (target as Record<string, unknown>)[name]]);
-      continue;
-    }
-    const parts: [string, unknown][] =
-      "value" in descriptor
-        ? [[name, descriptor.value]]
-        : [
-            [`${name}<get>`, descriptor.get],
-            [`${name}<set>`, descriptor.set],
-          ];
-    for (const [part, value] of parts) {
-      if (value === undefined) continue;
-      if (typeof value === "function" && text.includes(Function.prototype.toString.call(value)))
-        continue; // the body's own
-      added.push([part, value]);
-    }
-  }
-  return added;
-}
-
-/** Whether `value` is a plain object or array (walked into for functions). */
-function isPlainContainer(value: object): boolean {
-  if (Array.isArray(value)) return true;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
-/** Arrays, Maps and Sets: what calling `x.push()` or `x.set()` on changes. */
-function isCollection(value: unknown): boolean {
-  return (
-    Array.isArray(value) ||
-    value instanceof Map ||
-    value instanceof Set ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet
-  );
-}
-
-/** Functions, classes and module namespaces: what assigning to a member of is not state. */
-function isCode(value: unknown): boolean {
-  if (typeof value === "function") return true;
-  return typeof value === "object" && value !== null && isModuleNamespace(value);
-}
-
-function containsFunction(value: unknown, seen: Set<object>): boolean {
-  if (typeof value === "function") return true;
-  if (typeof value !== "object" || value === null || seen.has(value)) return false;
-  if (!isPlainContainer(value)) return false;
-  seen.add(value);
-  return ownMembers(value).some(([, v]) => containsFunction(v, seen));
-}
-
-/**
- * A plain container's own members, non-enumerable ones included (a function kept in a
- * non-enumerable property is still called), an array's `length` aside.
- */
-function ownMembers(value: object): [string, unknown][] {
-  const names = Object.getOwnPropertyNames(value);
-  return (Array.isArray(value) ? names.filter((n) => n !== "length") : names).map((name) => [
-    name,
-    (value as Record<string, unknown>)[name],
-  ]);
-}
 
 function memberKey(key: string, member: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(member)
@@ -271,6 +196,14 @@ class Walk {
         for (const [member, inner] of ownMembers(value)) {
           this.value(inner, Array.isArray(value) ? `${key}[${member}]` : memberKey(key, member));
         }
+        return;
+      }
+      // A Map or Set holding functions (a table of operations): walked like a plain object.
+      const members = collectionMembers(value);
+      if (members !== undefined && containsFunction(value, new Set())) {
+        if (this.expanded.has(value)) return;
+        this.expanded.add(value);
+        for (const [member, inner] of members) this.value(inner, `${key}${member}`);
         return;
       }
     }

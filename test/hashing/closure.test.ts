@@ -50,11 +50,14 @@ Object.defineProperty(Decorated.prototype, "predict", {
 });
 export class Defined {}
 Object.defineProperty(Defined, "FACTOR", { value: 7 });
+// Tables of operations: a Map and a Set holding functions.
+export const OPS = new Map([["scale", (x) => x * 4]]);
+export const STEPS = new Set([(x) => x + 40]);
 `;
 
 const PIPELINE = `
 import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
-import { scaleBy, Model, Decorated, Defined } from "./lib.mjs";
+import { scaleBy, Model, Decorated, Defined, OPS, STEPS } from "./lib.mjs";
 import { pkgFn, memoize, memoInner, pipeFns, memoObject } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
 import nodeProcess, { env as nodeEnv } from "node:process";
@@ -93,6 +96,7 @@ const stages = [
   new Stage(function method(x) { return new Model().fit(x); }, { outputs: "m", hashOutput: "state" }),
   new Stage(function decorated(x) { return new Decorated().predict(x); }, { outputs: "m2", hashOutput: "state" }),
   new Stage(function defined(x) { return x * Defined.FACTOR; }, { outputs: "m3", hashOutput: "state" }),
+  new Stage(function table(x) { return OPS.get("scale")(x) + [...STEPS][0](x); }, { outputs: "m4", hashOutput: "state" }),
   new Stage(async function asyncArrow(x) { return await load(x); }, { outputs: "a", hashOutput: "state" }),
   new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
   new Stage(function listed(x) { return x; }, { outputs: "l", env: ["MEMORI_T_LISTED"], hashOutput: "state" }),
@@ -251,6 +255,16 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       "a static member put there by Object.defineProperty (not enumerable)",
       () => edit("lib.mjs", "value: 7", "value: 8"),
       { defined: "code: Defined.FACTOR" },
+    ],
+    [
+      "a function in a Map",
+      () => edit("lib.mjs", "(x) => x * 4]", "(x) => x * 5]"),
+      { table: 'code: OPS.get("scale")' },
+    ],
+    [
+      "a function in a Set",
+      () => edit("lib.mjs", "(x) => x + 40]", "(x) => x + 50]"),
+      { table: "code: STEPS<item 0>" },
     ],
     [
       "an async arrow helper",
