@@ -105,12 +105,20 @@ export function collectionMembers(value: object): [string, unknown][] | undefine
 
 /**
  * A plain container's own members, non-enumerable ones included (a function kept in a
- * non-enumerable property is still called), an array's `length` aside.
+ * non-enumerable property is still called), an array's `length` aside. An accessor is its
+ * getter and setter, as code (`db<get>`): never called here, so a getter that loads or
+ * connects (or throws, not ready yet) does nothing while the stage is hashed.
  */
 export function ownMembers(value: object): [string, unknown][] {
-  const names = Object.getOwnPropertyNames(value);
-  return (Array.isArray(value) ? names.filter((n) => n !== "length") : names).map((name) => [
-    name,
-    (value as Record<string, unknown>)[name],
-  ]);
+  const members: [string, unknown][] = [];
+  for (const name of Object.getOwnPropertyNames(value)) {
+    if (name === "length" && Array.isArray(value)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(value, name)!;
+    if ("value" in descriptor) members.push([name, descriptor.value]);
+    else {
+      if (descriptor.get !== undefined) members.push([`${name}<get>`, descriptor.get]);
+      if (descriptor.set !== undefined) members.push([`${name}<set>`, descriptor.set]);
+    }
+  }
+  return members;
 }

@@ -53,11 +53,20 @@ Object.defineProperty(Defined, "FACTOR", { value: 7 });
 // Tables of operations: a Map and a Set holding functions.
 export const OPS = new Map([["scale", (x) => x * 4]]);
 export const STEPS = new Set([(x) => x + 40]);
+// A getter that throws until something connects: never called while a stage is hashed.
+export const conn = {
+  get db() {
+    throw new Error("db not connected");
+  },
+  scale(x) {
+    return x * 6;
+  },
+};
 `;
 
 const PIPELINE = `
 import { Pipeline, Stage, runProcess } from ${JSON.stringify(memori)};
-import { scaleBy, Model, Decorated, Defined, OPS, STEPS } from "./lib.mjs";
+import { scaleBy, Model, Decorated, Defined, OPS, STEPS, conn } from "./lib.mjs";
 import { pkgFn, memoize, memoInner, pipeFns, memoObject } from "fakepkg";
 import { readFileSync, readdirSync } from "node:fs";
 import nodeProcess, { env as nodeEnv } from "node:process";
@@ -96,6 +105,7 @@ const stages = [
   new Stage(function method(x) { return new Model().fit(x); }, { outputs: "m", hashOutput: "state" }),
   new Stage(function decorated(x) { return new Decorated().predict(x); }, { outputs: "m2", hashOutput: "state" }),
   new Stage(function defined(x) { return x * Defined.FACTOR; }, { outputs: "m3", hashOutput: "state" }),
+  new Stage(function viaGetterObject(x) { return conn.scale(x); }, { outputs: "m5", hashOutput: "state" }),
   new Stage(function table(x) { return OPS.get("scale")(x) + [...STEPS][0](x); }, { outputs: "m4", hashOutput: "state" }),
   new Stage(async function asyncArrow(x) { return await load(x); }, { outputs: "a", hashOutput: "state" }),
   new Stage(function pkg(x) { return pkgFn(x); }, { outputs: "p", hashOutput: "state" }),
@@ -255,6 +265,11 @@ describe("a change to what a stage depends on re-runs exactly it and its downstr
       "a static member put there by Object.defineProperty (not enumerable)",
       () => edit("lib.mjs", "value: 7", "value: 8"),
       { defined: "code: Defined.FACTOR" },
+    ],
+    [
+      "a method of an object whose getter throws (never called while hashing)",
+      () => edit("lib.mjs", "return x * 6;", "return x * 7;"),
+      { viaGetterObject: "code: conn.scale" },
     ],
     [
       "a function in a Map",
