@@ -30,10 +30,11 @@ import {
 import { PerReading } from "./reading.js";
 import { scopesOf, releaseScopes, type FunctionScopes } from "./scopes.js";
 import { CODE_EXTRA, PARSED, WRAPPED, sourceOf, unwrap, type Wrapper } from "./wrappers.js";
+import { isKeepNamesHelper, KEEP_NAMES_HELPER } from "./keep-names.js";
 
 /** Symbol under which a function that only observes another names it (read tracking). */
 const STANDS_FOR = Symbol.for("memori.standsFor");
-import type { FreeReference } from "./source.js";
+import type { FreeReference, ParsedSource } from "./source.js";
 import type { EnvReads } from "./free-references.js";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- any function or class
@@ -94,8 +95,22 @@ class Walk {
     for (const reference of source.free) {
       const reads = source.env[reference.name];
       if (reads !== undefined && this.environment(scopes, reference.name, reads)) continue;
+      if (reference.name === KEEP_NAMES_HELPER && this.keepNames(scopes, source, prefix)) continue;
       this.reference(scopes, reference, prefix, source.superName);
     }
+  }
+
+  /**
+   * Whether `__name` is esbuild's `keepNames` helper (tsx): then no dependency. Any other
+   * `__name` is one, and its calls the code's hash leaves out count as written (keep-names.ts).
+   */
+  private keepNames(scopes: FunctionScopes, source: ParsedSource, prefix: string): boolean {
+    const binding = scopes.resolve(KEEP_NAMES_HELPER);
+    const global = Object.getOwnPropertyDescriptor(globalThis, KEEP_NAMES_HELPER)?.value;
+    if (isKeepNamesHelper(binding.kind === "bound" ? binding.value : global)) return true;
+    const key = `${prefix === "" ? "" : `${prefix}>`}${KEEP_NAMES_HELPER}(calls)`;
+    if (source.asWritten) this.dependencies.push({ kind: "value", key, value: source.asWritten });
+    return false;
   }
 
   /**

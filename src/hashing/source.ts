@@ -9,6 +9,7 @@ import type { Node } from "acorn";
 import { MemoriError } from "../errors.js";
 import { sha256, type Sha256Hex } from "./files.js";
 import { freeReferences, isNode, type EnvReads, type FreeReference } from "./free-references.js";
+import { isKeepNamesCall, isKeepNamesOnly, KEEP_NAMES_HELPER } from "./keep-names.js";
 import { acornModule, acornWalk } from "../lazy-modules.js";
 
 export type { FreeReference } from "./free-references.js";
@@ -34,8 +35,13 @@ export interface ParsedSource {
   parameters: Parameter[];
   /** The name of a rest parameter (`...files`), if any. */
   rest: string | undefined;
-  /** SHA-256 of the normalized AST. */
+  /** SHA-256 of the normalized AST (esbuild's `keepNames` calls left out: keep-names.ts). */
   hash: Sha256Hex;
+  /**
+   * SHA-256 of the normalized AST with the calls of `__name` that {@link hash} leaves out, when
+   * it left out any: what counts of them when `__name` is not esbuild's helper (closure.ts).
+   */
+  asWritten?: Sha256Hex;
   /** Every identifier the code refers to (candidates for hashable callees). */
   identifiers: Set<string>;
   /** The free identifiers of the code (bound outside it), by name. */
@@ -79,9 +85,21 @@ const KEYED = new Set(["Property", "MethodDefinition", "PropertyDefinition"]);
 /**
  * A canonical string for an AST node: type and fields, no positions or raw text; identifiers
  * of local bindings by the names `locals` gives them. (`{ a }` and `{ a: a }` are the same.)
+ * With `keepNames`, what esbuild's `keepNames` adds is left out (keep-names.ts).
  */
-function normalize(node: unknown, locals: ReadonlyMap<unknown, string>, isKey = false): string {
-  if (Array.isArray(node)) return `[${node.map((n) => normalize(n, locals)).join(",")}]`;
+function normalize(
+  node: unknown,
+  locals: ReadonlyMap<unknown, string>,
+  keepNames: boolean,
+  isKey = false,
+): string {
+  if (Array.isArray(node)) {
+    const kept = keepNames ? node.filter((n) => !isKeepNamesOnly(n, locals)) : node;
+    return `[${kept.map((n) => normalize(n, locals, keepNames)).join(",")}]`;
+  }
+  if (keepNames && isKeepNamesCall(node, locals)) {
+    return normalize((node as { arguments: unknown[] }).arguments[0], locals, keepNames);
+  }
   if (node === null || node === undefined) return "null";
   if (typeof node === "bigint") return `${node}n`;
   // Exact numbers: JSON would write 1e999 (Infinity) as null, the same as the literal null.
@@ -104,7 +122,7 @@ function normalize(node: unknown, locals: ReadonlyMap<unknown, string>, isKey = 
     if (SKIPPED_KEYS.has(key)) continue;
     // A literal's `value` is enough; `regex` and `bigint` say the rest.
     const name = key === "key" && KEYED.has(record.type as string) && record.computed !== true;
-    parts.push(`${JSON.stringify(key)}:${normalize(record[key], locals, name)}`);
+    parts.push(`${JSON.stringify(key)}:${normalize(record[key], locals, keepNames, name)}`);
   }
   return `{${parts.join(",")}}`;
 }
@@ -238,10 +256,16 @@ export function parseSource(fn: Function): ParsedSource {
   // The function's own name is left out: renaming does not change what it does (the stage
   // name, which keys the state files, is separate).
   const { free, env, locals } = freeReferences(node);
-  const hash = sha256(normalize({ ...node, id: null }, locals));
+  const asWritten = sha256(normalize({ ...node, id: null }, locals, false));
+  // Code esbuild transformed with `keepNames` (tsx) calls `__name`: only such code hashes
+  // otherwise than as written (keep-names.ts).
+  const hash = identifiers.has(KEEP_NAMES_HELPER)
+    ? sha256(normalize({ ...node, id: null }, locals, true))
+    : asWritten;
   const superClass = node.superClass as AnyNode | null | undefined;
   const facts = {
     hash,
+    ...(hash === asWritten ? {} : { asWritten }),
     identifiers,
     free,
     env,
