@@ -230,7 +230,9 @@ options:
                             (memori report --help)
 
 Options end at the command: everything after it is passed to the command. If the command
-follows -c or -o, or is a program called cache, log, report or run, put -- before it.
+follows -c or -o, or is a program called cache, log, report or run, put -- before it. The
+command is found as a shell finds it: a bare name on PATH only, so write ./script.sh for a
+script in this directory.
 Python memori's spellings (--hash_output, --log_file, --arg_output0) work too.
 
 exit status: the command's own when it ran (128+N if killed by signal N); 0 when skipped;
@@ -240,6 +242,6 @@ not found.
 examples:
   memori -d cache/ echo 1                 # prints 1
   memori -d cache/ echo 1                 # prints nothing: skipped
-  memori -d cache/ -c lib.sh -o out.nii -- script.sh in.nii out.nii
-  memori -d cache/ -p 4 script.sh --arg0 a.nii --arg1 b.nii --arg_output0 a_out.nii
+  memori -d cache/ -c lib.sh -o out.nii -- ./script.sh in.nii out.nii
+  memori -d cache/ -p 4 ./script.sh --arg0 a.nii --arg1 b.nii --arg_output0 a_out.nii
 `;

@@ -7,7 +7,7 @@
  * `memori cache`, `memori log`, `memori report`, `memori run`, `memori run-stage` (a SLURM job's call) and parallel runs load
  * their own modules.
  */
-import { accessSync, appendFileSync, constants, mkdirSync, statSync } from "node:fs";
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { MEMORI_HELP, UsageError, parseMemoriArgs, type MemoriArgs } from "./args.js";
 import { callerPid } from "./caller.js";
@@ -20,7 +20,7 @@ import { Stage } from "../stage.js";
 import { recordCommand, type CommandEnd } from "../records/command-record.js";
 import { parallelRoot } from "../state/location.js";
 import { checkStateName } from "../state/store.js";
-import { whichSync } from "../which.js";
+import { isFile, whichSync } from "../which.js";
 
 /**
  * The state name of a call without `-n`: the command's base name and a digest of the command
@@ -65,6 +65,36 @@ function makeLogger(args: MemoriArgs): {
       toFile("ERROR", message);
     },
   };
+}
+
+/** Whether `file` may be executed by this process (synchronous: see which.ts). */
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `command` was not found, and what to write instead. As in a shell, a bare name is looked
+ * up on PATH only, so a script in the working directory is named `./script.sh`: the message
+ * says so when such a file is here, and says when a file is there but not executable.
+ */
+function commandNotFound(command: string): string {
+  const fix = (file: string) => `chmod +x ${file}, or write sh ${file}`;
+  if (command.includes("/")) {
+    if (!existsSync(command)) return `command not found: ${command} (no such file)`;
+    if (!isFile(command)) return `command not found: ${command} is not a file`;
+    return `command not found: ${command} is not executable: ${fix(command)}`;
+  }
+  if (!isFile(command)) return `command not found: ${command} (not on PATH)`;
+  const local = `./${command}`;
+  if (!isExecutable(command)) {
+    return `command not found: ${command} is not on PATH; ${local} is here but not executable: ${fix(command)}`;
+  }
+  return `command not found: ${command} is not on PATH; ${local} is here: write ${local}`;
 }
 
 /** Why state files cannot be written to `dir`, if they cannot (synchronous: see which.ts). */
@@ -150,7 +180,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const command = whichSync(args.command);
   if (command === undefined) {
-    say(`command not found: ${args.command} (not an executable file, nor on PATH)`);
+    say(commandNotFound(args.command));
     return 127;
   }
   for (const dependent of args.dependents) {

@@ -433,6 +433,50 @@ describe("memori command", () => {
       });
     }
 
+    // A bare name is looked up on PATH only, as a shell does; the message says what is here.
+    it("a script here named without ./: says to write ./script.sh, or that it is not executable", async () => {
+      const dir = await tempDir();
+      const work = await script(dir, "script.sh", 'cat "$1" > "$2"');
+      await writeFile(path.join(dir, "lib.sh"), "X=1\n");
+      await writeFile(path.join(dir, "in.nii"), "data\n");
+      const readme = (command: string) =>
+        run(
+          "memori",
+          ["-d", "cache", "-c", "lib.sh", "-o", "out.nii", "--", command, "in.nii", "out.nii"],
+          dir,
+        );
+      const contents = ["in.nii", "lib.sh", "script.sh"];
+      const bare = await readme("script.sh");
+      expect(bare).toMatchObject({ status: 127, stdout: "" });
+      expect(bare.stderr).toBe(
+        "memori: command not found: script.sh is not on PATH; ./script.sh is here: write ./script.sh\n",
+      );
+      expect((await readdir(dir)).sort()).toEqual(contents);
+
+      await chmod(work, 0o644);
+      const plain = await readme("script.sh");
+      expect(plain.status).toBe(127);
+      expect(plain.stderr).toBe(
+        "memori: command not found: script.sh is not on PATH; ./script.sh is here but not executable: chmod +x script.sh, or write sh script.sh\n",
+      );
+      const dotted = await readme("./script.sh");
+      expect(dotted.status).toBe(127);
+      expect(dotted.stderr).toBe(
+        "memori: command not found: ./script.sh is not executable: chmod +x ./script.sh, or write sh ./script.sh\n",
+      );
+      expect((await readme("./nope.sh")).stderr).toBe(
+        "memori: command not found: ./nope.sh (no such file)\n",
+      );
+      expect((await readdir(dir)).sort()).toEqual(contents);
+
+      // what the messages suggest works: the README's example as written now, run then skipped
+      await chmod(work, 0o755);
+      expect(await readme("./script.sh")).toMatchObject({ status: 0, stderr: "" });
+      expect(await readme("./script.sh")).toMatchObject({ status: 0, stderr: "" });
+      expect(await runs(dir)).toBe(1);
+      expect(await readFile(path.join(dir, "out.nii"), "utf8")).toBe("data\n");
+    });
+
     it("unwritable -d directory", async () => {
       const dir = await tempDir();
       await writeFile(path.join(dir, "file"), "x");
