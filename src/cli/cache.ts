@@ -3,8 +3,8 @@
  */
 import path from "node:path";
 import { describeReason, type Reason } from "../decision.js";
-import { defaultHasher } from "../hashing/files.js";
-import { fileEntries, isFileEntry } from "../hashing/values.js";
+import { recheck } from "../engine/recheck.js";
+import { isFileEntry } from "../hashing/values.js";
 import { fsExtra } from "../lazy-modules.js";
 import {
   acceptEntry,
@@ -75,8 +75,11 @@ function size(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-async function whyReasons(entry: CacheEntry): Promise<Reason[]> {
-  const reasons: Reason[] = [];
+/**
+ * What would make an entry's call run again: the lookup's own decision on its state, its files
+ * as they are now (engine/recheck.ts), so `why` says what a run would do.
+ */
+async function whyReasons(entry: CacheEntry, dir: string): Promise<Reason[]> {
   if (entry.state === undefined) {
     return [
       {
@@ -86,30 +89,7 @@ async function whyReasons(entry: CacheEntry): Promise<Reason[]> {
       },
     ];
   }
-  const { record, inputs } = entry.state;
-  const changedCode: string[] = [];
-  for (const [key, recorded] of Object.entries(record.code.extras)) {
-    const file = /^(script|dependent):(.*)$/.exec(key)?.[2];
-    if (file === undefined) continue;
-    if ((await defaultHasher.hash(file)) !== recorded) changedCode.push(key);
-  }
-  if (changedCode.length > 0) reasons.push({ kind: "function-changed", changed: changedCode });
-  for (const [name, value] of Object.entries(inputs)) {
-    for (const file of fileEntries(value)) {
-      const now = await defaultHasher.hash(file.file);
-      if (now !== file.hash) {
-        reasons.push({
-          kind: "input-changed",
-          name,
-          old: `${file.file}@${file.hash.slice(0, 12)}`,
-          new: now === undefined ? "(missing)" : `${file.file}@${now.slice(0, 12)}`,
-        });
-      }
-    }
-  }
-  if (entry.status.kind === "output-missing" || entry.status.kind === "output-modified")
-    reasons.push(entry.status);
-  return reasons;
+  return recheck(entry.state, entry.store, dir);
 }
 
 /** Run a `memori cache` command; returns the exit status. */
@@ -188,7 +168,7 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
       const found = await one(rest[0]);
       if (typeof found === "number") return found;
       for (const entry of found) {
-        const reasons = await whyReasons(entry);
+        const reasons = await whyReasons(entry, dir);
         if (reasons.length === 0) {
           out(
             `${entry.name}: up to date as far as its files show (it still runs again if its arguments or code change)\n`,

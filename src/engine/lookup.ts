@@ -80,7 +80,9 @@ const insides = new WeakMap<
 >();
 
 /** The paths inside a directory that changed between two of its hashes, as far as known. */
-function insideOf(def: StageDef): (file: string, from: string, to: string) => string[] | undefined {
+function insideOf(
+  def: Pick<StageDef, "hasher">,
+): (file: string, from: string, to: string) => string[] | undefined {
   let inside = insides.get(def.hasher);
   if (inside === undefined) {
     const { directories } = def.hasher;
@@ -90,7 +92,7 @@ function insideOf(def: StageDef): (file: string, from: string, to: string) => st
   return inside;
 }
 
-function decodeOutputs(def: StageDef, state: StoredState): Record<string, unknown> {
+function decodeOutputs(def: CheckedStage, state: StoredState): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   const names = def.outputs;
   for (let i = 0; i < names.length; i++) outputs[names[i]!] = decodeValue(state.outputs[names[i]!]);
@@ -107,29 +109,61 @@ export async function validResult(
   state: StoredState,
   store: StateStore,
 ): Promise<Valid> {
-  return validResultNow(input, fingerprint, state, store);
+  return validState(input.def, fingerprint, state, store, input.scope);
 }
 
-type Valid = { ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason };
+/** A state's decoded outputs, or why it gives none. */
+export type Valid = { ok: true; outputs: Record<string, unknown> } | { ok: false; reason: Reason };
 
-/** {@link validResult}, at once (no promise) for a state that says the stage wrote no file. */
-function validResultNow(
-  input: LookupInput,
+/** What checking a state needs of the stage: its name, output names, how it hashes files. */
+export type CheckedStage = Pick<
+  StageDef,
+  "name" | "outputs" | "hasher" | "ignore" | "hashOutput" | "stateRoot"
+>;
+
+/**
+ * Whether a stored state is valid for the fingerprint, as far as its values and files go:
+ * `cached`, or the first difference (code, output names, inputs, outputs present: `compare`),
+ * else the first file the stage wrote that is not as it left it (`verifyFiles`). At once (no
+ * promise) for a state that says the stage wrote no file, or that differs before its files.
+ */
+function checkState(
+  def: CheckedStage,
+  fingerprint: Fingerprint,
+  state: StoredState,
+  scope: HashScope,
+  tracked: readonly FileEntry[] = trackedOf(state),
+): Reason | Promise<Reason> {
+  const reason = compare(fingerprint, state, def.name, tracked, insideOf(def));
+  if (reason.kind !== "cached" || tracked.length === 0) return reason;
+  return verifyFiles(tracked, def, scope).then((tampered) => tampered ?? reason);
+}
+
+/**
+ * Whether a stored state is a valid result for the fingerprint (`checkState`, then its outputs
+ * decoded): what {@link validResult} decides, for any stage that has what checking needs
+ * (`memori cache why` asks it of a state alone). At once (no promise) when no file is verified.
+ */
+export function validState(
+  def: CheckedStage,
   fingerprint: Fingerprint,
   state: StoredState,
   store: StateStore,
+  scope: HashScope,
   tracked: readonly FileEntry[] = trackedOf(state),
 ): Valid | Promise<Valid> {
-  const reason = compare(fingerprint, state, input.def.name, tracked, insideOf(input.def));
-  if (reason.kind !== "cached") return { ok: false, reason };
-  if (tracked.length === 0) return decoded(input.def, state, store);
-  return verifyFiles(tracked, input.def, input.scope).then((tampered) =>
-    tampered === undefined ? decoded(input.def, state, store) : { ok: false, reason: tampered },
-  );
+  const reason = checkState(def, fingerprint, state, scope, tracked);
+  if (reason instanceof Promise) return reason.then((r) => validOf(def, state, store, r));
+  return validOf(def, state, store, reason);
+}
+
+/** A state's outputs when `reason` says it is valid (`cached`), or why it is not. */
+function validOf(def: CheckedStage, state: StoredState, store: StateStore, reason: Reason): Valid {
+  return reason.kind === "cached" ? decoded(def, state, store) : { ok: false, reason };
 }
 
 /** The outputs of a state found valid, or why they cannot be read. */
-function decoded(def: StageDef, state: StoredState, store: StateStore): Valid {
+function decoded(def: CheckedStage, state: StoredState, store: StateStore): Valid {
   try {
     return { ok: true, outputs: decodeOutputs(def, state) };
   } catch (error) {
@@ -163,13 +197,13 @@ export function lookupNow(
   input: LookupInput,
   tracked?: readonly FileEntry[],
 ): Lookup | Promise<Lookup> {
-  const { location, previous, fingerprint, options } = input;
+  const { def, location, previous, fingerprint, options } = input;
   if (location === undefined || fingerprint === undefined) return missing({ kind: "not-memoized" });
   if (options.forceRun || (input.refresh && !options.forceSkip)) return missing({ kind: "forced" });
   if (options.forceSkip) return forcedHit(input, location, fingerprint);
   if (previous.kind !== "ok")
     return elsewhere(input, location, fingerprint, ownStateReason(previous));
-  const valid = validResultNow(input, fingerprint, previous.state, location.store, tracked);
+  const valid = validState(def, fingerprint, previous.state, location.store, input.scope, tracked);
   if (valid instanceof Promise) {
     return valid.then((v) => ownResult(input, location, fingerprint, previous.state, v));
   }
@@ -246,7 +280,7 @@ async function fromCaches(
     if (read.kind !== "ok") continue;
     // Compared on what the cache's run found (its `read:`, `list:` inputs), as they are now.
     const against = await fingerprintAgainst(input.def, fingerprint, read.state, input.scope);
-    const valid = await validResultNow(input, against, read.state, foreign);
+    const valid = await validState(input.def, against, read.state, foreign, input.scope);
     if (valid.ok) {
       return {
         hit: true,

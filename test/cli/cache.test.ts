@@ -1,6 +1,8 @@
-import { readFile, readdir, utimes, writeFile } from "node:fs/promises";
+import { readFileSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { describeReason } from "../../src/decision.js";
 import { Stage } from "../../src/index.js";
 import { recordText } from "../../src/state/record.js";
 import { run } from "../util/cli.js";
@@ -69,9 +71,64 @@ describe("memori cache", () => {
     const why = await run("memori", ["cache", "why", state, "cp"], dir);
     expect(why.stdout).toMatch(/^cp would run again:/);
     expect(why.stdout).toMatch(
-      /- input changed: args \(.*in\.txt@[0-9a-f]{12} -> .*in\.txt@[0-9a-f]{12}\)/,
+      /- input changed: args\[0\] \(.*in\.txt@[0-9a-f]{12} -> .*in\.txt@[0-9a-f]{12}\)/,
     );
     expect(why.stdout).toMatch(/- output modified: .*out\.txt/);
+  });
+
+  // A directory the call writes into is a place to write, not an input by content: why asks
+  // the lookup, so it says what a run and a dry run say (H8's finding 2).
+  it("why agrees with a run for a stage that writes into a directory argument", async () => {
+    const dir = await tempDir();
+    const source = path.join(dir, "in.txt");
+    const outDir = path.join(dir, "out");
+    await writeFile(source, "one\n");
+    await mkdir(outDir);
+    const write = (state = path.join(dir, ".memori")) =>
+      new Stage(
+        function write(text: string, outDir: string) {
+          const file = path.join(outDir, `${path.basename(text, ".txt")}-a.txt`);
+          writeFileSync(file, readFileSync(text, "utf8").toUpperCase());
+          return file;
+        },
+        { hashOutput: state, logger: recordingLogger().logger },
+      );
+    const runs = async (stage: Stage) => {
+      await stage.run(source, outDir);
+      return stage.lastDecision?.reason.kind;
+    };
+    const why = async (state = ".memori") =>
+      (await run("memori", ["cache", "why", state, "write"], dir)).stdout;
+    expect(await runs(write())).toBe("first-run");
+    expect(await runs(write())).toBe("cached");
+    expect(await why()).toMatch(/^write: up to date as far as its files show/);
+    expect((await write().explain(source, outDir)).action).toBe("skip");
+
+    // a real input change: why says what the dry run says, and the run runs
+    await writeFile(source, "changed\n");
+    const explained = await write().explain(source, outDir);
+    expect(explained).toMatchObject({
+      action: "run",
+      reason: { kind: "input-changed", name: "text" },
+    });
+    expect(await why()).toBe(`write would run again:\n  - ${describeReason(explained.reason)}\n`);
+    expect(await runs(write())).toBe("input-changed");
+    expect(await why()).toMatch(/^write: up to date/);
+    // an output edited by hand: said as a run says it
+    await writeFile(path.join(outDir, "in-a.txt"), "edited\n");
+    expect(await why()).toMatch(/^write would run again:\n {2}- output modified: .*in-a\.txt\n$/);
+
+    // a map's elements share the directory: each one's file is in what the others wrote into
+    const other = path.join(dir, "other.txt");
+    await writeFile(other, "two\n");
+    const mapped = path.join(dir, "mapped");
+    const map = () => write(mapped).map({ text: [source, other] }, { args: { outDir } });
+    await map();
+    await map();
+    expect((await why(mapped)).trim().split("\n")).toEqual([
+      expect.stringMatching(/^write\.map\/[0-9a-f]+: up to date/),
+      expect.stringMatching(/^write\.map\/[0-9a-f]+: up to date/),
+    ]);
   });
 
   it("accept records the current outputs as valid, so the next call is skipped", async () => {
