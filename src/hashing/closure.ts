@@ -142,8 +142,8 @@ class Walk {
   ): void {
     const binding = scopes.resolve(reference.name);
     if (binding.kind === "global") {
-      const extended = superName === reference.name; // found as the class's prototype
-      if (extended) return;
+      // Found as the class's prototype (attached): `extends Model`, `extends base.Model`.
+      if (superName === reference.name || reference.extendsOnly) return;
       // Not in the function's scopes and not a global: bound where V8 keeps no trace of it for
       // this function (a class's `extends` or computed key, read once when it was defined).
       if (!(reference.name in globalThis)) this.unresolved.add(reference.name);

@@ -23,6 +23,12 @@ export interface FreeReference {
    * keeps state in, not something its result is built from.
    */
   state: "assigned" | "method" | undefined;
+  /**
+   * Used only in a class's `extends` expression (`extends base.Model`, `extends mix(Base)`):
+   * evaluated once, when the class was defined, so no scope of the class keeps it; what it gave
+   * is followed as the class's prototype.
+   */
+  extendsOnly?: true;
 }
 
 /**
@@ -180,10 +186,13 @@ export function freeReferences(node: AnyNode): {
   const env: Record<string, EnvReads> = {};
   const readsOf = (name: string) =>
     (env[name] ??= { env: [], envWhole: false, keys: [], keysWhole: false });
+  const superClass = node.superClass as AnyNode | null | undefined;
+  const outsideExtends = new Set<string>();
   for (const reference of through) {
     const { identifier } = reference;
     const id = identifier as unknown as AnyNode;
     const name = identifier.name;
+    if (superClass == null || !isInside(id, superClass, parents)) outsideExtends.add(name);
     const parent = parents.get(id);
     const member = literalMember(parent, id);
     const change = reference.isWrite() ? "assigned" : changedInPlace(id, parents);
@@ -212,6 +221,7 @@ export function freeReferences(node: AnyNode): {
       name,
       members: members === undefined ? undefined : [...members].sort(),
       state: state.get(name),
+      ...(outsideExtends.has(name) ? {} : { extendsOnly: true as const }),
     };
   });
   for (const reads of Object.values(env)) {
@@ -219,6 +229,14 @@ export function freeReferences(node: AnyNode): {
     reads.keys = [...new Set(reads.keys)].sort();
   }
   return { free, env, locals };
+}
+
+/** Whether `node` is `ancestor` or inside it. */
+function isInside(node: AnyNode, ancestor: AnyNode, parents: Map<AnyNode, AnyNode>): boolean {
+  for (let at: AnyNode | undefined = node; at !== undefined; at = parents.get(at)) {
+    if (at === ancestor) return true;
+  }
+  return false;
 }
 
 /**

@@ -18,6 +18,29 @@ describe("what a stage reaches beyond its scopes (closure.ts)", () => {
     expect(hashFunction(make(2))).not.toBe(hashFunction(make(3)));
   });
 
+  // `extends lib.Base`, `extends mix(Base)`: the names there are read once, when the class is
+  // defined, and no scope keeps them; the class they gave is followed as the prototype, so
+  // they are not named in a warning, and a change to that class counts.
+  it("follows a class that extends a member or a mixin, with no warning about their names", async () => {
+    const make = (m: number) => {
+      const lib = {
+        Base: class {
+          scale(x: number) {
+            return x * m;
+          }
+        },
+      };
+      const mix = <T extends new () => object>(Parent: T) => class extends Parent {};
+      class FromMember extends lib.Base {}
+      class FromMixin extends mix(lib.Base) {}
+      return (x: number) => new FromMember().scale(x) + new FromMixin().scale(x);
+    };
+    for (const stage of [make(2), make(3)]) {
+      expect((await codeIdentity(stage)).unhashable).toEqual([]);
+    }
+    expect(hashFunction(make(2))).not.toBe(hashFunction(make(3)));
+  });
+
   it("counts properties added to a function or class after its definition", () => {
     const make = (factor: number) => {
       class K {
