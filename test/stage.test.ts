@@ -235,6 +235,27 @@ describe("memoization", () => {
     });
   });
 
+  // A parameter with a default given `undefined` takes its default: the same call as leaving it
+  // out, so the same inputs (they alternated, each run re-running the other's).
+  it("takes undefined for a parameter with a default as leaving it out", async () => {
+    const dir = await tempDir();
+    let calls = 0;
+    const stage = new Stage(
+      function withDefault(a: number, b = 6) {
+        calls++;
+        return a + b;
+      },
+      { hashOutput: dir, logger: quiet },
+    );
+    expect(await stage.runNamed({ a: 1 })).toEqual({ output: 7 });
+    expect(await stage.runNamed({ a: 1, b: undefined })).toEqual({ output: 7 });
+    expect(await stage.run(1, undefined)).toEqual({ output: 7 });
+    expect(await stage.run(1)).toEqual({ output: 7 });
+    expect(calls).toBe(1);
+    expect(await stage.run(1, 2)).toEqual({ output: 3 });
+    expect(calls).toBe(2);
+  });
+
   it("honours forceRun, forceSkip and forceHashWrite", async () => {
     const dir = await tempDir();
     const calls = { n: 0 };

@@ -114,7 +114,9 @@ export class Signature {
     let missing = false;
     for (let i = 0; i < parameters.length; i++) {
       const { name, hasDefault } = parameters[i]!;
-      if (name in bound) ordered[name] = bound[name];
+      // `undefined` given for a parameter with a default is the default, as if not given: the
+      // function sees the same value, and the inputs are the same.
+      if (name in bound && !(hasDefault && bound[name] === undefined)) ordered[name] = bound[name];
       else if (!hasDefault) missing = true;
     }
     if (missing) {

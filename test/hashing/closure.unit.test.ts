@@ -30,7 +30,7 @@ describe("what a stage reaches beyond its scopes (closure.ts)", () => {
           }
         },
       };
-      const mix = <T extends new () => object>(Parent: T) => class extends Parent {};
+      const mix = (Parent: typeof lib.Base) => class extends Parent {};
       class FromMember extends lib.Base {}
       class FromMixin extends mix(lib.Base) {}
       return (x: number) => new FromMember().scale(x) + new FromMixin().scale(x);
