@@ -51,6 +51,12 @@ export class FileAccess {
    * The files it opened (or looked for) to read, as named: absolute, or relative to `cwd`.
    */
   readonly reads = new Set<string>();
+  /**
+   * Where each path its JavaScript resolved (`readlink`, `realpath`) led when it first did (its
+   * real path, "" for nowhere), by the name in {@link reads}: what those calls returned is a
+   * path, and a link re-pointed at a file with the same content must still count.
+   */
+  readonly links = new Map<string, string>();
   /** The files it opened to write (created, truncated), named the same way. */
   readonly writes = new Set<string>();
   /**

@@ -10,7 +10,7 @@ import { createRequire, syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RECURSIVE, callAccess, type FileSeen } from "./call-signal.js";
-import { listingHash } from "./hashing/listing.js";
+import { linkTarget, listingHash } from "./hashing/listing.js";
 import { statSync } from "./untracked-fs.js";
 import { childProcess } from "./lazy-modules.js";
 import { stderrLogger } from "./logger.js";
@@ -74,12 +74,17 @@ function writes(flags: unknown): boolean {
   return false;
 }
 
-function record(file: unknown, kind: "reads" | "writes" | "lists", suffix = ""): void {
+function record(file: unknown, kind: "reads" | "writes" | "lists" | "links", suffix = ""): void {
   const access = callAccess();
   if (access === undefined) return;
   const named = pathOf(file, access.cwd);
   if (named === undefined) return;
   const key = named + suffix;
+  if (kind === "links") {
+    // Where it leads as the call first resolves it; and a read of the file it names, as before.
+    if (!access.links.has(key)) access.links.set(key, linkTarget(path.resolve(access.cwd, named)));
+    kind = "reads";
+  }
   // Before the call's own read or listing: what it then found (engine/discovered.ts).
   if (kind === "reads" && !access.reads.has(key)) {
     const seen = seenNow(path.resolve(access.cwd, named));
@@ -128,10 +133,14 @@ function keepProperties(wrapped: Fn, original: Fn): void {
 function wrap(
   target: Record<string, unknown>,
   name: string,
-  how: "flags" | "options" | "write" | "target" | "list",
+  how: "flags" | "options" | "write" | "target" | "list" | "link",
 ): void {
   const original = target[name] as Fn;
   const wrapped = function (this: unknown, ...args: unknown[]) {
+    if (how === "link") {
+      record(args[0], "links");
+      return original.apply(this, args);
+    }
     if (how === "list") {
       // With `recursive: true`, what is found at every depth below (the runtime's walk does
       // not come back through these wrappers): recorded as the path with RECURSIVE after it.
@@ -199,8 +208,8 @@ export function installReadTracking(): void {
   // the path (a link re-pointed at other content counts).
   if (typeof sync.openAsBlob === "function") wrap(sync, "openAsBlob", "options");
   for (const name of ["readlinkSync", "readlink", "realpathSync", "realpath"])
-    wrap(sync, name, "options");
-  for (const name of ["readlink", "realpath"]) wrap(promises, name, "options");
+    wrap(sync, name, "link");
+  for (const name of ["readlink", "realpath"]) wrap(promises, name, "link");
   // Listing a directory (readdir, opendir): what the call found there is an input, by names.
   for (const name of ["readdirSync", "readdir", "opendirSync", "opendir"]) wrap(sync, name, "list");
   for (const name of ["readdir", "opendir"]) wrap(promises, name, "list");

@@ -25,9 +25,17 @@ import { isUnreadable } from "../hashing/unreadable.js";
 import type { CarrierFile } from "../state/atomic.js";
 import { trackedFiles, type KnownFiles, type ReadResult, type StateStore } from "../state/store.js";
 import { directoryRule, encodeAll, type Fingerprint } from "./fingerprint.js";
-import { CWD_KEY, LIST_PREFIX, READ_PREFIX, foundInside, workingDirectory } from "./found.js";
+import {
+  CWD_KEY,
+  LINK_PREFIX,
+  LIST_PREFIX,
+  READ_PREFIX,
+  foundInside,
+  workingDirectory,
+} from "./found.js";
 import type { StageDef } from "./node.js";
 import {
+  discoveredLinks,
   discoveredListings,
   discoveredReads,
   ignoredBy,
@@ -49,7 +57,8 @@ function pathCandidates(
   const candidates: { file: string; before?: string }[] = [];
   const counted: Record<string, Json> = {};
   for (const key in inputs) {
-    if (key === CWD_KEY || key.startsWith(LIST_PREFIX) || byName.includes(key)) continue;
+    if (key === CWD_KEY || key.startsWith(LIST_PREFIX) || key.startsWith(LINK_PREFIX)) continue;
+    if (byName.includes(key)) continue;
     counted[key] = inputs[key]!;
   }
   walkStored(
@@ -306,6 +315,9 @@ export async function commitRun(
     discovered[`${READ_PREFIX}${file}`] = { file, hash: CHANGED_DURING_RUN };
     changed.push(file);
   }
+  // Where the paths it resolved (`readlink`, `realpath`) led as it resolved them: what those
+  // calls gave it is a path, so a link re-pointed counts even at a file with the same bytes.
+  Object.assign(discovered, discoveredLinks(store, access?.links));
   // What the code found in this run stands for what it found in the last: a file it no longer
   // reads (a copy of the project's, after it moved) is no longer an input. One read again keeps
   // the content it had before the run (found changed while it ran: recorded as such). Unless
@@ -342,7 +354,7 @@ function foundAgain(named: Record<string, Json>, reads: ReadonlySet<string>): Re
   const again = new Set([...reads].map((r) => path.resolve(r)));
   const kept: Record<string, Json> = {};
   for (const key in named) {
-    if (key.startsWith(LIST_PREFIX)) continue; // this run's listings replace them
+    if (key.startsWith(LIST_PREFIX) || key.startsWith(LINK_PREFIX)) continue; // this run's replace them
     if (key.startsWith(READ_PREFIX) && !again.has(path.resolve(key.slice(READ_PREFIX.length))))
       continue;
     kept[key] = named[key]!;

@@ -15,7 +15,7 @@ import { CODE_CACHE } from "../hashing/bookkeeping.js";
 import { modifiedSince } from "../hashing/file-systems.js";
 import { NO_LISTING, listedDirectory, listingHash } from "../hashing/listing.js";
 import type { FileSeen } from "../call-signal.js";
-import { LIST_PREFIX, READ_PREFIX } from "./found.js";
+import { LINK_PREFIX, LIST_PREFIX, READ_PREFIX } from "./found.js";
 import type { StageDef } from "./node.js";
 
 /**
@@ -163,6 +163,24 @@ export function discoveredListings(
     // not listed again (a recursive listing walks the whole tree).
     out[`${LIST_PREFIX}${dir}`] =
       saw === undefined || own ? listingHash(absolute, skip) : existsSync(top) ? saw : NO_LISTING;
+  }
+  return out;
+}
+
+/**
+ * Where the paths the call resolved (`readlink`, `realpath`) led as it resolved them, as
+ * `link:<path as named>` inputs (found.ts), named by an argument or not: what those calls gave
+ * the code is a path, which a file's content does not tell (a link re-pointed at a copy).
+ */
+export function discoveredLinks(
+  store: StateStore,
+  links: ReadonlyMap<string, string> | undefined,
+): Record<string, Json> {
+  if (links === undefined || links.size === 0) return {};
+  const stateDir = path.resolve(store.dir) + path.sep;
+  const out: Record<string, Json> = {};
+  for (const [file, target] of [...links].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (!notTheCalls(path.resolve(file), stateDir)) out[`${LINK_PREFIX}${file}`] = target;
   }
   return out;
 }

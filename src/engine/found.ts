@@ -1,17 +1,30 @@
 /**
  * What a call's code found without being given it, as its state records it: the files it read
- * (`read:<path>`), the directories it listed (`list:<path>`, `list:<path>/**`), and the working
- * directory it found them from (`cwd:`); and what they are now, for a lookup.
+ * (`read:<path>`), the directories it listed (`list:<path>`, `list:<path>/**`), where the
+ * symbolic links it resolved point (`link:<path>`), and the working directory it found them
+ * from (`cwd:`); and what they are now, for a lookup.
  */
 import path from "node:path";
 import type { Json } from "../hashing/values.js";
-import { listingHash } from "../hashing/listing.js";
+import { linkTarget, listingHash } from "../hashing/listing.js";
 
 /** The prefix of a state's inputs that are files the function read without naming them. */
 export const READ_PREFIX = "read:";
 
 /** The key of a directory the last run listed: `list:<path as named>` (hashing/listing.ts). */
 export const LIST_PREFIX = "list:";
+
+/**
+ * The key of a path the last run's code resolved (`readlink`, `realpath`): `link:<path as
+ * named>`, holding where it led (`linkTarget`, hashing/listing.ts). What those calls return is a path, not
+ * the file's content: a link re-pointed at a file with the same bytes changes what the code got.
+ */
+export const LINK_PREFIX = "link:";
+
+/** Whether a stored input's key is one of what the code found. */
+function isFoundKey(key: string): boolean {
+  return key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX) || key.startsWith(LINK_PREFIX);
+}
 
 /**
  * The key of the working directory a call with `read:`/`list:` inputs inside it (by absolute
@@ -34,9 +47,7 @@ export function workingDirectory(): string {
 
 /** Whether stored or current inputs hold files or directories the code found (`read:`, `list:`). */
 export function hasFound(inputs: Readonly<Record<string, unknown>>): boolean {
-  for (const key in inputs) {
-    if (key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX)) return true;
-  }
+  for (const key in inputs) if (isFoundKey(key)) return true;
   return false;
 }
 
@@ -52,7 +63,9 @@ export function foundInside(inputs: Readonly<Record<string, unknown>>, cwd: stri
       ? READ_PREFIX
       : key.startsWith(LIST_PREFIX)
         ? LIST_PREFIX
-        : undefined;
+        : key.startsWith(LINK_PREFIX)
+          ? LINK_PREFIX
+          : undefined;
     if (prefix === undefined) continue;
     const found = key.slice(prefix.length);
     if (path.isAbsolute(found) && (found === cwd || found.startsWith(cwd + path.sep))) return true;
@@ -64,7 +77,10 @@ export function foundInside(inputs: Readonly<Record<string, unknown>>, cwd: stri
 export interface Found {
   /** The files it read, by key: their paths, to hash with the call's inputs (a path, if gone). */
   reads?: Record<string, string>;
-  /** Its listings now (names and kinds, not contents), and the working directory now. */
+  /**
+   * Its listings now (names and kinds, not contents), where the links it resolved lead now, and
+   * the working directory now.
+   */
   lists?: Record<string, string>;
 }
 
@@ -80,6 +96,8 @@ export function foundNow(inputs: Readonly<Record<string, Json>>, skip: readonly 
     else if (key.startsWith(LIST_PREFIX)) {
       const listed = path.resolve(key.slice(LIST_PREFIX.length));
       (lists ??= {})[key] = listingHash(listed, skip);
+    } else if (key.startsWith(LINK_PREFIX)) {
+      (lists ??= {})[key] = linkTarget(path.resolve(key.slice(LINK_PREFIX.length)));
     } else if (key === CWD_KEY) (lists ??= {})[key] = workingDirectory();
   }
   const found: Found = {};
@@ -92,7 +110,7 @@ export function foundNow(inputs: Readonly<Record<string, Json>>, skip: readonly 
 export function withoutFound(inputs: Readonly<Record<string, Json>>): Record<string, Json> {
   const own: Record<string, Json> = {};
   for (const key in inputs) {
-    if (key === CWD_KEY || key.startsWith(READ_PREFIX) || key.startsWith(LIST_PREFIX)) continue;
+    if (key === CWD_KEY || isFoundKey(key)) continue;
     own[key] = inputs[key]!;
   }
   return own;

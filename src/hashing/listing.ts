@@ -7,9 +7,22 @@
 import type { Dirent } from "node:fs";
 import path from "node:path";
 import { RECURSIVE } from "../call-signal.js";
-import { readdirSync } from "../untracked-fs.js";
+import { readdirSync, realpathSync } from "../untracked-fs.js";
 import { sha256 } from "./files.js";
 import { BOOKKEEPING } from "./bookkeeping.js";
+
+/**
+ * Where `file` leads, all its symbolic links followed (its real path), or "" when it leads
+ * nowhere: what a call that resolved it (`readlink`, `realpath`) found, as an input
+ * (engine/found.ts, `link:`).
+ */
+export function linkTarget(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return "";
+  }
+}
 
 /** What a listing is recorded as when the directory is not there (or cannot be listed). */
 export const NO_LISTING = "no listing";

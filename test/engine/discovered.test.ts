@@ -282,3 +282,47 @@ describe("modifiedSince (file-systems.ts)", () => {
     expect(modifiedSince(now, now.ctimeMs + 200_000)).toBe(false);
   });
 });
+
+// What `readlink` and `realpath` give the code is a path: a link re-pointed at a file with the
+// same bytes (`latest -> release-2` made `-> release-3`, a copy) changes what the stage returns,
+// though no content it read changed. Recorded as `link:` inputs, where the path led.
+describe("a path the code resolved (readlink, realpath)", () => {
+  it.each([
+    ["realpathSync of a link it is given", "argument"],
+    ["readlinkSync of a link it is given", "readlink"],
+    ["realpathSync of a link it finds", "found"],
+  ])("re-runs the stage when the link is re-pointed at the same bytes: %s", async (_, how) => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, "v1"));
+    await mkdir(path.join(dir, "v2"));
+    await writeFile(path.join(dir, "v1", "data.nii"), "same bytes");
+    await writeFile(path.join(dir, "v2", "data.nii"), "same bytes");
+    const link = path.join(dir, "current");
+    symlinkSync(path.join(dir, "v1", "data.nii"), link);
+    const found = link; // a constant the function reads, not an argument
+    let runs = 0;
+    const make = () =>
+      new Stage(
+        async function resolve(given: string) {
+          runs++;
+          const fs = await import("node:fs");
+          if (how === "readlink") return fs.readlinkSync(given);
+          return fs.realpathSync(how === "found" ? found : given);
+        },
+        { hashOutput: path.join(dir, "state"), logger: recordingLogger().logger },
+      );
+    const arg = how === "found" ? "unused" : link;
+    expect(await make().run(arg)).toEqual({ output: path.join(dir, "v1", "data.nii") });
+    expect(await make().run(arg)).toEqual({ output: path.join(dir, "v1", "data.nii") });
+    expect(runs).toBe(1);
+    rmSync(link);
+    symlinkSync(path.join(dir, "v2", "data.nii"), link);
+    const again = make();
+    expect(await again.run(arg)).toEqual({ output: path.join(dir, "v2", "data.nii") });
+    expect(again.lastDecision).toMatchObject({
+      action: "run",
+      reason: { kind: "input-changed", name: `link:${link}` },
+    });
+    expect(runs).toBe(2);
+  });
+});
