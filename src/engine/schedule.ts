@@ -5,10 +5,9 @@
  *
  * A mapped node is expanded into one call per element when its lists are known. A map whose
  * mapped parameters all come from one upstream map (plan.ts: `streamSource`) is streamed: its
- * element k starts as soon as upstream element k is done, and a failed element blocks only the
- * elements downstream of it. Work is driven by a work list, never by recursion, so chains of
- * any length settle in constant stack. Reports pipeline:* and map:start; the stage runner
- * reports stage:*.
+ * element k starts once upstream element k is done; a failed element blocks only the elements
+ * downstream of it. A work list, never recursion, drives the work: chains of any length settle
+ * in constant stack. Reports pipeline:* and map:start (the stage runner, stage:*).
  */
 import { emit, type MemoriEvent } from "../events.js";
 import type { Call, CallResult } from "./call.js";
@@ -45,10 +44,7 @@ import { NO_POSITIONAL, type Invocation } from "./signature.js";
 
 export type { PlanNode, ScheduleOptions } from "./plan.js";
 
-/**
- * Work items, three numbers each in one flat list (no array per item): what to do, the node,
- * and the element (for ELEMENT).
- */
+/** Work items, three numbers each in one flat list: what to do, the node, the element. */
 const ACTIVATE = 0;
 const SETTLED = 1;
 const ELEMENT = 2;

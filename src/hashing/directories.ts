@@ -50,10 +50,9 @@ const HISTORY = 8;
 const SMALL_FILE = 256 * 1024;
 
 /**
- * From how many entries a tree's quick look is GNU find's walk. Starting `sh`, `find` and
- * `sha256sum` costs about 5 ms here, more than this process's own listing of a few hundred
- * entries (a subject's folder: 1 ms for 100 entries); find's walk costs about half of Node's
- * from a few thousand on.
+ * From how many entries a tree's quick look is GNU find's walk: starting `sh`, `find` and
+ * `sha256sum` costs about 5 ms, more than listing a few hundred entries here (1 ms for 100);
+ * find's walk costs about half of Node's from a few thousand on.
  */
 const FIND_FROM = 2000;
 
