@@ -190,6 +190,9 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
     this.#checkCollisions();
     const { concurrency, keepGoing, readonlyCaches, onEvent, signal, only, executor } =
       this.#options;
+    // (Positional arguments: each stage fed by "start" binds them its own way.)
+    if (start.positional.length === 0 && only === undefined)
+      this.#graph.checkStart(Object.keys(start.named));
     const recording = startRecording(nodes, this.#options.keepRuns, onEvent);
     const trap = trapInterrupts(signal);
     let report: ScheduleReport;

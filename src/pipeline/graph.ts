@@ -24,6 +24,12 @@ export interface PipelineGraph {
    * asked for (`pipeline.graph`): a run never needs it, and for 10,000 stages it holds 11 MB.
    */
   readonly graph: Graph;
+  /**
+   * Before a run with named arguments (`runNamed`) of every stage (no `only`), the nodes fed by
+   * `"start"`: a required parameter that neither those arguments nor a source nor a static
+   * argument provide fails the run before anything runs, not when the node's turn comes.
+   */
+  checkStart(named: readonly string[]): void;
 }
 
 /** A graphlib graph of the nodes (in id order) and the edges (in definition order). */
@@ -105,6 +111,7 @@ export function buildGraph(definition: unknown): PipelineGraph {
   return {
     nodes: plan,
     order,
+    checkStart: (named) => checkWiring(plan, named),
     get graph() {
       return (graph ??= graphlibOf(plan, edges));
     },
@@ -185,20 +192,28 @@ function offeredBy(nodes: readonly PlanNode[], id: number): string[] {
 /**
  * A required parameter (no default, or mapped over) of a node not fed by `"start"` that no
  * source's output or alias and no static argument provides is a mistake knowable now, not after
- * hours of upstream work.
+ * hours of upstream work. A node fed by `"start"` is checked when the run's named arguments
+ * are known (`startNames`: then only those nodes), before anything runs.
  */
-function checkWiring(nodes: readonly PlanNode[]): void {
+function checkWiring(nodes: readonly PlanNode[], startNames?: readonly string[]): void {
   nodes.forEach(({ node, start }, id) => {
-    if (start) return;
+    if (start !== (startNames !== undefined)) return;
     const def = node[DEFINITION];
     const offered = offeredBy(nodes, id);
-    const provided = new Set([...offered, ...Object.keys(def.args)]);
+    const provided = new Set([...offered, ...Object.keys(def.args), ...(startNames ?? [])]);
     // A map's mapped parameters need lists from somewhere, defaults or not.
     const required = new Set([...def.signature.required, ...(node[MAPPING]?.over ?? [])]);
     const missing = [...required].filter((name) => !provided.has(name));
     if (missing.length === 0) return;
     const given = node.inputs.filter((name) => provided.has(name));
-    throw missingInPipeline(def.signature.missing(missing, given), offered);
+    const error = missingInPipeline(def.signature.missing(missing, given), offered);
+    if (startNames === undefined) throw error;
+    const named = startNames.length ? startNames.map((n) => `"${n}"`).join(", ") : "nothing";
+    throw new MemoriError(
+      error.reason,
+      `${error.message} The pipeline was given ${named}. Nothing ran.`,
+      { stage: error.stage, cause: error.cause },
+    );
   });
 }
 

@@ -144,6 +144,45 @@ describe("missing arguments are construction errors", () => {
   });
 });
 
+// A stage fed by "start" too takes what the run is given, known only at the run: a name there
+// that nothing provides fails the run before anything runs, not after its upstream work.
+describe("missing arguments of a stage fed by start are found before the run starts", () => {
+  it("names what is missing, what its sources offered and the pipeline's arguments", async () => {
+    let ran = 0;
+    const clean = new Stage(
+      (subjects: string[]) => {
+        ran++;
+        return subjects.map((s) => `${s}-clean`);
+      },
+      { name: "clean", outputs: "cleanedFile", logger: quiet },
+    );
+    const count = new Stage((cleaned: string, outDir: string) => `${outDir}/${cleaned}`, {
+      name: "count",
+      logger: quiet,
+    });
+    const each = new MappedStage(count, ["cleaned"]);
+    const pipeline = new Pipeline([
+      ["start", clean],
+      ["start", each],
+      [clean, each],
+    ]);
+    const error = (await pipeline
+      .runNamed({ subjects: ["sub-01"], outDir: "out" })
+      .catch((e: unknown) => e)) as MemoriError;
+    expect(error).toBeInstanceOf(MemoriError);
+    expect(error).toMatchObject({ reason: "missing-argument", stage: "count" });
+    expect(error.message).toBe(
+      'pipeline: stage "count" is missing argument "cleaned"; it was given "outDir". The stages feeding it offered "cleanedFile"; rename an output, add an alias, or set a static argument. The pipeline was given "subjects", "outDir". Nothing ran.',
+    );
+    expect(ran).toBe(0);
+    // Provided by the run's arguments, or positional ones (each stage binds them itself): runs.
+    expect(
+      (await pipeline.runNamed({ subjects: ["a"], outDir: "o", cleaned: ["x"] })).output,
+    ).toEqual(["o/x"]);
+    expect(ran).toBe(1);
+  });
+});
+
 describe("cycles and collisions", () => {
   // A cycle behind a non-cyclic start is named by its path, from its earliest-defined stage.
   it("names the path of a cycle", () => {
