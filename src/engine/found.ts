@@ -16,8 +16,9 @@ export const LIST_PREFIX = "list:";
 
 /**
  * The key of a path the last run's code resolved (`readlink`, `realpath`): `link:<path as
- * named>`, holding where it led (`linkTarget`, hashing/listing.ts). What those calls return is a path, not
- * the file's content: a link re-pointed at a file with the same bytes changes what the code got.
+ * named>`, holding where it led (`linkTarget`, hashing/listing.ts). What those calls return is
+ * a path, not the file's content: a link re-pointed at a file with the same bytes changes what
+ * the code got.
  */
 export const LINK_PREFIX = "link:";
 

@@ -122,27 +122,11 @@ export type CheckedStage = Pick<
 >;
 
 /**
- * Whether a stored state is valid for the fingerprint, as far as its values and files go:
- * `cached`, or the first difference (code, output names, inputs, outputs present: `compare`),
- * else the first file the stage wrote that is not as it left it (`verifyFiles`). At once (no
- * promise) for a state that says the stage wrote no file, or that differs before its files.
- */
-function checkState(
-  def: CheckedStage,
-  fingerprint: Fingerprint,
-  state: StoredState,
-  scope: HashScope,
-  tracked: readonly FileEntry[] = trackedOf(state),
-): Reason | Promise<Reason> {
-  const reason = compare(fingerprint, state, def.name, tracked, insideOf(def));
-  if (reason.kind !== "cached" || tracked.length === 0) return reason;
-  return verifyFiles(tracked, def, scope).then((tampered) => tampered ?? reason);
-}
-
-/**
- * Whether a stored state is a valid result for the fingerprint (`checkState`, then its outputs
- * decoded): what {@link validResult} decides, for any stage that has what checking needs
- * (`memori cache why` asks it of a state alone). At once (no promise) when no file is verified.
+ * Whether a stored state is a valid result for the fingerprint: `cached` by its values (code,
+ * output names, inputs, outputs present: `compare`), then by the files the stage wrote
+ * (`verifyFiles`), and its outputs decoded. What {@link validResult} decides, for any stage that
+ * has what checking needs (`memori cache why` asks it of a state alone). At once (no promise)
+ * for a state that says the stage wrote no file, or that differs before its files.
  */
 export function validState(
   def: CheckedStage,
@@ -152,9 +136,11 @@ export function validState(
   scope: HashScope,
   tracked: readonly FileEntry[] = trackedOf(state),
 ): Valid | Promise<Valid> {
-  const reason = checkState(def, fingerprint, state, scope, tracked);
-  if (reason instanceof Promise) return reason.then((r) => validOf(def, state, store, r));
-  return validOf(def, state, store, reason);
+  const reason = compare(fingerprint, state, def.name, tracked, insideOf(def));
+  if (reason.kind !== "cached" || tracked.length === 0) return validOf(def, state, store, reason);
+  return verifyFiles(tracked, def, scope).then((tampered) =>
+    validOf(def, state, store, tampered ?? reason),
+  );
 }
 
 /** A state's outputs when `reason` says it is valid (`cached`), or why it is not. */

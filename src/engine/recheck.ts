@@ -12,11 +12,10 @@
  * a path that named nothing at the last run) stays one. The stage's `ignore` globs are not in
  * its state: a directory is hashed here without them.
  */
-import stringify from "fast-json-stable-stringify";
 import path from "node:path";
 import type { Reason } from "../decision.js";
-import { HashScope, defaultHasher, sha256, type DirectoryRule } from "../hashing/files.js";
-import type { CodeIdentity } from "../hashing/hashable.js";
+import { HashScope, defaultHasher, type DirectoryRule } from "../hashing/files.js";
+import { withHash, type CodeIdentity } from "../hashing/hashable.js";
 import { fileEntries, mapStored, type Json } from "../hashing/values.js";
 import type { StateStore, StoredState } from "../state/store.js";
 import { directoryRule, encodeAll, verifyFiles, type Fingerprint } from "./fingerprint.js";
@@ -40,9 +39,8 @@ async function codeNow(recorded: CodeIdentity): Promise<CodeIdentity> {
     }
   }
   if (!changed) return recorded;
-  // As hashable.ts makes it: another script's content is another identity.
-  const { self, callees, wrappers } = recorded;
-  return { ...recorded, extras, hash: sha256(stringify({ self, callees, wrappers, extras })) };
+  const { self, callees, wrappers } = recorded; // another script's content: another identity
+  return withHash({ self, callees, wrappers, extras });
 }
 
 /**

@@ -206,9 +206,13 @@ function identity(
   extras: Record<string, string>,
 ): CodeIdentity {
   const { inner, wrappers } = unwrap(fn);
-  const self = sourceOf(inner).hash;
-  const hash = sha256(stringify({ self, callees, wrappers, extras }));
-  return { hash, self, callees, wrappers, extras };
+  return withHash({ self: sourceOf(inner).hash, callees, wrappers, extras });
+}
+
+/** A code identity from its parts, with the hash of them all. */
+export function withHash(parts: Omit<CodeIdentity, "hash">): CodeIdentity {
+  const { self, callees, wrappers, extras } = parts;
+  return { hash: sha256(stringify({ self, callees, wrappers, extras })), ...parts };
 }
 
 /** How a stage's code counts: automatically (the default), by a version string, or not. */
@@ -228,8 +232,7 @@ function declaredIdentity(policy: CodePolicy): CodeFacts {
     const self = sha256(version === undefined ? "memori.ignoreCode" : "memori.codeVersion");
     const callees: Record<string, string> =
       version === undefined ? {} : { codeVersion: `version:${version}` };
-    const hash = sha256(stringify({ self, callees, wrappers: [], extras: {} }));
-    const code = { hash, self, callees, wrappers: [], extras: {} };
+    const code = withHash({ self, callees, wrappers: [], extras: {} });
     facts = { code, env: [], unhashable: [] };
     declared.set(version, facts);
   }
