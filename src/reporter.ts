@@ -49,7 +49,7 @@ function plainReporter(stream: NodeJS.WritableStream): EventListener {
     const line = (text: string) => stream.write(`memori: ${text}\n`);
     switch (event.type) {
       case "pipeline:start":
-        return line(`pipeline of ${event.stages} stages started`);
+        return line(`pipeline of ${event.stages} stage${event.stages === 1 ? "" : "s"} started`);
       case "stage:start":
         return undefined;
       case "map:start":

@@ -138,5 +138,7 @@ describe("terminal reporter", () => {
     const report = terminalReporter({ stream, live: false });
     report({ type: "stage:cached", stage: "x", reason: { kind: "cached" }, ms: 3, time: 0 });
     expect(text).toBe("memori: x: cached (3 ms)\n");
+    report({ type: "pipeline:start", stages: 1, time: 0 });
+    expect(text).toContain("memori: pipeline of 1 stage started\n");
   });
 });

@@ -32,7 +32,8 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export type Parsed = { help: true } | { help: false; args: MemoriArgs };
+export type Parsed =
+  { help: true } | { help: false; version: true } | { help: false; args: MemoriArgs };
 
 const SHORT: Record<string, string> = {
   d: "hash-output",
@@ -45,7 +46,7 @@ const SHORT: Record<string, string> = {
 };
 const VALUE = new Set(["hash-output", "name", "parallel", "log-file", "code-version"]);
 const LIST = new Set(["dependents", "outputs"]);
-const FLAG = new Set(["kill", "verbose", "help", "always-hash"]);
+const FLAG = new Set(["kill", "verbose", "help", "version", "always-hash"]);
 
 const PARALLEL_OPTION = /^--arg(_output|-output)?(\d+)$/;
 
@@ -116,6 +117,7 @@ export function parseMemoriArgs(argv: readonly string[]): Parsed {
     if (FLAG.has(key)) {
       if (inline !== undefined) throw new UsageError(`${token} takes no value`);
       if (key === "help") return { help: true };
+      if (key === "version") return { help: false, version: true };
       if (key === "kill") a.kill = true;
       else if (key === "always-hash") a.alwaysHash = true;
       else a.verbose = true;
@@ -218,6 +220,7 @@ options:
       --code-version V      the command's version: it re-runs when V changes, not when the
                             content of the command or of -c scripts does
   -h, --help                this help
+      --version             memori's version
 
   memori cache ls|show|why|gc|clear|accept DIR ...   inspect and manage a state directory
                             (memori cache --help)

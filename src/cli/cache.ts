@@ -1,8 +1,10 @@
 /**
  * `memori cache ls|show|why|gc|clear|accept DIR ...`: inspect and manage a state directory.
  */
+import { statSync } from "node:fs";
 import path from "node:path";
 import { describeReason, type Reason } from "../decision.js";
+import { codeOf, messageOf } from "../errors.js";
 import { recheck } from "../engine/recheck.js";
 import { isFileEntry } from "../hashing/values.js";
 import { fsExtra } from "../lazy-modules.js";
@@ -107,9 +109,16 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
     return usage(`unknown command "${command}"; the commands are ls, show, why, gc, clear, accept`);
   }
   if (dir === undefined) return usage(`${command} needs a state directory`);
+  const missing = folderProblem(dir);
+  if (missing !== undefined) {
+    err(`memori cache: ${missing}\n`);
+    return 1;
+  }
   const one = async (name: string | undefined): Promise<CacheEntry[] | number> => {
-    if (name === undefined)
-      return usage(`${command} needs a stage name (see memori cache ls ${dir})`);
+    if (name === undefined) {
+      err(`memori cache: ${command} needs a stage name (see memori cache ls ${dir})\n`);
+      return 2;
+    }
     const found = await findEntries(dir, name);
     if (found.length === 0) {
       err(`memori cache: no stage "${name}" in ${dir} (see memori cache ls ${dir})\n`);
@@ -202,7 +211,7 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
         await fsExtra().remove(temp);
         out(`removed temporary file ${temp}\n`);
       }
-      out(`gc: removed the state of ${count} stage(s) last run more than ${text} ago\n`);
+      out(`gc: removed ${states(count)} last run more than ${text} ago\n`);
       return 0;
     }
     case "clear": {
@@ -213,7 +222,7 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
         await removeEntry(entry);
         out(`removed ${entry.name}\n`);
       }
-      out(`clear: removed the state of ${entries.length} stage(s)\n`);
+      out(`clear: removed ${states(entries.length)}\n`);
       return 0;
     }
     case "accept": {
@@ -236,6 +245,23 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
     }
   }
   return 2;
+}
+
+/** `1 state`, `4 states`: a stage's, or a map element's (`memori cache ls` lists each). */
+function states(n: number): string {
+  return n === 1 ? "1 state" : `${n} states`;
+}
+
+/** Why `dir` is not a folder to look in (a typo in its path), if it is not one. */
+function folderProblem(dir: string): string | undefined {
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+  } catch (error) {
+    return codeOf(error) === "ENOENT"
+      ? `no folder ${dir}`
+      : `cannot read ${dir}: ${messageOf(error)}`;
+  }
+  return undefined;
 }
 
 function indent(text: string): string {

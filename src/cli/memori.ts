@@ -18,6 +18,7 @@ import { ProcessFailedError, resolveScript, scriptFunction } from "../script.js"
 import { DEFINITION } from "../engine/node.js";
 import { Stage } from "../stage.js";
 import { recordCommand, type CommandEnd } from "../records/command-record.js";
+import { memoriVersion } from "../records/version.js";
 import { parallelRoot } from "../state/location.js";
 import { checkStateName } from "../state/store.js";
 import { isFile, whichSync } from "../which.js";
@@ -168,6 +169,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const parsed = parseMemoriArgs(argv);
     if (parsed.help) {
       process.stdout.write(MEMORI_HELP);
+      return 0;
+    }
+    if ("version" in parsed) {
+      process.stdout.write(`memori ${memoriVersion()}\n`);
       return 0;
     }
     args = parsed.args;

@@ -41,9 +41,32 @@ describe("memori cache", () => {
     expect(lines.find((l) => l.startsWith("cp"))).toMatch(
       /\s21 B\s+output modified: .*out\.txt\s+cp .*in\.txt /,
     );
-    expect((await run("memori", ["cache", "ls", path.join(dir, "empty")], dir)).stdout).toMatch(
+    const empty = path.join(dir, "empty");
+    await mkdir(empty);
+    expect((await run("memori", ["cache", "ls", empty], dir)).stdout).toMatch(
       /^no memori state in/,
     );
+  });
+
+  it("a folder that is not there (a typo) is an error, for every command", async () => {
+    const dir = await tempDir();
+    const typo = path.join(dir, "stat");
+    for (const words of [
+      ["ls"],
+      ["show", "x"],
+      ["why", "x"],
+      ["gc", "--older-than", "1d"],
+      ["clear"],
+    ]) {
+      const [command, ...rest] = words;
+      const result = await run("memori", ["cache", command!, typo, ...rest], dir);
+      expect(result.status, words.join(" ")).toBe(1);
+      expect(result.stderr).toBe(`memori cache: no folder ${typo}\n`);
+      expect(result.stdout).toBe("");
+    }
+    await writeFile(typo, "a file");
+    const file = await run("memori", ["cache", "ls", typo], dir);
+    expect([file.status, file.stderr]).toEqual([1, `memori cache: ${typo} is not a folder\n`]);
   });
 
   it("show prints the recorded inputs, outputs and code identity", async () => {
@@ -170,7 +193,7 @@ describe("memori cache", () => {
     expect(gc.status).toBe(0);
     expect(gc.stdout).toMatch(/removed echo \(last run/); // judged by the record's time
     expect(gc.stdout).toMatch(/removed temporary file .*\.tmp/);
-    expect(gc.stdout).toMatch(/gc: removed the state of 1 stage\(s\) last run more than 30d ago/);
+    expect(gc.stdout).toMatch(/gc: removed 1 state last run more than 30d ago/);
     // (cp.files: the hash of /usr/bin/cp, the command's content, known by its stat identity;
     // .memori-runs: the run records, history rather than state, bounded by their own retention)
     expect((await readdir(state)).sort()).toEqual([
@@ -192,10 +215,10 @@ describe("memori cache", () => {
     const dir = await tempDir();
     const { state, out } = await populate(dir);
     const one = await run("memori", ["cache", "clear", state, "echo"], dir);
-    expect(one.stdout).toMatch(/removed echo\nclear: removed the state of 1 stage\(s\)/);
+    expect(one.stdout).toMatch(/removed echo\nclear: removed 1 state\n/);
     expect((await readdir(state)).some((f) => f.startsWith("echo."))).toBe(false);
     const all = await run("memori", ["cache", "clear", state], dir);
-    expect(all.stdout).toMatch(/clear: removed the state of 2 stage\(s\)/);
+    expect(all.stdout).toMatch(/clear: removed 2 states\n/);
     // The run records (memori log) are history, not state: kept.
     expect(await readdir(state)).toEqual([".memori-runs"]);
     expect(await readFile(out, "utf8")).toBe("data\n");
@@ -206,6 +229,10 @@ describe("memori cache", () => {
     const bad = await run("memori", ["cache", "frob", dir], dir);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/unknown command "frob"/);
+    const why = await run("memori", ["cache", "why", dir], dir);
+    expect(why.status).toBe(2);
+    // One pointer to where to look, not two.
+    expect(why.stderr).toBe(`memori cache: why needs a stage name (see memori cache ls ${dir})\n`);
     const help = await run("memori", ["cache", "--help"], dir);
     expect(help.stdout).toMatch(/^usage: memori cache COMMAND DIR/);
   });

@@ -503,5 +503,10 @@ describe("memori command", () => {
       "utf8",
     );
     expect(readme).toContain(help.stdout.trim());
+    const version = await run("memori", ["--version"], dir);
+    const manifest = JSON.parse(
+      await readFile(path.resolve(import.meta.dirname, "..", "..", "package.json"), "utf8"),
+    ) as { version: string };
+    expect([version.status, version.stdout]).toEqual([0, `memori ${manifest.version}\n`]);
   });
 });
