@@ -1,6 +1,7 @@
 /**
  * How two stored values differ, for reasons: equal as canonical JSON or not, where a list or an
- * object first differs, and a short rendering of a value (`/data/t1.nii@3c463695f6ad`).
+ * object first differs, a short rendering of a value (`/data/t1.nii@3c463695f6ad`), and of a
+ * change (`4 items -> 2 items, removed ...`).
  */
 import stringify from "fast-json-stable-stringify";
 import { isFileEntry, type Json } from "../hashing/values.js";
@@ -18,6 +19,63 @@ export function shorten(json: Json | undefined): string {
   }
   const text = stringify(json);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** How many added or removed items a reason names before `and N more`. */
+const NAMED = 2;
+
+/**
+ * The two sides of a change as a reason shows them (`old -> new`): each {@link shorten}ed,
+ * except where that would hide the change. Lists of different lengths say how many items each
+ * has and which were added or removed (`4 items -> 2 items, removed [1] ..., [3] ...`: a cohort
+ * that lost subjects); two values that shorten alike (the same first 57 characters) show the
+ * part around where their JSON first differs instead (`..."sub-02_clean...`).
+ */
+export function changedPair(old: Json | undefined, now: Json | undefined): [string, string] {
+  if (Array.isArray(old) && Array.isArray(now) && old.length !== now.length) {
+    const removed = unmatched(old, now);
+    const added = unmatched(now, old);
+    const parts = [`${now.length} item${now.length === 1 ? "" : "s"}`];
+    if (added.length > 0) parts.push(`added ${named(added)}`);
+    if (removed.length > 0) parts.push(`removed ${named(removed)}`);
+    return [`${old.length} item${old.length === 1 ? "" : "s"}`, parts.join(", ")];
+  }
+  const a = shorten(old);
+  const b = shorten(now);
+  if (a !== b || old === undefined || now === undefined) return [a, b];
+  // Both cut to the same prefix: show each from a little before the first character that differs.
+  const oldText = stringify(old);
+  const nowText = stringify(now);
+  let at = 0;
+  while (at < oldText.length && oldText[at] === nowText[at]) at++;
+  const from = Math.max(0, at - 20);
+  const window = (text: string) => {
+    const part = text.slice(from, from + 54);
+    return `...${part}${from + 54 < text.length ? "..." : ""}`;
+  };
+  return [window(oldText), window(nowText)];
+}
+
+/** The items of `list` (with their indexes) that `other` does not have as many of, canonically. */
+function unmatched(list: readonly Json[], other: readonly Json[]): string[] {
+  const left = new Map<string, number>();
+  for (const item of other) {
+    const key = stringify(item);
+    left.set(key, (left.get(key) ?? 0) + 1);
+  }
+  const found: string[] = [];
+  list.forEach((item, i) => {
+    const key = stringify(item);
+    const n = left.get(key) ?? 0;
+    if (n > 0) left.set(key, n - 1);
+    else found.push(`[${i}] ${shorten(item)}`);
+  });
+  return found;
+}
+
+function named(items: readonly string[]): string {
+  const shown = items.slice(0, NAMED).join(", ");
+  return items.length > NAMED ? `${shown} and ${items.length - NAMED} more` : shown;
 }
 
 /**

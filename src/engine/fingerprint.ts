@@ -28,7 +28,7 @@ import {
 import { trackedFiles, type StoredState } from "../state/store.js";
 import type { FileHasher } from "../hashing/files.js";
 import { foundNow, hasFound, withoutFound, type Found } from "./found.js";
-import { firstDifference, sameJson, shorten } from "./difference.js";
+import { changedPair, firstDifference, sameJson } from "./difference.js";
 import type { AnyFn } from "./signature.js";
 
 /** What a fingerprint is taken of (a stage's definition has all of it). */
@@ -348,12 +348,13 @@ export function compare(
           isFileEntry(at.old) && isFileEntry(at.now) && at.old.file === at.now.file
             ? inside?.(at.old.file, at.old.hash, at.now.hash)
             : undefined;
+        const [shownOld, shownNew] = changedPair(at.old, at.now);
         const reason = {
           kind: "input-changed",
           name,
           ...(at.name === "" ? {} : { part: at.name }),
-          old: shorten(at.old),
-          new: shorten(at.now),
+          old: shownOld,
+          new: shownNew,
         } as const;
         return paths === undefined ? reason : { ...reason, inside: paths };
       }

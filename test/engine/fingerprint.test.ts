@@ -17,7 +17,7 @@ import {
   verifyFiles,
   type Fingerprint,
 } from "../../src/engine/fingerprint.js";
-import { sameJson, shorten } from "../../src/engine/difference.js";
+import { changedPair, sameJson, shorten } from "../../src/engine/difference.js";
 import { FileHasher, HashScope, sha256, type Sha256Hex } from "../../src/hashing/files.js";
 import { codeIdentity, type CodeIdentity } from "../../src/hashing/hashable.js";
 import type { FileEntry, Json } from "../../src/hashing/values.js";
@@ -253,6 +253,48 @@ describe("shorten", () => {
     const sixty = "a".repeat(58);
     expect(shorten(sixty)).toBe(`"${sixty}"`);
     expect(shorten(sixty + "b")).toBe(`"${"a".repeat(56)}...`);
+  });
+});
+
+describe("changedPair", () => {
+  const stats = (n: number) => entry(`/out/sub-0${n}_clean_stats.json`, HEX);
+  // H8's case: a cohort shrank from four subjects to two, and both lists shortened alike
+  it("says how many items a list had and has, and which were added or removed", () => {
+    const before = [stats(1), stats(2), stats(3), stats(4)];
+    expect(changedPair(before, [stats(1), stats(3)])).toEqual([
+      "4 items",
+      "2 items, removed [1] /out/sub-02_clean_stats.json@3c463695f6ad, [3] /out/sub-04_clean_stats.json@3c463695f6ad",
+    ]);
+    expect(changedPair([1], [1, 2, 3, 4, 1])).toEqual([
+      "1 item",
+      "5 items, added [1] 2, [2] 3 and 2 more",
+    ]);
+    // by count: one of two equal items gone is one removed
+    expect(changedPair(["a", "a", "b"], ["a", "b"])).toEqual([
+      "3 items",
+      '2 items, removed [1] "a"',
+    ]);
+    expect(changedPair([], ["x"])).toEqual(["0 items", '1 item, added [0] "x"']);
+  });
+
+  it("shows where two values that shorten alike first differ", () => {
+    const long = (tail: string) => ({
+      path: `/a/very/long/folder/name/that/repeats/and/repeats/${tail}`,
+    });
+    const [old, now] = changedPair(long("sub-01/anat.nii"), long("sub-02/anat.nii"));
+    expect(old).not.toBe(now);
+    expect(shorten(long("sub-01/anat.nii"))).toBe(shorten(long("sub-02/anat.nii")));
+    expect(old).toBe('...ts/and/repeats/sub-01/anat.nii"}');
+    expect(now).toBe('...ts/and/repeats/sub-02/anat.nii"}');
+    const [a, b] = changedPair("x".repeat(100) + "1" + "y".repeat(100), "x".repeat(100) + "2");
+    expect(a).toBe(`...${"x".repeat(20)}1${"y".repeat(33)}...`);
+    expect(b).toBe(`...${"x".repeat(20)}2"`);
+  });
+
+  it("is the two shortened values otherwise", () => {
+    expect(changedPair(1, 3)).toEqual(["1", "3"]);
+    expect(changedPair(undefined, "new")).toEqual(["(absent)", '"new"']);
+    expect(changedPair([1, 2], [1, 3])).toEqual(["[1,2]", "[1,3]"]);
   });
 });
 
