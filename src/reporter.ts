@@ -6,6 +6,7 @@
 import { describeReason } from "./decision.js";
 import type { EventListener, MemoriEvent } from "./events.js";
 import { messageOf } from "./errors.js";
+import { userFrames } from "./error-frames.js";
 
 /** Options of {@link terminalReporter}. */
 export interface ReporterOptions {
@@ -23,6 +24,12 @@ export interface ReporterOptions {
 /** Whether a call's error says it was cancelled by an interrupt, not that it failed. */
 function cancelled(error: unknown): boolean {
   return (error as { reason?: unknown } | null)?.reason === "interrupted";
+}
+
+/** Where the user's code threw `error` (its first frame there), on a line of its own; or "". */
+function where(error: unknown, newLine: string): string {
+  const [first] = userFrames(error);
+  return first === undefined ? "" : `${newLine}${first}`;
 }
 
 function seconds(ms: number): string {
@@ -68,7 +75,7 @@ function plainReporter(stream: NodeJS.WritableStream): EventListener {
         return line(
           cancelled(event.error)
             ? `${event.stage}: cancelled after ${seconds(event.ms)}`
-            : `${event.stage}: FAILED after ${seconds(event.ms)}: ${messageOf(event.error)}`,
+            : `${event.stage}: FAILED after ${seconds(event.ms)}: ${messageOf(event.error)}${where(event.error, "\nmemori:   ")}`,
         );
       case "hash:progress": {
         const quarter = Math.floor((4 * event.bytes) / Math.max(event.total, 1));
@@ -182,7 +189,9 @@ function liveReporter(stream: NodeJS.WritableStream & { columns?: number }): Eve
           return;
         }
         failed++;
-        print(`  \u2717 ${event.stage} failed: ${messageOf(event.error)}`);
+        print(
+          `  \u2717 ${event.stage} failed: ${messageOf(event.error)}${where(event.error, "\n      ")}`,
+        );
         return;
       case "pipeline:done":
         if (timer) clearInterval(timer);

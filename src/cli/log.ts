@@ -221,6 +221,7 @@ function showRun(record: RunRecord, format: Format, out: Write): void {
   );
   for (const t of failed) {
     out(`\n${taskName(t)} ${t.decision}: ${t.error!.message}\n`);
+    for (const frame of t.error!.frames ?? []) out(`  ${frame}\n`);
     const tail = t.error!.stderrTail?.trimEnd();
     if (tail !== undefined && tail !== "") {
       const lines = tail.split("\n").slice(-10);

@@ -139,7 +139,12 @@ const task = fields({
     }),
   ),
   "usage?": usage,
-  "error?": fields({ message: string, "reason?": string, "stderrTail?": string }),
+  "error?": fields({
+    message: string,
+    "reason?": string,
+    "stderrTail?": string,
+    "frames?": arrayOf(string),
+  }),
   "failedAttempts?": arrayOf(fields({ attempt: count, end: number, ms: number, error: string })),
 });
 

@@ -24,6 +24,7 @@ import {
 } from "./run-record.js";
 import { runId } from "./run-history.js";
 import { memoriVersion } from "./version.js";
+import { userFrames } from "../error-frames.js";
 import { hostName } from "../state/atomic.js";
 
 /** A task as its events tell it: its id, node and decision are set when the run ends. */
@@ -66,7 +67,10 @@ function stageOf(event: { stage: string; element?: string }): string {
   return element === undefined ? stage : stage.slice(0, stage.length - element.length - 2);
 }
 
-/** The error's message, reason (the innermost memori's) and stderr tail, through `cause`s. */
+/**
+ * The error's message, reason (the innermost memori's), stderr tail and where it was thrown
+ * (error-frames.ts), through `cause`s.
+ */
 export function taskError(error: unknown): TaskError {
   const found: TaskError = { message: messageOf(error) };
   const seen = new Set<unknown>();
@@ -80,6 +84,8 @@ export function taskError(error: unknown): TaskError {
     }
     e = (e as { cause?: unknown }).cause;
   }
+  const frames = userFrames(error);
+  if (frames.length > 0) found.frames = frames;
   return found;
 }
 

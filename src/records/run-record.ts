@@ -127,6 +127,11 @@ export interface TaskError {
   reason?: string;
   /** The end of what the failed process wrote to stderr, when known. */
   stderrTail?: string;
+  /**
+   * Where it was thrown: the first frames of its stack in the user's code, not memori's nor
+   * Node's (`at clean (file:///lab/pipeline.mjs:19:33)`), when it has any (error-frames.ts).
+   */
+  frames?: string[];
 }
 
 /** One call of the run: a stage, or one element of a map. */

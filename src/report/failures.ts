@@ -21,6 +21,8 @@ export function failuresHtml(tasks: readonly ReportTask[]): string {
         const parts = [`<div class="failure"><h3>${text(taskName(task))}</h3>`];
         if (task.exit !== undefined) parts.push(`<p>exit status ${task.exit}</p>`);
         if (task.error !== undefined) parts.push(`<p class="error">${text(task.error)}</p>`);
+        if (task.frames.length > 0)
+          parts.push(`<pre class="frames">${text(task.frames.join("\n"))}</pre>`);
         if (task.logTail !== undefined && task.logTail !== "") {
           parts.push(`<pre class="log-tail">${text(task.logTail)}</pre>`);
         } else {

@@ -51,6 +51,7 @@ function taskOf(task: TaskRecord): ReportTask {
     writtenBytes: usage?.wchar,
     error: task.error?.message,
     logTail: task.error?.stderrTail,
+    frames: task.error?.frames ?? [],
   };
 }
 

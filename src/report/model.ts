@@ -35,6 +35,8 @@ export interface ReportTask {
   /** Why it failed (the error's message), and the end of its log. */
   readonly error: string | undefined;
   readonly logTail: string | undefined;
+  /** Where it was thrown: the first frames of its stack in the user's code (may be empty). */
+  readonly frames: readonly string[];
 }
 
 /** One node of the DAG. */

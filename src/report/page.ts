@@ -50,6 +50,7 @@ td.d-ran { color: #0d47a1; } td.d-cached { color: #1b5e20; } td.d-failed { color
 td.d-blocked, td.d-excluded, td.d-cancelled { color: #757575; }
 .failure { border-left: 4px solid #c62828; padding: 4px 12px; margin: 8px 0; }
 .failure .error { color: #b71c1c; white-space: pre-wrap; }
+pre.frames { margin: 4px 0 8px; padding-left: 12px; white-space: pre-wrap; }
 pre.log-tail { background: #263238; color: #eceff1; padding: 8px 12px; border-radius: 4px; overflow-x: auto; max-height: 24em; white-space: pre-wrap; }
 .empty { color: #757575; font-style: italic; }
 `;
