@@ -1,7 +1,7 @@
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Pipeline, Stage, describeReason } from "../src/index.js";
+import { MappedStage, Pipeline, Stage, describeReason, type Explanation } from "../src/index.js";
 import { recordingLogger, tempDir } from "./util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -64,14 +64,12 @@ describe("dry runs", () => {
     const calls: string[] = [];
     const before = await snapshot(dir);
     const fresh = await build(dir, calls).explain(input);
+    // Nothing has state yet: every stage runs whatever its upstream gives it (H8's finding 11).
     expect(fresh.map((e) => [e.stage, e.action, e.reason.kind])).toEqual([
       ["strip", "run", "first-run"],
-      ["measure", "run-if-upstream-changes", "upstream-would-run"],
-      ["report", "run-if-upstream-changes", "upstream-would-run"],
+      ["measure", "run", "first-run"],
+      ["report", "run", "first-run"],
     ]);
-    expect(describeReason(fresh[1]!.reason)).toBe(
-      "would run if upstream outputs change (strip would run)",
-    );
     expect(await snapshot(dir)).toBe(before); // not even the state directory was created
     expect(calls).toEqual([]);
 
@@ -90,6 +88,9 @@ describe("dry runs", () => {
       ["measure", "run", "function-changed"],
       ["report", "run-if-upstream-changes", "upstream-would-run"],
     ]);
+    expect(describeReason(changed[2]!.reason)).toBe(
+      "would run if upstream outputs change (measure would run)",
+    );
     await writeFile(input, "other anatomy");
     const input2 = await build(dir, calls).explain(input);
     expect(input2[0]).toMatchObject({
@@ -99,6 +100,78 @@ describe("dry runs", () => {
     });
     expect(calls).toEqual([]);
     expect(await snapshot(dir)).not.toContain("other anatomy".toUpperCase());
+  });
+
+  it("says a map or stage with no state runs, whatever its upstream gives it; with state, that it may", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const subjects = ["sub-01", "sub-02"].map((s) => path.join(dir, `${s}.txt`));
+    for (const file of subjects) await writeFile(file, "scan");
+    const make = (version: number, readonlyCaches: string[] = []) => {
+      const clean = new MappedStage(
+        new Stage((raw: string) => `${raw}.clean${version}`, {
+          name: "clean",
+          outputs: "cleaned",
+          hashOutput: state,
+          logger: quiet,
+        }),
+        ["raw"],
+        { label: (v) => path.basename(String(v.raw), ".txt") },
+      );
+      const count = new MappedStage(
+        new Stage((cleaned: string) => cleaned.length, {
+          name: "count",
+          outputs: "n",
+          hashOutput: state,
+          logger: quiet,
+        }),
+        ["cleaned"],
+      );
+      const total = new Stage((n: number[]) => n.length, {
+        name: "total",
+        hashOutput: state,
+        logger: quiet,
+      });
+      return new Pipeline(
+        [
+          ["start", clean],
+          [clean, count],
+          [count, total],
+        ],
+        { readonlyCaches },
+      );
+    };
+    const actions = (explained: readonly Explanation[]) =>
+      explained
+        .flatMap((e) => [e, ...(e.elements ?? [])])
+        .map((e) => `${e.stage} ${e.action} ${describeReason(e.reason)}`);
+    // H8's finding 11: a first dry run said "would run if upstream outputs change" of stages
+    // that, having no state, run whatever upstream does.
+    expect(actions(await make(1).explainNamed({ raw: subjects }))).toEqual([
+      "clean run first run",
+      "clean[sub-01] run first run",
+      "clean[sub-02] run first run",
+      "count run first run",
+      "count[sub-01] run first run",
+      "count[sub-02] run first run",
+      "total run first run",
+    ]);
+    // A read-only cache may hold their state: then it depends.
+    const shared = await tempDir();
+    expect(actions(await make(1, [shared]).explainNamed({ raw: subjects })).slice(3)).toEqual([
+      "count run-if-upstream-changes would run if upstream outputs change (clean[sub-01] would run)",
+      "count[sub-01] run-if-upstream-changes would run if upstream outputs change (clean[sub-01] would run)",
+      "count[sub-02] run-if-upstream-changes would run if upstream outputs change (clean[sub-02] would run)",
+      "total run-if-upstream-changes would run if upstream outputs change (count would run)",
+    ]);
+    await make(1).runNamed({ raw: subjects });
+    // With state, a change upstream makes what follows depend on it, as before.
+    expect(actions(await make(2).explainNamed({ raw: subjects })).slice(3)).toEqual([
+      "count run-if-upstream-changes would run if upstream outputs change (clean[sub-01] would run)",
+      "count[sub-01] run-if-upstream-changes would run if upstream outputs change (clean[sub-01] would run)",
+      "count[sub-02] run-if-upstream-changes would run if upstream outputs change (clean[sub-02] would run)",
+      "total run-if-upstream-changes would run if upstream outputs change (count would run)",
+    ]);
   });
 
   it("explains a single stage", async () => {

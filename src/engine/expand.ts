@@ -2,6 +2,7 @@
  * A mapped node's elements as the scheduler tracks them: made from lists, or streamed from an
  * upstream map; and how a map's node settles once every element has.
  */
+import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import { elementsOf, labelsOf } from "./elements.js";
 import type { Mapping, PipelineNode } from "./node.js";
@@ -80,6 +81,7 @@ export function settleWithoutSource(
   source: ElementReport,
   mode: "run" | "explain",
   names: { readonly node: string; readonly source: string },
+  anyway?: Reason,
 ): boolean {
   const status = source.status;
   if (
@@ -96,7 +98,13 @@ export function settleWithoutSource(
   if (mode === "explain" && element.status !== "excluded") {
     const upstream = `${names.source}[${source.label}]`;
     const name = `${names.node}[${element.label}]`;
-    element.explanation = waitingExplanation(name, element.status, [upstream], element.label);
+    element.explanation = waitingExplanation(
+      name,
+      element.status,
+      [upstream],
+      element.label,
+      anyway,
+    );
   }
   return true;
 }

@@ -8,7 +8,8 @@ import type { MemoriError } from "../errors.js";
 import type { CallResult } from "./call.js";
 import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
-import type { Outcome, PipelineNode } from "./node.js";
+import { DEFINITION, MAPPING, type Outcome, type PipelineNode } from "./node.js";
+import { nodeHasState } from "../state/location.js";
 
 /** Where a call or a node ended up. */
 export type Status =
@@ -205,25 +206,48 @@ export function invalidCall(error: MemoriError): Reason {
   return { kind: "invalid-call", error: error.reason, message: error.message };
 }
 
-/** A dry run's word for what cannot be explained: blocked by a failure, or waiting on a change. */
+/**
+ * Why a node runs whatever its upstream gives it, if it does: it is not memoized, or it has no
+ * state at all (and no read-only cache to take one from).
+ */
+export function runsAnyway(
+  node: PipelineNode,
+  readonlyCaches: readonly string[],
+): Reason | undefined {
+  const { hashOutput } = node;
+  if (hashOutput === undefined) return { kind: "not-memoized" };
+  if (readonlyCaches.length > 0 || node[DEFINITION].readonlyCaches.length > 0) return undefined;
+  return nodeHasState(hashOutput, node.name, node[MAPPING] !== undefined)
+    ? undefined
+    : { kind: "first-run" };
+}
+
+/**
+ * A dry run's word for what cannot be explained: blocked by a failure, or waiting on a change;
+ * or, waiting on a change but running `anyway` (a stage that has no state, or is not
+ * memoized, runs whatever its inputs turn out to be), that.
+ */
 export function waitingExplanation(
   stage: string,
   status: "blocked" | "unknown",
   upstream: readonly string[],
   element?: string,
+  anyway?: Reason,
 ): Explanation {
   const explanation: Explanation =
-    status === "blocked"
-      ? {
-          stage,
-          action: "blocked",
-          reason: { kind: "upstream-failed", upstream: [...new Set(upstream)] },
-        }
-      : {
-          stage,
-          action: "run-if-upstream-changes",
-          reason: { kind: "upstream-would-run", upstream: [...new Set(upstream)] },
-        };
+    status === "unknown" && anyway !== undefined
+      ? { stage, action: "run", reason: anyway }
+      : status === "blocked"
+        ? {
+            stage,
+            action: "blocked",
+            reason: { kind: "upstream-failed", upstream: [...new Set(upstream)] },
+          }
+        : {
+            stage,
+            action: "run-if-upstream-changes",
+            reason: { kind: "upstream-would-run", upstream: [...new Set(upstream)] },
+          };
   if (element !== undefined) explanation.element = element;
   return explanation;
 }

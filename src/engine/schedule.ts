@@ -9,6 +9,7 @@
  * downstream of it. A work list, never recursion, drives the work: chains of any length settle
  * in constant stack. Reports pipeline:* and map:start (the stage runner, stage:*).
  */
+import type { Reason } from "../decision.js";
 import { emit, type MemoriEvent } from "../events.js";
 import type { Call, CallResult } from "./call.js";
 import { callBase, dispatch, type CallBase } from "./dispatch.js";
@@ -34,6 +35,7 @@ import {
   failedExplanation,
   noteUpstream,
   recordCall,
+  runsAnyway,
   sortFailures,
   waitingExplanation,
   type ElementReport,
@@ -76,6 +78,8 @@ class Scheduling {
   readonly #named: Record<string, unknown>[] = [];
   readonly #open: number[] = [];
   readonly #labels = new Map<number, Set<string>>();
+  /** A dry run's answers of `#anyway`, by node. */
+  readonly #anyways = new Map<number, Reason | undefined>();
   readonly #queue: TaskQueue<CallResult | ExplainResult>;
   readonly #base: CallBase;
   readonly #work: number[] = [];
@@ -164,6 +168,13 @@ class Scheduling {
     return this.#plan[id]!.node.name;
   }
 
+  /** A dry run: why node `id` runs whatever its upstream gives it, if it does (asked once). */
+  #anyway(id: number): Reason | undefined {
+    if (!this.#anyways.has(id))
+      this.#anyways.set(id, runsAnyway(this.#plan[id]!.node, this.#options.readonlyCaches));
+    return this.#anyways.get(id);
+  }
+
   #tryActivate(id: number): void {
     const r = this.#reports[id]!;
     if (r.status !== "waiting" || this.#waiting[id]! > 0) return;
@@ -250,7 +261,8 @@ class Scheduling {
     const from = this.#streams[id]!;
     const source = this.#reports[from]!.elements![k]!;
     const names = { node: this.#name(id), source: this.#name(from) };
-    if (settleWithoutSource(element, source, this.#options.mode, names)) {
+    const anyway = this.#options.mode === "explain" ? this.#anyway(id) : undefined;
+    if (settleWithoutSource(element, source, this.#options.mode, names, anyway)) {
       return this.#elementSettled(id);
     }
     if (source.status !== "done" || this.#stopping) return;
@@ -356,7 +368,13 @@ class Scheduling {
     r.status = status;
     if (this.#options.mode === "explain" && status !== "excluded") {
       const upstream = status === "blocked" ? r.failedUpstream : r.unknownUpstream;
-      r.explanation = waitingExplanation(this.#name(id), status, upstream);
+      r.explanation = waitingExplanation(
+        this.#name(id),
+        status,
+        upstream,
+        undefined,
+        status === "unknown" ? this.#anyway(id) : undefined,
+      );
     }
     this.#work.push(SETTLED, id, 0);
   }

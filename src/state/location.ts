@@ -10,8 +10,10 @@
  *
  * A read-only cache holds the same layout under another root.
  */
+import { readdirSync } from "node:fs";
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
+import { codeOf } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { encodePlainValue } from "../hashing/values.js";
 import { StateStore } from "./store.js";
@@ -77,6 +79,19 @@ export function elementLocation(
 export function nodeStateKey(hashOutput: string, name: string, mapped: boolean): string {
   const root = path.isAbsolute(hashOutput) ? hashOutput : path.resolve(hashOutput);
   return `${root}${path.sep}${mapped ? `${name}.map${path.sep}` : name}`;
+}
+
+/**
+ * Whether a pipeline node has any state in `hashOutput`: a stage's `.stage`, or a map's element
+ * (a `.stage` in its `<name>.map` folder). When it cannot tell (a folder it cannot read), yes.
+ */
+export function nodeHasState(hashOutput: string, name: string, mapped: boolean): boolean {
+  if (!mapped) return stageLocation(hashOutput, name).store.hasRecord();
+  try {
+    return readdirSync(path.join(hashOutput, `${name}.map`)).some((f) => f.endsWith(".stage"));
+  } catch (error) {
+    return codeOf(error) !== "ENOENT";
+  }
 }
 
 /** The `hashOutput` of run K of `memori -p`. */
