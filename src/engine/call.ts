@@ -77,7 +77,7 @@ export function locationOf(call: Call): StateLocation | undefined {
   if (hashOutput === undefined) return undefined;
   return call.values === undefined
     ? stageLocation(hashOutput, name)
-    : elementLocation(hashOutput, name, call.values);
+    : elementLocation(hashOutput, name, call.values, call.element);
 }
 
 /** `name`, or `name[label]` for an element. */

@@ -21,8 +21,13 @@ export type EntryStatus =
 
 /** One stage's state in a directory. */
 export interface CacheEntry {
-  /** The name relative to the directory: `stage`, `parallel0/stage`, `stage.map/<key>`. */
+  /**
+   * The name relative to the directory: `stage`, `parallel0/stage`, a map element's
+   * `stage[label]` when its record has its label, else `stage.map/<key>` (its `key`).
+   */
   name: string;
+  /** Where its files are, relative to the directory: `stage`, `stage.map/<key>`. */
+  key: string;
   store: StateStore;
   state: StoredState | undefined;
   /** When it last ran (from the record), or the state files' mtime if unreadable. */
@@ -91,7 +96,13 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
               : `${path.basename(read.file)} ${read.detail}`,
         };
       }
-      entries.push({ name: prefix + stem, store, state, time, bytes, status });
+      const key = prefix + stem;
+      const label = state?.record.label;
+      const name =
+        typeof label === "string" && prefix.endsWith(".map/")
+          ? `${prefix.slice(0, -".map/".length)}[${label}]`
+          : key;
+      entries.push({ name, key, store, state, time, bytes, status });
     }
     if (depth > 0) {
       for (const name of names) {
@@ -106,14 +117,18 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
   return entries;
 }
 
-/** Find one entry by name (`stage`, `parallel0/stage`); a map's name stands for all its elements. */
+/**
+ * Find one entry by name (`stage`, `parallel0/stage`, an element's `stage[label]` or
+ * `stage.map/<key>`); a map's name stands for all its elements.
+ */
 export async function findEntries(dir: string, name: string): Promise<CacheEntry[]> {
   const all = await listEntries(dir);
   // A command's calls are named `<command>-<digest of its arguments>`: the command's name
   // finds them all.
   const call = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{8}$`);
   return all.filter(
-    (e) => e.name === name || e.name.startsWith(`${name}.map/`) || call.test(e.name),
+    (e) =>
+      e.name === name || e.key === name || e.key.startsWith(`${name}.map/`) || call.test(e.name),
   );
 }
 

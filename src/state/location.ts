@@ -29,6 +29,8 @@ export class StateLocation {
     readonly folder: string,
     /** The state files' base name: the stage's name, or an element's key. */
     readonly name: string,
+    /** A map element's label (`sub-02`), recorded for people (StageRecord `label`). */
+    readonly label?: string,
   ) {}
 
   /** The directory the state files are in. */
@@ -38,12 +40,12 @@ export class StateLocation {
 
   /** The state files. */
   get store(): StateStore {
-    return (this.#store ??= new StateStore(this.dir, this.name));
+    return (this.#store ??= new StateStore(this.dir, this.name, undefined, this.label));
   }
 
   /** The same place in another root: where a read-only cache keeps this call's state. */
   under(root: string): StateLocation {
-    return new StateLocation(root, this.folder, this.name);
+    return new StateLocation(root, this.folder, this.name, this.label);
   }
 }
 
@@ -63,13 +65,17 @@ export function elementKey(values: Readonly<Record<string, unknown>>, stage: str
   return sha256(stringify(encodePlainValue(values, "inputs", stage))).slice(0, 20);
 }
 
-/** Where one element of a map keeps its state: `<hashOutput>/<name>.map/<key>`. */
+/**
+ * Where one element of a map keeps its state: `<hashOutput>/<name>.map/<key>`; its `label`
+ * goes into its record.
+ */
 export function elementLocation(
   hashOutput: string,
   name: string,
   values: Readonly<Record<string, unknown>>,
+  label?: string,
 ): StateLocation {
-  return new StateLocation(hashOutput, `${name}.map`, elementKey(values, name));
+  return new StateLocation(hashOutput, `${name}.map`, elementKey(values, name), label);
 }
 
 /**

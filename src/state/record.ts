@@ -72,6 +72,11 @@ export interface StageRecord {
   /** Format 3: the values of `.inputs` and `.outputs`. */
   values?: RecordValues;
   /**
+   * A map element's label (`sub-02`), when its writer knew it: for people (`memori cache`
+   * lists the element as `clean[sub-02]`), never part of a decision.
+   */
+  label?: string;
+  /**
    * Format 3, when the writer had a pipeline root (`MEMORI_ROOT`, portable.ts): that root. A
    * reader without a root of its own places the paths stored relative to the root under this
    * one, where the writer saw them: a script run with the API reads the state `memori run`

@@ -108,6 +108,8 @@ export class StateStore {
      * never needs it).
      */
     root?: string | null,
+    /** A map element's label, written into its record (StageRecord `label`). */
+    readonly label?: string,
   ) {
     this.#root = root;
   }
@@ -216,6 +218,7 @@ export class StateStore {
       code: sortKeys(code as unknown as Json) as unknown as CodeIdentity,
       digests,
       host: hostName(),
+      ...(this.label === undefined ? {} : { label: this.label }),
       memori: FORMAT_VERSION,
       name: this.name,
       outputs: [...outputNames],

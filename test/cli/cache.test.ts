@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { describeReason } from "../../src/decision.js";
-import { Stage } from "../../src/index.js";
+import { MappedStage, Stage } from "../../src/index.js";
 import { recordText } from "../../src/state/record.js";
 import { run } from "../util/cli.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
@@ -149,9 +149,46 @@ describe("memori cache", () => {
     await map();
     await map();
     expect((await why(mapped)).trim().split("\n")).toEqual([
-      expect.stringMatching(/^write\.map\/[0-9a-f]+: up to date/),
-      expect.stringMatching(/^write\.map\/[0-9a-f]+: up to date/),
+      expect.stringMatching(/^write\[.+\]: up to date/),
+      expect.stringMatching(/^write\[.+\]: up to date/),
     ]);
+  });
+
+  it("names a map's elements by their labels, and finds one by its label", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const clean = new MappedStage(
+      new Stage((subject: string) => `${subject} cleaned`, {
+        name: "clean",
+        hashOutput: state,
+        logger: recordingLogger().logger,
+      }),
+      ["subject"],
+      { label: (v) => String(v.subject) },
+    );
+    await clean.run({ subject: ["sub-01", "sub-02", "sub-03"] });
+    const ls = await run("memori", ["cache", "ls", state], dir);
+    const names = ls.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/\s+/)[0]);
+    expect(names.sort()).toEqual(["clean[sub-01]", "clean[sub-02]", "clean[sub-03]"]);
+    const show = await run("memori", ["cache", "show", state, "clean[sub-02]"], dir);
+    expect(show.status).toBe(0);
+    expect(show.stdout).toMatch(/^clean\[sub-02\] {2}\(valid\)/);
+    expect(show.stdout).toContain('"sub-02 cleaned"');
+    expect(show.stdout).not.toContain("sub-01");
+    const why = await run("memori", ["cache", "why", state, "clean"], dir); // the map: all three
+    expect(why.stdout.trim().split("\n")).toHaveLength(3);
+    const clear = await run("memori", ["cache", "clear", state, "clean[sub-02]"], dir);
+    expect(clear.stdout).toBe("removed clean[sub-02]\nclear: removed 1 state\n");
+    expect(
+      (await readdir(path.join(state, "clean.map"))).filter((f) => f.endsWith(".stage")),
+    ).toHaveLength(2);
+    // The element ran again, the others are cached: the label is not part of any decision.
+    await clean.run({ subject: ["sub-01", "sub-02", "sub-03"] });
+    expect(clean.elementDecisions.map((d) => d.action)).toEqual(["skip", "run", "skip"]);
   });
 
   it("accept records the current outputs as valid, so the next call is skipped", async () => {
