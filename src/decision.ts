@@ -44,9 +44,16 @@ export type Reason =
        * then that part's values).
        */
       part?: string;
-      /** The recorded value, shortened for display (a file as `path@hash`). */
+      /**
+       * The recorded value, shortened for display (a file as `path@hash`); for a list whose
+       * length changed, its length (`4 items`); for values that shorten alike, the part
+       * around where they first differ (`...sub-01/anat.nii"}`).
+       */
       old: string;
-      /** The current value, shortened for display. */
+      /**
+       * The current value, shortened likewise; for a list whose length changed, its length
+       * and which items were added or removed (`2 items, removed [1] ..., [3] ...`).
+       */
       new: string;
       /** For a directory, the first paths inside it that changed (`mri/T1.mgz changed`). */
       inside?: string[];

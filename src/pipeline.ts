@@ -295,6 +295,7 @@ export class Pipeline<const D extends PipelineDefinition = PipelineDefinition> {
       signal: this.#options.signal,
       attribute: this.#options.signal !== undefined,
       where: "pipeline",
+      only: this.#options.only,
     });
     this.#states = [];
     return order.map((id) => {

@@ -32,6 +32,7 @@ export const lstatSync = unwrapped(fs.lstatSync);
 export const renameSync = unwrapped(fs.renameSync);
 export const existsSync = unwrapped(fs.existsSync);
 export const readdirSync = unwrapped(fs.readdirSync);
+export const opendirSync = unwrapped(fs.opendirSync);
 export const realpathSync = unwrapped(fs.realpathSync);
 const readFileSync = unwrapped(fs.readFileSync);
 /** With a descriptor only: with a path, the runtime opens it through `fs.openSync` (wrapped). */

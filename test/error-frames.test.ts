@@ -3,9 +3,11 @@
  * and the terminal show it: the user's frames of the innermost error, never memori's nor
  * Node's (H8's finding 12: a failure named the stage and its inputs, not the line).
  */
-import { readFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { MemoriError } from "../src/errors.js";
 import { KEPT_FRAMES, userFrames } from "../src/error-frames.js";
@@ -65,6 +67,64 @@ describe("userFrames", () => {
   });
 });
 
+describe("userFrames, odd stacks and places", () => {
+  const thrown = (stack: string, message = "boom") => {
+    const error = new Error(message);
+    error.stack = stack;
+    return error;
+  };
+
+  it("finds frames in folders with parentheses or spaces, as paths and as URLs", () => {
+    const stack = [
+      "Error: boom",
+      "    at clean (file:///home/u/Dropbox%20(Personal)/study/pipeline.mjs:3:9)",
+      "    at clean2 (/home/u/Project (copy)/pipeline.js:3:9)",
+      "    at /home/u/my project/pipeline.js:4:1",
+      "    at async Promise.all (index 0)",
+    ].join("\n");
+    expect(userFrames(thrown(stack))).toEqual([
+      "at clean (file:///home/u/Dropbox%20(Personal)/study/pipeline.mjs:3:9)",
+      "at clean2 (/home/u/Project (copy)/pipeline.js:3:9)",
+      "at /home/u/my project/pipeline.js:4:1",
+    ]);
+  });
+
+  it("prefers the user's frames to an installed package's, which it gives only when alone", () => {
+    const library = (n: number) => `    at f${n} (/lab/node_modules/parse/index.js:${n}:1)`;
+    const deep = [1, 2, 3, 4, 5, 6].map(library);
+    const stack = ["Error: bad token", ...deep, "    at readConfig (/lab/run.mjs:7:3)"].join("\n");
+    expect(userFrames(thrown(stack, "bad token"))).toEqual(["at readConfig (/lab/run.mjs:7:3)"]);
+    const only = ["Error: bad token", ...deep].join("\n");
+    expect(userFrames(thrown(only, "bad token"))).toHaveLength(KEPT_FRAMES);
+  });
+
+  it("reads frames after the message only: a message quoting another stack is a log", () => {
+    const message =
+      "node exited with status 1. Its stderr ended with:\n    at deep (/lab/child.mjs:1:25)";
+    const failed = thrown(
+      `MemoriError: ${message}\n    at processFailed (${path.join(src, "process.ts")}:9:9)`,
+      message,
+    );
+    expect(userFrames(failed)).toEqual([]);
+  });
+
+  it("is empty, not a failure, for a stack or cause that throws when read", () => {
+    const error = new Error("bad stack");
+    Object.defineProperty(error, "stack", {
+      get() {
+        throw new Error("stack getter threw");
+      },
+    });
+    expect(userFrames(error)).toEqual([]);
+    const wrapper = new MemoriError("stage-failed", "wrapped", { cause: error });
+    wrapper.stack = `MemoriError: wrapped\n    at errorOf (${path.join(src, "engine", "failure.ts")}:1:1)`;
+    expect(userFrames(wrapper)).toEqual([]);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(userFrames(proxy)).toEqual([]);
+  });
+});
+
 describe("a failed stage's location", () => {
   it("is in the run's record, memori log, the report and the plain terminal lines", async () => {
     const dir = await tempDir();
@@ -96,5 +156,64 @@ describe("a failed stage's location", () => {
     expect(report.status, report.stderr).toBe(0);
     const html = await readFile(path.join(dir, "r.html"), "utf8");
     expect(html).toMatch(/<pre class="frames">at checkScan \(.*error-frames\.test\.ts:\d+:\d+\)/);
+  });
+
+  it("leaves out the frames of the installed package (the bundle in dist/lib/)", async () => {
+    const dir = await tempDir();
+    const dist = pathToFileURL(path.resolve(import.meta.dirname, "..", "dist", "index.js")).href;
+    const script = path.join(dir, "pipeline.mjs");
+    await writeFile(
+      script,
+      [
+        `import { Pipeline, Stage } from ${JSON.stringify(dist)};`,
+        "function checkScan(scan) { throw new Error(`${scan} is corrupt`); }",
+        `const check = new Stage(checkScan, { name: "check", hashOutput: ${JSON.stringify(dir)} });`,
+        'await new Pipeline([["start", check]]).run("sub-05").catch(() => {});',
+      ].join("\n"),
+    );
+    const child = spawnSync(process.execPath, [script], { encoding: "utf8" });
+    expect(child.status, child.stderr).toBe(0);
+    const [record] = readHistory(dir).records;
+    expect(record!.tasks[0]!.error!.frames).toEqual([
+      `at checkScan (${pathToFileURL(script).href}:2:34)`,
+    ]);
+  });
+
+  it("follows the live terminal's failure line too", () => {
+    const stream = new PassThrough();
+    let text = "";
+    stream.on("data", (d: Buffer) => (text += d.toString()));
+    const report = terminalReporter({ stream, live: true });
+    report({ type: "pipeline:start", stages: 1, time: 0 });
+    report({ type: "stage:error", stage: "check", error: wrapped(), ms: 5, time: 5 });
+    report({ type: "pipeline:done", ms: 5, ran: 0, cached: 0, failed: 1, time: 5 });
+    expect(text).toMatch(/\u2717 check failed: stage "check" failed\n {6}at checkScan \(/);
+  });
+
+  it("does not cost the failure's line or the run's record when the stack cannot be read", async () => {
+    const dir = await tempDir();
+    const odd = new Stage(
+      function odd(x: number): number {
+        const error = new Error(`odd ${x}`);
+        Object.defineProperty(error, "stack", {
+          get() {
+            throw new Error("stack getter threw");
+          },
+        });
+        throw error;
+      },
+      { outputs: "y", hashOutput: dir, logger: recordingLogger().logger },
+    );
+    const stream = new PassThrough();
+    let terminal = "";
+    stream.on("data", (d: Buffer) => (terminal += d.toString()));
+    const pipeline = new Pipeline([["start", odd]], {
+      onEvent: terminalReporter({ stream, live: false }),
+    });
+    await expect(pipeline.run(1)).rejects.toThrow(/odd 1/);
+    expect(terminal).toMatch(/memori: odd: FAILED after .*odd 1/);
+    const [record] = readHistory(dir).records;
+    expect(record!.tasks[0]!.error).toMatchObject({ message: expect.stringContaining("odd 1") });
+    expect(record!.tasks[0]!.error!.frames).toBeUndefined();
   });
 });

@@ -1,7 +1,14 @@
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { MappedStage, Pipeline, Stage, describeReason, type Explanation } from "../src/index.js";
+import {
+  MappedStage,
+  Pipeline,
+  Stage,
+  describeReason,
+  type Explanation,
+  type RunOptions,
+} from "../src/index.js";
 import { recordingLogger, tempDir } from "./util/tmp.js";
 
 const quiet = recordingLogger().logger;
@@ -172,6 +179,50 @@ describe("dry runs", () => {
       "count[sub-02] run-if-upstream-changes would run if upstream outputs change (clean[sub-02] would run)",
       "total run-if-upstream-changes would run if upstream outputs change (count would run)",
     ]);
+  });
+
+  it("follows the lookup's order for a stage after one that would run: forced, forceSkip, only", async () => {
+    const dir = await tempDir();
+    const state = path.join(dir, "state");
+    const make = (own: { readonlyCaches?: string[] } = {}, only?: string[]) => {
+      // Not memoized: it always runs, so what follows waits on its outputs.
+      const a = new Stage((x: number) => x + 1, { name: "a", outputs: "y", logger: quiet });
+      const b = new Stage((y: number) => y * 2, {
+        name: "b",
+        outputs: "z",
+        hashOutput: state,
+        logger: quiet,
+        ...own,
+      });
+      return new Pipeline(
+        [
+          ["start", a],
+          [a, b],
+        ],
+        only === undefined ? {} : { only },
+      );
+    };
+    const b = async (pipeline: Pipeline<never>, options: RunOptions = {}) => {
+      const explained = (await pipeline.explainNamed({ x: 1 }, options))[1]!;
+      return `${explained.action} ${describeReason(explained.reason)}`;
+    };
+    const waits = "run-if-upstream-changes would run if upstream outputs change (a would run)";
+    expect(await b(make())).toBe("run first run");
+    expect(await b(make(), { forceRun: true })).toBe("run forced");
+    expect(await b(make(), { forceSkip: true })).toBe(waits); // loads what is stored, or fails
+    expect(await b(make({ readonlyCaches: [dir] }))).toBe(waits); // a cache may hold its state
+    expect(await b(make({}, ["sub-01"]))).toBe(waits); // only some elements: may be left out
+    await make().runNamed({ x: 1 });
+    expect(await b(make())).toBe(waits);
+    expect(await b(make(), { forceRun: true })).toBe("run forced");
+    process.env.MEMORI_REFRESH = "1";
+    try {
+      expect(await b(make())).toBe("run forced");
+      // As the run does: forceSkip wins over MEMORI_REFRESH.
+      expect(await b(make(), { forceSkip: true })).toBe(waits);
+    } finally {
+      delete process.env.MEMORI_REFRESH;
+    }
   });
 
   it("explains a single stage", async () => {

@@ -1,7 +1,7 @@
 /**
  * `memori cache ls|show|why|gc|clear|accept DIR ...`: inspect and manage a state directory.
  */
-import { statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import { describeReason, type Reason } from "../decision.js";
 import { codeOf, messageOf } from "../errors.js";
@@ -108,7 +108,7 @@ export async function runCache(argv: readonly string[], out: Write, err: Write):
   if (!["ls", "show", "why", "gc", "clear", "accept"].includes(command)) {
     return usage(`unknown command "${command}"; the commands are ls, show, why, gc, clear, accept`);
   }
-  if (dir === undefined) return usage(`${command} needs a state directory`);
+  if (dir === undefined || dir === "") return usage(`${command} needs a state directory`);
   const missing = folderProblem(dir);
   if (missing !== undefined) {
     err(`memori cache: ${missing}\n`);
@@ -256,10 +256,12 @@ function states(n: number): string {
 function folderProblem(dir: string): string | undefined {
   try {
     if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+    accessSync(dir, constants.R_OK | constants.X_OK);
   } catch (error) {
-    return codeOf(error) === "ENOENT"
-      ? `no folder ${dir}`
-      : `cannot read ${dir}: ${messageOf(error)}`;
+    const code = codeOf(error);
+    if (code === "ENOENT" || code === "ENOTDIR") return `no folder ${dir}`;
+    if (code === "EACCES") return `cannot read ${dir} (permission denied)`;
+    return `cannot read ${dir}: ${messageOf(error)}`;
   }
   return undefined;
 }

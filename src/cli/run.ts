@@ -128,7 +128,8 @@ async function pipelineFor(
         ? { concurrency: SLURM_CONCURRENCY }
         : {}),
     ...(args.keepGoing ? { keepGoing: true } : {}),
-    ...(args.only.length > 0 && !args.dryRun ? { only: args.only } : {}),
+    // A dry run too: what follows a map of which only some elements run may be left out.
+    ...(args.only.length > 0 ? { only: args.only } : {}),
     ...(args.dryRun ? {} : { onEvent: both(pipeline.options.onEvent, terminalReporter()) }),
     ...(executor === undefined ? {} : { executor }),
   };

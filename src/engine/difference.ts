@@ -33,12 +33,24 @@ const NAMED = 2;
  */
 export function changedPair(old: Json | undefined, now: Json | undefined): [string, string] {
   if (Array.isArray(old) && Array.isArray(now) && old.length !== now.length) {
-    const removed = unmatched(old, now);
-    const added = unmatched(now, old);
-    const parts = [`${now.length} item${now.length === 1 ? "" : "s"}`];
+    // Most such changes add or remove a few items: the common start and end are compared
+    // without serializing, and only the items between them are counted.
+    let from = 0;
+    while (from < old.length && from < now.length && sameJson(old[from]!, now[from]!)) from++;
+    let end = 0;
+    while (
+      end < old.length - from &&
+      end < now.length - from &&
+      sameJson(old[old.length - 1 - end]!, now[now.length - 1 - end]!)
+    ) {
+      end++;
+    }
+    const removed = unmatched(old, now, from, end);
+    const added = unmatched(now, old, from, end);
+    const parts = [items(now.length)];
     if (added.length > 0) parts.push(`added ${named(added)}`);
     if (removed.length > 0) parts.push(`removed ${named(removed)}`);
-    return [`${old.length} item${old.length === 1 ? "" : "s"}`, parts.join(", ")];
+    return [items(old.length), parts.join(", ")];
   }
   const a = shorten(old);
   const b = shorten(now);
@@ -56,26 +68,48 @@ export function changedPair(old: Json | undefined, now: Json | undefined): [stri
   return [window(oldText), window(nowText)];
 }
 
-/** The items of `list` (with their indexes) that `other` does not have as many of, canonically. */
-function unmatched(list: readonly Json[], other: readonly Json[]): string[] {
+function items(n: number): string {
+  return n === 1 ? "1 item" : `${n} items`;
+}
+
+/**
+ * The indexes of the items of `list` between its first `from` and its last `end` that the same
+ * stretch of `other` does not have as many of, canonically.
+ */
+function unmatched(
+  list: readonly Json[],
+  other: readonly Json[],
+  from: number,
+  end: number,
+): Item[] {
   const left = new Map<string, number>();
-  for (const item of other) {
-    const key = stringify(item);
+  for (let i = from; i < other.length - end; i++) {
+    const key = stringify(other[i]);
     left.set(key, (left.get(key) ?? 0) + 1);
   }
-  const found: string[] = [];
-  list.forEach((item, i) => {
-    const key = stringify(item);
+  const found: Item[] = [];
+  for (let i = from; i < list.length - end; i++) {
+    const key = stringify(list[i]);
     const n = left.get(key) ?? 0;
     if (n > 0) left.set(key, n - 1);
-    else found.push(`[${i}] ${shorten(item)}`);
-  });
+    else found.push({ index: i, value: list[i]! });
+  }
   return found;
 }
 
-function named(items: readonly string[]): string {
-  const shown = items.slice(0, NAMED).join(", ");
-  return items.length > NAMED ? `${shown} and ${items.length - NAMED} more` : shown;
+/** An item of a list, where it is. */
+interface Item {
+  index: number;
+  value: Json;
+}
+
+/** The first {@link NAMED} items, shortened (only those), and how many more. */
+function named(found: readonly Item[]): string {
+  const shown = found
+    .slice(0, NAMED)
+    .map((item) => `[${item.index}] ${shorten(item.value)}`)
+    .join(", ");
+  return found.length > NAMED ? `${shown} and ${found.length - NAMED} more` : shown;
 }
 
 /**

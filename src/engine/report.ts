@@ -10,6 +10,7 @@ import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type Outcome, type PipelineNode } from "./node.js";
 import { nodeHasState } from "../state/location.js";
+import type { ScheduleOptions } from "./plan.js";
 
 /** Where a call or a node ended up. */
 export type Status =
@@ -207,16 +208,25 @@ export function invalidCall(error: MemoriError): Reason {
 }
 
 /**
- * Why a node runs whatever its upstream gives it, if it does: it is not memoized, or it has no
- * state at all (and no read-only cache to take one from).
+ * Why a node runs whatever its upstream gives it, if it does, in the lookup's order: it is not
+ * memoized, it is forced (`forceRun`, `MEMORI_REFRESH`), or it has no state at all (and no
+ * read-only cache to take one from). Not said with `forceSkip` (it loads what is stored, or
+ * fails), nor for a run of some elements (`only`: what follows a map may be left out).
  */
 export function runsAnyway(
   node: PipelineNode,
-  readonlyCaches: readonly string[],
+  options: Pick<ScheduleOptions, "readonlyCaches" | "runOptions" | "only">,
+  refresh: boolean,
 ): Reason | undefined {
   const { hashOutput } = node;
+  const { forceRun, forceSkip } = options.runOptions;
+  if (options.only !== undefined) return undefined;
   if (hashOutput === undefined) return { kind: "not-memoized" };
-  if (readonlyCaches.length > 0 || node[DEFINITION].readonlyCaches.length > 0) return undefined;
+  if (forceRun || (refresh && !forceSkip)) return { kind: "forced" };
+  if (forceSkip) return undefined;
+  if (options.readonlyCaches.length > 0 || node[DEFINITION].readonlyCaches.length > 0) {
+    return undefined;
+  }
   return nodeHasState(hashOutput, node.name, node[MAPPING] !== undefined)
     ? undefined
     : { kind: "first-run" };

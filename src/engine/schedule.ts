@@ -171,7 +171,7 @@ class Scheduling {
   /** A dry run: why node `id` runs whatever its upstream gives it, if it does (asked once). */
   #anyway(id: number): Reason | undefined {
     if (!this.#anyways.has(id))
-      this.#anyways.set(id, runsAnyway(this.#plan[id]!.node, this.#options.readonlyCaches));
+      this.#anyways.set(id, runsAnyway(this.#plan[id]!.node, this.#options, this.#base.refresh));
     return this.#anyways.get(id);
   }
 

@@ -10,13 +10,13 @@
  *
  * A read-only cache holds the same layout under another root.
  */
-import { readdirSync } from "node:fs";
 import path from "node:path";
 import stringify from "fast-json-stable-stringify";
 import { codeOf } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { encodePlainValue } from "../hashing/values.js";
 import { StateStore } from "./store.js";
+import { opendirSync } from "../untracked-fs.js";
 
 /** The state of one call: a root directory, a folder inside it, and a name. */
 export class StateLocation {
@@ -94,7 +94,16 @@ export function nodeStateKey(hashOutput: string, name: string, mapped: boolean):
 export function nodeHasState(hashOutput: string, name: string, mapped: boolean): boolean {
   if (!mapped) return stageLocation(hashOutput, name).store.hasRecord();
   try {
-    return readdirSync(path.join(hashOutput, `${name}.map`)).some((f) => f.endsWith(".stage"));
+    // Entries until the first record (not a listing of what may be 100,000 files).
+    const folder = opendirSync(path.join(hashOutput, `${name}.map`));
+    try {
+      for (let entry = folder.readSync(); entry !== null; entry = folder.readSync()) {
+        if (entry.name.endsWith(".stage")) return true;
+      }
+      return false;
+    } finally {
+      folder.closeSync();
+    }
   } catch (error) {
     return codeOf(error) !== "ENOENT";
   }

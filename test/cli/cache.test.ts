@@ -1,11 +1,12 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { describeReason } from "../../src/decision.js";
 import { MappedStage, Stage } from "../../src/index.js";
 import { recordText } from "../../src/state/record.js";
-import { run } from "../util/cli.js";
+import { bin, run } from "../util/cli.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
 
 /** A state directory with two command stages and an SDK stage. */
@@ -67,6 +68,16 @@ describe("memori cache", () => {
     await writeFile(typo, "a file");
     const file = await run("memori", ["cache", "ls", typo], dir);
     expect([file.status, file.stderr]).toEqual([1, `memori cache: ${typo} is not a folder\n`]);
+    const through = await run("memori", ["cache", "ls", path.join(typo, "x")], dir);
+    expect([through.status, through.stderr]).toEqual([
+      1,
+      `memori cache: no folder ${path.join(typo, "x")}\n`,
+    ]);
+    const empty = await run("memori", ["cache", "ls", ""], dir);
+    expect([empty.status, empty.stderr]).toEqual([
+      2,
+      "memori cache: ls needs a state directory (see memori cache --help)\n",
+    ]);
   });
 
   it("show prints the recorded inputs, outputs and code identity", async () => {
@@ -152,6 +163,28 @@ describe("memori cache", () => {
       expect.stringMatching(/^write\[.+\]: up to date/),
       expect.stringMatching(/^write\[.+\]: up to date/),
     ]);
+  });
+
+  it("a folder it cannot read is an error, not an empty listing (run as nobody when root)", async () => {
+    const dir = await tempDir();
+    const locked = path.join(dir, "locked");
+    await mkdir(locked);
+    await writeFile(path.join(locked, "x.stage"), "{}");
+    chmodSync(dir, 0o755);
+    chmodSync(locked, 0o000);
+    try {
+      const asRoot = process.getuid?.() === 0;
+      const result = spawnSync(process.execPath, [bin("memori"), "cache", "ls", locked], {
+        encoding: "utf8",
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+      expect([result.status, result.stderr]).toEqual([
+        1,
+        `memori cache: cannot read ${locked} (permission denied)\n`,
+      ]);
+    } finally {
+      chmodSync(locked, 0o755);
+    }
   });
 
   it("names a map's elements by their labels, and finds one by its label", async () => {
