@@ -3,6 +3,7 @@
  * `pathman PATH COMMAND [ARG] [COMMAND [ARG]...]`: chained path operations, printing the
  * result. Commands take snake_case or camelCase spellings.
  */
+import { memoriVersion } from "../records/version.js";
 import { PathManager } from "../path-manager.js";
 
 const HELP = `usage: pathman PATH COMMAND [ARG] [COMMAND [ARG]...]
@@ -18,6 +19,7 @@ commands:
   repath DIR              move the file name to DIR
 
 Suffix operations act on the file name only. camelCase spellings (getPrefix) work too.
+pathman --version prints the version of memori it comes with.
 
 example:
   pathman /data/sub-01_T1w.nii.gz get_prefix append_suffix _brain   # sub-01_T1w_brain
@@ -44,6 +46,7 @@ function snake(name: string): string {
 export function pathman(argv: readonly string[]): { status: number; out?: string; err?: string } {
   if (argv.length === 0) return { status: 2, err: `pathman: no path given\n\n${HELP}` };
   if (argv[0] === "-h" || argv[0] === "--help") return { status: 0, out: HELP };
+  if (argv[0] === "--version") return { status: 0, out: `pathman (memori ${memoriVersion()})\n` };
   let pm: PathManager;
   try {
     pm = new PathManager(argv[0]!);

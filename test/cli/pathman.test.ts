@@ -46,5 +46,10 @@ describe("pathman command", () => {
       "utf8",
     );
     expect(readme).toContain(help.stdout.trim());
+    const version = await run("pathman", ["--version"], dir);
+    expect([version.status, version.stdout]).toEqual([
+      0,
+      expect.stringMatching(/^pathman \(memori \d+\.\d+\.\d+\)\n$/),
+    ]);
   });
 });
