@@ -156,7 +156,16 @@ function commandText(record: RunHeader): string {
   return [program, ...argv].join(" ");
 }
 
-function listRuns(records: readonly RunHeader[], format: Format, out: Write): void {
+/**
+ * The runs, one a line. `states`: each run's state directory, when they come from more than
+ * one (found one or two levels down): a column says which.
+ */
+function listRuns(
+  records: readonly RunHeader[],
+  format: Format,
+  out: Write,
+  states?: readonly string[],
+): void {
   const summaries = records.map((r) => ({
     id: r.id,
     start: r.start,
@@ -174,15 +183,17 @@ function listRuns(records: readonly RunHeader[], format: Format, out: Write): vo
     return out(`${[fields.join("\t"), ...lines].join("\n")}\n`);
   }
   if (records.length === 0) return out("no runs recorded\n");
+  const many = states !== undefined && new Set(states).size > 1;
   out(
     table([
-      ["RUN", "STARTED", "DURATION", "OUTCOME", "CALLS", "COMMAND"],
-      ...records.map((r) => [
+      ["RUN", "STARTED", "DURATION", "OUTCOME", "CALLS", ...(many ? ["STATE"] : []), "COMMAND"],
+      ...records.map((r, i) => [
         r.id,
         showTime(r.start),
         showDuration(r.ms),
         r.outcome,
         countsText(r),
+        ...(many ? [states[i]!] : []),
         commandText(r),
       ]),
     ]),
@@ -265,7 +276,9 @@ export function runLog(argv: readonly string[], out: Write, err: Write): number 
       err(`memori log: no run records in ${where}; give the state directory: memori log DIR\n`);
       return 1;
     }
-    listRuns(headers, args.format, out);
+    // Where each was found, as given (or relative to here): <state dir>/.memori-runs/<id>.json.
+    const states = found.map((h) => path.relative(".", path.dirname(path.dirname(h.file))) || ".");
+    listRuns(headers, args.format, out, states);
     return 0;
   }
   let file: string;

@@ -211,4 +211,25 @@ describe("memori log", () => {
     const log = await run("memori", ["log", state], dir);
     expect(log.stdout).toMatch(/memori -d .* echo one\n/);
   });
+
+  it("says which state directory each run is in, when it lists runs of several", async () => {
+    const dir = await tempDir();
+    for (const study of ["a", "b"]) {
+      const state = path.join(dir, study, "state");
+      await mkdir(state, { recursive: true });
+      expect((await run("memori", ["-d", state, "echo", study], dir)).status).toBe(0);
+    }
+    const both = await run("memori", ["log"], dir); // found one and two levels down
+    const lines = both.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^RUN +STARTED +DURATION +OUTCOME +CALLS +STATE +COMMAND$/);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(/ {2,}/)[5])
+        .sort(),
+    ).toEqual([path.join("a", "state"), path.join("b", "state")]);
+    // One directory: no such column.
+    const one = await run("memori", ["log", path.join(dir, "a", "state")], dir);
+    expect(one.stdout.split("\n")[0]).toMatch(/^RUN +STARTED +DURATION +OUTCOME +CALLS +COMMAND$/);
+  });
 });
