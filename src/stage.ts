@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { MemoriError, describe } from "./errors.js";
-import type { Explanation } from "./decision.js";
+import type { Decision, Explanation } from "./decision.js";
 import { alwaysHasher, defaultHasher } from "./hashing/files.js";
 import { sourceOf, unwrap } from "./hashing/wrappers.js";
 import {
@@ -17,7 +17,14 @@ import {
 import { checkStateName, type StateStore } from "./state/store.js";
 import { stageLocation } from "./state/location.js";
 import { MappedStage } from "./map.js";
-import { DEFINITION, MAPPING, NodeBase, type StageDef } from "./engine/node.js";
+import {
+  DEFINITION,
+  MAPPING,
+  NodeBase,
+  REMEMBER,
+  type Outcome,
+  type StageDef,
+} from "./engine/node.js";
 import { explainAlone, runAlone } from "./engine/alone.js";
 import { Signature, checkAlias, type AnyFn } from "./engine/signature.js";
 import type { MapLists, NamedArgs, PositionalArgs } from "./stage-inputs.js";
@@ -109,6 +116,8 @@ export class Stage<
   readonly [DEFINITION]: StageDef;
   /** @internal A stage is not mapped (see {@link MappedStage}). */
   readonly [MAPPING] = undefined;
+  /** What the elements of the last `map()` decided. */
+  #elements: Decision[] = [];
 
   constructor(fn: F, options?: StageOptions<O, A, N, S>) {
     super();
@@ -279,9 +288,29 @@ export class Stage<
       ...(concurrency ? { concurrency } : {}),
       ...(label ? { label } : {}),
     });
-    return (await mapped.runNamed({ ...(args as object), ...(lists as object) }, runOptions)) as {
-      [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][];
-    };
+    const named = { ...(args as object), ...(lists as object) };
+    try {
+      const results = await mapped.runNamed(named, runOptions);
+      // The stage says what its last map did (run if any element ran), as a MappedStage does.
+      this[REMEMBER]({ results, decision: mapped.lastDecision!, inputArgs: named });
+      return results as { [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] };
+    } finally {
+      this.#elements = mapped.elementDecisions;
+    }
+  }
+
+  /**
+   * What each element decided in the last `map()` (those that completed, in input order);
+   * empty after `run()`.
+   */
+  get elementDecisions(): Decision[] {
+    return [...this.#elements];
+  }
+
+  /** @internal A run (not a map): no element decisions. */
+  override [REMEMBER](outcome: Outcome | undefined): void {
+    super[REMEMBER](outcome);
+    this.#elements = [];
   }
 
   /**

@@ -306,6 +306,30 @@ describe("memoization", () => {
     expect(calls.n).toBe(3);
   });
 
+  it("says after map() what the map and each element did; a run() clears the elements", async () => {
+    const dir = await tempDir();
+    const stage = new Stage((x: number) => x * 2, {
+      name: "double",
+      hashOutput: dir,
+      logger: quiet,
+    });
+    expect(await stage.map({ x: [1, 2] })).toEqual({ output: [2, 4] });
+    expect(stage.lastDecision).toMatchObject({ stage: "double", action: "run" });
+    expect(stage.hasRun).toBe(true);
+    expect(stage.elementDecisions.map((d) => [d.element, d.action])).toEqual([
+      ["1", "run"],
+      ["2", "run"],
+    ]);
+    await stage.map({ x: [1, 2, 3] });
+    expect(stage.lastDecision?.action).toBe("run"); // one element ran
+    expect(stage.elementDecisions.map((d) => d.action)).toEqual(["skip", "skip", "run"]);
+    await stage.map({ x: [3, 1] });
+    expect([stage.lastDecision?.action, stage.fromCache]).toEqual(["skip", true]);
+    await stage.run(5);
+    expect(stage.elementDecisions).toEqual([]);
+    expect(stage.lastDecision).toMatchObject({ action: "run", reason: { kind: "first-run" } });
+  });
+
   it("does not memoize without hashOutput", async () => {
     const calls = { n: 0 };
     const stage = new Stage(function nm() {
