@@ -368,13 +368,8 @@ class Scheduling {
     r.status = status;
     if (this.#options.mode === "explain" && status !== "excluded") {
       const upstream = status === "blocked" ? r.failedUpstream : r.unknownUpstream;
-      r.explanation = waitingExplanation(
-        this.#name(id),
-        status,
-        upstream,
-        undefined,
-        status === "unknown" ? this.#anyway(id) : undefined,
-      );
+      const anyway = status === "unknown" ? this.#anyway(id) : undefined;
+      r.explanation = waitingExplanation(this.#name(id), status, upstream, undefined, anyway);
     }
     this.#work.push(SETTLED, id, 0);
   }
