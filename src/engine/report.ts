@@ -10,7 +10,7 @@ import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type Outcome, type PipelineNode } from "./node.js";
 import { nodeHasState } from "../state/location.js";
-import type { ScheduleOptions } from "./plan.js";
+import type { RunOptions } from "./run-options.js";
 
 /** Where a call or a node ended up. */
 export type Status =
@@ -215,7 +215,11 @@ export function invalidCall(error: MemoriError): Reason {
  */
 export function runsAnyway(
   node: PipelineNode,
-  options: Pick<ScheduleOptions, "readonlyCaches" | "runOptions" | "only">,
+  options: {
+    readonly readonlyCaches: readonly string[];
+    readonly runOptions: RunOptions;
+    readonly only?: ReadonlySet<string> | undefined;
+  },
   refresh: boolean,
 ): Reason | undefined {
   const { hashOutput } = node;
