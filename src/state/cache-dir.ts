@@ -62,8 +62,11 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
         .map((n) => n.replace(/\.(inputs|outputs|stage)$/, "")),
     );
     for (const stem of stems) {
-      const store = new StateStore(folder, stem);
+      let store = new StateStore(folder, stem);
       const read = store.read();
+      // A map element's label goes with it into what `accept` writes.
+      const label = read.kind === "ok" ? read.state.record.label : undefined;
+      if (typeof label === "string") store = new StateStore(folder, stem, undefined, label);
       let time: Date;
       let bytes = 0;
       let status: EntryStatus;
@@ -97,7 +100,6 @@ export async function listEntries(dir: string): Promise<CacheEntry[]> {
         };
       }
       const key = prefix + stem;
-      const label = state?.record.label;
       const name =
         typeof label === "string" && prefix.endsWith(".map/")
           ? `${prefix.slice(0, -".map/".length)}[${label}]`

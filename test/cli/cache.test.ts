@@ -214,6 +214,10 @@ describe("memori cache", () => {
     expect(show.stdout).not.toContain("sub-01");
     const why = await run("memori", ["cache", "why", state, "clean"], dir); // the map: all three
     expect(why.stdout.trim().split("\n")).toHaveLength(3);
+    // Accepting an element rewrites its state with its label.
+    const accept = await run("memori", ["cache", "accept", state, "clean[sub-01]"], dir);
+    expect(accept.stdout).toBe("clean[sub-01]: outputs unchanged; state rewritten\n");
+    expect((await run("memori", ["cache", "ls", state], dir)).stdout).toContain("clean[sub-01]");
     const clear = await run("memori", ["cache", "clear", state, "clean[sub-02]"], dir);
     expect(clear.stdout).toBe("removed clean[sub-02]\nclear: removed 1 state\n");
     expect(
