@@ -3,7 +3,7 @@
  * splitters). A facade: the elements are calls on the engine's one scheduler.
  */
 import { availableParallelism } from "node:os";
-import type { Decision, Explanation } from "./decision.js";
+import type { Explanation } from "./decision.js";
 import { MemoriError, describe } from "./errors.js";
 import { checkMapOptions, type MapOptions, type RunOptions } from "./options.js";
 import { explainAlone, runAlone } from "./engine/alone.js";
@@ -12,9 +12,7 @@ import {
   DEFINITION,
   MAPPING,
   NodeBase,
-  REMEMBER,
   type Mapping,
-  type Outcome,
   type PipelineNode,
   type StageDef,
 } from "./engine/node.js";
@@ -58,7 +56,6 @@ export class MappedStage<S extends MappableStage = MappableStage> extends NodeBa
   readonly [DEFINITION]: StageDef;
   /** @internal What it maps over. */
   readonly [MAPPING]: Mapping;
-  #elements: Decision[] = [];
 
   constructor(
     /** The stage mapped. */
@@ -109,11 +106,6 @@ export class MappedStage<S extends MappableStage = MappableStage> extends NodeBa
     return elementsOf(this.name, this[MAPPING], named);
   }
 
-  /** What each element decided in the last run, in input order. */
-  get elementDecisions(): Decision[] {
-    return [...this.#elements];
-  }
-
   /**
    * Run over the mapped lists given by name (other parameters take single values). Elements
    * that fail are reported together in a {@link MapError}; the others complete and are cached.
@@ -143,11 +135,5 @@ export class MappedStage<S extends MappableStage = MappableStage> extends NodeBa
 
   #concurrency(): number {
     return this[MAPPING].concurrency ?? availableParallelism();
-  }
-
-  /** @internal */
-  override [REMEMBER](outcome: Outcome | undefined, elements: readonly Decision[] = []): void {
-    super[REMEMBER](outcome);
-    this.#elements = [...elements];
   }
 }

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { MemoriError, describe } from "./errors.js";
-import type { Decision, Explanation } from "./decision.js";
+import type { Explanation } from "./decision.js";
 import { alwaysHasher, defaultHasher } from "./hashing/files.js";
 import { sourceOf, unwrap } from "./hashing/wrappers.js";
 import {
@@ -116,8 +116,6 @@ export class Stage<
   readonly [DEFINITION]: StageDef;
   /** @internal A stage is not mapped (see {@link MappedStage}). */
   readonly [MAPPING] = undefined;
-  /** What the elements of the last `map()` decided. */
-  #elements: Decision[] = [];
 
   constructor(fn: F, options?: StageOptions<O, A, N, S>) {
     super();
@@ -289,28 +287,17 @@ export class Stage<
       ...(label ? { label } : {}),
     });
     const named = { ...(args as object), ...(lists as object) };
+    let results: unknown;
     try {
-      const results = await mapped.runNamed(named, runOptions);
-      // The stage says what its last map did (run if any element ran), as a MappedStage does.
-      this[REMEMBER]({ results, decision: mapped.lastDecision!, inputArgs: named });
-      return results as { [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] };
-    } finally {
-      this.#elements = mapped.elementDecisions;
+      results = await mapped.runNamed(named, runOptions);
+    } catch (error) {
+      this[REMEMBER](undefined, mapped.elementDecisions);
+      throw error;
     }
-  }
-
-  /**
-   * What each element decided in the last `map()` (those that completed, in input order);
-   * empty after `run()`.
-   */
-  get elementDecisions(): Decision[] {
-    return [...this.#elements];
-  }
-
-  /** @internal A run (not a map): no element decisions. */
-  override [REMEMBER](outcome: Outcome | undefined): void {
-    super[REMEMBER](outcome);
-    this.#elements = [];
+    // The stage says what its last map did (run if any element ran), as a MappedStage does.
+    const outcome = { results, decision: mapped.lastDecision!, inputArgs: named } as Outcome;
+    this[REMEMBER](outcome, mapped.elementDecisions);
+    return results as { [K in keyof StageResults<F, O, A>]: StageResults<F, O, A>[K][] };
   }
 
   /**

@@ -103,6 +103,7 @@ export abstract class NodeBase<R> implements PipelineNode {
   abstract readonly [DEFINITION]: StageDef;
   abstract readonly [MAPPING]: Mapping | undefined;
   #last: Outcome | undefined;
+  #elements: Decision[] = [];
 
   /** Names the state files, and the stage in messages. */
   get name(): string {
@@ -188,9 +189,20 @@ export abstract class NodeBase<R> implements PipelineNode {
     return { ...(this.#last?.inputArgs ?? {}) };
   }
 
-  /** @internal Make `outcome` this node's last run (a failed run keeps the one before). */
-  [REMEMBER](outcome: Outcome | undefined, elements?: readonly Decision[]): void;
-  [REMEMBER](outcome: Outcome | undefined): void {
+  /**
+   * What each element decided in the last run of a map (a `MappedStage`'s, or a stage's
+   * `map()`): those that completed, in input order; empty after a run that mapped nothing.
+   */
+  get elementDecisions(): Decision[] {
+    return [...this.#elements];
+  }
+
+  /**
+   * @internal Make `outcome` this node's last run (a failed run keeps the one before), and
+   * `elements` its elements' decisions.
+   */
+  [REMEMBER](outcome: Outcome | undefined, elements: readonly Decision[] = []): void {
     if (outcome !== undefined) this.#last = outcome;
+    this.#elements = [...elements];
   }
 }
