@@ -9,7 +9,7 @@ import type { Reason } from "../decision.js";
 import { MemoriError } from "../errors.js";
 import type { HashScope } from "../hashing/files.js";
 import { decodeValue, fileEntries, type FileEntry } from "../hashing/values.js";
-import type { RunOptions } from "./run-options.js";
+import { forcedToRun, type RunOptions } from "./run-options.js";
 import type { StateLocation } from "../state/location.js";
 import {
   trackedFiles,
@@ -185,7 +185,7 @@ export function lookupNow(
 ): Lookup | Promise<Lookup> {
   const { def, location, previous, fingerprint, options } = input;
   if (location === undefined || fingerprint === undefined) return missing({ kind: "not-memoized" });
-  if (options.forceRun || (input.refresh && !options.forceSkip)) return missing({ kind: "forced" });
+  if (forcedToRun(options, input.refresh)) return missing({ kind: "forced" });
   if (options.forceSkip) return forcedHit(input, location, fingerprint);
   if (previous.kind !== "ok")
     return elsewhere(input, location, fingerprint, ownStateReason(previous));

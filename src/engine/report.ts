@@ -10,7 +10,7 @@ import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type Outcome, type PipelineNode } from "./node.js";
 import { nodeHasState } from "../state/location.js";
-import type { RunOptions } from "./run-options.js";
+import { forcedToRun, type RunOptions } from "./run-options.js";
 
 /** Where a call or a node ended up. */
 export type Status =
@@ -223,11 +223,10 @@ export function runsAnyway(
   refresh: boolean,
 ): Reason | undefined {
   const { hashOutput } = node;
-  const { forceRun, forceSkip } = options.runOptions;
   if (options.only !== undefined) return undefined;
   if (hashOutput === undefined) return { kind: "not-memoized" };
-  if (forceRun || (refresh && !forceSkip)) return { kind: "forced" };
-  if (forceSkip) return undefined;
+  if (forcedToRun(options.runOptions, refresh)) return { kind: "forced" };
+  if (options.runOptions.forceSkip) return undefined;
   if (options.readonlyCaches.length > 0 || node[DEFINITION].readonlyCaches.length > 0) {
     return undefined;
   }

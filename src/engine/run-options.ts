@@ -9,6 +9,14 @@ export function refreshFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return value !== undefined && value !== "" && value !== "0" && value !== "false";
 }
 
+/**
+ * Whether a call runs whatever its state says: `forceRun`, or `MEMORI_REFRESH` (`refresh`)
+ * unless `forceSkip`. The lookup's rule, and the dry run's for what follows a stage that runs.
+ */
+export function forcedToRun(options: RunOptions, refresh: boolean): boolean {
+  return options.forceRun === true || (refresh && options.forceSkip !== true);
+}
+
 /** Options of one run of a stage. */
 export interface RunOptions {
   /**
