@@ -53,6 +53,24 @@ export function expandElements(
 }
 
 /**
+ * Leave out the elements `only` does not name (a run's `only`, by label), as "excluded": how
+ * many are left to run. A streamed map's elements follow their source's, so it leaves out none.
+ */
+export function leaveOut(
+  elements: readonly ElementReport[],
+  only: ReadonlySet<string> | undefined,
+): number {
+  let open = elements.length;
+  if (only === undefined) return open;
+  for (const element of elements) {
+    if (element.label !== undefined && only.has(element.label)) continue;
+    element.status = "excluded";
+    open--;
+  }
+  return open;
+}
+
+/**
  * Give a streamed element its values from its upstream element's results, and its label if it
  * names its own (a label already used gets `#index`). Throws if the label function does.
  */

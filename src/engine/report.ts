@@ -177,6 +177,36 @@ export function noteUpstream(downstream: NodeReport, r: NodeReport, name: string
   return true;
 }
 
+/**
+ * Whether a node whose upstream nodes all settled can start (`ready`), or how it settles
+ * without starting: an upstream failed or was blocked, is unknown (a dry run), or was left
+ * out. A node that streams from a map (`source`, named `sourceName`) waits until that map has
+ * its elements, and settles as it does when it has none.
+ */
+export function readiness(
+  r: NodeReport,
+  source?: NodeReport,
+  sourceName?: string,
+): "ready" | "wait" | "blocked" | "unknown" | "excluded" {
+  if (r.failedUpstream.length > 0) return "blocked";
+  if (r.unknownUpstream.length > 0) return "unknown";
+  if (r.excludedUpstream.length > 0) return "excluded";
+  if (source === undefined || source.elements !== undefined) return "ready";
+  switch (source.status) {
+    case "failed":
+    case "blocked":
+      r.failedUpstream.push(sourceName!);
+      return "blocked";
+    case "unknown":
+      r.unknownUpstream.push(sourceName!);
+      return "unknown";
+    case "excluded":
+      return "excluded";
+    default:
+      return "wait";
+  }
+}
+
 /** Count the calls of a run by what they did; with an interrupt, what did not end is cancelled. */
 export function countCalls(nodes: readonly NodeReport[], interrupted: boolean): Counts {
   const counts: Counts = { ran: 0, cached: 0, failed: 0, blocked: 0, cancelled: 0, excluded: 0 };

@@ -14,7 +14,13 @@ import { emit, type MemoriEvent } from "../events.js";
 import type { Call, CallResult } from "./call.js";
 import { callBase, dispatch, type CallBase } from "./dispatch.js";
 import { announceFailure } from "./run.js";
-import { expandElements, fillStreamed, settleMap, settleWithoutSource } from "./expand.js";
+import {
+  expandElements,
+  fillStreamed,
+  leaveOut,
+  settleMap,
+  settleWithoutSource,
+} from "./expand.js";
 import type { ExplainResult } from "./explain.js";
 import { errorOf, type CallFailure } from "./failure.js";
 import { DEFINITION, MAPPING, type StageDef } from "./node.js";
@@ -34,6 +40,7 @@ import {
   countCalls,
   failedExplanation,
   noteUpstream,
+  readiness,
   recordCall,
   runsAnyway,
   sortFailures,
@@ -178,23 +185,11 @@ class Scheduling {
   #tryActivate(id: number): void {
     const r = this.#reports[id]!;
     if (r.status !== "waiting" || this.#waiting[id]! > 0) return;
-    if (r.failedUpstream.length > 0) return this.#settleAs(id, "blocked");
-    if (r.unknownUpstream.length > 0) return this.#settleAs(id, "unknown");
-    if (r.excludedUpstream.length > 0) return this.#settleAs(id, "excluded");
     const from = this.#streams[id];
-    if (from !== undefined && this.#reports[from]!.elements === undefined) {
-      const source = this.#reports[from]!;
-      if (source.status === "failed" || source.status === "blocked") {
-        r.failedUpstream.push(this.#name(from));
-        return this.#settleAs(id, "blocked");
-      }
-      if (source.status === "unknown") {
-        r.unknownUpstream.push(this.#name(from));
-        return this.#settleAs(id, "unknown");
-      }
-      if (source.status === "excluded") return this.#settleAs(id, "excluded");
-      return; // until the source's elements are known
-    }
+    const ready =
+      from === undefined ? readiness(r) : readiness(r, this.#reports[from], this.#name(from));
+    if (ready === "wait") return; // until the source's elements are known
+    if (ready !== "ready") return this.#settleAs(id, ready);
     if (!this.#stopping) this.#activate(id);
   }
 
@@ -226,14 +221,7 @@ class Scheduling {
     }
     const elements = r.elements;
     const only = this.#options.mode === "run" ? this.#options.only : undefined;
-    let open = elements.length;
-    if (only !== undefined && from === undefined) {
-      for (const element of elements) {
-        if (element.label !== undefined && only.has(element.label)) continue;
-        element.status = "excluded";
-        open--;
-      }
-    }
+    const open = from === undefined ? leaveOut(elements, only) : elements.length;
     this.#open[id] = open;
     if (this.#options.mode === "run") {
       const event = { type: "map:start", stage: node.name, elements: elements.length } as const;
