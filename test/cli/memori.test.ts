@@ -1,40 +1,14 @@
-import {
-  chmod,
-  cp,
-  mkdir,
-  readFile,
-  readdir,
-  rm,
-  symlink,
-  unlink,
-  writeFile,
-} from "node:fs/promises";
+import { cp, mkdir, readFile, readdir, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { readHistory } from "../util/run-records.js";
-import { bin, collect, run, start } from "../util/cli.js";
+import { bin, collect, countingScript, run, runsLogged, start } from "../util/cli.js";
 import { canTrace } from "../../src/trace.js";
 import { tempDir } from "../util/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
-
-/** A script that logs each execution to runs.log, so a test can count real runs. */
-async function script(dir: string, name: string, body: string): Promise<string> {
-  const file = path.join(dir, name);
-  await writeFile(file, `#!/bin/sh\necho run >> "${path.join(dir, "runs.log")}"\n${body}\n`);
-  await chmod(file, 0o755);
-  return file;
-}
-
-async function runs(dir: string): Promise<number> {
-  try {
-    return (await readFile(path.join(dir, "runs.log"), "utf8")).split("\n").filter(Boolean).length;
-  } catch {
-    return 0;
-  }
-}
 
 describe("memori command", () => {
   it("runs, then skips while nothing changed, passing output through live", async () => {
@@ -77,7 +51,11 @@ describe("memori command", () => {
     const dir = await tempDir();
     const lib = path.join(dir, "lib.sh");
     await writeFile(lib, "X=1\n");
-    const work = await script(dir, "work.sh", `. "${lib}"\ncat "$1" > "$2"\necho "$X" >> "$2"`);
+    const work = await countingScript(
+      dir,
+      "work.sh",
+      `. "${lib}"\ncat "$1" > "$2"\necho "$X" >> "$2"`,
+    );
     const input = path.join(dir, "in.txt");
     const output = path.join(dir, "out.txt");
     await writeFile(input, "data\n");
@@ -85,40 +63,40 @@ describe("memori command", () => {
       run("memori", ["-d", "cache", "-c", lib, "-o", output, "--", work, input, output], dir);
     expect((await call()).status).toBe(0);
     expect((await call()).status).toBe(0);
-    expect(await runs(dir)).toBe(1);
+    expect(await runsLogged(dir)).toBe(1);
     expect(await readFile(output, "utf8")).toBe("data\n1\n");
 
     await writeFile(work, (await readFile(work, "utf8")) + "# edited\n");
     await call();
-    expect(await runs(dir)).toBe(2);
+    expect(await runsLogged(dir)).toBe(2);
     await writeFile(lib, "X=2\n");
     await call();
-    expect(await runs(dir)).toBe(3);
+    expect(await runsLogged(dir)).toBe(3);
     await writeFile(input, "new data\n");
     await call();
-    expect(await runs(dir)).toBe(4);
+    expect(await runsLogged(dir)).toBe(4);
     await writeFile(output, "tampered");
     await call();
-    expect(await runs(dir)).toBe(5);
+    expect(await runsLogged(dir)).toBe(5);
     await unlink(output);
     await call();
-    expect(await runs(dir)).toBe(6);
+    expect(await runsLogged(dir)).toBe(6);
     await call();
-    expect(await runs(dir)).toBe(6);
+    expect(await runsLogged(dir)).toBe(6);
     expect(await readFile(output, "utf8")).toBe("new data\n2\n");
   });
 
   it("finds a dependent script named bare in the working directory, as the README's example does", async () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, "lib.sh"), "X=1\n");
-    const work = await script(dir, "script.sh", `. ./lib.sh\necho "$X" > "$1"`);
+    const work = await countingScript(dir, "script.sh", `. ./lib.sh\necho "$X" > "$1"`);
     const call = () => run("memori", ["-d", "cache", "-c", "lib.sh", "--", work, "out.txt"], dir);
     expect(await call()).toMatchObject({ status: 0, stderr: "" });
     expect(await call()).toMatchObject({ status: 0, stderr: "" });
-    expect(await runs(dir)).toBe(1);
+    expect(await runsLogged(dir)).toBe(1);
     await writeFile(path.join(dir, "lib.sh"), "X=2\n"); // the dependent counts
     expect((await call()).status).toBe(0);
-    expect(await runs(dir)).toBe(2);
+    expect(await runsLogged(dir)).toBe(2);
     expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("2\n");
   });
 
@@ -179,11 +157,11 @@ describe("memori command", () => {
 
   it("does not record a failure: the next call runs again", async () => {
     const dir = await tempDir();
-    const fail = await script(dir, "fail.sh", "exit 3");
+    const fail = await countingScript(dir, "fail.sh", "exit 3");
     expect((await run("memori", ["-d", "cache", fail], dir)).status).toBe(3);
     expect((await run("memori", ["-d", "cache", fail], dir)).status).toBe(3);
-    expect(await runs(dir)).toBe(2);
-    const noOutput = await script(dir, "lazy.sh", "true");
+    expect(await runsLogged(dir)).toBe(2);
+    const noOutput = await countingScript(dir, "lazy.sh", "true");
     const missing = await run(
       "memori",
       ["-d", "cache", "-o", path.join(dir, "never.txt"), "--", noOutput],
@@ -192,7 +170,7 @@ describe("memori command", () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/did not produce .*never\.txt/);
     await run("memori", ["-d", "cache", "-o", path.join(dir, "never.txt"), "--", noOutput], dir);
-    expect(await runs(dir)).toBe(4);
+    expect(await runsLogged(dir)).toBe(4);
     // said once, also with --verbose
     const verbose = await run(
       "memori",
@@ -215,7 +193,7 @@ describe("memori command", () => {
   it("forwards SIGTERM to the command, records nothing and exits non-zero", async () => {
     const dir = await tempDir();
     const pidFile = path.join(dir, "child.pid");
-    const slow = await script(dir, "slow.sh", `echo $$ > "${pidFile}"\nexec sleep 30`);
+    const slow = await countingScript(dir, "slow.sh", `echo $$ > "${pidFile}"\nexec sleep 30`);
     const child = start("memori", ["-d", "cache", slow], dir);
     const done = collect(child);
     for (let i = 0; i < 200 && !(await readFile(pidFile, "utf8").catch(() => "")); i++) {
@@ -239,7 +217,7 @@ describe("memori command", () => {
 
   it("runs --argK sets in parallel, each memoized on its own", async () => {
     const dir = await tempDir();
-    const work = await script(dir, "p.sh", `[ "$1" = bad ] && exit 5\necho "$1" > "$2"`);
+    const work = await countingScript(dir, "p.sh", `[ "$1" = bad ] && exit 5\necho "$1" > "$2"`);
     const args = (third: string) => [
       "-d",
       "cache",
@@ -259,7 +237,7 @@ describe("memori command", () => {
       path.join(dir, "a.txt"),
     ];
     expect((await run("memori", args("c"), dir)).status).toBe(0);
-    expect(await runs(dir)).toBe(3);
+    expect(await runsLogged(dir)).toBe(3);
     expect((await readdir(path.join(dir, "cache"))).sort()).toEqual([
       ".memori-runs",
       "parallel0",
@@ -270,10 +248,10 @@ describe("memori command", () => {
       expect.stringMatching(/^p\.sh-[0-9a-f]{8}\.stage$/),
     );
     expect((await run("memori", args("c"), dir)).status).toBe(0);
-    expect(await runs(dir)).toBe(3);
+    expect(await runsLogged(dir)).toBe(3);
     await unlink(path.join(dir, "a.txt"));
     expect((await run("memori", args("c2"), dir)).status).toBe(0);
-    expect(await runs(dir)).toBe(5);
+    expect(await runsLogged(dir)).toBe(5);
     const failing = await run("memori", args("bad"), dir);
     expect(failing.status).toBe(5);
     expect(failing.stderr).toMatch(/1 of 3 parallel runs failed/);
@@ -288,7 +266,7 @@ describe("memori command", () => {
       await mkdir(path.join(dir, "bids", sub), { recursive: true });
       await writeFile(path.join(dir, "bids", sub, "t1.txt"), sub);
     }
-    const work = await script(dir, "t1.sh", `cat "$1/$2/t1.txt"`);
+    const work = await countingScript(dir, "t1.sh", `cat "$1/$2/t1.txt"`);
     const args = [
       "-d",
       "bids/derivatives/.memori",
@@ -303,10 +281,10 @@ describe("memori command", () => {
       "sub-02",
     ];
     for (let i = 0; i < 3; i++) expect((await run("memori", args, dir)).status).toBe(0);
-    expect(await runs(dir)).toBe(2);
+    expect(await runsLogged(dir)).toBe(2);
     await writeFile(path.join(dir, "bids", "sub-02", "t1.txt"), "changed");
     expect((await run("memori", args, dir)).status).toBe(0);
-    expect(await runs(dir)).toBe(4); // a change in the dataset: both again
+    expect(await runsLogged(dir)).toBe(4); // a change in the dataset: both again
   });
 
   it("-k kills the parent process when the command fails, not when it succeeds", async () => {
@@ -394,119 +372,5 @@ describe("memori command", () => {
     const text = await readFile(log, "utf8");
     expect(text).toMatch(/INFO stage "echo-[0-9a-f]{8}": running \(first run\)/);
     expect(text).toMatch(/INFO stage "echo-[0-9a-f]{8}": skipped \(cached\)/);
-  });
-
-  describe("errors: one line, non-zero, nothing written", () => {
-    const cases: [string, string[], number, RegExp][] = [
-      [
-        "command not found",
-        ["-d", "cache", "no-such-command-xyz"],
-        127,
-        /command not found: no-such-command-xyz/,
-      ],
-      [
-        "missing dependent",
-        ["-d", "cache", "-c", "missing-dep.sh", "--", "echo"],
-        1,
-        /dependent script not found: missing-dep\.sh/,
-      ],
-      ["unknown option", ["-d", "cache", "--frobnicate", "echo"], 2, /unknown option --frobnicate/],
-      ["-p without --argK", ["-d", "cache", "-p", "2", "echo"], 2, /needs at least one --arg0/],
-      ["bad -p", ["-d", "cache", "-p", "zero", "echo"], 2, /whole number of processes/],
-      ["no command", ["-d", "cache"], 2, /no command given/],
-      [
-        "name escaping the directory",
-        ["-d", "cache", "-n", "../../etc/x", "echo"],
-        2,
-        /-n takes a plain file name/,
-      ],
-    ];
-    for (const [label, args, status, message] of cases) {
-      it(label, async () => {
-        const dir = await tempDir();
-        const result = await run("memori", args, dir);
-        expect(result.status).toBe(status);
-        expect(result.stderr).toMatch(message);
-        expect(result.stderr.trim().split("\n")).toHaveLength(1);
-        expect(result.stdout).toBe("");
-        expect(await readdir(dir)).toEqual([]);
-      });
-    }
-
-    // A bare name is looked up on PATH only, as a shell does; the message says what is here.
-    it("a script here named without ./: says to write ./script.sh, or that it is not executable", async () => {
-      const dir = await tempDir();
-      const work = await script(dir, "script.sh", 'cat "$1" > "$2"');
-      await writeFile(path.join(dir, "lib.sh"), "X=1\n");
-      await writeFile(path.join(dir, "in.nii"), "data\n");
-      const readme = (command: string) =>
-        run(
-          "memori",
-          ["-d", "cache", "-c", "lib.sh", "-o", "out.nii", "--", command, "in.nii", "out.nii"],
-          dir,
-        );
-      const contents = ["in.nii", "lib.sh", "script.sh"];
-      const bare = await readme("script.sh");
-      expect(bare).toMatchObject({ status: 127, stdout: "" });
-      expect(bare.stderr).toBe(
-        "memori: command not found: script.sh is not on PATH; ./script.sh is here: write ./script.sh\n",
-      );
-      expect((await readdir(dir)).sort()).toEqual(contents);
-
-      await chmod(work, 0o644);
-      const plain = await readme("script.sh");
-      expect(plain.status).toBe(127);
-      expect(plain.stderr).toBe(
-        "memori: command not found: script.sh is not on PATH; ./script.sh is here but not executable: chmod +x script.sh, or write sh script.sh\n",
-      );
-      const dotted = await readme("./script.sh");
-      expect(dotted.status).toBe(127);
-      expect(dotted.stderr).toBe(
-        "memori: command not found: ./script.sh is not executable: chmod +x ./script.sh, or write sh ./script.sh\n",
-      );
-      expect((await readme("./nope.sh")).stderr).toBe(
-        "memori: command not found: ./nope.sh (no such file)\n",
-      );
-      expect((await readdir(dir)).sort()).toEqual(contents);
-
-      // what the messages suggest works: the README's example as written now, run then skipped
-      await chmod(work, 0o755);
-      expect(await readme("./script.sh")).toMatchObject({ status: 0, stderr: "" });
-      expect(await readme("./script.sh")).toMatchObject({ status: 0, stderr: "" });
-      expect(await runs(dir)).toBe(1);
-      expect(await readFile(path.join(dir, "out.nii"), "utf8")).toBe("data\n");
-    });
-
-    it("unwritable -d directory", async () => {
-      const dir = await tempDir();
-      await writeFile(path.join(dir, "file"), "x");
-      const result = await run(
-        "memori",
-        ["-d", path.join(dir, "file", "cache"), "echo", "hi"],
-        dir,
-      );
-      expect(result.status).toBe(1);
-      expect(result.stderr).toMatch(/cannot write state files to .*file\/cache/);
-      expect(result.stdout).toBe("");
-      expect(await readdir(dir)).toEqual(["file"]);
-    });
-  });
-
-  it("--help shows usage with examples, as in the README", async () => {
-    const dir = await tempDir();
-    await mkdir(dir, { recursive: true });
-    const help = await run("memori", ["--help"], dir);
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: memori \[options\] command \[args\.\.\.\]/);
-    const readme = await readFile(
-      path.resolve(import.meta.dirname, "..", "..", "README.md"),
-      "utf8",
-    );
-    expect(readme).toContain(help.stdout.trim());
-    const version = await run("memori", ["--version"], dir);
-    const manifest = JSON.parse(
-      await readFile(path.resolve(import.meta.dirname, "..", "..", "package.json"), "utf8"),
-    ) as { version: string };
-    expect([version.status, version.stdout]).toEqual([0, `memori ${manifest.version}\n`]);
   });
 });

@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { run, type Ran } from "../util/cli.js";
+import { run, runsLogged, type Ran } from "../util/cli.js";
 import { tempDir } from "../util/tmp.js";
 
 const preload = path.resolve(import.meta.dirname, "..", "util", "at-exit.cjs");
@@ -49,12 +49,6 @@ async function bareThreads(dir: string): Promise<number> {
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function runs(dir: string): Promise<number> {
-  return (await readFile(path.join(dir, "runs.log"), "utf8").catch(() => ""))
-    .split("\n")
-    .filter(Boolean).length;
-}
-
 describe("a skipped memori call", () => {
   it("loads no module for starting processes, worker threads or the inspector, and still checks everything", async () => {
     const dir = await tempDir();
@@ -81,30 +75,30 @@ describe("a skipped memori call", () => {
 
     const first = await runWatched(args, dir);
     expect(first.ran).toMatchObject({ status: 0, stderr: "" });
-    expect(await runs(dir)).toBe(1);
+    expect(await runsLogged(dir)).toBe(1);
     // The preload sees what a process loads: running the command loads child_process.
     expect(first.loaded).toContain("child_process");
 
     const skipped = await runWatched(args, dir);
     expect(skipped.ran).toMatchObject({ status: 0, stdout: "", stderr: "" });
-    expect(await runs(dir)).toBe(1);
+    expect(await runsLogged(dir)).toBe(1);
     expect(skipped.loaded).toContain("crypto"); // its files are new: read and hashed again
     for (const name of FOR_RUNNING) expect(skipped.loaded).not.toContain(name);
 
     // The skip still looked at everything: a changed input, dependent or output runs again.
     await writeFile(path.join(dir, "in.txt"), "two");
     expect((await runWatched(args, dir)).loaded).toContain("child_process");
-    expect(await runs(dir)).toBe(2);
+    expect(await runsLogged(dir)).toBe(2);
     expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("two");
     await writeFile(path.join(dir, "lib.sh"), "true # edited\n");
     await runWatched(args, dir);
-    expect(await runs(dir)).toBe(3);
+    expect(await runsLogged(dir)).toBe(3);
     await writeFile(path.join(dir, "out.txt"), "tampered");
     await runWatched(args, dir);
-    expect(await runs(dir)).toBe(4);
+    expect(await runsLogged(dir)).toBe(4);
     expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("two");
     const again = await runWatched(args, dir);
-    expect(await runs(dir)).toBe(4);
+    expect(await runsLogged(dir)).toBe(4);
     for (const name of FOR_RUNNING) expect(again.loaded).not.toContain(name);
   });
 
@@ -131,7 +125,7 @@ describe("a skipped memori call", () => {
       expect((await runWatched(small, dir)).ran).toMatchObject({ status: 0, stdout: "" });
       const known = await runWatched(args, dir);
       expect(known.ran).toMatchObject({ status: 0, stdout: "", stderr: "" });
-      expect(await runs(dir)).toBe(1);
+      expect(await runsLogged(dir)).toBe(1);
       expect(known.threads).toBe(await bareThreads(dir));
       // What a small call hashes is small (sha256.ts): node:crypto is not loaded. (A larger
       // record, over 2.5 KB, loads it.)
@@ -146,10 +140,10 @@ describe("a skipped memori call", () => {
 
       // Each of the script, its dependent, its input and its output still counts.
       for (const file of ["copy.sh", "lib.sh", "in.txt", "out.txt"]) {
-        const before = await runs(dir);
+        const before = await runsLogged(dir);
         await writeFile(path.join(dir, file), (await readFile(path.join(dir, file))) + "\n");
         expect((await runWatched(args, dir)).ran.status).toBe(0);
-        expect({ file, runs: await runs(dir) }).toEqual({ file, runs: before + 1 });
+        expect({ file, runs: await runsLogged(dir) }).toEqual({ file, runs: before + 1 });
       }
     },
   );

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
@@ -57,4 +58,18 @@ export function run(
   env: NodeJS.ProcessEnv = {},
 ): Promise<Ran> {
   return collect(start(name, args, cwd, env));
+}
+
+/** A shell script in `dir` that logs each execution to `runs.log`, so a test counts real runs. */
+export async function countingScript(dir: string, name: string, body: string): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, `#!/bin/sh\necho run >> "${path.join(dir, "runs.log")}"\n${body}\n`);
+  await chmod(file, 0o755);
+  return file;
+}
+
+/** How many runs `runs.log` in `dir` holds (0 when there is none). */
+export async function runsLogged(dir: string): Promise<number> {
+  const text = await readFile(path.join(dir, "runs.log"), "utf8").catch(() => "");
+  return text.split("\n").filter(Boolean).length;
 }
