@@ -7,11 +7,18 @@
  */
 import { allowedSkewMs, isShared } from "./file-systems.js";
 import { unreadableHash } from "./unreadable.js";
-import { readFileSync, realpathSync, type Dirent } from "node:fs";
-import { readdirSync, statSync } from "../untracked-fs.js";
+import { readFileSync, realpathSync } from "node:fs";
+import { statSync } from "../untracked-fs.js";
 import path from "node:path";
 import { crypto, picomatch } from "../lazy-modules.js";
 import { sha256Hex } from "./sha256.js";
+import {
+  FIND_FROM,
+  foundIdentity,
+  listedIdentity,
+  quickLookFor,
+  type QuickLook,
+} from "./quick-look.js";
 import { findDigest, identityOf, listTree, treeChanges, treeHash, type TreeEntry } from "./tree.js";
 
 /** How a stage hashes the directories it names. */
@@ -48,18 +55,6 @@ const HISTORY = 8;
 
 /** Files up to this size are read synchronously. */
 const SMALL_FILE = 256 * 1024;
-
-/**
- * From how many entries a tree's quick look is GNU find's walk: starting `sh`, `find` and
- * `sha256sum` costs about 5 ms, more than listing a few hundred entries here (1 ms for 100);
- * find's walk costs about half of Node's from a few thousand on.
- */
-const FIND_FROM = 2000;
-
-/** An identity taken from GNU find's walk (`tree:<rule key>:find:<digest>`). */
-const FOUND_BY_FIND = /^tree:[0-9a-f]*:find:/;
-/** One taken from this process's listing, with its count of entries (`tree:<key>:node:<n>:<digest>`). */
-const LISTED = /^tree:[0-9a-f]*:node:(\d+):/;
 
 /** How long after its last change a file's stat identity is not trusted (as for files). */
 const RACY_WINDOW_MS = 2000;
@@ -154,7 +149,9 @@ export class DirectoryHasher {
     // The quick look: GNU find's walk for a large tree, this process's own listing for a small
     // one (its identity says which, once recorded). If the tree is as recorded, that is all it
     // costs.
-    const quick = this.#walksWithFind(dir, seen) ? await findDigest(dir, pruned) : undefined;
+    const how = this.#quickLook(dir, seen);
+    const found = how === "list" ? undefined : await findDigest(dir, pruned, how === "find-links");
+    const quick = found === undefined ? undefined : foundIdentity(key, found);
     const fast = (identity: string) => {
       if (this.alwaysHash) return undefined;
       const inScope = seen?.get(dir);
@@ -167,7 +164,7 @@ export class DirectoryHasher {
       return trusted.hash;
     };
     if (quick !== undefined) {
-      const hash = fast(`tree:${key}:find:${quick}`);
+      const hash = fast(quick);
       if (hash !== undefined) return hash;
     }
     let listing;
@@ -181,8 +178,8 @@ export class DirectoryHasher {
     // had: grown large, it is walked by find the next time (and so recorded).
     const identity =
       quick === undefined || listing.entries.length < FIND_FROM
-        ? `tree:${key}:node:${listing.entries.length}:${listing.statDigest}`
-        : `tree:${key}:find:${quick}`;
+        ? listedIdentity(key, listing.entries.length, listing.statDigest)
+        : quick;
     if (quick === undefined) {
       const hash = fast(identity);
       if (hash !== undefined) return hash;
@@ -243,18 +240,11 @@ export class DirectoryHasher {
     return hash;
   }
 
-  /**
-   * Whether `dir`'s quick look is GNU find's walk: when its recorded identity (in this scope,
-   * in this process, or beside a state) is find's, or a listing's of {@link FIND_FROM} entries
-   * or more; for a tree never recorded, when it holds that many.
-   */
-  #walksWithFind(dir: string, seen: Map<string, { identity: string }> | undefined): boolean {
+  /** How `dir`'s quick look is taken, by what was recorded of it (quick-look.ts). */
+  #quickLook(dir: string, seen: Map<string, { identity: string }> | undefined): QuickLook {
     const recorded =
       seen?.get(dir)?.identity ?? this.#known.get(dir)?.identity ?? this.#seeded.get(dir)?.identity;
-    if (recorded === undefined || recorded === "") return holdsAtLeast(dir, FIND_FROM);
-    if (FOUND_BY_FIND.test(recorded)) return true;
-    const listed = LISTED.exec(recorded);
-    return listed !== null && Number(listed[1]) >= FIND_FROM;
+    return quickLookFor(dir, recorded);
   }
 
   /** What the directory held when last hashed here, or as recorded beside a state. */
@@ -346,32 +336,6 @@ export class DirectoryHasher {
     this.#seeded.clear();
     this.#recalled.clear();
   }
-}
-
-/**
- * Whether the tree at `dir` holds at least `enough` entries, counted three levels down (links
- * not followed; at most `enough` entries listed): a guess of its size, for a tree never
- * recorded.
- */
-function holdsAtLeast(dir: string, enough: number): boolean {
-  let count = 0;
-  const large = (at: string, level: number): boolean => {
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(at, { withFileTypes: true });
-    } catch {
-      return false;
-    }
-    count += entries.length;
-    if (count >= enough) return true;
-    if (level < 3) {
-      for (const entry of entries) {
-        if (entry.isDirectory() && large(path.join(at, entry.name), level + 1)) return true;
-      }
-    }
-    return false;
-  };
-  return large(dir, 1);
 }
 
 /** Whether a directory is on a file system other hosts write (file-systems.ts). */

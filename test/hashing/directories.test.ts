@@ -6,7 +6,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { FileHasher, type Sha256Hex } from "../../src/hashing/files.js";
-import { listTree, treeChanges } from "../../src/hashing/tree.js";
+import { AGAIN, findDigest, findWalk, listTree, treeChanges } from "../../src/hashing/tree.js";
 import { tempDir, writeTree } from "../util/tmp.js";
 
 const run = promisify(execFile);
@@ -187,6 +187,69 @@ describe("how a tree's quick look is taken", () => {
     const large = await oldTree(manyFiles(2000));
     await hasher.hash(large);
     expect(hasher.trusted(large)!.identity).toMatch(/^tree::find:[0-9a-f]{64}$/);
+  });
+
+  // Following links makes find stat each entry by its whole path: a tree with none is walked
+  // without following them, to the digest following them gives (so a state recorded either way
+  // stays a hit), and a tree with one is walked again following them.
+  it("walks a tree with no link without following links, and one with links following them", async () => {
+    const dir = await oldTree(manyFiles(300));
+    const followed = await findWalk(dir, [], true);
+    expect(followed).toMatch(/^[0-9a-f]{64}$/);
+    expect(await findWalk(dir, [], false)).toBe(followed);
+    expect(await findDigest(dir)).toEqual({ digest: followed, links: false });
+
+    const outside = await oldTree({ "data.nii": "one", "deep/f": "x" });
+    await symlink(path.join(outside, "data.nii"), path.join(dir, "d5", "link.nii"));
+    await symlink(path.join(outside, "deep"), path.join(dir, "linked"));
+    expect(await findWalk(dir, [], false)).toBe(AGAIN);
+    const linked = (await findDigest(dir))!;
+    expect(linked).toEqual({ digest: await findWalk(dir, [], true), links: true });
+    expect(linked.digest).not.toBe(followed);
+    expect(await findDigest(dir, [], true)).toEqual(linked); // known to have links: at once
+    // What the links point to is walked: a change there is a change of the tree.
+    await writeFile(path.join(outside, "deep/f"), "changed");
+    const deep = (await findDigest(dir))!.digest;
+    expect(deep).not.toBe(linked.digest);
+    await writeFile(path.join(outside, "data.nii"), "two!");
+    expect((await findDigest(dir, [], true))!.digest).not.toBe(deep);
+    // A link in a pruned folder is not walked: no link met.
+    await rm(path.join(dir, "linked"));
+    await rm(path.join(dir, "d5", "link.nii"));
+    await symlink(path.join(outside, "data.nii"), path.join(dir, "d2", "link.nii"));
+    expect(await findWalk(dir, ["d2"], false)).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  // A tree recorded with links is walked following them at once: its identity says so. One that
+  // gains a link, or loses its links, is seen changed either way.
+  it("records whether a tree had links, and looks at it again the same way", async () => {
+    const dir = await oldTree(manyFiles(2000));
+    const outside = await oldTree({ "data.nii": "one" });
+    let recorded: { identity: string; hash: Sha256Hex } | undefined;
+    const look = async () => {
+      const hasher = new FileHasher();
+      if (recorded !== undefined) hasher.seed(dir, recorded);
+      const hash = (await hasher.hash(dir))!;
+      recorded = hasher.trusted(dir);
+      return { hash, identity: recorded?.identity ?? "", reads: hasher.directories.reads };
+    };
+    const plain = await look();
+    expect(plain.identity).toMatch(/^tree::find:[0-9a-f]{64}$/);
+    await symlink(path.join(outside, "data.nii"), path.join(dir, "d7", "link.nii"));
+    await wait();
+    const withLink = await look();
+    expect(withLink.identity).toMatch(/^tree::find-links:[0-9a-f]{64}$/);
+    expect(withLink.hash).not.toBe(plain.hash);
+    expect(await look()).toEqual({ ...withLink, reads: 0 }); // unchanged: nothing read
+    await writeFile(path.join(outside, "data.nii"), "two!");
+    await wait();
+    const target = await look();
+    expect(target.hash).not.toBe(withLink.hash);
+    await rm(path.join(dir, "d7", "link.nii"));
+    await wait();
+    const gone = await look();
+    expect(gone.hash).toBe(plain.hash); // the tree as it was before the link
+    expect(gone.identity).toMatch(/^tree::find-links:/); // walked following links, as recorded
   });
 
   // The way a tree was recorded is how it is looked at again (here each look a new process,
