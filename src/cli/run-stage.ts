@@ -23,6 +23,7 @@ import path from "node:path";
 import { hostname } from "node:os";
 import { FileAccess, withCallContext } from "../call-signal.js";
 import { messageOf } from "../errors.js";
+import { directoryRule } from "../engine/fingerprint.js";
 import { codeIdentity, type CodeIdentity } from "../hashing/hashable.js";
 import { decodeValue, encodePlainValue, type Json } from "../hashing/values.js";
 import { checkParamValue, type ParamSpecs } from "../params.js";
@@ -52,6 +53,10 @@ interface StageDef {
   readonly fn: (...args: unknown[]) => unknown;
   readonly signature: { argumentsFor(inputArgs: Readonly<Record<string, unknown>>): unknown[] };
   readonly code: { readonly codeVersion?: string; readonly ignoreCode?: boolean };
+  /** What its directory inputs leave out (absent from an older memori's definition). */
+  readonly ignore?: readonly string[];
+  readonly hashOutput?: string | undefined;
+  readonly stateRoot?: string | undefined;
 }
 
 export const RUN_STAGE_HELP = `usage: memori run-stage JOBFILE
@@ -222,7 +227,13 @@ class StageJob {
     const began = Date.now();
     // The files the call opens, as the in-process executor records them (its own processes'
     // files aside: a call that starts one is untraced).
-    const access = new FileAccess();
+    // Its listings leave out what the engine's do: the stage's own state directory.
+    const { hashOutput, stateRoot } = def;
+    const rule = directoryRule({ ignore: def.ignore ?? [], hashOutput, stateRoot });
+    const access = new FileAccess(rule.skip ?? []);
+    // The environment variables its state records, as the submitter had them (sbatch may give
+    // the job another environment, `--export=NONE`), for this call only.
+    const restore = withEnvironment(spec.env);
     let returned: Json;
     try {
       const args = def.signature.argumentsFor(inputs);
@@ -231,6 +242,8 @@ class StageJob {
     } catch (error) {
       const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
       return this.fail("stage-failed", messageOf(error), detail);
+    } finally {
+      restore();
     }
     const ms = Date.now() - began;
     const files = await namedFiles(returned, access.cwd, access.writes);
@@ -246,6 +259,8 @@ class StageJob {
         reads: [...access.reads],
         writes: [...access.writes],
         lists: [...access.lists],
+        listed: Object.fromEntries(access.listed),
+        links: Object.fromEntries(access.links),
         untraced: access.untraced,
       },
       ms,
@@ -256,6 +271,23 @@ class StageJob {
     );
     return 0;
   }
+}
+
+/**
+ * Set the environment variables `env` names to its values (`null`: unset); a function that
+ * puts back what they were.
+ */
+function withEnvironment(env: Readonly<Record<string, string | null>> | undefined): () => void {
+  if (env === undefined) return () => undefined;
+  const before = Object.entries(env).map(([name]) => [name, process.env[name]] as const);
+  const set = (name: string, value: string | null | undefined) => {
+    if (value === null || value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
+  for (const [name, value] of Object.entries(env)) set(name, value);
+  return () => {
+    for (const [name, value] of before) set(name, value);
+  };
 }
 
 /** The job files the arguments name, or what is wrong (a message). */

@@ -13,6 +13,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import path from "node:path";
 import { messageOf } from "../errors.js";
+import type { Fingerprint } from "../engine/fingerprint.js";
 import {
   inProcessExecutor,
   type Executed,
@@ -131,6 +132,7 @@ export class SlurmExecutor implements Executor {
       element: element ?? null,
       attempt,
       inputs,
+      ...(fingerprint === undefined ? {} : { env: recordedEnvironment(fingerprint, there) }),
       code,
       result: there(jobFiles(dir).result),
       submitter: { host: hostname(), pid: process.pid, cwd },
@@ -318,4 +320,22 @@ export class SlurmExecutor implements Executor {
  */
 export function slurmExecutor(options: SlurmExecutorOptions): SlurmExecutor {
   return new SlurmExecutor(options);
+}
+
+/**
+ * The environment variables a call's fingerprint records (`env:NAME` inputs), as the job must
+ * run with them: set (a path under the project's root as the node sees it), or `null` for unset.
+ * SLURM's own (`SLURM_*`: the job's id, its CPUs...) are the job's, as SLURM sets them: code that
+ * reads them asks about the job it runs in.
+ */
+function recordedEnvironment(
+  fingerprint: Fingerprint,
+  there: (file: string) => string,
+): Record<string, string | null> {
+  const env: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(fingerprint.inputs)) {
+    if (!key.startsWith("env:") || key.startsWith("env:SLURM_")) continue;
+    env[key.slice("env:".length)] = typeof value === "string" ? there(value) : null;
+  }
+  return env;
 }

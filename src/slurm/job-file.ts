@@ -36,6 +36,12 @@ export interface JobSpec {
   /** The bound arguments, by parameter name (encoded; files as their paths). */
   readonly inputs: Record<string, Json>;
   /**
+   * The environment variables the call's state records (`env:NAME` inputs), as the submitter
+   * had them (`null`: unset): the job runs with them, whatever environment sbatch gave it.
+   * Absent from a job file of an earlier memori.
+   */
+  readonly env?: Readonly<Record<string, string | null>>;
+  /**
    * The submitter's code identity of the stage, and how it was taken: with the stage's own
    * policy (`codeVersion`, `ignoreCode`: the fingerprint's), or automatically (a stage that is
    * not memoized has no fingerprint).
@@ -64,6 +70,16 @@ export interface JobAccess {
   readonly writes: readonly string[];
   /** The directories it listed (absent from a job of an earlier memori: none seen). */
   readonly lists?: readonly string[];
+  /**
+   * Each directory its JavaScript listed, as it listed it (its listing's hash, `FileAccess`
+   * `listed`), by the name in `lists`: what the call saw, whatever changed there since.
+   */
+  readonly listed?: Readonly<Record<string, string>>;
+  /**
+   * Where each path its JavaScript resolved (`readlink`, `realpath`) led when it did (its real
+   * path, "" for nowhere), by the name in `reads` (`FileAccess` `links`).
+   */
+  readonly links?: Readonly<Record<string, string>>;
   /** It started processes whose files are not seen (why, if known). */
   readonly untraced: boolean | string;
 }
@@ -161,6 +177,12 @@ function badField(job: Record<string, unknown>): string | undefined {
     ],
     ["result", (v) => typeof v === "string" && path.isAbsolute(v)],
     ["submitter", isObject],
+    [
+      "env",
+      (v) =>
+        v === undefined ||
+        (isObject(v) && Object.values(v).every((x) => x === null || typeof x === "string")),
+    ],
   ];
   return checks.find(([key, check]) => !check(job[key]))?.[0];
 }
@@ -199,6 +221,8 @@ export async function readJobResult(file: string, token: string): Promise<Read<J
     const { files, access } = result;
     const strings = (list: unknown) =>
       Array.isArray(list) && list.every((item) => typeof item === "string");
+    const stringValues = (map: unknown) =>
+      isObject(map) && Object.values(map).every((item) => typeof item === "string");
     const fine =
       "returned" in result &&
       isObject(access) &&
@@ -206,6 +230,8 @@ export async function readJobResult(file: string, token: string): Promise<Read<J
       strings(access.reads) &&
       strings(access.writes) &&
       (access.lists === undefined || strings(access.lists)) &&
+      (access.listed === undefined || stringValues(access.listed)) &&
+      (access.links === undefined || stringValues(access.links)) &&
       (typeof access.untraced === "boolean" || typeof access.untraced === "string") &&
       Array.isArray(files) &&
       files.every(
@@ -278,5 +304,13 @@ export function addOpened(access: FileAccess, there: JobAccess): void {
   for (const file of there.reads) access.reads.add(named(file));
   for (const file of there.writes) access.writes.add(named(file));
   for (const dir of there.lists ?? []) access.lists.add(named(dir));
+  // What the job's code saw of the folders it listed and where the paths it resolved led, as
+  // the engine records them for a call run here: not as they are when this host commits.
+  for (const [dir, listing] of Object.entries(there.listed ?? {})) {
+    if (!access.listed.has(named(dir))) access.listed.set(named(dir), listing);
+  }
+  for (const [file, real] of Object.entries(there.links ?? {})) {
+    if (!access.links.has(named(file))) access.links.set(named(file), real);
+  }
   access.untraced = there.untraced;
 }

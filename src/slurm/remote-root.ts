@@ -67,6 +67,21 @@ export function resultHere(result: JobResult, roots: RootPair | undefined): JobR
       reads: access.reads.map(here),
       writes: access.writes.map(here),
       ...(access.lists === undefined ? {} : { lists: access.lists.map(here) }),
+      ...(access.listed === undefined ? {} : { listed: keysHere(access.listed, here, false) }),
+      ...(access.links === undefined ? {} : { links: keysHere(access.links, here, true) }),
     },
   };
+}
+
+/** A map by path with its keys (and, with `values`, its values, paths too) placed by `here`. */
+function keysHere(
+  map: Readonly<Record<string, string>>,
+  here: (file: string) => string,
+  values: boolean,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) {
+    out[here(key)] = values && value !== "" ? here(value) : value;
+  }
+  return out;
 }

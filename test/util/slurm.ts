@@ -17,7 +17,7 @@ function missing(): string {
     answer = `sinfo cannot run (${sinfo.error.message})`;
   } else if (sinfo.status !== 0) {
     answer = `sinfo failed: ${sinfo.stderr.trim() || `exit status ${sinfo.status}`}`;
-  } else if (!/^(idle|mixed|allocated|completing)/m.test(sinfo.stdout)) {
+  } else if (!/^(idle|mixed|allocated|completing|planned)/m.test(sinfo.stdout)) {
     answer = `no node is up (sinfo: ${JSON.stringify(sinfo.stdout.trim())})`;
   } else {
     answer = "";
