@@ -2,7 +2,9 @@
  * What a call's code found without being given it, as its state records it: the files it read
  * (`read:<path>`), the directories it listed (`list:<path>`, `list:<path>/**`), where the
  * symbolic links it resolved point (`link:<path>`), and the working directory it found them
- * from (`cwd:`); and what they are now, for a lookup.
+ * from (`cwd:`); and what they are now, for a lookup. Under a pipeline root these paths are
+ * stored relative to it and read back under the reader's (state/portable.ts): here they are
+ * always the paths this process sees.
  */
 import path from "node:path";
 import type { Json } from "../hashing/values.js";

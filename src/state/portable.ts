@@ -10,9 +10,16 @@
  * under the root of the reading process. Relative paths (resolved against the working
  * directory, as given) and paths outside the root are stored as they are, and compare as
  * they are.
+ *
+ * What a call's code found is keyed by the path it found (engine/found.ts): `read:<path>`,
+ * `list:<path>`, `link:<path>`; where a path was looked for and nothing was there, a `read:`
+ * holds the path, a `link:` holds where the path led (a path, or ""), and `cwd:` the working
+ * directory it found them from. Those paths, in keys and values, are stored and read back as
+ * entries' are: a copy of the project run with its own root lists its own folders, resolves
+ * its own links and reads its own files, never the original's.
  */
 import path from "node:path";
-import { isFileEntry, mapStored, type FileEntry, type Json } from "../hashing/stored.js";
+import { isFileEntry, mapStored, setOwn, type FileEntry, type Json } from "../hashing/stored.js";
 
 /** What a path inside the root starts with, as stored. */
 export const ROOT_MARK = "\u0000root";
@@ -84,6 +91,98 @@ export function fromStored<T extends Json>(
     return live === entry.file ? entry : withFile(entry, live);
   }) as T;
   return unplaced === undefined ? { ok: true, value } : { ok: false, path: unplaced };
+}
+
+/**
+ * The keys of the inputs a call's code found (engine/found.ts `READ_PREFIX`, `LIST_PREFIX`,
+ * `LINK_PREFIX`, `CWD_KEY`), each followed by the path it found (none for `cwd:`).
+ */
+export const FOUND_KEYS: readonly string[] = ["read:", "list:", "link:", "cwd:"];
+
+/** The part of a key that names what the code found, or `undefined` for another input. */
+function foundKind(key: string): string | undefined {
+  for (const kind of FOUND_KEYS) if (key.startsWith(kind)) return kind;
+  return undefined;
+}
+
+/**
+ * Inputs as stored: their entries' paths (see {@link toStored}), and the paths of what the
+ * code found, in keys and in the plain strings they hold. `marked`: whether one of those was
+ * marked (the record's format then says so: record.ts `FOUND_PATHS_FORMAT`).
+ */
+export function inputsToStored(
+  inputs: Record<string, Json>,
+  root: string | undefined,
+): { inputs: Record<string, Json>; marked: boolean } {
+  if (root === undefined) return { inputs, marked: false };
+  const values = toStored(inputs, root);
+  const out: Record<string, Json> = {};
+  let marked = false;
+  for (const key of Object.keys(values)) {
+    const value = values[key]!;
+    const kind = foundKind(key);
+    if (kind === undefined) {
+      setOwn(out, key, value);
+      continue;
+    }
+    const storedKey = kind + storedPath(key.slice(kind.length), root);
+    const storedValue = typeof value === "string" ? storedPath(value, root) : value;
+    marked ||= storedKey !== key || storedValue !== value;
+    setOwn(out, storedKey, storedValue);
+  }
+  return { inputs: out, marked };
+}
+
+/**
+ * Stored inputs as this process sees them: entries' paths (see {@link fromStored}) and found
+ * paths placed under `root`. `writtenUnder`: the root the state was written with, when it is
+ * another one than `root` (a copy of the project, a node that mounts it elsewhere): a found
+ * path stored absolute and inside it (an older memori did not mark them) is placed under
+ * `root` too. Fails with the first path it cannot place (marked, and this process has no
+ * root), or one two found inputs would now name (`twice`: the original's folder listed by
+ * its absolute path, where a copy now is).
+ */
+export function inputsFromStored(
+  inputs: Record<string, Json>,
+  root: string | undefined,
+  writtenUnder?: string,
+): { ok: true; value: Record<string, Json> } | { ok: false; path: string; twice?: true } {
+  const values = fromStored(inputs, root);
+  if (!values.ok) return values;
+  const place = (file: string): string | undefined =>
+    writtenUnder === undefined || file.startsWith(ROOT_MARK)
+      ? livePath(file, root)
+      : livePath(storedPath(file, writtenUnder), root);
+  const out: Record<string, Json> = {};
+  for (const key of Object.keys(values.value)) {
+    const value = values.value[key]!;
+    const kind = foundKind(key);
+    if (kind === undefined) {
+      setOwn(out, key, value);
+      continue;
+    }
+    const found = place(key.slice(kind.length));
+    if (found === undefined) return { ok: false, path: key.slice(kind.length) };
+    const live = typeof value === "string" ? place(value) : value;
+    if (live === undefined) return { ok: false, path: value as string };
+    const liveKey = kind + found;
+    if (Object.hasOwn(out, liveKey)) return { ok: false, path: found, twice: true };
+    setOwn(out, liveKey, live);
+  }
+  return { ok: true, value: out };
+}
+
+/** The first absolute path among what the code found (keys, and the strings they hold). */
+export function absoluteFound(inputs: Record<string, Json>): string | undefined {
+  for (const key of Object.keys(inputs)) {
+    const kind = foundKind(key);
+    if (kind === undefined) continue;
+    const value = inputs[key];
+    for (const found of [key.slice(kind.length), typeof value === "string" ? value : ""]) {
+      if (path.isAbsolute(found)) return found;
+    }
+  }
+  return undefined;
 }
 
 /** The entries of a written-files list as this process sees them (see {@link fromStored}). */

@@ -16,13 +16,29 @@ import { sha256, type Sha256Hex } from "../hashing/files.js";
 import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 
 /**
- * Version of the state file format written. Formats 2 and 3 are read as they are
- * (`READ_VERSIONS`); state of an older format is a miss that upgrades it (`format-upgraded`).
+ * Version of the state file format written (but see {@link FOUND_PATHS_FORMAT}). Formats 2, 3
+ * and 4 are read as they are (`READ_VERSIONS`); state of an older format is a miss that
+ * upgrades it (`format-upgraded`).
  */
 export const FORMAT_VERSION = 3;
 
+/**
+ * Format 4: format 3 whose inputs store a path the call's code found (a `read:`, `list:` or
+ * `link:` key, a `read:` or `link:` path, `cwd:`) relative to the pipeline root, marked
+ * (portable.ts). Written only then: a memori that reads format 3 alone would take
+ * `list:\u0000root/data` for a relative path, list a folder that cannot exist and, where the
+ * folder was gone when the state was written, find it as it was: a hit. It refuses format 4
+ * (a miss) instead. A state with no such path stays format 3, for every memori.
+ */
+export const FOUND_PATHS_FORMAT = 4;
+
 /** Versions read as they are: older ones are a miss that upgrades them. */
-const READ_VERSIONS: readonly number[] = [2, 3];
+const READ_VERSIONS: readonly number[] = [2, 3, FOUND_PATHS_FORMAT];
+
+/** Whether a record of this version carries its values and stamps (format 3 and later). */
+export function carriesValues(version: number): boolean {
+  return version >= 3;
+}
 
 /** What the record carries for a decision (format 3); the same as `.inputs` and `.outputs`. */
 export interface RecordValues {
@@ -155,11 +171,11 @@ export function checkRecord(value: unknown, text: string): string | undefined {
   if (!isRecord(value)) return "is not a JSON object";
   if (typeof value.memori !== "number") return "has no format version";
   if (!READ_VERSIONS.includes(value.memori)) {
-    return value.memori > FORMAT_VERSION
-      ? `was written by a newer memori (format ${value.memori}; this one reads ${FORMAT_VERSION})`
+    return value.memori > FOUND_PATHS_FORMAT
+      ? `was written by a newer memori (format ${value.memori}; this one reads ${FOUND_PATHS_FORMAT})`
       : `has old format ${value.memori}`;
   }
-  if (value.memori === 3 && !checkHolds(text)) {
+  if (carriesValues(value.memori) && !checkHolds(text)) {
     return "does not match the check on its second line (changed after it was written)";
   }
   const code = value.code;
@@ -180,7 +196,7 @@ export function checkRecord(value: unknown, text: string): string | undefined {
     typeof digests.inputs !== "string" ||
     typeof digests.outputs !== "string" ||
     (value.root !== undefined && typeof value.root !== "string") ||
-    (value.memori === 3 &&
+    (carriesValues(value.memori) &&
       !(
         isRecord(value.stamps) &&
         typeof value.stamps.inputs === "string" &&

@@ -10,8 +10,21 @@ import { codeOf, messageOf } from "../errors.js";
 import { sha256 } from "../hashing/files.js";
 import { fileEntries, type FileEntry, type Json } from "../hashing/values.js";
 import { openSync, readOpenText, readText, statSync } from "../untracked-fs.js";
-import { entriesFromStored, fromStored, mayHoldMarks } from "./portable.js";
-import { FORMAT_VERSION, checkRecord, checkValues, isRecord, type StageRecord } from "./record.js";
+import {
+  absoluteFound,
+  entriesFromStored,
+  fromStored,
+  inputsFromStored,
+  mayHoldMarks,
+} from "./portable.js";
+import {
+  FORMAT_VERSION,
+  carriesValues,
+  checkRecord,
+  checkValues,
+  isRecord,
+  type StageRecord,
+} from "./record.js";
 import { indexOf, type DirectoryIndex } from "./state-index.js";
 import { hasStamp, recordStampOf } from "./stamp.js";
 
@@ -163,14 +176,28 @@ function withValues(at: StateFiles, record: StageRecord, text: string): ReadResu
   const { values, stamps } = record;
   // One read: `.inputs` and `.outputs` are still the files the record was committed with.
   const read: ReadResult =
-    record.memori === FORMAT_VERSION &&
+    carriesValues(record.memori) &&
     values !== undefined &&
     stamps !== undefined &&
     stamped(at, "inputs", stamps.inputs) &&
     stamped(at, "outputs", stamps.outputs)
       ? { kind: "ok", state: { record, ...values } }
       : readValues(at, record);
-  return read.kind === "ok" && mayHoldMarks(text) ? placed(at, read.state) : read;
+  if (read.kind !== "ok") return read;
+  return mayHoldMarks(text) || writtenElsewhere(at, record) !== undefined
+    ? placed(at, read.state)
+    : read;
+}
+
+/**
+ * The root a state was written with, when this process has another one (a copy of the
+ * project, a node that mounts it elsewhere): what its code found inside that root is placed
+ * under this one, even where an older memori stored it absolute (portable.ts).
+ */
+function writtenElsewhere(at: StateFiles, record: StageRecord): string | undefined {
+  if (record.root === undefined) return undefined;
+  const root = at.root;
+  return root !== undefined && root !== record.root ? record.root : undefined;
 }
 
 /**
@@ -178,14 +205,31 @@ function withValues(at: StateFiles, record: StageRecord, text: string): ReadResu
  * under this process's root, or, without one, under the root the record was written with.
  */
 function placed(at: StateFiles, state: StoredState): ReadResult {
+  const unreadable = (detail: string): ReadResult => ({
+    kind: "unreadable",
+    file: at.file("stage"),
+    detail,
+  });
   const root = at.root ?? state.record.root;
-  const inputs = fromStored(state.inputs, root);
+  if (state.record.root === undefined) {
+    // Written under a root by a memori that did not name it: whether a path its code found
+    // was inside it (a copy of the project would look at the original's) cannot be told.
+    const found = absoluteFound(state.inputs);
+    if (found !== undefined)
+      return unreadable(
+        `records ${JSON.stringify(found)}, found by its code, from under a pipeline root it does not name (written by an older memori): it cannot tell whether that path is the project's`,
+      );
+  }
+  const inputs = inputsFromStored(state.inputs, root, writtenElsewhere(at, state.record));
   const outputs = fromStored(state.outputs, root);
   const written = entriesFromStored(state.written, root);
   for (const placed of [inputs, outputs, written]) {
     if (!placed.ok) {
-      const detail = `records ${JSON.stringify(placed.path)} inside a pipeline root, and this process has none (set MEMORI_ROOT, as \`memori run\` does)`;
-      return { kind: "unreadable", file: at.file("stage"), detail };
+      return unreadable(
+        "twice" in placed
+          ? `records two inputs its code found at ${JSON.stringify(placed.path)} under this process's pipeline root`
+          : `records ${JSON.stringify(placed.path)} inside a pipeline root, and this process has none (set MEMORI_ROOT, as \`memori run\` does)`,
+      );
     }
   }
   return {

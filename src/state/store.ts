@@ -20,9 +20,15 @@ import { crypto } from "../lazy-modules.js";
 import { statSync } from "../untracked-fs.js";
 import { indexOf } from "./state-index.js";
 import { recordStampOf } from "./stamp.js";
-import { entriesToStored, rootFromEnv, toStored } from "./portable.js";
+import { entriesToStored, inputsToStored, rootFromEnv, toStored } from "./portable.js";
 import { CarrierLostError, hostName, writeFilesAtomic, type CarrierFile } from "./atomic.js";
-import { FORMAT_VERSION, prettyText, recordText, type StageRecord } from "./record.js";
+import {
+  FORMAT_VERSION,
+  FOUND_PATHS_FORMAT,
+  prettyText,
+  recordText,
+  type StageRecord,
+} from "./record.js";
 import { readState, type ReadResult } from "./state-reader.js";
 
 export { FORMAT_VERSION, type StageRecord } from "./record.js";
@@ -199,16 +205,19 @@ export class StateStore {
     // Sorted once: the same values go to `.inputs`, `.outputs` and the record.
     // Paths inside the pipeline root are stored relative to it (portable.ts).
     const root = this.root;
+    // What the code found, stored relative to the root too: a format older memori refuse.
+    const stored = inputsToStored(inputs, root);
+    const version = stored.marked ? FOUND_PATHS_FORMAT : FORMAT_VERSION;
     const values = {
-      inputs: toStored(sortKeys(inputs) as Record<string, Json>, root),
+      inputs: sortKeys(stored.inputs) as Record<string, Json>,
       outputs: toStored(sortKeys(outputs) as Record<string, Json>, root),
       written: entriesToStored(written, root)
         .map((e) => ({ file: e.file, hash: e.hash }))
         .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)),
     };
-    const inputsText = prettyText({ inputs: values.inputs, memori: FORMAT_VERSION, run });
+    const inputsText = prettyText({ inputs: values.inputs, memori: version, run });
     const outputsText = prettyText({
-      memori: FORMAT_VERSION,
+      memori: version,
       outputs: values.outputs,
       run,
       written: values.written as unknown as Json,
@@ -219,7 +228,7 @@ export class StateStore {
       digests,
       host: hostName(),
       ...(this.label === undefined ? {} : { label: this.label }),
-      memori: FORMAT_VERSION,
+      memori: version,
       name: this.name,
       outputs: [...outputNames],
       pid: process.pid,

@@ -12,6 +12,7 @@ import { lookup, lookupNow, trackedOf, type LookupInput } from "../../src/engine
 import { MemoriError } from "../../src/errors.js";
 import { HashScope } from "../../src/hashing/files.js";
 import { stageLocation } from "../../src/state/location.js";
+import { FOUND_PATHS_FORMAT } from "../../src/state/record.js";
 import { StateStore, trackedFiles, type StoredState } from "../../src/state/store.js";
 import type { FileEntry, Json } from "../../src/hashing/values.js";
 import { recordingLogger, tempDir } from "../util/tmp.js";
@@ -444,7 +445,7 @@ describe("state from an older memori", () => {
     expect(runs).toBe(2);
 
     const current = JSON.parse(await readFile(file, "utf8")) as { memori: number };
-    await writeFile(file, JSON.stringify({ ...current, memori: current.memori + 1 }));
+    await writeFile(file, JSON.stringify({ ...current, memori: FOUND_PATHS_FORMAT + 1 }));
     const newer = make();
     await newer.run(3);
     expect(newer.lastDecision?.reason).toMatchObject({ kind: "state-unreadable" });

@@ -30,9 +30,12 @@ import {
   trackedFiles,
   type StoredState,
 } from "../../src/state/store.js";
+import { FOUND_PATHS_FORMAT } from "../../src/state/record.js";
 import { tempDir } from "../util/tmp.js";
 
 const V = FORMAT_VERSION;
+/** The newest format read (format 4: found paths marked, portable.ts). */
+const NEWEST = FOUND_PATHS_FORMAT;
 
 // A fault the real file system cannot produce for root: a full disk while writing a
 // temporary file.
@@ -494,8 +497,12 @@ describe("read(): the .stage record", () => {
     [undefined, "has no format version"],
     ["1", "has no format version"],
     [null, "has no format version"],
-    [V + 1, `was written by a newer memori (format ${V + 1}; this one reads ${V})`],
-    [V + 0.5, `was written by a newer memori (format ${V + 0.5}; this one reads ${V})`],
+    [NEWEST + 1, `was written by a newer memori (format ${NEWEST + 1}; this one reads ${NEWEST})`],
+    [
+      NEWEST + 0.5,
+      `was written by a newer memori (format ${NEWEST + 0.5}; this one reads ${NEWEST})`,
+    ],
+    [V + 0.5, `has old format ${V + 0.5}`],
     [1.5, "has old format 1.5"],
     [0, "has old format 0"],
     [-3, "has old format -3"],
@@ -587,10 +594,12 @@ describe("read(): the .stage record", () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (v) => {
         // (format 2 is read as it is: see "format 2")
-        edit(store, "stage", (record) => (record.memori = v === V || v === 2 ? V + 1 : v));
+        // (and format 4)
+        const read = [2, V, NEWEST];
+        edit(store, "stage", (record) => (record.memori = read.includes(v) ? NEWEST + 1 : v));
         const n = readJson(store.file("stage")).memori as number;
-        const newer = `was written by a newer memori (format ${n}; this one reads ${V})`;
-        const detail = n > V ? newer : `has old format ${n}`;
+        const newer = `was written by a newer memori (format ${n}; this one reads ${NEWEST})`;
+        const detail = n > NEWEST ? newer : `has old format ${n}`;
         // an earlier format (a whole number from 1) is an upgrade, not a problem
         const outdated = Number.isInteger(n) && n >= 1 && n < V ? { outdated: n } : {};
         expect(store.read()).toEqual({ ...unreadable(store, "stage", detail), ...outdated });
