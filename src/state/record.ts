@@ -16,8 +16,8 @@ import { sha256, type Sha256Hex } from "../hashing/files.js";
 import { isFileEntry, sortKeys, type FileEntry, type Json } from "../hashing/values.js";
 
 /**
- * Version of the state file format written (but see {@link FOUND_PATHS_FORMAT}). Formats 2, 3
- * and 4 are read as they are (`READ_VERSIONS`); state of an older format is a miss that
+ * Version of the state file format written (but see `FOUND_PATHS_FORMAT`, format 4). Formats
+ * 2, 3 and 4 are read as they are (`READ_VERSIONS`); state of an older format is a miss that
  * upgrades it (`format-upgraded`).
  */
 export const FORMAT_VERSION = 3;

@@ -10,18 +10,11 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { collect, run, start } from "../util/cli.js";
 import { hasSlurm } from "../util/slurm.js";
-import { tempDir } from "../util/tmp.js";
-
-const root = path.resolve(import.meta.dirname, "..", "..");
+import { memoriProject } from "../util/tmp.js";
 
 /** A project holding `pipe.mjs` (with `body` after memori's imports), memori installed. */
 async function project(body: string): Promise<string> {
-  const dir = await tempDir();
-  await mkdir(path.join(dir, "node_modules"));
-  await symlink(root, path.join(dir, "node_modules", "memori"));
-  const project = path.join(dir, "project");
-  await mkdir(project);
-  await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
+  const project = await memoriProject();
   await writeFile(
     path.join(project, "pipe.mjs"),
     `import fs from "node:fs";

@@ -6,26 +6,21 @@
  * the job logs), not from mocks; the state is the submitter's to write.
  */
 import { spawn } from "node:child_process";
-import { cp, mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCommand } from "../../src/slurm/command.js";
 import { collect, run, start, type Ran } from "../util/cli.js";
 import { record } from "../util/cohort.js";
 import { hasSlurm } from "../util/slurm.js";
-import { snapshotTree, tempDir } from "../util/tmp.js";
+import { snapshotTree, memoriProject } from "../util/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const fixture = path.join(root, "test", "fixtures", "slurm", "subjects.js");
 
 /** A project with the fixture module and three subjects' files (contents as given). */
 async function project(contents: Record<string, string> = {}): Promise<string> {
-  const dir = await tempDir();
-  await mkdir(path.join(dir, "node_modules"));
-  await symlink(root, path.join(dir, "node_modules", "memori"));
-  const project = path.join(dir, "project");
-  await mkdir(project);
-  await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
+  const project = await memoriProject();
   await cp(fixture, path.join(project, "subjects.js"));
   // The output directory exists before the run, so that every call records it alike and the
   // local and SLURM states compare equal: a call that began before the directory existed

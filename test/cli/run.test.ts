@@ -3,12 +3,12 @@
  * the built program as users run it (real processes, real files). The project finds memori as
  * an installed package would (node_modules/memori, a link to this repository).
  */
-import { cp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readHistory } from "../util/run-records.js";
 import { run, type Ran } from "../util/cli.js";
-import { snapshotTree, tempDir } from "../util/tmp.js";
+import { snapshotTree, memoriProject } from "../util/tmp.js";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
 const fixtures = path.join(root, "test", "fixtures", "run");
@@ -18,12 +18,7 @@ const fixtures = path.join(root, "test", "fixtures", "run");
  * dataset of three subjects; memori is installed one level up.
  */
 async function project(...modules: string[]): Promise<string> {
-  const dir = await tempDir();
-  await mkdir(path.join(dir, "node_modules"));
-  await symlink(root, path.join(dir, "node_modules", "memori"));
-  const project = path.join(dir, "project");
-  await mkdir(project);
-  await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
+  const project = await memoriProject();
   for (const module of modules) await cp(path.join(fixtures, module), path.join(project, module));
   for (const [subject, values] of [
     ["sub-01", "1 2 3"],

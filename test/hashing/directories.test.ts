@@ -174,6 +174,21 @@ function manyFiles(count: number, from = 0): Record<string, string> {
 }
 const wait = () => new Promise((resolve) => setTimeout(resolve, 2100));
 
+/**
+ * Look at `dir` as a new process does, each time told what the look before recorded (its
+ * identity and hash): the hash, the identity now recorded, and how many files were read.
+ */
+function looker(dir: string): () => Promise<{ hash: string; identity: string; reads: number }> {
+  let recorded: { identity: string; hash: Sha256Hex } | undefined;
+  return async () => {
+    const hasher = new FileHasher();
+    if (recorded !== undefined) hasher.seed(dir, recorded);
+    const hash = (await hasher.hash(dir))!;
+    recorded = hasher.trusted(dir);
+    return { hash, identity: recorded?.identity ?? "", reads: hasher.directories.reads };
+  };
+}
+
 describe("how a tree's quick look is taken", () => {
   // A subject's folder is listed here (starting `sh`, `find` and `sha256sum` would cost more);
   // a tree of thousands of entries is walked by GNU find. The identity says which.
@@ -225,14 +240,7 @@ describe("how a tree's quick look is taken", () => {
   it("records whether a tree had links, and looks at it again the same way", async () => {
     const dir = await oldTree(manyFiles(2000));
     const outside = await oldTree({ "data.nii": "one" });
-    let recorded: { identity: string; hash: Sha256Hex } | undefined;
-    const look = async () => {
-      const hasher = new FileHasher();
-      if (recorded !== undefined) hasher.seed(dir, recorded);
-      const hash = (await hasher.hash(dir))!;
-      recorded = hasher.trusted(dir);
-      return { hash, identity: recorded?.identity ?? "", reads: hasher.directories.reads };
-    };
+    const look = looker(dir);
     const plain = await look();
     expect(plain.identity).toMatch(/^tree::find:[0-9a-f]{64}$/);
     await symlink(path.join(outside, "data.nii"), path.join(dir, "d7", "link.nii"));
@@ -257,14 +265,7 @@ describe("how a tree's quick look is taken", () => {
   // pays switches it, and every change is seen on the way.
   it("follows a tree that shrinks or grows to the other way, seeing every change", async () => {
     const dir = await oldTree(manyFiles(2000));
-    let recorded: { identity: string; hash: Sha256Hex } | undefined;
-    const look = async () => {
-      const hasher = new FileHasher();
-      if (recorded !== undefined) hasher.seed(dir, recorded);
-      const hash = (await hasher.hash(dir))!;
-      recorded = hasher.trusted(dir);
-      return { hash, identity: recorded?.identity ?? "", reads: hasher.directories.reads };
-    };
+    const look = looker(dir);
     const hashes = new Set<string>();
     const changed = async (kind: RegExp) => {
       const now = await look();

@@ -6,7 +6,7 @@
  * started, and the failure's log tail as text; a screenshot goes to reports/ (ignored by git).
  * Skipped without Chromium, failing in CI (test/util/chromium.ts; scripts/chromium.sh).
  */
-import { mkdir, symlink, writeFile, cp } from "node:fs/promises";
+import { mkdir, writeFile, cp } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { findRecord } from "../../src/report/record-file.js";
 import { hasChromium, launchChromium } from "../util/chromium.js";
 import { run } from "../util/cli.js";
 import { largeMapRecord } from "../util/large-record.js";
-import { tempDir } from "../util/tmp.js";
+import { tempDir, memoriProject } from "../util/tmp.js";
 import { fromRunRecord } from "../../src/report/from-record.js";
 import { reportPage } from "../../src/report/page.js";
 
@@ -24,12 +24,7 @@ const screenshots = path.join(root, "reports");
 
 /** A project with the fixture pipeline and three subjects; memori installed one level up. */
 async function project(): Promise<string> {
-  const dir = await tempDir();
-  await mkdir(path.join(dir, "node_modules"));
-  await symlink(root, path.join(dir, "node_modules", "memori"));
-  const project = path.join(dir, "project");
-  await mkdir(project);
-  await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
+  const project = await memoriProject();
   await cp(
     path.join(root, "test", "fixtures", "report", "study.mjs"),
     path.join(project, "study.mjs"),

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, mkdir, readFile, readdir, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, mkdir, readFile, readdir, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { isMainThread } from "node:worker_threads";
@@ -15,6 +15,23 @@ export async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "memori-test-"));
   made.push(dir);
   return dir;
+}
+
+/** This checkout: what a test project installs as `memori`. */
+const checkout = path.resolve(import.meta.dirname, "..", "..");
+
+/**
+ * A new project folder (`<temp>/project`, an ES module package) with this memori installed one
+ * level up (`<temp>/node_modules/memori`, a link to this checkout), as a user's project has it.
+ */
+export async function memoriProject(): Promise<string> {
+  const dir = await tempDir();
+  await mkdir(path.join(dir, "node_modules"));
+  await symlink(checkout, path.join(dir, "node_modules", "memori"));
+  const project = path.join(dir, "project");
+  await mkdir(project);
+  await writeFile(path.join(project, "package.json"), '{ "type": "module" }\n');
+  return project;
 }
 
 /** Write a tree of files from an object (path -> content) under `root`. */
