@@ -240,7 +240,7 @@ export async function findDigest(
   followAtOnce = false,
 ): Promise<FindLook | undefined> {
   if (!findWorks) return undefined;
-  if (!followAtOnce) {
+  if (!followAtOnce && canStopAtLink()) {
     const physical = await findWalk(root, prune, false);
     if (physical !== AGAIN)
       return physical === undefined ? undefined : { digest: physical, links: false };
@@ -248,6 +248,24 @@ export async function findDigest(
   const followed = await findWalk(root, prune, true);
   // (never AGAIN: a walk that follows links decides)
   return typeof followed === "string" ? { digest: followed, links: true } : undefined;
+}
+
+let stopsAtLink: boolean | undefined;
+
+/**
+ * Whether `/dev/full` is the device whose writes fail (a walk that meets a link stops with
+ * that failure): where it is missing (a minimal container), find would create a plain file
+ * there, the write would succeed, and a walk cut short at a link would look whole. Asked once.
+ */
+function canStopAtLink(): boolean {
+  if (stopsAtLink === undefined) {
+    try {
+      stopsAtLink = statSync("/dev/full").isCharacterDevice();
+    } catch {
+      stopsAtLink = false;
+    }
+  }
+  return stopsAtLink;
 }
 
 /** What a walk that does not follow links gives when it meets one, or any other problem. */

@@ -324,7 +324,8 @@ export function slurmExecutor(options: SlurmExecutorOptions): SlurmExecutor {
 
 /**
  * The environment variables a call's fingerprint records (`env:NAME` inputs), as the job must
- * run with them: set (a path under the project's root as the node sees it), or `null` for unset.
+ * run with them: set, as this process has them (the values the fingerprint read; a path under
+ * the project's root as the node sees it), or `null` for unset.
  * SLURM's own (`SLURM_*`: the job's id, its CPUs...) are the job's, as SLURM sets them: code that
  * reads them asks about the job it runs in.
  */
@@ -333,9 +334,12 @@ function recordedEnvironment(
   there: (file: string) => string,
 ): Record<string, string | null> {
   const env: Record<string, string | null> = {};
-  for (const [key, value] of Object.entries(fingerprint.inputs)) {
+  for (const key of Object.keys(fingerprint.inputs)) {
     if (!key.startsWith("env:") || key.startsWith("env:SLURM_")) continue;
-    env[key.slice("env:".length)] = typeof value === "string" ? there(value) : null;
+    // The value the fingerprint read (encoded there: a path that exists is a file entry).
+    const name = key.slice("env:".length);
+    const value = process.env[name];
+    env[name] = value === undefined ? null : there(value);
   }
   return env;
 }

@@ -196,8 +196,14 @@ export async function acceptEntry(entry: CacheEntry): Promise<string[]> {
   for (const e of trackedFiles(state)) fresh.set(e.file, await rehash(e));
   const outputs = mapStored(state.outputs, (e) => fresh.get(e.file) ?? e) as StoredState["outputs"];
   const written = state.written.map((e) => fresh.get(e.file) ?? e);
+  // Written back as portable as it was: under this process's root, or else the one its record
+  // names (`memori cache` sets none), so paths inside the project stay relative to it.
+  const { store } = entry;
+  const root = store.root ?? state.record.root;
+  const writer =
+    root === store.root ? store : new StateStore(store.dir, store.name, root, store.label);
   await withLock(entry.store, () =>
-    entry.store.write(state.inputs, outputs, written, state.record.code, state.record.outputs),
+    writer.write(state.inputs, outputs, written, state.record.code, state.record.outputs),
   );
   return [...new Set(changed)];
 }

@@ -18,6 +18,7 @@
  * entries' are: a copy of the project run with its own root lists its own folders, resolves
  * its own links and reads its own files, never the original's.
  */
+import { realpathSync } from "../untracked-fs.js";
 import path from "node:path";
 import { isFileEntry, mapStored, setOwn, type FileEntry, type Json } from "../hashing/stored.js";
 
@@ -41,10 +42,36 @@ export function rootFromEnv(env: NodeJS.ProcessEnv = process.env): string | unde
 /** A path as stored: marked when absolute and inside `root`. */
 export function storedPath(file: string, root: string): string {
   if (!path.isAbsolute(file)) return file;
+  const inside = marked(file, root);
+  if (inside !== undefined) return inside;
+  // A root reached through a link (`/lab/study -> /gpfs/...`): what code finds from
+  // `import.meta.dirname` or the working directory is under its real path.
+  const real = realRoot(root);
+  return (real === root ? undefined : marked(file, real)) ?? file;
+}
+
+/** `file` marked as inside `root`, or `undefined` when it is not inside it. */
+function marked(file: string, root: string): string | undefined {
   const relative = path.relative(root, file);
   if (relative === "") return ROOT_MARK;
-  if (relative.startsWith("..") || path.isAbsolute(relative)) return file;
+  if (relative.startsWith("..") || path.isAbsolute(relative)) return undefined;
   return `${ROOT_MARK}/${relative.split(path.sep).join("/")}`;
+}
+
+const realRoots = new Map<string, string>();
+
+/** The real path of a root (itself when it has none: gone, or unreadable), asked once. */
+export function realRoot(root: string): string {
+  let real = realRoots.get(root);
+  if (real === undefined) {
+    try {
+      real = realpathSync(root);
+    } catch {
+      real = root;
+    }
+    realRoots.set(root, real);
+  }
+  return real;
 }
 
 /** A stored path as this process sees it: `undefined` for a marked one without a root. */
@@ -98,6 +125,7 @@ export function fromStored<T extends Json>(
  * `LINK_PREFIX`, `CWD_KEY`), each followed by the path it found (none for `cwd:`).
  */
 export const FOUND_KEYS: readonly string[] = ["read:", "list:", "link:", "cwd:"];
+const LINK = "link:";
 
 /** The part of a key that names what the code found, or `undefined` for another input. */
 function foundKind(key: string): string | undefined {
@@ -163,7 +191,13 @@ export function inputsFromStored(
     }
     const found = place(key.slice(kind.length));
     if (found === undefined) return { ok: false, path: key.slice(kind.length) };
-    const live = typeof value === "string" ? place(value) : value;
+    // Where a link led is a real path (`realpath`): placed under the root's real path.
+    const live =
+      typeof value !== "string"
+        ? value
+        : kind === LINK && root !== undefined && value.startsWith(ROOT_MARK)
+          ? livePath(value, realRoot(root))
+          : place(value);
     if (live === undefined) return { ok: false, path: value as string };
     const liveKey = kind + found;
     if (Object.hasOwn(out, liveKey)) return { ok: false, path: found, twice: true };

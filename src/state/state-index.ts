@@ -20,7 +20,7 @@
  * index that is damaged, of another version or unreadable is ignored (and rewritten).
  *
  * File format (version {@link INDEX_VERSION}): a first line `{"check":<sha256 of the rest>,
- * "memori-index":1}`, then one line per stage: its name as JSON, a tab, the stamp of its
+ * "memori-index":2}`, then one line per stage: its name as JSON, a tab, the stamp of its
  * `.stage`, a tab, and its record as compact JSON.
  */
 import path from "node:path";
@@ -32,8 +32,12 @@ import type { StageRecord } from "./record.js";
 
 /** The index's file in a state directory. */
 export const INDEX_FILE = ".memori-index";
-/** The version of the index's format. */
-export const INDEX_VERSION = 1;
+/**
+ * The version of the index's format. 2: it may hold records of state format 4 (found paths
+ * under a pipeline root, record.ts): a memori that reads index version 1 took a record from
+ * the index without checking its format, and would have taken those for hits.
+ */
+export const INDEX_VERSION = 2;
 /** How many states of a directory a run touches before it loads the directory's index. */
 export const LOAD_AFTER = 16;
 

@@ -155,6 +155,53 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
     });
   }, 60_000);
 
+  // R11 F3: `memori cache` sets no root; accepting a state wrote it back with absolute paths.
+  it("stays portable when `memori cache accept` (no root) rewrote the state", async () => {
+    const { top, original, copy } = await study();
+    actions(await memoriRun(top, original));
+    const accept = await run(
+      "memori",
+      ["cache", "accept", path.join(original, ".memori"), "subjects"],
+      top,
+      { MEMORI_ROOT: "" },
+    );
+    expect(accept.status, accept.stderr).toBe(0);
+    const inputs = await readFile(path.join(original, ".memori", "subjects.inputs"), "utf8");
+    expect(inputs).toContain('"list:\\u0000root/data"');
+    execFileSync("cp", ["-a", original, copy]);
+    await writeFile(path.join(copy, "data", "c.txt"), "4\n");
+    expect(actions(await memoriRun(top, copy)).subjects).toMatch(/^running \(input changed: list:/);
+    expect(await result(copy, "subjects")).toBe("t:a.txt,b.txt,c.txt");
+  }, 60_000);
+
+  // R11 F4: a project reached through a link (`/lab/study -> /gpfs/...`): the code finds real
+  // paths, which are inside the root all the same.
+  it("is run through a link to the folder that holds it, with no stale result and no needless run", async () => {
+    const { top, original } = await study();
+    const linked = path.join(top, "linked");
+    await mkdir(linked);
+    await symlink(top, path.join(linked, "lab"));
+    const via = (project: string) => path.join(linked, "lab", path.basename(project));
+    actions(await memoriRun(top, via(original)));
+    expect(actions(await memoriRun(top, via(original)))).toEqual({
+      subjects: cached,
+      current: cached,
+      notes: cached,
+    });
+    const copy = path.join(top, "study3");
+    execFileSync("cp", ["-a", original, copy]);
+    await writeFile(path.join(copy, "data", "c.txt"), "4\n");
+    const there = actions(await memoriRun(top, via(copy)));
+    expect(there.subjects).toMatch(/^running \(input changed: list:/);
+    expect(there).toMatchObject({ current: cached, notes: cached });
+    expect(await result(copy, "subjects")).toBe("t:a.txt,b.txt,c.txt");
+    expect(actions(await memoriRun(top, via(copy)))).toEqual({
+      subjects: cached,
+      current: cached,
+      notes: cached,
+    });
+  }, 60_000);
+
   it("`memori cache why` with the copy's root names the copy's folder", async () => {
     const { top, original, copy } = await study();
     actions(await memoriRun(top, original));

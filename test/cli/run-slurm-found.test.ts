@@ -126,31 +126,37 @@ export default definePipeline({
     // --export=NONE: the job's environment would not hold OUTTYPE.
     const dir = await project(`
 function convert(name) {
-  return name + "." + (process.env.OUTTYPE ?? "(unset)");
+  const config = process.env.CONFIG;
+  const setting = config === undefined ? "" : "+" + fs.readFileSync(config, "utf8").trim();
+  return name + "." + (process.env.OUTTYPE ?? "(unset)") + setting;
 }
 export default definePipeline({
   params: { name: { type: "string", default: "img" } },
   resources: { default: { sbatchArgs: ["--export=NONE"] } },
-  pipeline: () => new Pipeline([["start", new Stage(convert, { outputs: "out", env: ["OUTTYPE"], hashOutput })]]),
+  pipeline: () => new Pipeline([["start", new Stage(convert, { outputs: "out", env: ["OUTTYPE", "CONFIG"], hashOutput })]]),
 });
 `);
-    const env = { OUTTYPE: "NIFTI_GZ" };
+    // A variable that names a file (FSLDIR, a config file) reaches the job as the path.
+    const config = path.join(dir, "setting.cfg");
+    await writeFile(config, "fast\n");
+    const env = { OUTTYPE: "NIFTI_GZ", CONFIG: config };
     const first = await run("memori", ["run", "pipe.mjs", "--executor", "slurm"], dir, env);
     expect(first.status, first.stderr).toBe(0);
     const outputs = () => readFile(path.join(dir, ".memori", "convert.outputs"), "utf8");
     const inputs = await readFile(path.join(dir, ".memori", "convert.inputs"), "utf8");
     expect(inputs).toContain('"env:OUTTYPE": "NIFTI_GZ"');
-    expect(await outputs()).toContain('"img.NIFTI_GZ"');
+    expect(await outputs()).toContain('"img.NIFTI_GZ+fast"');
 
     // Unset here: recorded unset, and the job runs without it.
     const unset = await run("memori", ["run", "pipe.mjs", "--executor", "slurm"], dir, {
       OUTTYPE: undefined,
+      CONFIG: undefined,
     });
     expect(unset.status, unset.stderr).toBe(0);
     expect(await outputs()).toContain('"img.(unset)"');
     // And a local run with the variable set is not served the job's value.
     const local = await run("memori", ["run", "pipe.mjs"], dir, { ...env, ...VERBOSE });
-    expect(decided(local.stderr, "convert")).toMatch(/input changed: env:OUTTYPE/);
-    expect(await outputs()).toContain('"img.NIFTI_GZ"');
+    expect(decided(local.stderr, "convert")).toMatch(/input changed: env:/);
+    expect(await outputs()).toContain('"img.NIFTI_GZ+fast"');
   }, 180_000);
 });
