@@ -40,12 +40,15 @@ export function rootFromEnv(env: NodeJS.ProcessEnv = process.env): string | unde
 }
 
 /** A path as stored: marked when absolute and inside `root`. */
-export function storedPath(file: string, root: string): string {
+export function storedPath(file: string, root: string, found = false): string {
   if (!path.isAbsolute(file)) return file;
   const inside = marked(file, root);
-  if (inside !== undefined) return inside;
+  if (inside !== undefined || !found) return inside ?? file;
   // A root reached through a link (`/lab/study -> /gpfs/...`): what code finds from
-  // `import.meta.dirname` or the working directory is under its real path.
+  // `import.meta.dirname` or the working directory is under its real path. Only for what it
+  // found (`found`): those are looked at again under the reader's root, by their keys, while
+  // an argument or a result read back under the root as given would be another path than the
+  // code gives now.
   const real = realRoot(root);
   return (real === root ? undefined : marked(file, real)) ?? file;
 }
@@ -89,9 +92,9 @@ export function mayHoldMarks(text: Buffer | string): boolean {
 }
 
 /** A value with its entries' paths as stored. */
-export function toStored<T extends Json>(json: T, root: string | undefined): T {
+export function toStored<T extends Json>(json: T, root: string | undefined, found = false): T {
   if (root === undefined) return json;
-  return mapStored(json, (entry) => withFile(entry, storedPath(entry.file, root))) as T;
+  return mapStored(json, (entry) => withFile(entry, storedPath(entry.file, root, found))) as T;
 }
 
 /** The entries' paths as stored, in a written-files list. */
@@ -143,18 +146,17 @@ export function inputsToStored(
   root: string | undefined,
 ): { inputs: Record<string, Json>; marked: boolean } {
   if (root === undefined) return { inputs, marked: false };
-  const values = toStored(inputs, root);
   const out: Record<string, Json> = {};
   let marked = false;
-  for (const key of Object.keys(values)) {
-    const value = values[key]!;
+  for (const key of Object.keys(inputs)) {
     const kind = foundKind(key);
+    const value = toStored(inputs[key]!, root, kind !== undefined);
     if (kind === undefined) {
       setOwn(out, key, value);
       continue;
     }
-    const storedKey = kind + storedPath(key.slice(kind.length), root);
-    const storedValue = typeof value === "string" ? storedPath(value, root) : value;
+    const storedKey = kind + storedPath(key.slice(kind.length), root, true);
+    const storedValue = typeof value === "string" ? storedPath(value, root, true) : value;
     marked ||= storedKey !== key || storedValue !== value;
     setOwn(out, storedKey, storedValue);
   }

@@ -32,7 +32,12 @@ function notes(tag) {
   const here = import.meta.dirname;
   return tag + ":" + fs.readFileSync(path.join(here, "notes.txt"), "utf8").trim();
 }
+function sized(tag, file) {
+  return tag + ":" + fs.statSync(file).size;
+}
 const hashOutput = path.join(import.meta.dirname, ".memori");
+// A file given as an argument, by the path the module finds itself at (its real path).
+const args = { file: path.join(import.meta.dirname, "notes.txt") };
 export default definePipeline({
   params: { tag: { type: "string", default: "t" } },
   pipeline: () =>
@@ -40,6 +45,7 @@ export default definePipeline({
       ["start", new Stage(subjects, { outputs: "subjects", hashOutput })],
       ["start", new Stage(current, { outputs: "current", hashOutput })],
       ["start", new Stage(notes, { outputs: "notes", hashOutput })],
+      ["start", new Stage(sized, { outputs: "sized", hashOutput, args })],
     ]),
 });
 `;
@@ -94,6 +100,7 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
       "running (first run)",
       "running (first run)",
       "running (first run)",
+      "running (first run)",
     ]);
     execFileSync("cp", ["-a", original, copy]);
     await writeFile(path.join(copy, "data", "c.txt"), "4\n");
@@ -103,7 +110,7 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
       new RegExp(`^running \\(input changed: list:${copy}/data \\("listing:`),
     );
     // Its link and file are the copy's, as they were the original's: nothing else runs.
-    expect(there).toMatchObject({ current: cached, notes: cached });
+    expect(there).toMatchObject({ current: cached, notes: cached, sized: cached });
     expect(await result(copy, "subjects")).toBe("t:a.txt,b.txt,c.txt");
     expect(await result(copy, "current")).toBe("t:v1.txt:same");
     // The copy's state names its paths relative to its project, none of the original's.
@@ -116,11 +123,13 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
       subjects: cached,
       current: cached,
       notes: cached,
+      sized: cached,
     });
     expect(actions(await memoriRun(top, original))).toEqual({
       subjects: cached,
       current: cached,
       notes: cached,
+      sized: cached,
     });
     expect(await result(original, "subjects")).toBe("t:a.txt,b.txt");
   }, 60_000);
@@ -152,6 +161,7 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
     expect(actions(await memoriRun(top, original))).toMatchObject({
       current: cached,
       notes: cached,
+      sized: cached,
     });
   }, 60_000);
 
@@ -187,6 +197,7 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
       subjects: cached,
       current: cached,
       notes: cached,
+      sized: cached,
     });
     const copy = path.join(top, "study3");
     execFileSync("cp", ["-a", original, copy]);
@@ -194,11 +205,15 @@ describe("a copy of a project, run from a directory above it (H10 F4)", () => {
     const there = actions(await memoriRun(top, via(copy)));
     expect(there.subjects).toMatch(/^running \(input changed: list:/);
     expect(there).toMatchObject({ current: cached, notes: cached });
+    // An argument given by its real path is outside the root as given: stored as it is, so the
+    // copy's is another path (a run, never the original's result).
+    expect(there.sized).toMatch(/^running \(input changed: file /);
     expect(await result(copy, "subjects")).toBe("t:a.txt,b.txt,c.txt");
     expect(actions(await memoriRun(top, via(copy)))).toEqual({
       subjects: cached,
       current: cached,
       notes: cached,
+      sized: cached,
     });
   }, 60_000);
 
